@@ -1,0 +1,201 @@
+"""File connectors: CSV, JSON Lines and JSON arrays, from one file or a folder.
+
+Streams are the files below ``path`` (relative to the spec's folder). An
+incremental read skips files whose content hash has not changed since the
+cursor; a changed file is read again whole (staging drops unchanged records by
+their content hash). Rows that cannot be parsed are quarantined as
+``file:line`` with the reason.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from c360.connectors.base import (
+    DEFAULT_BATCH_SIZE,
+    Batch,
+    Column,
+    ConnectorOptions,
+    Quarantined,
+    Record,
+    StreamInfo,
+    record_key,
+    resolve_path,
+)
+from c360.core.errors import TerminalSourceError
+
+
+class FileOptions(ConnectorOptions):
+    path: str
+    encoding: str = "utf-8"
+
+
+class CsvOptions(FileOptions):
+    delimiter: str = ","
+
+
+def file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class _FileConnector:
+    name: ClassVar[str] = "file"
+    Options: ClassVar[type[ConnectorOptions]] = FileOptions
+    suffixes: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, options: ConnectorOptions, *, base_dir: Path = Path(".")) -> None:
+        assert isinstance(options, FileOptions)
+        self.options = options
+        self.root = resolve_path(base_dir, options.path)
+
+    # -- protocol -------------------------------------------------------------
+    def check(self) -> None:
+        if not self.root.exists():
+            raise TerminalSourceError(self.name, f"no such file or folder: {self.root}")
+
+    def discover(self) -> list[StreamInfo]:
+        self.check()
+        out = []
+        for f in self._files():
+            cols: list[str] = []
+            for rec in self._rows(f, limit=50):
+                if isinstance(rec, dict):
+                    cols.extend(k for k in rec if k not in cols)
+            out.append(StreamInfo(self._stream_name(f), tuple(Column(c, "string") for c in cols)))
+        return out
+
+    def read(
+        self, stream: str, *, key: str, since: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE
+    ) -> Iterator[Batch]:
+        path = self._stream_path(stream)
+        digest = file_digest(path)
+        if since == digest:
+            return
+        records: list[Record] = []
+        bad: list[Quarantined] = []
+        for line, row in self._numbered_rows(path):
+            where = f"{path.name}:{line}"
+            if isinstance(row, Quarantined):
+                bad.append(row)
+            elif not isinstance(row, dict):
+                bad.append(Quarantined(where, f"expected an object, found {type(row).__name__}", str(row)[:500]))
+            elif (k := record_key(row, key)) is None:
+                bad.append(Quarantined(where, f"missing key '{key}'", json.dumps(row, default=str)[:500]))
+            else:
+                records.append(Record(k, row))
+            if len(records) + len(bad) >= batch_size:
+                yield Batch(records, None, bad)
+                records, bad = [], []
+        # The cursor (the file's digest) is only handed out with the last batch.
+        yield Batch(records, digest, bad)
+
+    def lookup(self, stream: str, *, key: str, keys: Sequence[str]) -> list[Record]:
+        wanted = set(keys)
+        out = []
+        for _, row in self._numbered_rows(self._stream_path(stream)):
+            if isinstance(row, dict) and (k := record_key(row, key)) in wanted:
+                out.append(Record(k or "", row))
+        return out
+
+    def close(self) -> None:
+        return None
+
+    # -- helpers --------------------------------------------------------------
+    def _files(self) -> list[Path]:
+        if self.root.is_file():
+            return [self.root]
+        return sorted(p for p in self.root.rglob("*") if p.is_file() and p.suffix.lower() in self.suffixes)
+
+    def _stream_name(self, f: Path) -> str:
+        return f.name if self.root.is_file() else str(f.relative_to(self.root))
+
+    def _stream_path(self, stream: str) -> Path:
+        self.check()
+        if self.root.is_file():
+            if stream in ("", self.root.name, "default"):
+                return self.root
+        else:
+            p = self.root / stream
+            if p.is_file():
+                return p
+        names = [self._stream_name(f) for f in self._files()]
+        raise TerminalSourceError(self.name, f"no stream '{stream}' under {self.root} (found: {', '.join(names) or 'none'})")
+
+    def _rows(self, path: Path, limit: int) -> Iterator[Any]:
+        for i, (_, row) in enumerate(self._numbered_rows(path)):
+            if i >= limit:
+                return
+            yield row
+
+    def _numbered_rows(self, path: Path) -> Iterator[tuple[int, Any]]:
+        raise NotImplementedError
+
+
+class CsvConnector(_FileConnector):
+    name: ClassVar[str] = "csv"
+    Options: ClassVar[type[ConnectorOptions]] = CsvOptions
+    suffixes: ClassVar[tuple[str, ...]] = (".csv", ".tsv")
+
+    def _numbered_rows(self, path: Path) -> Iterator[tuple[int, Any]]:
+        assert isinstance(self.options, CsvOptions)
+        with path.open(newline="", encoding=self.options.encoding, errors="replace") as f:
+            reader = csv.reader(f, delimiter=self.options.delimiter)
+            try:
+                header = next(reader)
+            except StopIteration:
+                return
+            width = len(header)
+            for values in reader:
+                line = reader.line_num
+                if not values:
+                    continue
+                if len(values) != width:
+                    yield line, Quarantined(
+                        f"{path.name}:{line}",
+                        f"expected {width} columns ({', '.join(header)}), found {len(values)}",
+                        self.options.delimiter.join(values)[:500],
+                    )
+                    continue
+                yield line, {h: (v if v != "" else None) for h, v in zip(header, values, strict=True)}
+
+
+class JsonlConnector(_FileConnector):
+    name: ClassVar[str] = "jsonl"
+    suffixes: ClassVar[tuple[str, ...]] = (".jsonl", ".ndjson")
+
+    def _numbered_rows(self, path: Path) -> Iterator[tuple[int, Any]]:
+        with path.open(encoding=self.options.encoding, errors="replace") as f:  # type: ignore[attr-defined]
+            for line, text in enumerate(f, start=1):
+                text = text.strip()
+                if not text:
+                    continue
+                try:
+                    yield line, json.loads(text)
+                except json.JSONDecodeError as exc:
+                    yield line, Quarantined(f"{path.name}:{line}", f"invalid JSON: {exc.msg} at column {exc.colno}", text[:500])
+
+
+class JsonConnector(_FileConnector):
+    name: ClassVar[str] = "json"
+    suffixes: ClassVar[tuple[str, ...]] = (".json",)
+
+    def _numbered_rows(self, path: Path) -> Iterator[tuple[int, Any]]:
+        try:
+            data = json.loads(path.read_text(encoding=self.options.encoding))  # type: ignore[attr-defined]
+        except json.JSONDecodeError as exc:
+            raise TerminalSourceError(self.name, f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from exc
+        if isinstance(data, dict):
+            # Common API dumps wrap the array: {"data": [...]} or {"records": [...]}.
+            arrays = [v for v in data.values() if isinstance(v, list)]
+            data = arrays[0] if len(arrays) == 1 else [data]
+        for i, row in enumerate(data, start=1):
+            yield i, row

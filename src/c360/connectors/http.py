@@ -1,0 +1,128 @@
+"""One HTTP client for every REST-shaped source: retries, Retry-After, and error classes.
+
+Transient (retried with exponential backoff, honouring ``Retry-After``): 429, 5xx,
+timeouts and connection errors. Terminal: 401/403 (credentials), 404, other 4xx.
+Messages name the source and the request path, never headers or secrets.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import httpx
+
+from c360.core.errors import TerminalSourceError, TransientSourceError
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+class HttpSource:
+    """A thin wrapper over ``httpx.Client`` for one source.
+
+    ``max_retries`` attempts are made for transient failures; the wait is
+    ``Retry-After`` when the server gives one (capped at ``max_wait``), otherwise
+    ``backoff * 2**attempt``.
+    """
+
+    def __init__(
+        self,
+        source: str,
+        base_url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        auth: httpx.Auth | tuple[str, str] | None = None,
+        timeout: float = 30.0,
+        max_retries: int = 5,
+        backoff: float = 0.5,
+        max_wait: float = 60.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.source = source
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.max_wait = max_wait
+        self._sleep = sleep
+        self.client = httpx.Client(
+            base_url=base_url, headers=dict(headers or {}), auth=auth, timeout=timeout
+        )
+
+    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        attempt = 0
+        while True:
+            try:
+                response = self.client.request(method, url, **kwargs)
+            except (httpx.TimeoutException, httpx.TransportError) as exc:
+                error: TransientSourceError = TransientSourceError(
+                    self.source, f"{method} {_path(url)}: {type(exc).__name__}: could not reach the server"
+                )
+            else:
+                if response.status_code < 400:
+                    return response
+                error_or_terminal = self._classify(method, url, response)
+                if isinstance(error_or_terminal, TerminalSourceError):
+                    raise error_or_terminal
+                error = error_or_terminal
+            if attempt >= self.max_retries:
+                raise error
+            wait = error.retry_after if error.retry_after is not None else self.backoff * 2**attempt
+            self._sleep(min(wait, self.max_wait))
+            attempt += 1
+
+    def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("GET", url, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("POST", url, **kwargs)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _classify(
+        self, method: str, url: str, response: httpx.Response
+    ) -> TransientSourceError | TerminalSourceError:
+        status = response.status_code
+        where = f"{method} {_path(url)} answered {status}"
+        detail = _excerpt(response)
+        if status == 429 or status >= 500:
+            return TransientSourceError(
+                self.source,
+                f"{where}{detail}",
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            )
+        if status in (401, 403):
+            return TerminalSourceError(
+                self.source, f"{where}: credentials were rejected; check the source's key or token{detail}"
+            )
+        if status == 404:
+            return TerminalSourceError(self.source, f"{where}: not found; check the object or stream name{detail}")
+        return TerminalSourceError(self.source, f"{where}{detail}")
+
+
+def _path(url: str) -> str:
+    # Query strings can carry tokens; only the path is safe to print.
+    return httpx.URL(url).path or url
+
+
+def _excerpt(response: httpx.Response) -> str:
+    try:
+        text = response.text.strip()
+    except Exception:  # pragma: no cover - undecodable bodies
+        return ""
+    return f" ({text[:200]})" if text else ""

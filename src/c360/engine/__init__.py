@@ -1,0 +1,3 @@
+"""engine layer."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""governance layer."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""identity layer."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""pipeline layer."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""spec layer."""
+
+from __future__ import annotations
