@@ -7,7 +7,9 @@ Messages name the source and the request path, never headers or secrets.
 
 from __future__ import annotations
 
+import datetime as dt
 import email.utils
+import math
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -17,20 +19,28 @@ import httpx
 from c360.core.errors import TerminalSourceError, TransientSourceError
 
 
-def parse_retry_after(value: str | None) -> float | None:
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
     """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
     if not value:
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        # "nan" and "inf" parse as floats but are not delta-seconds.
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError):
         return None
-    return max(0.0, when.timestamp() - time.time())
+    if when.tzinfo is None:  # "-0000" dates come back naive; HTTP dates are always UTC
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+Classifier = Callable[[httpx.Response], TransientSourceError | TerminalSourceError | None]
 
 
 class HttpSource:
@@ -38,7 +48,9 @@ class HttpSource:
 
     ``max_retries`` attempts are made for transient failures; the wait is
     ``Retry-After`` when the server gives one (capped at ``max_wait``), otherwise
-    ``backoff * 2**attempt``.
+    ``backoff * 2**attempt``. A source whose API signals errors its own way (say,
+    Salesforce's 403 ``REQUEST_LIMIT_EXCEEDED``) passes ``classify``: it sees each
+    failed response first and returns an error, or None to fall back to the defaults.
     """
 
     def __init__(
@@ -53,8 +65,10 @@ class HttpSource:
         backoff: float = 0.5,
         max_wait: float = 60.0,
         sleep: Callable[[float], None] = time.sleep,
+        classify: Classifier | None = None,
     ) -> None:
         self.source = source
+        self._custom_classify = classify
         self.max_retries = max_retries
         self.backoff = backoff
         self.max_wait = max_wait
@@ -70,7 +84,8 @@ class HttpSource:
                 response = self.client.request(method, url, **kwargs)
             except (httpx.TimeoutException, httpx.TransportError) as exc:
                 error: TransientSourceError = TransientSourceError(
-                    self.source, f"{method} {_path(url)}: {type(exc).__name__}: could not reach the server"
+                    self.source,
+                    f"{method} {_path(url)}: {type(exc).__name__}: could not reach the server",
                 )
             else:
                 if response.status_code < 400:
@@ -97,6 +112,10 @@ class HttpSource:
     def _classify(
         self, method: str, url: str, response: httpx.Response
     ) -> TransientSourceError | TerminalSourceError:
+        if self._custom_classify is not None:
+            custom = self._custom_classify(response)
+            if custom is not None:
+                return custom
         status = response.status_code
         where = f"{method} {_path(url)} answered {status}"
         detail = _excerpt(response)
@@ -108,10 +127,13 @@ class HttpSource:
             )
         if status in (401, 403):
             return TerminalSourceError(
-                self.source, f"{where}: credentials were rejected; check the source's key or token{detail}"
+                self.source,
+                f"{where}: credentials were rejected; check the source's key or token{detail}",
             )
         if status == 404:
-            return TerminalSourceError(self.source, f"{where}: not found; check the object or stream name{detail}")
+            return TerminalSourceError(
+                self.source, f"{where}: not found; check the object or stream name{detail}"
+            )
         return TerminalSourceError(self.source, f"{where}{detail}")
 
 
