@@ -5,6 +5,10 @@ incremental read skips files whose content hash has not changed since the
 cursor; a changed file is read again whole (staging drops unchanged records by
 their content hash). Rows that cannot be parsed are quarantined as
 ``file:line`` with the reason.
+
+The cursor is the file's SHA-256 once the whole file was read, and
+``<sha256>@<n>`` after a batch that ended at the file's ``n``-th row, so a sync
+that stops midway resumes after that row while the file is unchanged.
 """
 
 from __future__ import annotations
@@ -47,6 +51,27 @@ def file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
+def file_cursor(digest: str, position: int | None = None) -> str:
+    """The cursor for a file read to its end (``position=None``) or up to a row."""
+    return digest if position is None else f"{digest}@{position}"
+
+
+def rows_to_skip(since: str | None, digest: str) -> int | None:
+    """Rows of an unchanged file already read, or None when nothing is left to read.
+
+    >>> rows_to_skip("abc@40", "abc"), rows_to_skip("abc", "abc"), rows_to_skip("old", "abc")
+    (40, None, 0)
+    """
+    if not since:
+        return 0
+    seen, _, position = since.partition("@")
+    if seen != digest:
+        return 0  # the file changed: read it again whole
+    if not position:
+        return None
+    return int(position) if position.isdigit() else 0
+
+
 class _FileConnector:
     name: ClassVar[str] = "file"
     Options: ClassVar[type[ConnectorOptions]] = FileOptions
@@ -74,29 +99,40 @@ class _FileConnector:
         return out
 
     def read(
-        self, stream: str, *, key: str, since: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE
+        self,
+        stream: str,
+        *,
+        key: str,
+        since: str | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
     ) -> Iterator[Batch]:
         path = self._stream_path(stream)
         digest = file_digest(path)
-        if since == digest:
+        skip = rows_to_skip(since, digest)
+        if skip is None:
             return
         records: list[Record] = []
         bad: list[Quarantined] = []
+        position = 0
         for line, row in self._numbered_rows(path):
+            position += 1
+            if position <= skip:
+                continue
             where = f"{path.name}:{line}"
             if isinstance(row, Quarantined):
                 bad.append(row)
             elif not isinstance(row, dict):
-                bad.append(Quarantined(where, f"expected an object, found {type(row).__name__}", str(row)[:500]))
+                found = type(row).__name__
+                bad.append(Quarantined(where, f"expected an object, found {found}", str(row)[:500]))
             elif (k := record_key(row, key)) is None:
-                bad.append(Quarantined(where, f"missing key '{key}'", json.dumps(row, default=str)[:500]))
+                raw = json.dumps(row, default=str)[:500]
+                bad.append(Quarantined(where, f"missing key '{key}'", raw))
             else:
                 records.append(Record(k, row))
             if len(records) + len(bad) >= batch_size:
-                yield Batch(records, None, bad)
+                yield Batch(records, file_cursor(digest, position), bad)
                 records, bad = [], []
-        # The cursor (the file's digest) is only handed out with the last batch.
-        yield Batch(records, digest, bad)
+        yield Batch(records, file_cursor(digest), bad)
 
     def lookup(self, stream: str, *, key: str, keys: Sequence[str]) -> list[Record]:
         wanted = set(keys)
@@ -113,7 +149,9 @@ class _FileConnector:
     def _files(self) -> list[Path]:
         if self.root.is_file():
             return [self.root]
-        return sorted(p for p in self.root.rglob("*") if p.is_file() and p.suffix.lower() in self.suffixes)
+        return sorted(
+            p for p in self.root.rglob("*") if p.is_file() and p.suffix.lower() in self.suffixes
+        )
 
     def _stream_name(self, f: Path) -> str:
         return f.name if self.root.is_file() else str(f.relative_to(self.root))
@@ -128,7 +166,10 @@ class _FileConnector:
             if p.is_file():
                 return p
         names = [self._stream_name(f) for f in self._files()]
-        raise TerminalSourceError(self.name, f"no stream '{stream}' under {self.root} (found: {', '.join(names) or 'none'})")
+        raise TerminalSourceError(
+            self.name,
+            f"no stream '{stream}' under {self.root} (found: {', '.join(names) or 'none'})",
+        )
 
     def _rows(self, path: Path, limit: int) -> Iterator[Any]:
         for i, (_, row) in enumerate(self._numbered_rows(path)):
@@ -165,7 +206,7 @@ class CsvConnector(_FileConnector):
                         self.options.delimiter.join(values)[:500],
                     )
                     continue
-                yield line, {h: (v if v != "" else None) for h, v in zip(header, values, strict=True)}
+                yield line, {h: (v or None) for h, v in zip(header, values, strict=True)}
 
 
 class JsonlConnector(_FileConnector):
@@ -181,7 +222,8 @@ class JsonlConnector(_FileConnector):
                 try:
                     yield line, json.loads(text)
                 except json.JSONDecodeError as exc:
-                    yield line, Quarantined(f"{path.name}:{line}", f"invalid JSON: {exc.msg} at column {exc.colno}", text[:500])
+                    reason = f"invalid JSON: {exc.msg} at column {exc.colno}"
+                    yield line, Quarantined(f"{path.name}:{line}", reason, text[:500])
 
 
 class JsonConnector(_FileConnector):
@@ -192,10 +234,13 @@ class JsonConnector(_FileConnector):
         try:
             data = json.loads(path.read_text(encoding=self.options.encoding))  # type: ignore[attr-defined]
         except json.JSONDecodeError as exc:
-            raise TerminalSourceError(self.name, f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from exc
+            raise TerminalSourceError(
+                self.name, f"{path}:{exc.lineno}: invalid JSON: {exc.msg}"
+            ) from exc
         if isinstance(data, dict):
             # Common API dumps wrap the array: {"data": [...]} or {"records": [...]}.
             arrays = [v for v in data.values() if isinstance(v, list)]
             data = arrays[0] if len(arrays) == 1 else [data]
-        for i, row in enumerate(data, start=1):
-            yield i, row
+        elif not isinstance(data, list):
+            data = [data]  # a lone scalar: quarantined by read() as "expected an object"
+        yield from enumerate(data, start=1)

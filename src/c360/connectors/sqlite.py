@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import sqlite3
+import urllib.parse
 from pathlib import Path
 from typing import Any, ClassVar
 
 from c360.connectors.base import ConnectorOptions, resolve_path
 from c360.connectors.sql import SqlConnector, SqlOptions
-from c360.core.errors import TerminalSourceError
+from c360.core.errors import SourceError, TerminalSourceError, TransientSourceError
 
 
 class SqliteOptions(SqlOptions):
     path: str
+    busy_timeout: float = 5.0  # seconds to wait for a writer's lock before a Transient error
 
 
 class SqliteConnector(SqlConnector):
     name: ClassVar[str] = "sqlite"
     Options: ClassVar[type[ConnectorOptions]] = SqliteOptions
+
+    options: SqliteOptions
 
     def __init__(self, options: ConnectorOptions, *, base_dir: Path = Path(".")) -> None:
         assert isinstance(options, SqliteOptions)
@@ -27,15 +31,37 @@ class SqliteConnector(SqlConnector):
     def connect(self) -> Any:
         if not self.path.exists():
             raise TerminalSourceError(self.name, f"no such database file: {self.path}")
-        return sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+        # Quoted, so a path holding '?', '#' or '%' still names the file.
+        uri = "file:" + urllib.parse.quote(str(self.path.absolute())) + "?mode=ro"
+        return sqlite3.connect(
+            uri, uri=True, check_same_thread=False, timeout=self.options.busy_timeout
+        )
 
     def tables(self, conn: Any) -> list[str]:
-        rows = conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table','view') ORDER BY name").fetchall()
+        sql = "SELECT name FROM sqlite_master WHERE type IN ('table','view') ORDER BY name"
+        rows = self._execute(sql).fetchall()
         return [r[0] for r in rows if not r[0].startswith("sqlite_")]
 
-    def translate_error(self, exc: Exception) -> Exception:
-        if isinstance(exc, TerminalSourceError):
+    def translate_error(self, exc: Exception, stream: str | None = None) -> Exception:
+        if isinstance(exc, SourceError):
             return exc
         if isinstance(exc, sqlite3.OperationalError):
+            text = str(exc)
+            if "locked" in text or "busy" in text:
+                return TransientSourceError(self.name, f"{self.path.name}: {text}; retry later")
+            if "no such table" in text and stream:
+                return TerminalSourceError(
+                    self.name,
+                    f"{self.path.name}: no table '{stream}'; check the source's table name"
+                    f" (tables: {', '.join(self._table_names()) or 'none'})",
+                )
+            return TerminalSourceError(self.name, f"{self.path.name}: {text}")
+        if isinstance(exc, sqlite3.DatabaseError):
             return TerminalSourceError(self.name, f"{self.path.name}: {exc}")
         return exc
+
+    def _table_names(self) -> list[str]:
+        try:
+            return self.tables(self.conn)
+        except Exception:
+            return []
