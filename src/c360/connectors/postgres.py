@@ -1,0 +1,183 @@
+"""PostgreSQL (and Amazon Redshift, which speaks its wire protocol) as a source, via psycopg 3.
+
+Reads are keyset pages (see ``sql.py``) on an autocommit connection, so memory
+stays flat whatever the table's size and no transaction is held open between
+pages. Connection failures and timeouts are Transient; bad credentials, a
+missing database, table or column are Terminal, with what to fix.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import SecretStr
+
+from c360.connectors.base import Column, ConnectorOptions
+from c360.connectors.sql import SqlConnector, SqlOptions
+from c360.core.errors import (
+    MissingDependency,
+    SourceError,
+    TerminalSourceError,
+    TransientSourceError,
+)
+
+
+class PostgresOptions(SqlOptions):
+    dsn: SecretStr | None = None  # e.g. postgresql://user:pass@host:5432/db (may hold a password)
+    host: str = "127.0.0.1"
+    port: int = 5432
+    user: str | None = None
+    password: SecretStr | None = None
+    dbname: str | None = None
+    connect_timeout: int = 10
+    sslmode: str | None = None
+
+
+# SQLSTATE classes worth retrying: connection exceptions, insufficient resources,
+# operator intervention (shutdown, statement timeout), serialisation failures.
+_TRANSIENT_SQLSTATE = ("08", "53", "57", "40")
+# Connection-time messages that no retry can fix.
+_TERMINAL_CONNECT = (
+    "authentication failed",
+    "no password supplied",
+    "does not exist",
+    "pg_hba.conf",
+    "permission denied",
+    "invalid dsn",
+    "invalid connection option",
+    "missing \"=\"",
+)
+
+
+def _psycopg() -> Any:
+    try:
+        import psycopg
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise MissingDependency("psycopg", "postgres") from exc
+    return psycopg
+
+
+class PostgresConnector(SqlConnector):
+    name: ClassVar[str] = "postgres"
+    Options: ClassVar[type[ConnectorOptions]] = PostgresOptions
+    placeholder: ClassVar[str] = "%s"
+    default_schema: ClassVar[str] = "public"
+
+    options: PostgresOptions
+
+    def __init__(self, options: ConnectorOptions, *, base_dir: Path = Path(".")) -> None:
+        assert isinstance(options, PostgresOptions)
+        self.options = options
+        self._psycopg = _psycopg()
+
+    @property
+    def schema(self) -> str:
+        return self.options.schema_name or self.default_schema
+
+    def connect(self) -> Any:
+        o = self.options
+        kwargs: dict[str, Any] = {"connect_timeout": o.connect_timeout, "autocommit": True}
+        if o.sslmode:
+            kwargs["sslmode"] = o.sslmode
+        if o.dsn is not None:
+            return self._psycopg.connect(o.dsn.get_secret_value(), **kwargs)
+        kwargs.update(host=o.host, port=o.port)
+        if o.user:
+            kwargs["user"] = o.user
+        if o.password is not None:
+            kwargs["password"] = o.password.get_secret_value()
+        if o.dbname:
+            kwargs["dbname"] = o.dbname
+        return self._psycopg.connect(**kwargs)
+
+    def tables(self, conn: Any) -> list[str]:
+        sql = (
+            "SELECT table_name FROM information_schema.tables"
+            " WHERE table_schema = %s ORDER BY table_name"
+        )
+        return [r[0] for r in self._execute(sql, [self.schema]).fetchall()]
+
+    def columns(self, table: str) -> tuple[Column, ...]:
+        sql = (
+            "SELECT column_name, data_type FROM information_schema.columns"
+            " WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position"
+        )
+        rows = self._execute(sql, [self.schema, table], stream=table).fetchall()
+        return tuple(Column(r[0], r[1]) for r in rows)
+
+    def translate_error(self, exc: Exception, stream: str | None = None) -> Exception:
+        if isinstance(exc, SourceError):
+            return exc
+        pg = self._psycopg
+        if not isinstance(exc, pg.Error):
+            if isinstance(exc, TimeoutError | ConnectionError):
+                return TransientSourceError(self.name, f"{self._where()}: {self._scrub(exc)}")
+            return exc
+        text = self._scrub(exc)
+        state = getattr(exc, "sqlstate", None) or ""
+        where = self._where()
+        if state == "42P01":
+            tables = ", ".join(self._tables_quietly()) or "none"
+            return TerminalSourceError(
+                self.name,
+                f"{where}: no table '{stream}' in schema '{self.schema}'; check the source's"
+                f" table name or schema_name (tables there: {tables})",
+            )
+        if state == "42703":
+            return TerminalSourceError(
+                self.name,
+                f"{where}: {text}; check the key, cursor_column and deleted_column of '{stream}'",
+            )
+        if state.startswith(("28", "3D")):
+            return TerminalSourceError(
+                self.name, f"{where}: {text}; check the user, password and dbname options"
+            )
+        if state == "42501":
+            return TerminalSourceError(
+                self.name, f"{where}: {text}; grant SELECT on '{stream}' to the source's user"
+            )
+        if state.startswith(_TRANSIENT_SQLSTATE):
+            return TransientSourceError(self.name, f"{where}: {text}")
+        if isinstance(exc, pg.OperationalError):
+            # Connection-time failures carry no SQLSTATE: tell them apart by their text.
+            if any(t in text.lower() for t in _TERMINAL_CONNECT):
+                return TerminalSourceError(
+                    self.name, f"{where}: {text}; check the connection options and credentials"
+                )
+            return TransientSourceError(self.name, f"{where}: {text}")
+        if isinstance(exc, pg.InterfaceError):
+            return TransientSourceError(self.name, f"{where}: {text}")
+        return TerminalSourceError(self.name, f"{where}: {text}")
+
+    # -- helpers ----------------------------------------------------------------
+    def _where(self) -> str:
+        o = self.options
+        if o.dsn is not None:
+            return "dsn"  # the DSN may hold a password: never echo it
+        return f"{o.host}:{o.port}/{o.dbname or o.user or ''}"
+
+    def _scrub(self, exc: BaseException) -> str:
+        text = " ".join(str(exc).split())
+        for secret in (self.options.password, self.options.dsn):
+            if secret is not None and secret.get_secret_value():
+                text = text.replace(secret.get_secret_value(), "**********")
+        return text
+
+    def _tables_quietly(self) -> list[str]:
+        try:
+            return self.tables(self.conn)
+        except Exception:
+            return []
+
+
+class RedshiftOptions(PostgresOptions):
+    port: int = 5439
+    sslmode: str | None = "require"
+
+
+class RedshiftConnector(PostgresConnector):
+    """Amazon Redshift: the PostgreSQL wire protocol, with Redshift's port and TLS by default."""
+
+    name: ClassVar[str] = "redshift"
+    Options: ClassVar[type[ConnectorOptions]] = RedshiftOptions
