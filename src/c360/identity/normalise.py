@@ -1,0 +1,105 @@
+"""Identity attributes: one record's raw values normalised for matching, and the normalisers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from c360.identity.domains import corporate_domain, email, is_free_mail, registrable_domain
+from c360.identity.folding import as_text
+from c360.identity.names import (
+    COMMON_NAME_WORDS,
+    TermFrequencies,
+    company_name,
+    name_similarity,
+    name_tokens,
+    person_name,
+)
+from c360.identity.phones import phone
+from c360.identity.places import address, country, postcode
+
+__all__ = [
+    "ATTRIBUTE_NAMES",
+    "COMMON_NAME_WORDS",
+    "IdentityAttributes",
+    "TermFrequencies",
+    "address",
+    "company_name",
+    "corporate_domain",
+    "country",
+    "email",
+    "is_free_mail",
+    "name_similarity",
+    "name_tokens",
+    "normalise_attributes",
+    "person_name",
+    "phone",
+    "postcode",
+    "registrable_domain",
+]
+
+# The keys normalise_attributes reads. Explicit cross-references (a Stripe customer's
+# metadata.crm_account_id, say) are trusted keys, not attributes: callers carry them as-is.
+ATTRIBUTE_NAMES: tuple[str, ...] = (
+    "name",
+    "web_domain",
+    "email",
+    "phone",
+    "address",
+    "postcode",
+    "country",
+    "person_name",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityAttributes:
+    """One source record projected onto the attributes identity resolution compares.
+
+    Every field is None when the record had no usable value for it. ``email_domain`` is the
+    corporate domain of ``email``: None for free mail, which is never company evidence.
+    """
+
+    name: str | None = None
+    name_tokens: tuple[str, ...] | None = None
+    web_domain: str | None = None
+    email: str | None = None
+    email_domain: str | None = None
+    phone: str | None = None
+    address: str | None = None
+    postcode: str | None = None
+    country: str | None = None
+    person_name: str | None = None
+
+
+def normalise_attributes(
+    raw: Mapping[str, Any], *, default_region: str | None = None
+) -> IdentityAttributes:
+    """Normalise one record's raw identity values (keys from ``ATTRIBUTE_NAMES``).
+
+    Keys outside ``ATTRIBUTE_NAMES`` are ignored. Values may be strings, numbers (a phone or
+    postcode read as a number) or None; anything else counts as missing. Phones without an
+    international prefix are read in the record's own country, else in ``default_region``;
+    the postcode is formatted for the record's country.
+
+    >>> attrs = normalise_attributes({"name": "Acme Ltd", "email": "Jo@ACME.com", "country": "UK"})
+    >>> attrs.name, attrs.email_domain, attrs.country
+    ('acme', 'acme.com', 'GB')
+    """
+    values = {key: as_text(raw.get(key)) for key in ATTRIBUTE_NAMES}
+    country_code = country(values["country"])
+    normalised_name = company_name(values["name"])
+    normalised_email = email(values["email"])
+    return IdentityAttributes(
+        name=normalised_name,
+        name_tokens=tuple(normalised_name.split()) if normalised_name else None,
+        web_domain=corporate_domain(values["web_domain"]),
+        email=normalised_email,
+        email_domain=corporate_domain(normalised_email),
+        phone=phone(values["phone"], country_code or default_region),
+        address=address(values["address"]),
+        postcode=postcode(values["postcode"], country_code),
+        country=country_code,
+        person_name=person_name(values["person_name"]),
+    )
