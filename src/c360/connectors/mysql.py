@@ -1,0 +1,147 @@
+"""MySQL and MariaDB as a source, via PyMySQL.
+
+Reads are keyset pages (see ``sql.py``) on an autocommit connection: under
+InnoDB's REPEATABLE READ an open transaction would keep showing the snapshot of
+the first page, and an incremental read would miss every later change.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import SecretStr
+
+from c360.connectors.base import Column, ConnectorOptions
+from c360.connectors.sql import SqlConnector, SqlOptions
+from c360.core.errors import (
+    MissingDependency,
+    SourceError,
+    TerminalSourceError,
+    TransientSourceError,
+)
+
+
+class MySqlOptions(SqlOptions):
+    host: str = "127.0.0.1"
+    port: int = 3306
+    user: str = "root"
+    password: SecretStr | None = None
+    database: str | None = None
+    connect_timeout: int = 10
+    read_timeout: int | None = 300
+    ssl_ca: str | None = None
+
+
+# Server error numbers that a retry can fix: lock wait timeout, deadlock, too many
+# connections, and the client's own "can't connect", "server has gone away", "lost connection".
+_TRANSIENT = {1205, 1213, 1040, 1203, 2002, 2003, 2006, 2013, 2055}
+_AUTH = {1044, 1045, 1049, 1698, 1142}
+
+
+def _pymysql() -> Any:
+    try:
+        import pymysql
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise MissingDependency("pymysql", "mysql") from exc
+    return pymysql
+
+
+class MySqlConnector(SqlConnector):
+    name: ClassVar[str] = "mysql"
+    Options: ClassVar[type[ConnectorOptions]] = MySqlOptions
+    placeholder: ClassVar[str] = "%s"
+    text_type: ClassVar[str] = "CHAR"
+
+    options: MySqlOptions
+
+    def __init__(self, options: ConnectorOptions, *, base_dir: Path = Path(".")) -> None:
+        assert isinstance(options, MySqlOptions)
+        self.options = options
+        self._pymysql = _pymysql()
+
+    def quote(self, ident: str) -> str:
+        return "`" + ident.replace("`", "``") + "`"
+
+    @property
+    def schema(self) -> str | None:
+        return self.options.schema_name or self.options.database
+
+    def connect(self) -> Any:
+        o = self.options
+        kwargs: dict[str, Any] = {
+            "host": o.host,
+            "port": o.port,
+            "user": o.user,
+            "password": o.password.get_secret_value() if o.password is not None else "",
+            "database": o.database,
+            "connect_timeout": o.connect_timeout,
+            "read_timeout": o.read_timeout,
+            "charset": "utf8mb4",
+            "autocommit": True,
+        }
+        if o.ssl_ca:
+            kwargs["ssl"] = {"ca": o.ssl_ca}
+        return self._pymysql.connect(**kwargs)
+
+    def tables(self, conn: Any) -> list[str]:
+        sql = (
+            "SELECT table_name FROM information_schema.tables"
+            " WHERE table_schema = COALESCE(%s, DATABASE()) ORDER BY table_name"
+        )
+        return [r[0] for r in self._execute(sql, [self.schema]).fetchall()]
+
+    def columns(self, table: str) -> tuple[Column, ...]:
+        sql = (
+            "SELECT column_name, column_type FROM information_schema.columns"
+            " WHERE table_schema = COALESCE(%s, DATABASE()) AND table_name = %s"
+            " ORDER BY ordinal_position"
+        )
+        rows = self._execute(sql, [self.schema, table], stream=table).fetchall()
+        return tuple(Column(r[0], r[1]) for r in rows)
+
+    def translate_error(self, exc: Exception, stream: str | None = None) -> Exception:
+        if isinstance(exc, SourceError):
+            return exc
+        err = self._pymysql.err
+        if not isinstance(exc, err.MySQLError):
+            if isinstance(exc, TimeoutError | ConnectionError):
+                return TransientSourceError(self.name, f"{self._where()}: {exc}")
+            return exc
+        code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+        text = self._scrub(str(exc.args[1]) if len(exc.args) > 1 else str(exc))
+        where = self._where()
+        if code == 1146:
+            tables = ", ".join(self._tables_quietly()) or "none"
+            return TerminalSourceError(
+                self.name,
+                f"{where}: no table '{stream}' in database '{self.schema}'; check the source's"
+                f" table name or database (tables there: {tables})",
+            )
+        if code == 1054:
+            return TerminalSourceError(
+                self.name,
+                f"{where}: {text}; check the key, cursor_column and deleted_column of '{stream}'",
+            )
+        if code in _AUTH:
+            return TerminalSourceError(
+                self.name, f"{where}: {text}; check the user, password and database options"
+            )
+        if code in _TRANSIENT or isinstance(exc, err.OperationalError | err.InterfaceError):
+            return TransientSourceError(self.name, f"{where}: {text}")
+        return TerminalSourceError(self.name, f"{where}: {text}")
+
+    # -- helpers ----------------------------------------------------------------
+    def _where(self) -> str:
+        o = self.options
+        return f"{o.user}@{o.host}:{o.port}/{o.database or ''}"
+
+    def _scrub(self, text: str) -> str:
+        secret = self.options.password.get_secret_value() if self.options.password else ""
+        return text.replace(secret, "**********") if secret else text
+
+    def _tables_quietly(self) -> list[str]:
+        try:
+            return self.tables(self.conn)
+        except Exception:
+            return []
