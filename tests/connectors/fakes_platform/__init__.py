@@ -1,0 +1,1 @@
+"""Local fakes of platform APIs (REST, GraphQL, BigQuery) for connector tests."""
