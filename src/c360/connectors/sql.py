@@ -37,7 +37,8 @@ class SqlOptions(ConnectorOptions):
     schema_name: str | None = None
 
 
-def _plain(value: Any) -> Any:
+def plain_value(value: Any) -> Any:
+    """A driver value as plain JSON: exact decimals, ISO dates and times, hex bytes."""
     if isinstance(value, decimal.Decimal):
         if not value.is_finite():
             return str(value)
@@ -203,7 +204,7 @@ class SqlConnector:
                 else:
                     bad.append(Quarantined(f"{stream} row {i} of the page{after}", *item))
             tail_cursor = rows[-1][self._index(names, cc, stream)] if cc else None
-            last = [_plain(tail_cursor), _plain(rows[-1][ki])]
+            last = [plain_value(tail_cursor), plain_value(rows[-1][ki])]
             # Without a cursor column there is nothing to resume from: a new read starts over.
             yield Batch(records, json.dumps(last) if cc else None, bad)
             if len(rows) < batch_size:
@@ -241,7 +242,7 @@ class SqlConnector:
         names: list[str], row: Sequence[Any], ki: int, di: int | None
     ) -> Record | tuple[str, str]:
         """A record, or (reason, raw) when the row has no key."""
-        data = {n: _plain(v) for n, v in zip(names, row, strict=True)}
+        data = {n: plain_value(v) for n, v in zip(names, row, strict=True)}
         if row[ki] is None or row[ki] == "":
             return f"missing key '{names[ki]}'", json.dumps(data, default=str)[:500]
         deleted = di is not None and row[di] not in (None, 0, False, "", "0")
