@@ -117,7 +117,7 @@ class RestOptions(ConnectorOptions):
     backoff: float = 0.5
 
 
-def _later(a: Any, b: Any) -> bool:
+def cursor_after(a: Any, b: Any) -> bool:
     """Whether cursor value ``a`` comes after ``b`` (numbers numerically, else as text)."""
     if isinstance(a, int | float) and isinstance(b, int | float):
         return a > b
@@ -226,13 +226,13 @@ class RestConnector:
                 records.append(rec)
                 if inc is not None:
                     value = get_path(rec.data, inc.cursor_field)
-                    if value is not None and (top is None or _later(value, top)):
+                    if value is not None and (top is None or cursor_after(value, top)):
                         top = value
                 if len(records) + len(bad) >= batch_size:
                     yield Batch(records, since, bad)
                     records, bad = [], []
         cursor = since
-        if inc is not None and top is not None and (since is None or _later(top, since)):
+        if inc is not None and top is not None and (since is None or cursor_after(top, since)):
             cursor = str(top)
         yield Batch(records, cursor if inc is not None else None, bad)
 
