@@ -1,0 +1,363 @@
+"""Stripe through the official SDK: customers, subscriptions, invoices and charges.
+
+``stripe.StripeClient`` is pointed at ``base_url`` (``base_addresses={"api": ...}``)
+with the SDK's own retries off: this module retries rate limits (honouring
+``Retry-After``), 5xx and connection errors itself, so every source shares one policy.
+
+Lists come newest first, paged with ``limit``/``starting_after``/``has_more``. The
+cursor is JSON: the newest ``created`` read (and the ids read at that second, so a
+``created[gte]`` re-query skips them) plus the same watermark for the Events API.
+An incremental read lists objects created since the cursor, then the events
+``{object}.updated`` and ``{object}.deleted`` since the last event seen: updates
+carry the object's new state, deletions arrive as tombstones. Batches before the
+last carry the previous cursor, because a newest-first read is only complete at its end.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+from pydantic import SecretStr
+
+from c360.connectors.base import (
+    DEFAULT_BATCH_SIZE,
+    Batch,
+    Column,
+    ConnectorOptions,
+    Quarantined,
+    Record,
+    StreamInfo,
+    record_key,
+)
+from c360.connectors.http import parse_retry_after
+from c360.core.errors import MissingDependency, TerminalSourceError, TransientSourceError
+
+T = TypeVar("T")
+
+# stream -> (the event type prefix, documented top-level fields)
+_STREAMS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "customers": ("customer", (
+        "id", "object", "created", "email", "name", "phone", "address", "currency",
+        "delinquent", "description", "metadata", "livemode", "deleted",
+    )),
+    "subscriptions": ("customer.subscription", (
+        "id", "object", "created", "customer", "status", "currency", "items", "metadata",
+        "current_period_start", "current_period_end", "cancel_at", "canceled_at", "ended_at",
+    )),
+    "invoices": ("invoice", (
+        "id", "object", "created", "customer", "customer_email", "status", "currency",
+        "amount_due", "amount_paid", "amount_remaining", "total", "subscription", "metadata",
+    )),
+    "charges": ("charge", (
+        "id", "object", "created", "customer", "amount", "amount_captured", "amount_refunded",
+        "currency", "status", "paid", "refunded", "billing_details", "invoice", "metadata",
+    )),
+}
+_PAGE_LIMIT = 100
+
+
+class StripeOptions(ConnectorOptions):
+    api_key: SecretStr  # a secret (sk_...) or restricted read key (rk_...)
+    base_url: str = "https://api.stripe.com"
+    use_events: bool = True  # follow updates and deletions through the Events API
+    timeout: float = 80.0
+    max_retries: int = 5
+
+
+class StripeConnector:
+    """Stripe objects, incremental by ``created`` plus the Events API for changes."""
+
+    name: ClassVar[str] = "stripe"
+    Options: ClassVar[type[ConnectorOptions]] = StripeOptions
+
+    def __init__(
+        self,
+        options: ConnectorOptions,
+        *,
+        base_dir: Path | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        backoff: float = 0.5,
+        max_wait: float = 60.0,
+    ) -> None:
+        assert isinstance(options, StripeOptions)
+        self.options = options
+        self._sleep, self._backoff, self._max_wait = sleep, backoff, max_wait
+        try:
+            import stripe
+        except ImportError:  # pragma: no cover - exercised only without the extra
+            raise MissingDependency("stripe", "stripe") from None
+        self._stripe = stripe
+        self.client = stripe.StripeClient(
+            options.api_key.get_secret_value(),
+            base_addresses={"api": options.base_url.rstrip("/")},
+            max_network_retries=0,
+            http_client=stripe.RequestsClient(timeout=options.timeout),
+        )
+
+    def check(self) -> None:
+        self._call("GET /v1/customers", lambda: self.client.v1.customers.list(params={"limit": 1}))
+
+    def discover(self) -> list[StreamInfo]:
+        return [StreamInfo(name, tuple(Column(c, "any") for c in cols), key="id",
+                           cursor_field="created")
+                for name, (_, cols) in _STREAMS.items()]
+
+    def read(
+        self,
+        stream: str,
+        *,
+        key: str,
+        since: str | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ) -> Iterator[Batch]:
+        prefix = _prefix(stream)
+        limit = max(1, min(batch_size, _PAGE_LIMIT))
+        state = _State.load(since)
+        if since is None and self.options.use_events:
+            # Changes made from now on are picked up from the events by the next read.
+            newest = self._list("events", {"limit": 1, "types": _event_types(prefix)})
+            if newest.data:
+                state.events.advance(int(newest.data[0]["created"]), str(newest.data[0]["id"]))
+        params: dict[str, Any] = {"limit": limit}
+        if stream == "subscriptions":
+            params["status"] = "all"  # the default lists only live subscriptions
+        yield from self._objects(stream, key, params, state, since)
+        if since is not None and self.options.use_events:
+            yield from self._events(stream, prefix, key, limit, state)
+
+    def lookup(self, stream: str, *, key: str, keys: Sequence[str]) -> list[Record]:
+        _prefix(stream)
+        if key != "id":
+            raise TerminalSourceError(
+                "stripe", f"lookup on {stream} needs key 'id' (got '{key}'): Stripe retrieves by id"
+            )
+        service = getattr(self.client.v1, stream)
+        out: list[Record] = []
+        for k in keys:
+            try:
+                obj = self._retrieve(stream, service, str(k))
+            except TerminalSourceError as exc:
+                if "resource_missing" in str(exc) or "No such" in str(exc):
+                    continue
+                raise
+            data = _plain(obj)
+            if isinstance(data, dict) and record_key(data, key) is not None:
+                out.append(Record(str(data[key]), data, bool(data.get("deleted"))))
+        return out
+
+    def close(self) -> None:
+        return None
+
+    # -- reading ----------------------------------------------------------------
+    def _objects(
+        self, stream: str, key: str, params: dict[str, Any], state: _State, since: str | None
+    ) -> Iterator[Batch]:
+        mark = state.created
+        if mark.ts is not None:
+            params["created"] = {"gte": mark.ts}
+        newest = _Mark(None, [])
+        page = 0
+        while True:
+            page += 1
+            listing = self._list(stream, params)
+            records: list[Record] = []
+            bad: list[Quarantined] = []
+            last_id: str | None = None
+            for i, item in enumerate(listing.data):
+                data = _plain(item)
+                where = f"GET /v1/{stream} page {page} item {i}"
+                if isinstance(data, dict) and isinstance(data.get("id"), str):
+                    last_id = data["id"]
+                rec = _record(data, key, where, bad)
+                if rec is None:
+                    continue
+                created = data.get("created")
+                if not isinstance(created, int):
+                    bad.append(Quarantined(where, "'created' is missing or not a Unix time",
+                                           json.dumps(data, default=str)[:1000]))
+                    continue
+                if mark.has(created, rec.key):
+                    continue
+                newest.advance(created, rec.key)
+                records.append(rec)
+            more = bool(listing.has_more) and last_id is not None
+            if not more:
+                state.created = newest if newest.ts is not None else mark
+                yield Batch(records, state.dump(), bad)
+                return
+            yield Batch(records, since, bad)
+            params["starting_after"] = last_id
+
+    def _events(
+        self, stream: str, prefix: str, key: str, limit: int, state: _State
+    ) -> Iterator[Batch]:
+        mark = state.events if state.events.ts is not None else state.created
+        params: dict[str, Any] = {"limit": limit, "types": _event_types(prefix)}
+        if mark.ts is not None:
+            params["created"] = {"gte": mark.ts}
+        before = state.dump()
+        newest = _Mark(None, [])
+        done: set[str] = set()  # newest first: the first event per object wins
+        page = 0
+        while True:
+            page += 1
+            listing = self._list("events", params)
+            records: list[Record] = []
+            bad: list[Quarantined] = []
+            last_id: str | None = None
+            for i, item in enumerate(listing.data):
+                event = _plain(item)
+                where = f"GET /v1/events page {page} item {i}"
+                if not isinstance(event, dict) or not isinstance(event.get("id"), str):
+                    bad.append(Quarantined(where, "event without an id",
+                                           json.dumps(event, default=str)[:1000]))
+                    continue
+                last_id = event["id"]
+                created = event.get("created")
+                if not isinstance(created, int) or mark.has(created, last_id):
+                    continue
+                newest.advance(created, last_id)
+                obj = (event.get("data") or {}).get("object")
+                rec = _record(obj, key, where, bad)
+                if rec is None or rec.key in done:
+                    continue
+                done.add(rec.key)
+                rec.deleted = rec.deleted or str(event.get("type", "")).endswith(".deleted")
+                records.append(rec)
+            if not (listing.has_more and last_id):
+                if newest.ts is not None:
+                    state.events = newest
+                yield Batch(records, state.dump(), bad)
+                return
+            yield Batch(records, before, bad)
+            params["starting_after"] = last_id
+
+    # -- SDK calls --------------------------------------------------------------
+    def _retrieve(self, stream: str, service: Any, ident: str) -> Any:
+        return self._call(f"GET /v1/{stream}/{ident}", lambda: service.retrieve(ident))
+
+    def _list(self, service: str, params: dict[str, Any]) -> Any:
+        svc = getattr(self.client.v1, service)
+        return self._call(f"GET /v1/{service}", lambda: svc.list(params=dict(params)))
+
+    def _call(self, what: str, fn: Callable[[], T]) -> T:
+        attempt = 0
+        while True:
+            try:
+                return fn()
+            except self._stripe.StripeError as exc:
+                error = self._translate(what, exc)
+            if isinstance(error, TerminalSourceError) or attempt >= self.options.max_retries:
+                raise error
+            wait = error.retry_after if error.retry_after is not None else (
+                self._backoff * 2**attempt)
+            self._sleep(min(wait, self._max_wait))
+            attempt += 1
+
+    def _translate(
+        self, what: str, exc: Exception
+    ) -> TransientSourceError | TerminalSourceError:
+        s = self._stripe
+        status = getattr(exc, "http_status", None)
+        body = getattr(exc, "json_body", None)
+        err = body.get("error") if isinstance(body, dict) else None
+        detail = ""
+        if isinstance(err, dict):
+            detail = f"{err.get('type') or ''} {err.get('code') or ''}: {err.get('message') or ''}"
+        elif not isinstance(exc, s.APIConnectionError):
+            detail = str(getattr(exc, "user_message", None) or "")[:200]
+        detail = " ".join(detail.split()).replace(self.options.api_key.get_secret_value(), "***")
+        where = f"{what} answered {status}" if status else what
+        text = f"{where} ({detail})" if detail else where
+        if isinstance(exc, s.RateLimitError):
+            headers = getattr(exc, "headers", None) or {}
+            retry = headers.get("Retry-After") or headers.get("retry-after")
+            return TransientSourceError("stripe", text, retry_after=parse_retry_after(retry))
+        if isinstance(exc, s.APIConnectionError):
+            return TransientSourceError(
+                "stripe", f"{what}: could not reach {self.options.base_url}"
+            )
+        if isinstance(exc, s.AuthenticationError):
+            return TerminalSourceError(
+                "stripe", f"{text}: the API key was rejected; check api_key (a secret key sk_... "
+                "or a restricted key rk_... with read access, from the right account and mode)"
+            )
+        if isinstance(exc, s.PermissionError):
+            return TerminalSourceError(
+                "stripe", f"{text}: the restricted key may not read this; grant it read access"
+            )
+        if (status is not None and status >= 500) or (isinstance(exc, s.APIError) and status is None):
+            return TransientSourceError("stripe", text)
+        return TerminalSourceError("stripe", text)
+
+
+class _Mark:
+    """A ``created`` watermark and the ids already read at exactly that second."""
+
+    def __init__(self, ts: int | None, ids: list[str]) -> None:
+        self.ts, self.ids = ts, ids
+
+    def has(self, ts: int, ident: str) -> bool:
+        return self.ts is not None and (ts < self.ts or (ts == self.ts and ident in self.ids))
+
+    def advance(self, ts: int, ident: str) -> None:
+        if self.ts is None or ts > self.ts:
+            self.ts, self.ids = ts, [ident]
+        elif ts == self.ts and ident not in self.ids:
+            self.ids.append(ident)
+
+
+class _State:
+    def __init__(self, created: _Mark, events: _Mark) -> None:
+        self.created, self.events = created, events
+
+    @classmethod
+    def load(cls, since: str | None) -> _State:
+        if not since:
+            return cls(_Mark(None, []), _Mark(None, []))
+        try:
+            raw = json.loads(since)
+            return cls(_Mark(raw["created"], list(raw.get("created_ids", []))),
+                       _Mark(raw.get("events"), list(raw.get("event_ids", []))))
+        except (ValueError, KeyError, TypeError):
+            raise TerminalSourceError(
+                "stripe", f"cannot resume from cursor {since[:80]!r}: not a Stripe cursor"
+            ) from None
+
+    def dump(self) -> str:
+        return json.dumps({"created": self.created.ts, "created_ids": self.created.ids,
+                           "events": self.events.ts, "event_ids": self.events.ids})
+
+
+def _prefix(stream: str) -> str:
+    try:
+        return _STREAMS[stream][0]
+    except KeyError:
+        raise TerminalSourceError(
+            "stripe", f"unknown stream '{stream}' (known: {', '.join(sorted(_STREAMS))})"
+        ) from None
+
+
+def _event_types(prefix: str) -> list[str]:
+    return [f"{prefix}.updated", f"{prefix}.deleted"]
+
+
+def _plain(obj: Any) -> Any:
+    """The SDK's StripeObject as the API's own JSON (nested dicts and lists)."""
+    to_dict = getattr(obj, "to_dict", None)
+    return to_dict() if callable(to_dict) else obj
+
+
+def _record(data: Any, key: str, where: str, bad: list[Quarantined]) -> Record | None:
+    if not isinstance(data, dict):
+        bad.append(Quarantined(where, "not a JSON object", json.dumps(data, default=str)[:1000]))
+        return None
+    k = record_key(data, key)
+    if k is None:
+        bad.append(Quarantined(where, f"missing key '{key}'", json.dumps(data, default=str)[:1000]))
+        return None
+    return Record(k, data, bool(data.get("deleted")))
