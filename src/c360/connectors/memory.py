@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
+from pydantic import Field
+
 from c360.connectors.base import (
     DEFAULT_BATCH_SIZE,
     Batch,
@@ -18,7 +20,7 @@ from c360.connectors.base import (
 
 
 class MemoryOptions(ConnectorOptions):
-    streams: dict[str, list[dict[str, Any]]] = {}
+    streams: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
     cursor_field: str | None = None
 
 

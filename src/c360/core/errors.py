@@ -79,7 +79,7 @@ class BuildError(C360Error):
 
 @dataclass
 class QualityFailure:
-    field: str
+    field_name: str
     check: str
     level: str
     failing: int
@@ -87,7 +87,7 @@ class QualityFailure:
 
     def __str__(self) -> str:
         sample = ", ".join(self.sample[:5])
-        return f"{self.field}: {self.check} failed for {self.failing} customer(s) (e.g. {sample})"
+        return f"{self.field_name}: {self.check} failed for {self.failing} customer(s) (e.g. {sample})"
 
 
 class QualityGateFailed(BuildError):

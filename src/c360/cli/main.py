@@ -1,0 +1,252 @@
+"""The ``c360`` command: validate, sync, build, serve, and manage the product."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from c360.core.errors import C360Error, SpecError
+from c360.spec.validate import Spec, load_spec
+
+app = typer.Typer(
+    name="c360",
+    help="Customer 360 as a governed data product.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+SpecArg = Annotated[Path, typer.Argument(help="The product spec (YAML).", show_default=False)]
+StoreOpt = Annotated[
+    str | None,
+    typer.Option("--store", envvar="C360_STORE_URL",
+                 help="Store URL (default: sqlite at <spec dir>/.c360/store.db)."),
+]
+
+
+def friendly(fn: F) -> F:
+    """Turn c360's own errors into a clear message and exit code 1, never a traceback."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except SpecError as exc:
+            err.print(f"[red]spec is invalid ({len(exc.issues)} problem(s)):[/red]")
+            for issue in exc.issues:
+                err.print(f"  {issue}", markup=False, highlight=False)
+            raise typer.Exit(1) from None
+        except C360Error as exc:
+            err.print(f"[red]error:[/red] {exc}", highlight=False)
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def open_spec(path: Path) -> Spec:
+    return load_spec(path)
+
+
+def open_store(spec: Spec, url: str | None) -> Any:
+    from c360.store import Store, default_url
+
+    return Store.open(url or default_url(spec.base_dir))
+
+
+@app.command()
+@friendly
+def validate(spec: SpecArg) -> None:
+    """Check a spec; print every problem found (exit 1) or a one-line summary (exit 0)."""
+    from c360.engine.materialise import check_plan
+
+    s = open_spec(spec)
+    problems = check_plan(s.model)
+    if problems:
+        err.print(f"[red]spec is invalid ({len(problems)} problem(s)):[/red]")
+        for p in problems:
+            err.print(f"  {spec}: fields.{p}", markup=False, highlight=False)
+        raise typer.Exit(1)
+    m = s.model
+    console.print(f"[green]ok[/green] {m.product} {m.version}: {len(m.sources)} sources, "
+                  f"{len(m.fields)} fields, {len(m.consumers)} consumers")
+
+
+@app.command()
+@friendly
+def sync(
+    spec: SpecArg,
+    source: Annotated[list[str] | None, typer.Option("--source", help="Only this source (repeatable).")] = None,
+    full: Annotated[bool, typer.Option("--full", help="Ignore cursors; read everything again.")] = False,
+    store: StoreOpt = None,
+) -> None:
+    """Read sources into staging (incrementally from each source's cursor)."""
+    from c360.cli.reporter import RichReporter
+    from c360.pipeline.sync import sync as run_sync
+
+    s = open_spec(spec)
+    for name in source or []:
+        if name not in s.model.sources:
+            raise C360Error(f"unknown source '{name}' (known: {', '.join(s.model.sources)})")
+    st = open_store(s, store)
+    run_id = st.start_run("sync")
+    with RichReporter(console) as rep:
+        results = run_sync(s, st, run_id=run_id, sources=source, full=full, reporter=rep)
+    table = Table("source", "new", "changed", "unchanged", "deleted", "quarantined", "records/s")
+    for r in results:
+        rate = r.records / r.seconds if r.seconds else 0.0
+        table.add_row(r.source, str(r.counts.new), str(r.counts.changed), str(r.counts.unchanged),
+                      str(r.counts.deleted), str(r.quarantined), f"{rate:,.0f}")
+    st.finish_run(run_id, "succeeded", {"sources": [r.source for r in results]})
+    console.print(table)
+
+
+@app.command()
+@friendly
+def build(
+    spec: SpecArg,
+    store: StoreOpt = None,
+    full: Annotated[bool, typer.Option("--full", help="Re-read every source from the start.")] = False,
+    skip_sync: Annotated[bool, typer.Option("--skip-sync", help="Build from what is staged.")] = False,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Build time for now() (ISO-8601).")] = None,
+) -> None:
+    """Sync, resolve identities, materialise and publish a new snapshot."""
+    from c360.cli.reporter import RichReporter
+    from c360.engine.columns import parse_timestamp
+    from c360.pipeline.build import build as run_build
+
+    s = open_spec(spec)
+    st = open_store(s, store)
+    when = parse_timestamp(as_of) if as_of else None
+    with RichReporter(console) as rep:
+        report = run_build(s, st, full=full, skip_sync=skip_sync, as_of=when, reporter=rep)
+    print_build_summary(report)
+
+
+def print_build_summary(report: Any) -> None:
+    table = Table(title=f"snapshot {report.version} published: {report.customers:,} customers",
+                  title_justify="left")
+    table.add_column("source")
+    table.add_column("records", justify="right")
+    table.add_column("quarantined", justify="right")
+    for name, n in report.staged.items():
+        table.add_row(name, f"{n:,}", str(report.quarantined.get(name, 0)))
+    console.print(table)
+    times = ", ".join(f"{k} {v:.1f}s" for k, v in report.seconds.items())
+    ids = ", ".join(f"{k} {v}" for k, v in sorted(report.identity_events.items())) or "no change"
+    console.print(f"identity: {ids}; unresolved records: {report.unresolved}; "
+                  f"pairs for review: {report.review}")
+    if report.unmapped:
+        shown = ", ".join(f"{k} (x{v})" for k, v in list(report.unmapped.items())[:5])
+        console.print(f"[yellow]unmapped vocabulary values (set to null):[/yellow] {shown}")
+    if any(report.quarantined.values()):
+        console.print("[yellow]quarantined records are listed by[/yellow] c360 quarantine SPEC")
+    console.print(f"time: {times}")
+
+
+@app.command()
+@friendly
+def quarantine(
+    spec: SpecArg,
+    store: StoreOpt = None,
+    limit: Annotated[int, typer.Option(help="Show at most this many.")] = 50,
+) -> None:
+    """List quarantined records with the place they came from and the reason."""
+    s = open_spec(spec)
+    rows = open_store(s, store).quarantined()
+    table = Table("run", "source", "location", "reason")
+    for r in rows[-limit:]:
+        table.add_row(r["run_id"], r["source"], r["location"], r["reason"])
+    console.print(table)
+    console.print(f"{len(rows)} quarantined record(s) in all")
+
+
+@app.command()
+@friendly
+def serve(
+    spec: SpecArg,
+    store: StoreOpt = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8360,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+) -> None:
+    """Serve the product's API."""
+    from c360.api.serve import run
+
+    s = open_spec(spec)
+    open_store(s, store).close()  # migrate once, before workers start
+    run(s.path, store, host=host, port=port, workers=workers)
+
+
+consumers_app = typer.Typer(help="Consumers' keys: create, list, revoke.", no_args_is_help=True)
+app.add_typer(consumers_app, name="consumers")
+
+
+@consumers_app.command("create")
+@friendly
+def consumers_create(
+    spec: SpecArg,
+    name: Annotated[str, typer.Argument(help="The consumer, as named in the spec.")],
+    store: StoreOpt = None,
+    expires_in_days: Annotated[int | None, typer.Option(help="The key expires after this many days.")] = None,
+) -> None:
+    """Create a key for a consumer; it is shown once and stored only as a hash."""
+    from c360.core.clock import utcnow
+
+    s = open_spec(spec)
+    if name not in s.model.consumers:
+        from c360.core.text import closest
+
+        hint = closest(name, s.model.consumers)
+        raise C360Error(f"unknown consumer '{name}'" + (f"; did you mean '{hint}'?" if hint else ""))
+    expires = utcnow() + dt.timedelta(days=expires_in_days) if expires_in_days else None
+    key = open_store(s, store).create_key(name, expires_at=expires)
+    console.print(key, highlight=False, soft_wrap=True)
+
+
+@consumers_app.command("revoke")
+@friendly
+def consumers_revoke(spec: SpecArg, name: str, store: StoreOpt = None) -> None:
+    """Revoke every key of a consumer."""
+    s = open_spec(spec)
+    n = open_store(s, store).revoke_keys(name)
+    console.print(f"revoked {n} key(s) of {name}")
+
+
+connectors_app = typer.Typer(help="The connectors c360 ships.", no_args_is_help=True)
+app.add_typer(connectors_app, name="connectors")
+
+
+@connectors_app.command("list")
+def connectors_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Every connector, and whether its optional client is installed."""
+    from c360.connectors.registry import REGISTRY
+
+    rows = [{"name": e.name, "description": e.description, "installed": e.installed,
+             "extra": e.extra} for e in REGISTRY.values()]
+    if as_json:
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
+    table = Table("connector", "installed", "extra", "description")
+    for r in rows:
+        table.add_row(str(r["name"]), "yes" if r["installed"] else "[red]no[/red]", str(r["extra"] or ""),
+                      str(r["description"]))
+    console.print(table)
+
+
+def main() -> None:
+    from c360.cli import demo  # noqa: F401  (registers the demo commands)
+
+    app()

@@ -1,0 +1,190 @@
+"""Normalisation declared in the spec: each source column read, typed and unit-converted once.
+
+Types: ``string``, ``integer``, ``decimal``, ``boolean``, ``timestamp`` (ISO strings with
+offsets, Salesforce's ``+0000``, Unix seconds or milliseconds → UTC), ``date``, ``money``
+(minor units divided by the currency's ISO 4217 exponent, then converted into the
+product's currency unit), ``json``. Vocabularies map values (``Tier 3`` → ``enterprise``);
+a value with no mapping becomes null and is reported, never passed through.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from typing import Any
+
+from babel.numbers import get_currency_precision
+
+from c360.connectors.base import get_path
+from c360.core import jsonutil
+from c360.spec.models import ColumnSpec, ProductSpec, SourceSpec
+
+_TRUE = {"true", "t", "yes", "y", "1", "on"}
+_FALSE = {"false", "f", "no", "n", "0", "off"}
+
+
+class ValueProblem(ValueError):
+    """A value that cannot be read as its declared type."""
+
+
+@dataclass
+class Unmapped:
+    """Vocabulary values that had no mapping, counted per (source, column, value)."""
+
+    counts: dict[tuple[str, str, str], int] = field(default_factory=dict)
+
+    def add(self, source: str, column: str, value: str) -> None:
+        k = (source, column, value)
+        self.counts[k] = self.counts.get(k, 0) + 1
+
+
+@lru_cache(maxsize=512)
+def currency_exponent(code: str) -> int:
+    """ISO 4217 minor-unit exponent: GBP 2, JPY 0, KWD 3."""
+    return int(get_currency_precision(code.upper()))
+
+
+def parse_timestamp(value: Any) -> dt.datetime:
+    """Any common timestamp form → an aware UTC datetime.
+
+    >>> parse_timestamp(1717059240).isoformat()
+    '2024-05-30T08:54:00+00:00'
+    >>> parse_timestamp("2026-05-30T10:14:00+01:00").isoformat()
+    '2026-05-30T09:14:00+00:00'
+    """
+    if isinstance(value, dt.datetime):
+        ts = value
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        ts = _from_epoch(float(value))
+    elif isinstance(value, str):
+        text = value.strip()
+        try:
+            ts = _from_epoch(float(text))
+        except ValueError:
+            try:
+                ts = dt.datetime.fromisoformat(text.replace(" UTC", "+00:00"))
+            except ValueError:
+                raise ValueProblem(f"expected an ISO-8601 timestamp or Unix seconds, found {value!r}") from None
+    elif isinstance(value, dt.date):
+        ts = dt.datetime(value.year, value.month, value.day)
+    else:
+        raise ValueProblem(f"expected a timestamp, found {type(value).__name__} {value!r}")
+    if ts.tzinfo is None:
+        # A timestamp without an offset is taken as UTC; sources that mean local time must say so.
+        ts = ts.replace(tzinfo=dt.UTC)
+    return ts.astimezone(dt.UTC)
+
+
+def _from_epoch(x: float) -> dt.datetime:
+    if x > 1e11:  # milliseconds
+        x /= 1000.0
+    return dt.datetime.fromtimestamp(x, tz=dt.UTC)
+
+
+def _decimal(value: Any) -> Decimal:
+    if isinstance(value, bool):
+        raise ValueProblem(f"expected a number, found {value!r}")
+    try:
+        d = Decimal(str(value).strip().replace(",", "")) if isinstance(value, str) else Decimal(str(value))
+    except InvalidOperation:
+        raise ValueProblem(f"expected a number, found {value!r}") from None
+    if not d.is_finite():
+        raise ValueProblem(f"expected a finite number, found {value!r}")
+    return d
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueProblem(f"expected true or false, found {value!r}")
+
+
+class ColumnReader:
+    """Reads and normalises one source's declared columns from raw payloads."""
+
+    def __init__(self, name: str, source: SourceSpec, product: ProductSpec) -> None:
+        self.name = name
+        self.source = source
+        self.product = product
+        self.columns = list(source.columns.items())
+        self.vocab: dict[str, dict[str, str]] = {}
+        for cname, col in self.columns:
+            if isinstance(col.map, str):
+                self.vocab[cname] = product.vocabularies[col.map]
+            elif isinstance(col.map, dict):
+                self.vocab[cname] = col.map
+
+    def read(self, payload: Mapping[str, Any], unmapped: Unmapped | None = None) -> dict[str, Any]:
+        """Normalised values by column; raises :class:`ValueProblem` naming the column."""
+        out: dict[str, Any] = {}
+        for cname, col in self.columns:
+            raw = get_path(payload, col.from_ or cname)
+            try:
+                out[cname] = self._value(cname, col, raw, payload, unmapped)
+            except ValueProblem as exc:
+                raise ValueProblem(f"column '{cname}': {exc}") from None
+        return out
+
+    def _value(
+        self, cname: str, col: ColumnSpec, raw: Any, payload: Mapping[str, Any], unmapped: Unmapped | None
+    ) -> Any:
+        if raw is None or (isinstance(raw, str) and raw.strip() == "" and col.type != "string"):
+            return None
+        t = col.type
+        if t == "string":
+            if isinstance(raw, str):
+                value = raw
+            elif isinstance(raw, dict | list):
+                value = jsonutil.dumps(raw).decode()
+            else:
+                value = str(raw)
+            if cname in self.vocab:
+                mapped = self.vocab[cname].get(value)
+                if mapped is None:
+                    if unmapped is not None:
+                        unmapped.add(self.name, cname, value)
+                    return None
+                return mapped
+            return value
+        if t == "integer":
+            d = _decimal(raw)
+            if d != d.to_integral_value():
+                raise ValueProblem(f"expected a whole number, found {raw!r}")
+            return int(d)
+        if t == "decimal":
+            return float(_decimal(raw))
+        if t == "boolean":
+            return _boolean(raw)
+        if t == "timestamp":
+            return parse_timestamp(raw)
+        if t == "date":
+            return parse_timestamp(raw).date()
+        if t == "json":
+            return jsonutil.dumps(raw).decode()
+        if t == "money":
+            return float(self._money(col, raw, payload))
+        raise ValueProblem(f"unknown column type {t}")  # pragma: no cover - the model forbids it
+
+    def _money(self, col: ColumnSpec, raw: Any, payload: Mapping[str, Any]) -> Decimal:
+        amount = _decimal(raw)
+        code = col.currency or get_path(payload, col.currency_column or "")
+        if not code:
+            raise ValueProblem(f"no currency for amount {raw!r} (looked in '{col.currency_column}')")
+        code = str(code).upper()
+        if col.minor_units:
+            amount = amount.scaleb(-currency_exponent(code))
+        unit = self.product.currency.unit
+        if code != unit:
+            rate = self.product.currency.rates.get(code)
+            if rate is None:
+                raise ValueProblem(f"no rate from {code} to {unit} in currency.rates")
+            amount = amount * rate
+        return amount

@@ -1,0 +1,133 @@
+"""How good is an identity map? Pairwise and cluster-level figures against a truth file.
+
+Pairwise precision/recall/F1 count pairs of records placed together; B-cubed
+averages per-record precision and recall; over-merged true entities share a
+predicted cluster with another entity, split ones spread over several clusters.
+Records the map leaves unresolved count as singletons.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TruthRow:
+    source: str
+    key: str
+    entity: str
+    kind: str = "clean"
+
+
+@dataclass
+class Scores:
+    precision: float
+    recall: float
+    f1: float
+    cross_source_precision: float
+    cross_source_recall: float
+    cross_source_f1: float
+    bcubed_precision: float
+    bcubed_recall: float
+    bcubed_f1: float
+    records: int
+    true_entities: int
+    predicted_clusters: int
+    over_merged_entities: int
+    split_entities: int
+    unresolved: int
+    by_kind: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def read_truth(path: Path) -> list[TruthRow]:
+    """Read ``source,source_key,true_account_id[,kind]``."""
+    with path.open(newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        need = {"source", "source_key", "true_account_id"}
+        if not reader.fieldnames or not need <= set(reader.fieldnames):
+            raise ValueError(f"{path}: expected columns source,source_key,true_account_id[,kind]; "
+                             f"found {','.join(reader.fieldnames or [])}")
+        return [TruthRow(r["source"], r["source_key"], r["true_account_id"], (r.get("kind") or "clean"))
+                for r in reader]
+
+
+def _pairs(groups: Iterable[list[str]]) -> int:
+    return sum(len(g) * (len(g) - 1) // 2 for g in groups)
+
+
+def _f1(p: float, r: float) -> float:
+    return 2 * p * r / (p + r) if p + r else 0.0
+
+
+def evaluate(truth: Iterable[TruthRow], predicted: Mapping[str, str]) -> Scores:
+    """Score ``predicted`` (``source:key`` → customer_id) against ``truth``."""
+    rows = list(truth)
+    rid = [f"{t.source}:{t.key}" for t in rows]
+    ent = {r: t.entity for r, t in zip(rid, rows, strict=True)}
+    src = {r: t.source for r, t in zip(rid, rows, strict=True)}
+    # Unresolved records are their own singletons.
+    pred = {r: predicted.get(r) or f"__unresolved__{r}" for r in rid}
+    unresolved = sum(1 for r in rid if r not in predicted or not predicted[r])
+
+    tp = fp = fn = 0
+    xtp = xfp = xfn = 0
+    by_cell: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for r in rid:
+        by_cell[(pred[r], ent[r])].append(r)
+    by_pred: dict[str, list[str]] = defaultdict(list)
+    by_ent: dict[str, list[str]] = defaultdict(list)
+    for r in rid:
+        by_pred[pred[r]].append(r)
+        by_ent[ent[r]].append(r)
+    tp = _pairs(by_cell.values())
+    pred_pairs = _pairs(by_pred.values())
+    true_pairs = _pairs(by_ent.values())
+    fp, fn = pred_pairs - tp, true_pairs - tp
+
+    def cross(groups: Iterable[list[str]]) -> int:
+        total = 0
+        for g in groups:
+            counts = Counter(src[r] for r in g)
+            n = len(g)
+            total += n * (n - 1) // 2 - _pairs([[""] * c for c in counts.values()])
+        return total
+
+    xtp = cross(by_cell.values())
+    xfp, xfn = cross(by_pred.values()) - xtp, cross(by_ent.values()) - xtp
+
+    p = tp / (tp + fp) if tp + fp else 1.0
+    r_ = tp / (tp + fn) if tp + fn else 1.0
+    xp = xtp / (xtp + xfp) if xtp + xfp else 1.0
+    xr = xtp / (xtp + xfn) if xtp + xfn else 1.0
+
+    cell_size = {k: len(v) for k, v in by_cell.items()}
+    bp = sum(cell_size[(pred[r], ent[r])] / len(by_pred[pred[r]]) for r in rid) / len(rid) if rid else 1.0
+    br = sum(cell_size[(pred[r], ent[r])] / len(by_ent[ent[r]]) for r in rid) / len(rid) if rid else 1.0
+
+    ents_per_pred = {c: {ent[r] for r in g} for c, g in by_pred.items()}
+    over = {e for c, es in ents_per_pred.items() if len(es) > 1 for e in es}
+    split = {e for e, g in by_ent.items() if len({pred[r] for r in g}) > 1}
+
+    kinds: dict[str, dict[str, float]] = {}
+    kind_of = {r: t.kind for r, t in zip(rid, rows, strict=True)}
+    for kind in sorted(set(kind_of.values())):
+        members = [r for r in rid if kind_of[r] == kind]
+        wrong_merge = sum(1 for r in members if len(ents_per_pred[pred[r]]) > 1)
+        wrong_split = sum(1 for r in members if ent[r] in split)
+        kinds[kind] = {"records": len(members), "in_over_merged_cluster": wrong_merge,
+                       "of_split_entity": wrong_split}
+
+    return Scores(
+        round(p, 4), round(r_, 4), round(_f1(p, r_), 4),
+        round(xp, 4), round(xr, 4), round(_f1(xp, xr), 4),
+        round(bp, 4), round(br, 4), round(_f1(bp, br), 4),
+        len(rid), len(by_ent), len(by_pred), len(over), len(split), unresolved, kinds,
+    )

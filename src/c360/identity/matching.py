@@ -1,0 +1,129 @@
+"""Probabilistic matching with Splink 5 on DuckDB: blocking, comparisons, training, scoring.
+
+The model is trained on each run (u by bounded random sampling with a fixed seed,
+m by expectation maximisation) and saved as JSON beside the run, so any result
+can be reproduced and explained.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from c360.identity.records import IdentityRecord
+
+COLUMNS = ("name", "name_first", "domain", "email", "phone", "postcode", "person_name")
+
+
+@dataclass(frozen=True)
+class MatchLink:
+    left: str
+    right: str
+    probability: float
+    weights: dict[str, float]
+
+
+def _table(records: Sequence[IdentityRecord]) -> pa.Table:
+    cols: dict[str, list[Any]] = {c: [] for c in ("unique_id", "source", *COLUMNS)}
+    for r in records:
+        a = r.attrs
+        toks = (a.name or "").split()
+        cols["unique_id"].append(r.rid)
+        cols["source"].append(r.source)
+        cols["name"].append(a.name)
+        cols["name_first"].append(toks[0] if toks else None)
+        cols["domain"].append(r.domain)
+        cols["email"].append(a.email)
+        cols["phone"].append(a.phone)
+        cols["postcode"].append(a.postcode)
+        cols["person_name"].append(a.person_name)
+    return pa.table(cols)
+
+
+def _settings(grain: str) -> Any:
+    import splink.comparison_library as cl
+    from splink import SettingsCreator, block_on
+
+    comparisons: list[Any] = [
+        cl.JaroWinklerAtThresholds("name", [0.95, 0.88]).configure(term_frequency_adjustments=True),
+        cl.ExactMatch("domain"),
+        cl.ExactMatch("email"),
+        cl.ExactMatch("phone"),
+        cl.ExactMatch("postcode"),
+    ]
+    if grain == "person":
+        comparisons.append(cl.JaroWinklerAtThresholds("person_name", [0.95, 0.88]))
+    return SettingsCreator(
+        link_type="dedupe_only",
+        unique_id_column_name="unique_id",
+        comparisons=comparisons,
+        blocking_rules_to_generate_predictions=[
+            block_on("domain"),
+            block_on("name"),
+            block_on("email"),
+            block_on("phone"),
+            block_on("name_first", "postcode"),
+        ],
+        retain_intermediate_calculation_columns=True,
+        additional_columns_to_retain=["source"],
+    )
+
+
+def match(
+    records: Sequence[IdentityRecord],
+    *,
+    grain: str,
+    threshold: float,
+    review_threshold: float | None = None,
+    model_path: Path | None = None,
+    seed: int = 42,
+) -> tuple[list[MatchLink], list[MatchLink]]:
+    """Score candidate pairs; return (links at or above threshold, borderline pairs for review)."""
+    if len(records) < 2:
+        return [], []
+    from splink import DuckDBAPI, Linker, block_on
+
+    logging.getLogger("splink").setLevel(logging.ERROR)
+    con = duckdb.connect()
+    con.register("identity_input_arrow", _table(records))
+    con.execute("CREATE TABLE identity_input AS SELECT * FROM identity_input_arrow")
+    db_api = DuckDBAPI(connection=con)
+    sdf = db_api.register("identity_input", table_name="identity_input_t")
+    linker = Linker(sdf, _settings(grain), log_level=None)
+    linker.training.estimate_probability_two_random_records_match(
+        [block_on("domain", "name"), block_on("email")], recall=0.7
+    )
+    linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=seed)
+    for rule in (block_on("domain"), block_on("name")):
+        try:
+            linker.training.estimate_parameters_using_expectation_maximisation(rule)
+        except Exception as exc:  # EM can fail to converge on tiny or degenerate inputs
+            logging.getLogger(__name__).info("EM on %s skipped: %s", rule, exc)
+    if model_path is not None:
+        model_path.parent.mkdir(parents=True, exist_ok=True)
+        linker.misc.save_model_to_json(str(model_path), overwrite=True)
+    floor = min(threshold, review_threshold if review_threshold is not None else threshold)
+    predictions = linker.inference.predict(threshold_match_probability=floor)
+    rel = predictions.as_duckdbpyrelation()
+    names = rel.columns
+    rows = rel.fetchall()
+    mw_cols = [c for c in names if c.startswith("mw_")]
+    idx = {c: i for i, c in enumerate(names)}
+    links: list[MatchLink] = []
+    review: list[MatchLink] = []
+    for row in rows:
+        link = MatchLink(
+            row[idx["unique_id_l"]],
+            row[idx["unique_id_r"]],
+            float(row[idx["match_probability"]]),
+            {c[3:]: round(float(row[idx[c]]), 3) for c in mw_cols if row[idx[c]] is not None},
+        )
+        (links if link.probability >= threshold else review).append(link)
+    con.close()
+    return links, review

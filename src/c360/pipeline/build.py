@@ -1,0 +1,234 @@
+"""The build: sync → normalise → resolve → materialise → check → publish.
+
+The stages are plain functions, read top to bottom in :func:`build`. Nothing is
+visible to readers until :func:`publish` flips the snapshot pointer, in the same
+transaction that installs the new identity map: a build that fails at any stage
+leaves the previous snapshot (and map) served.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection
+
+from c360.connectors.base import Quarantined
+from c360.core.clock import utcnow
+from c360.core.errors import BuildError, C360Error
+from c360.core.ids import new_customer_id
+from c360.engine.columns import ColumnReader, Unmapped, ValueProblem
+from c360.engine.materialise import SourceFrame, materialise
+from c360.identity.records import IdentityRecord, make_record
+from c360.identity.resolve import Resolution, resolve
+from c360.identity.stable import Assignment, assign_ids
+from c360.pipeline.progress import Reporter, Silent
+from c360.pipeline.sync import SourceSync, sync
+from c360.spec.validate import Spec
+from c360.store import Store
+from c360.store import identity as idmap
+
+
+@dataclass
+class BuildReport:
+    run_id: str
+    version: int | None = None
+    customers: int = 0
+    synced: list[SourceSync] = field(default_factory=list)
+    staged: dict[str, int] = field(default_factory=dict)
+    quarantined: dict[str, int] = field(default_factory=dict)
+    unmapped: dict[str, int] = field(default_factory=dict)
+    unresolved: int = 0
+    review: int = 0
+    identity_events: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id, "version": self.version, "customers": self.customers,
+            "staged": self.staged, "quarantined": self.quarantined, "unmapped": self.unmapped,
+            "unresolved": self.unresolved, "review": self.review,
+            "identity_events": self.identity_events, "seconds": self.seconds,
+        }
+
+
+@dataclass
+class Normalised:
+    frames: dict[str, SourceFrame]
+    quarantined: dict[str, list[Quarantined]]
+    unmapped: Unmapped
+
+
+# -- stages ---------------------------------------------------------------------------
+
+
+def normalise(spec: Spec, store: Store, reporter: Reporter) -> Normalised:
+    """Read staged records through the spec's column declarations; bad values are quarantined."""
+    frames: dict[str, SourceFrame] = {}
+    bad: dict[str, list[Quarantined]] = {}
+    unmapped = Unmapped()
+    for name, src in spec.model.sources.items():
+        reader = ColumnReader(name, src, spec.model)
+        frame = SourceFrame({c: col.type for c, col in src.columns.items()})
+        task = f"normalise {name}"
+        reporter.start(task)
+        for row in store.staged(name):
+            try:
+                values = reader.read(row.payload, unmapped)
+            except ValueProblem as exc:
+                bad.setdefault(name, []).append(Quarantined(f"{name}:{row.key}", str(exc), ""))
+                continue
+            frame.append(row.key, row.fetched_at, values)
+        reporter.finish(task, f"{len(frame)} records")
+        frames[name] = frame
+    return Normalised(frames, bad, unmapped)
+
+
+def identity_records(spec: Spec, frames: dict[str, SourceFrame]) -> list[IdentityRecord]:
+    rule_cols: dict[str, set[str]] = {}
+    for r in spec.rules:
+        rule_cols.setdefault(r.left_source, set()).add(r.left_column)
+        rule_cols.setdefault(r.right_source, set()).add(r.right_column)
+    out = []
+    for name, src in spec.model.sources.items():
+        if src.belongs_to is not None:
+            continue
+        frame = frames[name]
+        cols = frozenset(rule_cols.get(name, ()))
+        for i, key in enumerate(frame.keys):
+            out.append(make_record(name, key, src.identity, frame.row(i), cols))
+    return out
+
+
+def resolve_identities(spec: Spec, store: Store, frames: dict[str, SourceFrame],
+                       run_id: str) -> tuple[Resolution, Assignment, list[idmap.MapRow]]:
+    records = identity_records(spec, frames)
+    match = spec.model.identity.match
+    model_path: Path | None = None
+    if store.dialect == "sqlite":
+        db_path = store.engine.url.database
+        if db_path:
+            model_path = Path(db_path).parent / "models" / f"{run_id}.json"
+    resolution = resolve(records, spec.rules, grain=spec.model.grain, threshold=match.threshold,
+                         review_threshold=match.review_threshold, model_path=model_path)
+    previous, created = idmap.previous_ids(store)
+    assignment = assign_ids(resolution.clusters, previous, created, new_customer_id)
+    evidence = resolution.evidence()
+    rows: list[idmap.MapRow] = []
+    for rid, cid in assignment.ids.items():
+        source, key = rid.split(":", 1)
+        link = evidence.get(rid)
+        if link is None:
+            rows.append(idmap.MapRow(source, key, cid, "singleton", None, None))
+        else:
+            other = link.right if link.left == rid else link.left
+            rows.append(idmap.MapRow(source, key, cid, link.method, link.score, {"with": other, **link.evidence}))
+    # Records of child sources follow their parent (a subscription follows its Stripe customer).
+    for name, src in spec.model.sources.items():
+        if src.belongs_to is None:
+            continue
+        frame = frames[name]
+        parent_col = frame.values[src.belongs_to.column]
+        for i, key in enumerate(frame.keys):
+            parent = f"{src.belongs_to.source}:{parent_col[i]}"
+            owner = assignment.ids.get(parent)
+            if owner is not None:
+                rows.append(idmap.MapRow(name, key, owner, "belongs_to", None, {"parent": parent}))
+    return resolution, assignment, rows
+
+
+def attach_ids(frames: dict[str, SourceFrame], rows: list[idmap.MapRow]) -> None:
+    ids = {(r.source, r.key): r.customer_id for r in rows}
+    for name, frame in frames.items():
+        frame.customer_ids = [ids.get((name, k)) for k in frame.keys]
+
+
+def publish(store: Store, version: int, run_id: str, rows: list[idmap.MapRow],
+            assignment: Assignment) -> None:
+    events = [idmap.IdentityEventRow(e.kind, e.customer_id, e.other_id, e.detail) for e in assignment.events]
+
+    def install(conn: Connection) -> None:
+        idmap.write_map(conn, run_id, rows, events)
+
+    store.publish(version, also=install)
+
+
+# -- the whole build ---------------------------------------------------------------------
+
+
+def build(
+    spec: Spec,
+    store: Store,
+    *,
+    skip_sync: bool = False,
+    full: bool = False,
+    as_of: dt.datetime | None = None,
+    reporter: Reporter | None = None,
+    fail_after: Callable[[str], None] | None = None,
+) -> BuildReport:
+    """Run every stage and publish a new snapshot. ``fail_after`` is a test hook per stage."""
+    reporter = reporter or Silent()
+    as_of = as_of or utcnow()
+    run_id = store.start_run("build")
+    report = BuildReport(run_id)
+    version: int | None = None
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        report.seconds[stage] = round(now - clock, 3)
+        clock = now
+        if fail_after is not None:
+            fail_after(stage)
+
+    try:
+        store.record_spec(spec.model.product, spec.model.version, spec.text)
+        if not skip_sync:
+            report.synced = sync(spec, store, run_id=run_id, full=full, reporter=reporter)
+            for s in report.synced:
+                report.quarantined[s.source] = s.quarantined
+        lap("sync")
+
+        norm = normalise(spec, store, reporter)
+        for name, items in norm.quarantined.items():
+            store.add_quarantine(run_id, name, items)
+            report.quarantined[name] = report.quarantined.get(name, 0) + len(items)
+        report.staged = {n: len(f) for n, f in norm.frames.items()}
+        report.unmapped = {f"{s}.{c}={v}": n for (s, c, v), n in norm.unmapped.counts.items()}
+        lap("normalise")
+
+        reporter.start("resolve identities")
+        resolution, assignment, rows = resolve_identities(spec, store, norm.frames, run_id)
+        report.unresolved = len(resolution.unresolved)
+        report.review = len(resolution.review)
+        for e in assignment.events:
+            report.identity_events[e.kind] = report.identity_events.get(e.kind, 0) + 1
+        reporter.finish("resolve identities", f"{len(resolution.clusters)} customers")
+        lap("resolve")
+
+        attach_ids(norm.frames, rows)
+        customer_ids = sorted(set(assignment.ids.values()))
+        version = store.begin_snapshot(run_id, spec.model.version, as_of)
+        reporter.start("materialise", total=len(customer_ids))
+        records = materialise(spec.model, norm.frames, customer_ids, as_of)
+        report.customers = store.write_snapshot(version, records)
+        reporter.finish("materialise", f"{report.customers} customers")
+        lap("materialise")
+
+        publish(store, version, run_id, rows, assignment)
+        report.version = version
+        lap("publish")
+    except Exception as exc:
+        if version is not None:
+            store.fail_snapshot(version)
+        store.finish_run(run_id, "failed", {**report.as_dict(), "error": str(exc)})
+        if isinstance(exc, C360Error):
+            raise
+        raise BuildError(f"build failed: {type(exc).__name__}: {exc}") from exc
+    store.finish_run(run_id, "succeeded", report.as_dict())
+    return report

@@ -1,0 +1,105 @@
+"""YAML in, plain data out, remembering the line of every key so errors can point at it."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from c360.core.errors import SpecError, SpecIssue
+
+Path_ = tuple[str | int, ...]
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+@dataclass
+class Located:
+    """A parsed document plus the line (1-based) where each key path starts."""
+
+    file: str
+    data: Any
+    lines: dict[Path_, int] = field(default_factory=dict)
+
+    def line(self, path: Path_) -> int | None:
+        """The line of ``path``, or of its closest located ancestor."""
+        p = tuple(path)
+        while p:
+            if p in self.lines:
+                return self.lines[p]
+            p = p[:-1]
+        return self.lines.get((), None)
+
+    def issue(self, path: Path_, message: str, suggestion: str | None = None) -> SpecIssue:
+        return SpecIssue(self.file, self.line(path), dotted(path), message, suggestion)
+
+
+def dotted(path: Path_) -> str:
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + part
+    return out
+
+
+def _convert(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> Any:
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = str(yaml.safe_load(yaml.serialize(key_node)))
+            child = (*path, key)
+            lines[child] = key_node.start_mark.line + 1
+            out[key] = _convert(value_node, child, lines)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_convert(item, (*path, i), lines) for i, item in enumerate(node.value)]
+    return yaml.safe_load(yaml.serialize(node))
+
+
+def load_yaml(path: Path) -> Located:
+    """Parse ``path``; syntax errors become a SpecError naming the line."""
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError([SpecIssue(name, None, "", "no such file")]) from None
+    return load_yaml_text(text, name)
+
+
+def load_yaml_text(text: str, name: str = "<spec>") -> Located:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = mark.line + 1 if mark is not None else None
+        raise SpecError([SpecIssue(name, line, "", f"invalid YAML: {exc.problem}")]) from None
+    if node is None:
+        raise SpecError([SpecIssue(name, 1, "", "the file is empty; expected a product spec")])
+    lines: dict[Path_, int] = {}
+    data = _convert(node, (), lines)
+    return Located(name, data, lines)
+
+
+def substitute_env(value: Any, path: Path_, doc: Located, issues: list[SpecIssue]) -> Any:
+    """Replace ``${VAR}`` with the environment's value; a missing variable is an issue."""
+    if isinstance(value, str):
+        def repl(m: re.Match[str]) -> str:
+            var = m.group(1)
+            if var not in os.environ:
+                issues.append(doc.issue(path, f"environment variable {var} is not set"))
+                return ""
+            return os.environ[var]
+
+        return _ENV.sub(repl, value)
+    if isinstance(value, dict):
+        return {k: substitute_env(v, (*path, k), doc, issues) for k, v in value.items()}
+    if isinstance(value, list):
+        return [substitute_env(v, (*path, i), doc, issues) for i, v in enumerate(value)]
+    return value

@@ -1,0 +1,194 @@
+"""The product spec as typed models: what the YAML file may say, and nothing else."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+FieldType = Literal["string", "integer", "decimal", "boolean", "timestamp", "date", "json"]
+ColumnType = Literal["string", "integer", "decimal", "boolean", "timestamp", "date", "money", "json"]
+Grain = Literal["account", "person"]
+Delivery = Literal["materialised", "live"]
+
+IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
+SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?$")
+DURATION = re.compile(r"^(\d+)(s|m|h|d)$")
+
+# Keys of a source that are c360's own; every other key is an option of its connector.
+SOURCE_KEYS = frozenset(
+    {"connector", "stream", "key", "columns", "identity", "belongs_to", "description", "owner"}
+)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Owner(_Model):
+    team: str
+    email: str | None = None
+
+
+class Currency(_Model):
+    unit: str = "GBP"
+    rates: dict[str, Decimal] = Field(default_factory=dict)
+
+    @field_validator("unit")
+    @classmethod
+    def _upper(cls, v: str) -> str:
+        return v.upper()
+
+    @field_validator("rates")
+    @classmethod
+    def _upper_rates(cls, v: dict[str, Decimal]) -> dict[str, Decimal]:
+        return {k.upper(): r for k, r in v.items()}
+
+
+class ColumnSpec(_Model):
+    """How one source column is read and normalised."""
+
+    type: ColumnType = "string"
+    from_: str | None = Field(default=None, alias="from")
+    currency: str | None = None
+    currency_column: str | None = None
+    minor_units: bool = False
+    map: str | dict[str, str] | None = None
+    description: str | None = None
+    pii: bool = False
+
+    @model_validator(mode="after")
+    def _money(self) -> ColumnSpec:
+        if self.type == "money" and not (self.currency or self.currency_column):
+            raise ValueError("a money column needs 'currency' (e.g. GBP) or 'currency_column'")
+        return self
+
+
+class BelongsTo(_Model):
+    source: str
+    column: str
+
+
+class SourceSpec(BaseModel):
+    """A source: its connector and stream, key, columns and identity attributes.
+
+    Keys beyond these are the connector's own options (``path``, ``dsn``, ...).
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    connector: str
+    stream: str | None = None
+    key: str
+    columns: dict[str, ColumnSpec] = Field(default_factory=dict)
+    identity: dict[str, str] = Field(default_factory=dict)
+    belongs_to: BelongsTo | None = None
+    description: str | None = None
+    owner: str | None = None
+
+    @field_validator("columns", mode="before")
+    @classmethod
+    def _short_columns(cls, v: Any) -> Any:
+        # `Name: string` is shorthand for `Name: {type: string}`.
+        if isinstance(v, dict):
+            return {k: ({"type": c} if isinstance(c, str) else c) for k, c in v.items()}
+        return v
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+    def column_path(self, column: str) -> str:
+        spec = self.columns.get(column)
+        return spec.from_ or column if spec else column
+
+
+class MatchSpec(_Model):
+    threshold: float = Field(default=0.9, ge=0.0, le=1.0)
+    review_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+
+
+class IdentitySpec(_Model):
+    rules: list[str] = Field(default_factory=list)
+    match: MatchSpec = Field(default_factory=MatchSpec)
+
+
+class FieldSpec(_Model):
+    type: FieldType
+    expr: str
+    description: str = Field(min_length=1)
+    unit: str | None = None
+    pii: bool = False
+    owner: str | None = None
+
+
+class ConsumerSpec(_Model):
+    fields: list[str]
+    delivery: Delivery = "materialised"
+    description: str | None = None
+    owner: str | None = None
+
+
+class SubscriptionSpec(_Model):
+    consumer: str
+    fields: list[str]
+    purpose: str
+    freshness: str | None = None
+    latency_p99_ms: float | None = None
+
+    @field_validator("freshness")
+    @classmethod
+    def _duration(cls, v: str | None) -> str | None:
+        if v is not None and not DURATION.match(v):
+            raise ValueError("expected a duration such as 15m, 24h or 7d")
+        return v
+
+
+class ErasureSpec(_Model):
+    delete: list[str] = Field(default_factory=list)
+    anonymise: list[str] = Field(default_factory=list)
+    retain: dict[str, str] = Field(default_factory=dict)
+
+
+class ProductSpec(_Model):
+    product: str
+    version: str
+    owner: Owner
+    grain: Grain = "account"
+    description: str | None = None
+    currency: Currency = Field(default_factory=Currency)
+    vocabularies: dict[str, dict[str, str]] = Field(default_factory=dict)
+    sources: dict[str, SourceSpec]
+    identity: IdentitySpec = Field(default_factory=IdentitySpec)
+    fields: dict[str, FieldSpec]
+    consumers: dict[str, ConsumerSpec] = Field(default_factory=dict)
+    subscriptions: list[SubscriptionSpec] = Field(default_factory=list)
+    erasure: ErasureSpec = Field(default_factory=ErasureSpec)
+
+    @field_validator("product")
+    @classmethod
+    def _product_name(cls, v: str) -> str:
+        if not IDENT.match(v):
+            raise ValueError("expected a lower-case identifier such as customer_360")
+        return v
+
+    @field_validator("version")
+    @classmethod
+    def _semver(cls, v: Any) -> str:
+        if not SEMVER.match(str(v)):
+            raise ValueError("expected a semantic version such as 1.0.0")
+        return str(v)
+
+    @property
+    def field_names(self) -> list[str]:
+        return ["customer_id", *self.fields]
+
+
+def duration_seconds(text: str) -> int:
+    """``"15m"`` → 900."""
+    m = DURATION.match(text)
+    if not m:
+        raise ValueError(f"not a duration: {text!r}")
+    return int(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]

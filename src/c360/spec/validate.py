@@ -1,0 +1,297 @@
+"""Load a product spec and check it whole: every problem found, each located and explained."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from c360.core.errors import C360Error, MissingDependency, SpecError, SpecIssue
+from c360.core.text import closest
+from c360.spec.expressions import ExpressionError, column_refs, parse_expression
+from c360.spec.loader import Located, Path_, load_yaml, load_yaml_text, substitute_env
+from c360.spec.models import IDENT, SOURCE_KEYS, ProductSpec, SourceSpec
+
+# Attributes identity resolution normalises; other identity keys are cross-references for rules.
+IDENTITY_ATTRIBUTES = (
+    "name", "web_domain", "email", "phone", "address", "postcode", "country", "person_name",
+)
+RULE = re.compile(r"^\s*([A-Za-z_]\w*)\.([\w.]+)\s*=\s*([A-Za-z_]\w*)\.([\w.]+)\s*$")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A deterministic identity rule: ``left.column = right.column`` links records."""
+
+    left_source: str
+    left_column: str
+    right_source: str
+    right_column: str
+
+    def __str__(self) -> str:
+        return f"{self.left_source}.{self.left_column} = {self.right_source}.{self.right_column}"
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A validated spec: the model, where it came from, and its parsed rules."""
+
+    model: ProductSpec
+    path: Path
+    rules: tuple[Rule, ...]
+    text: str
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+
+def load_spec(path: str | Path) -> Spec:
+    """Load and validate ``path``; raise :class:`SpecError` listing every issue."""
+    p = Path(path)
+    doc = load_yaml(p)
+    return _validate(doc, p, p.read_text(encoding="utf-8"))
+
+
+def load_spec_text(text: str, path: str | Path = "product.yaml") -> Spec:
+    p = Path(path)
+    return _validate(load_yaml_text(text, str(p)), p, text)
+
+
+def _validate(doc: Located, path: Path, text: str) -> Spec:
+    issues: list[SpecIssue] = []
+    if not isinstance(doc.data, dict):
+        raise SpecError([doc.issue((), "expected a mapping with product, version, sources, fields, ...")])
+    data = substitute_env(doc.data, (), doc, issues)
+    try:
+        model = ProductSpec.model_validate(data)
+    except ValidationError as exc:
+        issues.extend(_pydantic_issues(exc, doc, data))
+        raise SpecError(issues) from None
+    rules = _check(model, doc, issues, path.parent)
+    if issues:
+        raise SpecError(issues)
+    return Spec(model, path, tuple(rules), text)
+
+
+# -- pydantic errors, located --------------------------------------------------
+
+def _pydantic_issues(exc: ValidationError, doc: Located, data: Any) -> list[SpecIssue]:
+    out = []
+    for err in exc.errors():
+        loc: Path_ = tuple(p for p in err["loc"] if isinstance(p, str | int))
+        kind = err["type"]
+        suggestion = None
+        if kind == "extra_forbidden":
+            key = str(loc[-1])
+            allowed = _allowed_keys(loc[:-1])
+            suggestion = closest(key, allowed)
+            message = f"unknown key '{key}'" + (f" (expected one of: {', '.join(allowed)})" if allowed else "")
+        elif kind == "missing":
+            message = "is required"
+        elif kind in ("literal_error", "enum"):
+            expected = re.findall(r"'([^']+)'", str(err.get("ctx", {}).get("expected", "")))
+            value = _value_at(data, loc)
+            suggestion = closest(str(value), expected) if expected else None
+            message = f"'{value}' is not valid; expected one of: {', '.join(expected)}"
+        else:
+            value = _value_at(data, loc)
+            msg = err["msg"].removeprefix("Value error, ")
+            message = f"{msg} (found {value!r})" if value is not None and not isinstance(value, dict | list) else msg
+        out.append(doc.issue(loc, message, suggestion))
+    return out
+
+
+def _value_at(data: Any, loc: Path_) -> Any:
+    for part in loc:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def _allowed_keys(loc: Path_) -> list[str]:
+    from c360.spec import models as m
+
+    if not loc:
+        return list(m.ProductSpec.model_fields)
+    head = loc[0]
+    table: dict[str, type[Any]] = {
+        "owner": m.Owner, "currency": m.Currency, "identity": m.IdentitySpec,
+        "erasure": m.ErasureSpec,
+    }
+    if head in table and len(loc) == 1:
+        return list(table[str(head)].model_fields)
+    if head == "identity" and loc[1:] == ("match",):
+        return list(m.MatchSpec.model_fields)
+    if head == "fields" and len(loc) == 2:
+        return list(m.FieldSpec.model_fields)
+    if head == "consumers" and len(loc) == 2:
+        return list(m.ConsumerSpec.model_fields)
+    if head == "subscriptions" and len(loc) == 2:
+        return list(m.SubscriptionSpec.model_fields)
+    if head == "sources" and len(loc) == 4 and loc[2] == "columns":
+        return ["type", "from", "currency", "currency_column", "minor_units", "map", "description", "pii"]
+    return []
+
+
+# -- semantic checks -----------------------------------------------------------
+
+
+def _check(model: ProductSpec, doc: Located, issues: list[SpecIssue], base_dir: Path) -> list[Rule]:
+    sources = model.sources
+    for name, src in sources.items():
+        _check_source(name, src, model, doc, issues)
+    rules = _check_rules(model, doc, issues)
+
+    for fname, f in model.fields.items():
+        at: Path_ = ("fields", fname)
+        if not IDENT.match(fname):
+            issues.append(doc.issue(at, "a field name must be a lower-case identifier (a-z, 0-9, _)"))
+        if fname == "customer_id":
+            issues.append(doc.issue(at, "customer_id is built in; do not declare it"))
+            continue
+        try:
+            node = parse_expression(f.expr)
+        except ExpressionError as exc:
+            issues.append(doc.issue((*at, "expr"), str(exc)))
+            continue
+        for ref in column_refs(node):
+            issues.extend(_check_ref(ref.source, ref.column, model, doc, (*at, "expr")))
+
+    known = model.field_names
+    for cname, consumer in model.consumers.items():
+        for i, fname in enumerate(consumer.fields):
+            if fname not in known:
+                issues.append(doc.issue(("consumers", cname, "fields", i),
+                                        f"unknown field '{fname}' in consumers.{cname}.fields",
+                                        closest(fname, known)))
+    for i, sub in enumerate(model.subscriptions):
+        at = ("subscriptions", i)
+        granted = model.consumers.get(sub.consumer)
+        if granted is None:
+            issues.append(doc.issue((*at, "consumer"), f"unknown consumer '{sub.consumer}'",
+                                    closest(sub.consumer, model.consumers)))
+            continue
+        for j, fname in enumerate(sub.fields):
+            if fname not in known:
+                issues.append(doc.issue((*at, "fields", j), f"unknown field '{fname}'", closest(fname, known)))
+            elif fname not in granted.fields:
+                issues.append(doc.issue((*at, "fields", j),
+                                        f"consumer '{sub.consumer}' subscribes to '{fname}' but is not granted it; "
+                                        f"add it to consumers.{sub.consumer}.fields or drop it here"))
+    erasure = model.erasure
+    for part in ("delete", "anonymise"):
+        for i, fname in enumerate(getattr(erasure, part)):
+            if fname not in model.fields:
+                issues.append(doc.issue(("erasure", part, i), f"unknown field '{fname}'", closest(fname, model.fields)))
+    for fname in erasure.retain:
+        if fname not in model.fields:
+            issues.append(doc.issue(("erasure", "retain", fname), f"unknown field '{fname}'",
+                                    closest(fname, model.fields)))
+        if fname in erasure.delete:
+            issues.append(doc.issue(("erasure", "retain", fname), f"'{fname}' cannot be both deleted and retained"))
+    return rules
+
+
+def _check_source(name: str, src: SourceSpec, model: ProductSpec, doc: Located, issues: list[SpecIssue]) -> None:
+    at: Path_ = ("sources", name)
+    if not IDENT.match(name):
+        issues.append(doc.issue(at, "a source name must be a lower-case identifier (a-z, 0-9, _)"))
+    from c360.connectors.registry import REGISTRY, options_model
+
+    if src.connector not in REGISTRY:
+        issues.append(doc.issue((*at, "connector"), f"unknown connector '{src.connector}' "
+                                f"(known: {', '.join(sorted(REGISTRY))})", closest(src.connector, REGISTRY)))
+    else:
+        try:
+            opts_model = options_model(src.connector)
+        except MissingDependency as exc:
+            issues.append(doc.issue((*at, "connector"), str(exc)))
+        except C360Error as exc:
+            issues.append(doc.issue((*at, "connector"), str(exc)))
+        else:
+            try:
+                opts_model.model_validate(src.options)
+            except ValidationError as exc:
+                for err in exc.errors():
+                    key = str(err["loc"][0]) if err["loc"] else ""
+                    if err["type"] == "extra_forbidden":
+                        allowed = sorted(set(opts_model.model_fields) | SOURCE_KEYS)
+                        issues.append(doc.issue((*at, key), f"unknown option '{key}' for connector "
+                                                f"'{src.connector}'", closest(key, allowed)))
+                    else:
+                        msg = "is required" if err["type"] == "missing" else err["msg"]
+                        issues.append(doc.issue((*at, key) if key else at,
+                                                f"option '{key}' of connector '{src.connector}': {msg}"))
+    cols = src.columns
+    if not cols:
+        issues.append(doc.issue(at, "declare the columns the product reads, with their types (columns: ...)"))
+    elif src.key not in cols:
+        issues.append(doc.issue((*at, "key"), f"key '{src.key}' is not one of the source's columns",
+                                closest(src.key, cols)))
+    for cname, col in cols.items():
+        if isinstance(col.map, str) and col.map not in model.vocabularies:
+            issues.append(doc.issue((*at, "columns", cname, "map"), f"unknown vocabulary '{col.map}'",
+                                    closest(col.map, model.vocabularies)))
+        if col.type == "money" and col.currency and model.currency.unit != col.currency.upper() \
+                and col.currency.upper() not in model.currency.rates:
+            issues.append(doc.issue((*at, "columns", cname, "currency"),
+                                    f"no rate from {col.currency.upper()} to {model.currency.unit} in currency.rates"))
+    for attr, column in src.identity.items():
+        if cols and column not in cols:
+            issues.append(doc.issue((*at, "identity", attr), f"identity attribute '{attr}' names column '{column}', "
+                                    f"which the source does not declare", closest(column, cols)))
+        in_rules = any(attr in r or column in r for r in model.identity.rules)
+        if attr not in IDENTITY_ATTRIBUTES and not in_rules:
+            issues.append(doc.issue((*at, "identity", attr), f"unknown identity attribute '{attr}' "
+                                    f"(expected one of: {', '.join(IDENTITY_ATTRIBUTES)}, or a column used in "
+                                    "identity.rules)", closest(attr, IDENTITY_ATTRIBUTES)))
+    if src.belongs_to is not None:
+        parent = model.sources.get(src.belongs_to.source)
+        if parent is None:
+            issues.append(doc.issue((*at, "belongs_to", "source"), f"unknown source '{src.belongs_to.source}'",
+                                    closest(src.belongs_to.source, model.sources)))
+        elif parent.belongs_to is not None:
+            issues.append(doc.issue((*at, "belongs_to", "source"), "a source can only belong to a source "
+                                    "that resolves its own identity"))
+        if cols and src.belongs_to.column not in cols:
+            issues.append(doc.issue((*at, "belongs_to", "column"), f"unknown column '{src.belongs_to.column}'",
+                                    closest(src.belongs_to.column, cols)))
+        if src.identity:
+            issues.append(doc.issue((*at, "identity"), "a source that belongs_to another takes its identity "
+                                    "from it; remove identity here"))
+    elif not src.identity:
+        issues.append(doc.issue(at, "a source needs identity attributes or belongs_to another source"))
+
+
+def _check_rules(model: ProductSpec, doc: Located, issues: list[SpecIssue]) -> list[Rule]:
+    rules = []
+    for i, text in enumerate(model.identity.rules):
+        at: Path_ = ("identity", "rules", i)
+        m = RULE.match(text)
+        if not m:
+            issues.append(doc.issue(at, f"cannot read rule '{text}'; expected 'source.column = source.column'"))
+            continue
+        rule = Rule(*m.groups())
+        found = [*_check_ref(rule.left_source, rule.left_column, model, doc, at),
+                 *_check_ref(rule.right_source, rule.right_column, model, doc, at)]
+        issues.extend(found)
+        if not found:
+            rules.append(rule)
+    return rules
+
+
+def _check_ref(source: str, column: str, model: ProductSpec, doc: Located, at: Path_) -> list[SpecIssue]:
+    if not source:
+        return [doc.issue(at, f"column '{column}' needs its source, e.g. crm.{column}")]
+    src = model.sources.get(source)
+    if src is None:
+        return [doc.issue(at, f"unknown source '{source}'", closest(source, model.sources))]
+    if column not in src.columns:
+        return [doc.issue(at, f"source '{source}' has no column '{column}'", closest(column, src.columns))]
+    return []

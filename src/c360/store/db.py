@@ -1,0 +1,91 @@
+"""Opening the store: SQLite (WAL) by default, PostgreSQL in production; migrated on open."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+
+from c360.core.errors import StoreError
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def default_url(spec_dir: Path) -> str:
+    """``C360_STORE_URL`` if set, else ``<spec dir>/.c360/store.db``."""
+    env = os.environ.get("C360_STORE_URL")
+    if env:
+        return env
+    path = spec_dir / ".c360" / "store.db"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+def create(url: str) -> Engine:
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            # Deleted rows are overwritten, not left in free pages (erasure must leave no residue).
+            cur.execute("PRAGMA secure_delete=ON")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Any) -> None:
+            # Explicit BEGIN: pysqlite otherwise defers it and breaks transactional DDL and savepoints.
+            conn.exec_driver_sql("BEGIN")
+
+        # pysqlite's own transaction handling must be off for BEGIN IMMEDIATE to work.
+        @event.listens_for(engine, "connect")
+        def _no_autobegin(dbapi_conn: Any, _: Any) -> None:
+            dbapi_conn.isolation_level = None
+
+        return engine
+    try:
+        return create_engine(url, pool_pre_ping=True)
+    except Exception as exc:  # bad URL or missing driver
+        raise StoreError(f"cannot open store {redact(url)}: {exc}") from exc
+
+
+def redact(url: str) -> str:
+    """The URL without its password."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<store url>"
+
+
+def _config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the store's schema to the newest revision."""
+    cfg = _config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def needs_migration(engine: Engine) -> bool:
+    head = ScriptDirectory.from_config(_config()).get_current_head()
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    return bool(current != head)

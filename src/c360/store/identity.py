@@ -1,0 +1,116 @@
+"""The identity map as a governed asset: read the previous run's map, write the new one."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from c360.core import jsonutil
+from c360.core.clock import utcnow
+from c360.store.schema import customers, identity_events, identity_map
+from c360.store.store import Store, _aware
+
+
+@dataclass(frozen=True)
+class MapRow:
+    source: str
+    key: str
+    customer_id: str
+    method: str
+    score: float | None
+    evidence: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class IdentityEventRow:
+    kind: str
+    customer_id: str
+    other_id: str | None
+    detail: str
+
+
+def previous_ids(store: Store) -> tuple[dict[str, str], dict[str, dt.datetime]]:
+    """``source:key`` → customer_id for records resolved before, and each active id's creation time."""
+    with store.engine.connect() as conn:
+        ids = {f"{s}:{k}": c for s, k, c in conn.execute(
+            select(identity_map.c.source, identity_map.c.key, identity_map.c.customer_id)
+            .where(identity_map.c.method != "belongs_to"))}
+        created = {c: _aware(t) for c, t in conn.execute(
+            select(customers.c.customer_id, customers.c.created_at).where(customers.c.status == "active"))}
+    return ids, created
+
+
+def write_map(
+    conn: Connection,
+    run_id: str,
+    rows: Sequence[MapRow],
+    events: Sequence[IdentityEventRow],
+) -> None:
+    """Replace the identity map with ``rows`` and record what changed, inside the caller's transaction."""
+    now = utcnow()
+    conn.execute(delete(identity_map))
+    batch = [{"source": r.source, "key": r.key, "customer_id": r.customer_id, "method": r.method,
+              "score": r.score, "evidence": jsonutil.dumps(r.evidence).decode() if r.evidence else None,
+              "run_id": run_id, "updated_at": now} for r in rows]
+    for i in range(0, len(batch), 5000):
+        conn.execute(insert(identity_map), batch[i : i + 5000])
+    for e in events:
+        if e.kind in ("new", "split"):
+            conn.execute(insert(customers).values(customer_id=e.customer_id, created_at=now,
+                                                  status="active", run_id=run_id))
+        elif e.kind == "merge" and e.other_id:
+            conn.execute(update(customers).where(customers.c.customer_id == e.other_id).values(
+                status="merged", merged_into=e.customer_id))
+        elif e.kind == "retire":
+            conn.execute(update(customers).where(customers.c.customer_id == e.customer_id).values(
+                status="retired"))
+    if events:
+        conn.execute(insert(identity_events), [
+            {"run_id": run_id, "kind": e.kind, "customer_id": e.customer_id, "other_id": e.other_id,
+             "detail": e.detail, "created_at": now} for e in events])
+
+
+def customer_records(store: Store, customer_id: str) -> list[MapRow]:
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(identity_map).where(identity_map.c.customer_id == customer_id)
+                            .order_by(identity_map.c.source, identity_map.c.key))
+        return [_row(r._mapping) for r in rows]
+
+
+def all_rows(store: Store) -> list[MapRow]:
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(identity_map).order_by(identity_map.c.source, identity_map.c.key))
+        return [_row(r._mapping) for r in rows]
+
+
+def alias_target(store: Store, customer_id: str) -> str | None:
+    """The surviving id for a merged ``customer_id`` (following chains), else None."""
+    seen = set()
+    cid: str | None = customer_id
+    target = None
+    with store.engine.connect() as conn:
+        while cid and cid not in seen:
+            seen.add(cid)
+            row = conn.execute(select(customers.c.status, customers.c.merged_into).where(
+                customers.c.customer_id == cid)).first()
+            if row is None or row.status != "merged":
+                break
+            target = cid = row.merged_into
+    return target
+
+
+def aliases(store: Store) -> dict[str, str]:
+    """Every merged id → the id it was merged into (one hop)."""
+    with store.engine.connect() as conn:
+        return {c: m for c, m in conn.execute(select(customers.c.customer_id, customers.c.merged_into).where(
+            customers.c.status == "merged"))}
+
+
+def _row(m: Mapping[Any, Any]) -> MapRow:
+    ev = m["evidence"]
+    return MapRow(m["source"], m["key"], m["customer_id"], m["method"], m["score"],
+                  jsonutil.loads(ev) if ev else None)

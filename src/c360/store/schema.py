@@ -1,0 +1,141 @@
+"""The governed store's tables (SQLAlchemy Core). Alembic migrations create and evolve them."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+# Raw records as each source sent them, one row per (source, key); tombstones kept, payload dropped.
+staged_records = Table(
+    "staged_records", metadata,
+    Column("source", String(64), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("payload", LargeBinary, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("fetched_at", DateTime(timezone=True), nullable=False),
+    Column("deleted", Boolean, nullable=False, default=False),
+)
+
+sync_state = Table(
+    "sync_state", metadata,
+    Column("source", String(64), primary_key=True),
+    Column("cursor", Text),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+quarantine = Table(
+    "quarantine", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(40), nullable=False, index=True),
+    Column("source", String(64), nullable=False),
+    Column("location", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("raw", Text, nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+runs = Table(
+    "runs", metadata,
+    Column("run_id", String(40), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("summary", Text),
+)
+
+customers = Table(
+    "customers", metadata,
+    Column("customer_id", String(32), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("status", String(16), nullable=False, default="active"),  # active | merged | retired
+    Column("merged_into", String(32)),
+    Column("run_id", String(40), nullable=False),
+)
+
+# The identity map: every staged source record → the customer it belongs to, with its evidence.
+identity_map = Table(
+    "identity_map", metadata,
+    Column("source", String(64), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("customer_id", String(32), nullable=False, index=True),
+    Column("method", String(32), nullable=False),  # rule | match | belongs_to | pinned | singleton
+    Column("score", Float),
+    Column("evidence", Text),
+    Column("run_id", String(40), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+identity_events = Table(
+    "identity_events", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(40), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),  # new | merge | split | retire
+    Column("customer_id", String(32), nullable=False),
+    Column("other_id", String(32)),
+    Column("detail", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+snapshots = Table(
+    "snapshots", metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("run_id", String(40), nullable=False),
+    Column("spec_version", String(32), nullable=False),
+    Column("status", String(16), nullable=False),  # building | published | failed | retired
+    Column("built_at", DateTime(timezone=True), nullable=False),
+    Column("as_of", DateTime(timezone=True), nullable=False),
+    Column("published_at", DateTime(timezone=True)),
+    Column("customers", Integer, nullable=False, default=0),
+)
+
+snapshot_records = Table(
+    "snapshot_records", metadata,
+    Column("version", Integer, ForeignKey("snapshots.version", ondelete="CASCADE"), primary_key=True),
+    Column("customer_id", String(32), primary_key=True),
+    Column("data", LargeBinary, nullable=False),
+)
+
+# One row: the snapshot readers see. Publishing is flipping this pointer in one transaction.
+published = Table(
+    "published", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("version", Integer, ForeignKey("snapshots.version"), nullable=False),
+    Column("published_at", DateTime(timezone=True), nullable=False),
+)
+
+consumer_keys = Table(
+    "consumer_keys", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("consumer", String(64), nullable=False, index=True),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("prefix", String(24), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+
+spec_versions = Table(
+    "spec_versions", metadata,
+    Column("version", String(32), primary_key=True),
+    Column("product", String(64), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("applied_at", DateTime(timezone=True), nullable=False),
+    Column("applied_by", String(128)),
+)
+
+Index("ix_staged_live", staged_records.c.source, staged_records.c.deleted)

@@ -1,0 +1,358 @@
+"""The governed store: the one transactional home of staging, identity, snapshots and keys."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from c360.connectors.base import Quarantined, Record
+from c360.core import jsonutil
+from c360.core.clock import utcnow
+from c360.core.errors import StoreError
+from c360.core.ids import hash_key, new_api_key
+from c360.store import db
+from c360.store.schema import (
+    consumer_keys,
+    published,
+    quarantine,
+    runs,
+    snapshot_records,
+    snapshots,
+    spec_versions,
+    staged_records,
+    sync_state,
+)
+
+
+@dataclass
+class StageCounts:
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+
+    def __iadd__(self, other: StageCounts) -> StageCounts:
+        self.new += other.new
+        self.changed += other.changed
+        self.unchanged += other.unchanged
+        self.deleted += other.deleted
+        return self
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    version: int
+    spec_version: str
+    built_at: dt.datetime
+    as_of: dt.datetime
+    customers: int
+    run_id: str
+
+
+@dataclass(frozen=True)
+class StagedRow:
+    key: str
+    payload: dict[str, Any]
+    fetched_at: dt.datetime
+
+
+class Store:
+    """All reads and writes of governed state go through here."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str, *, migrate: bool = True) -> Store:
+        engine = db.create(url)
+        try:
+            if migrate:
+                db.migrate(engine)
+            elif db.needs_migration(engine):
+                raise StoreError(f"store {db.redact(url)} is not at the current schema; run `c360 store upgrade`")
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot open store {db.redact(url)}: {exc}") from exc
+        return cls(engine)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- runs ---------------------------------------------------------------------
+    def start_run(self, kind: str) -> str:
+        run_id = f"{kind}-{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+        with self.engine.begin() as conn:
+            conn.execute(insert(runs).values(run_id=run_id, kind=kind, status="running", started_at=utcnow()))
+        return run_id
+
+    def finish_run(self, run_id: str, status: str, summary: dict[str, Any]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(runs).where(runs.c.run_id == run_id).values(
+                status=status, finished_at=utcnow(), summary=jsonutil.dumps(summary).decode()))
+
+    # -- staging --------------------------------------------------------------------
+    def stage(
+        self,
+        source: str,
+        records: Sequence[Record],
+        *,
+        cursor: str | None,
+        quarantined: Sequence[Quarantined] = (),
+        run_id: str,
+        fetched_at: dt.datetime | None = None,
+    ) -> StageCounts:
+        """Land one batch and advance the source's cursor, in one transaction.
+
+        Unchanged records (same content hash) are not rewritten, so a re-sync of an
+        unchanged source writes nothing.
+        """
+        now = fetched_at or utcnow()
+        counts = StageCounts()
+        # Later records of the same key in one batch win.
+        latest: dict[str, Record] = {r.key: r for r in records}
+        with self.engine.begin() as conn:
+            existing: dict[str, tuple[str, bool]] = {}
+            keys = list(latest)
+            for i in range(0, len(keys), 500):
+                chunk = keys[i : i + 500]
+                for key, h, deleted in conn.execute(
+                    select(staged_records.c.key, staged_records.c.content_hash, staged_records.c.deleted)
+                    .where(staged_records.c.source == source, staged_records.c.key.in_(chunk))
+                ):
+                    existing[key] = (h, deleted)
+            inserts, updates = [], []
+            for key, rec in latest.items():
+                if rec.deleted:
+                    if key in existing and not existing[key][1]:
+                        updates.append(
+                            {"k": key, "payload": b"{}", "content_hash": "", "fetched_at": now, "deleted": True})
+                        counts.deleted += 1
+                    continue
+                payload = jsonutil.dumps(rec.data)
+                h = jsonutil.content_hash(rec.data)
+                old = existing.get(key)
+                if old is None:
+                    inserts.append({"source": source, "key": key, "payload": payload, "content_hash": h,
+                                    "fetched_at": now, "deleted": False})
+                    counts.new += 1
+                elif old[0] != h or old[1]:
+                    updates.append(
+                        {"k": key, "payload": payload, "content_hash": h, "fetched_at": now, "deleted": False})
+                    counts.changed += 1
+                else:
+                    counts.unchanged += 1
+            if inserts:
+                conn.execute(insert(staged_records), inserts)
+            if updates:
+                from sqlalchemy import bindparam
+
+                conn.execute(
+                    update(staged_records)
+                    .where(staged_records.c.source == source, staged_records.c.key == bindparam("k"))
+                    .values(payload=bindparam("payload"), content_hash=bindparam("content_hash"),
+                            fetched_at=bindparam("fetched_at"), deleted=bindparam("deleted")),
+                    updates,
+                )
+            if quarantined:
+                conn.execute(insert(quarantine), [
+                    {"run_id": run_id, "source": source, "location": q.location, "reason": q.reason,
+                     "raw": q.raw, "created_at": now} for q in quarantined])
+            if cursor is not None:
+                self._set_cursor(conn, source, cursor)
+        return counts
+
+    def add_quarantine(self, run_id: str, source: str, items: Sequence[Quarantined]) -> None:
+        if not items:
+            return
+        now = utcnow()
+        with self.engine.begin() as conn:
+            conn.execute(insert(quarantine), [
+                {"run_id": run_id, "source": source, "location": q.location, "reason": q.reason,
+                 "raw": q.raw, "created_at": now} for q in items])
+
+    def tombstone_missing(self, source: str, seen: set[str]) -> int:
+        """After a full read: records the source no longer has become tombstones."""
+        with self.engine.begin() as conn:
+            live = [k for (k,) in conn.execute(select(staged_records.c.key).where(
+                staged_records.c.source == source, staged_records.c.deleted.is_(False)))]
+            gone = [k for k in live if k not in seen]
+            for i in range(0, len(gone), 500):
+                conn.execute(update(staged_records).where(
+                    staged_records.c.source == source, staged_records.c.key.in_(gone[i : i + 500])
+                ).values(deleted=True, payload=b"{}", content_hash=""))
+        return len(gone)
+
+    def _set_cursor(self, conn: Connection, source: str, cursor: str | None) -> None:
+        n = conn.execute(update(sync_state).where(sync_state.c.source == source).values(
+            cursor=cursor, updated_at=utcnow())).rowcount
+        if not n:
+            conn.execute(insert(sync_state).values(source=source, cursor=cursor, updated_at=utcnow()))
+
+    def cursor(self, source: str) -> str | None:
+        with self.engine.connect() as conn:
+            value: str | None = conn.execute(select(sync_state.c.cursor).where(sync_state.c.source == source)).scalar()
+        return value
+
+    def reset_cursor(self, source: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(sync_state).where(sync_state.c.source == source))
+
+    def sync_times(self) -> dict[str, dt.datetime]:
+        with self.engine.connect() as conn:
+            return {s: _aware(t) for s, t in conn.execute(select(sync_state.c.source, sync_state.c.updated_at))}
+
+    def staged(self, source: str, batch: int = 10_000) -> Iterator[StagedRow]:
+        """Live (non-deleted) staged records of one source, streamed."""
+        with self.engine.connect() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=batch).execute(
+                select(staged_records.c.key, staged_records.c.payload, staged_records.c.fetched_at)
+                .where(staged_records.c.source == source, staged_records.c.deleted.is_(False))
+                .order_by(staged_records.c.key))
+            for key, payload, fetched_at in result:
+                yield StagedRow(key, jsonutil.loads(payload), _aware(fetched_at))
+
+    def staged_counts(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(staged_records.c.source, func.count()).where(
+                staged_records.c.deleted.is_(False)).group_by(staged_records.c.source))
+            return {s: int(n) for s, n in rows}
+
+    def quarantined(self, run_id: str | None = None) -> list[dict[str, Any]]:
+        q = select(quarantine).order_by(quarantine.c.id)
+        if run_id:
+            q = q.where(quarantine.c.run_id == run_id)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
+
+    # -- snapshots --------------------------------------------------------------------
+    def begin_snapshot(self, run_id: str, spec_version: str, as_of: dt.datetime) -> int:
+        with self.engine.begin() as conn:
+            version = int(conn.execute(select(func.coalesce(func.max(snapshots.c.version), 0))).scalar_one()) + 1
+            conn.execute(insert(snapshots).values(version=version, run_id=run_id, spec_version=spec_version,
+                                                  status="building", built_at=utcnow(), as_of=as_of, customers=0))
+        return version
+
+    def write_snapshot(self, version: int, rows: Iterable[tuple[str, dict[str, Any]]], chunk: int = 5_000) -> int:
+        n = 0
+        buf: list[dict[str, Any]] = []
+        with self.engine.begin() as conn:
+            for customer_id, data in rows:
+                buf.append({"version": version, "customer_id": customer_id, "data": jsonutil.dumps(data)})
+                if len(buf) >= chunk:
+                    conn.execute(insert(snapshot_records), buf)
+                    n += len(buf)
+                    buf = []
+            if buf:
+                conn.execute(insert(snapshot_records), buf)
+                n += len(buf)
+            conn.execute(update(snapshots).where(snapshots.c.version == version).values(customers=n))
+        return n
+
+    def publish(self, version: int, *, keep: int = 3, also: Callable[[Connection], None] | None = None) -> None:
+        """Make ``version`` the served snapshot: one transaction flips the pointer.
+
+        ``also`` runs inside that same transaction (the build installs its identity map there).
+        """
+        now = utcnow()
+        with self.engine.begin() as conn:
+            status = conn.execute(select(snapshots.c.status).where(snapshots.c.version == version)).scalar()
+            if status != "building":
+                raise StoreError(f"snapshot {version} cannot be published from status {status!r}")
+            conn.execute(update(snapshots).where(snapshots.c.status == "published").values(status="retired"))
+            conn.execute(update(snapshots).where(snapshots.c.version == version).values(
+                status="published", published_at=now))
+            if conn.execute(update(published).where(published.c.id == 1).values(
+                    version=version, published_at=now)).rowcount == 0:
+                conn.execute(insert(published).values(id=1, version=version, published_at=now))
+            if also is not None:
+                also(conn)
+        self.prune_snapshots(keep)
+
+    def fail_snapshot(self, version: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(snapshot_records).where(snapshot_records.c.version == version))
+            conn.execute(update(snapshots).where(snapshots.c.version == version).values(status="failed"))
+
+    def prune_snapshots(self, keep: int) -> None:
+        """Drop the records of all but the newest ``keep`` retired snapshots."""
+        with self.engine.begin() as conn:
+            old = [v for (v,) in conn.execute(select(snapshots.c.version).where(
+                snapshots.c.status.in_(["retired", "failed"])).order_by(snapshots.c.version.desc()))][keep:]
+            if old:
+                conn.execute(delete(snapshot_records).where(snapshot_records.c.version.in_(old)))
+
+    def current_snapshot(self) -> SnapshotInfo | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(snapshots).join(published, published.c.version == snapshots.c.version)).first()
+        if row is None:
+            return None
+        return SnapshotInfo(row.version, row.spec_version, _aware(row.built_at), _aware(row.as_of),
+                            row.customers, row.run_id)
+
+    def current_version(self) -> int | None:
+        with self.engine.connect() as conn:
+            v = conn.execute(select(published.c.version).where(published.c.id == 1)).scalar()
+        return int(v) if v is not None else None
+
+    def snapshot_rows(self, version: int) -> Iterator[tuple[str, bytes]]:
+        with self.engine.connect() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=10_000).execute(
+                select(snapshot_records.c.customer_id, snapshot_records.c.data)
+                .where(snapshot_records.c.version == version).order_by(snapshot_records.c.customer_id))
+            for cid, data in result:
+                yield cid, bytes(data)
+
+    # -- spec versions ------------------------------------------------------------------
+    def record_spec(self, product: str, version: str, text: str, applied_by: str | None = None) -> bool:
+        """Remember a spec version's text; False when that version was already recorded."""
+        with self.engine.begin() as conn:
+            old = conn.execute(select(spec_versions.c.text).where(spec_versions.c.version == version)).scalar()
+            if old is not None:
+                return False
+            conn.execute(insert(spec_versions).values(version=version, product=product, text=text,
+                                                      applied_at=utcnow(), applied_by=applied_by))
+        return True
+
+    # -- consumers' keys ------------------------------------------------------------------
+    def create_key(self, consumer: str, *, expires_at: dt.datetime | None = None) -> str:
+        key = new_api_key(consumer)
+        with self.engine.begin() as conn:
+            conn.execute(insert(consumer_keys).values(consumer=consumer, key_hash=hash_key(key), prefix=key[:16],
+                                                      created_at=utcnow(), expires_at=expires_at))
+        return key
+
+    def consumer_for_key(self, key: str) -> str | None:
+        now = utcnow()
+        with self.engine.connect() as conn:
+            row = conn.execute(select(consumer_keys.c.consumer, consumer_keys.c.expires_at).where(
+                consumer_keys.c.key_hash == hash_key(key), consumer_keys.c.revoked_at.is_(None))).first()
+        if row is None or (row.expires_at is not None and _aware(row.expires_at) <= now):
+            return None
+        return str(row.consumer)
+
+    def active_keys(self) -> dict[str, tuple[str, dt.datetime | None]]:
+        """key hash → (consumer, expiry) for every key not revoked."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(consumer_keys.c.key_hash, consumer_keys.c.consumer,
+                                       consumer_keys.c.expires_at).where(consumer_keys.c.revoked_at.is_(None)))
+            return {h: (c, _aware(e) if e else None) for h, c, e in rows}
+
+    def revoke_keys(self, consumer: str) -> int:
+        with self.engine.begin() as conn:
+            return int(conn.execute(update(consumer_keys).where(and_(
+                consumer_keys.c.consumer == consumer, consumer_keys.c.revoked_at.is_(None))).values(
+                revoked_at=utcnow())).rowcount)
+
+
+def _aware(ts: dt.datetime) -> dt.datetime:
+    # SQLite hands back naive datetimes; everything c360 writes is UTC.
+    return ts if ts.tzinfo else ts.replace(tzinfo=dt.UTC)
