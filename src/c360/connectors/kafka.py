@@ -89,11 +89,7 @@ class KafkaConnector:
             self._partitions(self.options.topic)
             return [StreamInfo(self.options.topic, key=self.options.key_field)]
         topics = self._metadata(None).topics
-        return [
-            StreamInfo(t, key=self.options.key_field)
-            for t in sorted(topics)
-            if not t.startswith("__")
-        ]
+        return [StreamInfo(t, key=self.options.key_field) for t in sorted(topics) if not t.startswith("__")]
 
     def read(
         self,
@@ -114,7 +110,9 @@ class KafkaConnector:
         for p in self._partitions(topic):
             low, high = self._call(
                 f"watermarks of {topic}[{p}]",
-                consumer.get_watermark_offsets, tp(topic, p), timeout=self.options.timeout,
+                consumer.get_watermark_offsets,
+                tp(topic, p),
+                timeout=self.options.timeout,
             )
             # Offsets below the low watermark were deleted by retention: start at what exists.
             position[p] = max(start.get(p, low), low)
@@ -204,9 +202,7 @@ class KafkaConnector:
                 yield Batch(records, self._cursor(position), bad)
                 records, bad = [], []
 
-    def _settle(
-        self, topic: str, ends: dict[int, int], position: dict[int, int], idle: int
-    ) -> None:
+    def _settle(self, topic: str, ends: dict[int, int], position: dict[int, int], idle: int) -> None:
         """After an empty poll: partitions whose fetch position passed the end are done."""
         tp = self.ck.TopicPartition
         for part in self.consumer.position([tp(topic, p) for p in ends]):
@@ -216,13 +212,9 @@ class KafkaConnector:
                 del ends[part.partition]
         if ends and idle >= self.options.max_idle_polls:
             waiting = ", ".join(f"{topic}[{p}] at {position[p]} of {e}" for p, e in ends.items())
-            raise TransientSourceError(
-                self.name, f"no messages arrived while partitions were behind: {waiting}"
-            )
+            raise TransientSourceError(self.name, f"no messages arrived while partitions were behind: {waiting}")
 
-    def _message(
-        self, msg: Any, topic: str, key: str, records: list[Record], bad: list[Quarantined]
-    ) -> None:
+    def _message(self, msg: Any, topic: str, key: str, records: list[Record], bad: list[Quarantined]) -> None:
         where = f"{topic}[{msg.partition()}]@{msg.offset()}"
         raw_key = msg.key()
         msg_key = raw_key.decode("utf-8", "replace") if raw_key is not None else None
@@ -240,13 +232,13 @@ class KafkaConnector:
             bad.append(Quarantined(where, f"not valid JSON: {exc}", text[:500]))
             return
         if not isinstance(data, dict):
-            bad.append(Quarantined(where, f"expected a JSON object, found {type(data).__name__}",
-                                   text[:500]))
+            bad.append(Quarantined(where, f"expected a JSON object, found {type(data).__name__}", text[:500]))
             return
         k = record_key(data, self.options.key_field or key) or msg_key
         if k is None:
-            bad.append(Quarantined(where, f"missing key '{self.options.key_field or key}' and "
-                                   "no message key", text[:500]))
+            bad.append(
+                Quarantined(where, f"missing key '{self.options.key_field or key}' and no message key", text[:500])
+            )
             return
         records.append(Record(k, data))
 
@@ -255,13 +247,12 @@ class KafkaConnector:
             return
         tp = self.ck.TopicPartition
         parts = [tp(topic, p, o) for p, o in sorted(offsets.items())]
-        self._call(f"commit to group '{self.options.group_id}'",
-                   self.consumer.commit, offsets=parts, asynchronous=False)
+        self._call(
+            f"commit to group '{self.options.group_id}'", self.consumer.commit, offsets=parts, asynchronous=False
+        )
 
     def _metadata(self, topic: str | None) -> Any:
-        return self._call(
-            "metadata", self.consumer.list_topics, topic, timeout=self.options.timeout
-        )
+        return self._call("metadata", self.consumer.list_topics, topic, timeout=self.options.timeout)
 
     def _partitions(self, topic: str) -> list[int]:
         meta = self._metadata(topic).topics.get(topic)
@@ -276,13 +267,12 @@ class KafkaConnector:
         try:
             return fn(*args, **kwargs)
         except self.ck.KafkaException as exc:
-            err = exc.args[0] if exc.args else None
+            err: Any = exc.args[0] if exc.args else exc
             text = err.str() if hasattr(err, "str") else str(exc)
-            fatal = hasattr(err, "fatal") and err.fatal()
+            fatal = bool(hasattr(err, "fatal") and err.fatal())
             cls = TerminalSourceError if fatal else TransientSourceError
-            raise cls(
-                self.name, f"{what}: {text}; check 'bootstrap_servers' ({self.options.bootstrap_servers})"
-            ) from None
+            servers = self.options.bootstrap_servers
+            raise cls(self.name, f"{what}: {text}; check 'bootstrap_servers' ({servers})") from None
 
     def _parse_cursor(self, since: str | None) -> dict[int, int]:
         if since is None:
@@ -291,9 +281,7 @@ class KafkaConnector:
             raw = json.loads(since)
             return {int(p): int(o) for p, o in raw.items()}
         except (ValueError, AttributeError, TypeError):
-            raise TerminalSourceError(
-                self.name, f"cursor {since[:80]!r} is not a partition → offset map"
-            ) from None
+            raise TerminalSourceError(self.name, f"cursor {since[:80]!r} is not a partition → offset map") from None
 
     @staticmethod
     def _cursor(position: dict[int, int]) -> str:
