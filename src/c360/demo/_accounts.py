@@ -25,7 +25,6 @@ from c360.demo._words import (
 
 DAY = 86_400
 _B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-_ALNUM = _B62
 _SF_CHECKSUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 _POSTCODE_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"
 _SECTOR_WORDS = tuple(SECTORS)
@@ -93,7 +92,7 @@ class Registry:
 
     def fresh_id(self, prefix: str, length: int) -> str:
         while True:
-            key = prefix + "".join(self.rng.choice(_ALNUM) for _ in range(length))
+            key = prefix + "".join(self.rng.choices(_B62, k=length))
             if key not in self.ids:
                 self.ids.add(key)
                 return key
@@ -101,7 +100,7 @@ class Registry:
     def salesforce_id(self) -> str:
         """An 18-character Account id: key prefix, pod, 9 base-62 digits, case checksum."""
         while True:
-            body = "0018d0" + "".join(self.rng.choice(_B62) for _ in range(9))
+            body = "0018d0" + "".join(self.rng.choices(_B62, k=9))
             checksum = ""
             for chunk in (body[0:5], body[5:10], body[10:15]):
                 bits = sum(1 << i for i, c in enumerate(chunk) if "A" <= c <= "Z")
