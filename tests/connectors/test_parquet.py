@@ -61,7 +61,7 @@ def test_full_read_in_batches_with_plain_values(folder: Path) -> None:
     assert keys(batches) == [str(i) for i in range(1, 11)]
     first = batches[0].records[0]
     assert first.data == {
-        "id": 1, "email": "c1@example.com", "signed_up": "2026-05-01T01:00:00+00:00",
+        "id": 1, "email": "c1@example.com", "signed_up": "2026-05-01T01:00:00.000000+00:00",
         "mrr": "1.50", "tags": ["b2b"],
     }
     assert not first.deleted

@@ -121,12 +121,17 @@ class ParquetConnector:
     ) -> tuple[list[Record], list[Quarantined]]:
         records: list[Record] = []
         bad: list[Quarantined] = []
-        plain = [i for i, f in enumerate(rb.schema) if not _is_json_native(f.type)]
-        for i, row in enumerate(rb.to_pylist(), start=offset + 1):
-            if plain:
-                for name in (rb.schema.names[j] for j in plain):
-                    row[name] = _deep_plain(row[name])
-            k = row.get(key)
+        names = rb.schema.names
+        arrays = [_jsonable(rb.column(i)) for i in range(rb.num_columns)]
+        nested = [names[i] for i, a in enumerate(arrays) if not _is_json_native(a.type)]
+        ki = names.index(key)
+        # Column-wise conversion: much faster than building each row from Arrow scalars.
+        columns = [a.to_pylist() for a in arrays]
+        for i, values in enumerate(zip(*columns, strict=True), start=offset + 1):
+            row = dict(zip(names, values, strict=True))
+            for name in nested:
+                row[name] = _deep_plain(row[name])
+            k = values[ki]
             if k is None or k == "":
                 raw = json.dumps(row, default=str)[:500]
                 bad.append(Quarantined(f"{file}:{i}", f"missing key '{key}'", raw))
@@ -170,6 +175,24 @@ class ParquetConnector:
             self.name,
             f"no stream '{stream}' under {self.root} (found: {', '.join(names) or 'none'})",
         )
+
+
+def _jsonable(array: Any) -> Any:
+    """Dates, times, timestamps and decimals as ISO / exact strings, converted by Arrow."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.types as t
+
+    typ = array.type
+    if t.is_timestamp(typ):
+        # Zoned timestamps are UTC instants: format them as naive wall times in UTC and
+        # mark the offset (casting a naive timestamp to string is ~20x faster than strftime).
+        text = pc.cast(array.cast(pa.timestamp(typ.unit)), pa.string())
+        text = pc.replace_substring(text, " ", "T", max_replacements=1)
+        return pc.binary_join_element_wise(text, "+00:00", "") if typ.tz else text
+    if t.is_date(typ) or t.is_time(typ) or t.is_decimal(typ):
+        return pc.cast(array, pa.string())
+    return array
 
 
 def _is_json_native(arrow_type: Any) -> bool:

@@ -50,6 +50,30 @@ def plain_value(value: Any) -> Any:
     return value
 
 
+_NATIVE = frozenset({str, int, float, bool, type(None)})
+_TEMPORAL = frozenset({dt.datetime, dt.date, dt.time, type(None)})
+
+
+def plain_rows(rows: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
+    """A page of driver rows with every value made plain JSON (see ``plain_value``).
+
+    Works column by column: a column holding only strings and numbers is kept as it
+    is, so the cost is paid only where a value needs converting.
+    """
+    if not rows:
+        return []
+    columns: list[Any] = list(zip(*rows, strict=True))
+    for i, column in enumerate(columns):
+        types = set(map(type, column))
+        if types <= _NATIVE:
+            continue
+        if types <= _TEMPORAL:
+            columns[i] = [None if v is None else v.isoformat() for v in column]
+        else:
+            columns[i] = list(map(plain_value, column))
+    return list(zip(*columns, strict=True))
+
+
 def find_column(names: Sequence[str], column: str) -> int | None:
     """The position of ``column`` in ``names``: exact match first, then ignoring case.
 
@@ -147,7 +171,7 @@ class SqlConnector:
         dc = self.options.deleted_column
         di = self._index(names, dc, stream) if dc else None
         out = []
-        for row in cur.fetchall():
+        for row in plain_rows(cur.fetchall()):
             record = self._record(names, row, ki, di)
             if isinstance(record, Record):
                 out.append(record)
@@ -197,7 +221,7 @@ class SqlConnector:
             records: list[Record] = []
             bad: list[Quarantined] = []
             after = f" after cursor {json.dumps(last)}" if last is not None else ""
-            for i, row in enumerate(rows, start=1):
+            for i, row in enumerate(plain_rows(rows), start=1):
                 item = self._record(names, row, ki, di)
                 if isinstance(item, Record):
                     records.append(item)
@@ -241,8 +265,8 @@ class SqlConnector:
     def _record(
         names: list[str], row: Sequence[Any], ki: int, di: int | None
     ) -> Record | tuple[str, str]:
-        """A record, or (reason, raw) when the row has no key."""
-        data = {n: plain_value(v) for n, v in zip(names, row, strict=True)}
+        """A record from a plain row (see ``plain_rows``), or (reason, raw) without a key."""
+        data = dict(zip(names, row, strict=True))
         if row[ki] is None or row[ki] == "":
             return f"missing key '{names[ki]}'", json.dumps(data, default=str)[:500]
         deleted = di is not None and row[di] not in (None, 0, False, "", "0")
