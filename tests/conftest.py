@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import socket
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -37,3 +39,42 @@ def need_module(module: str) -> None:
     if REQUIRE_SERVICES:
         pytest.fail(f"optional module {module} is not installed (C360_REQUIRE_SERVICES=1)")
     pytest.skip(f"optional module {module} is not installed")
+
+
+# -- a small demo product, generated and built once per test session -----------------
+
+
+@dataclass(frozen=True)
+class BuiltDemo:
+    dir: Path
+    spec_path: Path
+    store_url: str
+    version: int
+
+
+DEMO_AS_OF = "2026-06-01"
+
+
+def build_demo(dir: Path, accounts: int = 120, seed: int = 3) -> BuiltDemo:
+    import datetime as dt
+    import shutil
+
+    from c360.demo.generator import generate
+    from c360.pipeline.build import build
+    from c360.spec.validate import load_spec
+    from c360.store import Store
+
+    generate(dir, accounts=accounts, seed=seed, as_of=dt.date.fromisoformat(DEMO_AS_OF))
+    shutil.copyfile(Path(__file__).parents[1] / "src/c360/demo/product.yaml", dir / "product.yaml")
+    spec = load_spec(dir / "product.yaml")
+    url = f"sqlite:///{dir}/store.db"
+    store = Store.open(url)
+    report = build(spec, store, as_of=dt.datetime(2026, 6, 1, tzinfo=dt.UTC))
+    store.close()
+    assert report.version is not None
+    return BuiltDemo(dir, dir / "product.yaml", url, report.version)
+
+
+@pytest.fixture(scope="session")
+def built_demo(tmp_path_factory: pytest.TempPathFactory) -> BuiltDemo:
+    return build_demo(tmp_path_factory.mktemp("demo"))

@@ -47,10 +47,10 @@ def friendly(fn: F) -> F:
         except SpecError as exc:
             err.print(f"[red]spec is invalid ({len(exc.issues)} problem(s)):[/red]")
             for issue in exc.issues:
-                err.print(f"  {issue}", markup=False, highlight=False)
+                err.print(f"  {issue}", markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
         except C360Error as exc:
-            err.print(f"[red]error:[/red] {exc}", highlight=False)
+            err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
@@ -77,7 +77,7 @@ def validate(spec: SpecArg) -> None:
     if problems:
         err.print(f"[red]spec is invalid ({len(problems)} problem(s)):[/red]")
         for p in problems:
-            err.print(f"  {spec}: fields.{p}", markup=False, highlight=False)
+            err.print(f"  {spec}: fields.{p}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1)
     m = s.model
     console.print(f"[green]ok[/green] {m.product} {m.version}: {len(m.sources)} sources, "

@@ -61,7 +61,7 @@ _ENTRIES = [
     ),
     ConnectorEntry(
         "salesforce", "c360.connectors.salesforce", "SalesforceConnector",
-        "Salesforce REST (SOQL)", "simple_salesforce", "salesforce",
+        "Salesforce REST (SOQL)",
     ),
     ConnectorEntry("zendesk", "c360.connectors.zendesk", "ZendeskConnector", "Zendesk Support incremental exports"),
     ConnectorEntry("stripe", "c360.connectors.stripe", "StripeConnector", "Stripe (official SDK)", "stripe", "stripe"),

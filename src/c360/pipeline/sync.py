@@ -29,12 +29,23 @@ class SourceSync:
         return c.new + c.changed + c.unchanged
 
 
+def as_source(exc: SourceError, source: str, connector: str) -> SourceError:
+    """The same failure, named by the spec's source (``invoices``) rather than its connector."""
+    if exc.source == source:
+        return exc
+    detail = str(exc).split(": ", 1)[-1]
+    message = f"({connector}) {detail}"
+    if isinstance(exc, TransientSourceError):
+        return TransientSourceError(source, message, retry_after=exc.retry_after)
+    return type(exc)(source, message)
+
+
 def open_connector(spec: Spec, source: str) -> Connector:
     src = spec.model.sources[source]
     try:
         return make_connector(src.connector, src.options, base_dir=spec.base_dir)
     except SourceError as exc:
-        raise type(exc)(source, str(exc).split(": ", 1)[-1]) from exc
+        raise as_source(exc, source, src.connector) from exc
 
 
 def stream_name(spec: Spec, source: str) -> str:
@@ -81,11 +92,13 @@ def sync_source(
                         since = out.cursor = batch.cursor
                     reporter.advance(task, len(batch.records), info=f"{out.batches} batch(es)")
                 break
-            except TransientSourceError:
+            except TransientSourceError as exc:
                 attempt += 1
                 if attempt > retries:
-                    raise
+                    raise as_source(exc, source, src.connector) from exc
                 time.sleep(min(2.0**attempt, 30.0))
+            except SourceError as exc:
+                raise as_source(exc, source, src.connector) from exc
         if complete_read:
             # A full read shows every live record: what staging holds beyond it was deleted at source.
             out.tombstoned = store.tombstone_missing(source, seen)
