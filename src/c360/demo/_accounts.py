@@ -300,6 +300,12 @@ def _groups(n_accounts: int, share: float) -> int:
     return max(1, round(n_accounts * share))
 
 
+def _show(*accounts: Account) -> None:
+    """A hard case must reach the CRM and billing, or there is nothing to confuse."""
+    for acc in accounts:
+        acc.in_crm = acc.in_billing = True
+
+
 def _apply_hard_cases(rng: random.Random, reg: Registry, accounts: list[Account]) -> None:
     n = len(accounts)
     pool = _Pool(rng, accounts)
@@ -320,6 +326,7 @@ def _apply_hard_cases(rng: random.Random, reg: Registry, accounts: list[Account]
         others = [c for c in b.country.cities if c != a.city]
         _place(rng, reg, b, rng.choice(others))
         a.kind = b.kind = "near_name"
+        _show(a, b)
 
     for _ in range(_groups(n, 0.008)):  # franchise: one brand, one site, several owners
         group = pool.take(3)
@@ -337,6 +344,7 @@ def _apply_hard_cases(rng: random.Random, reg: Registry, accounts: list[Account]
             member.web_domain, member.website_path = site, "/" + "-".join(tokens(city.name))
             member.email_domain = domain_for(rng, reg, member.brand, country)
             member.kind = "franchise"
+        _show(*group)
 
     for _ in range(_groups(n, 0.012)):  # subsidiary_domain: staff mail on the parent's domain
         pair = pool.take(2)
@@ -348,6 +356,8 @@ def _apply_hard_cases(rng: random.Random, reg: Registry, accounts: list[Account]
         sub.email_domain, sub.web_domain = parent.email_domain, parent.web_domain
         sub.website_path = "/" + tokens(sub.brand)[0]
         parent.kind = sub.kind = "subsidiary_domain"
+        _show(parent, sub)
+        parent.in_support = sub.in_support = True
 
     for _ in range(_groups(n, 0.012)):  # shared_address: two tenants of one building
         pair = pool.take(2)
@@ -357,6 +367,7 @@ def _apply_hard_cases(rng: random.Random, reg: Registry, accounts: list[Account]
         b.country, b.city, b.street, b.postcode = a.country, a.city, a.street, a.postcode
         b.phone = _phone(rng, reg, b.city)
         a.kind = b.kind = "shared_address"
+        _show(a, b)
 
     for _ in range(_groups(n, 0.02)):  # trading_name: CRM holds the legal name only
         taken = pool.take(1)
@@ -369,8 +380,8 @@ def _apply_hard_cases(rng: random.Random, reg: Registry, accounts: list[Account]
             holding = f"{surname} {acc.brand.split(' ')[0]} {rng.choice(HOLDING_WORDS)}"
         reg.brands.add(holding.casefold())
         acc.legal_name = f"{holding} {acc.suffix}"
-        acc.in_crm = acc.in_billing = True
         acc.kind = "trading_name"
+        _show(acc)
 
     for _ in range(_groups(n, 0.02)):  # rebrand: new name and domain reached billing only
         taken = pool.take(1)
@@ -379,8 +390,8 @@ def _apply_hard_cases(rng: random.Random, reg: Registry, accounts: list[Account]
         (acc,) = taken
         acc.billing_brand, _ = _brand(rng, reg, acc.country.culture)
         acc.billing_domain = domain_for(rng, reg, acc.billing_brand, acc.country)
-        acc.in_crm = acc.in_billing = True
         acc.kind = "rebrand"
+        _show(acc)
 
     for _ in range(_groups(n, 0.02)):  # duplicate: the CRM holds the company twice
         taken = pool.take(1)

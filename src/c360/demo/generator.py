@@ -238,7 +238,7 @@ def _write_crm(ctx: _Context) -> int:
             row = _crm_row(ctx, crm_id, acc, copy, strategic_tier=i == strategic)
             if i in broken:
                 # A name with a comma written without quotes: one column too many.
-                row[1] = f"{acc.brand}, {acc.suffix}"
+                row[1] = f"{acc.brand}, {acc.suffix.replace(',', '')}"
                 handle.write(",".join(v.replace(",", "") if j != 1 else v
                                       for j, v in enumerate(row)) + "\n")
                 ctx.broken.append(MalformedRecord(
