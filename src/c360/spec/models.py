@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from decimal import Decimal
 from typing import Any, Literal
@@ -12,10 +13,16 @@ FieldType = Literal["string", "integer", "decimal", "boolean", "timestamp", "dat
 ColumnType = Literal["string", "integer", "decimal", "boolean", "timestamp", "date", "money", "json"]
 Grain = Literal["account", "person"]
 Delivery = Literal["materialised", "live"]
+# How a granted field may be masked for a consumer: j***@acme.com, a keyed hash, the year only,
+# the last four characters, or nothing at all (the field is present, its value null).
+MaskKind = Literal["email", "hash", "year", "last4", "redact"]
+Right = Literal["erasure", "subject_access", "owner"]
+CheckKind = Literal["not_null", "unique", "accepted_values", "range"]
 
 IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
 SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?$")
 DURATION = re.compile(r"^(\d+)(s|m|h|d)$")
+RATE = re.compile(r"^(\d+)/(s|m|h)$")
 
 # Keys of a source that are c360's own; every other key is an option of its connector.
 SOURCE_KEYS = frozenset(
@@ -115,6 +122,27 @@ class IdentitySpec(_Model):
     match: MatchSpec = Field(default_factory=MatchSpec)
 
 
+class CheckSpec(_Model):
+    """A quality expectation on a field, run before every publish.
+
+    ``level: error`` blocks the publish; ``warn`` publishes and reports.
+    """
+
+    check: CheckKind
+    values: list[Any] | None = None  # accepted_values
+    min: float | None = None  # range
+    max: float | None = None
+    level: Literal["error", "warn"] = "error"
+
+    @model_validator(mode="after")
+    def _args(self) -> CheckSpec:
+        if self.check == "accepted_values" and not self.values:
+            raise ValueError("accepted_values needs 'values'")
+        if self.check == "range" and self.min is None and self.max is None:
+            raise ValueError("range needs 'min' and/or 'max'")
+        return self
+
+
 class FieldSpec(_Model):
     type: FieldType
     expr: str
@@ -122,13 +150,39 @@ class FieldSpec(_Model):
     unit: str | None = None
     pii: bool = False
     owner: str | None = None
+    checks: list[CheckSpec] = Field(default_factory=list)
 
 
 class ConsumerSpec(_Model):
+    """A consumer and its base access policy: granted fields, masks, an optional row filter."""
+
     fields: list[str]
     delivery: Delivery = "materialised"
     description: str | None = None
     owner: str | None = None
+    masks: dict[str, MaskKind] = Field(default_factory=dict)
+    row_filter: str | None = None  # SQL over the product's fields, e.g. "marketing_opt_in"
+    rate_limit: str | None = None  # e.g. "100/s", "6000/m"
+    allow_stale: bool = False  # a live read may fall back to the materialised value, marked stale
+    rights: list[Right] = Field(default_factory=list)
+    webhook: str | None = None  # where erasure events are delivered (signed)
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate(cls, v: str | None) -> str | None:
+        if v is not None and not RATE.match(v):
+            raise ValueError("expected a rate such as 100/s or 6000/m")
+        return v
+
+
+class PolicySpec(_Model):
+    """An extra access policy for some consumers; a consumer's policies combine as a union."""
+
+    name: str
+    consumers: list[str]
+    fields: list[str]
+    masks: dict[str, MaskKind] = Field(default_factory=dict)
+    row_filter: str | None = None
 
 
 class SubscriptionSpec(_Model):
@@ -137,6 +191,7 @@ class SubscriptionSpec(_Model):
     purpose: str
     freshness: str | None = None
     latency_p99_ms: float | None = None
+    major: int | None = None  # the major version the consumer is pinned to
 
     @field_validator("freshness")
     @classmethod
@@ -146,10 +201,17 @@ class SubscriptionSpec(_Model):
         return v
 
 
+class LifecycleSpec(_Model):
+    """When older major versions stop being served (RFC 8594 Sunset), by major version."""
+
+    sunset: dict[int, dt.date] = Field(default_factory=dict)
+
+
 class ErasureSpec(_Model):
     delete: list[str] = Field(default_factory=list)
     anonymise: list[str] = Field(default_factory=list)
-    retain: dict[str, str] = Field(default_factory=dict)
+    retain: dict[str, str] = Field(default_factory=dict)  # field → legal basis for keeping it
+    notify_sources: list[str] = Field(default_factory=list)  # systems of record to tell
 
 
 class ProductSpec(_Model):
@@ -164,8 +226,10 @@ class ProductSpec(_Model):
     identity: IdentitySpec = Field(default_factory=IdentitySpec)
     fields: dict[str, FieldSpec]
     consumers: dict[str, ConsumerSpec] = Field(default_factory=dict)
+    policies: list[PolicySpec] = Field(default_factory=list)
     subscriptions: list[SubscriptionSpec] = Field(default_factory=list)
     erasure: ErasureSpec = Field(default_factory=ErasureSpec)
+    lifecycle: LifecycleSpec = Field(default_factory=LifecycleSpec)
 
     @field_validator("product")
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -170,6 +171,18 @@ def _check(model: ProductSpec, doc: Located, issues: list[SpecIssue], base_dir: 
                 issues.append(doc.issue(("consumers", cname, "fields", i),
                                         f"unknown field '{fname}' in consumers.{cname}.fields",
                                         closest(fname, known)))
+        issues.extend(_check_access(("consumers", cname), consumer.fields, consumer.masks,
+                                    consumer.row_filter, model, doc))
+    for i, policy in enumerate(model.policies):
+        at_p: Path_ = ("policies", i)
+        for j, cname in enumerate(policy.consumers):
+            if cname not in model.consumers:
+                issues.append(doc.issue((*at_p, "consumers", j), f"unknown consumer '{cname}'",
+                                        closest(cname, model.consumers)))
+        for j, fname in enumerate(policy.fields):
+            if fname not in known:
+                issues.append(doc.issue((*at_p, "fields", j), f"unknown field '{fname}'", closest(fname, known)))
+        issues.extend(_check_access(at_p, policy.fields, policy.masks, policy.row_filter, model, doc))
     for i, sub in enumerate(model.subscriptions):
         at = ("subscriptions", i)
         granted = model.consumers.get(sub.consumer)
@@ -196,6 +209,28 @@ def _check(model: ProductSpec, doc: Located, issues: list[SpecIssue], base_dir: 
         if fname in erasure.delete:
             issues.append(doc.issue(("erasure", "retain", fname), f"'{fname}' cannot be both deleted and retained"))
     return rules
+
+
+def _check_access(at: Path_, fields: list[str], masks: Mapping[str, str], row_filter: str | None,
+                  model: ProductSpec, doc: Located) -> list[SpecIssue]:
+    out = []
+    for fname in masks:
+        if fname not in fields:
+            out.append(doc.issue((*at, "masks", fname), f"mask on '{fname}', which this policy does not grant",
+                                 closest(fname, fields)))
+    if row_filter is not None:
+        try:
+            node = parse_expression(row_filter)
+        except ExpressionError as exc:
+            return [*out, doc.issue((*at, "row_filter"), str(exc))]
+        for ref in column_refs(node):
+            if ref.source:
+                out.append(doc.issue((*at, "row_filter"), f"a row filter reads the product's fields, not sources "
+                                     f"('{ref.source}.{ref.column}')"))
+            elif ref.column not in model.field_names:
+                out.append(doc.issue((*at, "row_filter"), f"unknown field '{ref.column}'",
+                                     closest(ref.column, model.field_names)))
+    return out
 
 
 def _check_source(name: str, src: SourceSpec, model: ProductSpec, doc: Located, issues: list[SpecIssue]) -> None:
