@@ -8,7 +8,6 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from c360.cli import app
-from c360.cli import demo as _demo  # noqa: F401  (registers the demo commands)
 from tests.conftest import BuiltDemo
 
 runner = CliRunner()

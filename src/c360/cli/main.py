@@ -247,6 +247,6 @@ def connectors_list(as_json: Annotated[bool, typer.Option("--json", help="Print 
 
 
 def main() -> None:
-    from c360.cli import demo  # noqa: F401  (registers the demo commands)
+    import c360.cli  # noqa: F401  (importing the package registers every area's commands)
 
     app()
