@@ -91,6 +91,28 @@ identity_events = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
+# Steward decisions every run honours: two records always together (link) or never (unlink).
+identity_pins = Table(
+    "identity_pins", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(8), nullable=False),  # link | unlink
+    Column("left_rid", String(320), nullable=False),
+    Column("right_rid", String(320), nullable=False),
+    Column("reason", Text),
+    Column("created_by", String(128)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# Borderline pairs of the last resolution run (between the review and the match threshold).
+identity_review = Table(
+    "identity_review", metadata,
+    Column("left_rid", String(320), primary_key=True),
+    Column("right_rid", String(320), primary_key=True),
+    Column("probability", Float, nullable=False),
+    Column("evidence", Text),
+    Column("run_id", String(40), nullable=False),
+)
+
 snapshots = Table(
     "snapshots", metadata,
     Column("version", Integer, primary_key=True, autoincrement=False),

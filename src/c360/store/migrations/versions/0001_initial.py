@@ -82,6 +82,24 @@ def upgrade() -> None:
         sa.Column("created_at", TS, nullable=False),
     )
     op.create_table(
+        "identity_pins",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("kind", sa.String(8), nullable=False),
+        sa.Column("left_rid", sa.String(320), nullable=False),
+        sa.Column("right_rid", sa.String(320), nullable=False),
+        sa.Column("reason", sa.Text),
+        sa.Column("created_by", sa.String(128)),
+        sa.Column("created_at", TS, nullable=False),
+    )
+    op.create_table(
+        "identity_review",
+        sa.Column("left_rid", sa.String(320), primary_key=True),
+        sa.Column("right_rid", sa.String(320), primary_key=True),
+        sa.Column("probability", sa.Float, nullable=False),
+        sa.Column("evidence", sa.Text),
+        sa.Column("run_id", sa.String(40), nullable=False),
+    )
+    op.create_table(
         "snapshots",
         sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
         sa.Column("run_id", sa.String(40), nullable=False),
@@ -128,7 +146,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     for table in (
         "spec_versions", "consumer_keys", "published", "snapshot_records", "snapshots",
-        "identity_events", "identity_map", "customers", "runs", "quarantine", "sync_state",
+        "identity_events", "identity_review", "identity_pins", "identity_map", "customers", "runs", "quarantine", "sync_state",
         "staged_records",
     ):
         op.drop_table(table)
