@@ -61,12 +61,8 @@ _COMMON_WORD_FACTOR = 0.1
 _TOKEN_MATCH = 0.9
 _SET_RATIO_SHARE = 0.2
 
-_PERSON_TITLES = frozenset(
-    {"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "dame", "lord", "lady", "rev", "fr"}
-)
-_PERSON_SUFFIXES = frozenset(
-    {"jr", "sr", "ii", "iii", "iv", "phd", "md", "esq", "mba", "obe", "mbe", "cbe", "kbe"}
-)
+_PERSON_TITLES = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "dame", "lord", "lady", "rev", "fr"})
+_PERSON_SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv", "phd", "md", "esq", "mba", "obe", "mbe", "cbe", "kbe"})
 
 
 def _legal_forms() -> dict[int, frozenset[tuple[str, ...]]]:
@@ -80,6 +76,7 @@ def _legal_forms() -> dict[int, frozenset[tuple[str, ...]]]:
 
 
 _LEGAL_FORMS = _legal_forms()
+_LEGAL_FORM_ENDINGS = frozenset(term[-1] for terms in _LEGAL_FORMS.values() for term in terms)
 
 
 def _strip_legal_forms(tokens: list[str]) -> list[str]:
@@ -87,7 +84,7 @@ def _strip_legal_forms(tokens: list[str]) -> list[str]:
     # "Foo GmbH & Co. KG" stack several forms, so strip trailing forms until none is left.
     end = len(tokens)
     stripped = True
-    while stripped and end:
+    while stripped and end and tokens[end - 1] in _LEGAL_FORM_ENDINGS:
         stripped = False
         for size, terms in _LEGAL_FORMS.items():
             if size <= end and tuple(tokens[end - size : end]) in terms:
