@@ -54,7 +54,9 @@ def generate(n: int, seed: int = 7) -> tuple[list[str], list[str]]:
         if rng.random() < 0.33:
             host = rng.choice(FREE)
         else:
-            host = f"{rng.choice(['', 'mail.', 'eu.'])}{words[0].lower()}{i % 5003}.{rng.choice(TLDS)}"
+            host = (
+                f"{rng.choice(['', 'mail.', 'eu.'])}{words[0].lower()}{i % 5003}.{rng.choice(TLDS)}"
+            )
         emails.append(f" {user.title()}@{host} ")
     return company_names, emails
 

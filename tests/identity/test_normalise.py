@@ -82,7 +82,9 @@ def test_company_name_examples(raw: str, expected: str) -> None:
     assert company_name(raw) == expected
 
 
-@pytest.mark.parametrize("raw", [None, "", "   ", "n/a", "N/A", "none", "-", "unknown", "TEST", "Ltd"])
+@pytest.mark.parametrize(
+    "raw", [None, "", "   ", "n/a", "N/A", "none", "-", "unknown", "TEST", "Ltd"]
+)
 def test_company_name_placeholders_are_none(raw: str | None) -> None:
     assert company_name(raw) is None
 
@@ -248,7 +250,9 @@ def test_email_is_total_idempotent_and_clean(raw: str | None) -> None:
     assert email(value) == value
 
 
-ORDINARY_EMAILS = st.from_regex(r"[A-Za-z0-9._%+-]{1,20}@[A-Za-z0-9-]{1,20}\.(com|co\.uk|io|de)", fullmatch=True)
+ORDINARY_EMAILS = st.from_regex(
+    r"[A-Za-z0-9._%+-]{1,20}@[A-Za-z0-9-]{1,20}\.(com|co\.uk|io|de)", fullmatch=True
+)
 
 
 @given(ORDINARY_EMAILS)

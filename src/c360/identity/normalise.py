@@ -73,7 +73,9 @@ class IdentityAttributes:
     person_name: str | None = None
 
 
-def normalise_attributes(raw: Mapping[str, Any], *, default_region: str | None = None) -> IdentityAttributes:
+def normalise_attributes(
+    raw: Mapping[str, Any], *, default_region: str | None = None
+) -> IdentityAttributes:
     """Normalise one record's raw identity values (keys from ``ATTRIBUTE_NAMES``).
 
     Keys outside ``ATTRIBUTE_NAMES`` are ignored. Values may be strings, numbers (a phone or
