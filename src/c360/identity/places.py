@@ -63,6 +63,7 @@ _COUNTRY_ALIASES = {
 
 _FUZZY_CUTOFF = 90.0
 _FUZZY_MIN_LENGTH = 4
+_FUZZY_MAX_LENGTH = 60
 
 
 def _country_table() -> dict[str, str]:
@@ -101,7 +102,10 @@ def country(raw: str | None) -> str | None:
     code = _COUNTRIES.get(key)
     if code is not None:
         return code
-    if is_placeholder(key) or len(key) < _FUZZY_MIN_LENGTH or len(key) > 80:
+    # pycountry's fuzzy search costs ~20 ms; only country-like values (short, no digits) get it.
+    if is_placeholder(key) or not _FUZZY_MIN_LENGTH <= len(key) <= _FUZZY_MAX_LENGTH:
+        return None
+    if any(c.isdigit() for c in key) or key.count(" ") > 4:
         return None
     try:
         found = pycountry.countries.search_fuzzy(key)
