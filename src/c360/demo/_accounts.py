@@ -244,6 +244,16 @@ def _new_account(rng: random.Random, reg: Registry, index: int, start: int, end:
     return acc
 
 
+def _move(rng: random.Random, reg: Registry, acc: Account, country: Country) -> None:
+    """Relocate an account to ``country``, with that country's legal form and web domain."""
+    if acc.country is not country:
+        acc.country = country
+        acc.suffix = rng.choice(country.suffixes)
+        acc.legal_name = f"{acc.brand} {acc.suffix}"
+        acc.web_domain = acc.email_domain = domain_for(rng, reg, acc.brand, country)
+    _place(rng, reg, acc)
+
+
 def _near_brand(brand: str) -> str:
     words = brand.split(" ")
     last = words[-1]
@@ -351,8 +361,7 @@ def _apply_hard_cases(rng: random.Random, reg: Registry, accounts: list[Account]
         if pair is None:
             break
         parent, sub = pair
-        sub.country = parent.country
-        _place(rng, reg, sub)
+        _move(rng, reg, sub, parent.country)
         sub.email_domain, sub.web_domain = parent.email_domain, parent.web_domain
         sub.website_path = "/" + tokens(sub.brand)[0]
         parent.kind = sub.kind = "subsidiary_domain"
@@ -364,7 +373,8 @@ def _apply_hard_cases(rng: random.Random, reg: Registry, accounts: list[Account]
         if pair is None:
             break
         a, b = pair
-        b.country, b.city, b.street, b.postcode = a.country, a.city, a.street, a.postcode
+        _move(rng, reg, b, a.country)
+        b.city, b.street, b.postcode = a.city, a.street, a.postcode
         b.phone = _phone(rng, reg, b.city)
         a.kind = b.kind = "shared_address"
         _show(a, b)
@@ -388,8 +398,13 @@ def _apply_hard_cases(rng: random.Random, reg: Registry, accounts: list[Account]
         if taken is None:
             break
         (acc,) = taken
-        acc.billing_brand, _ = _brand(rng, reg, acc.country.culture)
-        acc.billing_domain = domain_for(rng, reg, acc.billing_brand, acc.country)
+        old_words = set(tokens(acc.brand))
+        for _ in range(20):  # a new name that shares no word with the old one
+            new_brand, _ = _brand(rng, reg, acc.country.culture)
+            if not old_words & set(tokens(new_brand)):
+                break
+        acc.billing_brand = new_brand
+        acc.billing_domain = domain_for(rng, reg, new_brand, acc.country)
         acc.kind = "rebrand"
         _show(acc)
 
