@@ -35,16 +35,40 @@ class Resolution:
         for link in self.links:
             for rid in (link.left, link.right):
                 cur = best.get(rid)
-                if cur is None or (link.method == "rule" and cur.method != "rule") or (
-                    link.method == cur.method and link.score > cur.score
-                ):
+                if cur is None or _rank(link) > _rank(cur):
                     best[rid] = link
         return best
 
 
+_METHOD_RANK = {"pinned": 3, "rule": 2, "match": 1}
+
+
+def _rank(link: Link) -> tuple[int, float]:
+    return (_METHOD_RANK.get(link.method, 0), link.score)
+
+
 class UnionFind:
-    def __init__(self, items: Iterable[str]) -> None:
+    """Connected components, with pairs that must never end up together (steward unlinks)."""
+
+    def __init__(self, items: Iterable[str], apart: Iterable[tuple[str, str]] = ()) -> None:
         self.parent = {i: i for i in items}
+        self.members: dict[str, set[str]] = {}
+        self.forbidden: dict[str, set[str]] = {}
+        for a, b in apart:
+            if a in self.parent and b in self.parent:
+                self.forbidden.setdefault(a, set()).add(b)
+                self.forbidden.setdefault(b, set()).add(a)
+                self.members.setdefault(a, {a})
+                self.members.setdefault(b, {b})
+
+    def allowed(self, a: str, b: str) -> bool:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return True
+        fa, fb = self.forbidden.get(ra), self.forbidden.get(rb)
+        if not fa and not fb:
+            return True
+        return not (fa and fa & self.members.get(rb, {rb})) and not (fb and fb & self.members.get(ra, {ra}))
 
     def find(self, x: str) -> str:
         root = x
@@ -54,12 +78,20 @@ class UnionFind:
             self.parent[x], x = root, self.parent[x]
         return root
 
-    def union(self, a: str, b: str) -> None:
+    def union(self, a: str, b: str) -> bool:
+        """Join the components of ``a`` and ``b`` unless a pin keeps them apart."""
         ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            if rb < ra:
-                ra, rb = rb, ra
-            self.parent[rb] = ra
+        if ra == rb:
+            return True
+        if not self.allowed(a, b):
+            return False
+        if rb < ra:
+            ra, rb = rb, ra
+        self.parent[rb] = ra
+        if ra in self.forbidden or rb in self.forbidden:
+            self.members[ra] = self.members.get(ra, {ra}) | self.members.pop(rb, {rb})
+            self.forbidden[ra] = self.forbidden.get(ra, set()) | self.forbidden.pop(rb, set())
+        return True
 
     def groups(self) -> list[list[str]]:
         out: dict[str, list[str]] = defaultdict(list)
@@ -92,16 +124,26 @@ def resolve(
     threshold: float,
     review_threshold: float | None = None,
     model_path: Path | None = None,
+    link_pins: Sequence[tuple[str, str]] = (),
+    unlink_pins: Sequence[tuple[str, str]] = (),
 ) -> Resolution:
-    """Cluster records into customers. Records with no usable evidence stay unresolved."""
-    usable = [r for r in records if r.has_evidence or r.refs]
-    unresolved = sorted(r.rid for r in records if not (r.has_evidence or r.refs))
-    links = rule_links(usable, rules)
+    """Cluster records into customers. Records with no usable evidence stay unresolved.
+
+    Steward pins come first and always win: a linked pair is joined, an unlinked pair is
+    never joined, whatever the evidence. Then rules, then matches from the most to the least
+    probable, so a weak link cannot chain two strong clusters a pin keeps apart.
+    """
+    ids = {r.rid for r in records}
+    pinned = {rid for pair in link_pins for rid in pair if rid in ids}
+    usable = [r for r in records if r.has_evidence or r.refs or r.rid in pinned]
+    unresolved = sorted(r.rid for r in records if r.rid not in {u.rid for u in usable})
+    links = [Link(a, b, "pinned", 1.0, {"pin": "link"}) for a, b in link_pins if a in ids and b in ids]
+    links += rule_links(usable, rules)
     matchable = [r for r in usable if r.has_evidence]
     matched, review = match(matchable, grain=grain, threshold=threshold,
                             review_threshold=review_threshold, model_path=model_path)
+    matched.sort(key=lambda m: -m.probability)
     links += [Link(m.left, m.right, "match", m.probability, {"weights": m.weights}) for m in matched]
-    uf = UnionFind(r.rid for r in usable)
-    for link in links:
-        uf.union(link.left, link.right)
-    return Resolution(uf.groups(), links, review, unresolved)
+    uf = UnionFind((r.rid for r in usable), apart=unlink_pins)
+    kept = [link for link in links if uf.union(link.left, link.right)]
+    return Resolution(uf.groups(), kept, review, unresolved)

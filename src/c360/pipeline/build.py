@@ -113,8 +113,11 @@ def resolve_identities(spec: Spec, store: Store, frames: dict[str, SourceFrame],
         db_path = store.engine.url.database
         if db_path:
             model_path = Path(db_path).parent / "models" / f"{run_id}.json"
+    pins = idmap.pins(store)
     resolution = resolve(records, spec.rules, grain=spec.model.grain, threshold=match.threshold,
-                         review_threshold=match.review_threshold, model_path=model_path)
+                         review_threshold=match.review_threshold, model_path=model_path,
+                         link_pins=[(p.left, p.right) for p in pins if p.kind == "link"],
+                         unlink_pins=[(p.left, p.right) for p in pins if p.kind == "unlink"])
     previous, created = idmap.previous_ids(store)
     assignment = assign_ids(resolution.clusters, previous, created, new_customer_id)
     evidence = resolution.evidence()
@@ -148,11 +151,13 @@ def attach_ids(frames: dict[str, SourceFrame], rows: list[idmap.MapRow]) -> None
 
 
 def publish(store: Store, version: int, run_id: str, rows: list[idmap.MapRow],
-            assignment: Assignment) -> None:
+            assignment: Assignment, resolution: Resolution) -> None:
     events = [idmap.IdentityEventRow(e.kind, e.customer_id, e.other_id, e.detail) for e in assignment.events]
+    review = [(m.left, m.right, m.probability, {"weights": m.weights}) for m in resolution.review]
 
     def install(conn: Connection) -> None:
         idmap.write_map(conn, run_id, rows, events)
+        idmap.write_review(conn, run_id, review)
 
     store.publish(version, also=install)
 
@@ -220,7 +225,7 @@ def build(
         reporter.finish("materialise", f"{report.customers} customers")
         lap("materialise")
 
-        publish(store, version, run_id, rows, assignment)
+        publish(store, version, run_id, rows, assignment, resolution)
         report.version = version
         lap("publish")
     except Exception as exc:

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from c360.core import jsonutil
 from c360.core.clock import utcnow
-from c360.store.schema import customers, identity_events, identity_map
+from c360.store.schema import customers, identity_events, identity_map, identity_pins, identity_review
 from c360.store.store import Store, _aware
 
 
@@ -114,3 +114,43 @@ def _row(m: Mapping[Any, Any]) -> MapRow:
     ev = m["evidence"]
     return MapRow(m["source"], m["key"], m["customer_id"], m["method"], m["score"],
                   jsonutil.loads(ev) if ev else None)
+
+
+# -- steward pins and review pairs ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pin:
+    kind: str  # link | unlink
+    left: str
+    right: str
+    reason: str | None
+
+
+def add_pin(store: Store, kind: str, left: str, right: str, reason: str | None, by: str | None) -> None:
+    a, b = sorted((left, right))
+    with store.engine.begin() as conn:
+        # A new decision on a pair replaces the previous one.
+        conn.execute(delete(identity_pins).where(identity_pins.c.left_rid == a, identity_pins.c.right_rid == b))
+        conn.execute(insert(identity_pins).values(kind=kind, left_rid=a, right_rid=b, reason=reason,
+                                                  created_by=by, created_at=utcnow()))
+
+
+def pins(store: Store) -> list[Pin]:
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(identity_pins).order_by(identity_pins.c.id))
+        return [Pin(r.kind, r.left_rid, r.right_rid, r.reason) for r in rows]
+
+
+def write_review(conn: Connection, run_id: str, pairs: Sequence[tuple[str, str, float, dict[str, Any]]]) -> None:
+    conn.execute(delete(identity_review))
+    if pairs:
+        conn.execute(insert(identity_review), [
+            {"left_rid": a, "right_rid": b, "probability": p, "evidence": jsonutil.dumps(ev).decode(),
+             "run_id": run_id} for a, b, p, ev in pairs])
+
+
+def review_pairs(store: Store) -> list[tuple[str, str, float, dict[str, Any]]]:
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(identity_review).order_by(identity_review.c.probability.desc()))
+        return [(r.left_rid, r.right_rid, float(r.probability), jsonutil.loads(r.evidence or "{}")) for r in rows]

@@ -146,7 +146,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     for table in (
         "spec_versions", "consumer_keys", "published", "snapshot_records", "snapshots",
-        "identity_events", "identity_review", "identity_pins", "identity_map", "customers", "runs", "quarantine", "sync_state",
+        "identity_events", "identity_review", "identity_pins", "identity_map", "customers", "runs",
+        "quarantine", "sync_state",
         "staged_records",
     ):
         op.drop_table(table)
