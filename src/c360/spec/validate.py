@@ -208,7 +208,33 @@ def _check(model: ProductSpec, doc: Located, issues: list[SpecIssue], base_dir: 
                                     closest(fname, model.fields)))
         if fname in erasure.delete:
             issues.append(doc.issue(("erasure", "retain", fname), f"'{fname}' cannot be both deleted and retained"))
+    issues.extend(_check_lifecycle(model, doc))
     return rules
+
+
+def _check_lifecycle(model: ProductSpec, doc: Located) -> list[SpecIssue]:
+    """Pinned majors must exist; sunsets belong to earlier majors and lie ahead."""
+    from c360.core.clock import utcnow
+
+    out = []
+    current = int(model.version.split(".")[0])
+    for i, sub in enumerate(model.subscriptions):
+        if sub.major is not None and not 0 <= sub.major <= current:
+            out.append(doc.issue(("subscriptions", i, "major"), f"major version {sub.major} does not exist "
+                                 f"(this spec is {model.version}); pin {current} or an earlier major"))
+    today = utcnow().date()
+    for major, date in model.lifecycle.sunset.items():
+        at: Path_ = ("lifecycle", "sunset", str(major))
+        if major >= current:
+            out.append(doc.issue(at, f"cannot sunset major {major}: this spec is {model.version}; "
+                                 "only earlier majors can be sunset"))
+        elif date < today:
+            pinned = sorted({s.consumer for s in model.subscriptions if s.major == major})
+            todo = (f"move {', '.join(pinned)} to major {current} and drop their pin" if pinned
+                    else "remove the entry")
+            out.append(doc.issue(at, f"sunset date {date} of major {major} is in the past; {todo}, "
+                                 "or set a later date"))
+    return out
 
 
 def _check_access(at: Path_, fields: list[str], masks: Mapping[str, str], row_filter: str | None,

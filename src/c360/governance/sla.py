@@ -1,0 +1,264 @@
+"""Subscriptions' SLAs, measured: freshness from the data's age, latency from observed reads, purpose drift.
+
+The API feeds :class:`LatencyRecorder` (``observe(consumer, seconds)`` per answered read)
+and :class:`PurposeDrift` (``record(consumer, fields)`` per read); :func:`compliance`
+turns those and the served snapshot's age into one status per subscription, for the
+CLI, ``GET /v1/subscriptions`` and ``/metrics``.
+
+Version lifecycle for consumers pinned to an earlier major lives here too:
+:func:`lifecycle_headers` gives the ``Deprecation``/``Sunset`` headers (RFC 9745 / RFC 8594)
+to add to their responses, and :func:`sunset_error` the message once the sunset has passed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import threading
+from collections import Counter, deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from email.utils import format_datetime
+from typing import Any
+
+from c360.core.clock import utcnow
+from c360.spec.expressions import ExpressionError, column_refs, parse_expression
+from c360.spec.models import ProductSpec, SubscriptionSpec, duration_seconds
+
+WINDOW = 10_000  # latency samples kept per consumer (the most recent)
+
+
+class LatencyRecorder:
+    """Recent serving latencies per consumer; thread-safe, bounded memory.
+
+    >>> r = LatencyRecorder()
+    >>> for ms in range(1, 101): r.observe("support", ms / 1000)
+    >>> round(r.p99("support") * 1000)
+    99
+    """
+
+    def __init__(self, window: int = WINDOW) -> None:
+        self._window = window
+        self._samples: dict[str, deque[float]] = {}
+        self._counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def observe(self, consumer: str, seconds: float) -> None:
+        with self._lock:
+            q = self._samples.get(consumer)
+            if q is None:
+                q = self._samples[consumer] = deque(maxlen=self._window)
+            q.append(seconds)
+            self._counts[consumer] += 1
+
+    def quantile(self, consumer: str, q: float) -> float | None:
+        """The ``q`` quantile (nearest rank) of recent samples, in seconds; None without samples."""
+        with self._lock:
+            samples = sorted(self._samples.get(consumer, ()))
+        if not samples:
+            return None
+        rank = max(1, math.ceil(q * len(samples)))
+        return samples[rank - 1]
+
+    def p99(self, consumer: str) -> float | None:
+        return self.quantile(consumer, 0.99)
+
+    def count(self, consumer: str) -> int:
+        """Reads observed since start (not only those in the window)."""
+        with self._lock:
+            return self._counts[consumer]
+
+    def consumers(self) -> list[str]:
+        with self._lock:
+            return sorted(self._samples)
+
+
+class PurposeDrift:
+    """Counts reads of fields outside every subscription of the reading consumer.
+
+    A consumer granted a field it never declared a purpose for may still read it; each such
+    read is counted per (consumer, field) so the owner can ask why.
+    """
+
+    def __init__(self, product: ProductSpec) -> None:
+        self._declared: dict[str, frozenset[str]] = {}
+        for s in product.subscriptions:
+            self._declared[s.consumer] = self._declared.get(s.consumer, frozenset()) | set(s.fields)
+        self._counts: Counter[tuple[str, str]] = Counter()
+        self._lock = threading.Lock()
+
+    def record(self, consumer: str, fields: Iterable[str]) -> int:
+        """Count one read of ``fields`` by ``consumer``; returns how many were outside its subscriptions."""
+        declared = self._declared.get(consumer, frozenset())
+        outside = [f for f in fields if f != "customer_id" and f not in declared]
+        if outside:
+            with self._lock:
+                for f in outside:
+                    self._counts[(consumer, f)] += 1
+        return len(outside)
+
+    def counts(self) -> dict[tuple[str, str], int]:
+        with self._lock:
+            return dict(self._counts)
+
+    def total(self, consumer: str) -> int:
+        with self._lock:
+            return sum(n for (c, _), n in self._counts.items() if c == consumer)
+
+
+@dataclass(frozen=True)
+class SubscriptionStatus:
+    consumer: str
+    purpose: str
+    fields: tuple[str, ...]
+    major: int | None
+    freshness: str | None
+    age_seconds: float | None  # age of the oldest data the subscribed fields are built from
+    freshness_ok: bool | None  # None when there is no SLA or nothing published
+    latency_p99_ms: float | None  # the SLA
+    observed_p99_ms: float | None
+    latency_ok: bool | None  # None when there is no SLA or no measurement yet
+    samples: int
+    drift: int
+    violations: tuple[str, ...] = field(default=())
+
+    @property
+    def compliant(self) -> bool:
+        return not self.violations
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"consumer": self.consumer, "purpose": self.purpose, "fields": list(self.fields),
+                "major": self.major, "freshness": self.freshness, "age_seconds": self.age_seconds,
+                "freshness_ok": self.freshness_ok, "latency_p99_ms": self.latency_p99_ms,
+                "observed_p99_ms": self.observed_p99_ms, "latency_ok": self.latency_ok,
+                "samples": self.samples, "purpose_drift": self.drift,
+                "compliant": self.compliant, "violations": list(self.violations)}
+
+
+def sources_of(product: ProductSpec, fields: Iterable[str]) -> set[str]:
+    out: set[str] = set()
+    for f in fields:
+        spec = product.fields.get(f)
+        if spec is None:
+            continue
+        try:
+            out |= {r.source for r in column_refs(parse_expression(spec.expr))}
+        except ExpressionError:
+            continue
+    return out
+
+
+def data_age(product: ProductSpec, sub: SubscriptionSpec, built_at: dt.datetime | None,
+             sync_times: Mapping[str, dt.datetime], now: dt.datetime) -> float | None:
+    """Seconds since the oldest data behind ``sub``'s fields was fetched, as served now.
+
+    A source synced after the served snapshot was built does not make it fresher: the
+    snapshot holds what was fetched before it was built.
+    """
+    if built_at is None:
+        return None
+    oldest = built_at
+    for source in sources_of(product, sub.fields):
+        synced = sync_times.get(source)
+        if synced is not None:
+            oldest = min(oldest, synced)
+    return max(0.0, (now - oldest).total_seconds())
+
+
+def compliance(
+    product: ProductSpec,
+    *,
+    built_at: dt.datetime | None,
+    sync_times: Mapping[str, dt.datetime],
+    latency: LatencyRecorder | None = None,
+    drift: PurposeDrift | None = None,
+    now: dt.datetime | None = None,
+) -> list[SubscriptionStatus]:
+    """One status per subscription: freshness from the served snapshot, latency from observations."""
+    now = now or utcnow()
+    out = []
+    for sub in product.subscriptions:
+        violations = []
+        age = data_age(product, sub, built_at, sync_times, now)
+        fresh_ok: bool | None = None
+        if sub.freshness is not None:
+            if age is None:
+                fresh_ok = False
+                violations.append("nothing published yet")
+            else:
+                fresh_ok = age <= duration_seconds(sub.freshness)
+                if not fresh_ok:
+                    violations.append(f"data is {_human(age)} old; the SLA is {sub.freshness}")
+        p99 = latency.p99(sub.consumer) if latency is not None else None
+        p99_ms = p99 * 1000 if p99 is not None else None
+        lat_ok: bool | None = None
+        if sub.latency_p99_ms is not None and p99_ms is not None:
+            lat_ok = p99_ms <= sub.latency_p99_ms
+            if not lat_ok:
+                violations.append(f"p99 latency {p99_ms:.1f} ms exceeds the SLA of {sub.latency_p99_ms:g} ms")
+        out.append(SubscriptionStatus(
+            sub.consumer, sub.purpose, tuple(sub.fields), sub.major, sub.freshness, age, fresh_ok,
+            sub.latency_p99_ms, p99_ms, lat_ok, latency.count(sub.consumer) if latency is not None else 0,
+            drift.total(sub.consumer) if drift is not None else 0, tuple(violations)))
+    return out
+
+
+def _human(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+# -- pinned majors: deprecation and sunset ---------------------------------------------------
+
+
+def current_major(product: ProductSpec) -> int:
+    return int(product.version.split(".")[0])
+
+
+def pinned_major(product: ProductSpec, consumer: str) -> int | None:
+    """The earlier major ``consumer`` is pinned to, if any (the lowest pin of its subscriptions)."""
+    current = current_major(product)
+    pins = [s.major for s in product.subscriptions
+            if s.consumer == consumer and s.major is not None and s.major < current]
+    return min(pins) if pins else None
+
+
+def _sunset_at(date: dt.date) -> dt.datetime:
+    # A sunset date means the version is served through that day (UTC).
+    return dt.datetime.combine(date, dt.time(23, 59, 59), tzinfo=dt.UTC)
+
+
+def lifecycle_headers(product: ProductSpec, consumer: str, *,
+                      deprecated_at: dt.datetime | None = None) -> dict[str, str]:
+    """Headers for a response served to ``consumer`` from an earlier major, else ``{}``.
+
+    ``Deprecation`` is ``@<epoch>`` of ``deprecated_at`` when known (RFC 9745), else ``true``;
+    ``Sunset`` is the HTTP-date after which the major is no longer served (RFC 8594).
+    """
+    major = pinned_major(product, consumer)
+    if major is None:
+        return {}
+    headers = {
+        "Deprecation": f"@{int(deprecated_at.timestamp())}" if deprecated_at else "true",
+        "X-C360-Major": str(major),
+        "Link": f'</v{current_major(product)}>; rel="successor-version"',
+    }
+    date = product.lifecycle.sunset.get(major)
+    if date is not None:
+        headers["Sunset"] = format_datetime(_sunset_at(date), usegmt=True)
+    return headers
+
+
+def sunset_error(product: ProductSpec, consumer: str, *, now: dt.datetime | None = None) -> str | None:
+    """The error for a consumer pinned to a major past its sunset; None while it may still be served."""
+    major = pinned_major(product, consumer)
+    if major is None:
+        return None
+    date = product.lifecycle.sunset.get(major)
+    if date is None or (now or utcnow()) <= _sunset_at(date):
+        return None
+    return (f"major version {major} of {product.product} was sunset on {date.isoformat()}; "
+            f"move consumer '{consumer}' to version {product.version} (major {current_major(product)}) "
+            "and update its subscription's pin")

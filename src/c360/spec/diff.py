@@ -1,0 +1,417 @@
+"""Compare two product specs: every change classified, its blast radius, and the semver it needs.
+
+A change is **breaking** when a consumer relying on the old contract can fail
+(a field removed or renamed, its type or unit changed, a vocabulary narrowed, a
+grant withdrawn, a mask or row filter added, a not-null guarantee dropped on a
+field someone subscribes to), **safe** when it only adds or documents, and
+**semantic** when the shape stays but values may change (an expression, or the
+source columns it reads). The blast radius of a breaking or semantic change is the
+list of subscriptions that rely on what changed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from c360.spec.expressions import DIALECT, ExpressionError, column_refs, parse_expression
+from c360.spec.models import ProductSpec, SubscriptionSpec
+
+Level = Literal["breaking", "safe", "semantic"]
+Bump = Literal["none", "patch", "minor", "major"]
+_BUMPS: tuple[Bump, ...] = ("none", "patch", "minor", "major")
+# Changes that only document: a patch step is enough.
+PATCH_KINDS = frozenset({"description_changed", "metadata_changed", "owner_changed", "checks_changed"})
+_VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)")
+
+
+@dataclass(frozen=True)
+class Affected:
+    """A subscription in a change's blast radius."""
+
+    consumer: str
+    owner: str | None
+    purpose: str
+    fields: tuple[str, ...]
+    freshness: str | None
+    latency_p99_ms: float | None
+    major: int | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"consumer": self.consumer, "owner": self.owner, "purpose": self.purpose,
+                "fields": list(self.fields), "freshness": self.freshness,
+                "latency_p99_ms": self.latency_p99_ms, "major": self.major}
+
+
+@dataclass(frozen=True)
+class Change:
+    kind: str  # field_removed, type_changed, grant_withdrawn, expression_changed, ...
+    level: Level
+    path: str  # where in the spec, e.g. fields.mrr.unit
+    message: str
+    field: str | None = None
+    consumer: str | None = None
+    before: Any = None
+    after: Any = None
+    affected: tuple[Affected, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "level": self.level, "path": self.path, "message": self.message,
+                "field": self.field, "consumer": self.consumer, "before": self.before,
+                "after": self.after, "affected": [a.as_dict() for a in self.affected]}
+
+
+@dataclass(frozen=True)
+class SemverCheck:
+    old: str | None
+    new: str
+    required: Bump
+    actual: Bump | Literal["backwards"]
+    ok: bool
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"old": self.old, "new": self.new, "required": self.required, "actual": self.actual,
+                "ok": self.ok, "message": self.message}
+
+
+@dataclass
+class Plan:
+    """Everything that differs between the published spec and a candidate."""
+
+    product: str
+    old_version: str | None
+    new_version: str
+    changes: list[Change] = field(default_factory=list)
+    semver: SemverCheck | None = None
+
+    def of(self, level: Level) -> list[Change]:
+        return [c for c in self.changes if c.level == level]
+
+    @property
+    def breaking(self) -> bool:
+        return any(c.level == "breaking" for c in self.changes)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when safe; 1 when breaking or when the version bump does not fit the changes."""
+        return 1 if self.breaking or (self.semver is not None and not self.semver.ok) else 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "product": self.product, "old_version": self.old_version, "new_version": self.new_version,
+            "summary": {lvl: len(self.of(lvl)) for lvl in ("breaking", "semantic", "safe")},
+            "semver": self.semver.as_dict() if self.semver else None,
+            "changes": [c.as_dict() for c in self.changes],
+            "exit_code": self.exit_code,
+        }
+
+
+# -- what a consumer is granted ------------------------------------------------------
+
+
+def effective_grants(product: ProductSpec, consumer: str) -> dict[str, str | None]:
+    """Field → mask kind (None when unmasked) granted to ``consumer`` by its base policy and policies.
+
+    Grants combine as a union; a field is masked only when every grant of it masks it.
+    """
+    spec = product.consumers.get(consumer)
+    if spec is None:
+        return {}
+    seen: dict[str, list[str | None]] = defaultdict(list)
+    for f in spec.fields:
+        seen[f].append(spec.masks.get(f))
+    for policy in product.policies:
+        if consumer in policy.consumers:
+            for f in policy.fields:
+                seen[f].append(policy.masks.get(f))
+    return {f: (None if any(m is None for m in masks) else masks[0]) for f, masks in seen.items()}
+
+
+# -- the diff ---------------------------------------------------------------------------
+
+
+def diff(old: ProductSpec | None, new: ProductSpec) -> Plan:
+    """Classify every change from ``old`` (the published spec; None for a first version) to ``new``."""
+    plan = Plan(new.product, old.version if old else None, new.version)
+    if old is not None:
+        changes = [*_fields(old, new), *_vocabularies(old, new), *_source_columns(old, new),
+                   *_consumers(old, new), *_subscriptions(old, new), *_product(old, new)]
+        subs = old.subscriptions
+        plan.changes = [
+            Change(c.kind, c.level, c.path, c.message, c.field, c.consumer, c.before, c.after,
+                   _blast(c, subs, old)) if c.level != "safe" else c
+            for c in changes
+        ]
+    plan.semver = check_semver(plan.old_version, new.version, plan.changes)
+    return plan
+
+
+def _canonical(expr: str) -> str:
+    try:
+        return parse_expression(expr).sql(DIALECT, normalize=True)
+    except ExpressionError:
+        return " ".join(expr.split())
+
+
+def _not_null(product: ProductSpec, name: str) -> bool:
+    return any(c.check == "not_null" and c.level == "error" for c in product.fields[name].checks)
+
+
+def _subscribed(product: ProductSpec, name: str) -> bool:
+    return any(name in s.fields for s in product.subscriptions)
+
+
+def _fields(old: ProductSpec, new: ProductSpec) -> list[Change]:
+    out: list[Change] = []
+    removed = [f for f in old.fields if f not in new.fields]
+    added = [f for f in new.fields if f not in old.fields]
+    # A removed field whose expression reappears under a new name was renamed.
+    renamed: dict[str, str] = {}
+    for r in removed:
+        for a in added:
+            if a not in renamed.values() and _canonical(old.fields[r].expr) == _canonical(new.fields[a].expr):
+                renamed[r] = a
+                break
+    for r in removed:
+        if r in renamed:
+            out.append(Change("field_renamed", "breaking", f"fields.{r}",
+                              f"field '{r}' renamed to '{renamed[r]}'", r, before=r, after=renamed[r]))
+        else:
+            out.append(Change("field_removed", "breaking", f"fields.{r}", f"field '{r}' removed", r))
+    for a in added:
+        if a not in renamed.values():
+            out.append(Change("field_added", "safe", f"fields.{a}", f"field '{a}' added", a,
+                              after=new.fields[a].type))
+    for name in old.fields:
+        if name not in new.fields:
+            continue
+        o, n = old.fields[name], new.fields[name]
+        at = f"fields.{name}"
+        if o.type != n.type:
+            out.append(Change("type_changed", "breaking", f"{at}.type",
+                              f"type of '{name}' changed from {o.type} to {n.type}", name,
+                              before=o.type, after=n.type))
+        if o.unit != n.unit:
+            out.append(Change("unit_changed", "breaking", f"{at}.unit",
+                              f"unit of '{name}' changed from {o.unit} to {n.unit}", name,
+                              before=o.unit, after=n.unit))
+        if _canonical(o.expr) != _canonical(n.expr):
+            out.append(Change("expression_changed", "semantic", f"{at}.expr",
+                              f"expression of '{name}' changed; review the values it now produces", name,
+                              before=" ".join(o.expr.split()), after=" ".join(n.expr.split())))
+        if o.description != n.description:
+            out.append(Change("description_changed", "safe", f"{at}.description",
+                              f"description of '{name}' changed", name, before=o.description,
+                              after=n.description))
+        if o.pii != n.pii or o.owner != n.owner:
+            what = "PII flag" if o.pii != n.pii else "owner"
+            out.append(Change("metadata_changed", "safe", at, f"{what} of '{name}' changed", name))
+        if _not_null(old, name) and not _not_null(new, name):
+            relied = _subscribed(old, name)
+            out.append(Change("made_nullable", "breaking" if relied else "safe", f"{at}.checks",
+                              f"'{name}' is no longer guaranteed non-null"
+                              + (" and subscribers rely on it" if relied else ""), name))
+        elif [c.model_dump() for c in o.checks] != [c.model_dump() for c in n.checks]:
+            out.append(Change("checks_changed", "safe", f"{at}.checks", f"quality checks of '{name}' changed",
+                              name))
+    return out
+
+
+def _fields_reading(product: ProductSpec, refs: set[tuple[str, str]]) -> list[str]:
+    out = []
+    for name, f in product.fields.items():
+        try:
+            used = {(r.source, r.column) for r in column_refs(parse_expression(f.expr))}
+        except ExpressionError:
+            continue
+        if used & refs:
+            out.append(name)
+    return out
+
+
+def _vocabularies(old: ProductSpec, new: ProductSpec) -> list[Change]:
+    out: list[Change] = []
+    for vocab, before in old.vocabularies.items():
+        after = new.vocabularies.get(vocab, {})
+        lost_values = sorted(set(before.values()) - set(after.values()))
+        lost_keys = sorted(set(before) - set(after))
+        readers = {(s, c) for s, src in new.sources.items() for c, col in src.columns.items() if col.map == vocab}
+        fields: list[str | None] = [*_fields_reading(new, readers)] or [None]
+        if lost_values or lost_keys:
+            what = (f"values {', '.join(lost_values)} no longer produced" if lost_values
+                    else f"{', '.join(lost_keys)} no longer mapped (now null)")
+            for f in fields:
+                out.append(Change("vocabulary_narrowed", "breaking", f"vocabularies.{vocab}",
+                                  f"vocabulary '{vocab}' narrowed: {what}", f,
+                                  before=sorted(set(before.values())), after=sorted(set(after.values()))))
+        elif after != before:
+            out.append(Change("vocabulary_widened", "safe", f"vocabularies.{vocab}",
+                              f"vocabulary '{vocab}' maps more values"))
+    return out
+
+
+def _source_columns(old: ProductSpec, new: ProductSpec) -> list[Change]:
+    """A column read differently (type, path, currency, map) changes the values of the fields reading it."""
+    out: list[Change] = []
+    for sname, src in new.sources.items():
+        before = old.sources.get(sname)
+        if before is None:
+            continue
+        for cname, col in src.columns.items():
+            was = before.columns.get(cname)
+            if was is None or was.model_dump(exclude={"description"}) == col.model_dump(exclude={"description"}):
+                continue
+            for f in _fields_reading(new, {(sname, cname)}):
+                out.append(Change("source_column_changed", "semantic", f"sources.{sname}.columns.{cname}",
+                                  f"column {sname}.{cname} is read differently; '{f}' may change", f))
+    return out
+
+
+def _consumers(old: ProductSpec, new: ProductSpec) -> list[Change]:
+    out: list[Change] = []
+    for cname in old.consumers:
+        if cname not in new.consumers:
+            out.append(Change("consumer_removed", "breaking", f"consumers.{cname}",
+                              f"consumer '{cname}' removed: every grant withdrawn", consumer=cname))
+            continue
+        before, after = effective_grants(old, cname), effective_grants(new, cname)
+        at = f"consumers.{cname}"
+        for f in before:
+            if f not in after:
+                if f in old.fields and f not in new.fields:
+                    continue  # reported once, as the field's removal
+                out.append(Change("grant_withdrawn", "breaking", f"{at}.fields",
+                                  f"'{cname}' no longer granted '{f}'", f, cname))
+            elif after[f] is not None and before[f] != after[f]:
+                out.append(Change("mask_added", "breaking", f"{at}.masks.{f}",
+                                  f"'{f}' now masked ({after[f]}) for '{cname}'", f, cname,
+                                  before=before[f], after=after[f]))
+            elif before[f] is not None and after[f] is None:
+                out.append(Change("mask_removed", "safe", f"{at}.masks.{f}",
+                                  f"'{f}' no longer masked for '{cname}'", f, cname))
+        for f in after:
+            if f not in before:
+                out.append(Change("grant_added", "safe", f"{at}.fields", f"'{cname}' granted '{f}'", f, cname))
+        o, n = old.consumers[cname], new.consumers[cname]
+        if n.row_filter is not None and o.row_filter != n.row_filter:
+            out.append(Change("row_filter_added", "breaking", f"{at}.row_filter",
+                              f"'{cname}' now sees only rows where {n.row_filter}", consumer=cname,
+                              before=o.row_filter, after=n.row_filter))
+        elif o.row_filter is not None and n.row_filter is None:
+            out.append(Change("row_filter_removed", "safe", f"{at}.row_filter",
+                              f"'{cname}' row filter removed", consumer=cname))
+        if o.delivery != n.delivery:
+            out.append(Change("delivery_changed", "semantic", f"{at}.delivery",
+                              f"'{cname}' delivery changed from {o.delivery} to {n.delivery}", consumer=cname,
+                              before=o.delivery, after=n.delivery))
+    for cname in new.consumers:
+        if cname not in old.consumers:
+            out.append(Change("consumer_added", "safe", f"consumers.{cname}", f"consumer '{cname}' added",
+                              consumer=cname))
+    return out
+
+
+def _sub_key(s: SubscriptionSpec) -> tuple[str, str]:
+    return (s.consumer, s.purpose)
+
+
+def _subscriptions(old: ProductSpec, new: ProductSpec) -> list[Change]:
+    out: list[Change] = []
+    before = {_sub_key(s): s for s in old.subscriptions}
+    after = {_sub_key(s): s for s in new.subscriptions}
+    for key, s in after.items():
+        at = f"subscriptions[{s.consumer}: {s.purpose}]"
+        if key not in before:
+            out.append(Change("subscription_added", "safe", at, f"'{s.consumer}' subscribes for {s.purpose}",
+                              consumer=s.consumer))
+        elif before[key] != s:
+            out.append(Change("subscription_changed", "safe", at,
+                              f"subscription of '{s.consumer}' for {s.purpose} changed", consumer=s.consumer))
+    for key, s in before.items():
+        if key not in after:
+            out.append(Change("subscription_removed", "safe", f"subscriptions[{s.consumer}: {s.purpose}]",
+                              f"'{s.consumer}' no longer subscribes for {s.purpose}", consumer=s.consumer))
+    return out
+
+
+def _product(old: ProductSpec, new: ProductSpec) -> list[Change]:
+    out: list[Change] = []
+    if old.description != new.description:
+        out.append(Change("description_changed", "safe", "description", "product description changed"))
+    if old.owner != new.owner:
+        out.append(Change("owner_changed", "safe", "owner", f"owner changed to {new.owner.team}",
+                          before=old.owner.team, after=new.owner.team))
+    if old.lifecycle != new.lifecycle:
+        out.append(Change("lifecycle_changed", "safe", "lifecycle.sunset", "sunset dates changed",
+                          before={str(k): str(v) for k, v in old.lifecycle.sunset.items()},
+                          after={str(k): str(v) for k, v in new.lifecycle.sunset.items()}))
+    return out
+
+
+def _blast(change: Change, subs: list[SubscriptionSpec], product: ProductSpec) -> tuple[Affected, ...]:
+    out = []
+    for s in subs:
+        if change.consumer is not None and s.consumer != change.consumer:
+            continue
+        if change.field is not None and change.field not in s.fields:
+            continue
+        consumer = product.consumers.get(s.consumer)
+        owner = consumer.owner if consumer is not None else None
+        out.append(Affected(s.consumer, owner, s.purpose, tuple(s.fields), s.freshness, s.latency_p99_ms,
+                            s.major))
+    return tuple(out)
+
+
+# -- semver -----------------------------------------------------------------------------
+
+
+def parse_version(text: str) -> tuple[int, int, int]:
+    m = _VERSION.match(text)
+    if not m:
+        raise ValueError(f"not a semantic version: {text!r}")
+    return int(m.group(1)), int(m.group(2)), int(m.group(3))
+
+
+def required_bump(changes: list[Change]) -> Bump:
+    """Breaking → major; anything else that changes what consumers get → minor; documentation → patch."""
+    if any(c.level == "breaking" for c in changes):
+        return "major"
+    if any(c.kind not in PATCH_KINDS for c in changes):
+        return "minor"
+    return "patch" if changes else "none"
+
+
+def check_semver(old: str | None, new: str, changes: list[Change]) -> SemverCheck:
+    """Does the version step from ``old`` to ``new`` fit the changes? (breaking → major, additions → minor)."""
+    required = required_bump(changes)
+    if old is None:
+        return SemverCheck(None, new, required, "major", True, f"first version {new}")
+    o, n = parse_version(old), parse_version(new)
+    if n < o:
+        return SemverCheck(old, new, required, "backwards", False,
+                           f"version goes backwards from {old} to {new}; the next version must be above {old}")
+    actual: Bump = ("none" if n == o else "major" if n[0] > o[0] else "minor" if n[1] > o[1] else "patch")
+    # Before 1.0.0 a minor step may break (semver §4).
+    need: Bump = "minor" if required == "major" and o[0] == 0 else required
+    if need == "none" and actual != "none":
+        return SemverCheck(old, new, required, actual, True, f"{old} → {new}: no contract change")
+    ok = _BUMPS.index(actual) >= _BUMPS.index(need)
+    if ok:
+        message = f"{old} → {new} is a {actual} step" + (f" ({need} needed)" if need != "none" else "")
+    elif actual == "none":
+        message = f"the spec changed but its version is still {old}; set version to {_next(o, need)}"
+    else:
+        message = (f"{old} → {new} is a {actual} step but the changes need a {need} step; "
+                   f"set version to {_next(o, need)}")
+    return SemverCheck(old, new, required, actual, ok, message)
+
+
+def _next(v: tuple[int, int, int], bump: str) -> str:
+    if bump == "major":
+        return f"{v[0] + 1}.0.0"
+    if bump == "minor":
+        return f"{v[0]}.{v[1] + 1}.0"
+    return f"{v[0]}.{v[1]}.{v[2] + 1}"
