@@ -1,161 +1,333 @@
-"""The HTTP API: each consumer gets its projection of the product, and nothing else."""
+"""The HTTP API: each consumer gets its projection of the product, and nothing else.
+
+FastAPI declares and documents every route (``/openapi.json``); the hottest one,
+``GET /v1/customers/{id}`` read from the snapshot, is also answered by a raw ASGI
+path in front of FastAPI that calls the very same :class:`Service` method, so the
+documented behaviour and the fast behaviour cannot drift apart.
+"""
 
 from __future__ import annotations
 
-import base64
-import bisect
-from collections.abc import AsyncIterator
+import importlib
+import importlib.util
+import os
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 import orjson
-from fastapi import FastAPI, Query, Request
+from fastapi import Body, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from c360 import __version__
+from c360.api.audit import close_auditor, read_auditor
+from c360.api.auth import JwtConfig, JwtVerifier
+from c360.api.limits import RateLimiter
+from c360.api.metrics import Metrics
+from c360.api.service import MAX_BATCH, ApiError, Reply, Service
 from c360.api.state import ServerState
-from c360.governance.access import granted_fields
-from c360.governance.lineage import schema
+from c360.pipeline.live import LiveReader
 from c360.spec.validate import Spec
 from c360.store import Store
 
 JSON = "application/json"
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-ERROR_SCHEMA = {
-    "description": "An error",
-    "content": {JSON: {"schema": {"type": "object", "properties": {"error": {"type": "object", "properties": {
-        "code": {"type": "string"}, "message": {"type": "string"}}}}}}},
+_ERROR = {"type": "object", "required": ["error"], "properties": {"error": {
+    "type": "object", "required": ["code", "message"],
+    "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}}
+_CUSTOMER = {"type": "object", "description": "The caller's projection: only its granted fields",
+             "additionalProperties": True}
+_ITEMS: dict[str, Any] = {"type": "object", "required": ["items"], "properties": {
+    "items": {"type": "array", "items": _CUSTOMER}}, "additionalProperties": True}
+
+
+def _err(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"schema": _ERROR}}}
+
+
+def _ok(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"schema": schema}}}
+
+
+COMMON: dict[int | str, dict[str, Any]] = {
+    400: _err("Bad input: a malformed id, an unknown query parameter, an oversize batch"),
+    401: _err("No key or token, or one that is unknown, revoked or expired"),
+    403: _err("The consumer is not granted what it asked for"),
+    429: _err("The consumer is over its rate limit; see Retry-After"),
 }
 
 
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
-        self.status, self.code, self.message, self.headers = status, code, message, headers or {}
+class BatchGet(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ids: list[str] = Field(min_length=1, max_length=MAX_BATCH,
+                           description=f"Up to {MAX_BATCH} customer ids")
 
 
-def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
-    body = orjson.dumps({"error": {"code": code, "message": message}})
-    return Response(body, status_code=status, media_type=JSON, headers=headers)
+def mask_key_for(spec: Spec) -> bytes:
+    """The key of ``hash`` masks: ``C360_MASK_KEY``, else ``<spec dir>/.c360/mask.key`` (made once)."""
+    env = os.environ.get("C360_MASK_KEY")
+    if env:
+        return env.encode()
+    path = Path(spec.base_dir) / ".c360" / "mask.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, os.urandom(32).hex().encode())
+        except Exception:
+            os.close(fd)
+            raise
+        os.close(fd)
+    return path.read_bytes().strip()
 
 
-def create_app(spec: Spec, store: Store, *, refresh_seconds: float = 1.0) -> FastAPI:
-    state = ServerState(spec, store, refresh_seconds)
+def create_app(
+    spec: Spec,
+    store: Store,
+    *,
+    refresh_seconds: float = 1.0,
+    mask_key: bytes | None = None,
+    jwt: JwtConfig | None = None,
+    workers: int | None = None,
+    live: LiveReader | None = None,
+) -> FastAPI:
+    """The API app for ``spec`` served from ``store``.
+
+    JWT settings default to the environment (:meth:`JwtConfig.load`); ``workers`` (default
+    ``C360_WORKERS`` or 1) splits each consumer's rate limit across worker processes.
+    """
+    key = mask_key if mask_key is not None else mask_key_for(spec)
+    state = ServerState(spec, store, key, refresh_seconds)
+    jwt_config = jwt if jwt is not None else JwtConfig.load()
+    n_workers = workers or int(os.environ.get("C360_WORKERS", "1") or 1)
+    metrics = Metrics(lambda: (state.snapshot.version, state.snapshot.built_ts))
+    service = Service(state, jwt=JwtVerifier(jwt_config) if jwt_config else None,
+                      limiter=RateLimiter(spec.model, n_workers), metrics=metrics,
+                      auditor=read_auditor(store), live=live)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         state.start()
         yield
         state.stop()
+        close_auditor(service.auditor)
+        if service._live is not None:
+            service._live.close()
 
     app = FastAPI(
         title=f"c360: {spec.model.product}",
         version=spec.model.version,
         description=spec.model.description or "A governed Customer 360 data product.",
         lifespan=lifespan,
-        responses={401: ERROR_SCHEMA},
     )
     app.state.c360 = state
+    app.state.service = service
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> Response:
-        return error_response(exc.status, exc.code, exc.message, exc.headers)
+        return _response(Reply.error(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()))
-        return error_response(400, "invalid_request", f"{where}: {first.get('msg', 'invalid request')}")
+        code = "batch_too_large" if first.get("type") == "too_long" and "ids" in where else "invalid_request"
+        return _response(Reply.error(ApiError(400, code, f"{where}: {first.get('msg', 'invalid request')}")))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> Response:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
-        return error_response(exc.status_code, code, str(exc.detail))
+        return _response(Reply.error(ApiError(exc.status_code, code, str(exc.detail))))
 
-    def consumer_of(request: Request) -> str:
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            raise ApiError(401, "unauthenticated", "send 'Authorization: Bearer <key>'",
-                           {"WWW-Authenticate": "Bearer"})
-        consumer = state.consumer(token.strip())
-        if consumer is None:
-            raise ApiError(401, "unauthenticated", "the key is unknown, revoked or expired",
-                           {"WWW-Authenticate": 'Bearer error="invalid_token"'})
-        return consumer
+    def caller(request: Request, allowed: frozenset[str], route: str, mode: str = "materialised") -> Any:
+        unknown = sorted(set(request.query_params) - allowed)
+        pre = request.scope.pop("c360.preauth", None)
+        if pre is not None:
+            consumer, policy = pre
+        else:
+            consumer, policy = service.authenticate(request.headers.get("authorization"))
+        request.scope["c360.labels"] = (service.label(consumer), mode, route)
+        if unknown:
+            raise ApiError(400, "invalid_request", f"unknown query parameter '{unknown[0]}'")
+        return consumer, policy
 
     @app.get("/v1/customers/{customer_id}", summary="One customer, as the caller's projection",
-             responses={404: ERROR_SCHEMA, 308: {"description": "The id was merged; follow Location"}})
-    def get_customer(customer_id: str, request: Request) -> Response:
-        consumer = consumer_of(request)
-        snap = state.snapshot
-        body = snap.projections.get(consumer, {}).get(customer_id)
-        if body is None:
-            target = snap.aliases.get(customer_id)
-            if target is not None and consumer in snap.projections:
-                while target in snap.aliases:
-                    target = snap.aliases[target]
-                return Response(status_code=308, headers={**snap.headers,
-                                "Location": f"/v1/customers/{target}"})
-            raise ApiError(404, "not_found", f"no customer '{customer_id}'", snap.headers)
-        return Response(body, media_type=JSON, headers=snap.headers)
+             responses={**COMMON, 200: _ok(_CUSTOMER, "The projection; freshness in X-C360-* headers"),
+                        304: {"description": "Not modified (If-None-Match matched the ETag)"},
+                        308: {"description": "The id was merged; follow Location"},
+                        404: _err("No such customer (or none this consumer may see)"),
+                        503: _err("A live read could not reach a source; the message names it")})
+    def get_customer(
+        request: Request,
+        customer_id: str,
+        mode: Literal["materialised", "live"] | None = Query(
+            None, description="materialised (the snapshot) or live (read the sources now); "
+                              "default: the consumer's delivery"),
+    ) -> Response:
+        consumer, policy = caller(request, frozenset({"mode"}), "get")
+        chosen = mode or service.default_mode(consumer)
+        request.scope["c360.labels"] = (service.label(consumer), chosen, "get")
+        inm = request.headers.get("if-none-match")
+        return _response(service.get(consumer, policy, customer_id, chosen,
+                                     inm.encode() if inm else None))
+
+    @app.post("/v1/customers:batchGet", summary=f"Up to {MAX_BATCH} customers in one call",
+              responses={**COMMON, 200: _ok({"type": "object", "required": ["items", "not_found"],
+                                              "properties": {"items": {"type": "array", "items": _CUSTOMER},
+                                                             "not_found": {"type": "array",
+                                                                           "items": {"type": "string"}}}})})
+    def batch_get(request: Request, body: BatchGet = Body(...)) -> Response:
+        consumer, policy = caller(request, frozenset(), "batchGet")
+        return _response(service.batch(consumer, policy, body.ids))
+
+    @app.get("/v1/customers:lookup", summary="Find a customer by a source's key or by email",
+             description="`source` and `key` together (e.g. billing and cus_...), or `email`. Allowed "
+                         "only where the consumer is granted, in the clear, a field read from that "
+                         "source, or an email field.",
+             responses={**COMMON, 200: _ok(_ITEMS), 404: _err("No customer matches")})
+    def lookup(
+        request: Request,
+        source: str | None = Query(None, max_length=64),
+        key: str | None = Query(None, max_length=255),
+        email: str | None = Query(None, max_length=320),
+    ) -> Response:
+        consumer, policy = caller(request, frozenset({"source", "key", "email"}), "lookup")
+        return _response(service.lookup(consumer, policy, source, key, email))
 
     @app.get("/v1/customers", summary="Page through customers, as the caller's projection",
-             responses={400: ERROR_SCHEMA})
+             responses={**COMMON, 200: _ok({**_ITEMS, "properties": {
+                 **_ITEMS["properties"], "next_cursor": {"type": ["string", "null"]},
+                 "snapshot": {"type": "integer"}, "built_at": {"type": "string"}}})})
     def list_customers(
         request: Request,
         limit: int = Query(100, ge=1, le=1000),
         cursor: str | None = Query(None, max_length=200),
+        changed_since: str | None = Query(
+            None, max_length=64, description="Only customers whose record changed after this time "
+                                             "(pass the built_at of the snapshot you synced last)"),
     ) -> Response:
-        consumer = consumer_of(request)
-        snap = state.snapshot
-        # Keyset paging on the sorted ids: a page boundary survives a new snapshot being published.
-        start = bisect.bisect_right(snap.ids, _decode_cursor(cursor)) if cursor else 0
-        ids = snap.ids[start : start + limit]
-        rows = snap.projections.get(consumer, {})
-        items = b",".join(rows[i] for i in ids if i in rows)
-        more = start + len(ids) < len(snap.ids)
-        next_cursor = _encode_cursor(ids[-1]) if more and ids else None
-        body = b'{"items":[' + items + b'],"next_cursor":' + orjson.dumps(next_cursor) + b"}"
-        return Response(body, media_type=JSON, headers=snap.headers)
+        consumer, policy = caller(request, frozenset({"limit", "cursor", "changed_since"}), "list")
+        return _response(service.page(consumer, policy, limit, cursor, changed_since))
 
-    @app.get("/v1/schema", summary="The caller's fields: type, unit, description and lineage")
+    @app.get("/v1/schema", summary="The caller's fields: type, unit, description, lineage, masking",
+             responses={**COMMON, 200: _ok({"type": "object"})})
     def get_schema(request: Request) -> Response:
-        consumer = consumer_of(request)
-        fields = granted_fields(spec.model, consumer)
-        body: dict[str, Any] = {
-            "product": spec.model.product, "version": spec.model.version,
-            "owner": spec.model.owner.model_dump(), "consumer": consumer,
-            "fields": schema(spec.model, fields),
-        }
-        return Response(orjson.dumps(body), media_type=JSON, headers=state.snapshot.headers)
+        consumer, policy = caller(request, frozenset(), "schema")
+        return _response(service.schema(consumer, policy))
 
-    @app.get("/healthz", summary="Liveness", include_in_schema=True)
+    @app.get("/healthz", summary="Liveness", responses={200: _ok({"type": "object"})})
     def healthz() -> Response:
         return Response(orjson.dumps({"status": "ok", "version": __version__}), media_type=JSON)
 
-    @app.get("/readyz", summary="Readiness: a snapshot is loaded", responses={503: ERROR_SCHEMA})
+    @app.get("/readyz", summary="Readiness: a snapshot is loaded",
+             responses={200: _ok({"type": "object"}), 503: _err("No snapshot yet")})
     def readyz() -> Response:
         snap = state.snapshot
         if snap.version == 0:
-            return error_response(503, "not_ready", "no snapshot has been published yet; run `c360 build`")
-        return Response(orjson.dumps({"status": "ready", "snapshot": snap.version, "as_of": snap.as_of}),
-                        media_type=JSON, headers=snap.headers)
+            return _response(Reply.error(ApiError(503, "not_ready", "no snapshot has been published "
+                                                  "yet; run `c360 build`")))
+        body = {"status": "ready", "snapshot": snap.version, "as_of": snap.as_of,
+                "customers": snap.customers}
+        return Response(orjson.dumps(body), media_type=JSON, headers=snap.headers)
 
+    @app.get("/metrics", summary="Prometheus metrics",
+             responses={200: {"description": "Prometheus text format",
+                              "content": {"text/plain": {"schema": {"type": "string"}}}}})
+    def prometheus() -> Response:
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    if importlib.util.find_spec("c360.api.erasures") is not None:
+        erasures = importlib.import_module("c360.api.erasures")
+        app.include_router(erasures.router)
+
+    app.add_middleware(FastPath, service=service)
     return app
 
 
-def _encode_cursor(last_id: str) -> str:
-    return base64.urlsafe_b64encode(f"k:{last_id}".encode()).decode().rstrip("=")
+def _response(reply: Reply) -> Response:
+    headers = {k.decode(): v.decode() for k, v in reply.headers if k != b"content-type"}
+    media = next((v.decode() for k, v in reply.headers if k == b"content-type"), None)
+    return Response(reply.body if reply.status != 304 else None, status_code=reply.status,
+                    headers=headers, media_type=media)
 
 
-def _decode_cursor(cursor: str) -> str:
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        kind, _, value = text.partition(":")
-        if kind != "k" or not value:
-            raise ValueError
-        return value
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "invalid_cursor", "the cursor is not one this API issued") from None
+_PREFIX = "/v1/customers/"
+
+
+class FastPath:
+    """Raw ASGI in front of the app: the materialised single-customer read, and request metrics.
+
+    It answers ``GET /v1/customers/{id}`` without a query string for consumers whose
+    delivery is materialised; everything else goes on to FastAPI.
+    """
+
+    def __init__(self, app: ASGIApp, service: Service) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        path: str = scope["path"]
+        if (scope["method"] == "GET" and path.startswith(_PREFIX) and not scope["query_string"]
+                and "/" not in path[len(_PREFIX):]):
+            reply = self._get(scope)
+            if reply is not None:
+                await send({"type": "http.response.start", "status": reply.status, "headers": reply.headers})
+                await send({"type": "http.response.body", "body": reply.body})
+                consumer, mode, route = scope.get("c360.labels", ("unknown", "materialised", "get"))
+                self.service.metrics.observe(consumer, mode, route, reply.status,
+                                             time.perf_counter() - started)
+                return
+        status = 500
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            labels = scope.get("c360.labels")
+            if labels is not None:
+                consumer, mode, route = labels
+                self.service.metrics.observe(consumer, mode, route, status,
+                                             time.perf_counter() - started)
+            elif status >= 400:
+                self.service.metrics.observe("unknown", "-", "other", status, time.perf_counter() - started)
+
+    def _get(self, scope: Scope) -> Reply | None:
+        authorization = inm = None
+        for k, v in scope["headers"]:
+            if k == b"authorization":
+                authorization = v.decode("latin-1")
+            elif k == b"if-none-match":
+                inm = v
+        service = self.service
+        customer_id = scope["path"][len(_PREFIX):]
+        try:
+            consumer, policy = service.authenticate(authorization)
+            if service.default_mode(consumer) == "live":
+                # Live reads block on sources: FastAPI runs them in its thread pool. The consumer
+                # was already counted against its rate limit, so hand over without a second count.
+                scope["c360.preauth"] = (consumer, policy)
+                return None
+            scope["c360.labels"] = (service.label(consumer), "materialised", "get")
+            return service.get(consumer, policy, customer_id, "materialised", inm)
+        except ApiError as exc:
+            return Reply.error(exc)

@@ -1,0 +1,68 @@
+"""Prometheus metrics: latency per consumer and mode, errors, and the served snapshot's age.
+
+With several worker processes set ``PROMETHEUS_MULTIPROC_DIR`` (``c360 serve`` does): each
+worker writes its samples there and ``/metrics`` aggregates them all.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+BUCKETS = (0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class _SnapshotCollector(Collector):
+    def __init__(self, snapshot: Callable[[], tuple[int, float]]) -> None:
+        self._snapshot = snapshot
+
+    def collect(self) -> Iterator[Any]:
+        version, built = self._snapshot()
+        age = GaugeMetricFamily("c360_snapshot_age_seconds", "Seconds since the served snapshot was built")
+        age.add_metric([], time.time() - built if version else float("nan"))
+        yield age
+        v = GaugeMetricFamily("c360_snapshot_version", "The served snapshot version")
+        v.add_metric([], float(version))
+        yield v
+
+
+class Metrics:
+    def __init__(self, snapshot: Callable[[], tuple[int, float]]) -> None:
+        self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+        # One registry per app (tests build many apps in one process); in multiprocess mode the
+        # samples go to files and are collected at scrape time instead.
+        self.registry = CollectorRegistry()
+        target = None if self.multiprocess else self.registry
+        self.latency = Histogram("c360_request_duration_seconds", "Request latency",
+                                 ["consumer", "mode", "route"], buckets=BUCKETS, registry=target)
+        self.errors = Counter("c360_request_errors_total", "Requests answered with an error",
+                              ["consumer", "route", "status"], registry=target)
+        self._children: dict[tuple[str, str, str], Any] = {}
+        self._snapshot = _SnapshotCollector(snapshot)
+        if not self.multiprocess:
+            self.registry.register(self._snapshot)
+
+    def observe(self, consumer: str, mode: str, route: str, status: int, seconds: float) -> None:
+        key = (consumer, mode, route)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = self.latency.labels(consumer, mode, route)
+        child.observe(seconds)
+        if status >= 400:
+            self.errors.labels(consumer, route, str(status)).inc()
+
+    def render(self) -> bytes:
+        if not self.multiprocess:
+            return bytes(generate_latest(self.registry))
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        registry.register(self._snapshot)
+        return bytes(generate_latest(registry))

@@ -1,0 +1,341 @@
+"""What every endpoint does, once: authenticate, limit, project, answer; shared by both HTTP paths.
+
+Side channels are closed here. A customer a consumer may not see (a row filter hides
+it) and a customer that does not exist get the same 404, from the same dict miss. A
+lookup or filter by a field the consumer is not granted in the clear is refused with a
+403 that depends only on the consumer's policy, never on whether a customer matches.
+"""
+
+from __future__ import annotations
+
+import base64
+import bisect
+import datetime as dt
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import select
+
+from c360.api.auth import Authenticator, AuthFailed, JwtVerifier
+from c360.api.limits import RateLimiter
+from c360.api.metrics import Metrics
+from c360.api.state import JSON, ServerState, Snapshot, email_fields
+from c360.core.clock import iso
+from c360.engine.columns import ValueProblem, parse_timestamp
+from c360.governance.access import ConsumerPolicy
+from c360.governance.lineage import schema
+from c360.pipeline.live import LiveReader
+from c360.spec.expressions import column_refs, parse_expression
+from c360.store.schema import identity_map
+
+ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+MAX_BATCH = 500
+Headers = list[tuple[bytes, bytes]]
+
+
+class ApiError(Exception):
+    """An answer other than 200, with a stable ``code``."""
+
+    def __init__(self, status: int, code: str, message: str, headers: Headers | None = None) -> None:
+        self.status, self.code, self.message, self.headers = status, code, message, headers or []
+        super().__init__(message)
+
+
+def error_body(code: str, message: str) -> bytes:
+    return orjson.dumps({"error": {"code": code, "message": message}})
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    headers: Headers
+    body: bytes
+
+    @classmethod
+    def error(cls, exc: ApiError) -> Reply:
+        return cls(exc.status, [(b"content-type", JSON), *exc.headers], error_body(exc.code, exc.message))
+
+
+def _etag(body: bytes) -> bytes:
+    return b'"' + hashlib.blake2b(body, digest_size=10).hexdigest().encode() + b'"'
+
+
+def _matches(if_none_match: bytes | None, etag: bytes) -> bool:
+    if not if_none_match:
+        return False
+    return if_none_match.strip() == b"*" or etag in {t.strip().removeprefix(b"W/")
+                                                     for t in if_none_match.split(b",")}
+
+
+class Service:
+    """One server process's answers. Cheap per request: dict hits on pre-built state."""
+
+    def __init__(self, state: ServerState, *, jwt: JwtVerifier | None, limiter: RateLimiter,
+                 metrics: Metrics, auditor: Any, live: LiveReader | None = None) -> None:
+        self.state = state
+        self.spec = state.spec
+        self.jwt = jwt
+        self.limiter = limiter
+        self.metrics = metrics
+        self.auditor = auditor
+        self._live = live
+        self._emails = email_fields(self.spec.model)
+        self._lookup_sources = {c: self._sources_for(p) for c, p in state.policies.items()}
+        self._default_live = {c for c, spec in self.spec.model.consumers.items() if spec.delivery == "live"}
+
+    # -- who, and may it --------------------------------------------------------------
+    def authenticate(self, authorization: str | None) -> tuple[str, ConsumerPolicy]:
+        """The consumer and its policy; 401, 429 or 403 otherwise, in that order."""
+        try:
+            consumer = Authenticator(self.state.keys, self.jwt).consumer(authorization)
+        except AuthFailed as exc:
+            challenge = f'Bearer error="{exc.error}"' if exc.error else "Bearer"
+            raise ApiError(401, "unauthenticated", exc.message,
+                           [(b"www-authenticate", challenge.encode())]) from None
+        wait = self.limiter.retry_after(consumer)
+        if wait is not None:
+            raise ApiError(429, "rate_limited", f"consumer '{consumer}' is over its rate limit; retry "
+                           f"after {wait}s", [(b"retry-after", str(wait).encode())])
+        policy = self.state.policy(consumer)
+        if policy.denied:
+            raise ApiError(403, "forbidden", f"consumer '{consumer}' is granted no fields")
+        return consumer, policy
+
+    def label(self, consumer: str) -> str:
+        return consumer if consumer in self.state.policies else "unknown"
+
+    @property
+    def live(self) -> LiveReader:
+        if self._live is None:
+            self._live = LiveReader(self.spec, self.state.store)
+        return self._live
+
+    def default_mode(self, consumer: str) -> str:
+        return "live" if consumer in self._default_live else "materialised"
+
+    # -- one customer -----------------------------------------------------------------
+    def get(self, consumer: str, policy: ConsumerPolicy, customer_id: str, mode: str | None = None,
+            if_none_match: bytes | None = None) -> Reply:
+        if not ID.match(customer_id):
+            raise ApiError(400, "invalid_id", "a customer id is 1 to 64 letters, digits, '_', '.' or '-'")
+        if (mode or self.default_mode(consumer)) == "live":
+            return self.get_live(consumer, policy, customer_id, if_none_match)
+        snap = self.state.snapshot
+        view = snap.views.get(consumer)
+        body = view.rows.get(customer_id) if view is not None else None
+        if body is None:
+            raise self._missing(snap, consumer, customer_id)
+        etag = _etag(body)
+        self.auditor.record(consumer, customer_id, policy.fields, "materialised")
+        headers = [*snap.raw_headers, (b"etag", etag)]
+        if _matches(if_none_match, etag):
+            return Reply(304, headers, b"")
+        return Reply(200, [(b"content-type", JSON), *headers], body)
+
+    def _missing(self, snap: Snapshot, consumer: str, customer_id: str) -> ApiError:
+        view = snap.views.get(consumer)
+        target = snap.aliases.get(customer_id)
+        seen = set()
+        while target is not None and target in snap.aliases and target not in seen:
+            seen.add(target)
+            target = snap.aliases[target]
+        # A merged id redirects only to a survivor the consumer may see; otherwise it is as
+        # unknown as an id that never existed.
+        if target is not None and view is not None and target in view.rows:
+            return ApiError(308, "moved", f"customer '{customer_id}' was merged into '{target}'",
+                            [*snap.raw_headers, (b"location", f"/v1/customers/{target}".encode())])
+        return ApiError(404, "not_found", f"no customer '{customer_id}'", snap.raw_headers)
+
+    def get_live(self, consumer: str, policy: ConsumerPolicy, customer_id: str,
+                 if_none_match: bytes | None = None) -> Reply:
+        snap = self.state.snapshot
+        fields = sorted(set(policy.fields) | policy.filter_fields)
+        result = self.live.read(customer_id, fields)
+        if not result.found:
+            raise ApiError(404, "not_found", f"no customer '{customer_id}'", snap.raw_headers)
+        if result.down:
+            names = ", ".join(f"'{n}'" for n in sorted(result.down))
+            spec = self.spec.model.consumers.get(consumer)
+            view = snap.views.get(consumer)
+            body = view.rows.get(customer_id) if view is not None else None
+            if spec is not None and spec.allow_stale:
+                if body is None:
+                    raise ApiError(404, "not_found", f"no customer '{customer_id}'", snap.raw_headers)
+                self.auditor.record(consumer, customer_id, policy.fields, "stale")
+                headers = [*snap.raw_headers, (b"x-c360-stale", b"true"),
+                           (b"x-c360-unavailable-sources", ",".join(sorted(result.down)).encode()),
+                           (b"etag", _etag(body))]
+                return Reply(200, [(b"content-type", JSON), *headers], body)
+            extra: Headers = []
+            if result.retry_after:
+                extra.append((b"retry-after", str(max(1, round(result.retry_after))).encode()))
+            raise ApiError(503, "source_unavailable",
+                           f"live read failed: source {names} is unavailable; retry later", extra)
+        record = {"customer_id": customer_id, **result.record}
+        acc = policy.access(record)
+        if acc is None:
+            raise ApiError(404, "not_found", f"no customer '{customer_id}'", snap.raw_headers)
+        body = orjson.dumps(acc.apply(record, self.state.mask_key))
+        etag = _etag(body)
+        self.auditor.record(consumer, customer_id, acc.fields, "live")
+        headers = [(b"x-c360-snapshot", str(snap.version).encode()), (b"x-c360-mode", b"live"),
+                   (b"x-c360-read-at", iso(result.read_at).encode()),
+                   (b"x-c360-live-sources", ",".join(result.sources).encode()), (b"etag", etag)]
+        if _matches(if_none_match, etag):
+            return Reply(304, headers, b"")
+        return Reply(200, [(b"content-type", JSON), *headers], body)
+
+    # -- many customers ---------------------------------------------------------------
+    def batch(self, consumer: str, policy: ConsumerPolicy, ids: Sequence[str]) -> Reply:
+        if len(ids) > MAX_BATCH:
+            raise ApiError(400, "batch_too_large", f"at most {MAX_BATCH} ids per call (got {len(ids)})")
+        for i, cid in enumerate(ids):
+            if not isinstance(cid, str) or not ID.match(cid):
+                raise ApiError(400, "invalid_id", f"ids[{i}] is not a customer id")
+        snap = self.state.snapshot
+        view = snap.views.get(consumer)
+        rows = view.rows if view is not None else {}
+        found, missing = [], []
+        for cid in ids:
+            body = rows.get(cid)
+            if body is None:
+                missing.append(cid)
+            else:
+                found.append(body)
+                self.auditor.record(consumer, cid, policy.fields, "materialised")
+        out = b'{"items":[' + b",".join(found) + b'],"not_found":' + orjson.dumps(missing) + b"}"
+        return Reply(200, [(b"content-type", JSON), *snap.raw_headers], out)
+
+    def page(self, consumer: str, policy: ConsumerPolicy, limit: int, cursor: str | None,
+             changed_since: str | None) -> Reply:
+        if "customer_id" not in policy.unmasked_everywhere:
+            raise ApiError(403, "forbidden", "paging goes by customer_id, which this consumer is not "
+                           "granted in the clear")
+        since = None
+        if changed_since is not None:
+            try:
+                since = parse_timestamp(changed_since).timestamp()
+            except ValueProblem:
+                raise ApiError(400, "invalid_request", "changed_since: expected an ISO-8601 time") from None
+        snap = self.state.snapshot
+        view = snap.views.get(consumer)
+        if view is None:
+            ids: tuple[str, ...] = ()
+            rows: dict[str, bytes] = {}
+        else:
+            ids, rows = view.ids, view.rows
+        # Keyset paging on the sorted ids: a page boundary survives a new snapshot being published.
+        start = bisect.bisect_right(ids, _decode_cursor(cursor)) if cursor else 0
+        picked: list[str] = []
+        i = start
+        if since is None:
+            picked = list(ids[start : start + limit])
+            i = start + len(picked)
+        else:
+            changed = snap.changed
+            while i < len(ids) and len(picked) < limit:
+                if changed.get(ids[i], 0.0) > since:
+                    picked.append(ids[i])
+                i += 1
+        for cid in picked:
+            self.auditor.record(consumer, cid, policy.fields, "materialised")
+        more = i < len(ids) and bool(picked)
+        next_cursor = _encode_cursor(picked[-1]) if more else None
+        head = {"snapshot": snap.version, "as_of": snap.as_of, "built_at": snap.built_at,
+                "next_cursor": next_cursor}
+        body = (b'{"items":[' + b",".join(rows[c] for c in picked) + b"]," + orjson.dumps(head)[1:])
+        return Reply(200, [(b"content-type", JSON), *snap.raw_headers], body)
+
+    # -- lookups ----------------------------------------------------------------------
+    def _sources_for(self, policy: ConsumerPolicy) -> frozenset[str]:
+        """Sources whose keys this consumer may look customers up by.
+
+        The rule: a consumer may look a customer up by a source's key when some field it is
+        granted in the clear by every policy reads that source (or a source belonging to it):
+        it already sees that system's facts about the customer.
+        """
+        out = set()
+        sources = self.spec.model.sources
+        for name in policy.unmasked_everywhere:
+            f = self.spec.model.fields.get(name)
+            if f is None:
+                continue
+            for ref in column_refs(parse_expression(f.expr)):
+                out.add(ref.source)
+                parent = sources[ref.source].belongs_to if ref.source in sources else None
+                if parent is not None:
+                    out.add(parent.source)
+        return frozenset(out)
+
+    def lookup(self, consumer: str, policy: ConsumerPolicy, source: str | None, key: str | None,
+               email: str | None) -> Reply:
+        snap = self.state.snapshot
+        view = snap.views.get(consumer)
+        if email is not None and source is None and key is None:
+            if not (self._emails & policy.unmasked_somewhere):
+                raise ApiError(403, "forbidden", "this consumer may not look customers up by email: "
+                               "it is granted no email field in the clear")
+            ids = list(view.emails.get(email.strip().lower(), ())) if view is not None else []
+        elif source is not None and key is not None and email is None:
+            if source not in self.spec.model.sources:
+                raise ApiError(400, "invalid_request", f"unknown source '{source}'")
+            if source not in self._lookup_sources.get(consumer, frozenset()):
+                raise ApiError(403, "forbidden", f"this consumer may not look customers up by "
+                               f"'{source}' keys: it is granted no field from '{source}' in the clear")
+            with self.state.store.engine.connect() as conn:
+                hit = conn.execute(select(identity_map.c.customer_id).where(
+                    identity_map.c.source == source, identity_map.c.key == key)).scalar()
+            ids = [str(hit)] if hit is not None else []
+        else:
+            raise ApiError(400, "invalid_request", "look up by 'source' and 'key' together, or by 'email'")
+        rows = view.rows if view is not None else {}
+        found = [c for c in ids if c in rows]
+        if not found:
+            raise ApiError(404, "not_found", "no customer matches", snap.raw_headers)
+        for cid in found:
+            self.auditor.record(consumer, cid, policy.fields, "materialised")
+        body = b'{"items":[' + b",".join(rows[c] for c in found) + b"]}"
+        return Reply(200, [(b"content-type", JSON), *snap.raw_headers], body)
+
+    # -- the caller's schema ------------------------------------------------------------
+    def schema(self, consumer: str, policy: ConsumerPolicy) -> Reply:
+        product = self.spec.model
+        fields = schema(product, list(policy.fields))
+        for f in fields:
+            f["masking"] = policy.masks_of(f["name"])
+        spec = product.consumers.get(consumer)
+        body: dict[str, Any] = {
+            "product": product.product, "version": product.version,
+            "owner": product.owner.model_dump(), "consumer": consumer,
+            "delivery": spec.delivery if spec else "materialised",
+            "allow_stale": bool(spec and spec.allow_stale),
+            "rate_limit": spec.rate_limit if spec else None,
+            "row_filters": [{"policy": g.name, "row_filter": g.row_filter}
+                            for g in policy.grants if g.row_filter],
+            "fields": fields,
+        }
+        snap = self.state.snapshot
+        return Reply(200, [(b"content-type", JSON), *snap.raw_headers], orjson.dumps(body))
+
+
+def _encode_cursor(last_id: str) -> str:
+    return base64.urlsafe_b64encode(f"k:{last_id}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> str:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        kind, _, value = text.partition(":")
+        if kind != "k" or not value:
+            raise ValueError
+        return value
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "invalid_cursor", "the cursor is not one this API issued") from None
+
+
+def parse_changed(value: str) -> dt.datetime:
+    return parse_timestamp(value)
