@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import sys
 from collections.abc import Callable
@@ -188,41 +187,6 @@ def serve(
     s = open_spec(spec)
     open_store(s, store).close()  # migrate once, before workers start
     run(s.path, store, host=host, port=port, workers=workers)
-
-
-consumers_app = typer.Typer(help="Consumers' keys: create, list, revoke.", no_args_is_help=True)
-app.add_typer(consumers_app, name="consumers")
-
-
-@consumers_app.command("create")
-@friendly
-def consumers_create(
-    spec: SpecArg,
-    name: Annotated[str, typer.Argument(help="The consumer, as named in the spec.")],
-    store: StoreOpt = None,
-    expires_in_days: Annotated[int | None, typer.Option(help="The key expires after this many days.")] = None,
-) -> None:
-    """Create a key for a consumer; it is shown once and stored only as a hash."""
-    from c360.core.clock import utcnow
-
-    s = open_spec(spec)
-    if name not in s.model.consumers:
-        from c360.core.text import closest
-
-        hint = closest(name, s.model.consumers)
-        raise C360Error(f"unknown consumer '{name}'" + (f"; did you mean '{hint}'?" if hint else ""))
-    expires = utcnow() + dt.timedelta(days=expires_in_days) if expires_in_days else None
-    key = open_store(s, store).create_key(name, expires_at=expires)
-    console.print(key, highlight=False, soft_wrap=True)
-
-
-@consumers_app.command("revoke")
-@friendly
-def consumers_revoke(spec: SpecArg, name: str, store: StoreOpt = None) -> None:
-    """Revoke every key of a consumer."""
-    s = open_spec(spec)
-    n = open_store(s, store).revoke_keys(name)
-    console.print(f"revoked {n} key(s) of {name}")
 
 
 connectors_app = typer.Typer(help="The connectors c360 ships.", no_args_is_help=True)
