@@ -164,17 +164,24 @@ def _subscribed(product: ProductSpec, name: str) -> bool:
     return any(name in s.fields for s in product.subscriptions)
 
 
+def _renames(old: ProductSpec, new: ProductSpec) -> dict[str, str]:
+    """New name → old name, for a removed field whose expression reappears under a new name."""
+    removed = [f for f in old.fields if f not in new.fields]
+    added = [f for f in new.fields if f not in old.fields]
+    out: dict[str, str] = {}
+    for r in removed:
+        for a in added:
+            if a not in out and _canonical(old.fields[r].expr) == _canonical(new.fields[a].expr):
+                out[a] = r
+                break
+    return out
+
+
 def _fields(old: ProductSpec, new: ProductSpec) -> list[Change]:
     out: list[Change] = []
     removed = [f for f in old.fields if f not in new.fields]
     added = [f for f in new.fields if f not in old.fields]
-    # A removed field whose expression reappears under a new name was renamed.
-    renamed: dict[str, str] = {}
-    for r in removed:
-        for a in added:
-            if a not in renamed.values() and _canonical(old.fields[r].expr) == _canonical(new.fields[a].expr):
-                renamed[r] = a
-                break
+    renamed = {o: n for n, o in _renames(old, new).items()}
     for r in removed:
         if r in renamed:
             out.append(Change("field_renamed", "breaking", f"fields.{r}",
@@ -210,7 +217,8 @@ def _fields(old: ProductSpec, new: ProductSpec) -> list[Change]:
             what = "PII flag" if o.pii != n.pii else "owner"
             out.append(Change("metadata_changed", "safe", at, f"{what} of '{name}' changed", name))
         if _not_null(old, name) and not _not_null(new, name):
-            relied = _subscribed(old, name)
+            # Judged on the new spec: a subscription dropped in the same change no longer relies on it.
+            relied = _subscribed(new, name)
             out.append(Change("made_nullable", "breaking" if relied else "safe", f"{at}.checks",
                               f"'{name}' is no longer guaranteed non-null"
                               + (" and subscribers rely on it" if relied else ""), name))
@@ -278,6 +286,7 @@ def _consumers(old: ProductSpec, new: ProductSpec) -> list[Change]:
                               f"consumer '{cname}' removed: every grant withdrawn", consumer=cname))
             continue
         before, after = effective_grants(old, cname), effective_grants(new, cname)
+        renamed = _renames(old, new)  # new name → old name
         at = f"consumers.{cname}"
         for f in before:
             if f not in after:
@@ -293,7 +302,7 @@ def _consumers(old: ProductSpec, new: ProductSpec) -> list[Change]:
                 out.append(Change("mask_removed", "safe", f"{at}.masks.{f}",
                                   f"'{f}' no longer masked for '{cname}'", f, cname))
         for f in after:
-            if f not in before:
+            if f not in before and renamed.get(f) not in before:
                 out.append(Change("grant_added", "safe", f"{at}.fields", f"'{cname}' granted '{f}'", f, cname))
         o, n = old.consumers[cname], new.consumers[cname]
         if n.row_filter is not None and o.row_filter != n.row_filter:
