@@ -18,11 +18,14 @@ from typing import Any
 from sqlalchemy import Connection
 
 from c360.connectors.base import Quarantined
+from c360.core import jsonutil
 from c360.core.clock import utcnow
 from c360.core.errors import BuildError, C360Error
 from c360.core.ids import new_customer_id
+from c360.engine.checks import gate
 from c360.engine.columns import ColumnReader, Unmapped, ValueProblem
 from c360.engine.materialise import SourceFrame, materialise
+from c360.governance import openlineage
 from c360.identity.records import IdentityRecord, make_record
 from c360.identity.resolve import Resolution, resolve
 from c360.identity.stable import Assignment, assign_ids
@@ -46,13 +49,14 @@ class BuildReport:
     review: int = 0
     identity_events: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    quality: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "run_id": self.run_id, "version": self.version, "customers": self.customers,
             "staged": self.staged, "quarantined": self.quarantined, "unmapped": self.unmapped,
             "unresolved": self.unresolved, "review": self.review,
-            "identity_events": self.identity_events, "seconds": self.seconds,
+            "identity_events": self.identity_events, "seconds": self.seconds, "quality": self.quality,
         }
 
 
@@ -178,8 +182,10 @@ def build(
     """Run every stage and publish a new snapshot. ``fail_after`` is a test hook per stage."""
     reporter = reporter or Silent()
     as_of = as_of or utcnow()
+    lineage = openlineage.emitter(spec.model)
     run_id = store.start_run("build")
     report = BuildReport(run_id)
+    lineage.start(run_id)
     version: int | None = None
     clock = time.perf_counter()
 
@@ -225,6 +231,10 @@ def build(
         reporter.finish("materialise", f"{report.customers} customers")
         lap("materialise")
 
+        # Quality gates read back what was written; an error-level failure raises before publish.
+        report.quality = gate(spec.model, ((c, jsonutil.loads(d)) for c, d in store.snapshot_rows(version))).as_dict()
+        lap("check")
+
         publish(store, version, run_id, rows, assignment, resolution)
         report.version = version
         lap("publish")
@@ -232,8 +242,10 @@ def build(
         if version is not None:
             store.fail_snapshot(version)
         store.finish_run(run_id, "failed", {**report.as_dict(), "error": str(exc)})
+        lineage.fail(run_id, str(exc))
         if isinstance(exc, C360Error):
             raise
         raise BuildError(f"build failed: {type(exc).__name__}: {exc}") from exc
     store.finish_run(run_id, "succeeded", report.as_dict())
+    lineage.complete(run_id, report.customers)
     return report
