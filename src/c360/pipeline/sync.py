@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from c360.connectors.base import Connector
 from c360.connectors.registry import make_connector
 from c360.core.errors import SourceError, TransientSourceError
+from c360.governance.suppression import Suppressor
 from c360.pipeline.progress import Reporter, Silent
 from c360.spec.validate import Spec
 from c360.store import StageCounts, Store
@@ -72,6 +73,8 @@ def sync_source(
     if full:
         store.reset_cursor(source)
     conn = open_connector(spec, source)
+    # Erased subjects are dropped or anonymised on arrival, so a sync never brings them back.
+    suppressor = Suppressor.load(store, spec.model)
     seen: set[str] = set()
     since = store.cursor(source)
     # Only a read from the beginning shows every live record, so only it can reveal deletions
@@ -82,12 +85,14 @@ def sync_source(
         while True:
             try:
                 for batch in conn.read(stream_name(spec, source), key=src.key, since=since):
-                    counts = store.stage(source, batch.records, cursor=batch.cursor,
-                                         quarantined=batch.quarantined, run_id=run_id)
+                    records = suppressor.admit(source, batch.records)
+                    counts = store.stage(source, records, cursor=batch.cursor,
+                                         quarantined=suppressor.scrub_quarantined(batch.quarantined),
+                                         run_id=run_id)
                     out.counts += counts
                     out.batches += 1
                     out.quarantined += len(batch.quarantined)
-                    seen.update(r.key for r in batch.records if not r.deleted)
+                    seen.update(r.key for r in records if not r.deleted)
                     if batch.cursor is not None:
                         since = out.cursor = batch.cursor
                     reporter.advance(task, len(batch.records), info=f"{out.batches} batch(es)")

@@ -161,3 +161,73 @@ spec_versions = Table(
 )
 
 Index("ix_staged_live", staged_records.c.source, staged_records.c.deleted)
+
+# -- audit and erasure (revision 0002) -------------------------------------------------------
+
+# The hash-chained audit log: each row's HMAC covers its content and the previous row's hash.
+audit_log = Table(
+    "audit_log", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("at", String(32), nullable=False),  # ISO-8601 UTC, kept as text so the MAC is exact
+    Column("kind", String(32), nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("subject", String(64)),  # a pseudonymous id only, never personal data
+    Column("detail", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+# One row: the chain's head. Appenders lock it, so the chain has one order under concurrency.
+audit_head = Table(
+    "audit_head", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", Integer, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+erasures = Table(
+    "erasures", metadata,
+    Column("erasure_id", String(40), primary_key=True),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("scope", String(16), nullable=False),  # customer | person
+    Column("subject", String(64), nullable=False, index=True),  # pseudonym
+    Column("reason", Text, nullable=False),
+    Column("report", Text, nullable=False),  # counts and systems to notify; no identifiers
+)
+
+# Facts kept after an erasure under a pseudonym, each with the legal basis for keeping it.
+erasure_retained = Table(
+    "erasure_retained", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("erasure_id", String(40), nullable=False, index=True),
+    Column("subject", String(64), nullable=False),
+    Column("field", String(64), nullable=False),
+    Column("value", Text),
+    Column("basis", Text, nullable=False),
+)
+
+# Keyed hashes of erased identifiers: arriving records that match are dropped or anonymised.
+suppression = Table(
+    "suppression", metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),  # key | email
+    Column("action", String(16), nullable=False),  # drop | anonymise
+    Column("erasure_id", String(40), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# The transactional outbox: erasure events to deliver to each subscribed consumer's webhook.
+erasure_outbox = Table(
+    "erasure_outbox", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("erasure_id", String(40), nullable=False, index=True),
+    Column("consumer", String(64), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("state", String(16), nullable=False),  # pending | delivered
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("last_error", Text),
+    Column("delivered_at", DateTime(timezone=True)),
+)
