@@ -26,6 +26,7 @@ from c360.engine.checks import gate
 from c360.engine.columns import ColumnReader, Unmapped, ValueProblem
 from c360.engine.materialise import SourceFrame, materialise
 from c360.governance import openlineage
+from c360.governance.erasure import record_publish
 from c360.identity.records import IdentityRecord, make_record
 from c360.identity.resolve import Resolution, resolve
 from c360.identity.stable import Assignment, assign_ids
@@ -162,6 +163,8 @@ def publish(store: Store, version: int, run_id: str, rows: list[idmap.MapRow],
     def install(conn: Connection) -> None:
         idmap.write_map(conn, run_id, rows, events)
         idmap.write_review(conn, run_id, review)
+        # The publish's audit row, in its transaction; refused if an erasure committed meanwhile.
+        record_publish(conn, run_id=run_id, version=version)
 
     store.publish(version, also=install)
 
