@@ -152,12 +152,11 @@ def create_app(
 
     def caller(request: Request, allowed: frozenset[str], route: str, mode: str = "materialised") -> Any:
         unknown = sorted(set(request.query_params) - allowed)
-        pre = request.scope.pop("c360.preauth", None)
-        if pre is not None:
-            consumer, policy = pre
-        else:
-            consumer, policy = service.authenticate(request.headers.get("authorization"))
+        consumer = request.scope.pop("c360.consumer", None)
+        if consumer is None:
+            consumer = service.authenticate(request.headers.get("authorization"))
         request.scope["c360.labels"] = (service.label(consumer), mode, route)
+        policy = service.authorize(consumer)
         if unknown:
             raise ApiError(400, "invalid_request", f"unknown query parameter '{unknown[0]}'")
         return consumer, policy
@@ -321,13 +320,14 @@ class FastPath:
         service = self.service
         customer_id = scope["path"][len(_PREFIX):]
         try:
-            consumer, policy = service.authenticate(authorization)
+            consumer = service.authenticate(authorization)
             if service.default_mode(consumer) == "live":
                 # Live reads block on sources: FastAPI runs them in its thread pool. The consumer
                 # was already counted against its rate limit, so hand over without a second count.
-                scope["c360.preauth"] = (consumer, policy)
+                scope["c360.consumer"] = consumer
                 return None
             scope["c360.labels"] = (service.label(consumer), "materialised", "get")
+            policy = service.authorize(consumer)
             return service.get(consumer, policy, customer_id, "materialised", inm)
         except ApiError as exc:
             return Reply.error(exc)

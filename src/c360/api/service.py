@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import bisect
-import datetime as dt
 import hashlib
 import re
 from collections.abc import Sequence
@@ -60,6 +59,12 @@ class Reply:
         return cls(exc.status, [(b"content-type", JSON), *exc.headers], error_body(exc.code, exc.message))
 
 
+# Reading by id is looking up by customer_id: only for consumers that see it in the clear.
+def _by_id() -> ApiError:
+    return ApiError(403, "forbidden", "this consumer is not granted customer_id in the clear, so it "
+                    "cannot read, page or batch customers by id")
+
+
 def _etag(body: bytes) -> bytes:
     return b'"' + hashlib.blake2b(body, digest_size=10).hexdigest().encode() + b'"'
 
@@ -88,8 +93,8 @@ class Service:
         self._default_live = {c for c, spec in self.spec.model.consumers.items() if spec.delivery == "live"}
 
     # -- who, and may it --------------------------------------------------------------
-    def authenticate(self, authorization: str | None) -> tuple[str, ConsumerPolicy]:
-        """The consumer and its policy; 401, 429 or 403 otherwise, in that order."""
+    def authenticate(self, authorization: str | None) -> str:
+        """The calling consumer; 401, or 429 when it is over its rate limit."""
         try:
             consumer = Authenticator(self.state.keys, self.jwt).consumer(authorization)
         except AuthFailed as exc:
@@ -100,10 +105,14 @@ class Service:
         if wait is not None:
             raise ApiError(429, "rate_limited", f"consumer '{consumer}' is over its rate limit; retry "
                            f"after {wait}s", [(b"retry-after", str(wait).encode())])
+        return consumer
+
+    def authorize(self, consumer: str) -> ConsumerPolicy:
+        """The consumer's policy; 403 when it is granted nothing (deny by default)."""
         policy = self.state.policy(consumer)
         if policy.denied:
             raise ApiError(403, "forbidden", f"consumer '{consumer}' is granted no fields")
-        return consumer, policy
+        return policy
 
     def label(self, consumer: str) -> str:
         return consumer if consumer in self.state.policies else "unknown"
@@ -122,6 +131,8 @@ class Service:
             if_none_match: bytes | None = None) -> Reply:
         if not ID.match(customer_id):
             raise ApiError(400, "invalid_id", "a customer id is 1 to 64 letters, digits, '_', '.' or '-'")
+        if "customer_id" not in policy.unmasked_everywhere:
+            raise _by_id()
         if (mode or self.default_mode(consumer)) == "live":
             return self.get_live(consumer, policy, customer_id, if_none_match)
         snap = self.state.snapshot
@@ -191,6 +202,8 @@ class Service:
 
     # -- many customers ---------------------------------------------------------------
     def batch(self, consumer: str, policy: ConsumerPolicy, ids: Sequence[str]) -> Reply:
+        if "customer_id" not in policy.unmasked_everywhere:
+            raise _by_id()
         if len(ids) > MAX_BATCH:
             raise ApiError(400, "batch_too_large", f"at most {MAX_BATCH} ids per call (got {len(ids)})")
         for i, cid in enumerate(ids):
@@ -213,8 +226,7 @@ class Service:
     def page(self, consumer: str, policy: ConsumerPolicy, limit: int, cursor: str | None,
              changed_since: str | None) -> Reply:
         if "customer_id" not in policy.unmasked_everywhere:
-            raise ApiError(403, "forbidden", "paging goes by customer_id, which this consumer is not "
-                           "granted in the clear")
+            raise _by_id()
         since = None
         if changed_since is not None:
             try:
@@ -336,6 +348,3 @@ def _decode_cursor(cursor: str) -> str:
     except (ValueError, UnicodeDecodeError):
         raise ApiError(400, "invalid_cursor", "the cursor is not one this API issued") from None
 
-
-def parse_changed(value: str) -> dt.datetime:
-    return parse_timestamp(value)
