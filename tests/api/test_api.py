@@ -29,12 +29,13 @@ class Api:
 
 
 @pytest.fixture(scope="module")
-def api(built_demo: BuiltDemo) -> Iterator[Api]:
+def api(built_demo: BuiltDemo, demo_store: tuple[str, Store]) -> Iterator[Api]:
+    """The demo product served from SQLite and from PostgreSQL (``demo_store`` is parametrised)."""
     spec = load_spec(built_demo.spec_path)
-    store = Store.open(built_demo.store_url)
+    store = demo_store[1]
     keys = {c: store.create_key(c) for c in spec.model.consumers}
     ids = [cid for cid, _ in store.snapshot_rows(built_demo.version)]
-    with TestClient(create_app(spec, store, refresh_seconds=0)) as client:
+    with TestClient(create_app(spec, store, refresh_seconds=0, mask_key=b"k", jwt=None)) as client:
         yield Api(client, spec, store, keys, ids)
 
 
@@ -92,9 +93,14 @@ def test_unknown_customer_is_404(api: Api) -> None:
 
 
 def test_freshness_headers_on_every_answer(api: Api, built_demo: BuiltDemo) -> None:
-    r = api.get(f"/v1/customers/{api.ids[0]}", "support")
+    r = api.get(f"/v1/customers/{api.ids[0]}", "finance")
     assert r.headers["x-c360-snapshot"] == str(built_demo.version)  # type: ignore[attr-defined]
     assert r.headers["x-c360-as-of"] == "2026-06-01T00:00:00Z"  # type: ignore[attr-defined]
+    assert r.headers["x-c360-mode"] == "materialised"  # type: ignore[attr-defined]
+    # support's delivery is live: its answers carry the read time and the sources read instead.
+    r = api.get(f"/v1/customers/{api.ids[0]}", "support")
+    assert r.headers["x-c360-mode"] == "live" and r.headers["x-c360-read-at"]  # type: ignore[attr-defined]
+    assert r.headers["x-c360-snapshot"] == str(built_demo.version)  # type: ignore[attr-defined]
 
 
 def test_paging_visits_every_customer_once(api: Api) -> None:
@@ -134,4 +140,5 @@ def test_health_readiness_and_openapi(api: Api) -> None:
     assert api.client.get("/healthz").json()["status"] == "ok"
     assert api.client.get("/readyz").json()["status"] == "ready"
     paths = api.client.get("/openapi.json").json()["paths"]
-    assert {"/v1/customers/{customer_id}", "/v1/customers", "/v1/schema"} <= set(paths)
+    assert {"/v1/customers/{customer_id}", "/v1/customers", "/v1/schema", "/v1/customers:batchGet",
+            "/v1/customers:lookup", "/metrics", "/healthz", "/readyz"} <= set(paths)
