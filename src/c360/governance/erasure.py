@@ -777,7 +777,7 @@ def erase(
     actor: str | None = None,
     dry_run: bool = False,
     hook: Hook | None = None,
-    compact: bool = True,
+    compact: bool = False,
 ) -> Result:
     """Erase the subject in one transaction (or, with ``dry_run``, only plan it)."""
     if not reason.strip():
