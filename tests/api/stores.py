@@ -46,7 +46,7 @@ def copy_store(src_url: str, dst_url: str) -> Store:
                 if rows:
                     write.execute(insert(table), rows)
                 serial = [c for c in table.primary_key.columns if c.autoincrement is True]
-                if rows and serial:
+                if rows and serial and dst.dialect == "postgresql":
                     # Explicit ids do not move PostgreSQL's sequences: move them past the copied rows.
                     col = serial[0].name
                     write.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', '{col}'), "
