@@ -33,9 +33,15 @@ def _with_checks(checks: dict[str, str]) -> object:
 
 RECORDS = [
     ("c_1", {"account_name": "Acme", "segment": "smb", "mrr": 10.0, "contact_email": "a@acme.io"}),
-    ("c_2", {"account_name": None, "segment": "enterprise", "mrr": -5.0, "contact_email": "a@acme.io"}),
+    (
+        "c_2",
+        {"account_name": None, "segment": "enterprise", "mrr": -5.0, "contact_email": "a@acme.io"},
+    ),
     ("c_3", {"account_name": "Beta", "segment": "gold", "mrr": None, "contact_email": None}),
-    ("c_4", {"account_name": "Gamma", "segment": None, "mrr": 20000.0, "contact_email": "g@gamma.io"}),
+    (
+        "c_4",
+        {"account_name": "Gamma", "segment": None, "mrr": 20000.0, "contact_email": "g@gamma.io"},
+    ),
 ]
 
 
@@ -55,8 +61,12 @@ def test_each_check_kind_names_the_offending_customers() -> None:
     # null is not_null's business, not accepted_values'
     assert errors[("segment", "accepted_values(smb, mid_market, enterprise)")].sample == ["c_3"]
     (warn,) = report.warnings
-    assert (warn.field_name, warn.check, warn.failing, warn.sample) == ("contact_email", "unique", 2,
-                                                                        ["c_1", "c_2"])
+    assert (warn.field_name, warn.check, warn.failing, warn.sample) == (
+        "contact_email",
+        "unique",
+        2,
+        ["c_1", "c_2"],
+    )
     assert report.records == 4 and report.checked == 4
 
 
@@ -76,12 +86,16 @@ def test_range_rejects_values_that_are_not_numbers() -> None:
     assert [f.sample for f in report.errors] == [["c_1"]]
 
 
-def _demo_with_checks(built_demo: BuiltDemo, tmp_path: Path, checks: dict[str, str]) -> tuple[Path, Store]:
+def _demo_with_checks(
+    built_demo: BuiltDemo, tmp_path: Path, checks: dict[str, str]
+) -> tuple[Path, Store]:
     d = tmp_path / "demo"
     shutil.copytree(built_demo.dir, d)
     text = (d / "product.yaml").read_text()
     for name, yaml_checks in checks.items():
-        text = text.replace(f"  {name}:\n    type:", f"  {name}:\n    checks: {yaml_checks}\n    type:", 1)
+        text = text.replace(
+            f"  {name}:\n    type:", f"  {name}:\n    checks: {yaml_checks}\n    type:", 1
+        )
     (d / "product.yaml").write_text(text)
     return d, Store.open(f"sqlite:///{d}/store.db")
 
@@ -99,14 +113,20 @@ def test_an_error_level_failure_blocks_the_publish_and_keeps_the_previous_snapsh
     with pytest.raises(QualityGateFailed) as exc:
         build(load_spec(d / "product.yaml"), store, skip_sync=True, as_of=AS_OF)
     (failure,) = exc.value.failures
-    assert (failure.field_name, failure.check, failure.level) == ("open_tickets", "range(max=0)", "error")
+    assert (failure.field_name, failure.check, failure.level) == (
+        "open_tickets",
+        "range(max=0)",
+        "error",
+    )
     assert failure.failing == len(offending)
     assert failure.sample == offending[:5]
     assert store.current_snapshot() == before  # still served
     assert dict(store.snapshot_rows(before.version)).keys() == served.keys()
 
 
-def test_warn_level_failures_publish_and_are_reported(built_demo: BuiltDemo, tmp_path: Path) -> None:
+def test_warn_level_failures_publish_and_are_reported(
+    built_demo: BuiltDemo, tmp_path: Path
+) -> None:
     d, store = _demo_with_checks(built_demo, tmp_path, {"csat": "[{check: not_null, level: warn}]"})
     before = store.current_snapshot()
     report = build(load_spec(d / "product.yaml"), store, skip_sync=True, as_of=AS_OF)

@@ -1,4 +1,4 @@
-"""Contracts out (ODCS v3, JSON Schema) and contract versions in the store (apply, history, changelog)."""
+"""Contracts out (ODCS v3, JSON Schema); contract versions in the store (apply, history)."""
 
 from __future__ import annotations
 
@@ -35,7 +35,9 @@ def _odcs_validator() -> Any:
 
     import jsonschema
 
-    schema = files("open_data_contract_standard").joinpath("schema.json").read_text(encoding="utf-8")
+    schema = (
+        files("open_data_contract_standard").joinpath("schema.json").read_text(encoding="utf-8")
+    )
     return jsonschema.Draft201909Validator(json.loads(schema))
 
 
@@ -53,7 +55,9 @@ def test_odcs_documents_validate_against_the_standards_schema() -> None:
     assert props["customer_id"]["primaryKey"] is True
     assert props["billing_contact_email"]["classification"] == "restricted"
     assert props["account_name"]["transformSourceObjects"] == ["billing.name", "crm.Name"]
-    assert {p["customProperties"][0]["value"] for p in props.values() if "customProperties" in p} == {"GBP", "ratio"}
+    assert {
+        p["customProperties"][0]["value"] for p in props.values() if "customProperties" in p
+    } == {"GBP", "ratio"}
     latency = [s for s in doc["slaProperties"] if s["property"] == "latency"]
     assert {(s["value"], s["element"]) for s in latency} >= {(15, "open_tickets,csat,last_login")}
 
@@ -61,11 +65,17 @@ def test_odcs_documents_validate_against_the_standards_schema() -> None:
 def test_a_consumer_view_holds_only_its_grants_masks_and_checks(tmp_path: Path) -> None:
     _odcs_validator()
     base = load_spec(GOLDEN / "mask_added" / "new.yaml")
-    text = base.text.replace("    checks: [{check: not_null}]\n",
-                             "    checks: [{check: not_null}, {check: accepted_values, values: [A, B]}]\n")
+    text = base.text.replace(
+        "    checks: [{check: not_null}]\n",
+        "    checks: [{check: not_null}, {check: accepted_values, values: [A, B]}]\n",
+    )
     product = load_spec_text(text, base.path).model
     doc = odcs_document(product, "support")
-    assert [p["name"] for p in doc["schema"][0]["properties"]] == ["customer_id", "account_name", "segment"]
+    assert [p["name"] for p in doc["schema"][0]["properties"]] == [
+        "customer_id",
+        "account_name",
+        "segment",
+    ]
     assert [r["role"] for r in doc["roles"]] == ["support"]
     finance = {p["name"]: p for p in odcs_document(product, "finance")["schema"][0]["properties"]}
     assert {"property": "mask", "value": "email"} in finance["contact_email"]["customProperties"]
@@ -101,7 +111,9 @@ def test_json_schema_accepts_the_records_served_and_rejects_others(built_demo: B
     for consumer in product.consumers:
         schema = consumer_json_schema(product, consumer)
         jsonschema.Draft202012Validator.check_schema(schema)
-        validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+        validator = jsonschema.Draft202012Validator(
+            schema, format_checker=jsonschema.FormatChecker()
+        )
         fields = list(effective_grants(product, consumer))
         for r in records:
             view = {f: r[f] for f in fields}
@@ -114,8 +126,10 @@ def test_json_schema_accepts_the_records_served_and_rejects_others(built_demo: B
 def test_json_schema_follows_masks_and_error_checks() -> None:
     base = load_spec(GOLDEN / "mask_added" / "new.yaml")
     text = base.text.replace("masks: {contact_email: email}", "masks: {contact_email: redact}")
-    text = text.replace("    expr: crm.Tier\n",
-                        "    expr: crm.Tier\n    checks: [{check: accepted_values, values: [smb, enterprise]}]\n")
+    text = text.replace(
+        "    expr: crm.Tier\n",
+        "    expr: crm.Tier\n    checks: [{check: accepted_values, values: [smb, enterprise]}]\n",
+    )
     product = load_spec_text(text, base.path).model
     props = consumer_json_schema(product, "finance")["properties"]
     assert props["contact_email"]["type"] == "null"
@@ -146,7 +160,10 @@ def test_apply_records_versions_with_approval_and_refuses_bad_steps(store: Store
 
     plan = apply(store, breaking.model, breaking.text, "bob")
     assert plan.breaking and [c.kind for c in plan.changes] == ["type_changed"]
-    assert [(v.version, v.applied_by) for v in history(store)] == [("1.0.0", "alice"), ("2.0.0", "bob")]
+    assert [(v.version, v.applied_by) for v in history(store)] == [
+        ("1.0.0", "alice"),
+        ("2.0.0", "bob"),
+    ]
     assert published(store) is not None and published(store).version == "2.0.0"  # type: ignore[union-attr]
     approved = approved_plans(store)
     assert approved["2.0.0"]["approved_by"] == "bob"
@@ -166,5 +183,8 @@ def test_apply_approves_a_version_a_build_already_recorded(store: Store) -> None
     apply(store, v1.model, v1.text, "alice")
     assert [(v.version, v.applied_by) for v in history(store)] == [("1.0.0", "alice")]
     other = load_spec_text(v1.text.replace("Legal name from the CRM", "Legal name"), v1.path)
-    with pytest.raises(C360Error, match=r"the spec changed but its version is still 1\.0\.0; set version to 1\.0\.1"):
+    with pytest.raises(
+        C360Error,
+        match=r"the spec changed but its version is still 1\.0\.0; set version to 1\.0\.1",
+    ):
         apply(store, other.model, other.text, "bob")

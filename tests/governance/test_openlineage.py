@@ -1,4 +1,4 @@
-"""OpenLineage run events: built and checked with the openlineage-python client's models, to file and HTTP."""
+"""OpenLineage run events, checked with the openlineage-python client's models, to file and HTTP."""
 
 from __future__ import annotations
 
@@ -39,7 +39,14 @@ def _client() -> None:
 
 def parse_event(data: dict[str, Any]) -> Any:
     """Rebuild a run event from its JSON with the client's models; their validators check it."""
-    from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
+    from openlineage.client.event_v2 import (
+        InputDataset,
+        Job,
+        OutputDataset,
+        Run,
+        RunEvent,
+        RunState,
+    )
     from openlineage.client.facet_v2 import column_lineage_dataset as cl
     from openlineage.client.facet_v2 import error_message_run, schema_dataset
 
@@ -65,14 +72,27 @@ def parse_event(data: dict[str, Any]) -> Any:
         run_facets["errorMessage"] = error_message_run.ErrorMessageRunFacet(
             message=e["message"], programmingLanguage=e["programmingLanguage"])
     return RunEvent(
-        eventType=RunState(data["eventType"]), eventTime=data["eventTime"],
+        eventType=RunState(data["eventType"]),
+        eventTime=data["eventTime"],
         run=Run(runId=data["run"]["runId"], facets=run_facets),
         job=Job(namespace=data["job"]["namespace"], name=data["job"]["name"]),
-        inputs=[InputDataset(i["namespace"], i["name"], facets={"schema": schema(i["facets"]["schema"])})
-                for i in data["inputs"]],
-        outputs=[OutputDataset(o["namespace"], o["name"], facets={
-            "schema": schema(o["facets"]["schema"]), "columnLineage": lineage(o["facets"]["columnLineage"])})
-            for o in data["outputs"]],
+        inputs=[
+            InputDataset(
+                i["namespace"], i["name"], facets={"schema": schema(i["facets"]["schema"])}
+            )
+            for i in data["inputs"]
+        ],
+        outputs=[
+            OutputDataset(
+                o["namespace"],
+                o["name"],
+                facets={
+                    "schema": schema(o["facets"]["schema"]),
+                    "columnLineage": lineage(o["facets"]["columnLineage"]),
+                },
+            )
+            for o in data["outputs"]
+        ],
         producer=data["producer"],
     )
 
@@ -89,7 +109,9 @@ def test_event_round_trips_through_the_client_models() -> None:
     assert out["name"] == "customer_360.snapshot"
     names = [f["name"] for f in out["facets"]["schema"]["fields"]]
     assert names == product.field_names
-    assert {i["name"] for i in data["inputs"]} == {f"customer_360.source.{s}" for s in product.sources}
+    assert {i["name"] for i in data["inputs"]} == {
+        f"customer_360.source.{s}" for s in product.sources
+    }
 
 
 def test_column_lineage_of_a_field_combining_several_sources() -> None:
@@ -107,12 +129,19 @@ def test_column_lineage_of_a_field_combining_several_sources() -> None:
 def test_transformations_of_plain_and_combined_expressions() -> None:
     assert column_transformations("crm.Name") == [("crm", "Name", "DIRECT", "IDENTITY")]
     assert column_transformations("coalesce(crm.Name, billing.name)") == [
-        ("crm", "Name", "DIRECT", "TRANSFORMATION"), ("billing", "name", "DIRECT", "TRANSFORMATION")]
+        ("crm", "Name", "DIRECT", "TRANSFORMATION"),
+        ("billing", "name", "DIRECT", "TRANSFORMATION"),
+    ]
 
 
 def test_configuration_comes_from_the_environment_and_hides_the_key(tmp_path: Path) -> None:
-    cfg = LineageConfig.from_env({"C360_OPENLINEAGE_FILE": str(tmp_path / "ol.jsonl"),
-                                  "C360_OPENLINEAGE_API_KEY": "s3cret", "C360_OPENLINEAGE_NAMESPACE": "prod"})
+    cfg = LineageConfig.from_env(
+        {
+            "C360_OPENLINEAGE_FILE": str(tmp_path / "ol.jsonl"),
+            "C360_OPENLINEAGE_API_KEY": "s3cret",
+            "C360_OPENLINEAGE_NAMESPACE": "prod",
+        }
+    )
     assert cfg.enabled and cfg.namespace == "prod" and cfg.file == tmp_path / "ol.jsonl"
     assert "s3cret" not in repr(cfg)
     assert not LineageConfig.from_env({}).enabled
@@ -141,7 +170,9 @@ def test_a_build_emits_start_and_complete_and_a_failed_one_fail(
     assert {e["run"]["runId"] for e in events} == {run_uuid(report.run_id)}
     for e in events:
         parse_event(e)
-    assert events[1]["outputs"][0]["outputFacets"]["outputStatistics"]["rowCount"] == report.customers
+    assert (
+        events[1]["outputs"][0]["outputFacets"]["outputStatistics"]["rowCount"] == report.customers
+    )
 
     def boom(stage: str) -> None:
         if stage == "normalise":
@@ -182,19 +213,27 @@ def test_events_are_posted_to_an_http_endpoint_with_the_bearer_key(
 ) -> None:
     url, received = endpoint
     product = load_spec(DEMO_SPEC).model
-    em = emitter(product, LineageConfig.from_mapping({"url": url, "api_key": "k-123", "namespace": "test"}))
+    em = emitter(
+        product, LineageConfig.from_mapping({"url": url, "api_key": "k-123", "namespace": "test"})
+    )
     em.start("build-9")
     em.complete("build-9", customers=7)
     assert [b["eventType"] for _, b in received] == ["START", "COMPLETE"]
     headers, body = received[1]
     assert headers["Authorization"] == "Bearer k-123"
-    assert body["job"] == {"namespace": "test", "name": "customer_360.build", "facets": body["job"]["facets"]}
+    assert body["job"] == {
+        "namespace": "test",
+        "name": "customer_360.build",
+        "facets": body["job"]["facets"],
+    }
     parse_event(body)
     assert em.errors == []
 
 
 def test_an_unreachable_endpoint_is_reported_not_raised() -> None:
     product = load_spec(DEMO_SPEC).model
-    em = LineageEmitter(product, LineageConfig(url="http://127.0.0.1:9/api/v1/lineage", timeout=0.5))
+    em = LineageEmitter(
+        product, LineageConfig(url="http://127.0.0.1:9/api/v1/lineage", timeout=0.5)
+    )
     em.fail("build-3", "boom")
     assert len(em.errors) == 1 and "cannot reach OpenLineage endpoint" in em.errors[0]

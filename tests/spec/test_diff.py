@@ -37,10 +37,26 @@ def test_plan_matches_golden(case: str) -> None:
 
 def test_golden_cases_cover_every_change_class() -> None:
     kinds = {(c["kind"], c["level"]) for case in CASES for c in _plan(case)["changes"]}  # type: ignore[index]
-    for kind in ("field_removed", "field_renamed", "type_changed", "unit_changed", "vocabulary_narrowed",
-                 "grant_withdrawn", "mask_added", "made_nullable", "row_filter_added", "consumer_removed"):
+    for kind in (
+        "field_removed",
+        "field_renamed",
+        "type_changed",
+        "unit_changed",
+        "vocabulary_narrowed",
+        "grant_withdrawn",
+        "mask_added",
+        "made_nullable",
+        "row_filter_added",
+        "consumer_removed",
+    ):
         assert (kind, "breaking") in kinds, kind
-    for kind in ("field_added", "description_changed", "grant_added", "vocabulary_widened", "made_nullable"):
+    for kind in (
+        "field_added",
+        "description_changed",
+        "grant_added",
+        "vocabulary_widened",
+        "made_nullable",
+    ):
         assert (kind, "safe") in kinds, kind
     assert ("expression_changed", "semantic") in kinds
 
@@ -54,19 +70,32 @@ def test_removed_field_names_every_subscriber_with_owner_purpose_and_sla() -> No
     renamed = _plan("field_renamed")
     (change,) = [c for c in renamed["changes"] if c["level"] == "breaking"]  # type: ignore[union-attr]
     assert change["kind"] == "field_renamed" and change["after"] == "monthly_revenue"
-    assert change["affected"] == [{"consumer": "finance", "owner": "finance-eng", "purpose": "revenue reporting",
-                                   "fields": ["mrr", "account_name"], "freshness": "24h",
-                                   "latency_p99_ms": None, "major": None}]
+    assert change["affected"] == [
+        {
+            "consumer": "finance",
+            "owner": "finance-eng",
+            "purpose": "revenue reporting",
+            "fields": ["mrr", "account_name"],
+            "freshness": "24h",
+            "latency_p99_ms": None,
+            "major": None,
+        }
+    ]
 
 
 def test_exit_codes_and_semver_verdicts() -> None:
     assert _plan("safe_additions")["exit_code"] == 0
-    assert _plan("expression_changed")["exit_code"] == 0  # semantic: flagged for review, not blocking
+    assert (
+        _plan("expression_changed")["exit_code"] == 0
+    )  # semantic: flagged for review, not blocking
     assert _plan("docs_only_patch")["exit_code"] == 0
     assert _plan("field_removed")["exit_code"] == 1  # breaking, even with the right major step
     assert _plan("field_removed")["semver"]["ok"] is True  # type: ignore[index]
-    for case, actual in (("bad_semver_patch_for_addition", "patch"), ("version_backwards", "backwards"),
-                         ("unchanged_version_with_change", "none")):
+    for case, actual in (
+        ("bad_semver_patch_for_addition", "patch"),
+        ("version_backwards", "backwards"),
+        ("unchanged_version_with_change", "none"),
+    ):
         plan = _plan(case)
         assert plan["exit_code"] == 1 and plan["semver"]["ok"] is False, case  # type: ignore[index]
         assert plan["semver"]["actual"] == actual  # type: ignore[index]
@@ -94,8 +123,10 @@ def test_whitespace_and_case_in_expressions_is_not_a_change() -> None:
 
 def test_effective_grants_union_policies_and_masks() -> None:
     old = load_spec(GOLDEN / "mask_added" / "new.yaml")
-    text = old.text + ("policies:\n  - {name: ops, consumers: [support], fields: [mrr, contact_email],"
-                       " masks: {contact_email: hash}}\n")
+    text = old.text + (
+        "policies:\n  - {name: ops, consumers: [support], fields: [mrr, contact_email],"
+        " masks: {contact_email: hash}}\n"
+    )
     model = load_spec_text(text, old.path).model
     assert effective_grants(model, "finance")["contact_email"] == "email"
     support = effective_grants(model, "support")

@@ -44,9 +44,13 @@ def _load_valid(path: Path) -> Spec:
 
 def print_plan(plan: Plan) -> None:
     old = plan.old_version or "(nothing recorded)"
-    console.print(f"plan for [bold]{plan.product}[/bold]: {old} → {plan.new_version}", highlight=False)
+    console.print(
+        f"plan for [bold]{plan.product}[/bold]: {old} → {plan.new_version}", highlight=False
+    )
     if not plan.changes:
-        console.print("no contract change" if plan.old_version else "first version: nothing to compare")
+        console.print(
+            "no contract change" if plan.old_version else "first version: nothing to compare"
+        )
     for level in ("breaking", "semantic", "safe"):
         changes = plan.of(level)  # type: ignore[arg-type]
         if not changes:
@@ -58,28 +62,48 @@ def print_plan(plan: Plan) -> None:
             if level == "safe":
                 continue
             if not c.affected:
-                console.print("    blast radius: no subscription relies on this", style="dim", highlight=False)
+                console.print(
+                    "    blast radius: no subscription relies on this", style="dim", highlight=False
+                )
             for a in c.affected:
-                sla = ", ".join(x for x in (f"freshness {a.freshness}" if a.freshness else "",
-                                            f"p99 {a.latency_p99_ms:g} ms" if a.latency_p99_ms is not None else "",
-                                            f"pinned to major {a.major}" if a.major is not None else "") if x)
-                console.print(f"    affects {a.consumer} (owner {a.owner or 'not set'}; purpose: {a.purpose}"
-                              + (f"; SLA: {sla}" if sla else "") + ")", markup=False, highlight=False,
-                              soft_wrap=True)
+                sla = ", ".join(
+                    x
+                    for x in (
+                        f"freshness {a.freshness}" if a.freshness else "",
+                        f"p99 {a.latency_p99_ms:g} ms" if a.latency_p99_ms is not None else "",
+                        f"pinned to major {a.major}" if a.major is not None else "",
+                    )
+                    if x
+                )
+                console.print(
+                    f"    affects {a.consumer} (owner {a.owner or 'not set'}; purpose: {a.purpose}"
+                    + (f"; SLA: {sla}" if sla else "")
+                    + ")",
+                    markup=False,
+                    highlight=False,
+                    soft_wrap=True,
+                )
     if plan.semver is not None:
         style = "green" if plan.semver.ok else "red"
-        console.print(f"\nversion: [{style}]{plan.semver.message}[/{style}]", highlight=False, soft_wrap=True)
+        console.print(
+            f"\nversion: [{style}]{plan.semver.message}[/{style}]", highlight=False, soft_wrap=True
+        )
 
 
 @app.command()
 def plan(
     spec: SpecArg,
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
-    against: Annotated[Path | None, typer.Option("--against", help="Compare with this spec file "
-                                                 "instead of the version recorded in the store.")] = None,
+    against: Annotated[
+        Path | None,
+        typer.Option(
+            "--against",
+            help="Compare with this spec file instead of the version recorded in the store.",
+        ),
+    ] = None,
     store: StoreOpt = None,
 ) -> None:
-    """Compare the spec with the published contract: every change, its blast radius, the semver it needs.
+    """Compare with the published contract: each change, its blast radius, the semver needed.
 
     Exit codes: 0 safe, 1 breaking (or a version that does not fit the changes), 2 invalid spec.
     """
@@ -119,8 +143,10 @@ def apply(
         raise C360Error("spec is invalid: " + "; ".join(problems))
     result = run_apply(open_store(s, store), s.model, s.text, approved_by)
     print_plan(result)
-    console.print(f"\n[green]applied[/green] {s.model.product} {s.model.version}, approved by {approved_by}",
-                  highlight=False)
+    console.print(
+        f"\n[green]applied[/green] {s.model.product} {s.model.version}, approved by {approved_by}",
+        highlight=False,
+    )
 
 
 @app.command()
@@ -136,18 +162,26 @@ def subscriptions(
     s = open_spec(spec)
     st = open_store(s, store)
     snap = st.current_snapshot()
-    statuses = compliance(s.model, built_at=snap.built_at if snap else None, sync_times=st.sync_times())
+    statuses = compliance(
+        s.model, built_at=snap.built_at if snap else None, sync_times=st.sync_times()
+    )
     if as_json:
         sys.stdout.write(json.dumps([x.as_dict() for x in statuses], indent=2) + "\n")
     else:
-        table = Table("consumer", "purpose", "fields", "freshness", "age", "latency p99", "major", "status")
+        table = Table(
+            "consumer", "purpose", "fields", "freshness", "age", "latency p99", "major", "status"
+        )
         for x in statuses:
             age = _age(x.age_seconds)
-            fresh = (f"[{'green' if x.freshness_ok else 'red'}]{x.freshness}[/]" if x.freshness else "")
+            fresh = (
+                f"[{'green' if x.freshness_ok else 'red'}]{x.freshness}[/]" if x.freshness else ""
+            )
             lat = f"{x.latency_p99_ms:g} ms" if x.latency_p99_ms is not None else ""
             if x.observed_p99_ms is not None:
                 lat += f" (seen {x.observed_p99_ms:.1f})"
-            status = "[green]ok[/green]" if x.compliant else "[red]" + "; ".join(x.violations) + "[/red]"
+            status = (
+                "[green]ok[/green]" if x.compliant else "[red]" + "; ".join(x.violations) + "[/red]"
+            )
             table.add_row(x.consumer, x.purpose, ", ".join(x.fields), fresh, age, lat,
                           str(x.major) if x.major is not None else "", status)
         console.print(table)
@@ -171,7 +205,7 @@ def contract_export(
     out: Annotated[Path, typer.Option("--out", help="Directory to write into.")],
     fmt: Annotated[str, typer.Option("--format", help="odcs or jsonschema.")] = "odcs",
 ) -> None:
-    """Write the product's contract: ODCS v3 (product and each consumer view) or JSON Schema per consumer."""
+    """Write the contract: ODCS v3 (product and each consumer view) or JSON Schema per consumer."""
     from c360.governance.contracts import export
 
     s = open_spec(spec)
@@ -197,7 +231,9 @@ def docs(
     history = [VersionEntry(v.version, v.applied_at, v.applied_by, plan, approved.get(v.version))
                for v, plan in changelog(st)]
     snap = st.current_snapshot()
-    statuses = compliance(s.model, built_at=snap.built_at, sync_times=st.sync_times()) if snap else None
+    statuses = (
+        compliance(s.model, built_at=snap.built_at, sync_times=st.sync_times()) if snap else None
+    )
     index = write_site(Site(s.model, history, statuses), out)
     console.print(f"wrote {index}", highlight=False, soft_wrap=True)
 
@@ -220,7 +256,9 @@ def lineage(
     if field is not None:
         if field not in names:
             hint = closest(field, names)
-            raise C360Error(f"unknown field '{field}'" + (f"; did you mean '{hint}'?" if hint else ""))
+            raise C360Error(
+                f"unknown field '{field}'" + (f"; did you mean '{hint}'?" if hint else "")
+            )
         names = [field]
     rows: list[dict[str, Any]] = []
     for name in names:
@@ -236,8 +274,15 @@ def lineage(
         return
     table = Table("field", "source", "stream", "column", "transformation")
     for r in rows:
-        table.add_row(r["field"], r["source"], str(r.get("stream") or ""), str(r.get("path") or r["column"]),
-                      str(r.get("transformation") or r.get("transform") or ""))
+        table.add_row(
+            r["field"],
+            r["source"],
+            str(r.get("stream") or ""),
+            str(r.get("path") or r["column"]),
+            str(r.get("transformation") or r.get("transform") or ""),
+        )
     console.print(table)
     if field is not None and rows and rows[0]["expression"]:
-        console.print(f"expression: {rows[0]['expression']}", markup=False, highlight=False, soft_wrap=True)
+        console.print(
+            f"expression: {rows[0]['expression']}", markup=False, highlight=False, soft_wrap=True
+        )

@@ -17,7 +17,9 @@ def describe(check: CheckSpec) -> str:
     if check.check == "accepted_values":
         return f"accepted_values({', '.join(str(v) for v in check.values or [])})"
     if check.check == "range":
-        bounds = [f"{k}={v:g}" for k, v in (("min", check.min), ("max", check.max)) if v is not None]
+        bounds = [
+            f"{k}={v:g}" for k, v in (("min", check.min), ("max", check.max)) if v is not None
+        ]
         return f"range({', '.join(bounds)})"
     return check.check
 
@@ -78,11 +80,17 @@ class CheckReport:
             return {"field": f.field_name, "check": f.check, "level": f.level, "failing": f.failing,
                     "sample": f.sample}
 
-        return {"checked": self.checked, "records": self.records,
-                "errors": [one(f) for f in self.errors], "warnings": [one(f) for f in self.warnings]}
+        return {
+            "checked": self.checked,
+            "records": self.records,
+            "errors": [one(f) for f in self.errors],
+            "warnings": [one(f) for f in self.warnings],
+        }
 
 
-def run_checks(product: ProductSpec, records: Iterable[tuple[str, Mapping[str, Any]]]) -> CheckReport:
+def run_checks(
+    product: ProductSpec, records: Iterable[tuple[str, Mapping[str, Any]]]
+) -> CheckReport:
     """Run every declared check over ``records`` (customer id, record) in one pass."""
     states = [_State(name, c) for name, f in product.fields.items() for c in f.checks]
     report = CheckReport(checked=len(states))
@@ -94,7 +102,9 @@ def run_checks(product: ProductSpec, records: Iterable[tuple[str, Mapping[str, A
             st.observe(customer_id, record.get(st.field_name))
     for st in states:
         if st.failing:
-            failure = QualityFailure(st.field_name, describe(st.check), st.check.level, st.failing, st.sample)
+            failure = QualityFailure(
+                st.field_name, describe(st.check), st.check.level, st.failing, st.sample
+            )
             (report.errors if st.check.level == "error" else report.warnings).append(failure)
     return report
 

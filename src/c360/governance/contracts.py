@@ -70,14 +70,18 @@ def parse_recorded(text: str, version: str = "?") -> ProductSpec:
     try:
         return ProductSpec.model_validate(doc.data)
     except Exception as exc:
-        raise C360Error(f"recorded spec version {version} no longer reads as a spec: {exc}") from exc
+        raise C360Error(
+            f"recorded spec version {version} no longer reads as a spec: {exc}"
+        ) from exc
 
 
 def history(store: Store) -> list[SpecVersion]:
     """Every recorded spec version, oldest first (by semantic version)."""
     with store.engine.connect() as conn:
         rows = conn.execute(select(spec_versions)).fetchall()
-    out = [SpecVersion(r.version, r.product, r.text, _aware(r.applied_at), r.applied_by) for r in rows]
+    out = [
+        SpecVersion(r.version, r.product, r.text, _aware(r.applied_at), r.applied_by) for r in rows
+    ]
     return sorted(out, key=lambda v: parse_version(v.version))
 
 
@@ -90,8 +94,11 @@ def published(store: Store) -> SpecVersion | None:
 def approved_plans(store: Store) -> dict[str, dict[str, Any]]:
     """Spec version → the plan approved when it was applied (from the apply runs' summaries)."""
     with store.engine.connect() as conn:
-        rows = conn.execute(select(runs.c.summary).where(runs.c.kind == "apply", runs.c.status == "succeeded")
-                            .order_by(runs.c.started_at)).fetchall()
+        rows = conn.execute(
+            select(runs.c.summary)
+            .where(runs.c.kind == "apply", runs.c.status == "succeeded")
+            .order_by(runs.c.started_at)
+        ).fetchall()
     out: dict[str, dict[str, Any]] = {}
     for (summary,) in rows:
         data = jsonutil.loads(summary) if summary else {}
@@ -137,8 +144,10 @@ def apply(store: Store, product: ProductSpec, text: str, approved_by: str) -> Pl
                            .where(spec_versions.c.version == product.version)).first()
     if row is not None:
         if row.text != text:
-            raise C360Error(f"version {product.version} is already recorded with different content; "
-                            f"give this spec a new version")
+            raise C360Error(
+                f"version {product.version} is already recorded with different content; "
+                f"give this spec a new version"
+            )
         if row.applied_by:
             raise C360Error(f"version {product.version} was already applied by {row.applied_by}")
     run_id = store.start_run("apply")
@@ -235,9 +244,16 @@ def _sla(sub: SubscriptionSpec) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     element = ",".join(sub.fields)
     if sub.freshness:
-        out.append({"property": "latency", "value": duration_seconds(sub.freshness) // 60, "unit": "m",
-                    "element": element, "driver": "operational",
-                    "description": f"{sub.consumer} ({sub.purpose}): data at most {sub.freshness} old"})
+        out.append(
+            {
+                "property": "latency",
+                "value": duration_seconds(sub.freshness) // 60,
+                "unit": "m",
+                "element": element,
+                "driver": "operational",
+                "description": f"{sub.consumer} ({sub.purpose}): data at most {sub.freshness} old",
+            }
+        )
     if sub.latency_p99_ms is not None:
         out.append({"property": "responseTime", "value": sub.latency_p99_ms, "unit": "ms",
                     "element": element, "driver": "operational",
@@ -260,18 +276,31 @@ def odcs_document(product: ProductSpec, consumer: str | None = None) -> dict[str
         if name not in grants:
             continue
         if name == "customer_id":
-            props.append({"name": name, "logicalType": "string", "physicalType": "VARCHAR",
-                          "description": "Stable surrogate id of the customer, minted by c360",
-                          "primaryKey": True, "primaryKeyPosition": 1, "required": True, "unique": True,
-                          "classification": "internal"})
+            props.append(
+                {
+                    "name": name,
+                    "logicalType": "string",
+                    "physicalType": "VARCHAR",
+                    "description": "Stable surrogate id of the customer, minted by c360",
+                    "primaryKey": True,
+                    "primaryKeyPosition": 1,
+                    "required": True,
+                    "unique": True,
+                    "classification": "internal",
+                }
+            )
             continue
         f = product.fields[name]
         prop: dict[str, Any] = {
-            "name": name, "logicalType": ODCS_TYPES[f.type], "description": f.description,
+            "name": name,
+            "logicalType": ODCS_TYPES[f.type],
+            "description": f.description,
             "classification": "restricted" if f.pii else "internal",
             "required": any(c.check == "not_null" and c.level == "error" for c in f.checks),
             "transformLogic": " ".join(f.expr.split()),
-            "transformSourceObjects": sorted({f"{x['source']}.{x['column']}" for x in field_lineage(product, name)}),
+            "transformSourceObjects": sorted(
+                {f"{x['source']}.{x['column']}" for x in field_lineage(product, name)}
+            ),
         }
         if f.pii:
             prop["tags"] = ["pii"]
@@ -299,22 +328,45 @@ def odcs_document(product: ProductSpec, consumer: str | None = None) -> dict[str
         "description": {
             "purpose": product.description or f"The {product.product} data product",
             **({"usage": "; ".join(s.purpose for s in subs)} if subs else {}),
-            **({"limitations": f"Rows limited to: {c.row_filter}"} if c is not None and c.row_filter else {}),
+            **(
+                {"limitations": f"Rows limited to: {c.row_filter}"}
+                if c is not None and c.row_filter
+                else {}
+            ),
         },
-        "schema": [{"name": table, "physicalName": table, "physicalType": "table", "logicalType": "object",
-                    "description": product.description or table,
-                    "dataGranularityDescription": f"one record per {product.grain}", "properties": props}],
-        "team": {"name": product.owner.team,
-                 "members": [{"username": product.owner.email, "role": "owner"}] if product.owner.email else []},
-        "roles": [{"role": name, "access": "read", "description": cons.description or name}
-                  for name, cons in product.consumers.items() if consumer is None or name == consumer],
+        "schema": [
+            {
+                "name": table,
+                "physicalName": table,
+                "physicalType": "table",
+                "logicalType": "object",
+                "description": product.description or table,
+                "dataGranularityDescription": f"one record per {product.grain}",
+                "properties": props,
+            }
+        ],
+        "team": {
+            "name": product.owner.team,
+            "members": [{"username": product.owner.email, "role": "owner"}]
+            if product.owner.email
+            else [],
+        },
+        "roles": [
+            {"role": name, "access": "read", "description": cons.description or name}
+            for name, cons in product.consumers.items()
+            if consumer is None or name == consumer
+        ],
         "slaProperties": [p for s in subs for p in _sla(s)],
-        "customProperties": [{"property": "grain", "value": product.grain},
-                             {"property": "generator", "value": "c360"}],
+        "customProperties": [
+            {"property": "grain", "value": product.grain},
+            {"property": "generator", "value": "c360"},
+        ],
         "contractCreatedTs": iso(utcnow()),
     }
     if product.owner.email:
-        doc["support"] = [{"channel": "owner", "tool": "email", "url": f"mailto:{product.owner.email}"}]
+        doc["support"] = [
+            {"channel": "owner", "tool": "email", "url": f"mailto:{product.owner.email}"}
+        ]
     if not doc["slaProperties"]:
         del doc["slaProperties"]
     # The package's models are the check: a document they reject is never written.
@@ -329,15 +381,21 @@ def export(product: ProductSpec, out_dir: Path, fmt: str) -> list[Path]:
     written: list[Path] = []
     if fmt == "odcs":
         docs = {f"{product.product}.odcs.yaml": odcs_document(product)}
-        docs |= {f"{product.product}.{c}.odcs.yaml": odcs_document(product, c) for c in product.consumers}
+        docs |= {
+            f"{product.product}.{c}.odcs.yaml": odcs_document(product, c) for c in product.consumers
+        }
         for name, doc in docs.items():
             path = out_dir / name
-            path.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
+            path.write_text(
+                yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8"
+            )
             written.append(path)
     elif fmt == "jsonschema":
         for c in product.consumers:
             path = out_dir / f"{product.product}.{c}.schema.json"
-            path.write_text(json.dumps(consumer_json_schema(product, c), indent=2) + "\n", encoding="utf-8")
+            path.write_text(
+                json.dumps(consumer_json_schema(product, c), indent=2) + "\n", encoding="utf-8"
+            )
             written.append(path)
     else:
         raise C360Error(f"unknown format '{fmt}'; expected odcs or jsonschema")

@@ -16,13 +16,15 @@ from c360.spec.diff import Plan, effective_grants
 from c360.spec.models import CheckSpec, ProductSpec
 
 CSS = """
-body { font: 15px/1.5 system-ui, sans-serif; margin: 2rem auto; max-width: 72rem; padding: 0 1rem; color: #1d2330; }
+body { font: 15px/1.5 system-ui, sans-serif; margin: 2rem auto; max-width: 72rem;
+  padding: 0 1rem; color: #1d2330; }
 h1 { margin-bottom: 0 } h2 { margin-top: 2.5rem; border-bottom: 1px solid #d8dde6 }
 table { border-collapse: collapse; width: 100%; margin: 1rem 0 } th, td { text-align: left;
   padding: .35rem .6rem; border-bottom: 1px solid #e6e9ef; vertical-align: top }
 th { background: #f3f5f9 } code { font-size: 13px; background: #f3f5f9; padding: 0 .2rem }
 .breaking { color: #a4161a; font-weight: 600 } .semantic { color: #9a6700 } .safe { color: #1a7f37 }
-.pii { color: #a4161a; font-weight: 600 } .muted { color: #6b7385 } .ok { color: #1a7f37 } .bad { color: #a4161a }
+.pii { color: #a4161a; font-weight: 600 } .muted { color: #6b7385 }
+.ok { color: #1a7f37 } .bad { color: #a4161a }
 td.grant { text-align: center }
 """
 
@@ -35,7 +37,9 @@ class VersionEntry:
     applied_at: dt.datetime
     applied_by: str | None
     plan: Plan | None  # changes from the version before; None for the first
-    approved: dict[str, Any] | None = None  # the plan as approved by `c360 apply`, if it was applied
+    approved: dict[str, Any] | None = (
+        None  # the plan as approved by `c360 apply`, if it was applied
+    )
 
 
 @dataclass
@@ -57,14 +61,27 @@ def _table(head: Iterable[str], rows: Iterable[Iterable[str]], cls: str = "") ->
 
 
 def _product(p: ProductSpec) -> str:
-    owner = _e(p.owner.team) + (f' &lt;<a href="mailto:{_e(p.owner.email)}">{_e(p.owner.email)}</a>&gt;'
-                                if p.owner.email else "")
+    owner = _e(p.owner.team) + (
+        f' &lt;<a href="mailto:{_e(p.owner.email)}">{_e(p.owner.email)}</a>&gt;'
+        if p.owner.email
+        else ""
+    )
     sources = ", ".join(f"<code>{_e(n)}</code> ({_e(s.connector)})" for n, s in p.sources.items())
-    return (f"<h1>{_e(p.product)} <span class=muted>{_e(p.version)}</span></h1>"
-            f"<p>{_e(p.description)}</p>"
-            + _table(["", ""], [["owner", owner], ["grain", _e(p.grain)], ["version", _e(p.version)],
-                                ["sources", sources], ["fields", str(len(p.fields) + 1)],
-                                ["consumers", str(len(p.consumers))]]))
+    return (
+        f"<h1>{_e(p.product)} <span class=muted>{_e(p.version)}</span></h1>"
+        f"<p>{_e(p.description)}</p>"
+        + _table(
+            ["", ""],
+            [
+                ["owner", owner],
+                ["grain", _e(p.grain)],
+                ["version", _e(p.version)],
+                ["sources", sources],
+                ["fields", str(len(p.fields) + 1)],
+                ["consumers", str(len(p.consumers))],
+            ],
+        )
+    )
 
 
 def _history(entries: Sequence[VersionEntry]) -> str:
@@ -83,10 +100,13 @@ def _history(entries: Sequence[VersionEntry]) -> str:
         if not v.plan.changes:
             parts.append("<p>No contract change.</p>")
             continue
-        items = "".join(f'<li><span class="{c.level}">{c.level}</span> {_e(c.message)}'
-                        + (f" <span class=muted>(affects {_e(', '.join(a.consumer for a in c.affected))})</span>"
-                           if c.affected else "") + "</li>" for c in v.plan.changes)
-        parts.append(f"<ul>{items}</ul>")
+        items = []
+        for c in v.plan.changes:
+            who = ", ".join(a.consumer for a in c.affected)
+            affects = f" <span class=muted>(affects {_e(who)})</span>" if who else ""
+            level = f'<span class="{c.level}">{c.level}</span>'
+            items.append(f"<li>{level} {_e(c.message)}{affects}</li>")
+        parts.append(f"<ul>{''.join(items)}</ul>")
     return "".join(parts)
 
 
@@ -94,8 +114,11 @@ def _lineage(p: ProductSpec, name: str) -> str:
     items = []
     for x in field_lineage(p, name):
         if "connector" in x:
-            items.append(f"<code>{_e(x['source'])}.{_e(x['column'])}</code> "
-                         f"<span class=muted>({_e(x['connector'])} {_e(x['stream'])}, {_e(x['path'])})</span>")
+            items.append(
+                f"<code>{_e(x['source'])}.{_e(x['column'])}</code> "
+                f"<span class=muted>({_e(x['connector'])} {_e(x['stream'])}, "
+                f"{_e(x['path'])})</span>"
+            )
         else:
             items.append(f"<span class=muted>{_e(x.get('transform'))}</span>")
     return "<br>".join(items)
@@ -105,18 +128,39 @@ def _check(c: CheckSpec) -> str:
     if c.check == "accepted_values":
         return f"accepted values: {', '.join(str(v) for v in c.values or [])}"
     if c.check == "range":
-        return "range " + " ".join(f"{k} {v:g}" for k, v in (("min", c.min), ("max", c.max)) if v is not None)
+        return "range " + " ".join(
+            f"{k} {v:g}" for k, v in (("min", c.min), ("max", c.max)) if v is not None
+        )
     return c.check.replace("_", " ")
 
 
 def _fields(p: ProductSpec) -> str:
-    rows = [["<code id=f-customer_id>customer_id</code>", "string", "", "Stable surrogate id of the customer",
-             "", _lineage(p, "customer_id"), ""]]
+    rows = [
+        [
+            "<code id=f-customer_id>customer_id</code>",
+            "string",
+            "",
+            "Stable surrogate id of the customer",
+            "",
+            _lineage(p, "customer_id"),
+            "",
+        ]
+    ]
     for name, f in p.fields.items():
-        checks = ", ".join(_e(_check(c)) + (" (warn)" if c.level == "warn" else "") for c in f.checks)
-        rows.append([f"<code id=f-{_e(name)}>{_e(name)}</code>", _e(f.type), _e(f.unit), _e(f.description),
-                     "<span class=pii>PII</span>" if f.pii else "",
-                     _lineage(p, name) + f"<br><code>{_e(' '.join(f.expr.split()))}</code>", checks])
+        checks = ", ".join(
+            _e(_check(c)) + (" (warn)" if c.level == "warn" else "") for c in f.checks
+        )
+        rows.append(
+            [
+                f"<code id=f-{_e(name)}>{_e(name)}</code>",
+                _e(f.type),
+                _e(f.unit),
+                _e(f.description),
+                "<span class=pii>PII</span>" if f.pii else "",
+                _lineage(p, name) + f"<br><code>{_e(' '.join(f.expr.split()))}</code>",
+                checks,
+            ]
+        )
     return "<h2 id=fields>Fields</h2>" + _table(
         ["field", "type", "unit", "definition", "PII", "lineage and expression", "checks"], rows)
 
@@ -124,9 +168,20 @@ def _fields(p: ProductSpec) -> str:
 def _access(p: ProductSpec) -> str:
     consumers = list(p.consumers)
     grants = {c: effective_grants(p, c) for c in consumers}
-    about = _table(["consumer", "delivery", "owner", "row filter", "rate limit", "description"], [
-        [f"<code>{_e(n)}</code>", _e(c.delivery), _e(c.owner), f"<code>{_e(c.row_filter)}</code>"
-         if c.row_filter else "", _e(c.rate_limit), _e(c.description)] for n, c in p.consumers.items()])
+    about = _table(
+        ["consumer", "delivery", "owner", "row filter", "rate limit", "description"],
+        [
+            [
+                f"<code>{_e(n)}</code>",
+                _e(c.delivery),
+                _e(c.owner),
+                f"<code>{_e(c.row_filter)}</code>" if c.row_filter else "",
+                _e(c.rate_limit),
+                _e(c.description),
+            ]
+            for n, c in p.consumers.items()
+        ],
+    )
     rows = []
     for name in p.field_names:
         cells = [f'<a href="#f-{_e(name)}">{_e(name)}</a>']
@@ -153,21 +208,47 @@ def _subscriptions(p: ProductSpec, statuses: Sequence[SubscriptionStatus] | None
         else:
             status = "<span class=bad>" + _e("; ".join(st.violations)) + "</span>"
         sunset = p.lifecycle.sunset.get(sub.major) if sub.major is not None else None
-        rows.append([f"<code>{_e(sub.consumer)}</code>", _e(sub.purpose),
-                     ", ".join(f'<a href="#f-{_e(f)}">{_e(f)}</a>' for f in sub.fields),
-                     _e(sub.freshness), f"{sub.latency_p99_ms:g} ms" if sub.latency_p99_ms is not None else "",
-                     _e(sub.major) + (f" (sunset {_e(sunset)})" if sunset else ""), status])
+        rows.append(
+            [
+                f"<code>{_e(sub.consumer)}</code>",
+                _e(sub.purpose),
+                ", ".join(f'<a href="#f-{_e(f)}">{_e(f)}</a>' for f in sub.fields),
+                _e(sub.freshness),
+                f"{sub.latency_p99_ms:g} ms" if sub.latency_p99_ms is not None else "",
+                _e(sub.major) + (f" (sunset {_e(sunset)})" if sunset else ""),
+                status,
+            ]
+        )
     if not rows:
-        return "<h2 id=subscriptions>Subscriptions and SLAs</h2><p class=muted>No subscriptions.</p>"
+        return (
+            "<h2 id=subscriptions>Subscriptions and SLAs</h2><p class=muted>No subscriptions.</p>"
+        )
     return "<h2 id=subscriptions>Subscriptions and SLAs</h2>" + _table(
-        ["consumer", "purpose", "relies on", "freshness", "latency p99", "pinned major", "compliance"], rows)
+        [
+            "consumer",
+            "purpose",
+            "relies on",
+            "freshness",
+            "latency p99",
+            "pinned major",
+            "compliance",
+        ],
+        rows,
+    )
 
 
 def render(site: Site) -> str:
     """The whole site as one HTML page."""
     p = site.product
-    nav = " · ".join(f'<a href="#{a}">{t}</a>' for a, t in (
-        ("history", "history"), ("fields", "fields"), ("consumers", "access"), ("subscriptions", "SLAs")))
+    nav = " · ".join(
+        f'<a href="#{a}">{t}</a>'
+        for a, t in (
+            ("history", "history"),
+            ("fields", "fields"),
+            ("consumers", "access"),
+            ("subscriptions", "SLAs"),
+        )
+    )
     body = "".join([_product(p), f"<p>{nav}</p>", _history(site.history), _fields(p), _access(p),
                     _subscriptions(p, site.statuses),
                     f"<p class=muted>Generated by c360 at {_e(iso(site.generated_at))}.</p>"])

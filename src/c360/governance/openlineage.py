@@ -71,8 +71,14 @@ class LineageConfig:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> LineageConfig:
         env = os.environ if environ is None else environ
-        return cls.from_mapping({"url": env.get(ENV_URL), "file": env.get(ENV_FILE),
-                                 "namespace": env.get(ENV_NAMESPACE), "api_key": env.get(ENV_API_KEY)})
+        return cls.from_mapping(
+            {
+                "url": env.get(ENV_URL),
+                "file": env.get(ENV_FILE),
+                "namespace": env.get(ENV_NAMESPACE),
+                "api_key": env.get(ENV_API_KEY),
+            }
+        )
 
 
 def run_uuid(run_id: str) -> str:
@@ -128,7 +134,14 @@ def build_event(product: ProductSpec, state: State, run_id: str, *, namespace: s
                 customers: int | None = None) -> RunEvent:
     """One run event of the build of ``product``, with the client's models."""
     try:
-        from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
+        from openlineage.client.event_v2 import (
+            InputDataset,
+            Job,
+            OutputDataset,
+            Run,
+            RunEvent,
+            RunState,
+        )
         from openlineage.client.facet_v2 import (
             column_lineage_dataset as cl,
         )
@@ -144,13 +157,27 @@ def build_event(product: ProductSpec, state: State, run_id: str, *, namespace: s
 
     inputs = []
     for name, src in product.sources.items():
-        fields = [schema_dataset.SchemaDatasetFacetFields(name=c, type=col.type, description=col.description,
-                                                          ordinal_position=i)
-                  for i, (c, col) in enumerate(src.columns.items(), start=1)]
-        inputs.append(InputDataset(namespace, f"{product.product}.source.{name}",
-                                   facets={"schema": schema_dataset.SchemaDatasetFacet(fields=fields)}))
-    out_fields = [schema_dataset.SchemaDatasetFacetFields(name="customer_id", type="string", ordinal_position=1,
-                                                          description="Stable surrogate id of the customer")]
+        fields = [
+            schema_dataset.SchemaDatasetFacetFields(
+                name=c, type=col.type, description=col.description, ordinal_position=i
+            )
+            for i, (c, col) in enumerate(src.columns.items(), start=1)
+        ]
+        inputs.append(
+            InputDataset(
+                namespace,
+                f"{product.product}.source.{name}",
+                facets={"schema": schema_dataset.SchemaDatasetFacet(fields=fields)},
+            )
+        )
+    out_fields = [
+        schema_dataset.SchemaDatasetFacetFields(
+            name="customer_id",
+            type="string",
+            ordinal_position=1,
+            description="Stable surrogate id of the customer",
+        )
+    ]
     lineage: dict[str, cl.Fields] = {}
     for i, (fname, f) in enumerate(product.fields.items(), start=2):
         out_fields.append(schema_dataset.SchemaDatasetFacetFields(
@@ -160,26 +187,33 @@ def build_event(product: ProductSpec, state: State, run_id: str, *, namespace: s
                           transformations=[cl.Transformation(type=kind, subtype=sub)])
             for src, column, kind, sub in column_transformations(f.expr)
         ]
-        lineage[fname] = cl.Fields(inputFields=inputs_of, transformationDescription=" ".join(f.expr.split()))
+        lineage[fname] = cl.Fields(
+            inputFields=inputs_of, transformationDescription=" ".join(f.expr.split())
+        )
     out_facets: dict[str, Any] = {
         "schema": schema_dataset.SchemaDatasetFacet(fields=out_fields),
         "columnLineage": cl.ColumnLineageDatasetFacet(fields=lineage),
     }
     output_facets: dict[str, Any] = {}
     if customers is not None:
-        output_facets["outputStatistics"] = output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet(
-            rowCount=customers)
+        output_facets["outputStatistics"] = (
+            output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet(rowCount=customers)
+        )
     output = OutputDataset(namespace, f"{product.product}.snapshot", facets=out_facets,
                            outputFacets=output_facets)
     run_facets: dict[str, Any] = {
-        "processing_engine": processing_engine_run.ProcessingEngineRunFacet(version=_c360_version(), name="c360"),
+        "processing_engine": processing_engine_run.ProcessingEngineRunFacet(
+            version=_c360_version(), name="c360"
+        ),
     }
     if error is not None:
         run_facets["errorMessage"] = error_message_run.ErrorMessageRunFacet(message=error,
                                                                             programmingLanguage="python")
     job_facets: dict[str, Any] = {}
     if product.description:
-        job_facets["documentation"] = documentation_job.DocumentationJobFacet(description=product.description)
+        job_facets["documentation"] = documentation_job.DocumentationJobFacet(
+            description=product.description
+        )
     return RunEvent(
         eventType=RunState[state],
         eventTime=(when or utcnow()).astimezone(dt.UTC).isoformat(),
@@ -205,7 +239,9 @@ class LineageEmitter:
         self.config = config
         self.errors: list[str] = []  # delivery failures, kept for the run's summary
 
-    def emit(self, state: State, run_id: str, *, error: str | None = None, customers: int | None = None) -> None:
+    def emit(
+        self, state: State, run_id: str, *, error: str | None = None, customers: int | None = None
+    ) -> None:
         if not self.config.enabled:
             return
         body = event_json(build_event(self.product, state, run_id, namespace=self.config.namespace,
@@ -222,11 +258,17 @@ class LineageEmitter:
             if self.config.api_key is not None:
                 headers["Authorization"] = f"Bearer {self.config.api_key.get_secret_value()}"
             try:
-                resp = httpx.post(self.config.url, content=body, headers=headers, timeout=self.config.timeout)
+                resp = httpx.post(
+                    self.config.url, content=body, headers=headers, timeout=self.config.timeout
+                )
                 if resp.status_code >= 400:
-                    self._failed(f"OpenLineage endpoint {self.config.url} answered {resp.status_code}")
+                    self._failed(
+                        f"OpenLineage endpoint {self.config.url} answered {resp.status_code}"
+                    )
             except httpx.HTTPError as exc:
-                self._failed(f"cannot reach OpenLineage endpoint {self.config.url}: {type(exc).__name__}")
+                self._failed(
+                    f"cannot reach OpenLineage endpoint {self.config.url}: {type(exc).__name__}"
+                )
 
     def _failed(self, message: str) -> None:
         log.warning("%s", message)

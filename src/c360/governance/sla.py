@@ -1,4 +1,4 @@
-"""Subscriptions' SLAs, measured: freshness from the data's age, latency from observed reads, purpose drift.
+"""Subscriptions' SLAs, measured: freshness from data age, latency from reads, purpose drift.
 
 The API feeds :class:`LatencyRecorder` (``observe(consumer, seconds)`` per answered read)
 and :class:`PurposeDrift` (``record(consumer, fields)`` per read); :func:`compliance`
@@ -88,7 +88,7 @@ class PurposeDrift:
         self._lock = threading.Lock()
 
     def record(self, consumer: str, fields: Iterable[str]) -> int:
-        """Count one read of ``fields`` by ``consumer``; returns how many were outside its subscriptions."""
+        """Count a read of ``fields`` by ``consumer``; returns how many are unsubscribed."""
         declared = self._declared.get(consumer, frozenset())
         outside = [f for f in fields if f != "customer_id" and f not in declared]
         if outside:
@@ -174,7 +174,7 @@ def compliance(
     drift: PurposeDrift | None = None,
     now: dt.datetime | None = None,
 ) -> list[SubscriptionStatus]:
-    """One status per subscription: freshness from the served snapshot, latency from observations."""
+    """One status per subscription: freshness from the served snapshot, latency from observation."""
     now = now or utcnow()
     out = []
     for sub in product.subscriptions:
@@ -195,11 +195,26 @@ def compliance(
         if sub.latency_p99_ms is not None and p99_ms is not None:
             lat_ok = p99_ms <= sub.latency_p99_ms
             if not lat_ok:
-                violations.append(f"p99 latency {p99_ms:.1f} ms exceeds the SLA of {sub.latency_p99_ms:g} ms")
-        out.append(SubscriptionStatus(
-            sub.consumer, sub.purpose, tuple(sub.fields), sub.major, sub.freshness, age, fresh_ok,
-            sub.latency_p99_ms, p99_ms, lat_ok, latency.count(sub.consumer) if latency is not None else 0,
-            drift.total(sub.consumer) if drift is not None else 0, tuple(violations)))
+                violations.append(
+                    f"p99 latency {p99_ms:.1f} ms exceeds the SLA of {sub.latency_p99_ms:g} ms"
+                )
+        out.append(
+            SubscriptionStatus(
+                sub.consumer,
+                sub.purpose,
+                tuple(sub.fields),
+                sub.major,
+                sub.freshness,
+                age,
+                fresh_ok,
+                sub.latency_p99_ms,
+                p99_ms,
+                lat_ok,
+                latency.count(sub.consumer) if latency is not None else 0,
+                drift.total(sub.consumer) if drift is not None else 0,
+                tuple(violations),
+            )
+        )
     return out
 
 
@@ -251,14 +266,18 @@ def lifecycle_headers(product: ProductSpec, consumer: str, *,
     return headers
 
 
-def sunset_error(product: ProductSpec, consumer: str, *, now: dt.datetime | None = None) -> str | None:
-    """The error for a consumer pinned to a major past its sunset; None while it may still be served."""
+def sunset_error(
+    product: ProductSpec, consumer: str, *, now: dt.datetime | None = None
+) -> str | None:
+    """The error for a consumer pinned to a major past its sunset; None while it is still served."""
     major = pinned_major(product, consumer)
     if major is None:
         return None
     date = product.lifecycle.sunset.get(major)
     if date is None or (now or utcnow()) <= _sunset_at(date):
         return None
-    return (f"major version {major} of {product.product} was sunset on {date.isoformat()}; "
-            f"move consumer '{consumer}' to version {product.version} (major {current_major(product)}) "
-            "and update its subscription's pin")
+    return (
+        f"major version {major} of {product.product} was sunset on {date.isoformat()}; "
+        f"move consumer '{consumer}' to version {product.version} (major {current_major(product)}) "
+        "and update its subscription's pin"
+    )

@@ -23,7 +23,9 @@ Level = Literal["breaking", "safe", "semantic"]
 Bump = Literal["none", "patch", "minor", "major"]
 _BUMPS: tuple[Bump, ...] = ("none", "patch", "minor", "major")
 # Changes that only document: a patch step is enough.
-PATCH_KINDS = frozenset({"description_changed", "metadata_changed", "owner_changed", "checks_changed"})
+PATCH_KINDS = frozenset(
+    {"description_changed", "metadata_changed", "owner_changed", "checks_changed"}
+)
 _VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)")
 
 
@@ -101,7 +103,9 @@ class Plan:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "product": self.product, "old_version": self.old_version, "new_version": self.new_version,
+            "product": self.product,
+            "old_version": self.old_version,
+            "new_version": self.new_version,
             "summary": {lvl: len(self.of(lvl)) for lvl in ("breaking", "semantic", "safe")},
             "semver": self.semver.as_dict() if self.semver else None,
             "changes": [c.as_dict() for c in self.changes],
@@ -113,7 +117,7 @@ class Plan:
 
 
 def effective_grants(product: ProductSpec, consumer: str) -> dict[str, str | None]:
-    """Field → mask kind (None when unmasked) granted to ``consumer`` by its base policy and policies.
+    """Field → mask kind (None when unmasked) granted to ``consumer`` by its policy and policies.
 
     Grants combine as a union; a field is masked only when every grant of it masks it.
     """
@@ -134,7 +138,7 @@ def effective_grants(product: ProductSpec, consumer: str) -> dict[str, str | Non
 
 
 def diff(old: ProductSpec | None, new: ProductSpec) -> Plan:
-    """Classify every change from ``old`` (the published spec; None for a first version) to ``new``."""
+    """Classify each change from ``old`` (the published spec; None at first) to ``new``."""
     plan = Plan(new.product, old.version if old else None, new.version)
     if old is not None:
         changes = [*_fields(old, new), *_vocabularies(old, new), *_source_columns(old, new),
@@ -184,10 +188,21 @@ def _fields(old: ProductSpec, new: ProductSpec) -> list[Change]:
     renamed = {o: n for n, o in _renames(old, new).items()}
     for r in removed:
         if r in renamed:
-            out.append(Change("field_renamed", "breaking", f"fields.{r}",
-                              f"field '{r}' renamed to '{renamed[r]}'", r, before=r, after=renamed[r]))
+            out.append(
+                Change(
+                    "field_renamed",
+                    "breaking",
+                    f"fields.{r}",
+                    f"field '{r}' renamed to '{renamed[r]}'",
+                    r,
+                    before=r,
+                    after=renamed[r],
+                )
+            )
         else:
-            out.append(Change("field_removed", "breaking", f"fields.{r}", f"field '{r}' removed", r))
+            out.append(
+                Change("field_removed", "breaking", f"fields.{r}", f"field '{r}' removed", r)
+            )
     for a in added:
         if a not in renamed.values():
             out.append(Change("field_added", "safe", f"fields.{a}", f"field '{a}' added", a,
@@ -206,9 +221,17 @@ def _fields(old: ProductSpec, new: ProductSpec) -> list[Change]:
                               f"unit of '{name}' changed from {o.unit} to {n.unit}", name,
                               before=o.unit, after=n.unit))
         if _canonical(o.expr) != _canonical(n.expr):
-            out.append(Change("expression_changed", "semantic", f"{at}.expr",
-                              f"expression of '{name}' changed; review the values it now produces", name,
-                              before=" ".join(o.expr.split()), after=" ".join(n.expr.split())))
+            out.append(
+                Change(
+                    "expression_changed",
+                    "semantic",
+                    f"{at}.expr",
+                    f"expression of '{name}' changed; review the values it now produces",
+                    name,
+                    before=" ".join(o.expr.split()),
+                    after=" ".join(n.expr.split()),
+                )
+            )
         if o.description != n.description:
             out.append(Change("description_changed", "safe", f"{at}.description",
                               f"description of '{name}' changed", name, before=o.description,
@@ -217,14 +240,21 @@ def _fields(old: ProductSpec, new: ProductSpec) -> list[Change]:
             what = "PII flag" if o.pii != n.pii else "owner"
             out.append(Change("metadata_changed", "safe", at, f"{what} of '{name}' changed", name))
         if _not_null(old, name) and not _not_null(new, name):
-            # Judged on the new spec: a subscription dropped in the same change no longer relies on it.
+            # Judged on the new spec: a subscription dropped in the same change relies on nothing.
             relied = _subscribed(new, name)
             out.append(Change("made_nullable", "breaking" if relied else "safe", f"{at}.checks",
                               f"'{name}' is no longer guaranteed non-null"
                               + (" and subscribers rely on it" if relied else ""), name))
         elif [c.model_dump() for c in o.checks] != [c.model_dump() for c in n.checks]:
-            out.append(Change("checks_changed", "safe", f"{at}.checks", f"quality checks of '{name}' changed",
-                              name))
+            out.append(
+                Change(
+                    "checks_changed",
+                    "safe",
+                    f"{at}.checks",
+                    f"quality checks of '{name}' changed",
+                    name,
+                )
+            )
     return out
 
 
@@ -246,15 +276,28 @@ def _vocabularies(old: ProductSpec, new: ProductSpec) -> list[Change]:
         after = new.vocabularies.get(vocab, {})
         lost_values = sorted(set(before.values()) - set(after.values()))
         lost_keys = sorted(set(before) - set(after))
-        readers = {(s, c) for s, src in new.sources.items() for c, col in src.columns.items() if col.map == vocab}
+        readers = {
+            (s, c)
+            for s, src in new.sources.items()
+            for c, col in src.columns.items()
+            if col.map == vocab
+        }
         fields: list[str | None] = [*_fields_reading(new, readers)] or [None]
         if lost_values or lost_keys:
             what = (f"values {', '.join(lost_values)} no longer produced" if lost_values
                     else f"{', '.join(lost_keys)} no longer mapped (now null)")
             for f in fields:
-                out.append(Change("vocabulary_narrowed", "breaking", f"vocabularies.{vocab}",
-                                  f"vocabulary '{vocab}' narrowed: {what}", f,
-                                  before=sorted(set(before.values())), after=sorted(set(after.values()))))
+                out.append(
+                    Change(
+                        "vocabulary_narrowed",
+                        "breaking",
+                        f"vocabularies.{vocab}",
+                        f"vocabulary '{vocab}' narrowed: {what}",
+                        f,
+                        before=sorted(set(before.values())),
+                        after=sorted(set(after.values())),
+                    )
+                )
         elif after != before:
             out.append(Change("vocabulary_widened", "safe", f"vocabularies.{vocab}",
                               f"vocabulary '{vocab}' maps more values"))
@@ -262,7 +305,7 @@ def _vocabularies(old: ProductSpec, new: ProductSpec) -> list[Change]:
 
 
 def _source_columns(old: ProductSpec, new: ProductSpec) -> list[Change]:
-    """A column read differently (type, path, currency, map) changes the values of the fields reading it."""
+    """A column read differently (type, path, currency, map) changes the fields reading it."""
     out: list[Change] = []
     for sname, src in new.sources.items():
         before = old.sources.get(sname)
@@ -270,11 +313,20 @@ def _source_columns(old: ProductSpec, new: ProductSpec) -> list[Change]:
             continue
         for cname, col in src.columns.items():
             was = before.columns.get(cname)
-            if was is None or was.model_dump(exclude={"description"}) == col.model_dump(exclude={"description"}):
+            if was is None or was.model_dump(exclude={"description"}) == col.model_dump(
+                exclude={"description"}
+            ):
                 continue
             for f in _fields_reading(new, {(sname, cname)}):
-                out.append(Change("source_column_changed", "semantic", f"sources.{sname}.columns.{cname}",
-                                  f"column {sname}.{cname} is read differently; '{f}' may change", f))
+                out.append(
+                    Change(
+                        "source_column_changed",
+                        "semantic",
+                        f"sources.{sname}.columns.{cname}",
+                        f"column {sname}.{cname} is read differently; '{f}' may change",
+                        f,
+                    )
+                )
     return out
 
 
@@ -303,7 +355,11 @@ def _consumers(old: ProductSpec, new: ProductSpec) -> list[Change]:
                                   f"'{f}' no longer masked for '{cname}'", f, cname))
         for f in after:
             if f not in before and renamed.get(f) not in before:
-                out.append(Change("grant_added", "safe", f"{at}.fields", f"'{cname}' granted '{f}'", f, cname))
+                out.append(
+                    Change(
+                        "grant_added", "safe", f"{at}.fields", f"'{cname}' granted '{f}'", f, cname
+                    )
+                )
         o, n = old.consumers[cname], new.consumers[cname]
         if n.row_filter is not None and o.row_filter != n.row_filter:
             out.append(Change("row_filter_added", "breaking", f"{at}.row_filter",
@@ -313,13 +369,28 @@ def _consumers(old: ProductSpec, new: ProductSpec) -> list[Change]:
             out.append(Change("row_filter_removed", "safe", f"{at}.row_filter",
                               f"'{cname}' row filter removed", consumer=cname))
         if o.delivery != n.delivery:
-            out.append(Change("delivery_changed", "semantic", f"{at}.delivery",
-                              f"'{cname}' delivery changed from {o.delivery} to {n.delivery}", consumer=cname,
-                              before=o.delivery, after=n.delivery))
+            out.append(
+                Change(
+                    "delivery_changed",
+                    "semantic",
+                    f"{at}.delivery",
+                    f"'{cname}' delivery changed from {o.delivery} to {n.delivery}",
+                    consumer=cname,
+                    before=o.delivery,
+                    after=n.delivery,
+                )
+            )
     for cname in new.consumers:
         if cname not in old.consumers:
-            out.append(Change("consumer_added", "safe", f"consumers.{cname}", f"consumer '{cname}' added",
-                              consumer=cname))
+            out.append(
+                Change(
+                    "consumer_added",
+                    "safe",
+                    f"consumers.{cname}",
+                    f"consumer '{cname}' added",
+                    consumer=cname,
+                )
+            )
     return out
 
 
@@ -334,22 +405,45 @@ def _subscriptions(old: ProductSpec, new: ProductSpec) -> list[Change]:
     for key, s in after.items():
         at = f"subscriptions[{s.consumer}: {s.purpose}]"
         if key not in before:
-            out.append(Change("subscription_added", "safe", at, f"'{s.consumer}' subscribes for {s.purpose}",
-                              consumer=s.consumer))
+            out.append(
+                Change(
+                    "subscription_added",
+                    "safe",
+                    at,
+                    f"'{s.consumer}' subscribes for {s.purpose}",
+                    consumer=s.consumer,
+                )
+            )
         elif before[key] != s:
-            out.append(Change("subscription_changed", "safe", at,
-                              f"subscription of '{s.consumer}' for {s.purpose} changed", consumer=s.consumer))
+            out.append(
+                Change(
+                    "subscription_changed",
+                    "safe",
+                    at,
+                    f"subscription of '{s.consumer}' for {s.purpose} changed",
+                    consumer=s.consumer,
+                )
+            )
     for key, s in before.items():
         if key not in after:
-            out.append(Change("subscription_removed", "safe", f"subscriptions[{s.consumer}: {s.purpose}]",
-                              f"'{s.consumer}' no longer subscribes for {s.purpose}", consumer=s.consumer))
+            out.append(
+                Change(
+                    "subscription_removed",
+                    "safe",
+                    f"subscriptions[{s.consumer}: {s.purpose}]",
+                    f"'{s.consumer}' no longer subscribes for {s.purpose}",
+                    consumer=s.consumer,
+                )
+            )
     return out
 
 
 def _product(old: ProductSpec, new: ProductSpec) -> list[Change]:
     out: list[Change] = []
     if old.description != new.description:
-        out.append(Change("description_changed", "safe", "description", "product description changed"))
+        out.append(
+            Change("description_changed", "safe", "description", "product description changed")
+        )
     if old.owner != new.owner:
         out.append(Change("owner_changed", "safe", "owner", f"owner changed to {new.owner.team}",
                           before=old.owner.team, after=new.owner.team))
@@ -360,7 +454,9 @@ def _product(old: ProductSpec, new: ProductSpec) -> list[Change]:
     return out
 
 
-def _blast(change: Change, subs: list[SubscriptionSpec], product: ProductSpec) -> tuple[Affected, ...]:
+def _blast(
+    change: Change, subs: list[SubscriptionSpec], product: ProductSpec
+) -> tuple[Affected, ...]:
     out = []
     for s in subs:
         if change.consumer is not None and s.consumer != change.consumer:
@@ -369,8 +465,17 @@ def _blast(change: Change, subs: list[SubscriptionSpec], product: ProductSpec) -
             continue
         consumer = product.consumers.get(s.consumer)
         owner = consumer.owner if consumer is not None else None
-        out.append(Affected(s.consumer, owner, s.purpose, tuple(s.fields), s.freshness, s.latency_p99_ms,
-                            s.major))
+        out.append(
+            Affected(
+                s.consumer,
+                owner,
+                s.purpose,
+                tuple(s.fields),
+                s.freshness,
+                s.latency_p99_ms,
+                s.major,
+            )
+        )
     return tuple(out)
 
 
@@ -385,7 +490,7 @@ def parse_version(text: str) -> tuple[int, int, int]:
 
 
 def required_bump(changes: list[Change]) -> Bump:
-    """Breaking → major; anything else that changes what consumers get → minor; documentation → patch."""
+    """Breaking → major; other changes to what consumers get → minor; documentation → patch."""
     if any(c.level == "breaking" for c in changes):
         return "major"
     if any(c.kind not in PATCH_KINDS for c in changes):
@@ -394,24 +499,40 @@ def required_bump(changes: list[Change]) -> Bump:
 
 
 def check_semver(old: str | None, new: str, changes: list[Change]) -> SemverCheck:
-    """Does the version step from ``old`` to ``new`` fit the changes? (breaking → major, additions → minor)."""
+    """Does the step from ``old`` to ``new`` fit the changes?
+
+    Breaking changes need a major step (a minor one before 1.0.0), other contract changes a
+    minor step, documentation a patch.
+    """
     required = required_bump(changes)
     if old is None:
         return SemverCheck(None, new, required, "major", True, f"first version {new}")
     o, n = parse_version(old), parse_version(new)
     if n < o:
-        return SemverCheck(old, new, required, "backwards", False,
-                           f"version goes backwards from {old} to {new}; the next version must be above {old}")
-    actual: Bump = ("none" if n == o else "major" if n[0] > o[0] else "minor" if n[1] > o[1] else "patch")
+        return SemverCheck(
+            old,
+            new,
+            required,
+            "backwards",
+            False,
+            f"version goes backwards from {old} to {new}; the next version must be above {old}",
+        )
+    actual: Bump = (
+        "none" if n == o else "major" if n[0] > o[0] else "minor" if n[1] > o[1] else "patch"
+    )
     # Before 1.0.0 a minor step may break (semver §4).
     need: Bump = "minor" if required == "major" and o[0] == 0 else required
     if need == "none" and actual != "none":
         return SemverCheck(old, new, required, actual, True, f"{old} → {new}: no contract change")
     ok = _BUMPS.index(actual) >= _BUMPS.index(need)
     if ok:
-        message = f"{old} → {new} is a {actual} step" + (f" ({need} needed)" if need != "none" else "")
+        message = f"{old} → {new} is a {actual} step" + (
+            f" ({need} needed)" if need != "none" else ""
+        )
     elif actual == "none":
-        message = f"the spec changed but its version is still {old}; set version to {_next(o, need)}"
+        message = (
+            f"the spec changed but its version is still {old}; set version to {_next(o, need)}"
+        )
     else:
         message = (f"{old} → {new} is a {actual} step but the changes need a {need} step; "
                    f"set version to {_next(o, need)}")
