@@ -220,8 +220,9 @@ def _check_lifecycle(model: ProductSpec, doc: Located) -> list[SpecIssue]:
     current = int(model.version.split(".")[0])
     for i, sub in enumerate(model.subscriptions):
         if sub.major is not None and not 0 <= sub.major <= current:
-            out.append(doc.issue(("subscriptions", i, "major"), f"major version {sub.major} does not exist "
-                                 f"(this spec is {model.version}); pin {current} or an earlier major"))
+            out.append(doc.issue(("subscriptions", i, "major"),
+                                 f"major version {sub.major} does not exist (this spec is "
+                                 f"{model.version}); pin {current} or an earlier major"))
     today = utcnow().date()
     for major, date in model.lifecycle.sunset.items():
         at: Path_ = ("lifecycle", "sunset", str(major))
