@@ -235,7 +235,8 @@ def build(
         lap("materialise")
 
         # Quality gates read back what was written; an error-level failure raises before publish.
-        report.quality = gate(spec.model, ((c, jsonutil.loads(d)) for c, d in store.snapshot_rows(version))).as_dict()
+        written = ((c, jsonutil.loads(d)) for c, d in store.snapshot_rows(version))
+        report.quality = gate(spec.model, written).as_dict()
         lap("check")
 
         publish(store, version, run_id, rows, assignment, resolution)
