@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from c360.core.errors import C360Error
 from c360.core.jsonutil import loads
+from c360.governance import audit
 from c360.governance.contracts import (
     apply,
     approved_plans,
@@ -23,6 +25,7 @@ from c360.governance.contracts import (
 from c360.spec.diff import effective_grants
 from c360.spec.validate import load_spec, load_spec_text
 from c360.store import Store
+from c360.store.schema import audit_log
 from tests.conftest import BuiltDemo, need_module
 
 GOLDEN = Path(__file__).parents[1] / "spec" / "golden"
@@ -168,6 +171,14 @@ def test_apply_records_versions_with_approval_and_refuses_bad_steps(store: Store
     approved = approved_plans(store)
     assert approved["2.0.0"]["approved_by"] == "bob"
     assert approved["2.0.0"]["plan"]["changes"][0]["affected"][0]["consumer"] == "finance"
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(audit_log.c.detail).where(audit_log.c.kind == "spec_apply")
+                            .order_by(audit_log.c.seq)).all()
+    details = [loads(d) for (d,) in rows]
+    approvals = [(d["version"], d["approved_by"]) for d in details]
+    assert approvals == [("1.0.0", "alice"), ("2.0.0", "bob")]
+    assert details[1]["plan"]["changes"][0]["kind"] == "type_changed"
+    assert audit.verify(store).ok
     log = changelog(store)
     assert log[0][1] is None and log[1][1] is not None
     assert [c.kind for c in log[1][1].changes] == ["type_changed"]

@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
 from c360.core import jsonutil
 from c360.core.clock import iso, utcnow
 from c360.core.errors import C360Error, MissingDependency
+from c360.governance import audit
 from c360.governance.lineage import field_lineage
 from c360.spec.diff import Plan, diff, effective_grants, parse_version
 from c360.spec.loader import load_yaml_text
@@ -132,7 +133,7 @@ def apply(store: Store, product: ProductSpec, text: str, approved_by: str) -> Pl
 
     Refused when the version does not fit the changes (a breaking change needs a new major)
     or when that version was already recorded with other content. The approved plan is kept
-    in the apply run's summary.
+    in the apply run's summary and in the audit log, in the transaction that records the version.
     """
     if not approved_by.strip():
         raise C360Error("--approved-by needs the name of the person approving the plan")
@@ -153,13 +154,19 @@ def apply(store: Store, product: ProductSpec, text: str, approved_by: str) -> Pl
     run_id = store.start_run("apply")
     summary = {"version": product.version, "approved_by": approved_by, "plan": plan.as_dict()}
     try:
-        if row is None:
-            store.record_spec(product.product, product.version, text, applied_by=approved_by)
-        else:
-            # A build recorded this exact text before it was approved: record the approval.
-            with store.engine.begin() as conn:
+        # The version and its audit row commit together, or neither does.
+        with store.engine.begin() as conn:
+            if row is None:
+                conn.execute(insert(spec_versions).values(
+                    version=product.version, product=product.product, text=text,
+                    applied_at=utcnow(), applied_by=approved_by))
+            else:
+                # A build recorded this exact text before it was approved: record the approval.
                 conn.execute(update(spec_versions).where(spec_versions.c.version == product.version)
                              .values(applied_by=approved_by, applied_at=utcnow()))
+            audit.append(conn, "spec_apply", audit.actor_of(), None, {
+                "product": product.product, "version": product.version, "approved_by": approved_by,
+                "run_id": run_id, "plan": plan.as_dict()})
     except Exception as exc:
         store.finish_run(run_id, "failed", {**summary, "error": str(exc)})
         raise
