@@ -22,7 +22,8 @@ app.add_typer(identity_app, name="identity")
 def _rid(text: str) -> str:
     source, sep, key = text.partition(":")
     if not sep or not source or not key:
-        raise typer.BadParameter(f"'{text}' is not a source record; write it as source:key, e.g. crm:0018d00PXgtqk9DAMQ")
+        raise typer.BadParameter(f"'{text}' is not a source record; write it as source:key, "
+                                 "e.g. crm:0018d00PXgtqk9DAMQ")
     return text
 
 
@@ -35,7 +36,7 @@ def evaluate_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Compare the current identity map with a truth file: pairwise, cross-source and B-cubed figures."""
-    from c360.identity.evaluate import evaluate, read_truth
+    from c360.identity.evaluate import evaluate, evaluate_all, read_truth
     from c360.store import identity as idmap
 
     s = open_spec(spec)
@@ -48,8 +49,9 @@ def evaluate_cmd(
     kept = [t for t in rows if (t.source, t.key) in staged]
     predicted = {f"{r.source}:{r.key}": r.customer_id for r in idmap.all_rows(st)}
     scores = evaluate(kept, predicted)
+    full = evaluate_all(kept, predicted)
     if as_json:
-        sys.stdout.write(json.dumps({**scores.as_dict(), "truth_rows_not_staged": len(rows) - len(kept)}) + "\n")
+        sys.stdout.write(json.dumps({**full, "truth_rows_not_staged": len(rows) - len(kept)}) + "\n")
         return
     table = Table("measure", "precision", "recall", "F1", title=f"{scores.records:,} records, "
                   f"{scores.true_entities:,} true entities, {scores.predicted_clusters:,} customers")
@@ -58,7 +60,12 @@ def evaluate_cmd(
                   f"{scores.cross_source_recall:.4f}", f"{scores.cross_source_f1:.4f}")
     table.add_row("B-cubed", f"{scores.bcubed_precision:.4f}", f"{scores.bcubed_recall:.4f}",
                   f"{scores.bcubed_f1:.4f}")
+    dec = full["decidable"]
+    table.add_row("pairwise, decidable records", f"{dec['precision']:.4f}", f"{dec['recall']:.4f}",
+                  f"{dec['f1']:.4f}")
     console.print(table)
+    console.print(f"undecidable records (no evidence can place them): {full['undecidable_records']}, "
+                  f"of which guessed into a customer: {full['undecidable_guessed']}")
     console.print(f"over-merged true entities: {scores.over_merged_entities}; split: {scores.split_entities}; "
                   f"unresolved records: {scores.unresolved}; truth rows not staged: {len(rows) - len(kept)}")
     kinds = Table("kind", "records", "in an over-merged customer", "of a split entity", title="by kind")

@@ -47,6 +47,24 @@ class Scores:
         return asdict(self)
 
 
+# Truth kinds whose records no evidence can place: they must stay unresolved, and the
+# "decidable" figures leave them out (the all-records figures keep them, as singletons).
+UNDECIDABLE_KINDS = frozenset({"free_mail_no_org"})
+
+
+def evaluate_all(truth: Iterable[TruthRow], predicted: Mapping[str, str]) -> dict[str, Any]:
+    """Scores over every record, and over the decidable ones, plus how undecidable ones fared."""
+    rows = list(truth)
+    undecidable = [t for t in rows if t.kind in UNDECIDABLE_KINDS]
+    guessed = sum(1 for t in undecidable if predicted.get(f"{t.source}:{t.key}"))
+    decidable = [t for t in rows if t.kind not in UNDECIDABLE_KINDS]
+    out = evaluate(rows, predicted).as_dict()
+    out["decidable"] = {k: v for k, v in evaluate(decidable, predicted).as_dict().items() if k != "by_kind"}
+    out["undecidable_records"] = len(undecidable)
+    out["undecidable_guessed"] = guessed
+    return out
+
+
 def read_truth(path: Path) -> list[TruthRow]:
     """Read ``source,source_key,true_account_id[,kind]``."""
     with path.open(newline="", encoding="utf-8") as f:

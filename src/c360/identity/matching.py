@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from c360.identity.records import IdentityRecord
 
-COLUMNS = ("name", "name_first", "domain", "email", "phone", "postcode", "person_name")
+COLUMNS = ("name", "name_first", "name_tokens", "domain", "email", "phone", "postcode", "person_name")
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,7 @@ def _table(records: Sequence[IdentityRecord]) -> pa.Table:
         cols["source"].append(r.source)
         cols["name"].append(a.name)
         cols["name_first"].append(toks[0] if toks else None)
+        cols["name_tokens"].append(toks or None)
         cols["domain"].append(r.domain)
         cols["email"].append(a.email)
         cols["phone"].append(a.phone)
@@ -46,12 +47,39 @@ def _table(records: Sequence[IdentityRecord]) -> pa.Table:
     return pa.table(cols)
 
 
+def _name_comparison() -> Any:
+    """Company names, graded by how they agree.
+
+    No term-frequency adjustment: at account grain one company's name recurs in every system
+    that knows it, which TF would read as a common (weak) name. A one-word name agreeing
+    ("ivory") is weaker evidence than several words agreeing, a typo is close, and one name
+    inside the other ("ivory" within "ivory media") is partial evidence that training weighs.
+    """
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    return cl.CustomComparison(
+        output_column_name="name",
+        comparison_levels=[
+            cll.NullLevel("name"),
+            cll.CustomLevel("name_l = name_r AND contains(name_l, ' ')", "exact, several words"),
+            cll.ExactMatchLevel("name").configure(label_for_charts="exact, one word"),
+            # A workspace slug ("harbourgarnetdata") against the name it was made from.
+            cll.CustomLevel("replace(name_l, ' ', '') = replace(name_r, ' ', '')", "same letters, spaced apart"),
+            cll.DamerauLevenshteinLevel("name", 2).configure(label_for_charts="a typo or two"),
+            cll.ArraySubsetLevel("name_tokens").configure(label_for_charts="one name within the other"),
+            cll.JaroWinklerLevel("name", 0.92),
+            cll.ElseLevel(),
+        ],
+    )
+
+
 def _settings(grain: str) -> Any:
     import splink.comparison_library as cl
     from splink import SettingsCreator, block_on
 
     comparisons: list[Any] = [
-        cl.JaroWinklerAtThresholds("name", [0.95, 0.88]).configure(term_frequency_adjustments=True),
+        _name_comparison(),
         cl.ExactMatch("domain"),
         cl.ExactMatch("email"),
         cl.ExactMatch("phone"),
@@ -73,6 +101,30 @@ def _settings(grain: str) -> Any:
         retain_intermediate_calculation_columns=True,
         additional_columns_to_retain=["source"],
     )
+
+
+def correct_u(model: dict[str, Any]) -> dict[str, Any]:
+    """Take the true matches out of the u probabilities estimated by random sampling.
+
+    Random pairs are assumed to be non-matches. At account grain they are not quite: every
+    account contributes several records, so among random pairs the share of true matches
+    (lambda) is of the same order as a strong attribute's chance agreement, and a corporate
+    domain looks far more common among non-matches than it is. A random pair agrees at a
+    level with probability ``lambda * m + (1 - lambda) * u``; solving for ``u`` removes the
+    matches' share. The floor keeps every weight finite.
+    """
+    lam = float(model.get("probability_two_random_records_match") or 0.0)
+    for comparison in model.get("comparisons", []):
+        for level in comparison.get("comparison_levels", []):
+            m, u = level.get("m_probability"), level.get("u_probability")
+            if m is None or u is None:
+                continue
+            level["u_probability"] = max((u - lam * m) / (1.0 - lam), u * 0.01, 1e-9)
+    return model
+
+
+def sdf_again(db_api: Any) -> Any:
+    return db_api.register("identity_input", table_name=f"identity_input_{len(db_api._registered_table_names)}")
 
 
 def match(
@@ -105,6 +157,7 @@ def match(
             linker.training.estimate_parameters_using_expectation_maximisation(rule)
         except Exception as exc:  # EM can fail to converge on tiny or degenerate inputs
             logging.getLogger(__name__).info("EM on %s skipped: %s", rule, exc)
+    linker = Linker(sdf_again(db_api), correct_u(linker.misc.save_model_to_json()), log_level=None)
     if model_path is not None:
         model_path.parent.mkdir(parents=True, exist_ok=True)
         linker.misc.save_model_to_json(str(model_path), overwrite=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -10,6 +11,7 @@ from typing import Any
 
 from c360.identity.matching import MatchLink, match
 from c360.identity.records import IdentityRecord
+from c360.identity.rollup import GROUP_SOURCE, Rollup, roll_up
 from c360.spec.validate import Rule
 
 
@@ -40,7 +42,7 @@ class Resolution:
         return best
 
 
-_METHOD_RANK = {"pinned": 3, "rule": 2, "match": 1}
+_METHOD_RANK = {"pinned": 4, "rule": 3, "domain": 2, "match": 1}
 
 
 def _rank(link: Link) -> tuple[int, float]:
@@ -126,24 +128,101 @@ def resolve(
     model_path: Path | None = None,
     link_pins: Sequence[tuple[str, str]] = (),
     unlink_pins: Sequence[tuple[str, str]] = (),
+    person_sources: frozenset[str] = frozenset(),
 ) -> Resolution:
     """Cluster records into customers. Records with no usable evidence stay unresolved.
 
-    Steward pins come first and always win: a linked pair is joined, an unlinked pair is
-    never joined, whatever the evidence. Then rules, then matches from the most to the least
-    probable, so a weak link cannot chain two strong clusters a pin keeps apart.
+    1. Steward pins come first and always win: a linked pair is joined, an unlinked pair
+       is never joined, whatever the evidence.
+    2. Trusted rules, then probabilistic matches from the most to the least probable, join
+       the *account* records (everything but people).
+    3. People (one at a time, or a domain's people rolled up together) then join one
+       account each, through their best match, and only when it is not ambiguous: when a
+       second account scores within ``AMBIGUOUS_BITS`` of the best, the person is left for
+       review instead of guessed. A free-mail requester naming "Acme Coffee" must neither
+       pick the Leeds or the York franchise at random nor chain the two into one customer.
     """
     ids = {r.rid for r in records}
+    by_rid = {r.rid: r for r in records}
     pinned = {rid for pair in link_pins for rid in pair if rid in ids}
     usable = [r for r in records if r.has_evidence or r.refs or r.rid in pinned]
-    unresolved = sorted(r.rid for r in records if r.rid not in {u.rid for u in usable})
-    links = [Link(a, b, "pinned", 1.0, {"pin": "link"}) for a, b in link_pins if a in ids and b in ids]
-    links += rule_links(usable, rules)
+    usable_ids = {u.rid for u in usable}
+    unresolved = [r.rid for r in records if r.rid not in usable_ids]
     matchable = [r for r in usable if r.has_evidence]
-    matched, review = match(matchable, grain=grain, threshold=threshold,
-                            review_threshold=review_threshold, model_path=model_path)
-    matched.sort(key=lambda m: -m.probability)
-    links += [Link(m.left, m.right, "match", m.probability, {"weights": m.weights}) for m in matched]
-    uf = UnionFind((r.rid for r in usable), apart=unlink_pins)
-    kept = [link for link in links if uf.union(link.left, link.right)]
-    return Resolution(uf.groups(), kept, review, unresolved)
+    rolled = roll_up(matchable, person_sources) if grain == "account" else Rollup(matchable, {})
+    review_floor = review_threshold if review_threshold is not None else threshold
+    matched, _ = match(rolled.records, grain=grain, threshold=min(threshold, review_floor),
+                            review_threshold=None, model_path=model_path)
+    matched.sort(key=lambda m: (-m.probability, m.left, m.right))
+    loose = {r.rid for r in rolled.records if r.source in person_sources or r.source == GROUP_SOURCE}
+
+    uf = UnionFind([r.rid for r in usable] + list(rolled.members), apart=unlink_pins)
+    kept: list[Link] = []
+
+    def join(link: Link) -> None:
+        if uf.union(link.left, link.right):
+            kept.append(link)
+
+    for a, b in link_pins:
+        if a in ids and b in ids:
+            join(Link(a, b, "pinned", 1.0, {"pin": "link"}))
+    for link in rule_links(usable, rules):
+        join(link)
+    # Accounts with accounts.
+    for m in matched:
+        if m.probability >= threshold and m.left not in loose and m.right not in loose:
+            join(Link(m.left, m.right, "match", m.probability, {"weights": m.weights}))
+    # People with accounts: the best candidate account, unless another is nearly as likely.
+    candidates: dict[str, list[MatchLink]] = defaultdict(list)
+    for m in matched:
+        for person, other in ((m.left, m.right), (m.right, m.left)):
+            if person in loose and other not in loose:
+                candidates[person].append(m)
+    review_out: list[MatchLink] = [m for m in matched if threshold > m.probability >= review_floor
+                                   and not (m.left in loose or m.right in loose)]
+    for person in sorted(candidates):
+        best: dict[str, MatchLink] = {}
+        for m in candidates[person]:
+            other = m.right if m.left == person else m.left
+            root = uf.find(other)
+            if root not in best or m.probability > best[root].probability:
+                best[root] = m
+        ranked = sorted(best.values(), key=lambda m: -m.probability)
+        top = ranked[0]
+        runner_up = ranked[1] if len(ranked) > 1 else None
+        ambiguous = runner_up is not None and runner_up.probability >= review_floor and \
+            _bits(top.probability) - _bits(runner_up.probability) < AMBIGUOUS_BITS
+        if top.probability >= threshold and not ambiguous:
+            join(Link(top.left, top.right, "match", top.probability, {"weights": top.weights}))
+        elif top.probability >= review_floor:
+            review_out.extend(m for m in ranked if m.probability >= review_floor)
+    # A person rolled into a domain group joins whatever the group joins.
+    for group, people in rolled.members.items():
+        for rid in people:
+            join(Link(group, rid, "domain", 1.0, {"domain": group.split(":", 1)[1]}))
+    clusters = []
+    for g in uf.groups():
+        members = [rid for rid in g if not rid.startswith(GROUP_SOURCE + ":")]
+        # At account grain a person nothing places (a free-mail address, no organisation, no
+        # exact e-mail match) is not an account: leave them unresolved rather than guess.
+        if grain == "account" and len(members) == 1 and members[0].split(":", 1)[0] in person_sources \
+                and not _placeable(by_rid[members[0]]):
+            unresolved.append(members[0])
+        elif members:
+            clusters.append(members)
+    return Resolution(clusters, kept, review_out, sorted(unresolved))
+
+
+# Two candidate accounts whose match weights differ by less than this (3 bits: 8 times as
+# likely) are too close to choose between without a steward.
+AMBIGUOUS_BITS = 3.0
+
+
+def _bits(p: float) -> float:
+    p = min(max(p, 1e-12), 1 - 1e-12)
+    return math.log2(p / (1 - p))
+
+
+def _placeable(record: IdentityRecord) -> bool:
+    a = record.attrs
+    return bool(a.name or a.email_domain or a.web_domain or a.phone)
