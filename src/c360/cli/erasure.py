@@ -52,6 +52,9 @@ def erase(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show exactly what would change; change nothing.")
     ] = False,
+    vacuum: Annotated[
+        bool, typer.Option("--vacuum", help="SQLite: also rebuild the database file afterwards.")
+    ] = False,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -63,7 +66,7 @@ def erase(
     s = open_spec(spec)
     st = open_store(s, store)
     who = SubjectRef(customer_id=customer, email=email, source=source, key=key)
-    result = run_erase(st, s, who, reason=reason, dry_run=dry_run)
+    result = run_erase(st, s, who, reason=reason, dry_run=dry_run, compact=vacuum)
     plan = result.plan
     if as_json:
         _print_json(
@@ -95,6 +98,11 @@ def erase(
         console.print(
             "source systems to notify (c360 does not delete in them): "
             + ", ".join(plan.notify_sources)
+        )
+    if result.committed and result.wal_checkpointed is False:
+        err.print(
+            "[yellow]readers held the SQLite write-ahead log: old page images stay in it until "
+            "its next checkpoint, when no server is reading[/yellow]"
         )
     if result.committed and plan.consumers:
         sent = deliver(st)
