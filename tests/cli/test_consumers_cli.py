@@ -6,10 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlalchemy import delete
 from typer.testing import CliRunner
 
 from c360.cli import app
 from c360.store import Store
+from c360.store.schema import consumer_keys
 from tests.api.stores import copy_store
 from tests.conftest import BuiltDemo
 
@@ -18,8 +20,12 @@ runner = CliRunner()
 
 @pytest.fixture()
 def store_url(built_demo: BuiltDemo, tmp_path: Path) -> str:
+    """A copy of the demo's store without the keys other tests made."""
     url = f"sqlite:///{tmp_path}/store.db"
-    copy_store(built_demo.store_url, url).close()
+    store = copy_store(built_demo.store_url, url)
+    with store.engine.begin() as conn:
+        conn.execute(delete(consumer_keys))
+    store.close()
     return url
 
 

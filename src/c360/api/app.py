@@ -42,13 +42,28 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-_ERROR = {"type": "object", "required": ["error"], "properties": {"error": {
-    "type": "object", "required": ["code", "message"],
-    "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}}
-_CUSTOMER = {"type": "object", "description": "The caller's projection: only its granted fields",
-             "additionalProperties": True}
-_ITEMS: dict[str, Any] = {"type": "object", "required": ["items"], "properties": {
-    "items": {"type": "array", "items": _CUSTOMER}}, "additionalProperties": True}
+_ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+        }
+    },
+}
+_CUSTOMER = {
+    "type": "object",
+    "description": "The caller's projection: only its granted fields",
+    "additionalProperties": True,
+}
+_ITEMS: dict[str, Any] = {
+    "type": "object",
+    "required": ["items"],
+    "properties": {"items": {"type": "array", "items": _CUSTOMER}},
+    "additionalProperties": True,
+}
 
 
 def _err(description: str) -> dict[str, Any]:
@@ -70,12 +85,13 @@ COMMON: dict[int | str, dict[str, Any]] = {
 class BatchGet(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    ids: list[str] = Field(min_length=1, max_length=MAX_BATCH,
-                           description=f"Up to {MAX_BATCH} customer ids")
+    ids: list[str] = Field(
+        min_length=1, max_length=MAX_BATCH, description=f"Up to {MAX_BATCH} customer ids"
+    )
 
 
 def mask_key_for(spec: Spec) -> bytes:
-    """The key of ``hash`` masks: ``C360_MASK_KEY``, else ``<spec dir>/.c360/mask.key`` (made once)."""
+    """The key of ``hash`` masks: ``C360_MASK_KEY``, else ``<spec dir>/.c360/mask.key``."""
     env = os.environ.get("C360_MASK_KEY")
     if env:
         return env.encode()
@@ -112,9 +128,14 @@ def create_app(
     jwt_config = jwt if jwt is not None else JwtConfig.load()
     n_workers = workers or int(os.environ.get("C360_WORKERS", "1") or 1)
     metrics = Metrics(lambda: (state.snapshot.version, state.snapshot.built_ts))
-    service = Service(state, jwt=JwtVerifier(jwt_config) if jwt_config else None,
-                      limiter=RateLimiter(spec.model, n_workers), metrics=metrics,
-                      auditor=read_auditor(store), live=live)
+    service = Service(
+        state,
+        jwt=JwtVerifier(jwt_config) if jwt_config else None,
+        limiter=RateLimiter(spec.model, n_workers),
+        metrics=metrics,
+        auditor=read_auditor(store),
+        live=live,
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -142,15 +163,23 @@ def create_app(
     async def _invalid(_: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()))
-        code = "batch_too_large" if first.get("type") == "too_long" and "ids" in where else "invalid_request"
-        return _response(Reply.error(ApiError(400, code, f"{where}: {first.get('msg', 'invalid request')}")))
+        code = (
+            "batch_too_large"
+            if first.get("type") == "too_long" and "ids" in where
+            else "invalid_request"
+        )
+        return _response(
+            Reply.error(ApiError(400, code, f"{where}: {first.get('msg', 'invalid request')}"))
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> Response:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
         return _response(Reply.error(ApiError(exc.status_code, code, str(exc.detail))))
 
-    def caller(request: Request, allowed: frozenset[str], route: str, mode: str = "materialised") -> Any:
+    def caller(
+        request: Request, allowed: frozenset[str], route: str, mode: str = "materialised"
+    ) -> Any:
         unknown = sorted(set(request.query_params) - allowed)
         consumer = request.scope.pop("c360.consumer", None)
         if consumer is None:
@@ -161,40 +190,64 @@ def create_app(
             raise ApiError(400, "invalid_request", f"unknown query parameter '{unknown[0]}'")
         return consumer, policy
 
-    @app.get("/v1/customers/{customer_id}", summary="One customer, as the caller's projection",
-             responses={**COMMON, 200: _ok(_CUSTOMER, "The projection; freshness in X-C360-* headers"),
-                        304: {"description": "Not modified (If-None-Match matched the ETag)"},
-                        308: {"description": "The id was merged; follow Location"},
-                        404: _err("No such customer (or none this consumer may see)"),
-                        503: _err("A live read could not reach a source; the message names it")})
+    @app.get(
+        "/v1/customers/{customer_id}",
+        summary="One customer, as the caller's projection",
+        responses={
+            **COMMON,
+            200: _ok(_CUSTOMER, "The projection; freshness in X-C360-* headers"),
+            304: {"description": "Not modified (If-None-Match matched the ETag)"},
+            308: {"description": "The id was merged; follow Location"},
+            404: _err("No such customer (or none this consumer may see)"),
+            503: _err("A live read could not reach a source; the message names it"),
+        },
+    )
     def get_customer(
         request: Request,
         customer_id: str,
         mode: Literal["materialised", "live"] | None = Query(
-            None, description="materialised (the snapshot) or live (read the sources now); "
-                              "default: the consumer's delivery"),
+            None,
+            description="materialised (the snapshot) or live (read the sources now); "
+            "default: the consumer's delivery",
+        ),
     ) -> Response:
         consumer, policy = caller(request, frozenset({"mode"}), "get")
         chosen = mode or service.default_mode(consumer)
         request.scope["c360.labels"] = (service.label(consumer), chosen, "get")
         inm = request.headers.get("if-none-match")
-        return _response(service.get(consumer, policy, customer_id, chosen,
-                                     inm.encode() if inm else None))
+        return _response(
+            service.get(consumer, policy, customer_id, chosen, inm.encode() if inm else None)
+        )
 
-    @app.post("/v1/customers:batchGet", summary=f"Up to {MAX_BATCH} customers in one call",
-              responses={**COMMON, 200: _ok({"type": "object", "required": ["items", "not_found"],
-                                              "properties": {"items": {"type": "array", "items": _CUSTOMER},
-                                                             "not_found": {"type": "array",
-                                                                           "items": {"type": "string"}}}})})
+    @app.post(
+        "/v1/customers:batchGet",
+        summary=f"Up to {MAX_BATCH} customers in one call",
+        responses={
+            **COMMON,
+            200: _ok(
+                {
+                    "type": "object",
+                    "required": ["items", "not_found"],
+                    "properties": {
+                        "items": {"type": "array", "items": _CUSTOMER},
+                        "not_found": {"type": "array", "items": {"type": "string"}},
+                    },
+                }
+            ),
+        },
+    )
     def batch_get(request: Request, body: BatchGet = Body(...)) -> Response:
         consumer, policy = caller(request, frozenset(), "batchGet")
         return _response(service.batch(consumer, policy, body.ids))
 
-    @app.get("/v1/customers:lookup", summary="Find a customer by a source's key or by email",
-             description="`source` and `key` together (e.g. billing and cus_...), or `email`. Allowed "
-                         "only where the consumer is granted, in the clear, a field read from that "
-                         "source, or an email field.",
-             responses={**COMMON, 200: _ok(_ITEMS), 404: _err("No customer matches")})
+    @app.get(
+        "/v1/customers:lookup",
+        summary="Find a customer by a source's key or by email",
+        description="`source` and `key` together (e.g. billing and cus_...), or `email`. Allowed "
+        "only where the consumer is granted, in the clear, a field read from that "
+        "source, or an email field.",
+        responses={**COMMON, 200: _ok(_ITEMS), 404: _err("No customer matches")},
+    )
     def lookup(
         request: Request,
         source: str | None = Query(None, max_length=64),
@@ -204,23 +257,43 @@ def create_app(
         consumer, policy = caller(request, frozenset({"source", "key", "email"}), "lookup")
         return _response(service.lookup(consumer, policy, source, key, email))
 
-    @app.get("/v1/customers", summary="Page through customers, as the caller's projection",
-             responses={**COMMON, 200: _ok({**_ITEMS, "properties": {
-                 **_ITEMS["properties"], "next_cursor": {"type": ["string", "null"]},
-                 "snapshot": {"type": "integer"}, "built_at": {"type": "string"}}})})
+    @app.get(
+        "/v1/customers",
+        summary="Page through customers, as the caller's projection",
+        responses={
+            **COMMON,
+            200: _ok(
+                {
+                    **_ITEMS,
+                    "properties": {
+                        **_ITEMS["properties"],
+                        "next_cursor": {"type": ["string", "null"]},
+                        "snapshot": {"type": "integer"},
+                        "built_at": {"type": "string"},
+                    },
+                }
+            ),
+        },
+    )
     def list_customers(
         request: Request,
         limit: int = Query(100, ge=1, le=1000),
         cursor: str | None = Query(None, max_length=200),
         changed_since: str | None = Query(
-            None, max_length=64, description="Only customers whose record changed after this time "
-                                             "(pass the built_at of the snapshot you synced last)"),
+            None,
+            max_length=64,
+            description="Only customers whose record changed after this time "
+            "(pass the built_at of the snapshot you synced last)",
+        ),
     ) -> Response:
         consumer, policy = caller(request, frozenset({"limit", "cursor", "changed_since"}), "list")
         return _response(service.page(consumer, policy, limit, cursor, changed_since))
 
-    @app.get("/v1/schema", summary="The caller's fields: type, unit, description, lineage, masking",
-             responses={**COMMON, 200: _ok({"type": "object"})})
+    @app.get(
+        "/v1/schema",
+        summary="The caller's fields: type, unit, description, lineage, masking",
+        responses={**COMMON, 200: _ok({"type": "object"})},
+    )
     def get_schema(request: Request) -> Response:
         consumer, policy = caller(request, frozenset(), "schema")
         return _response(service.schema(consumer, policy))
@@ -229,20 +302,39 @@ def create_app(
     def healthz() -> Response:
         return Response(orjson.dumps({"status": "ok", "version": __version__}), media_type=JSON)
 
-    @app.get("/readyz", summary="Readiness: a snapshot is loaded",
-             responses={200: _ok({"type": "object"}), 503: _err("No snapshot yet")})
+    @app.get(
+        "/readyz",
+        summary="Readiness: a snapshot is loaded",
+        responses={200: _ok({"type": "object"}), 503: _err("No snapshot yet")},
+    )
     def readyz() -> Response:
         snap = state.snapshot
         if snap.version == 0:
-            return _response(Reply.error(ApiError(503, "not_ready", "no snapshot has been published "
-                                                  "yet; run `c360 build`")))
-        body = {"status": "ready", "snapshot": snap.version, "as_of": snap.as_of,
-                "customers": snap.customers}
+            return _response(
+                Reply.error(
+                    ApiError(
+                        503, "not_ready", "no snapshot has been published yet; run `c360 build`"
+                    )
+                )
+            )
+        body = {
+            "status": "ready",
+            "snapshot": snap.version,
+            "as_of": snap.as_of,
+            "customers": snap.customers,
+        }
         return Response(orjson.dumps(body), media_type=JSON, headers=snap.headers)
 
-    @app.get("/metrics", summary="Prometheus metrics",
-             responses={200: {"description": "Prometheus text format",
-                              "content": {"text/plain": {"schema": {"type": "string"}}}}})
+    @app.get(
+        "/metrics",
+        summary="Prometheus metrics",
+        responses={
+            200: {
+                "description": "Prometheus text format",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            }
+        },
+    )
     def prometheus() -> Response:
         return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
@@ -257,8 +349,12 @@ def create_app(
 def _response(reply: Reply) -> Response:
     headers = {k.decode(): v.decode() for k, v in reply.headers if k != b"content-type"}
     media = next((v.decode() for k, v in reply.headers if k == b"content-type"), None)
-    return Response(reply.body if reply.status != 304 else None, status_code=reply.status,
-                    headers=headers, media_type=media)
+    return Response(
+        reply.body if reply.status != 304 else None,
+        status_code=reply.status,
+        headers=headers,
+        media_type=media,
+    )
 
 
 _PREFIX = "/v1/customers/"
@@ -281,15 +377,26 @@ class FastPath:
             return
         started = time.perf_counter()
         path: str = scope["path"]
-        if (scope["method"] == "GET" and path.startswith(_PREFIX) and not scope["query_string"]
-                and "/" not in path[len(_PREFIX):]):
+        if (
+            scope["method"] == "GET"
+            and path.startswith(_PREFIX)
+            and not scope["query_string"]
+            and "/" not in path[len(_PREFIX) :]
+        ):
             reply = self._get(scope)
             if reply is not None:
-                await send({"type": "http.response.start", "status": reply.status, "headers": reply.headers})
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": reply.status,
+                        "headers": reply.headers,
+                    }
+                )
                 await send({"type": "http.response.body", "body": reply.body})
                 consumer, mode, route = scope.get("c360.labels", ("unknown", "materialised", "get"))
-                self.service.metrics.observe(consumer, mode, route, reply.status,
-                                             time.perf_counter() - started)
+                self.service.metrics.observe(
+                    consumer, mode, route, reply.status, time.perf_counter() - started
+                )
                 return
         status = 500
 
@@ -305,10 +412,13 @@ class FastPath:
             labels = scope.get("c360.labels")
             if labels is not None:
                 consumer, mode, route = labels
-                self.service.metrics.observe(consumer, mode, route, status,
-                                             time.perf_counter() - started)
+                self.service.metrics.observe(
+                    consumer, mode, route, status, time.perf_counter() - started
+                )
             elif status >= 400:
-                self.service.metrics.observe("unknown", "-", "other", status, time.perf_counter() - started)
+                self.service.metrics.observe(
+                    "unknown", "-", "other", status, time.perf_counter() - started
+                )
 
     def _get(self, scope: Scope) -> Reply | None:
         authorization = inm = None
@@ -318,7 +428,7 @@ class FastPath:
             elif k == b"if-none-match":
                 inm = v
         service = self.service
-        customer_id = scope["path"][len(_PREFIX):]
+        customer_id = scope["path"][len(_PREFIX) :]
         try:
             consumer = service.authenticate(authorization)
             if service.default_mode(consumer) == "live":

@@ -53,7 +53,7 @@ class JwtConfig(BaseModel):
 
     @classmethod
     def load(cls, environ: dict[str, str] | None = None) -> JwtConfig | None:
-        """From ``C360_AUTH_CONFIG`` (a file) or ``C360_JWT_*`` variables; None when not configured."""
+        """From ``C360_AUTH_CONFIG`` (a file) or ``C360_JWT_*`` variables; None if unset."""
         env = dict(os.environ if environ is None else environ)
         data: dict[str, Any] = {}
         path = env.get("C360_AUTH_CONFIG")
@@ -66,17 +66,24 @@ class JwtConfig(BaseModel):
             if not isinstance(section, dict):
                 raise C360Error(f"C360_AUTH_CONFIG {path}: expected a mapping of JWT settings")
             data = dict(section)
-        for name, key in (("ISSUER", "issuer"), ("AUDIENCE", "audience"), ("SECRET", "secret"),
-                          ("PUBLIC_KEY_FILE", "public_key_file"), ("JWKS_FILE", "jwks_file"),
-                          ("CLAIM", "consumer_claim")):
+        for name, key in (
+            ("ISSUER", "issuer"),
+            ("AUDIENCE", "audience"),
+            ("SECRET", "secret"),
+            ("PUBLIC_KEY_FILE", "public_key_file"),
+            ("JWKS_FILE", "jwks_file"),
+            ("CLAIM", "consumer_claim"),
+        ):
             if env.get(f"C360_JWT_{name}"):
                 data[key] = env[f"C360_JWT_{name}"]
         if not data:
             return None
         cfg = cls.model_validate(data)
         if sum(x is not None for x in (cfg.secret, cfg.public_key_file, cfg.jwks_file)) != 1:
-            raise C360Error("JWT configuration needs exactly one of secret (HS256), public_key_file "
-                            "(RS256) or jwks_file (RS256)")
+            raise C360Error(
+                "JWT configuration needs exactly one of secret (HS256), public_key_file "
+                "(RS256) or jwks_file (RS256)"
+            )
         return cfg
 
 
@@ -91,7 +98,10 @@ class JwtVerifier:
         if config.secret is not None:
             self._key, self._algorithms = config.secret.get_secret_value(), ["HS256"]
         elif config.public_key_file is not None:
-            self._key, self._algorithms = config.public_key_file.read_text(encoding="utf-8"), ["RS256"]
+            self._key, self._algorithms = (
+                config.public_key_file.read_text(encoding="utf-8"),
+                ["RS256"],
+            )
         else:
             assert config.jwks_file is not None
             jwks = jwt.PyJWKSet.from_dict(json.loads(config.jwks_file.read_text(encoding="utf-8")))
@@ -110,9 +120,15 @@ class JwtVerifier:
                 key = self._keys.get(kid)
                 if key is None:
                     raise AuthFailed("the token's signing key is not known")
-            claims = jwt.decode(token, key, algorithms=self._algorithms, audience=self.config.audience,
-                                issuer=self.config.issuer, leeway=self.config.leeway_seconds,
-                                options={"require": ["exp", "iss", "aud"]})
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=self._algorithms,
+                audience=self.config.audience,
+                issuer=self.config.issuer,
+                leeway=self.config.leeway_seconds,
+                options={"require": ["exp", "iss", "aud"]},
+            )
         except jwt.ExpiredSignatureError:
             raise AuthFailed("the token has expired") from None
         except jwt.InvalidTokenError as exc:

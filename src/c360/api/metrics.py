@@ -24,7 +24,9 @@ class _SnapshotCollector(Collector):
 
     def collect(self) -> Iterator[Any]:
         version, built = self._snapshot()
-        age = GaugeMetricFamily("c360_snapshot_age_seconds", "Seconds since the served snapshot was built")
+        age = GaugeMetricFamily(
+            "c360_snapshot_age_seconds", "Seconds since the served snapshot was built"
+        )
         age.add_metric([], time.time() - built if version else float("nan"))
         yield age
         v = GaugeMetricFamily("c360_snapshot_version", "The served snapshot version")
@@ -39,10 +41,19 @@ class Metrics:
         # samples go to files and are collected at scrape time instead.
         self.registry = CollectorRegistry()
         target = None if self.multiprocess else self.registry
-        self.latency = Histogram("c360_request_duration_seconds", "Request latency",
-                                 ["consumer", "mode", "route"], buckets=BUCKETS, registry=target)
-        self.errors = Counter("c360_request_errors_total", "Requests answered with an error",
-                              ["consumer", "route", "status"], registry=target)
+        self.latency = Histogram(
+            "c360_request_duration_seconds",
+            "Request latency",
+            ["consumer", "mode", "route"],
+            buckets=BUCKETS,
+            registry=target,
+        )
+        self.errors = Counter(
+            "c360_request_errors_total",
+            "Requests answered with an error",
+            ["consumer", "route", "status"],
+            registry=target,
+        )
         self._children: dict[tuple[str, str, str], Any] = {}
         self._snapshot = _SnapshotCollector(snapshot)
         if not self.multiprocess:

@@ -31,8 +31,15 @@ def app_from_env() -> FastAPI:
     return create_app(spec, store)
 
 
-def run(spec_path: Path, store_url: str | None, *, host: str, port: int, workers: int = 1,
-        server: str | None = None) -> None:
+def run(
+    spec_path: Path,
+    store_url: str | None,
+    *,
+    host: str,
+    port: int,
+    workers: int = 1,
+    server: str | None = None,
+) -> None:
     from c360.spec.validate import load_spec
 
     os.environ["C360_SPEC"] = str(spec_path)
@@ -60,8 +67,17 @@ def _uvicorn(host: str, port: int, workers: int) -> None:
 
     # uvloop + httptools: the stock asyncio loop without TCP_NODELAY adds ~40 ms per keep-alive
     # request with several workers.
-    uvicorn.run("c360.api.serve:app_from_env", factory=True, host=host, port=port, workers=workers,
-                loop="uvloop", http="httptools", log_level="warning", access_log=False)
+    uvicorn.run(
+        "c360.api.serve:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        log_level="warning",
+        access_log=False,
+    )
 
 
 def _granian(host: str, port: int, workers: int) -> None:
@@ -70,5 +86,13 @@ def _granian(host: str, port: int, workers: int) -> None:
         from granian.constants import Interfaces, Loops
     except ImportError:
         raise MissingDependency("granian", "granian") from None
-    Granian("c360.api.serve:app_from_env", address=host, port=port, interface=Interfaces.ASGI,
-            workers=workers, loop=Loops.uvloop, factory=True, log_enabled=False).serve()
+    Granian(
+        "c360.api.serve:app_from_env",
+        address=host,
+        port=port,
+        interface=Interfaces.ASGI,
+        workers=workers,
+        loop=Loops.uvloop,
+        factory=True,
+        log_enabled=False,
+    ).serve()

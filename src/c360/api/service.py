@@ -39,7 +39,9 @@ Headers = list[tuple[bytes, bytes]]
 class ApiError(Exception):
     """An answer other than 200, with a stable ``code``."""
 
-    def __init__(self, status: int, code: str, message: str, headers: Headers | None = None) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, headers: Headers | None = None
+    ) -> None:
         self.status, self.code, self.message, self.headers = status, code, message, headers or []
         super().__init__(message)
 
@@ -56,13 +58,19 @@ class Reply:
 
     @classmethod
     def error(cls, exc: ApiError) -> Reply:
-        return cls(exc.status, [(b"content-type", JSON), *exc.headers], error_body(exc.code, exc.message))
+        return cls(
+            exc.status, [(b"content-type", JSON), *exc.headers], error_body(exc.code, exc.message)
+        )
 
 
 # Reading by id is looking up by customer_id: only for consumers that see it in the clear.
 def _by_id() -> ApiError:
-    return ApiError(403, "forbidden", "this consumer is not granted customer_id in the clear, so it "
-                    "cannot read, page or batch customers by id")
+    return ApiError(
+        403,
+        "forbidden",
+        "this consumer is not granted customer_id in the clear, so it "
+        "cannot read, page or batch customers by id",
+    )
 
 
 def _etag(body: bytes) -> bytes:
@@ -72,15 +80,24 @@ def _etag(body: bytes) -> bytes:
 def _matches(if_none_match: bytes | None, etag: bytes) -> bool:
     if not if_none_match:
         return False
-    return if_none_match.strip() == b"*" or etag in {t.strip().removeprefix(b"W/")
-                                                     for t in if_none_match.split(b",")}
+    return if_none_match.strip() == b"*" or etag in {
+        t.strip().removeprefix(b"W/") for t in if_none_match.split(b",")
+    }
 
 
 class Service:
     """One server process's answers. Cheap per request: dict hits on pre-built state."""
 
-    def __init__(self, state: ServerState, *, jwt: JwtVerifier | None, limiter: RateLimiter,
-                 metrics: Metrics, auditor: Any, live: LiveReader | None = None) -> None:
+    def __init__(
+        self,
+        state: ServerState,
+        *,
+        jwt: JwtVerifier | None,
+        limiter: RateLimiter,
+        metrics: Metrics,
+        auditor: Any,
+        live: LiveReader | None = None,
+    ) -> None:
         self.state = state
         self.spec = state.spec
         self.jwt = jwt
@@ -90,7 +107,9 @@ class Service:
         self._live = live
         self._emails = email_fields(self.spec.model)
         self._lookup_sources = {c: self._sources_for(p) for c, p in state.policies.items()}
-        self._default_live = {c for c, spec in self.spec.model.consumers.items() if spec.delivery == "live"}
+        self._default_live = {
+            c for c, spec in self.spec.model.consumers.items() if spec.delivery == "live"
+        }
 
     # -- who, and may it --------------------------------------------------------------
     def authenticate(self, authorization: str | None) -> str:
@@ -99,12 +118,17 @@ class Service:
             consumer = Authenticator(self.state.keys, self.jwt).consumer(authorization)
         except AuthFailed as exc:
             challenge = f'Bearer error="{exc.error}"' if exc.error else "Bearer"
-            raise ApiError(401, "unauthenticated", exc.message,
-                           [(b"www-authenticate", challenge.encode())]) from None
+            raise ApiError(
+                401, "unauthenticated", exc.message, [(b"www-authenticate", challenge.encode())]
+            ) from None
         wait = self.limiter.retry_after(consumer)
         if wait is not None:
-            raise ApiError(429, "rate_limited", f"consumer '{consumer}' is over its rate limit; retry "
-                           f"after {wait}s", [(b"retry-after", str(wait).encode())])
+            raise ApiError(
+                429,
+                "rate_limited",
+                f"consumer '{consumer}' is over its rate limit; retry after {wait}s",
+                [(b"retry-after", str(wait).encode())],
+            )
         return consumer
 
     def authorize(self, consumer: str) -> ConsumerPolicy:
@@ -127,10 +151,18 @@ class Service:
         return "live" if consumer in self._default_live else "materialised"
 
     # -- one customer -----------------------------------------------------------------
-    def get(self, consumer: str, policy: ConsumerPolicy, customer_id: str, mode: str | None = None,
-            if_none_match: bytes | None = None) -> Reply:
+    def get(
+        self,
+        consumer: str,
+        policy: ConsumerPolicy,
+        customer_id: str,
+        mode: str | None = None,
+        if_none_match: bytes | None = None,
+    ) -> Reply:
         if not ID.match(customer_id):
-            raise ApiError(400, "invalid_id", "a customer id is 1 to 64 letters, digits, '_', '.' or '-'")
+            raise ApiError(
+                400, "invalid_id", "a customer id is 1 to 64 letters, digits, '_', '.' or '-'"
+            )
         if "customer_id" not in policy.unmasked_everywhere:
             raise _by_id()
         if (mode or self.default_mode(consumer)) == "live":
@@ -157,12 +189,21 @@ class Service:
         # A merged id redirects only to a survivor the consumer may see; otherwise it is as
         # unknown as an id that never existed.
         if target is not None and view is not None and target in view.rows:
-            return ApiError(308, "moved", f"customer '{customer_id}' was merged into '{target}'",
-                            [*snap.raw_headers, (b"location", f"/v1/customers/{target}".encode())])
+            return ApiError(
+                308,
+                "moved",
+                f"customer '{customer_id}' was merged into '{target}'",
+                [*snap.raw_headers, (b"location", f"/v1/customers/{target}".encode())],
+            )
         return ApiError(404, "not_found", f"no customer '{customer_id}'", snap.raw_headers)
 
-    def get_live(self, consumer: str, policy: ConsumerPolicy, customer_id: str,
-                 if_none_match: bytes | None = None) -> Reply:
+    def get_live(
+        self,
+        consumer: str,
+        policy: ConsumerPolicy,
+        customer_id: str,
+        if_none_match: bytes | None = None,
+    ) -> Reply:
         snap = self.state.snapshot
         fields = sorted(set(policy.fields) | policy.filter_fields)
         result = self.live.read(customer_id, fields)
@@ -175,17 +216,26 @@ class Service:
             body = view.rows.get(customer_id) if view is not None else None
             if spec is not None and spec.allow_stale:
                 if body is None:
-                    raise ApiError(404, "not_found", f"no customer '{customer_id}'", snap.raw_headers)
+                    raise ApiError(
+                        404, "not_found", f"no customer '{customer_id}'", snap.raw_headers
+                    )
                 self.auditor.record(consumer, customer_id, policy.fields, "stale")
-                headers = [*snap.raw_headers, (b"x-c360-stale", b"true"),
-                           (b"x-c360-unavailable-sources", ",".join(sorted(result.down)).encode()),
-                           (b"etag", _etag(body))]
+                headers = [
+                    *snap.raw_headers,
+                    (b"x-c360-stale", b"true"),
+                    (b"x-c360-unavailable-sources", ",".join(sorted(result.down)).encode()),
+                    (b"etag", _etag(body)),
+                ]
                 return Reply(200, [(b"content-type", JSON), *headers], body)
             extra: Headers = []
             if result.retry_after:
                 extra.append((b"retry-after", str(max(1, round(result.retry_after))).encode()))
-            raise ApiError(503, "source_unavailable",
-                           f"live read failed: source {names} is unavailable; retry later", extra)
+            raise ApiError(
+                503,
+                "source_unavailable",
+                f"live read failed: source {names} is unavailable; retry later",
+                extra,
+            )
         record = {"customer_id": customer_id, **result.record}
         acc = policy.access(record)
         if acc is None:
@@ -193,9 +243,13 @@ class Service:
         body = orjson.dumps(acc.apply(record, self.state.mask_key))
         etag = _etag(body)
         self.auditor.record(consumer, customer_id, acc.fields, "live")
-        headers = [(b"x-c360-snapshot", str(snap.version).encode()), (b"x-c360-mode", b"live"),
-                   (b"x-c360-read-at", iso(result.read_at).encode()),
-                   (b"x-c360-live-sources", ",".join(result.sources).encode()), (b"etag", etag)]
+        headers = [
+            (b"x-c360-snapshot", str(snap.version).encode()),
+            (b"x-c360-mode", b"live"),
+            (b"x-c360-read-at", iso(result.read_at).encode()),
+            (b"x-c360-live-sources", ",".join(result.sources).encode()),
+            (b"etag", etag),
+        ]
         if _matches(if_none_match, etag):
             return Reply(304, headers, b"")
         return Reply(200, [(b"content-type", JSON), *headers], body)
@@ -205,7 +259,9 @@ class Service:
         if "customer_id" not in policy.unmasked_everywhere:
             raise _by_id()
         if len(ids) > MAX_BATCH:
-            raise ApiError(400, "batch_too_large", f"at most {MAX_BATCH} ids per call (got {len(ids)})")
+            raise ApiError(
+                400, "batch_too_large", f"at most {MAX_BATCH} ids per call (got {len(ids)})"
+            )
         for i, cid in enumerate(ids):
             if not isinstance(cid, str) or not ID.match(cid):
                 raise ApiError(400, "invalid_id", f"ids[{i}] is not a customer id")
@@ -223,8 +279,14 @@ class Service:
         out = b'{"items":[' + b",".join(found) + b'],"not_found":' + orjson.dumps(missing) + b"}"
         return Reply(200, [(b"content-type", JSON), *snap.raw_headers], out)
 
-    def page(self, consumer: str, policy: ConsumerPolicy, limit: int, cursor: str | None,
-             changed_since: str | None) -> Reply:
+    def page(
+        self,
+        consumer: str,
+        policy: ConsumerPolicy,
+        limit: int,
+        cursor: str | None,
+        changed_since: str | None,
+    ) -> Reply:
         if "customer_id" not in policy.unmasked_everywhere:
             raise _by_id()
         since = None
@@ -232,7 +294,9 @@ class Service:
             try:
                 since = parse_timestamp(changed_since).timestamp()
             except ValueProblem:
-                raise ApiError(400, "invalid_request", "changed_since: expected an ISO-8601 time") from None
+                raise ApiError(
+                    400, "invalid_request", "changed_since: expected an ISO-8601 time"
+                ) from None
         snap = self.state.snapshot
         view = snap.views.get(consumer)
         if view is None:
@@ -257,9 +321,13 @@ class Service:
             self.auditor.record(consumer, cid, policy.fields, "materialised")
         more = i < len(ids) and bool(picked)
         next_cursor = _encode_cursor(picked[-1]) if more else None
-        head = {"snapshot": snap.version, "as_of": snap.as_of, "built_at": snap.built_at,
-                "next_cursor": next_cursor}
-        body = (b'{"items":[' + b",".join(rows[c] for c in picked) + b"]," + orjson.dumps(head)[1:])
+        head = {
+            "snapshot": snap.version,
+            "as_of": snap.as_of,
+            "built_at": snap.built_at,
+            "next_cursor": next_cursor,
+        }
+        body = b'{"items":[' + b",".join(rows[c] for c in picked) + b"]," + orjson.dumps(head)[1:]
         return Reply(200, [(b"content-type", JSON), *snap.raw_headers], body)
 
     # -- lookups ----------------------------------------------------------------------
@@ -283,27 +351,46 @@ class Service:
                     out.add(parent.source)
         return frozenset(out)
 
-    def lookup(self, consumer: str, policy: ConsumerPolicy, source: str | None, key: str | None,
-               email: str | None) -> Reply:
+    def lookup(
+        self,
+        consumer: str,
+        policy: ConsumerPolicy,
+        source: str | None,
+        key: str | None,
+        email: str | None,
+    ) -> Reply:
         snap = self.state.snapshot
         view = snap.views.get(consumer)
         if email is not None and source is None and key is None:
             if not (self._emails & policy.unmasked_somewhere):
-                raise ApiError(403, "forbidden", "this consumer may not look customers up by email: "
-                               "it is granted no email field in the clear")
+                raise ApiError(
+                    403,
+                    "forbidden",
+                    "this consumer may not look customers up by email: "
+                    "it is granted no email field in the clear",
+                )
             ids = list(view.emails.get(email.strip().lower(), ())) if view is not None else []
         elif source is not None and key is not None and email is None:
             if source not in self.spec.model.sources:
                 raise ApiError(400, "invalid_request", f"unknown source '{source}'")
             if source not in self._lookup_sources.get(consumer, frozenset()):
-                raise ApiError(403, "forbidden", f"this consumer may not look customers up by "
-                               f"'{source}' keys: it is granted no field from '{source}' in the clear")
+                raise ApiError(
+                    403,
+                    "forbidden",
+                    f"this consumer may not look customers up by "
+                    f"'{source}' keys: it is granted no field from '{source}' in the clear",
+                )
             with self.state.store.engine.connect() as conn:
-                hit = conn.execute(select(identity_map.c.customer_id).where(
-                    identity_map.c.source == source, identity_map.c.key == key)).scalar()
+                hit = conn.execute(
+                    select(identity_map.c.customer_id).where(
+                        identity_map.c.source == source, identity_map.c.key == key
+                    )
+                ).scalar()
             ids = [str(hit)] if hit is not None else []
         else:
-            raise ApiError(400, "invalid_request", "look up by 'source' and 'key' together, or by 'email'")
+            raise ApiError(
+                400, "invalid_request", "look up by 'source' and 'key' together, or by 'email'"
+            )
         rows = view.rows if view is not None else {}
         found = [c for c in ids if c in rows]
         if not found:
@@ -321,13 +408,18 @@ class Service:
             f["masking"] = policy.masks_of(f["name"])
         spec = product.consumers.get(consumer)
         body: dict[str, Any] = {
-            "product": product.product, "version": product.version,
-            "owner": product.owner.model_dump(), "consumer": consumer,
+            "product": product.product,
+            "version": product.version,
+            "owner": product.owner.model_dump(),
+            "consumer": consumer,
             "delivery": spec.delivery if spec else "materialised",
             "allow_stale": bool(spec and spec.allow_stale),
             "rate_limit": spec.rate_limit if spec else None,
-            "row_filters": [{"policy": g.name, "row_filter": g.row_filter}
-                            for g in policy.grants if g.row_filter],
+            "row_filters": [
+                {"policy": g.name, "row_filter": g.row_filter}
+                for g in policy.grants
+                if g.row_filter
+            ],
             "fields": fields,
         }
         snap = self.state.snapshot
@@ -347,4 +439,3 @@ def _decode_cursor(cursor: str) -> str:
         return value
     except (ValueError, UnicodeDecodeError):
         raise ApiError(400, "invalid_cursor", "the cursor is not one this API issued") from None
-

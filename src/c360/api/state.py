@@ -72,9 +72,12 @@ def email_fields(product: ProductSpec) -> frozenset[str]:
     out = set()
     for name, f in product.fields.items():
         node = parse_expression(f.expr)
-        if isinstance(node, exp.Column) and node.table in product.sources:
-            if product.sources[node.table].identity.get("email") == node.name:
-                out.add(name)
+        if (
+            isinstance(node, exp.Column)
+            and node.table in product.sources
+            and product.sources[node.table].identity.get("email") == node.name
+        ):
+            out.add(name)
     return frozenset(out)
 
 
@@ -102,25 +105,34 @@ def build_views(
                 value = record.get(f)
                 if isinstance(value, str) and value:
                     out_emails[consumer].setdefault(value.strip().lower(), []).append(cid)
-    return {c: ConsumerView(out_rows[c], tuple(sorted(out_rows[c])),
-                            {e: tuple(ids) for e, ids in out_emails[c].items()}) for c in policies}
+    return {
+        c: ConsumerView(
+            out_rows[c],
+            tuple(sorted(out_rows[c])),
+            {e: tuple(ids) for e, ids in out_emails[c].items()},
+        )
+        for c in policies
+    }
 
 
 def retained_versions(store: Store, upto: int) -> list[tuple[int, dt.datetime]]:
     """Published or retired versions up to ``upto`` whose records are still kept, oldest first."""
     with store.engine.connect() as conn:
-        rows = conn.execute(select(snapshots.c.version, snapshots.c.built_at, snapshots.c.customers)
-                            .where(snapshots.c.status.in_(["published", "retired"]),
-                                   snapshots.c.version < upto)
-                            .order_by(snapshots.c.version.desc()).limit(4)).all()
+        rows = conn.execute(
+            select(snapshots.c.version, snapshots.c.built_at, snapshots.c.customers)
+            .where(snapshots.c.status.in_(["published", "retired"]), snapshots.c.version < upto)
+            .order_by(snapshots.c.version.desc())
+            .limit(4)
+        ).all()
     out = []
     for version, built_at, _ in rows:
         out.append((int(version), built_at if built_at.tzinfo else built_at.replace(tzinfo=dt.UTC)))
     return out[::-1]
 
 
-def _history(store: Store, current: dict[str, int], current_ts: float,
-             version: int) -> tuple[dict[str, float], float]:
+def _history(
+    store: Store, current: dict[str, int], current_ts: float, version: int
+) -> tuple[dict[str, float], float]:
     """When each customer's record last changed, from the versions the store still keeps.
 
     A record equal in every kept version changed at or before the oldest of them; a
@@ -144,8 +156,13 @@ def _history(store: Store, current: dict[str, int], current_ts: float,
     return changed, known_since
 
 
-def load_snapshot(spec: Spec, store: Store, mask_key: bytes, previous: Snapshot = EMPTY,
-                  policies: dict[str, ConsumerPolicy] | None = None) -> Snapshot:
+def load_snapshot(
+    spec: Spec,
+    store: Store,
+    mask_key: bytes,
+    previous: Snapshot = EMPTY,
+    policies: dict[str, ConsumerPolicy] | None = None,
+) -> Snapshot:
     info = store.current_snapshot()
     if info is None:
         return EMPTY
@@ -156,14 +173,26 @@ def load_snapshot(spec: Spec, store: Store, mask_key: bytes, previous: Snapshot 
     built_ts = float(int(info.built_at.timestamp()))
     if previous.version:
         # A version loaded before in this process: unchanged records keep their change time.
-        changed = {c: (previous.changed[c] if previous.hashes.get(c) == h else built_ts)
-                   for c, h in hashes.items()}
+        changed = {
+            c: (previous.changed[c] if previous.hashes.get(c) == h else built_ts)
+            for c, h in hashes.items()
+        }
         known_since = previous.changes_known_since
     else:
         changed, known_since = _history(store, hashes, built_ts, info.version)
     as_of = iso(info.as_of)
-    return Snapshot(info.version, as_of, iso(info.built_at), built_ts, views, idmap.aliases(store),
-                    hashes, changed, known_since, *_headers(info.version, as_of))
+    return Snapshot(
+        info.version,
+        as_of,
+        iso(info.built_at),
+        built_ts,
+        views,
+        idmap.aliases(store),
+        hashes,
+        changed,
+        known_since,
+        *_headers(info.version, as_of),
+    )
 
 
 @dataclass
@@ -192,9 +221,12 @@ class ServerState:
     def refresh(self) -> None:
         version = self.store.current_version()
         if version is not None and version != self.snapshot.version:
-            self.snapshot = load_snapshot(self.spec, self.store, self.mask_key, self.snapshot,
-                                          self.policies)
-        self.keys = {h: (c, e.timestamp() if e else None) for h, (c, e) in self.store.active_keys().items()}
+            self.snapshot = load_snapshot(
+                self.spec, self.store, self.mask_key, self.snapshot, self.policies
+            )
+        self.keys = {
+            h: (c, e.timestamp() if e else None) for h, (c, e) in self.store.active_keys().items()
+        }
 
     def start(self) -> None:
         self.refresh()

@@ -21,12 +21,16 @@ from c360.core.errors import C360Error
 from c360.spec.validate import Spec
 from c360.store.schema import consumer_keys
 
-consumers_app = typer.Typer(help="Consumers' keys: create, list, rotate, revoke.", no_args_is_help=True)
+consumers_app = typer.Typer(
+    help="Consumers' keys: create, list, rotate, revoke.", no_args_is_help=True
+)
 app.add_typer(consumers_app, name="consumers")
 
 NameArg = Annotated[str, typer.Argument(help="The consumer, as named in the spec.")]
-ExpiresOpt = Annotated[int | None, typer.Option("--expires-in-days", min=1,
-                                                help="The key expires after this many days.")]
+ExpiresOpt = Annotated[
+    int | None,
+    typer.Option("--expires-in-days", min=1, help="The key expires after this many days."),
+]
 
 
 def _known(spec: Spec, name: str) -> None:
@@ -34,7 +38,9 @@ def _known(spec: Spec, name: str) -> None:
         from c360.core.text import closest
 
         hint = closest(name, spec.model.consumers)
-        raise C360Error(f"unknown consumer '{name}'" + (f"; did you mean '{hint}'?" if hint else ""))
+        raise C360Error(
+            f"unknown consumer '{name}'" + (f"; did you mean '{hint}'?" if hint else "")
+        )
 
 
 def _expiry(days: int | None) -> dt.datetime | None:
@@ -47,7 +53,9 @@ def _aware(ts: dt.datetime | None) -> dt.datetime | None:
 
 @consumers_app.command("create")
 @friendly
-def create(spec: SpecArg, name: NameArg, store: StoreOpt = None, expires_in_days: ExpiresOpt = None) -> None:
+def create(
+    spec: SpecArg, name: NameArg, store: StoreOpt = None, expires_in_days: ExpiresOpt = None
+) -> None:
     """Create a key for a consumer; it is shown once and stored only as a hash."""
     s = open_spec(spec)
     _known(s, name)
@@ -63,7 +71,7 @@ def list_keys(
     store: StoreOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Every key: consumer, prefix, created, expires, and whether it is active, expired or revoked."""
+    """Every key: consumer, prefix, created, expires; active, expired or revoked."""
     s = open_spec(spec)
     st = open_store(s, store)
     q = select(consumer_keys).order_by(consumer_keys.c.consumer, consumer_keys.c.id)
@@ -75,18 +83,30 @@ def list_keys(
         for r in conn.execute(q):
             expires, revoked = _aware(r.expires_at), _aware(r.revoked_at)
             status = "revoked" if revoked else "expired" if expires and expires <= now else "active"
-            rows.append({"consumer": r.consumer, "prefix": r.prefix, "created_at": iso(_aware(r.created_at) or now),
-                         "expires_at": iso(expires) if expires else None,
-                         "revoked_at": iso(revoked) if revoked else None, "status": status,
-                         "in_spec": r.consumer in s.model.consumers})
+            rows.append(
+                {
+                    "consumer": r.consumer,
+                    "prefix": r.prefix,
+                    "created_at": iso(_aware(r.created_at) or now),
+                    "expires_at": iso(expires) if expires else None,
+                    "revoked_at": iso(revoked) if revoked else None,
+                    "status": status,
+                    "in_spec": r.consumer in s.model.consumers,
+                }
+            )
     if as_json:
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         return
     table = Table("consumer", "key prefix", "created", "expires", "status")
     for row in rows:
         status = row["status"] if row["in_spec"] else f"{row['status']} (not in the spec: denied)"
-        table.add_row(row["consumer"], row["prefix"] + "…", row["created_at"], row["expires_at"] or "never",
-                      status)
+        table.add_row(
+            row["consumer"],
+            row["prefix"] + "…",
+            row["created_at"],
+            row["expires_at"] or "never",
+            status,
+        )
     console.print(table)
 
 
@@ -96,8 +116,12 @@ def rotate(
     spec: SpecArg,
     name: NameArg,
     store: StoreOpt = None,
-    grace_hours: Annotated[float, typer.Option(
-        "--grace-hours", min=0, help="Old keys keep working this long (0: revoked now).")] = 0,
+    grace_hours: Annotated[
+        float,
+        typer.Option(
+            "--grace-hours", min=0, help="Old keys keep working this long (0: revoked now)."
+        ),
+    ] = 0,
     expires_in_days: ExpiresOpt = None,
 ) -> None:
     """Make a new key for a consumer and retire its old ones (now, or after a grace period)."""
@@ -106,19 +130,34 @@ def rotate(
     st = open_store(s, store)
     now = utcnow()
     with st.engine.begin() as conn:
-        old = [r.id for r in conn.execute(select(consumer_keys.c.id, consumer_keys.c.expires_at).where(
-            and_(consumer_keys.c.consumer == name, consumer_keys.c.revoked_at.is_(None))))]
+        old = [
+            r.id
+            for r in conn.execute(
+                select(consumer_keys.c.id, consumer_keys.c.expires_at).where(
+                    and_(consumer_keys.c.consumer == name, consumer_keys.c.revoked_at.is_(None))
+                )
+            )
+        ]
         if old and grace_hours > 0:
             until = now + dt.timedelta(hours=grace_hours)
             # Only shorten: a key already due to expire sooner keeps its earlier date.
-            conn.execute(update(consumer_keys).where(consumer_keys.c.id.in_(old), (
-                consumer_keys.c.expires_at.is_(None) | (consumer_keys.c.expires_at > until))).values(
-                expires_at=until))
+            conn.execute(
+                update(consumer_keys)
+                .where(
+                    consumer_keys.c.id.in_(old),
+                    (consumer_keys.c.expires_at.is_(None) | (consumer_keys.c.expires_at > until)),
+                )
+                .values(expires_at=until)
+            )
         elif old:
-            conn.execute(update(consumer_keys).where(consumer_keys.c.id.in_(old)).values(revoked_at=now))
+            conn.execute(
+                update(consumer_keys).where(consumer_keys.c.id.in_(old)).values(revoked_at=now)
+            )
     key = st.create_key(name, expires_at=_expiry(expires_in_days))
     when = f"expire in {grace_hours:g}h" if grace_hours > 0 else "are revoked"
-    console.print(f"new key for {name} (shown once); {len(old)} old key(s) {when}:", highlight=False)
+    console.print(
+        f"new key for {name} (shown once); {len(old)} old key(s) {when}:", highlight=False
+    )
     console.print(key, highlight=False, soft_wrap=True)
 
 
@@ -128,8 +167,10 @@ def revoke(
     spec: SpecArg,
     name: NameArg,
     store: StoreOpt = None,
-    key_prefix: Annotated[str | None, typer.Option(
-        "--key", help="Only the key with this prefix (as `list` shows it).")] = None,
+    key_prefix: Annotated[
+        str | None,
+        typer.Option("--key", help="Only the key with this prefix (as `list` shows it)."),
+    ] = None,
 ) -> None:
     """Revoke every key of a consumer, or just one by its prefix."""
     s = open_spec(spec)
@@ -139,9 +180,21 @@ def revoke(
     else:
         prefix = key_prefix.rstrip("…")
         with st.engine.begin() as conn:
-            n = int(conn.execute(update(consumer_keys).where(and_(
-                consumer_keys.c.consumer == name, consumer_keys.c.prefix == prefix,
-                consumer_keys.c.revoked_at.is_(None))).values(revoked_at=utcnow())).rowcount)
+            n = int(
+                conn.execute(
+                    update(consumer_keys)
+                    .where(
+                        and_(
+                            consumer_keys.c.consumer == name,
+                            consumer_keys.c.prefix == prefix,
+                            consumer_keys.c.revoked_at.is_(None),
+                        )
+                    )
+                    .values(revoked_at=utcnow())
+                ).rowcount
+            )
         if n == 0:
-            raise C360Error(f"no active key of {name} has the prefix '{prefix}'; see `c360 consumers list`")
+            raise C360Error(
+                f"no active key of {name} has the prefix '{prefix}'; see `c360 consumers list`"
+            )
     console.print(f"revoked {n} key(s) of {name}")

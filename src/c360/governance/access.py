@@ -53,8 +53,12 @@ class RowFilterError(ValueError):
 # unknown (None), and only a filter that is TRUE lets the row through.
 
 _COMPARE: dict[type[exp.Expression], Callable[[Any, Any], Any]] = {
-    exp.EQ: operator.eq, exp.NEQ: operator.ne, exp.GT: operator.gt, exp.GTE: operator.ge,
-    exp.LT: operator.lt, exp.LTE: operator.le,
+    exp.EQ: operator.eq,
+    exp.NEQ: operator.ne,
+    exp.GT: operator.gt,
+    exp.GTE: operator.ge,
+    exp.LT: operator.lt,
+    exp.LTE: operator.le,
 }
 
 
@@ -84,7 +88,8 @@ def _compile(n: exp.Expression, fields: frozenset[str]) -> Value:
     if isinstance(n, exp.Column):
         if n.table or n.name not in fields:
             raise RowFilterError(
-                f"unknown field '{n.sql()}' (a row filter reads the product's fields)")
+                f"unknown field '{n.sql()}' (a row filter reads the product's fields)"
+            )
         name = n.name
         return lambda r: r.get(name)
     if isinstance(n, exp.Boolean):
@@ -126,8 +131,9 @@ def _compile(n: exp.Expression, fields: frozenset[str]) -> Value:
     if isinstance(n, exp.Between):
         v = _compile(n.this, fields)
         lo, hi = _compile(n.args["low"], fields), _compile(n.args["high"], fields)
-        return _and(lambda r: _safe(operator.ge, v(r), lo(r)),
-                    lambda r: _safe(operator.le, v(r), hi(r)))
+        return _and(
+            lambda r: _safe(operator.ge, v(r), lo(r)), lambda r: _safe(operator.le, v(r), hi(r))
+        )
     if isinstance(n, exp.Like | exp.ILike):
         left = _compile(n.this, fields)
         pattern = n.expression
@@ -144,8 +150,10 @@ def _compile(n: exp.Expression, fields: frozenset[str]) -> Value:
     if isinstance(n, exp.Coalesce):
         parts = [_compile(n.this, fields), *(_compile(e, fields) for e in n.expressions)]
         return lambda r: next((v for p in parts if (v := p(r)) is not None), None)
-    raise RowFilterError(f"'{n.sql()}' is not supported in a row filter (use comparisons, AND, OR, "
-                         "NOT, IN, BETWEEN, LIKE, IS NULL, lower, upper, coalesce)")
+    raise RowFilterError(
+        f"'{n.sql()}' is not supported in a row filter (use comparisons, AND, OR, "
+        "NOT, IN, BETWEEN, LIKE, IS NULL, lower, upper, coalesce)"
+    )
 
 
 def _safe(op: Callable[..., Any], *args: Any) -> Any:
@@ -261,8 +269,10 @@ class Access:
         masks = self.masks
         if not masks:
             return {f: record.get(f) for f in self.fields}
-        return {f: (mask_value(masks[f], record.get(f), key) if f in masks else record.get(f))
-                for f in self.fields}
+        return {
+            f: (mask_value(masks[f], record.get(f), key) if f in masks else record.get(f))
+            for f in self.fields
+        }
 
 
 @dataclass
@@ -314,8 +324,10 @@ class ConsumerPolicy:
 
     def masks_of(self, name: str) -> list[MaskKind]:
         """The masks a field may carry for this consumer (empty: always in the clear)."""
-        return sorted({g.masks[name] for g in self.grants if name in g.fields and name in g.masks},
-                      key=MASK_REVEAL.index)
+        return sorted(
+            {g.masks[name] for g in self.grants if name in g.fields and name in g.masks},
+            key=MASK_REVEAL.index,
+        )
 
     def access(self, record: Mapping[str, Any]) -> Access | None:
         """The consumer's view of ``record``; None when no policy lets it see the record."""
@@ -363,8 +375,13 @@ def policy_for(product: ProductSpec, consumer: str) -> ConsumerPolicy:
     return ConsumerPolicy(consumer, order, tuple(grants))
 
 
-def _grant(name: str, fields: Sequence[str], masks: Mapping[str, MaskKind], row_filter: str | None,
-           order: Sequence[str]) -> Grant:
+def _grant(
+    name: str,
+    fields: Sequence[str],
+    masks: Mapping[str, MaskKind],
+    row_filter: str | None,
+    order: Sequence[str],
+) -> Grant:
     known = set(order)
     predicate = None
     if row_filter is not None:

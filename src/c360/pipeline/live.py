@@ -49,8 +49,11 @@ class LiveRead:
 
     @property
     def retry_after(self) -> float | None:
-        waits = [e.retry_after for e in self.down.values()
-                 if isinstance(e, TransientSourceError) and e.retry_after]
+        waits = [
+            e.retry_after
+            for e in self.down.values()
+            if isinstance(e, TransientSourceError) and e.retry_after
+        ]
         return max(waits) if waits else None
 
 
@@ -63,8 +66,9 @@ class LiveReader:
         self._plans: dict[frozenset[str], tuple[Plan, str, list[str]]] = {}
         self._connectors: dict[str, Connector] = {}
         self._source_locks = {name: threading.Lock() for name in spec.model.sources}
-        self._readers = {name: ColumnReader(name, src, spec.model)
-                         for name, src in spec.model.sources.items()}
+        self._readers = {
+            name: ColumnReader(name, src, spec.model) for name, src in spec.model.sources.items()
+        }
         self._db: duckdb.DuckDBPyConnection | None = None
         self._db_lock = threading.Lock()
         self._lock = threading.Lock()
@@ -102,7 +106,9 @@ class LiveReader:
             except SourceError as exc:
                 out.down[name] = exc
                 continue
-            except Exception as exc:  # a client library's own failure: the source is down all the same
+            except (
+                Exception
+            ) as exc:  # a client library's own failure: the source is down all the same
                 out.down[name] = TransientSourceError(name, f"{type(exc).__name__}: {exc}")
                 continue
             reader = self._readers[name]
@@ -112,7 +118,7 @@ class LiveReader:
                 try:
                     values = reader.read(rec.data)
                 except ValueProblem:
-                    continue  # the build quarantines such a record; a live read skips it the same way
+                    continue  # the build quarantines such a record; a live read skips it too
                 frame.append(rec.key, out.read_at, values)
             frame.customer_ids = [customer_id] * len(frame)
             out.sources.append(name)
@@ -137,13 +143,20 @@ class LiveReader:
                     conn.close()
                 raise
 
-    def _compute(self, plan: Plan, query: str, customer_id: str,
-                 frames: dict[str, SourceFrame]) -> dict[str, Any]:
+    def _compute(
+        self, plan: Plan, query: str, customer_id: str, frames: dict[str, SourceFrame]
+    ) -> dict[str, Any]:
         with self._db_lock:
             if self._db is None:
                 self._db = connect()
+                # A handful of rows: one thread, and no optimiser passes (they cost more than the
+                # query itself at this size; results are the same).
+                self._db.execute("SET threads = 1")
+                self._db.execute("PRAGMA disable_optimizer")
             con = self._db
-            con.register("customers", pa.table({"customer_id": pa.array([customer_id], pa.string())}))
+            con.register(
+                "customers", pa.table({"customer_id": pa.array([customer_id], pa.string())})
+            )
             for name, frame in frames.items():
                 con.register(source_table(name), frame.to_arrow())
             rows = _run(con, query)

@@ -1,0 +1,374 @@
+"""Serving latency and throughput with wrk, against a real server on loopback.
+
+For each store (SQLite, and PostgreSQL when it answers on 127.0.0.1:5432):
+
+1. 100,000 generated customers are written straight into a snapshot through the
+   Store API (no identity resolution), and a key is made for ``finance``;
+2. ``c360`` serves them (uvicorn + uvloop + httptools, or ``--server granian``),
+   with authentication, projection and read auditing on;
+3. wrk drives ``GET /v1/customers/{id}`` with a random id per request at one
+   connection and at 32, then ``POST /v1/customers:batchGet`` with 100 random ids;
+4. a live read: the demo product (``--live-accounts`` accounts) with its product
+   telemetry table in PostgreSQL, built, and ``support`` (live delivery) read by wrk.
+
+Prints p50 / p95 / p99, requests/s and errors for every case. Needs ``wrk``
+(Debian: ``apt-get install wrk``).
+
+    python benchmarks/serve.py [--customers 100000] [--seconds 10] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO_SPEC = ROOT / "src" / "c360" / "demo" / "product.yaml"
+PG_HOST, PG_PORT = "127.0.0.1", 5432
+PG_ADMIN = f"postgresql://postgres@{PG_HOST}:{PG_PORT}/test"
+
+LUA_GET = """
+local ids = {}
+for line in io.lines("%(ids)s") do ids[#ids + 1] = line end
+math.randomseed(%(seed)d)
+request = function()
+  return wrk.format("GET", "/v1/customers/" .. ids[math.random(#ids)])
+end
+%(done)s
+"""
+
+LUA_BATCH = """
+local ids = {}
+for line in io.lines("%(ids)s") do ids[#ids + 1] = line end
+math.randomseed(%(seed)d)
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  local pick = {}
+  for i = 1, %(n)d do pick[i] = '"' .. ids[math.random(#ids)] .. '"' end
+  local body = '{"ids":[' .. table.concat(pick, ",") .. ']}'
+  return wrk.format(nil, "/v1/customers:batchGet", nil, body)
+end
+%(done)s
+"""
+
+# wrk's --latency table has no p95: the done() hook prints the figures as one JSON line.
+LUA_DONE = """
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'C360 {"requests": %d, "seconds": %f, "p50": %d, "p95": %d, "p99": %d, "errors": %d}\\n',
+    summary.requests, summary.duration / 1e6, latency:percentile(50), latency:percentile(95),
+    latency:percentile(99), e.connect + e.read + e.write + e.status + e.timeout))
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pg_up() -> bool:
+    try:
+        with socket.create_connection((PG_HOST, PG_PORT), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+@contextmanager
+def pg_database(prefix: str) -> Iterator[str]:
+    import psycopg
+
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql://postgres@{PG_HOST}:{PG_PORT}/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# -- data -------------------------------------------------------------------------------
+
+
+def customers(n: int, seed: int = 7) -> Iterator[tuple[str, dict[str, Any]]]:
+    """``n`` plausible demo records, ids sorted (as a build writes them)."""
+    rnd = random.Random(seed)
+    segments = ["smb", "mid_market", "enterprise", None]
+    ids = sorted({f"c_{rnd.getrandbits(60):015x}"[:14] for _ in range(n + n // 10)})[:n]
+    for cid in ids:
+        mrr = round(rnd.uniform(0, 5000), 2) if rnd.random() < 0.8 else None
+        yield (
+            cid,
+            {
+                "customer_id": cid,
+                "account_name": f"Account {cid[2:8].upper()} Ltd",
+                "segment": rnd.choice(segments),
+                "annual_revenue": round(rnd.uniform(1e5, 1e9), 2),
+                "mrr": mrr,
+                "ltv": round((mrr or 0) * rnd.randint(1, 40), 2),
+                "invoice_status": rnd.choice(["paid", "open", "uncollectible", None]),
+                "billing_active": mrr is not None,
+                "billing_contact_email": f"ap@{cid[2:10]}.example.com",
+                "open_tickets": rnd.randint(0, 6),
+                "csat": round(rnd.random(), 4),
+                "last_login": f"2026-0{rnd.randint(1, 5)}-{rnd.randint(10, 28)}T10:00:00Z",
+                "product_active_30d": rnd.random() < 0.6,
+                "active_seats": rnd.randint(0, 40),
+                "marketing_opt_in": rnd.random() < 0.5,
+            },
+        )
+
+
+def write_snapshot(url: str, n: int) -> tuple[list[str], str]:
+    """A published snapshot of ``n`` customers, and a key for ``finance``."""
+    from c360.store import Store
+
+    store = Store.open(url)
+    version = store.begin_snapshot("bench", "1.0.0", dt.datetime.now(dt.UTC))
+    ids: list[str] = []
+
+    def rows() -> Iterator[tuple[str, dict[str, Any]]]:
+        for cid, record in customers(n):
+            ids.append(cid)
+            yield cid, record
+
+    store.write_snapshot(version, rows())
+    store.publish(version)
+    key = store.create_key("finance")
+    store.close()
+    return ids, key
+
+
+def demo_with_pg_product(dir: Path, accounts: int, product_dsn: str) -> Path:
+    """The demo product, its ``product`` source moved into PostgreSQL."""
+    import psycopg
+
+    from c360.demo.generator import generate
+
+    generate(dir, accounts=accounts, seed=11, as_of=dt.date(2026, 6, 1))
+    src = sqlite3.connect(dir / "product.db")
+    cols = [r[1] for r in src.execute("PRAGMA table_info(users)")]
+    rows = src.execute(f"SELECT {', '.join(cols)} FROM users").fetchall()
+    with psycopg.connect(product_dsn, autocommit=True) as pg:
+        defs = ", ".join(
+            f"{c} {'bigint PRIMARY KEY' if c == 'id' else 'bigint' if c == 'seats' else 'text'}"
+            for c in cols
+        )
+        pg.execute(f"CREATE TABLE users ({defs})")
+        with pg.cursor().copy(f"COPY users ({', '.join(cols)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    text = DEMO_SPEC.read_text().replace(
+        "connector: sqlite\n    path: product.db", f"connector: postgres\n    dsn: {product_dsn}"
+    )
+    spec = dir / "product.yaml"
+    spec.write_text(text)
+    return spec
+
+
+# -- server and load -------------------------------------------------------------------------
+
+
+@contextmanager
+def server(spec: Path, url: str, workers: int, kind: str) -> Iterator[str]:
+    port = free_port()
+    env = {**os.environ, "C360_SERVER": kind, "C360_MASK_KEY": "bench-mask-key"}
+    code = (
+        "from pathlib import Path; from c360.api.serve import run; "
+        f"run(Path({str(spec)!r}), {url!r}, host='127.0.0.1', port={port}, workers={workers})"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 300
+        while True:
+            if proc.poll() is not None:
+                tail = proc.stderr.read().decode()[-2000:] if proc.stderr else ""
+                raise SystemExit(f"the server exited: {tail}")
+            try:
+                with urllib.request.urlopen(f"{base}/readyz", timeout=1) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.time() > deadline:
+                raise SystemExit("the server did not become ready within 300 s")
+            time.sleep(0.5)
+        yield base
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def wrk(base: str, key: str, script: str, connections: int, seconds: int) -> dict[str, float]:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(script)
+    threads = min(connections, 2)
+    out = subprocess.run(
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--timeout",
+            "5s",
+            "-H",
+            f"Authorization: Bearer {key}",
+            "-s",
+            f.name,
+            base,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    os.unlink(f.name)
+    line = next(ln for ln in out.splitlines() if ln.startswith("C360 "))
+    stats: dict[str, float] = json.loads(line[5:])
+    stats["rps"] = stats["requests"] / stats["seconds"]
+    return stats
+
+
+def report(store: str, case: str, s: dict[str, float]) -> None:
+    print(
+        f"  {store:<10} {case:<26} p50 {s['p50'] / 1000:7.3f} ms  p95 {s['p95'] / 1000:7.3f} ms  "
+        f"p99 {s['p99'] / 1000:7.3f} ms  {s['rps']:9,.0f} req/s  errors {int(s['errors'])}",
+        flush=True,
+    )
+
+
+def scripts(ids_file: Path) -> tuple[str, str]:
+    get = LUA_GET % {"ids": ids_file, "seed": 42, "done": LUA_DONE}
+    batch = LUA_BATCH % {"ids": ids_file, "seed": 43, "n": 100, "done": LUA_DONE}
+    return get, batch
+
+
+def materialised_cases(store_name: str, url: str, tmp: Path, args: argparse.Namespace) -> None:
+    started = time.perf_counter()
+    ids, key = write_snapshot(url, args.customers)
+    print(
+        f"  {store_name}: {len(ids):,} customers written in {time.perf_counter() - started:.1f}s",
+        flush=True,
+    )
+    ids_file = tmp / f"ids-{store_name}.txt"
+    ids_file.write_text("\n".join(ids) + "\n")
+    spec = tmp / "product.yaml"
+    shutil.copyfile(DEMO_SPEC, spec)
+    get, batch = scripts(ids_file)
+    with server(spec, url, args.workers, args.server) as base:
+        wrk(base, key, get, 1, 2)  # warm-up
+        report(store_name, "GET one, c=1", wrk(base, key, get, 1, args.seconds))
+        report(store_name, "GET one, c=32", wrk(base, key, get, 32, args.seconds))
+        report(store_name, "batchGet 100 ids, c=1", wrk(base, key, batch, 1, args.seconds))
+
+
+def live_case(
+    store_name: str, url: str, tmp: Path, args: argparse.Namespace, product_dsn: str
+) -> None:
+    from c360.pipeline.build import build
+    from c360.spec.validate import load_spec
+    from c360.store import Store
+
+    d = tmp / f"live-{store_name}"
+    d.mkdir()
+    spec_path = demo_with_pg_product(d, args.live_accounts, product_dsn)
+    store = Store.open(url)
+    report_ = build(load_spec(spec_path), store, as_of=dt.datetime(2026, 6, 1, tzinfo=dt.UTC))
+    key = store.create_key("support")
+    ids = [cid for cid, _ in store.snapshot_rows(report_.version or 0)]
+    store.close()
+    ids_file = d / "ids.txt"
+    ids_file.write_text("\n".join(ids) + "\n")
+    get, _ = scripts(ids_file)
+    with server(spec_path, url, args.workers, args.server) as base:
+        wrk(base, key, get, 1, 2)
+        report(
+            store_name, f"live GET ({len(ids):,} cust.), c=1", wrk(base, key, get, 1, args.seconds)
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--server", choices=["uvicorn", "granian"], default="uvicorn")
+    parser.add_argument("--live-accounts", type=int, default=500)
+    parser.add_argument("--stores", default="sqlite,postgresql")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit(
+            "wrk is not installed: this benchmark measures with wrk (Debian: apt-get install wrk); "
+            "a Python load generator is too slow to measure sub-millisecond latency"
+        )
+    stores = args.stores.split(",")
+    if "postgresql" in stores and not pg_up():
+        print(
+            "PostgreSQL is not reachable on 127.0.0.1:5432: "
+            "skipping the PostgreSQL store and the live read"
+        )
+        stores.remove("postgresql")
+    print(
+        f"serving benchmark: {args.customers:,} customers, {args.server}, "
+        f"{args.workers} worker(s), "
+        f"{args.seconds}s per case, wrk with a random id per request",
+        flush=True,
+    )
+    with tempfile.TemporaryDirectory(prefix="c360-bench-") as t:
+        tmp = Path(t)
+        for name in stores:
+            if name == "sqlite":
+                materialised_cases(name, f"sqlite:///{tmp}/store.db", tmp, args)
+            else:
+                with pg_database("c360_bench") as url:
+                    materialised_cases(name, url, tmp, args)
+        if pg_up():
+            for name in stores:
+                with pg_database("c360_bench_product") as product_dsn:
+                    if name == "sqlite":
+                        live_case(name, f"sqlite:///{tmp}/live.db", tmp, args, product_dsn)
+                    else:
+                        with pg_database("c360_bench_live") as url:
+                            live_case(name, url, tmp, args, product_dsn)
+        else:
+            print(
+                "  live read: skipped "
+                "(product telemetry lives in PostgreSQL, which is not reachable)"
+            )
+
+
+if __name__ == "__main__":
+    main()
