@@ -30,6 +30,7 @@ class Resolution:
     links: list[Link]
     review: list[MatchLink] = field(default_factory=list)
     unresolved: list[str] = field(default_factory=list)
+    conflicts: list[Link] = field(default_factory=list)  # rule links the evidence refuted
 
     def evidence(self) -> dict[str, Link]:
         """For each record, the strongest link that placed it in its cluster."""
@@ -125,6 +126,7 @@ def resolve(
     grain: str,
     threshold: float,
     review_threshold: float | None = None,
+    attach_threshold: float | None = None,
     model_path: Path | None = None,
     link_pins: Sequence[tuple[str, str]] = (),
     unlink_pins: Sequence[tuple[str, str]] = (),
@@ -150,7 +152,8 @@ def resolve(
     unresolved = [r.rid for r in records if r.rid not in usable_ids]
     matchable = [r for r in usable if r.has_evidence]
     rolled = roll_up(matchable, person_sources) if grain == "account" else Rollup(matchable, {})
-    review_floor = review_threshold if review_threshold is not None else threshold
+    attach = attach_threshold if attach_threshold is not None else threshold
+    review_floor = min(attach, review_threshold if review_threshold is not None else threshold)
     matched, _ = match(rolled.records, grain=grain, threshold=min(threshold, review_floor),
                             review_threshold=None, model_path=model_path)
     matched.sort(key=lambda m: (-m.probability, m.left, m.right))
@@ -166,8 +169,12 @@ def resolve(
     for a, b in link_pins:
         if a in ids and b in ids:
             join(Link(a, b, "pinned", 1.0, {"pin": "link"}))
+    conflicts: list[Link] = []
     for link in rule_links(usable, rules):
-        join(link)
+        if _contradicted(link, matched, threshold):
+            conflicts.append(link)
+        else:
+            join(link)
     # Accounts with accounts.
     for m in matched:
         if m.probability >= threshold and m.left not in loose and m.right not in loose:
@@ -192,7 +199,7 @@ def resolve(
         runner_up = ranked[1] if len(ranked) > 1 else None
         ambiguous = runner_up is not None and runner_up.probability >= review_floor and \
             _bits(top.probability) - _bits(runner_up.probability) < AMBIGUOUS_BITS
-        if top.probability >= threshold and not ambiguous:
+        if top.probability >= attach and not ambiguous:
             join(Link(top.left, top.right, "match", top.probability, {"weights": top.weights}))
         elif top.probability >= review_floor:
             review_out.extend(m for m in ranked if m.probability >= review_floor)
@@ -210,7 +217,28 @@ def resolve(
             unresolved.append(members[0])
         elif members:
             clusters.append(members)
-    return Resolution(clusters, kept, review_out, sorted(unresolved))
+    return Resolution(clusters, kept, review_out, sorted(unresolved), conflicts)
+
+
+def _contradicted(link: Link, matched: Sequence[MatchLink], threshold: float) -> bool:
+    """A cross-reference the evidence refutes: a stale ``crm_account_id``, say.
+
+    The rule says ``left`` is ``right``; it is refuted when the two records did not even
+    reach the candidate list, while ``left`` matches *another* record of ``right``'s source
+    with confidence. Such a link is not applied and is reported as a conflict.
+    """
+    right_source = link.right.split(":", 1)[0]
+    pair_seen = False
+    elsewhere = False
+    for m in matched:
+        if link.left not in (m.left, m.right):
+            continue
+        other = m.right if m.left == link.left else m.left
+        if other == link.right:
+            pair_seen = True
+        elif other.split(":", 1)[0] == right_source and m.probability >= threshold:
+            elsewhere = True
+    return elsewhere and not pair_seen
 
 
 # Two candidate accounts whose match weights differ by less than this (3 bits: 8 times as

@@ -122,7 +122,8 @@ def resolve_identities(spec: Spec, store: Store, frames: dict[str, SourceFrame],
     # Sources that describe people (they carry a person's name) roll up to their account.
     people = frozenset(n for n, s in spec.model.sources.items() if "person_name" in s.identity)
     resolution = resolve(records, spec.rules, grain=spec.model.grain, threshold=match.threshold,
-                         review_threshold=match.review_threshold, model_path=model_path,
+                         review_threshold=match.review_threshold, attach_threshold=match.attach_threshold,
+                         model_path=model_path,
                          link_pins=[(p.left, p.right) for p in pins if p.kind == "link"],
                          unlink_pins=[(p.left, p.right) for p in pins if p.kind == "unlink"],
                          person_sources=people)

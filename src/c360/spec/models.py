@@ -113,7 +113,15 @@ class SourceSpec(BaseModel):
 
 
 class MatchSpec(_Model):
+    """Match probabilities at which records link.
+
+    ``threshold`` links account records with each other; ``attach_threshold`` (default: the
+    same) lets a person join an account when no other account is nearly as likely; pairs
+    from ``review_threshold`` up that did not link are listed for stewards.
+    """
+
     threshold: float = Field(default=0.9, ge=0.0, le=1.0)
+    attach_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     review_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
 
 
