@@ -150,7 +150,14 @@ def _pin(kind: str, spec: Path, a: str, b: str, reason: str | None, store: str |
             raise C360Error(f"unknown source '{source}' in '{rid}' (known: {', '.join(s.model.sources)})")
     if a == b:
         raise C360Error("a record cannot be pinned to itself")
-    idmap.add_pin(open_store(s, store), kind, a, b, reason, by)
+    st = open_store(s, store)
+    idmap.add_pin(st, kind, a, b, reason, by)
+    # Audit rows hold no personal data: a source key can be an e-mail, so only its hash goes in.
+    from c360.core.jsonutil import content_hash
+    from c360.governance import audit
+
+    audit.record(st, "identity_pin", audit.actor_of(), None,
+                 {"pin": kind, "left": content_hash(a)[:16], "right": content_hash(b)[:16]})
     console.print(f"pinned: {a} {'with' if kind == 'link' else 'apart from'} {b}; every later build honours it")
 
 

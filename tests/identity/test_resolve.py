@@ -1,0 +1,130 @@
+"""Clustering decisions, with the matcher replaced by hand-made scores: pins, rules, people, ambiguity."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from c360.identity import resolve as resolve_mod
+from c360.identity.matching import MatchLink
+from c360.identity.normalise import IdentityAttributes
+from c360.identity.records import IdentityRecord
+from c360.identity.resolve import resolve
+from c360.identity.rollup import GROUP_SOURCE, roll_up
+from c360.spec.validate import Rule
+
+PEOPLE = frozenset({"support"})
+
+
+def rec(source: str, key: str, *, name: str | None = None, domain: str | None = None, email: str | None = None,
+        refs: dict[str, str] | None = None) -> IdentityRecord:
+    attrs = IdentityAttributes(name=name, name_tokens=tuple((name or "").split()), web_domain=None,
+                               email=email, email_domain=domain, phone=None, address=None, postcode=None,
+                               country=None, person_name=None)
+    return IdentityRecord(source, key, attrs, refs or {})
+
+
+@pytest.fixture()
+def scores(monkeypatch: pytest.MonkeyPatch) -> dict[tuple[str, str], float]:
+    """Pairs and their match probabilities; the matcher returns exactly these."""
+    table: dict[tuple[str, str], float] = {}
+
+    def fake_match(records: Sequence[IdentityRecord], **_: Any) -> tuple[list[MatchLink], list[MatchLink]]:
+        ids = {r.rid for r in records}
+        out = [MatchLink(a, b, p, {"name": 10.0}) for (a, b), p in table.items() if a in ids and b in ids]
+        return out, []
+
+    monkeypatch.setattr(resolve_mod, "match", fake_match)
+    return table
+
+
+def clusters_of(result: resolve_mod.Resolution) -> set[frozenset[str]]:
+    return {frozenset(c) for c in result.clusters}
+
+
+def test_accounts_link_above_the_threshold_only(scores: dict[tuple[str, str], float]) -> None:
+    records = [rec("crm", "1", name="acme"), rec("billing", "a", name="acme"), rec("billing", "b", name="acme x")]
+    scores[("crm:1", "billing:a")] = 0.95
+    scores[("crm:1", "billing:b")] = 0.6
+    out = resolve(records, [], grain="account", threshold=0.9, review_threshold=0.5)
+    assert clusters_of(out) == {frozenset({"crm:1", "billing:a"}), frozenset({"billing:b"})}
+    assert [(m.left, m.right) for m in out.review] == [("crm:1", "billing:b")]
+
+
+def test_people_of_one_domain_join_their_account_together(scores: dict[tuple[str, str], float]) -> None:
+    records = [rec("crm", "1", name="acme", domain="acme.com"),
+               rec("support", "t1", name="acme", domain="acme.com", email="a@acme.com"),
+               rec("support", "t2", domain="acme.com", email="b@acme.com")]
+    scores[("crm:1", f"{GROUP_SOURCE}:acme.com")] = 0.99
+    out = resolve(records, [], grain="account", threshold=0.9, person_sources=PEOPLE)
+    assert clusters_of(out) == {frozenset({"crm:1", "support:t1", "support:t2"})}
+    assert out.evidence()["support:t2"].method == "domain"
+
+
+def test_a_person_between_two_accounts_is_not_guessed(scores: dict[tuple[str, str], float]) -> None:
+    records = [rec("crm", "leeds", name="acme coffee leeds"), rec("crm", "york", name="acme coffee york"),
+               rec("support", "t", name="acme coffee", email="x@gmail.com")]
+    scores[("crm:leeds", "support:t")] = 0.8
+    scores[("crm:york", "support:t")] = 0.78
+    out = resolve(records, [], grain="account", threshold=0.9, attach_threshold=0.5, review_threshold=0.3,
+                  person_sources=PEOPLE)
+    assert frozenset({"crm:leeds", "crm:york"}) not in clusters_of(out)
+    assert frozenset({"support:t"}) in clusters_of(out)
+    assert {(m.left, m.right) for m in out.review} == {("crm:leeds", "support:t"), ("crm:york", "support:t")}
+
+
+def test_a_clear_favourite_account_takes_the_person(scores: dict[tuple[str, str], float]) -> None:
+    records = [rec("crm", "leeds", name="acme coffee leeds"), rec("crm", "york", name="acme coffee york"),
+               rec("support", "t", name="acme coffee leeds", email="x@gmail.com")]
+    scores[("crm:leeds", "support:t")] = 0.99
+    scores[("crm:york", "support:t")] = 0.4
+    out = resolve(records, [], grain="account", threshold=0.9, attach_threshold=0.5, review_threshold=0.3,
+                  person_sources=PEOPLE)
+    assert frozenset({"crm:leeds", "support:t"}) in clusters_of(out)
+
+
+def test_a_person_never_chains_two_accounts(scores: dict[tuple[str, str], float]) -> None:
+    records = [rec("crm", "a", name="ivory"), rec("crm", "b", name="ivory media"),
+               rec("support", "t", name="ivory", email="x@yahoo.com")]
+    scores[("crm:a", "support:t")] = 0.99
+    scores[("crm:b", "support:t")] = 0.95
+    out = resolve(records, [], grain="account", threshold=0.9, person_sources=PEOPLE)
+    assert not any({"crm:a", "crm:b"} <= c for c in clusters_of(out))
+
+
+def test_a_person_with_no_evidence_stays_unresolved(scores: dict[tuple[str, str], float]) -> None:
+    records = [rec("crm", "1", name="acme"), rec("support", "t", email="someone@gmail.com")]
+    out = resolve(records, [], grain="account", threshold=0.9, person_sources=PEOPLE)
+    assert out.unresolved == ["support:t"]
+    assert all("support:t" not in c for c in out.clusters)
+
+
+def test_rules_link_and_a_refuted_cross_reference_is_not_applied(scores: dict[tuple[str, str], float]) -> None:
+    rule = Rule("billing", "crm_account_id", "crm", "Id")
+    records = [rec("crm", "1", name="acme", refs={"Id": "1"}), rec("crm", "2", name="davis", refs={"Id": "2"}),
+               rec("billing", "ok", name="acme", refs={"crm_account_id": "1"}),
+               rec("billing", "stale", name="davis", refs={"crm_account_id": "1"})]
+    scores[("crm:2", "billing:stale")] = 0.99
+    out = resolve(records, [rule], grain="account", threshold=0.9)
+    assert clusters_of(out) == {frozenset({"crm:1", "billing:ok"}), frozenset({"crm:2", "billing:stale"})}
+    assert [(c.left, c.right) for c in out.conflicts] == [("billing:stale", "crm:1")]
+
+
+def test_pins_win_over_evidence(scores: dict[tuple[str, str], float]) -> None:
+    records = [rec("crm", "1", name="acme"), rec("billing", "a", name="acme"), rec("billing", "b", name="zeta")]
+    scores[("crm:1", "billing:a")] = 0.99
+    out = resolve(records, [], grain="account", threshold=0.9, link_pins=[("crm:1", "billing:b")],
+                  unlink_pins=[("crm:1", "billing:a")])
+    assert clusters_of(out) == {frozenset({"crm:1", "billing:b"}), frozenset({"billing:a"})}
+    assert out.evidence()["billing:b"].method == "pinned"
+
+
+def test_roll_up_sets_a_contractor_apart() -> None:
+    people = [rec("support", "1", name="client co", domain="client.com"),
+              rec("support", "2", name="client co", domain="client.com"),
+              rec("support", "3", name="zebra consulting", domain="client.com")]
+    rolled = roll_up(people, PEOPLE)
+    assert rolled.members == {f"{GROUP_SOURCE}:client.com": ["support:1", "support:2"]}
+    assert "support:3" in {r.rid for r in rolled.records}
