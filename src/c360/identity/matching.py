@@ -18,7 +18,8 @@ import pyarrow as pa
 
 from c360.identity.records import IdentityRecord
 
-COLUMNS = ("name", "name_first", "name_tokens", "domain", "email", "phone", "postcode", "person_name")
+COLUMNS = ("name", "name_first", "name_compact", "name_tokens", "domain", "email", "phone", "postcode",
+           "person_name")
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ def _table(records: Sequence[IdentityRecord]) -> pa.Table:
         cols["name"].append(a.name)
         cols["name_first"].append(toks[0] if toks else None)
         cols["name_tokens"].append(toks or None)
+        cols["name_compact"].append("".join(toks) or None)
         cols["domain"].append(r.domain)
         cols["email"].append(a.email)
         cols["phone"].append(a.phone)
@@ -93,7 +95,7 @@ def _settings(grain: str) -> Any:
         comparisons=comparisons,
         blocking_rules_to_generate_predictions=[
             block_on("domain"),
-            block_on("name"),
+            block_on("name_compact"),
             block_on("email"),
             block_on("phone"),
             block_on("name_first", "postcode"),
