@@ -7,7 +7,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Any, ClassVar
 
-from c360.connectors.base import ConnectorOptions, resolve_path
+from c360.connectors.base import Column, ConnectorOptions, resolve_path
 from c360.connectors.sql import SqlConnector, SqlOptions
 from c360.core.errors import SourceError, TerminalSourceError, TransientSourceError
 
@@ -41,6 +41,11 @@ class SqliteConnector(SqlConnector):
         sql = "SELECT name FROM sqlite_master WHERE type IN ('table','view') ORDER BY name"
         rows = self._execute(sql).fetchall()
         return [r[0] for r in rows if not r[0].startswith("sqlite_")]
+
+    def columns(self, table: str) -> tuple[Column, ...]:
+        # SQLite's cursor description carries no types; the table's declaration does.
+        rows = self._execute(f"PRAGMA table_info({self.quote(table)})", stream=table).fetchall()
+        return tuple(Column(r[1], (r[2] or "any").lower()) for r in rows)
 
     def translate_error(self, exc: Exception, stream: str | None = None) -> Exception:
         if isinstance(exc, SourceError):
