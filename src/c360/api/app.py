@@ -127,7 +127,8 @@ def create_app(
     state = ServerState(spec, store, key, refresh_seconds)
     jwt_config = jwt if jwt is not None else JwtConfig.load()
     n_workers = workers or int(os.environ.get("C360_WORKERS", "1") or 1)
-    metrics = Metrics(lambda: (state.snapshot.version, state.snapshot.built_ts))
+    metrics = Metrics(lambda: (state.snapshot.version, state.snapshot.built_ts),
+                      sla=lambda: service.compliance())
     service = Service(
         state,
         jwt=JwtVerifier(jwt_config) if jwt_config else None,
@@ -298,6 +299,15 @@ def create_app(
         consumer, policy = caller(request, frozenset(), "schema")
         return _response(service.schema(consumer, policy))
 
+    @app.get(
+        "/v1/subscriptions",
+        summary="Every subscription with its live SLA compliance (for the product's owners)",
+        responses={**COMMON, 200: _ok({"type": "object"})},
+    )
+    def get_subscriptions(request: Request) -> Response:
+        consumer, _ = caller(request, frozenset(), "subscriptions")
+        return _response(service.subscriptions(consumer))
+
     @app.get("/healthz", summary="Liveness", responses={200: _ok({"type": "object"})})
     def healthz() -> Response:
         return Response(orjson.dumps({"status": "ok", "version": __version__}), media_type=JSON)
@@ -385,18 +395,17 @@ class FastPath:
         ):
             reply = self._get(scope)
             if reply is not None:
+                consumer, mode, route = scope.get("c360.labels", ("unknown", "materialised", "get"))
+                extra = self.service.lifecycle.get(consumer)
                 await send(
                     {
                         "type": "http.response.start",
                         "status": reply.status,
-                        "headers": reply.headers,
+                        "headers": [*reply.headers, *extra] if extra else reply.headers,
                     }
                 )
                 await send({"type": "http.response.body", "body": reply.body})
-                consumer, mode, route = scope.get("c360.labels", ("unknown", "materialised", "get"))
-                self.service.metrics.observe(
-                    consumer, mode, route, reply.status, time.perf_counter() - started
-                )
+                self._observe(consumer, mode, route, reply.status, time.perf_counter() - started)
                 return
         status = 500
 
@@ -404,6 +413,10 @@ class FastPath:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                labels = scope.get("c360.labels")
+                extra = self.service.lifecycle.get(labels[0]) if labels else None
+                if extra:
+                    message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 
         try:
@@ -412,13 +425,17 @@ class FastPath:
             labels = scope.get("c360.labels")
             if labels is not None:
                 consumer, mode, route = labels
-                self.service.metrics.observe(
-                    consumer, mode, route, status, time.perf_counter() - started
-                )
+                self._observe(consumer, mode, route, status, time.perf_counter() - started)
             elif status >= 400:
                 self.service.metrics.observe(
                     "unknown", "-", "other", status, time.perf_counter() - started
                 )
+
+    def _observe(self, consumer: str, mode: str, route: str, status: int, seconds: float) -> None:
+        self.service.metrics.observe(consumer, mode, route, status, seconds)
+        if status < 400:
+            # Subscriptions' latency SLAs are judged on answered reads.
+            self.service.latency.observe(consumer, seconds)
 
     def _get(self, scope: Scope) -> Reply | None:
         authorization = inm = None

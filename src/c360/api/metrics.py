@@ -34,8 +34,37 @@ class _SnapshotCollector(Collector):
         yield v
 
 
+class _SlaCollector(Collector):
+    """Subscriptions' compliance, computed at scrape time from measurements and data age."""
+
+    def __init__(self, statuses: Callable[[], list[Any]]) -> None:
+        self._statuses = statuses
+
+    def collect(self) -> Iterator[Any]:
+        ok = GaugeMetricFamily("c360_subscription_compliant",
+                               "1 when the subscription meets its SLAs, else 0", labels=["consumer", "purpose"])
+        age = GaugeMetricFamily("c360_subscription_data_age_seconds",
+                                "Age of the oldest data behind the subscription's fields",
+                                labels=["consumer", "purpose"])
+        drift = GaugeMetricFamily("c360_purpose_drift_reads",
+                                  "Reads of fields outside the consumer's subscriptions", labels=["consumer"])
+        seen = set()
+        for s in self._statuses():
+            ok.add_metric([s.consumer, s.purpose], 1.0 if s.compliant else 0.0)
+            if s.age_seconds is not None:
+                age.add_metric([s.consumer, s.purpose], s.age_seconds)
+            if s.consumer not in seen:
+                seen.add(s.consumer)
+                drift.add_metric([s.consumer], float(s.drift))
+        yield ok
+        yield age
+        yield drift
+
+
 class Metrics:
-    def __init__(self, snapshot: Callable[[], tuple[int, float]]) -> None:
+    def __init__(
+        self, snapshot: Callable[[], tuple[int, float]], sla: Callable[[], list[Any]] | None = None
+    ) -> None:
         self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
         # One registry per app (tests build many apps in one process); in multiprocess mode the
         # samples go to files and are collected at scrape time instead.
@@ -56,8 +85,11 @@ class Metrics:
         )
         self._children: dict[tuple[str, str, str], Any] = {}
         self._snapshot = _SnapshotCollector(snapshot)
+        self._sla = _SlaCollector(sla) if sla is not None else None
         if not self.multiprocess:
             self.registry.register(self._snapshot)
+            if self._sla is not None:
+                self.registry.register(self._sla)
 
     def observe(self, consumer: str, mode: str, route: str, status: int, seconds: float) -> None:
         key = (consumer, mode, route)
@@ -76,4 +108,6 @@ class Metrics:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         registry.register(self._snapshot)
+        if self._sla is not None:
+            registry.register(self._sla)
         return bytes(generate_latest(registry))

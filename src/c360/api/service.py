@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import bisect
+import datetime as dt
 import hashlib
 import re
 from collections.abc import Sequence
@@ -27,6 +28,15 @@ from c360.core.clock import iso
 from c360.engine.columns import ValueProblem, parse_timestamp
 from c360.governance.access import ConsumerPolicy
 from c360.governance.lineage import schema
+from c360.governance.sla import (
+    LatencyRecorder,
+    PurposeDrift,
+    SubscriptionStatus,
+    compliance,
+    lifecycle_headers,
+    pinned_major,
+    sunset_error,
+)
 from c360.pipeline.live import LiveReader
 from c360.spec.expressions import column_refs, parse_expression
 from c360.store.schema import identity_map
@@ -110,6 +120,15 @@ class Service:
         self._default_live = {
             c for c, spec in self.spec.model.consumers.items() if spec.delivery == "live"
         }
+        # Subscriptions' SLAs, measured where the reads happen.
+        product = self.spec.model
+        self.latency = LatencyRecorder()
+        self.drift = PurposeDrift(product)
+        self.pinned = {c for c in product.consumers if pinned_major(product, c) is not None}
+        self.lifecycle = {
+            c: [(k.lower().encode(), v.encode()) for k, v in lifecycle_headers(product, c).items()]
+            for c in self.pinned
+        }
 
     # -- who, and may it --------------------------------------------------------------
     def authenticate(self, authorization: str | None) -> str:
@@ -136,7 +155,26 @@ class Service:
         policy = self.state.policy(consumer)
         if policy.denied:
             raise ApiError(403, "forbidden", f"consumer '{consumer}' is granted no fields")
+        if consumer in self.pinned:
+            gone = sunset_error(self.spec.model, consumer)
+            if gone is not None:
+                raise ApiError(410, "sunset", gone)
         return policy
+
+    def subscriptions(self, consumer: str) -> Reply:
+        """Every subscription with its live SLA compliance; for consumers with the owner right."""
+        spec = self.spec.model.consumers.get(consumer)
+        if spec is None or "owner" not in spec.rights:
+            raise ApiError(403, "forbidden", "subscriptions are shown to the product's owners only")
+        body = orjson.dumps({"product": self.spec.model.product, "version": self.spec.model.version,
+                             "subscriptions": [s.as_dict() for s in self.compliance()]})
+        return Reply(200, [(b"content-type", JSON), *self.state.snapshot.raw_headers], body)
+
+    def compliance(self) -> list[SubscriptionStatus]:
+        snap = self.state.snapshot
+        built = dt.datetime.fromtimestamp(snap.built_ts, dt.UTC) if snap.version else None
+        return compliance(self.spec.model, built_at=built, sync_times=self.state.store.sync_times(),
+                          latency=self.latency, drift=self.drift)
 
     def label(self, consumer: str) -> str:
         return consumer if consumer in self.state.policies else "unknown"
@@ -174,6 +212,7 @@ class Service:
             raise self._missing(snap, consumer, customer_id)
         etag = _etag(body)
         self.auditor.record(consumer, customer_id, policy.fields, "materialised")
+        self.drift.record(consumer, policy.fields)
         headers = [*snap.raw_headers, (b"etag", etag)]
         if _matches(if_none_match, etag):
             return Reply(304, headers, b"")
