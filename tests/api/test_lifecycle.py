@@ -44,7 +44,10 @@ def auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-def test_a_pinned_consumer_is_told_its_major_is_deprecated(client: tuple[TestClient, dict[str, str], list[str]]) -> None:
+Client = tuple[TestClient, dict[str, str], list[str]]
+
+
+def test_a_pinned_consumer_is_told_its_major_is_deprecated(client: Client) -> None:
     c, keys, ids = client
     r = c.get(f"/v1/customers/{ids[0]}", headers=auth(keys["finance"]))
     assert r.status_code == 200
