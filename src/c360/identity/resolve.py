@@ -170,8 +170,12 @@ def resolve(
         if a in ids and b in ids:
             join(Link(a, b, "pinned", 1.0, {"pin": "link"}))
     conflicts: list[Link] = []
+    partners: dict[str, list[MatchLink]] = defaultdict(list)
+    for m in matched:
+        partners[m.left].append(m)
+        partners[m.right].append(m)
     for link in rule_links(usable, rules):
-        if _contradicted(link, matched, threshold):
+        if _contradicted(link, partners.get(link.left, ()), threshold):
             conflicts.append(link)
         else:
             join(link)
@@ -225,7 +229,8 @@ def _contradicted(link: Link, matched: Sequence[MatchLink], threshold: float) ->
 
     The rule says ``left`` is ``right``; it is refuted when the two records did not even
     reach the candidate list, while ``left`` matches *another* record of ``right``'s source
-    with confidence. Such a link is not applied and is reported as a conflict.
+    with confidence. Such a link is not applied and is reported as a conflict. ``matched``
+    holds the candidate pairs that involve ``left``.
     """
     right_source = link.right.split(":", 1)[0]
     pair_seen = False
