@@ -99,6 +99,7 @@ def _settings(grain: str) -> Any:
             block_on("email"),
             block_on("phone"),
             block_on("name_first", "postcode"),
+            *([block_on("person_name")] if grain == "person" else []),
         ],
         retain_intermediate_calculation_columns=True,
         additional_columns_to_retain=["source"],
@@ -150,11 +151,16 @@ def match(
     db_api = DuckDBAPI(connection=con)
     sdf = db_api.register("identity_input", table_name="identity_input_t")
     linker = Linker(sdf, _settings(grain), log_level=None)
-    linker.training.estimate_probability_two_random_records_match(
-        [block_on("domain", "name"), block_on("email")], recall=0.7
-    )
+    # Training follows the grain: accounts agree on a company's domain and name, people on an
+    # e-mail address and a person's name. Each EM pass blocks on one and learns the others.
+    if grain == "person":
+        deterministic, em_rules = [block_on("email")], (block_on("email"), block_on("person_name"))
+    else:
+        deterministic, em_rules = [block_on("domain", "name"), block_on("email")], (block_on("domain"),
+                                                                                  block_on("name"))
+    linker.training.estimate_probability_two_random_records_match(deterministic, recall=0.7)
     linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=seed)
-    for rule in (block_on("domain"), block_on("name")):
+    for rule in em_rules:
         try:
             linker.training.estimate_parameters_using_expectation_maximisation(rule)
         except Exception as exc:  # EM can fail to converge on tiny or degenerate inputs

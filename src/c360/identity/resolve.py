@@ -157,7 +157,9 @@ def resolve(
     matched, _ = match(rolled.records, grain=grain, threshold=min(threshold, review_floor),
                             review_threshold=None, model_path=model_path)
     matched.sort(key=lambda m: (-m.probability, m.left, m.right))
-    loose = {r.rid for r in rolled.records if r.source in person_sources or r.source == GROUP_SOURCE}
+    # At person grain the people are the customers: none of them is "loose".
+    loose = {r.rid for r in rolled.records if r.source in person_sources or r.source == GROUP_SOURCE} \
+        if grain == "account" else set()
 
     uf = UnionFind([r.rid for r in usable] + list(rolled.members), apart=unlink_pins)
     kept: list[Link] = []

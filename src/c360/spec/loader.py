@@ -53,14 +53,19 @@ def _convert(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> Any:
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            key = str(yaml.safe_load(yaml.serialize(key_node)))
+            key = str(_scalar(key_node))
             child = (*path, key)
             lines[child] = key_node.start_mark.line + 1
             out[key] = _convert(value_node, child, lines)
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_convert(item, (*path, i), lines) for i, item in enumerate(node.value)]
-    return yaml.safe_load(yaml.serialize(node))
+    return _scalar(node)
+
+
+def _scalar(node: yaml.Node) -> Any:
+    # A fresh constructor per value: the safe constructor keeps state between documents.
+    return yaml.constructor.SafeConstructor().construct_object(node, deep=True)  # type: ignore[no-untyped-call]
 
 
 def load_yaml(path: Path) -> Located:
