@@ -153,11 +153,13 @@ def match(
     linker = Linker(sdf, _settings(grain), log_level=None)
     # Training follows the grain: accounts agree on a company's domain and name, people on an
     # e-mail address and a person's name. Each EM pass blocks on one and learns the others.
+    deterministic: list[Any]
     if grain == "person":
-        deterministic, em_rules = [block_on("email")], (block_on("email"), block_on("person_name"))
+        deterministic = [block_on("email")]
+        em_rules = (block_on("email"), block_on("person_name"))
     else:
-        deterministic, em_rules = [block_on("domain", "name"), block_on("email")], (block_on("domain"),
-                                                                                  block_on("name"))
+        deterministic = [block_on("domain", "name"), block_on("email")]
+        em_rules = (block_on("domain"), block_on("name"))
     linker.training.estimate_probability_two_random_records_match(deterministic, recall=0.7)
     linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=seed)
     for rule in em_rules:
