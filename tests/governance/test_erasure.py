@@ -28,6 +28,7 @@ from c360.governance.suppression import email_paths, person_paths
 from c360.pipeline.build import build
 from c360.spec.validate import Spec, load_spec
 from c360.store import Store
+from c360.store import identity as idmap
 from c360.store.schema import erasure_retained, identity_map, snapshot_records, staged_records, suppression
 from tests.conftest import BuiltDemo, need_service
 
@@ -230,6 +231,9 @@ def test_a_person_is_removed_from_their_account(case: Case) -> None:
     version = store.current_version()
     assert version is not None
     record_before = jsonutil.loads(dict(store.snapshot_rows(version))[cid])
+    # A steward decision naming the person's record must go with it.
+    own = f"{person.keys[0][0]}:{person.keys[0][1]}"
+    idmap.add_pin(store, "unlink", own, "crm:some-other-account", "checked by hand", "steward")
     result = erase(store, spec, SubjectRef(email=person.email), reason="Art. 17 request, ticket 4711")
     assert result.committed
     record_after = jsonutil.loads(dict(store.snapshot_rows(version))[cid])
@@ -249,6 +253,7 @@ def test_a_person_is_removed_from_their_account(case: Case) -> None:
             assert (r.source, r.new_key) in staged
     assert {s.action for s in sup} == {"anonymise"} and all(len(s.digest) == 64 for s in sup)
     assert not residue(store, [person.email, *[k for _, k in person.keys if len(k) > 6]])
+    assert not [p for p in idmap.pins(store) if own in (p.left, p.right)]
     check = audit.verify(store)
     assert check.ok, check.problem
     with store.engine.connect() as conn:

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, text, update
+from sqlalchemy import Connection, bindparam, delete, insert, or_, select, text, update
 
 from c360.connectors.base import get_path
 from c360.core import jsonutil
@@ -51,6 +51,8 @@ from c360.store.schema import (
     erasure_retained,
     erasures,
     identity_map,
+    identity_pins,
+    identity_review,
     quarantine,
     runs,
     snapshot_records,
@@ -596,6 +598,12 @@ def _apply(
                     .where(identity_map.c.source == s, identity_map.c.key == k)
                     .values(evidence=scrubbed)
                 )
+    # Steward pins and review pairs name source records: the subject's go with them.
+    rids = sorted({f"{r.source}:{r.key}" for r in p.records})
+    for i in range(0, len(rids), 500):
+        chunk = rids[i : i + 500]
+        for table in (identity_pins, identity_review):
+            conn.execute(delete(table).where(or_(table.c.left_rid.in_(chunk), table.c.right_rid.in_(chunk))))
     hook("identity")
 
     # Every snapshot version kept: the customer's record removed (retained facts kept apart), or the
