@@ -13,6 +13,7 @@ import csv
 import datetime as dt
 import json
 import multiprocessing as mp
+import queue
 import random
 import shutil
 import sqlite3
@@ -50,6 +51,7 @@ def build_and_score(spec_path: Path) -> dict[str, Any]:
     from c360.store import identity as idmap
 
     spec = load_spec(spec_path)
+    (spec_path.parent / ".c360").mkdir(exist_ok=True)
     store = Store.open(f"sqlite:///{spec_path.parent}/.c360/store.db")
     started = time.perf_counter()
     report = build(spec, store, full=True, as_of=dt.datetime(2026, 6, 1, tzinfo=dt.UTC))
@@ -132,6 +134,7 @@ def stability_case(accounts: int, out: Any) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         spec_path = make_demo(Path(tmp), accounts, "default")
         spec = load_spec(spec_path)
+        (spec_path.parent / ".c360").mkdir(exist_ok=True)
         store = Store.open(f"sqlite:///{spec_path.parent}/.c360/store.db")
         when = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
         build(spec, store, full=True, as_of=when)
@@ -156,7 +159,13 @@ def run(target: Any, *args: Any) -> dict[str, Any]:
     q: Any = mp.get_context("fork").Queue()
     p = mp.get_context("fork").Process(target=target, args=(*args, q))
     p.start()
-    result = q.get()
+    while True:
+        try:
+            result = q.get(timeout=5)
+            break
+        except queue.Empty:
+            if not p.is_alive():
+                raise SystemExit(f"the {target.__name__} case failed (exit code {p.exitcode})") from None
     p.join()
     return dict(result)
 
