@@ -32,9 +32,9 @@ from c360.connectors.base import (
     Record,
     StreamInfo,
     get_path,
-    record_key,
     resolve_path,
 )
+from c360.connectors.filestreams import require_path, row_record
 from c360.core.errors import TerminalSourceError
 
 
@@ -91,8 +91,7 @@ class EventLogConnector:
 
     # -- protocol -------------------------------------------------------------
     def check(self) -> None:
-        if not self.root.exists():
-            raise TerminalSourceError(self.name, f"no such file or folder: {self.root}")
+        require_path(self.name, self.root)
 
     def discover(self) -> list[StreamInfo]:
         self.check()
@@ -162,16 +161,10 @@ class EventLogConnector:
         self, path: Path, line: int, event: Any, key: str
     ) -> tuple[Record, str] | Quarantined:
         where = f"{path.name}:{line}"
-        if isinstance(event, Quarantined):
-            return event
-        if not isinstance(event, dict):
-            found = type(event).__name__
-            return Quarantined(where, f"expected an object, found {found}", str(event)[:500])
         o = self.options
-        kf = o.key_field or key
-        k = record_key(event, kf)
-        if k is None:
-            return Quarantined(where, f"missing key '{kf}'", json.dumps(event, default=str)[:500])
+        record = row_record(event, o.key_field or key, where)
+        if isinstance(record, Quarantined):
+            return record
         t = parse_time(get_path(event, o.time_field))
         if t is None:
             value = get_path(event, o.time_field)
@@ -181,8 +174,8 @@ class EventLogConnector:
                 else f"unreadable event time {o.time_field}={value!r} (expected ISO-8601 or epoch)"
             )
             return Quarantined(where, reason, json.dumps(event, default=str)[:500])
-        deleted = get_path(event, o.type_field) in o.delete_types
-        return Record(k, event, deleted), t
+        record.deleted = get_path(event, o.type_field) in o.delete_types
+        return record, t
 
     def _lines(
         self, files: list[Path], resume: tuple[tuple[Any, ...], int] | None = None

@@ -5,7 +5,7 @@ however long the sheet. A sheet's first row (``header_row``) names the columns.
 Streams are the sheet names when ``path`` is one workbook, and
 ``<file>!<sheet>`` when it is a folder of them. A row wider than the header, or
 without its key, is quarantined as ``file.xlsx!Sheet:row``. Incremental reads
-go by the workbook's content hash, as for the other files (see ``files.py``).
+go by the workbook's content hash, as for the other files (see ``filestreams.py``).
 """
 
 from __future__ import annotations
@@ -27,7 +27,13 @@ from c360.connectors.base import (
     record_key,
     resolve_path,
 )
-from c360.connectors.files import file_cursor, file_digest, rows_to_skip
+from c360.connectors.filestreams import (
+    FileTree,
+    file_cursor,
+    file_digest,
+    row_record,
+    rows_to_skip,
+)
 from c360.core.errors import MissingDependency, TerminalSourceError
 
 
@@ -62,10 +68,11 @@ def _raw(value: Any) -> Any:
     return None if _blank(value) else value
 
 
-class ExcelConnector:
+class ExcelConnector(FileTree):
     name: ClassVar[str] = "excel"
     Options: ClassVar[type[ConnectorOptions]] = ExcelOptions
     suffixes: ClassVar[tuple[str, ...]] = (".xlsx", ".xlsm")
+    skip_prefixes: ClassVar[tuple[str, ...]] = ("~$",)  # Excel's lock files
 
     def __init__(self, options: ConnectorOptions, *, base_dir: Path = Path(".")) -> None:
         assert isinstance(options, ExcelOptions)
@@ -74,10 +81,6 @@ class ExcelConnector:
         self._xl = _openpyxl()
 
     # -- protocol -------------------------------------------------------------
-    def check(self) -> None:
-        if not self.root.exists():
-            raise TerminalSourceError(self.name, f"no such file or folder: {self.root}")
-
     def discover(self) -> list[StreamInfo]:
         self.check()
         out = []
@@ -96,7 +99,7 @@ class ExcelConnector:
                                 if v is not None and k not in types:
                                     types[k] = _TYPE_NAMES.get(type(v), type(v).__name__)
                     cols = tuple(Column(h, types.get(h, "string")) for h in header)
-                    out.append(StreamInfo(self._stream_name(f, sheet), cols))
+                    out.append(StreamInfo(self._sheet_stream(f, sheet), cols))
             finally:
                 wb.close()
         return out
@@ -122,14 +125,11 @@ class ExcelConnector:
             for n, row in self._numbered_rows(ws, path, sheet):
                 if n <= skip or n == 0:
                     continue
-                if isinstance(row, Quarantined):
-                    bad.append(row)
-                elif (k := record_key(row, key)) is None:
-                    raw = json.dumps(row, default=str)[:500]
-                    where = self._where(path, sheet, n)
-                    bad.append(Quarantined(where, f"missing key '{key}'", raw))
+                item = row_record(row, key, self._where(path, sheet, n))
+                if isinstance(item, Quarantined):
+                    bad.append(item)
                 else:
-                    records.append(Record(k, row))
+                    records.append(item)
                 if len(records) + len(bad) >= batch_size:
                     yield Batch(records, file_cursor(digest, n), bad)
                     records, bad = [], []
@@ -209,15 +209,7 @@ class ExcelConnector:
             )
         return wb[sheet]
 
-    def _files(self) -> list[Path]:
-        if self.root.is_file():
-            return [self.root]
-        return sorted(
-            p for p in self.root.rglob("*")
-            if p.is_file() and p.suffix.lower() in self.suffixes and not p.name.startswith("~$")
-        )
-
-    def _stream_name(self, f: Path, sheet: str) -> str:
+    def _sheet_stream(self, f: Path, sheet: str) -> str:
         return sheet if self.root.is_file() else f"{f.relative_to(self.root)}!{sheet}"
 
     def _stream(self, stream: str) -> tuple[Path, str]:

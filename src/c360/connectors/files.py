@@ -4,17 +4,13 @@ Streams are the files below ``path`` (relative to the spec's folder). An
 incremental read skips files whose content hash has not changed since the
 cursor; a changed file is read again whole (staging drops unchanged records by
 their content hash). Rows that cannot be parsed are quarantined as
-``file:line`` with the reason.
-
-The cursor is the file's SHA-256 once the whole file was read, and
-``<sha256>@<n>`` after a batch that ended at the file's ``n``-th row, so a sync
-that stops midway resumes after that row while the file is unchanged.
+``file:line`` with the reason. Streams and cursors are those of every file
+source (see ``filestreams.py``).
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -31,6 +27,13 @@ from c360.connectors.base import (
     record_key,
     resolve_path,
 )
+from c360.connectors.filestreams import (
+    FileTree,
+    file_cursor,
+    file_digest,
+    row_record,
+    rows_to_skip,
+)
 from c360.core.errors import TerminalSourceError
 
 
@@ -43,36 +46,7 @@ class CsvOptions(FileOptions):
     delimiter: str = ","
 
 
-def file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def file_cursor(digest: str, position: int | None = None) -> str:
-    """The cursor for a file read to its end (``position=None``) or up to a row."""
-    return digest if position is None else f"{digest}@{position}"
-
-
-def rows_to_skip(since: str | None, digest: str) -> int | None:
-    """Rows of an unchanged file already read, or None when nothing is left to read.
-
-    >>> rows_to_skip("abc@40", "abc"), rows_to_skip("abc", "abc"), rows_to_skip("old", "abc")
-    (40, None, 0)
-    """
-    if not since:
-        return 0
-    seen, _, position = since.partition("@")
-    if seen != digest:
-        return 0  # the file changed: read it again whole
-    if not position:
-        return None
-    return int(position) if position.isdigit() else 0
-
-
-class _FileConnector:
+class _FileConnector(FileTree):
     name: ClassVar[str] = "file"
     Options: ClassVar[type[ConnectorOptions]] = FileOptions
     suffixes: ClassVar[tuple[str, ...]] = ()
@@ -83,10 +57,6 @@ class _FileConnector:
         self.root = resolve_path(base_dir, options.path)
 
     # -- protocol -------------------------------------------------------------
-    def check(self) -> None:
-        if not self.root.exists():
-            raise TerminalSourceError(self.name, f"no such file or folder: {self.root}")
-
     def discover(self) -> list[StreamInfo]:
         self.check()
         out = []
@@ -118,17 +88,11 @@ class _FileConnector:
             position += 1
             if position <= skip:
                 continue
-            where = f"{path.name}:{line}"
-            if isinstance(row, Quarantined):
-                bad.append(row)
-            elif not isinstance(row, dict):
-                found = type(row).__name__
-                bad.append(Quarantined(where, f"expected an object, found {found}", str(row)[:500]))
-            elif (k := record_key(row, key)) is None:
-                raw = json.dumps(row, default=str)[:500]
-                bad.append(Quarantined(where, f"missing key '{key}'", raw))
+            item = row_record(row, key, f"{path.name}:{line}")
+            if isinstance(item, Quarantined):
+                bad.append(item)
             else:
-                records.append(Record(k, row))
+                records.append(item)
             if len(records) + len(bad) >= batch_size:
                 yield Batch(records, file_cursor(digest, position), bad)
                 records, bad = [], []
@@ -146,31 +110,6 @@ class _FileConnector:
         return None
 
     # -- helpers --------------------------------------------------------------
-    def _files(self) -> list[Path]:
-        if self.root.is_file():
-            return [self.root]
-        return sorted(
-            p for p in self.root.rglob("*") if p.is_file() and p.suffix.lower() in self.suffixes
-        )
-
-    def _stream_name(self, f: Path) -> str:
-        return f.name if self.root.is_file() else str(f.relative_to(self.root))
-
-    def _stream_path(self, stream: str) -> Path:
-        self.check()
-        if self.root.is_file():
-            if stream in ("", self.root.name, "default"):
-                return self.root
-        else:
-            p = self.root / stream
-            if p.is_file():
-                return p
-        names = [self._stream_name(f) for f in self._files()]
-        raise TerminalSourceError(
-            self.name,
-            f"no stream '{stream}' under {self.root} (found: {', '.join(names) or 'none'})",
-        )
-
     def _rows(self, path: Path, limit: int) -> Iterator[Any]:
         for i, (_, row) in enumerate(self._numbered_rows(path)):
             if i >= limit:

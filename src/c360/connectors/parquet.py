@@ -2,7 +2,7 @@
 
 ``ParquetFile.iter_batches`` decodes one record batch at a time, so memory stays
 flat whatever the file's size. Incremental reads work as for the other files
-(see ``files.py``): an unchanged file is skipped by its SHA-256, a changed one
+(see ``filestreams.py``): an unchanged file is skipped by its SHA-256, a changed one
 is read again, and ``<sha256>@<n>`` resumes after the ``n``-th row.
 """
 
@@ -23,7 +23,7 @@ from c360.connectors.base import (
     StreamInfo,
     resolve_path,
 )
-from c360.connectors.files import file_cursor, file_digest, rows_to_skip
+from c360.connectors.filestreams import FileTree, file_cursor, file_digest, rows_to_skip
 from c360.connectors.sql import plain_value
 from c360.core.errors import MissingDependency, TerminalSourceError
 
@@ -41,7 +41,7 @@ def _pq() -> Any:
     return pq
 
 
-class ParquetConnector:
+class ParquetConnector(FileTree):
     name: ClassVar[str] = "parquet"
     Options: ClassVar[type[ConnectorOptions]] = ParquetOptions
     suffixes: ClassVar[tuple[str, ...]] = (".parquet", ".pq")
@@ -53,10 +53,6 @@ class ParquetConnector:
         self._pq = _pq()
 
     # -- protocol -------------------------------------------------------------
-    def check(self) -> None:
-        if not self.root.exists():
-            raise TerminalSourceError(self.name, f"no such file or folder: {self.root}")
-
     def discover(self) -> list[StreamInfo]:
         self.check()
         out = []
@@ -152,29 +148,6 @@ class ParquetConnector:
             raise TerminalSourceError(
                 self.name, f"{path}: not a readable Parquet file: {exc}"
             ) from exc
-
-    def _files(self) -> list[Path]:
-        if self.root.is_file():
-            return [self.root]
-        return sorted(
-            p for p in self.root.rglob("*") if p.is_file() and p.suffix.lower() in self.suffixes
-        )
-
-    def _stream_name(self, f: Path) -> str:
-        return f.name if self.root.is_file() else str(f.relative_to(self.root))
-
-    def _stream_path(self, stream: str) -> Path:
-        self.check()
-        if self.root.is_file():
-            if stream in ("", self.root.name, "default"):
-                return self.root
-        elif (p := self.root / stream).is_file():
-            return p
-        names = [self._stream_name(f) for f in self._files()]
-        raise TerminalSourceError(
-            self.name,
-            f"no stream '{stream}' under {self.root} (found: {', '.join(names) or 'none'})",
-        )
 
 
 def _jsonable(array: Any) -> Any:

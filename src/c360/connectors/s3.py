@@ -47,8 +47,8 @@ from c360.connectors.base import (
     Record,
     StreamInfo,
     get_path,
-    record_key,
 )
+from c360.connectors.filestreams import row_record
 from c360.core.errors import MissingDependency, TerminalSourceError, TransientSourceError
 
 SUFFIXES = {"csv": (".csv", ".tsv"), "jsonl": (".jsonl", ".ndjson", ".json"), "parquet": (".parquet",)}
@@ -282,19 +282,14 @@ class S3Connector:
                     yield f"{base}:{row}", {k: _plain(v) for k, v in data.items()}
 
     def _record(self, row: Any, key: str, where: str, bad: list[Quarantined]) -> Record | None:
-        if isinstance(row, Quarantined):
-            bad.append(row)
-            return None
-        if not isinstance(row, dict):
-            bad.append(Quarantined(where, f"expected an object, found {type(row).__name__}", str(row)[:500]))
-            return None
-        k = record_key(row, key)
-        if k is None:
-            bad.append(Quarantined(where, f"missing key '{key}'", json.dumps(row, default=str)[:500]))
+        record = row_record(row, key, where)
+        if isinstance(record, Quarantined):
+            bad.append(record)
             return None
         df = self.options.deleted_field
         flag = get_path(row, df) if df else None
-        return Record(k, row, flag not in (None, False, 0, "", "0", "false", "False"))
+        record.deleted = flag not in (None, False, 0, "", "0", "false", "False")
+        return record
 
     # -- errors and cursors -----------------------------------------------------
     def _call(self, where: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
