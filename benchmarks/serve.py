@@ -192,9 +192,10 @@ def demo_with_pg_product(dir: Path, accounts: int, product_dsn: str) -> Path:
 
 
 @contextmanager
-def server(spec: Path, url: str, workers: int, kind: str) -> Iterator[str]:
+def server(spec: Path, url: str, workers: int, kind: str, audit: bool = True) -> Iterator[str]:
     port = free_port()
-    env = {**os.environ, "C360_SERVER": kind, "C360_MASK_KEY": "bench-mask-key"}
+    env = {**os.environ, "C360_SERVER": kind, "C360_MASK_KEY": "bench-mask-key",
+           "C360_READ_AUDIT": "on" if audit else "off"}
     code = (
         "from pathlib import Path; from c360.api.serve import run; "
         f"run(Path({str(spec)!r}), {url!r}, host='127.0.0.1', port={port}, workers={workers})"
@@ -291,6 +292,12 @@ def materialised_cases(store_name: str, url: str, tmp: Path, args: argparse.Name
         report(store_name, "GET one, c=1", wrk(base, key, get, 1, args.seconds))
         report(store_name, "GET one, c=32", wrk(base, key, get, 32, args.seconds))
         report(store_name, "batchGet 100 ids, c=1", wrk(base, key, batch, 1, args.seconds))
+    if args.audit_off:
+        # The same cases with read auditing off: what recording every read costs.
+        with server(spec, url, args.workers, args.server, audit=False) as base:
+            wrk(base, key, get, 1, 2)
+            report(store_name, "GET one, c=1, audit off", wrk(base, key, get, 1, args.seconds))
+            report(store_name, "GET one, c=32, audit off", wrk(base, key, get, 32, args.seconds))
 
 
 def live_case(
@@ -328,6 +335,8 @@ def main() -> None:
     parser.add_argument("--server", choices=["uvicorn", "granian"], default="uvicorn")
     parser.add_argument("--live-accounts", type=int, default=500)
     parser.add_argument("--stores", default="sqlite,postgresql")
+    parser.add_argument("--audit-off", action="store_true",
+                        help="also measure with read auditing off, to show what auditing costs")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit(

@@ -1,17 +1,18 @@
 """Read auditing: every read of a customer's fields is recorded (who, whom, which fields, how).
 
-The recorder is ``c360.governance.audit.ReadAuditor`` (batched) when that module is
-installed; until then reads go to :class:`NoReadAudit`, the one place to wire it.
+Reads go to :class:`c360.governance.audit.ReadAuditor`, which batches them durably. Turning
+it off (``C360_READ_AUDIT=off``) exists to measure what auditing costs; a server started
+that way says so in its log, loudly.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
+import os
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from c360.governance.audit import ReadAuditor
 from c360.store import Store
 
 log = logging.getLogger("c360.api")
@@ -22,21 +23,17 @@ class ReadAudit(Protocol):
 
 
 class NoReadAudit:
-    """The hook reads pass through when no read auditor is installed."""
+    """Reads pass through unrecorded (benchmarks of the audit's own cost only)."""
 
     def record(self, consumer: str, customer_id: str, fields: Sequence[str], mode: str) -> None:
         return None
 
 
 def read_auditor(store: Store) -> Any:
-    """``ReadAuditor(store)`` from ``c360.governance.audit`` if present, else the no-op hook."""
-    if importlib.util.find_spec("c360.governance.audit") is None:
+    if os.environ.get("C360_READ_AUDIT", "on").lower() in ("off", "0", "false", "no"):
+        log.warning("read auditing is OFF (C360_READ_AUDIT=off): reads of customers are not recorded")
         return NoReadAudit()
-    module = importlib.import_module("c360.governance.audit")
-    cls = getattr(module, "ReadAuditor", None)
-    if cls is None:
-        return NoReadAudit()
-    return cls(store)
+    return ReadAuditor(store)
 
 
 def close_auditor(auditor: Any) -> None:
