@@ -10,10 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import SecretStr
-
 from c360.connectors.base import Column, ConnectorOptions
-from c360.connectors.sql import SqlConnector, SqlOptions
+from c360.connectors.sql import ServerOptions, SqlConnector, scrub
 from c360.core.errors import (
     MissingDependency,
     SourceError,
@@ -22,13 +20,10 @@ from c360.core.errors import (
 )
 
 
-class MySqlOptions(SqlOptions):
-    host: str = "127.0.0.1"
+class MySqlOptions(ServerOptions):
     port: int = 3306
     user: str = "root"
-    password: SecretStr | None = None
     database: str | None = None
-    connect_timeout: int = 10
     read_timeout: int | None = 300
     ssl_ca: str | None = None
 
@@ -119,10 +114,7 @@ class MySqlConnector(SqlConnector):
                 f" table name or database (tables there: {tables})",
             )
         if code == 1054:
-            return TerminalSourceError(
-                self.name,
-                f"{where}: {text}; check the key, cursor_column and deleted_column of '{stream}'",
-            )
+            return self._no_column(where, text, stream)
         if code in _AUTH:
             return TerminalSourceError(
                 self.name, f"{where}: {text}; check the user, password and database options"
@@ -137,11 +129,4 @@ class MySqlConnector(SqlConnector):
         return f"{o.user}@{o.host}:{o.port}/{o.database or ''}"
 
     def _scrub(self, text: str) -> str:
-        secret = self.options.password.get_secret_value() if self.options.password else ""
-        return text.replace(secret, "**********") if secret else text
-
-    def _tables_quietly(self) -> list[str]:
-        try:
-            return self.tables(self.conn)
-        except Exception:
-            return []
+        return scrub(text, self.options.password)

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from pydantic import SecretStr
 
 from c360.connectors.base import Column, ConnectorOptions
-from c360.connectors.sql import SqlConnector, SqlOptions
+from c360.connectors.sql import ServerOptions, SqlConnector, scrub
 from c360.core.errors import (
     MissingDependency,
     SourceError,
@@ -23,14 +23,11 @@ from c360.core.errors import (
 )
 
 
-class PostgresOptions(SqlOptions):
+class PostgresOptions(ServerOptions):
     dsn: SecretStr | None = None  # e.g. postgresql://user:pass@host:5432/db (may hold a password)
-    host: str = "127.0.0.1"
     port: int = 5432
     user: str | None = None
-    password: SecretStr | None = None
     dbname: str | None = None
-    connect_timeout: int = 10
     sslmode: str | None = None
 
 
@@ -125,10 +122,7 @@ class PostgresConnector(SqlConnector):
                 f" table name or schema_name (tables there: {tables})",
             )
         if state == "42703":
-            return TerminalSourceError(
-                self.name,
-                f"{where}: {text}; check the key, cursor_column and deleted_column of '{stream}'",
-            )
+            return self._no_column(where, text, stream)
         if state.startswith(("28", "3D")):
             return TerminalSourceError(
                 self.name, f"{where}: {text}; check the user, password and dbname options"
@@ -158,17 +152,7 @@ class PostgresConnector(SqlConnector):
         return f"{o.host}:{o.port}/{o.dbname or o.user or ''}"
 
     def _scrub(self, exc: BaseException) -> str:
-        text = " ".join(str(exc).split())
-        for secret in (self.options.password, self.options.dsn):
-            if secret is not None and secret.get_secret_value():
-                text = text.replace(secret.get_secret_value(), "**********")
-        return text
-
-    def _tables_quietly(self) -> list[str]:
-        try:
-            return self.tables(self.conn)
-        except Exception:
-            return []
+        return scrub(" ".join(str(exc).split()), self.options.password, self.options.dsn)
 
 
 class RedshiftOptions(PostgresOptions):

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from pydantic import SecretStr
 
 from c360.connectors.base import Column, ConnectorOptions
-from c360.connectors.sql import SqlConnector, SqlOptions
+from c360.connectors.sql import SqlConnector, SqlOptions, scrub
 from c360.core.errors import (
     MissingDependency,
     SourceError,
@@ -120,10 +120,7 @@ class SnowflakeConnector(SqlConnector):
                 f" database, schema_name and grants ({text})",
             )
         if errno == 904:
-            return TerminalSourceError(
-                self.name,
-                f"{where}: {text}; check the key, cursor_column and deleted_column of '{stream}'",
-            )
+            return self._no_column(where, text, stream)
         if errno in _AUTH_ERRNO or "password" in text.lower():
             return TerminalSourceError(
                 self.name, f"{where}: {text}; check the account, user, password and role options"
@@ -154,5 +151,4 @@ class SnowflakeConnector(SqlConnector):
         return f"{o.user}@{o.account}/{o.database or ''}"
 
     def _scrub(self, text: str) -> str:
-        secret = self.options.password.get_secret_value() if self.options.password else ""
-        return text.replace(secret, "**********") if secret else text
+        return scrub(text, self.options.password)

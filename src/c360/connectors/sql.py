@@ -19,6 +19,8 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
+from pydantic import SecretStr
+
 from c360.connectors.base import (
     DEFAULT_BATCH_SIZE,
     Batch,
@@ -35,6 +37,27 @@ class SqlOptions(ConnectorOptions):
     cursor_column: str | None = None
     deleted_column: str | None = None
     schema_name: str | None = None
+
+
+class ServerOptions(SqlOptions):
+    """A database server reached over the network (each subclass sets its default ``port``)."""
+
+    host: str = "127.0.0.1"
+    port: int
+    password: SecretStr | None = None
+    connect_timeout: int = 10
+
+
+def scrub(text: str, *secrets: SecretStr | None) -> str:
+    """``text`` with every non-empty secret masked: drivers echo connection strings in errors.
+
+    >>> scrub("bad password 'hunter2'", SecretStr("hunter2"), None)
+    "bad password '**********'"
+    """
+    for secret in secrets:
+        if secret is not None and secret.get_secret_value():
+            text = text.replace(secret.get_secret_value(), "**********")
+    return text
 
 
 def plain_value(value: Any) -> Any:
@@ -185,6 +208,19 @@ class SqlConnector:
                 self._conn = None
 
     # -- helpers ----------------------------------------------------------------
+    def _tables_quietly(self) -> list[str]:
+        """The tables, for an error message: an empty list when even that fails."""
+        try:
+            return self.tables(self.conn)
+        except Exception:
+            return []
+
+    def _no_column(self, where: str, text: str, stream: str | None) -> TerminalSourceError:
+        return TerminalSourceError(
+            self.name,
+            f"{where}: {text}; check the key, cursor_column and deleted_column of '{stream}'",
+        )
+
     def _pages(
         self, stream: str, key: str, phase: str | None, last: list[Any] | None, batch_size: int
     ) -> Iterator[Batch]:

@@ -58,15 +58,9 @@ class SqliteConnector(SqlConnector):
                 return TerminalSourceError(
                     self.name,
                     f"{self.path.name}: no table '{stream}'; check the source's table name"
-                    f" (tables: {', '.join(self._table_names()) or 'none'})",
+                    f" (tables: {', '.join(self._tables_quietly()) or 'none'})",
                 )
             return TerminalSourceError(self.name, f"{self.path.name}: {text}")
         if isinstance(exc, sqlite3.DatabaseError):
             return TerminalSourceError(self.name, f"{self.path.name}: {exc}")
         return exc
-
-    def _table_names(self) -> list[str]:
-        try:
-            return self.tables(self.conn)
-        except Exception:
-            return []
