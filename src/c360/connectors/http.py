@@ -9,14 +9,24 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import json
 import math
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 
+from c360.connectors.base import ConnectorOptions, Quarantined, record_key
 from c360.core.errors import TerminalSourceError, TransientSourceError
+
+
+class HttpOptions(ConnectorOptions):
+    """Options every HTTP source takes: seconds per request, attempts on transient failures."""
+
+    timeout: float = 30.0
+    max_retries: int = 5
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -135,6 +145,56 @@ class HttpSource:
                 self.source, f"{where}: not found; check the object or stream name{detail}"
             )
         return TerminalSourceError(self.source, f"{where}{detail}")
+
+
+def source_http(
+    source: str,
+    base_url: str,
+    options: HttpOptions,
+    *,
+    headers: Mapping[str, str] | None = None,
+    auth: httpx.Auth | tuple[str, str] | None = None,
+    classify: Classifier | None = None,
+    **overrides: Any,
+) -> HttpSource:
+    """The source's client, its timeout and retries from ``options`` unless ``overrides`` say."""
+    overrides.setdefault("timeout", options.timeout)
+    overrides.setdefault("max_retries", options.max_retries)
+    return HttpSource(source, base_url, headers=headers, auth=auth, classify=classify, **overrides)
+
+
+def bearer(token: SecretStr) -> dict[str, str]:
+    """The ``Authorization`` header for a bearer token."""
+    return {"Authorization": f"Bearer {token.get_secret_value()}"}
+
+
+def json_object(source: str, response: httpx.Response, where: str) -> dict[str, Any]:
+    """The response's body, which must be a JSON object; Terminal otherwise."""
+    try:
+        body = response.json()
+    except ValueError:
+        raise TerminalSourceError(source, f"{where}: the answer is not JSON") from None
+    if not isinstance(body, dict):
+        raise TerminalSourceError(source, f"{where}: expected a JSON object")
+    return body
+
+
+def item_key(item: Any, key: str, location: str, bad: list[Quarantined]) -> str | None:
+    """The key of one item of an API's answer, or None once the item is quarantined in ``bad``.
+
+    >>> bad = []
+    >>> item_key({"id": 3}, "id", "page 1 item 0", bad), item_key([], "id", "page 1 item 1", bad)
+    ('3', None)
+    >>> bad[0].reason
+    'not a JSON object'
+    """
+    if not isinstance(item, dict):
+        bad.append(Quarantined(location, "not a JSON object", json.dumps(item)[:1000]))
+        return None
+    k = record_key(item, key)
+    if k is None:
+        bad.append(Quarantined(location, f"missing key '{key}'", json.dumps(item)[:1000]))
+    return k
 
 
 def _path(url: str) -> str:

@@ -28,9 +28,8 @@ from c360.connectors.base import (
     Quarantined,
     Record,
     StreamInfo,
-    record_key,
 )
-from c360.connectors.http import HttpSource
+from c360.connectors.http import HttpOptions, bearer, item_key, json_object, source_http
 from c360.core.errors import TerminalSourceError
 
 _SEARCH_WINDOW = 10_000  # search returns at most this many results per query
@@ -39,13 +38,11 @@ _PAGE_LIMIT = 100  # maximum page size of search and list
 _MODIFIED = {"contacts": "lastmodifieddate"}
 
 
-class HubSpotOptions(ConnectorOptions):
+class HubSpotOptions(HttpOptions):
     access_token: SecretStr  # a private app's access token
     base_url: str = "https://api.hubapi.com"
     properties: list[str] | None = None  # default: every property of the object
     cursor_property: str | None = None  # default: lastmodifieddate / hs_lastmodifieddate
-    timeout: float = 30.0
-    max_retries: int = 5
 
 
 class HubSpotConnector:
@@ -58,13 +55,11 @@ class HubSpotConnector:
     def __init__(self, options: ConnectorOptions, *, base_dir: Path | None = None, **http: Any):
         assert isinstance(options, HubSpotOptions)
         self.options = options
-        token = options.access_token.get_secret_value()
-        http.setdefault("timeout", options.timeout)
-        http.setdefault("max_retries", options.max_retries)
-        self.http = HttpSource(
+        self.http = source_http(
             "hubspot",
             options.base_url.rstrip("/"),
-            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+            options,
+            headers={**bearer(options.access_token), "Accept": "application/json"},
             classify=_classify,
             **http,
         )
@@ -110,7 +105,7 @@ class HubSpotConnector:
                 if after is not None:
                     body["after"] = after
                 where = f"POST {url} page {page}"
-                answer = _json(self.http.post(url, json=body), where)
+                answer = json_object("hubspot", self.http.post(url, json=body), where)
                 records: list[Record] = []
                 bad: list[Quarantined] = []
                 for i, item in enumerate(answer.get("results") or []):
@@ -153,7 +148,7 @@ class HubSpotConnector:
             }
             if id_property:
                 body["idProperty"] = id_property
-            answer = _json(self.http.post(url, json=body), f"POST {url}")
+            answer = json_object("hubspot", self.http.post(url, json=body), f"POST {url}")
             bad: list[Quarantined] = []
             for j, item in enumerate(answer.get("results") or []):
                 rec = _record(item, key, f"POST {url} item {j}", bad)
@@ -174,7 +169,7 @@ class HubSpotConnector:
         while True:
             page += 1
             where = f"GET {url}?archived=true page {page}"
-            answer = _json(self.http.get(url, params=params), where)
+            answer = json_object("hubspot", self.http.get(url, params=params), where)
             records: list[Record] = []
             bad: list[Quarantined] = []
             for i, item in enumerate(answer.get("results") or []):
@@ -202,7 +197,7 @@ class HubSpotConnector:
 
     def _describe(self, stream: str) -> list[tuple[str, str]]:
         url = f"/crm/v3/properties/{stream}"
-        answer = _json(self.http.get(url), f"GET {url}")
+        answer = json_object("hubspot", self.http.get(url), f"GET {url}")
         return [(str(p["name"]), str(p.get("type", "string")))
                 for p in answer.get("results") or [] if isinstance(p, dict) and "name" in p]
 
@@ -248,12 +243,8 @@ class _State:
 
 
 def _record(item: Any, key: str, location: str, bad: list[Quarantined]) -> Record | None:
-    if not isinstance(item, dict):
-        bad.append(Quarantined(location, "not a JSON object", json.dumps(item)[:1000]))
-        return None
-    k = record_key(item, key)
+    k = item_key(item, key, location, bad)
     if k is None:
-        bad.append(Quarantined(location, f"missing key '{key}'", json.dumps(item)[:1000]))
         return None
     return Record(k, item, bool(item.get("archived")))
 
@@ -299,13 +290,3 @@ def _classify(response: httpx.Response) -> TerminalSourceError | None:
         f"{message}); check the private app's access token and that it has the crm.objects "
         "read scopes",
     )
-
-
-def _json(response: httpx.Response, where: str) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        raise TerminalSourceError("hubspot", f"{where}: the answer is not JSON") from None
-    if not isinstance(body, dict):
-        raise TerminalSourceError("hubspot", f"{where}: expected a JSON object")
-    return body

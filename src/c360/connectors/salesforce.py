@@ -34,9 +34,8 @@ from c360.connectors.base import (
     Record,
     StreamInfo,
     get_path,
-    record_key,
 )
-from c360.connectors.http import HttpSource
+from c360.connectors.http import HttpOptions, bearer, item_key, json_object, source_http
 from c360.core.errors import TerminalSourceError, TransientSourceError
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*$")
@@ -45,7 +44,7 @@ _UNQUERYABLE_TYPES = {"base64"}  # blobs cannot be read through SOQL in bulk
 _TRANSIENT_CODES = {"REQUEST_LIMIT_EXCEEDED", "SERVER_UNAVAILABLE", "UNABLE_TO_LOCK_ROW"}
 
 
-class SalesforceOptions(ConnectorOptions):
+class SalesforceOptions(HttpOptions):
     instance_url: str  # e.g. https://acme.my.salesforce.com
     access_token: SecretStr  # an OAuth access token (session id)
     api_version: str = "59.0"
@@ -53,7 +52,6 @@ class SalesforceOptions(ConnectorOptions):
     fields: list[str] | None = None  # default: every queryable field of the object
     objects: list[str] | None = None  # what discover() describes; default: list all
     timeout: float = 60.0
-    max_retries: int = 5
 
     @field_validator("api_version")
     @classmethod
@@ -73,13 +71,11 @@ class SalesforceConnector:
     def __init__(self, options: ConnectorOptions, *, base_dir: Path | None = None, **http: Any):
         assert isinstance(options, SalesforceOptions)
         self.options = options
-        token = options.access_token.get_secret_value()
-        http.setdefault("timeout", options.timeout)
-        http.setdefault("max_retries", options.max_retries)
-        self.http = HttpSource(
+        self.http = source_http(
             "salesforce",
             options.instance_url.rstrip("/"),
-            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+            options,
+            headers={**bearer(options.access_token), "Accept": "application/json"},
             classify=_classify,
             **http,
         )
@@ -160,14 +156,7 @@ class SalesforceConnector:
             body = self._get(str(next_url), headers=headers)
 
     def _get(self, url: str, **kwargs: Any) -> dict[str, Any]:
-        response = self.http.get(url, **kwargs)
-        try:
-            body = response.json()
-        except ValueError:
-            raise TerminalSourceError("salesforce", f"GET {url}: the answer is not JSON") from None
-        if not isinstance(body, dict):
-            raise TerminalSourceError("salesforce", f"GET {url}: expected a JSON object")
-        return body
+        return json_object("salesforce", self.http.get(url, **kwargs), f"GET {url}")
 
     def _describe(self, stream: str) -> list[dict[str, Any]]:
         body = self._get(f"{self.api}/sobjects/{_ident(stream)}/describe")
@@ -193,13 +182,8 @@ def _records(body: dict[str, Any], key: str, where: str) -> tuple[list[Record], 
     records: list[Record] = []
     bad: list[Quarantined] = []
     for i, item in enumerate(body.get("records") or []):
-        location = f"{where} record {i}"
-        if not isinstance(item, dict):
-            bad.append(Quarantined(location, "not a JSON object", json.dumps(item)[:1000]))
-            continue
-        k = record_key(item, key)
+        k = item_key(item, key, f"{where} record {i}", bad)
         if k is None:
-            bad.append(Quarantined(location, f"missing key '{key}'", json.dumps(item)[:1000]))
             continue
         records.append(Record(k, item, item.get("IsDeleted") is True))
     return records, bad

@@ -13,12 +13,10 @@ as tombstones.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-import httpx
 from pydantic import SecretStr, model_validator
 
 from c360.connectors.base import (
@@ -29,9 +27,8 @@ from c360.connectors.base import (
     Quarantined,
     Record,
     StreamInfo,
-    record_key,
 )
-from c360.connectors.http import HttpSource
+from c360.connectors.http import HttpOptions, bearer, item_key, json_object, source_http
 from c360.core.errors import TerminalSourceError
 
 _COLUMNS: dict[str, tuple[str, ...]] = {
@@ -54,15 +51,13 @@ _CURSOR_STREAMS = {"tickets", "users"}
 _PAGE_LIMIT = 1000  # the export API's maximum page size
 
 
-class ZendeskOptions(ConnectorOptions):
+class ZendeskOptions(HttpOptions):
     subdomain: str | None = None
     base_url: str | None = None  # overrides https://{subdomain}.zendesk.com
     email: str | None = None
     api_token: SecretStr | None = None
     oauth_token: SecretStr | None = None
     start_time: int = 0  # Unix seconds a full read starts from
-    timeout: float = 30.0
-    max_retries: int = 5
 
     @model_validator(mode="after")
     def _needs_where_and_how(self) -> ZendeskOptions:
@@ -86,13 +81,13 @@ class ZendeskConnector:
         headers = {"Accept": "application/json"}
         auth: tuple[str, str] | None = None
         if options.oauth_token is not None:
-            headers["Authorization"] = f"Bearer {options.oauth_token.get_secret_value()}"
+            headers.update(bearer(options.oauth_token))
         else:
             assert options.email is not None and options.api_token is not None
             auth = (f"{options.email}/token", options.api_token.get_secret_value())
-        http.setdefault("timeout", options.timeout)
-        http.setdefault("max_retries", options.max_retries)
-        self.http = HttpSource("zendesk", base.rstrip("/"), headers=headers, auth=auth, **http)
+        self.http = source_http(
+            "zendesk", base.rstrip("/"), options, headers=headers, auth=auth, **http
+        )
 
     def check(self) -> None:
         self.http.get("/api/v2/users/me.json")
@@ -129,8 +124,9 @@ class ZendeskConnector:
         page = 0
         while True:
             page += 1
-            body = self._json(self.http.get(url, params=params), f"GET {url} page {page}")
-            records, bad = self._records(stream, key, body, f"GET {url} page {page}")
+            where = f"GET {url} page {page}"
+            body = json_object("zendesk", self.http.get(url, params=params), where)
+            records, bad = self._records(stream, key, body, where)
             if stream in _CURSOR_STREAMS:
                 cursor = body.get("after_cursor") or since
                 params = {"cursor": cursor, "per_page": per_page}
@@ -159,7 +155,7 @@ class ZendeskConnector:
             params = {"ids": ",".join(str(k) for k in keys[i : i + 100])}
             if stream == "tickets":
                 params["include"] = "users,organizations"
-            body = self._json(self.http.get(url, params=params), f"GET {url}")
+            body = json_object("zendesk", self.http.get(url, params=params), f"GET {url}")
             records, _ = self._records(stream, key, body, f"GET {url}")
             out.extend(records)
         return out
@@ -168,15 +164,6 @@ class ZendeskConnector:
         self.http.close()
 
     # -- helpers ----------------------------------------------------------------
-    def _json(self, response: httpx.Response, where: str) -> dict[str, Any]:
-        try:
-            body = response.json()
-        except ValueError:
-            raise TerminalSourceError("zendesk", f"{where}: the answer is not JSON") from None
-        if not isinstance(body, dict):
-            raise TerminalSourceError("zendesk", f"{where}: expected a JSON object")
-        return body
-
     def _records(
         self, stream: str, key: str, body: dict[str, Any], where: str
     ) -> tuple[list[Record], list[Quarantined]]:
@@ -186,13 +173,8 @@ class ZendeskConnector:
         records: list[Record] = []
         bad: list[Quarantined] = []
         for i, item in enumerate(items):
-            location = f"{where} item {i}"
-            if not isinstance(item, dict):
-                bad.append(Quarantined(location, "not a JSON object", json.dumps(item)[:1000]))
-                continue
-            k = record_key(item, key)
+            k = item_key(item, key, f"{where} item {i}", bad)
             if k is None:
-                bad.append(Quarantined(location, f"missing key '{key}'", json.dumps(item)[:1000]))
                 continue
             data = dict(item)
             if stream == "tickets":
