@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from c360.identity import resolve as resolve_mod
-from c360.identity.matching import MatchLink
+from c360.identity.matching import MatchLink, MatchOutcome
 from c360.identity.normalise import IdentityAttributes
 from c360.identity.records import IdentityRecord
 from c360.identity.resolve import resolve
@@ -31,10 +31,10 @@ def scores(monkeypatch: pytest.MonkeyPatch) -> dict[tuple[str, str], float]:
     """Pairs and their match probabilities; the matcher returns exactly these."""
     table: dict[tuple[str, str], float] = {}
 
-    def fake_match(records: Sequence[IdentityRecord], **_: Any) -> tuple[list[MatchLink], list[MatchLink]]:
+    def fake_match(records: Sequence[IdentityRecord], **_: Any) -> MatchOutcome:
         ids = {r.rid for r in records}
         out = [MatchLink(a, b, p, {"name": 10.0}) for (a, b), p in table.items() if a in ids and b in ids]
-        return out, []
+        return MatchOutcome(out, [], None, False)
 
     monkeypatch.setattr(resolve_mod, "match", fake_match)
     return table

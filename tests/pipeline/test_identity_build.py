@@ -89,3 +89,25 @@ def test_undecidable_people_are_left_unresolved(built_demo: BuiltDemo) -> None:
         undecidable = [f"{r['source']}:{r['source_key']}" for r in csv.DictReader(f) if r["kind"] == "free_mail_no_org"]
     assert undecidable, "the demo should hold free-mail requesters with no organisation"
     assert not [rid for rid in undecidable if rid in mapped]
+
+
+def test_rebuilds_score_with_the_stored_model_until_told_to_retrain(demo: tuple[Path, Store]) -> None:
+    from sqlalchemy import func, select
+
+    from c360.store.schema import identity_models
+
+    d, store = demo
+    spec = load_spec(d / "product.yaml")
+
+    def models() -> int:
+        with store.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(identity_models)).scalar_one())
+
+    assert models() == 1  # the first build trained one
+    build(spec, store, as_of=AS_OF)
+    assert models() == 1
+    stored = idmap.latest_model(store, "account")
+    assert stored is not None and stored.records > 100
+    assert {c["output_column_name"] for c in stored.model["comparisons"]} >= {"name", "domain", "email"}
+    build(spec, store, as_of=AS_OF, retrain=True)
+    assert models() == 2

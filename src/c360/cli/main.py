@@ -120,6 +120,7 @@ def build(
     full: Annotated[bool, typer.Option("--full", help="Re-read every source from the start.")] = False,
     skip_sync: Annotated[bool, typer.Option("--skip-sync", help="Build from what is staged.")] = False,
     as_of: Annotated[str | None, typer.Option("--as-of", help="Build time for now() (ISO-8601).")] = None,
+    retrain: Annotated[bool, typer.Option("--retrain", help="Train the matching model afresh.")] = False,
 ) -> None:
     """Sync, resolve identities, materialise and publish a new snapshot."""
     from c360.cli.reporter import RichReporter
@@ -130,7 +131,7 @@ def build(
     st = open_store(s, store)
     when = parse_timestamp(as_of) if as_of else None
     with RichReporter(console) as rep:
-        report = run_build(s, st, full=full, skip_sync=skip_sync, as_of=when, reporter=rep)
+        report = run_build(s, st, full=full, skip_sync=skip_sync, as_of=when, reporter=rep, retrain=retrain)
     print_build_summary(report)
 
 

@@ -130,27 +130,18 @@ def sdf_again(db_api: Any) -> Any:
     return db_api.register("identity_input", table_name=f"identity_input_{len(db_api._registered_table_names)}")
 
 
-def match(
-    records: Sequence[IdentityRecord],
-    *,
-    grain: str,
-    threshold: float,
-    review_threshold: float | None = None,
-    model_path: Path | None = None,
-    seed: int = 42,
-) -> tuple[list[MatchLink], list[MatchLink]]:
-    """Score candidate pairs; return (links at or above threshold, borderline pairs for review)."""
-    if len(records) < 2:
-        return [], []
-    from splink import DuckDBAPI, Linker, block_on
+@dataclass
+class MatchOutcome:
+    links: list[MatchLink]  # at or above the threshold
+    review: list[MatchLink]  # below it, down to the review threshold
+    model: dict[str, Any] | None  # the Splink model that scored them
+    trained: bool  # trained on this input (else a stored model was reused)
 
-    logging.getLogger("splink").setLevel(logging.ERROR)
-    con = duckdb.connect()
-    con.register("identity_input_arrow", _table(records))
-    con.execute("CREATE TABLE identity_input AS SELECT * FROM identity_input_arrow")
-    db_api = DuckDBAPI(connection=con)
-    sdf = db_api.register("identity_input", table_name="identity_input_t")
-    linker = Linker(sdf, _settings(grain), log_level=None)
+
+def train(linker: Any, grain: str, seed: int) -> dict[str, Any]:
+    """Estimate the model's parameters on the linker's input; returns it as Splink JSON."""
+    from splink import block_on
+
     # Training follows the grain: accounts agree on a company's domain and name, people on an
     # e-mail address and a person's name. Each EM pass blocks on one and learns the others.
     deterministic: list[Any]
@@ -167,7 +158,34 @@ def match(
             linker.training.estimate_parameters_using_expectation_maximisation(rule)
         except Exception as exc:  # EM can fail to converge on tiny or degenerate inputs
             logging.getLogger(__name__).info("EM on %s skipped: %s", rule, exc)
-    linker = Linker(sdf_again(db_api), correct_u(linker.misc.save_model_to_json()), log_level=None)
+    return correct_u(linker.misc.save_model_to_json())
+
+
+def match(
+    records: Sequence[IdentityRecord],
+    *,
+    grain: str,
+    threshold: float,
+    review_threshold: float | None = None,
+    model_path: Path | None = None,
+    model: dict[str, Any] | None = None,
+    seed: int = 42,
+) -> MatchOutcome:
+    """Score candidate pairs with ``model`` (a stored Splink model), or one trained here."""
+    if len(records) < 2:
+        return MatchOutcome([], [], model, False)
+    from splink import DuckDBAPI, Linker
+
+    logging.getLogger("splink").setLevel(logging.ERROR)
+    con = duckdb.connect()
+    con.register("identity_input_arrow", _table(records))
+    con.execute("CREATE TABLE identity_input AS SELECT * FROM identity_input_arrow")
+    db_api = DuckDBAPI(connection=con)
+    trained = model is None
+    if model is None:
+        model = train(Linker(db_api.register("identity_input", table_name="identity_input_t"),
+                             _settings(grain), log_level=None), grain, seed)
+    linker = Linker(sdf_again(db_api), model, log_level=None)
     if model_path is not None:
         model_path.parent.mkdir(parents=True, exist_ok=True)
         linker.misc.save_model_to_json(str(model_path), overwrite=True)
@@ -189,4 +207,4 @@ def match(
         )
         (links if link.probability >= threshold else review).append(link)
     con.close()
-    return links, review
+    return MatchOutcome(links, review, model, trained)

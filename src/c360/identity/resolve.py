@@ -31,6 +31,9 @@ class Resolution:
     review: list[MatchLink] = field(default_factory=list)
     unresolved: list[str] = field(default_factory=list)
     conflicts: list[Link] = field(default_factory=list)  # rule links the evidence refuted
+    model: dict[str, Any] | None = None  # the matching model that scored this run
+    trained: bool = False  # trained on this run's records (else a stored model was reused)
+    records: int = 0  # how many records were resolved
 
     def evidence(self) -> dict[str, Link]:
         """For each record, the strongest link that placed it in its cluster."""
@@ -128,6 +131,7 @@ def resolve(
     review_threshold: float | None = None,
     attach_threshold: float | None = None,
     model_path: Path | None = None,
+    model: dict[str, Any] | None = None,
     link_pins: Sequence[tuple[str, str]] = (),
     unlink_pins: Sequence[tuple[str, str]] = (),
     person_sources: frozenset[str] = frozenset(),
@@ -154,8 +158,9 @@ def resolve(
     rolled = roll_up(matchable, person_sources) if grain == "account" else Rollup(matchable, {})
     attach = attach_threshold if attach_threshold is not None else threshold
     review_floor = min(attach, review_threshold if review_threshold is not None else threshold)
-    matched, _ = match(rolled.records, grain=grain, threshold=min(threshold, review_floor),
-                            review_threshold=None, model_path=model_path)
+    outcome = match(rolled.records, grain=grain, threshold=min(threshold, review_floor),
+                    review_threshold=None, model_path=model_path, model=model)
+    matched = outcome.links
     matched.sort(key=lambda m: (-m.probability, m.left, m.right))
     # At person grain the people are the customers: none of them is "loose".
     loose = {r.rid for r in rolled.records if r.source in person_sources or r.source == GROUP_SOURCE} \
@@ -223,7 +228,8 @@ def resolve(
             unresolved.append(members[0])
         elif members:
             clusters.append(members)
-    return Resolution(clusters, kept, review_out, sorted(unresolved), conflicts)
+    return Resolution(clusters, kept, review_out, sorted(unresolved), conflicts, outcome.model, outcome.trained,
+                      len(records))
 
 
 def _contradicted(link: Link, matched: Sequence[MatchLink], threshold: float) -> bool:

@@ -109,9 +109,19 @@ def identity_records(spec: Spec, frames: dict[str, SourceFrame]) -> list[Identit
     return out
 
 
+# A stored model is reused while the number of records stays within this share of what it was
+# trained on; past it (or with ``retrain``) the build trains afresh.
+RETRAIN_DRIFT = 0.25
+
+
 def resolve_identities(spec: Spec, store: Store, frames: dict[str, SourceFrame],
-                       run_id: str) -> tuple[Resolution, Assignment, list[idmap.MapRow]]:
+                       run_id: str, *, retrain: bool = False) -> tuple[Resolution, Assignment, list[idmap.MapRow]]:
     records = identity_records(spec, frames)
+    # Scoring with the stored model keeps ids stable: re-estimating parameters on slightly
+    # different data would move borderline pairs across the threshold for no reason.
+    stored = None if retrain else idmap.latest_model(store, spec.model.grain)
+    if stored is not None and abs(len(records) - stored.records) > RETRAIN_DRIFT * max(stored.records, 1):
+        stored = None
     match = spec.model.identity.match
     model_path: Path | None = None
     if store.dialect == "sqlite":
@@ -123,7 +133,7 @@ def resolve_identities(spec: Spec, store: Store, frames: dict[str, SourceFrame],
     people = frozenset(n for n, s in spec.model.sources.items() if "person_name" in s.identity)
     resolution = resolve(records, spec.rules, grain=spec.model.grain, threshold=match.threshold,
                          review_threshold=match.review_threshold, attach_threshold=match.attach_threshold,
-                         model_path=model_path,
+                         model_path=model_path, model=stored.model if stored else None,
                          link_pins=[(p.left, p.right) for p in pins if p.kind == "link"],
                          unlink_pins=[(p.left, p.right) for p in pins if p.kind == "unlink"],
                          person_sources=people)
@@ -160,13 +170,16 @@ def attach_ids(frames: dict[str, SourceFrame], rows: list[idmap.MapRow]) -> None
 
 
 def publish(store: Store, version: int, run_id: str, rows: list[idmap.MapRow],
-            assignment: Assignment, resolution: Resolution) -> None:
+            assignment: Assignment, resolution: Resolution, *, grain: str, records: int) -> None:
+    """Install the identity map (and a newly trained model) and flip the snapshot, atomically."""
     events = [idmap.IdentityEventRow(e.kind, e.customer_id, e.other_id, e.detail) for e in assignment.events]
     review = [(m.left, m.right, m.probability, {"weights": m.weights}) for m in resolution.review]
 
     def install(conn: Connection) -> None:
         idmap.write_map(conn, run_id, rows, events)
         idmap.write_review(conn, run_id, review)
+        if resolution.trained and resolution.model is not None:
+            idmap.save_model(conn, run_id, grain, records, resolution.model)
         # The publish's audit row, in its transaction; refused if an erasure committed meanwhile.
         record_publish(conn, run_id=run_id, version=version)
 
@@ -185,6 +198,7 @@ def build(
     as_of: dt.datetime | None = None,
     reporter: Reporter | None = None,
     fail_after: Callable[[str], None] | None = None,
+    retrain: bool = False,
 ) -> BuildReport:
     """Run every stage and publish a new snapshot. ``fail_after`` is a test hook per stage."""
     reporter = reporter or Silent()
@@ -221,7 +235,7 @@ def build(
         lap("normalise")
 
         reporter.start("resolve identities")
-        resolution, assignment, rows = resolve_identities(spec, store, norm.frames, run_id)
+        resolution, assignment, rows = resolve_identities(spec, store, norm.frames, run_id, retrain=retrain)
         report.unresolved = len(resolution.unresolved)
         report.review = len(resolution.review)
         for e in assignment.events:
@@ -243,7 +257,8 @@ def build(
         report.quality = gate(spec.model, written).as_dict()
         lap("check")
 
-        publish(store, version, run_id, rows, assignment, resolution)
+        publish(store, version, run_id, rows, assignment, resolution, grain=spec.model.grain,
+                records=resolution.records)
         report.version = version
         lap("publish")
     except Exception as exc:

@@ -11,7 +11,14 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from c360.core import jsonutil
 from c360.core.clock import utcnow
-from c360.store.schema import customers, identity_events, identity_map, identity_pins, identity_review
+from c360.store.schema import (
+    customers,
+    identity_events,
+    identity_map,
+    identity_models,
+    identity_pins,
+    identity_review,
+)
 from c360.store.store import Store, _aware
 
 
@@ -154,3 +161,28 @@ def review_pairs(store: Store) -> list[tuple[str, str, float, dict[str, Any]]]:
     with store.engine.connect() as conn:
         rows = conn.execute(select(identity_review).order_by(identity_review.c.probability.desc()))
         return [(r.left_rid, r.right_rid, float(r.probability), jsonutil.loads(r.evidence or "{}")) for r in rows]
+
+
+# -- trained models -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredModel:
+    run_id: str
+    grain: str
+    records: int
+    model: dict[str, Any]
+
+
+def latest_model(store: Store, grain: str) -> StoredModel | None:
+    with store.engine.connect() as conn:
+        row = conn.execute(select(identity_models).where(identity_models.c.grain == grain)
+                           .order_by(identity_models.c.id.desc()).limit(1)).first()
+    if row is None:
+        return None
+    return StoredModel(row.run_id, row.grain, int(row.records), jsonutil.loads(row.model))
+
+
+def save_model(conn: Connection, run_id: str, grain: str, records: int, model: dict[str, Any]) -> None:
+    conn.execute(insert(identity_models).values(run_id=run_id, grain=grain, records=records,
+                                                model=jsonutil.dumps(model).decode(), created_at=utcnow()))

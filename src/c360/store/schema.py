@@ -231,3 +231,15 @@ erasure_outbox = Table(
     Column("last_error", Text),
     Column("delivered_at", DateTime(timezone=True)),
 )
+
+# The trained matching model of a run. Later builds score with the newest one, so that ids do
+# not move because parameters were re-estimated on slightly different data.
+identity_models = Table(
+    "identity_models", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(40), nullable=False),
+    Column("grain", String(16), nullable=False),
+    Column("records", Integer, nullable=False),
+    Column("model", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
