@@ -32,6 +32,12 @@ class ConnectorOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class OptionGroup(BaseModel):
+    """Base for a nested group of options (auth, pagination, lookup): unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
 @dataclass(frozen=True, slots=True)
 class Column:
     name: str

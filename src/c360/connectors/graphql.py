@@ -28,44 +28,41 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 
 from c360.connectors.base import (
     DEFAULT_BATCH_SIZE,
     Batch,
     ConnectorOptions,
+    OptionGroup,
     Quarantined,
     Record,
     StreamInfo,
     get_path,
     record_key,
 )
-from c360.connectors.http import HttpSource
-from c360.connectors.rest import cursor_after, infer_columns
+from c360.connectors.http import HttpOptions, bearer, source_http
+from c360.connectors.rest import HighWater, infer_columns
 from c360.core.errors import TerminalSourceError, TransientSourceError
 from c360.core.jsonutil import dumps
 
 THROTTLED_CODES = frozenset({"THROTTLED", "RATE_LIMITED", "TOO_MANY_REQUESTS"})
 
 
-class _Part(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class GraphQLIncremental(_Part):
+class GraphQLIncremental(OptionGroup):
     cursor_field: str
     variable: str = "since"  # the query's variable that receives the cursor
     argument: str | None = None  # generated queries: the connection argument, e.g. updatedSince
     type: str = "String"  # the variable's GraphQL type in generated queries
 
 
-class GraphQLLookup(_Part):
+class GraphQLLookup(OptionGroup):
     query: str  # takes a list of keys in `ids_variable` and returns a list of nodes
     ids_variable: str = "ids"
     path: str = "data.nodes"
 
 
-class GraphQLOptions(ConnectorOptions):
+class GraphQLOptions(HttpOptions):
     url: str
     stream: str | None = None  # the stream's name; defaults to `connection`
     query: str | None = None
@@ -79,8 +76,6 @@ class GraphQLOptions(ConnectorOptions):
     incremental: GraphQLIncremental | None = None
     deleted_field: str | None = None
     lookup: GraphQLLookup | None = None
-    timeout: float = 30.0
-    max_retries: int = 5
     backoff: float = 0.5
 
     @model_validator(mode="after")
@@ -127,16 +122,10 @@ class GraphQLConnector:
         self.connection_path = options.connection_path or f"data.{options.connection}"
         headers = dict(options.headers)
         if options.auth_token is not None:
-            headers["Authorization"] = f"Bearer {options.auth_token.get_secret_value()}"
+            headers.update(bearer(options.auth_token))
         self._sleep = sleep
-        self.http = HttpSource(
-            self.name,
-            options.url,
-            headers=headers,
-            timeout=options.timeout,
-            max_retries=options.max_retries,
-            backoff=options.backoff,
-            sleep=sleep,
+        self.http = source_http(
+            self.name, options.url, options, headers=headers, backoff=options.backoff, sleep=sleep
         )
 
     # -- protocol ---------------------------------------------------------------
@@ -160,7 +149,7 @@ class GraphQLConnector:
     ) -> Iterator[Batch]:
         self._check_stream(stream)
         inc = self.options.incremental
-        top: Any = None
+        mark = HighWater(since)
         records: list[Record] = []
         bad: list[Quarantined] = []
         after: str | None = None
@@ -182,9 +171,7 @@ class GraphQLConnector:
                 df = self.options.deleted_field
                 records.append(Record(k, node, bool(df and get_path(node, df))))
                 if inc is not None:
-                    value = get_path(node, inc.cursor_field)
-                    if value is not None and (top is None or cursor_after(value, top)):
-                        top = value
+                    mark.see(get_path(node, inc.cursor_field))
                 if len(records) + len(bad) >= batch_size:
                     yield Batch(records, since if inc else None, bad)
                     records, bad = [], []
@@ -196,10 +183,7 @@ class GraphQLConnector:
                     self.name, f"{where}: pageInfo.endCursor did not advance; the server loops"
                 )
             after, page = end, page + 1
-        cursor = since
-        if inc is not None and top is not None and (since is None or cursor_after(top, since)):
-            cursor = str(top)
-        yield Batch(records, cursor if inc is not None else None, bad)
+        yield Batch(records, mark.cursor() if inc is not None else None, bad)
 
     def lookup(self, stream: str, *, key: str, keys: Sequence[str]) -> list[Record]:
         self._check_stream(stream)

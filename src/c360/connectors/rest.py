@@ -30,36 +30,33 @@ from typing import Any, ClassVar, Literal
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 
 from c360.connectors.base import (
     DEFAULT_BATCH_SIZE,
     Batch,
     Column,
     ConnectorOptions,
+    OptionGroup,
     Quarantined,
     Record,
     StreamInfo,
     get_path,
     record_key,
 )
-from c360.connectors.http import HttpSource
+from c360.connectors.http import HttpOptions, source_http
 from c360.core.errors import TerminalSourceError
 from c360.core.jsonutil import dumps
 
 
-class _Part(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class RestStream(_Part):
+class RestStream(OptionGroup):
     path: str
     records_path: str = ""  # dotted path to the array; "" when the body is the array
     key: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
 
 
-class Pagination(_Part):
+class Pagination(OptionGroup):
     type: Literal["none", "cursor", "offset", "page", "link_header"] = "none"
     # cursor
     cursor_param: str = "cursor"
@@ -76,7 +73,7 @@ class Pagination(_Part):
     first_page: int = 1
 
 
-class Auth(_Part):
+class Auth(OptionGroup):
     type: Literal["bearer", "basic", "api_key_header", "api_key_query"]
     token: SecretStr | None = None
     username: str | None = None
@@ -93,17 +90,17 @@ class Auth(_Part):
         return self
 
 
-class Incremental(_Part):
+class Incremental(OptionGroup):
     param: str
     cursor_field: str
 
 
-class Lookup(_Part):
+class Lookup(OptionGroup):
     path: str  # e.g. "/customers/{key}"
     record_path: str = ""  # dotted path to the record in the body; "" when the body is it
 
 
-class RestOptions(ConnectorOptions):
+class RestOptions(HttpOptions):
     base_url: str
     streams: dict[str, RestStream]
     pagination: Pagination = Pagination()
@@ -112,8 +109,6 @@ class RestOptions(ConnectorOptions):
     incremental: Incremental | None = None
     deleted_field: str | None = None
     lookup: Lookup | None = None
-    timeout: float = 30.0
-    max_retries: int = 5
     backoff: float = 0.5
 
 
@@ -122,6 +117,31 @@ def cursor_after(a: Any, b: Any) -> bool:
     if isinstance(a, int | float) and isinstance(b, int | float):
         return a > b
     return str(a) > str(b)
+
+
+class HighWater:
+    """The largest cursor value a read has seen, handed out with the read's last batch.
+
+    >>> mark = HighWater("2026-05-01")
+    >>> for value in ("2026-05-03", None, "2026-05-02"):
+    ...     mark.see(value)
+    >>> mark.cursor(), HighWater("2026-05-01").cursor()
+    ('2026-05-03', '2026-05-01')
+    """
+
+    def __init__(self, since: str | None) -> None:
+        self.since = since
+        self.top: Any = None
+
+    def see(self, value: Any) -> None:
+        if value is not None and (self.top is None or cursor_after(value, self.top)):
+            self.top = value
+
+    def cursor(self) -> str | None:
+        """The highest value seen when it is past ``since``, else ``since``."""
+        if self.top is not None and (self.since is None or cursor_after(self.top, self.since)):
+            return str(self.top)
+        return self.since
 
 
 def _column_type(value: Any) -> str:
@@ -178,15 +198,9 @@ class RestConnector:
                 headers[a.header] = secret
             else:
                 self._auth_params[a.param] = secret
-        self.http = HttpSource(
-            self.name,
-            options.base_url,
-            headers=headers,
-            auth=auth,
-            timeout=options.timeout,
-            max_retries=options.max_retries,
-            backoff=options.backoff,
-            sleep=sleep,
+        self.http = source_http(
+            self.name, options.base_url, options, headers=headers, auth=auth,
+            backoff=options.backoff, sleep=sleep,
         )
 
     # -- protocol ---------------------------------------------------------------
@@ -215,7 +229,7 @@ class RestConnector:
         batch_size: int = DEFAULT_BATCH_SIZE,
     ) -> Iterator[Batch]:
         inc = self.options.incremental
-        top: Any = None
+        mark = HighWater(since)
         records: list[Record] = []
         bad: list[Quarantined] = []
         for where, items in self._pages(stream, since):
@@ -225,16 +239,11 @@ class RestConnector:
                     continue
                 records.append(rec)
                 if inc is not None:
-                    value = get_path(rec.data, inc.cursor_field)
-                    if value is not None and (top is None or cursor_after(value, top)):
-                        top = value
+                    mark.see(get_path(rec.data, inc.cursor_field))
                 if len(records) + len(bad) >= batch_size:
                     yield Batch(records, since, bad)
                     records, bad = [], []
-        cursor = since
-        if inc is not None and top is not None and (since is None or cursor_after(top, since)):
-            cursor = str(top)
-        yield Batch(records, cursor if inc is not None else None, bad)
+        yield Batch(records, mark.cursor() if inc is not None else None, bad)
 
     def lookup(self, stream: str, *, key: str, keys: Sequence[str]) -> list[Record]:
         spec = self._stream(stream)
