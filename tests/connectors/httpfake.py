@@ -16,6 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.conftest import need_service
+
 
 @dataclass
 class FakeRequest:
@@ -105,3 +107,24 @@ def serve(handler: Handler) -> Iterator[FakeServer]:
         yield server
     finally:
         server.stop()
+
+
+class Current:
+    """A module's one server answers with whichever fake the running test set up."""
+
+    fake: Handler
+
+    def __call__(self, req: FakeRequest) -> FakeResponse:
+        return self.fake(req)
+
+
+@contextmanager
+def serve_current() -> Iterator[tuple[Current, FakeServer]]:
+    with serve(current := Current()) as server:
+        yield current, server
+
+
+def need_fake_server(name: str, server: FakeServer) -> None:
+    """Skip (or fail under C360_REQUIRE_SERVICES=1) when the local fake does not answer."""
+    host, port = server.url.removeprefix("http://").split(":")
+    need_service(name, host, int(port))

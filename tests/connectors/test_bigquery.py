@@ -12,8 +12,8 @@ import pytest
 from c360.connectors import make_connector
 from c360.connectors.base import Batch
 from c360.core.errors import TerminalSourceError, TransientSourceError
-from tests.conftest import need_module, need_service
-from tests.connectors.httpfake import FakeRequest, FakeResponse, FakeServer, serve
+from tests.conftest import need_module
+from tests.connectors.httpfake import Current, FakeServer, need_fake_server, serve_current
 
 if TYPE_CHECKING:
     from c360.connectors.bigquery import BigQueryConnector
@@ -29,31 +29,22 @@ SCHEMA = [
 ]
 
 
-class _Current:
-    fake: BigQueryApi
-
-    def __call__(self, req: FakeRequest) -> FakeResponse:
-        return self.fake(req)
-
-
 @pytest.fixture(scope="module")
-def server() -> Iterator[tuple[_Current, FakeServer]]:
+def server() -> Iterator[tuple[Current, FakeServer]]:
     need_module("google.cloud.bigquery")
-    current = _Current()
-    with serve(current) as srv:
-        yield current, srv
+    with serve_current() as pair:
+        yield pair
 
 
 Api = tuple["BigQueryApi", FakeServer]
 
 
 @pytest.fixture
-def api(server: tuple[_Current, FakeServer]) -> Api:
+def api(server: tuple[Current, FakeServer]) -> Api:
     from tests.connectors.fakes_platform.bigquery_api import BigQueryApi
 
     current, srv = server
-    host, port = srv.url.removeprefix("http://").split(":")
-    need_service("fake BigQuery API", host, int(port))
+    need_fake_server("fake BigQuery API", srv)
     fake = BigQueryApi()
     fake.create_table("accounts", SCHEMA)
     fake.create_table("plans", [("code", "STRING")])

@@ -12,8 +12,8 @@ from c360.connectors import make_connector
 from c360.connectors.base import Batch
 from c360.connectors.graphql import GraphQLConnector, GraphQLOptions, build_query
 from c360.core.errors import TerminalSourceError, TransientSourceError
-from tests.conftest import need_module, need_service
-from tests.connectors.httpfake import FakeRequest, FakeResponse, FakeServer, serve
+from tests.conftest import need_module
+from tests.connectors.httpfake import Current, FakeServer, need_fake_server, serve_current
 
 if TYPE_CHECKING:
     from tests.connectors.fakes_platform.graphql_api import GraphQLApi
@@ -38,28 +38,19 @@ def _customers(broken_email: Any) -> list[dict[str, Any]]:
     return rows
 
 
-class _Current:
-    fake: GraphQLApi
-
-    def __call__(self, req: FakeRequest) -> FakeResponse:
-        return self.fake(req)
-
-
 @pytest.fixture(scope="module")
-def server() -> Iterator[tuple[_Current, FakeServer]]:
-    current = _Current()
-    with serve(current) as srv:
-        yield current, srv
+def server() -> Iterator[tuple[Current, FakeServer]]:
+    with serve_current() as pair:
+        yield pair
 
 
 Api = tuple["GraphQLApi", FakeServer]
 
 
 @pytest.fixture
-def api(server: tuple[_Current, FakeServer]) -> Api:
+def api(server: tuple[Current, FakeServer]) -> Api:
     current, srv = server
-    host, port = srv.url.removeprefix("http://").split(":")
-    need_service("fake GraphQL API", host, int(port))
+    need_fake_server("fake GraphQL API", srv)
     need_module("graphql")  # the fake executes queries with graphql-core
     from tests.connectors.fakes_platform.graphql_api import GraphQLApi, broken_email
 

@@ -11,9 +11,8 @@ import pytest
 from c360.connectors import make_connector
 from c360.connectors.rest import RestConnector, RestOptions
 from c360.core.errors import TerminalSourceError, TransientSourceError
-from tests.conftest import need_service
 from tests.connectors.fakes_platform.rest_api import TOKEN, RestApi
-from tests.connectors.httpfake import FakeRequest, FakeResponse, FakeServer, serve
+from tests.connectors.httpfake import Current, FakeServer, need_fake_server, serve_current
 
 
 def _customers() -> list[dict[str, Any]]:
@@ -57,27 +56,16 @@ STYLES: dict[str, dict[str, Any]] = {
 }
 
 
-class _Current:
-    """The module's one server answers with whichever fake the running test set up."""
-
-    fake: RestApi
-
-    def __call__(self, req: FakeRequest) -> FakeResponse:
-        return self.fake(req)
-
-
 @pytest.fixture(scope="module")
-def server() -> Iterator[tuple[_Current, FakeServer]]:
-    current = _Current()
-    with serve(current) as srv:
-        yield current, srv
+def server() -> Iterator[tuple[Current, FakeServer]]:
+    with serve_current() as pair:
+        yield pair
 
 
 @pytest.fixture
-def api(server: tuple[_Current, FakeServer]) -> tuple[RestApi, FakeServer]:
+def api(server: tuple[Current, FakeServer]) -> tuple[RestApi, FakeServer]:
     current, srv = server
-    host, port = srv.url.removeprefix("http://").split(":")
-    need_service("fake REST API", host, int(port))
+    need_fake_server("fake REST API", srv)
     current.fake = RestApi(_customers(), base_url=srv.url)
     srv.requests.clear()
     return current.fake, srv
