@@ -10,6 +10,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from c360.core import duck
 from c360.core.errors import BuildError
 from c360.engine.compile import Plan, compile_plan, source_table
 from c360.spec.models import ColumnType, ProductSpec
@@ -64,9 +65,7 @@ class SourceFrame:
 
 
 def connect() -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
-    return con
+    return duck.connect()
 
 
 def materialise(

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 
+from c360.core import duck
 from c360.identity.records import IdentityRecord
 
 COLUMNS = ("name", "name_first", "name_compact", "name_tokens", "domain", "email", "phone", "postcode",
@@ -177,7 +177,7 @@ def match(
     from splink import DuckDBAPI, Linker
 
     logging.getLogger("splink").setLevel(logging.ERROR)
-    con = duckdb.connect()
+    con = duck.connect()
     con.register("identity_input_arrow", _table(records))
     con.execute("CREATE TABLE identity_input AS SELECT * FROM identity_input_arrow")
     db_api = DuckDBAPI(connection=con)

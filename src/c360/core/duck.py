@@ -1,0 +1,26 @@
+"""DuckDB connections for batch work, bounded so a large build spills to disk instead of growing.
+
+``C360_DUCKDB_MEMORY`` (default ``1GB``) caps each connection's memory; what does not fit
+spills to a temporary folder that is removed with the connection.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import weakref
+
+import duckdb
+
+
+def connect() -> duckdb.DuckDBPyConnection:
+    spill = tempfile.mkdtemp(prefix="c360-duckdb-")
+    con = duckdb.connect(config={
+        "memory_limit": os.environ.get("C360_DUCKDB_MEMORY", "1GB"),
+        "temp_directory": spill,
+        "preserve_insertion_order": False,
+    })
+    con.execute("SET TimeZone = 'UTC'")
+    weakref.finalize(con, shutil.rmtree, spill, ignore_errors=True)
+    return con
