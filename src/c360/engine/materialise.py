@@ -29,39 +29,63 @@ ARROW_TYPES: dict[ColumnType, pa.DataType] = {
 
 @dataclass
 class SourceFrame:
-    """A source's normalised rows, column by column, ready for DuckDB."""
+    """A source's normalised rows, ready for DuckDB.
+
+    Rows are gathered in small Python buffers and packed into Arrow record batches every
+    ``CHUNK`` rows, so a million rows cost Arrow's compact columns, not millions of objects.
+    """
+
+    CHUNK = 65_536
 
     columns: dict[str, ColumnType]
     keys: list[str] = field(default_factory=list)
-    fetched_at: list[dt.datetime] = field(default_factory=list)
-    values: dict[str, list[Any]] = field(default_factory=dict)
     customer_ids: list[str | None] = field(default_factory=list)
+    _fetched: list[dt.datetime] = field(default_factory=list)
+    _buffer: dict[str, list[Any]] = field(default_factory=dict)
+    _batches: list[pa.RecordBatch] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        for c in self.columns:
-            self.values.setdefault(c, [])
+        self._buffer = {c: [] for c in self.columns}
 
     def append(self, key: str, fetched_at: dt.datetime, row: Mapping[str, Any]) -> None:
         self.keys.append(key)
-        self.fetched_at.append(fetched_at)
+        self._fetched.append(fetched_at)
         for c in self.columns:
-            self.values[c].append(row.get(c))
+            self._buffer[c].append(row.get(c))
+        if len(self._fetched) >= self.CHUNK:
+            self._pack()
+
+    def _pack(self) -> None:
+        if not self._fetched:
+            return
+        arrays = [pa.array(self._fetched, pa.timestamp("us", tz="UTC"))]
+        arrays += [pa.array(self._buffer[c], ARROW_TYPES[t]) for c, t in self.columns.items()]
+        self._batches.append(pa.RecordBatch.from_arrays(arrays, names=["_fetched_at", *self.columns]))
+        self._fetched = []
+        self._buffer = {c: [] for c in self.columns}
 
     def __len__(self) -> int:
         return len(self.keys)
 
-    def row(self, i: int) -> dict[str, Any]:
-        return {c: self.values[c][i] for c in self.columns}
+    def _table(self) -> pa.Table:
+        self._pack()
+        schema = pa.schema([("_fetched_at", pa.timestamp("us", tz="UTC")),
+                            *((c, ARROW_TYPES[t]) for c, t in self.columns.items())])
+        return pa.Table.from_batches(self._batches, schema=schema)
+
+    def rows(self) -> Iterator[dict[str, Any]]:
+        """Each row's values by column, in the order rows were appended."""
+        self._pack()
+        for batch in self._batches:
+            yield from batch.select(list(self.columns)).to_pylist()
+
+    def column(self, name: str) -> list[Any]:
+        return list(self._table().column(name).to_pylist())
 
     def to_arrow(self) -> pa.Table:
-        arrays = {
-            "customer_id": pa.array(self.customer_ids, pa.string()),
-            "_key": pa.array(self.keys, pa.string()),
-            "_fetched_at": pa.array(self.fetched_at, pa.timestamp("us", tz="UTC")),
-        }
-        for c, t in self.columns.items():
-            arrays[c] = pa.array(self.values[c], ARROW_TYPES[t])
-        return pa.table(arrays)
+        table = self._table()
+        return table.add_column(0, "_key", pa.array(self.keys, pa.string())).add_column(
+            0, "customer_id", pa.array(self.customer_ids or [None] * len(self.keys), pa.string()))
 
 
 def connect() -> duckdb.DuckDBPyConnection:

@@ -104,8 +104,8 @@ def identity_records(spec: Spec, frames: dict[str, SourceFrame]) -> list[Identit
             continue
         frame = frames[name]
         cols = frozenset(rule_cols.get(name, ()))
-        for i, key in enumerate(frame.keys):
-            out.append(make_record(name, key, src.identity, frame.row(i), cols))
+        for key, row in zip(frame.keys, frame.rows(), strict=True):
+            out.append(make_record(name, key, src.identity, row, cols))
     return out
 
 
@@ -154,7 +154,7 @@ def resolve_identities(spec: Spec, store: Store, frames: dict[str, SourceFrame],
         if src.belongs_to is None:
             continue
         frame = frames[name]
-        parent_col = frame.values[src.belongs_to.column]
+        parent_col = frame.column(src.belongs_to.column)
         for i, key in enumerate(frame.keys):
             parent = f"{src.belongs_to.source}:{parent_col[i]}"
             owner = assignment.ids.get(parent)
