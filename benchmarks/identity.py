@@ -74,32 +74,59 @@ def quality_case(accounts: int, difficulty: str, out: Any) -> None:
 
 
 def _append_new_accounts(d: Path, share: float, seed: int) -> int:
-    """Add a share of new accounts (another generated demo) to every source of ``d``."""
-    from c360.demo.generator import generate
+    """Add a share of new accounts (another generated demo) to every source of ``d``.
 
-    accounts = sum(1 for _ in (d / "crm_accounts.csv").open()) - 1
+    The generator draws names from word lists, so another seed can produce a company whose
+    name or domain an existing account already has; such look-alikes are not new customers
+    but the same evidence twice, and are left out.
+    """
+    from c360.demo.generator import generate
+    from c360.identity.normalise import company_name, registrable_domain
+
+    base = list(csv.DictReader((d / "crm_accounts.csv").open()))
+    taken = {company_name(r["Name"]) for r in base} | {registrable_domain(r["Website"]) for r in base}
+    taken.discard(None)
     with tempfile.TemporaryDirectory() as tmp:
         extra = Path(tmp)
-        generate(extra, accounts=max(1, int(accounts * share)), seed=seed, as_of=AS_OF, malformed=0)
-        ticket_offset = 10_000_000
-        for name in ("billing_customers.jsonl", "billing_subscriptions.jsonl", "billing_invoices.jsonl"):
+        generate(extra, accounts=max(1, int(len(base) * share * 1.5)), seed=seed, as_of=AS_OF, malformed=0)
+        truth = {(r["source"], r["source_key"]): r["true_account_id"]
+                 for r in csv.DictReader((extra / "truth.csv").open())}
+        crm = list(csv.DictReader((extra / "crm_accounts.csv").open()))
+        clash = {truth[("crm", r["Id"])] for r in crm
+                 if company_name(r["Name"]) in taken or registrable_domain(r["Website"]) in taken}
+        fresh = sorted({truth[("crm", r["Id"])] for r in crm} - clash)[: max(1, int(len(base) * share))]
+        keep = set(fresh)
+        customers = set()
+        with (d / "billing_customers.jsonl").open("a") as f:
+            for line in (extra / "billing_customers.jsonl").read_text().splitlines():
+                obj = json.loads(line)
+                if truth.get(("billing", obj["id"])) in keep:
+                    customers.add(obj["id"])
+                    f.write(line + "\n")
+        for name in ("billing_subscriptions.jsonl", "billing_invoices.jsonl"):
             with (d / name).open("a") as f:
-                f.write((extra / name).read_text())
+                for line in (extra / name).read_text().splitlines():
+                    if json.loads(line)["customer"] in customers:
+                        f.write(line + "\n")
+        offset = 10_000_000
         with (d / "support_tickets.jsonl").open("a") as f:
             for line in (extra / "support_tickets.jsonl").read_text().splitlines():
                 row = json.loads(line)
-                row["id"] += ticket_offset
-                f.write(json.dumps(row) + "\n")
-        rows = list(csv.reader((extra / "crm_accounts.csv").open()))[1:]
+                if truth.get(("support", str(row["id"]))) in keep:
+                    row["id"] += offset
+                    f.write(json.dumps(row) + "\n")
+        header = next(csv.reader((extra / "crm_accounts.csv").open()))
         with (d / "crm_accounts.csv").open("a", newline="") as f:
-            csv.writer(f).writerows(rows)
+            w = csv.DictWriter(f, header)
+            w.writerows(r for r in crm if truth[("crm", r["Id"])] in keep)
         src, dst = sqlite3.connect(extra / "product.db"), sqlite3.connect(d / "product.db")
         cols = [c[1] for c in src.execute("PRAGMA table_info(users)")]
         for row in src.execute(f"SELECT {', '.join(cols)} FROM users"):
-            dst.execute(f"INSERT INTO users ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-                        (row[0] + ticket_offset, *row[1:]))
+            if truth.get(("product", str(row[0]))) in keep:
+                dst.execute(f"INSERT INTO users ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                            (row[0] + offset, *row[1:]))
         dst.commit()
-        return len(rows)
+        return len(keep)
 
 
 def _edit_records(d: Path, share: float, seed: int) -> int:

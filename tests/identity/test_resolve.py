@@ -128,3 +128,21 @@ def test_roll_up_sets_a_contractor_apart() -> None:
     rolled = roll_up(people, PEOPLE)
     assert rolled.members == {f"{GROUP_SOURCE}:client.com": ["support:1", "support:2"]}
     assert "support:3" in {r.rid for r in rolled.records}
+
+
+def test_a_newcomer_that_merely_resembles_an_account_does_not_move_its_people(
+    scores: dict[tuple[str, str], float],
+) -> None:
+    records = [rec("crm", "old", name="cedar labs"), rec("crm", "new", name="cedar outdoor"),
+               rec("support", "t", name="cedar", email="x@gmail.com")]
+    scores[("crm:old", "support:t")] = 0.8
+    scores[("crm:new", "support:t")] = 0.78
+    # Afresh, the person is too close to call ...
+    fresh = resolve(records, [], grain="account", threshold=0.9, attach_threshold=0.5, review_threshold=0.3,
+                    person_sources=PEOPLE)
+    assert frozenset({"support:t"}) in clusters_of(fresh)
+    # ... but having belonged to the old account, they stay with it.
+    kept = resolve(records, [], grain="account", threshold=0.9, attach_threshold=0.5, review_threshold=0.3,
+                   person_sources=PEOPLE, previous={"crm:old": "c_1", "support:t": "c_1"})
+    assert frozenset({"crm:old", "support:t"}) in clusters_of(kept)
+    assert kept.evidence()["support:t"].evidence["kept"].startswith("previous decision")

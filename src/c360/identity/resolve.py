@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -135,6 +135,7 @@ def resolve(
     link_pins: Sequence[tuple[str, str]] = (),
     unlink_pins: Sequence[tuple[str, str]] = (),
     person_sources: frozenset[str] = frozenset(),
+    previous: Mapping[str, str] | None = None,
 ) -> Resolution:
     """Cluster records into customers. Records with no usable evidence stay unresolved.
 
@@ -148,6 +149,7 @@ def resolve(
        review instead of guessed. A free-mail requester naming "Acme Coffee" must neither
        pick the Leeds or the York franchise at random nor chain the two into one customer.
     """
+    previous = previous or {}
     ids = {r.rid for r in records}
     by_rid = {r.rid: r for r in records}
     pinned = {rid for pair in link_pins for rid in pair if rid in ids}
@@ -212,6 +214,15 @@ def resolve(
             _bits(top.probability) - _bits(runner_up.probability) < AMBIGUOUS_BITS
         if top.probability >= attach and not ambiguous:
             join(Link(top.left, top.right, "match", top.probability, {"weights": top.weights}))
+            continue
+        # Too close to call afresh; but if the person already belonged to one of the close
+        # candidates, a newcomer that merely resembles it is no reason to move them.
+        before = _previous_customer(person, previous, rolled.members)
+        kept_with = next((m for m in ranked if m.probability >= attach and before is not None
+                          and previous.get(m.right if m.left == person else m.left) == before), None)
+        if kept_with is not None:
+            join(Link(kept_with.left, kept_with.right, "match", kept_with.probability,
+                      {"weights": kept_with.weights, "kept": "previous decision, candidates too close"}))
         elif top.probability >= review_floor:
             review_out.extend(m for m in ranked if m.probability >= review_floor)
     # A person rolled into a domain group joins whatever the group joins.
@@ -262,6 +273,14 @@ AMBIGUOUS_BITS = 3.0
 def _bits(p: float) -> float:
     p = min(max(p, 1e-12), 1 - 1e-12)
     return math.log2(p / (1 - p))
+
+
+def _previous_customer(rid: str, previous: Mapping[str, str], members: Mapping[str, list[str]]) -> str | None:
+    """The customer ``rid`` (a record, or a domain group through its people) belonged to before."""
+    if rid in members:
+        votes = Counter(previous[m] for m in members[rid] if m in previous)
+        return min(votes.items(), key=lambda kv: (-kv[1], kv[0]))[0] if votes else None
+    return previous.get(rid)
 
 
 def _placeable(record: IdentityRecord) -> bool:

@@ -129,6 +129,7 @@ def resolve_identities(spec: Spec, store: Store, frames: dict[str, SourceFrame],
         if db_path:
             model_path = Path(db_path).parent / "models" / f"{run_id}.json"
     pins = idmap.pins(store)
+    previous, created = idmap.previous_ids(store)
     # Sources that describe people (they carry a person's name) roll up to their account.
     people = frozenset(n for n, s in spec.model.sources.items() if "person_name" in s.identity)
     resolution = resolve(records, spec.rules, grain=spec.model.grain, threshold=match.threshold,
@@ -136,8 +137,7 @@ def resolve_identities(spec: Spec, store: Store, frames: dict[str, SourceFrame],
                          model_path=model_path, model=stored.model if stored else None,
                          link_pins=[(p.left, p.right) for p in pins if p.kind == "link"],
                          unlink_pins=[(p.left, p.right) for p in pins if p.kind == "unlink"],
-                         person_sources=people)
-    previous, created = idmap.previous_ids(store)
+                         person_sources=people, previous=previous)
     assignment = assign_ids(resolution.clusters, previous, created, new_customer_id)
     evidence = resolution.evidence()
     rows: list[idmap.MapRow] = []
