@@ -92,3 +92,28 @@ def test_unknown_consumer_is_refused_with_a_suggestion(built_demo: BuiltDemo, st
     for cmd in ("create", "rotate"):
         result = runner.invoke(app, ["consumers", cmd, str(built_demo.spec_path), "suport", "--store", store_url])
         assert result.exit_code == 1 and "did you mean 'support'?" in result.output
+
+
+def test_key_changes_are_audited_without_the_key(built_demo: BuiltDemo, tmp_path: Path) -> None:
+    import shutil
+
+    from sqlalchemy import text
+
+    from c360.governance import audit
+    from c360.store import Store
+
+    d = tmp_path / "demo"
+    shutil.copytree(built_demo.dir, d)
+    url = f"sqlite:///{d}/store.db"
+    created = CliRunner().invoke(app, ["consumers", "create", str(d / "product.yaml"), "finance", "--store", url])
+    assert created.exit_code == 0, created.output
+    key = created.output.strip().splitlines()[-1]
+    revoked = CliRunner().invoke(app, ["consumers", "revoke", str(d / "product.yaml"), "finance", "--store", url])
+    assert revoked.exit_code == 0, revoked.output
+    store = Store.open(url)
+    with store.engine.connect() as conn:
+        rows = conn.execute(text("SELECT kind, detail FROM audit_log ORDER BY seq")).all()
+    kinds = [r.kind for r in rows]
+    assert "key_created" in kinds and "key_revoked" in kinds
+    assert all(key not in r.detail for r in rows)
+    assert audit.verify(store).ok

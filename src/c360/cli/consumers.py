@@ -59,7 +59,9 @@ def create(
     """Create a key for a consumer; it is shown once and stored only as a hash."""
     s = open_spec(spec)
     _known(s, name)
-    key = open_store(s, store).create_key(name, expires_at=_expiry(expires_in_days))
+    st = open_store(s, store)
+    key = st.create_key(name, expires_at=_expiry(expires_in_days))
+    _audit(st, "key_created", name, prefix=key[:16], expires_in_days=expires_in_days)
     console.print(key, highlight=False, soft_wrap=True)
 
 
@@ -154,6 +156,7 @@ def rotate(
                 update(consumer_keys).where(consumer_keys.c.id.in_(old)).values(revoked_at=now)
             )
     key = st.create_key(name, expires_at=_expiry(expires_in_days))
+    _audit(st, "key_rotated", name, prefix=key[:16], old_keys=len(old), grace_hours=grace_hours)
     when = f"expire in {grace_hours:g}h" if grace_hours > 0 else "are revoked"
     console.print(
         f"new key for {name} (shown once); {len(old)} old key(s) {when}:", highlight=False
@@ -197,4 +200,12 @@ def revoke(
             raise C360Error(
                 f"no active key of {name} has the prefix '{prefix}'; see `c360 consumers list`"
             )
+    _audit(st, "key_revoked", name, keys=n, prefix=key_prefix)
     console.print(f"revoked {n} key(s) of {name}")
+
+
+def _audit(st: Any, kind: str, consumer: str, **detail: Any) -> None:
+    """Every change to a consumer's credentials is an audit row (never the key itself)."""
+    from c360.governance import audit
+
+    audit.record(st, kind, audit.actor_of(), None, {"consumer": consumer, **detail})
