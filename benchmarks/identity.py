@@ -88,7 +88,7 @@ def _append_new_accounts(d: Path, share: float, seed: int) -> int:
     taken.discard(None)
     with tempfile.TemporaryDirectory() as tmp:
         extra = Path(tmp)
-        generate(extra, accounts=max(1, int(len(base) * share * 1.5)), seed=seed, as_of=AS_OF, malformed=0)
+        generate(extra, accounts=max(1, int(len(base) * share * 3)), seed=seed, as_of=AS_OF, malformed=0)
         truth = {(r["source"], r["source_key"]): r["true_account_id"]
                  for r in csv.DictReader((extra / "truth.csv").open())}
         crm = list(csv.DictReader((extra / "crm_accounts.csv").open()))
@@ -178,7 +178,7 @@ def stability_case(accounts: int, out: Any) -> None:
         moved = {v for k, v in second.items() if k in third and third[k] != v}
         kept_customers = (len(old_ids) - len(moved)) / len(old_ids)
         out.put({"records": len(first), "unchanged_records_kept": round(unchanged_kept, 6),
-                 "new_accounts": new, "edited_records": edited, "customers_before": len(old_ids),
+                 "new_accounts": new, "accounts": accounts, "edited_records": edited, "customers_before": len(old_ids),
                  "customers_keeping_id": round(kept_customers, 6)})
 
 
@@ -220,7 +220,8 @@ def main() -> None:
     if not args.skip_stability:
         r = run(stability_case, args.accounts)
         print(f"\nstability ({r['records']:,} records): rebuild on unchanged sources keeps "
-              f"{r['unchanged_records_kept']:.2%} of ids; after {r['new_accounts']:,} new accounts (+10%) and "
+              f"{r['unchanged_records_kept']:.2%} of ids; after {r['new_accounts']:,} new accounts "
+              f"(+{r['new_accounts'] / r['accounts']:.0%}) and "
               f"{r['edited_records']:,} edited records (1%), {r['customers_keeping_id']:.3%} of "
               f"{r['customers_before']:,} existing customers keep their id")
     if args.records:
