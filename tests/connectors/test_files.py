@@ -126,3 +126,19 @@ def test_discover_and_missing_stream(folder: Path) -> None:
         list(conn.read("acounts.csv", key="id"))
     with pytest.raises(TerminalSourceError, match="no such file or folder"):
         make_connector("csv", {"path": "nowhere"}, base_dir=folder).check()
+
+
+def test_lookup_index_follows_the_file(tmp_path: Path) -> None:
+    import os
+
+    from c360.connectors.registry import make_connector
+
+    f = tmp_path / "people.jsonl"
+    f.write_text('{"id": 1, "name": "Ada"}\n{"id": 2, "name": "Grace"}\n')
+    conn = make_connector("jsonl", {"path": "people.jsonl"}, base_dir=tmp_path)
+    assert [r.data["name"] for r in conn.lookup("people.jsonl", key="id", keys=["2"])] == ["Grace"]
+    f.write_text('{"id": 1, "name": "Ada"}\n{"id": 2, "name": "Grace Hopper"}\n{"id": 3, "name": "Edsger"}\n')
+    os.utime(f, ns=(f.stat().st_atime_ns, f.stat().st_mtime_ns + 1_000_000))
+    assert [r.data["name"] for r in conn.lookup("people.jsonl", key="id", keys=["3", "2"])] == [
+        "Grace Hopper", "Edsger"]
+    assert conn.lookup("people.jsonl", key="id", keys=["9"]) == []

@@ -98,10 +98,29 @@ class _FileConnector(FileTree):
                 records, bad = [], []
         yield Batch(records, file_cursor(digest), bad)
 
+    # Live reads look up a few keys at a time. A file up to this size is indexed by key once,
+    # and again only when it changes; a larger one is scanned on each look-up.
+    INDEX_MAX_BYTES: ClassVar[int] = 16 * 1024 * 1024
+
     def lookup(self, stream: str, *, key: str, keys: Sequence[str]) -> list[Record]:
+        path = self._stream_path(stream)
+        stat = path.stat()
+        if stat.st_size <= self.INDEX_MAX_BYTES:
+            cache: dict[tuple[str, str], tuple[tuple[int, int], dict[str, list[tuple[int, dict[str, Any]]]]]]
+            cache = self.__dict__.setdefault("_lookup_index", {})
+            signature = (stat.st_mtime_ns, stat.st_size)
+            hit = cache.get((str(path), key))
+            if hit is None or hit[0] != signature:
+                index: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+                for line, row in self._numbered_rows(path):
+                    if isinstance(row, dict) and (k := record_key(row, key)) is not None:
+                        index.setdefault(k, []).append((line, row))
+                hit = cache[(str(path), key)] = (signature, index)
+            found = sorted((line, k, row) for k in set(keys) for line, row in hit[1].get(k, ()))
+            return [Record(k, dict(row)) for _, k, row in found]  # in file order, as a scan finds them
         wanted = set(keys)
         out = []
-        for _, row in self._numbered_rows(self._stream_path(stream)):
+        for _, row in self._numbered_rows(path):
             if isinstance(row, dict) and (k := record_key(row, key)) in wanted:
                 out.append(Record(k or "", row))
         return out
