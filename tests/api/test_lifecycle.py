@@ -103,3 +103,14 @@ def test_reads_outside_subscriptions_count_as_purpose_drift(
     subs = c.get("/v1/subscriptions", headers=auth(keys["finance"])).json()["subscriptions"]
     # finance reads account_name, segment, ... but subscribed only to mrr, ltv, invoice_status.
     assert next(s for s in subs if s["consumer"] == "finance")["purpose_drift"] > 0
+
+
+def test_the_product_page(client: Client) -> None:
+    c, _, _ = client
+    r = c.get("/")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    page = r.text
+    assert "customer_360" in page and "customer-data@example.com" in page
+    assert "mrr" in page and "Monthly recurring revenue" in page
+    assert "finance" in page and "revenue reporting" in page
+    assert "invoices@" not in page  # metadata only, never a customer's data

@@ -308,6 +308,18 @@ def create_app(
         consumer, _ = caller(request, frozenset(), "subscriptions")
         return _response(service.subscriptions(consumer))
 
+    @app.get("/", include_in_schema=False)
+    def home() -> Response:
+        """The product's page: owner, version history, fields with lineage, access, SLAs."""
+        from c360.governance.contracts import approved_plans, changelog
+        from c360.governance.docs import Site, VersionEntry, render
+
+        approved = approved_plans(store)
+        history = [VersionEntry(v.version, v.applied_at, v.applied_by, plan, approved.get(v.version))
+                   for v, plan in changelog(store)]
+        page = render(Site(spec.model, history, service.compliance() if state.snapshot.version else None))
+        return Response(page, media_type="text/html; charset=utf-8")
+
     @app.get("/healthz", summary="Liveness", responses={200: _ok({"type": "object"})})
     def healthz() -> Response:
         return Response(orjson.dumps({"status": "ok", "version": __version__}), media_type=JSON)
