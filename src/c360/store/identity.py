@@ -60,11 +60,12 @@ def write_map(
     """Replace the identity map with ``rows`` and record what changed, inside the caller's transaction."""
     now = utcnow()
     conn.execute(delete(identity_map))
-    batch = [{"source": r.source, "key": r.key, "customer_id": r.customer_id, "method": r.method,
-              "score": r.score, "evidence": jsonutil.dumps(r.evidence).decode() if r.evidence else None,
-              "run_id": run_id, "updated_at": now} for r in rows]
-    for i in range(0, len(batch), 5000):
-        conn.execute(insert(identity_map), batch[i : i + 5000])
+    for i in range(0, len(rows), 5000):
+        # Built a chunk at a time: a million rows' parameter dicts at once cost gigabytes.
+        conn.execute(insert(identity_map), [
+            {"source": r.source, "key": r.key, "customer_id": r.customer_id, "method": r.method,
+             "score": r.score, "evidence": jsonutil.dumps(r.evidence).decode() if r.evidence else None,
+             "run_id": run_id, "updated_at": now} for r in rows[i : i + 5000]])
     for e in events:
         if e.kind in ("new", "split"):
             conn.execute(insert(customers).values(customer_id=e.customer_id, created_at=now,
