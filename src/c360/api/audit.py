@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from c360.governance.audit import ReadAuditor
+from c360.governance.audit_writer import ProcessReadAuditor
 from c360.store import Store
 
 log = logging.getLogger("c360.api")
@@ -33,7 +34,10 @@ def read_auditor(store: Store) -> Any:
     if os.environ.get("C360_READ_AUDIT", "on").lower() in ("off", "0", "false", "no"):
         log.warning("read auditing is OFF (C360_READ_AUDIT=off): reads of customers are not recorded")
         return NoReadAudit()
-    return ReadAuditor(store)
+    if os.environ.get("C360_READ_AUDIT") == "in-process":
+        return ReadAuditor(store)
+    # The chaining and writing happen in a writer process, off the serving process's GIL.
+    return ProcessReadAuditor(store)
 
 
 def close_auditor(auditor: Any) -> None:
