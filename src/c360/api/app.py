@@ -8,8 +8,6 @@ documented behaviour and the fast behaviour cannot drift apart.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
@@ -27,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from c360 import __version__
 from c360.api.audit import close_auditor, read_auditor
 from c360.api.auth import JwtConfig, JwtVerifier
+from c360.api.erasures import router as erasures_router
 from c360.api.limits import RateLimiter
 from c360.api.metrics import Metrics
 from c360.api.service import MAX_BATCH, ApiError, Reply, Service
@@ -360,9 +359,7 @@ def create_app(
     def prometheus() -> Response:
         return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
-    if importlib.util.find_spec("c360.api.erasures") is not None:
-        erasures = importlib.import_module("c360.api.erasures")
-        app.include_router(erasures.router)
+    app.include_router(erasures_router)
 
     app.add_middleware(FastPath, service=service)
     return app

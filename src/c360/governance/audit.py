@@ -399,11 +399,16 @@ class ReadAuditor:
         self._thread.start()
 
     def record(
-        self, consumer: str, customer_id: str, fields: Sequence[str], mode: str = "materialised"
+        self,
+        consumer: str,
+        customer_id: str,
+        fields: Sequence[str],
+        mode: str = "materialised",
+        at: float | None = None,
     ) -> None:
         """Queue one read: who, which customer (its pseudonymous id), which fields, how, when."""
         q = self._queue
-        q.append((time.time(), consumer, customer_id, fields, mode))
+        q.append((at if at is not None else time.time(), consumer, customer_id, fields, mode))
         if len(q) >= self.batch:
             self._wake.set()
 

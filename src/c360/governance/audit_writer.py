@@ -37,7 +37,7 @@ def _writer(url: str, pipe: Pipe) -> None:
         if batch is None:
             break
         for t, consumer, cid, fields, mode in batch:
-            auditor._queue.append((t, consumer, cid, fields, mode))
+            auditor.record(consumer, cid, fields, mode, at=t)
         n = auditor.flush()
         pipe.send(n)
     auditor.close()
