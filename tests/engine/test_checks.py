@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from c360.core.errors import QualityGateFailed
+from c360.core.errors import QualityGateFailed, SpecError
 from c360.core.jsonutil import loads
 from c360.engine.checks import gate, run_checks
 from c360.pipeline.build import build
@@ -138,3 +138,60 @@ def test_warn_level_failures_publish_and_are_reported(
     assert warning["field"] == "csat" and warning["failing"] == len(no_csat) > 0
     assert warning["sample"] == no_csat[:5]
     assert report.quality["errors"] == []
+
+
+def test_freshness_judges_each_feeding_source_against_the_as_of() -> None:
+    product = _with_checks({
+        "mrr": "[{check: freshness, max_age: 24h}]",
+        "segment": "[{check: freshness, max_age: 1h, level: warn}]",
+    })
+    newest = {("billing", None): AS_OF - dt.timedelta(hours=30), ("crm", None): AS_OF - dt.timedelta(minutes=5)}
+    ok = [r for r in RECORDS if r[1]["account_name"] is not None]
+    report = run_checks(product, ok, newest=newest, as_of=AS_OF)  # type: ignore[arg-type]
+    (error,) = report.errors
+    assert (error.field_name, error.check, error.level) == ("mrr", "freshness(max_age=24h)", "error")
+    assert "billing was last synced 1.2d before the build's as-of" in error.detail and "more than 24h" in error.detail
+    assert report.warnings == []  # crm, 5 minutes old, is within the hour
+    with pytest.raises(QualityGateFailed, match="mrr: freshness\\(max_age=24h\\) failed: billing was last synced"):
+        gate(product, ok, newest=newest, as_of=AS_OF)  # type: ignore[arg-type]
+    # A source never synced is not fresh.
+    never = run_checks(product, ok, newest={("crm", None): AS_OF}, as_of=AS_OF)  # type: ignore[arg-type]
+    assert [f.detail for f in never.errors] == ["billing was never synced"]
+
+
+def test_freshness_by_a_timestamp_column_and_its_validation(tmp_path: Path) -> None:
+    spec = load_spec(SPEC)
+    text = spec.text.replace("      status: string\n", "      status: string\n      updated: timestamp\n")
+    check = "    checks: [{check: freshness, max_age: 7d, source: billing, column: updated}]\n"
+    good = text.replace("  mrr:\n", "  mrr:\n" + check, 1)
+    product = load_spec_text(good, spec.path).model
+    stale = run_checks(product, [], newest={("billing", "updated"): AS_OF - dt.timedelta(days=8)}, as_of=AS_OF)
+    assert [f.check for f in stale.errors] == ["freshness(billing.updated, max_age=7d)"]
+    assert "billing.updated's newest value 8.0d before" in stale.errors[0].detail
+    fresh = run_checks(product, [], newest={("billing", "updated"): AS_OF - dt.timedelta(days=6)}, as_of=AS_OF)
+    assert fresh.passed and fresh.checked == 2  # and account_name's not_null
+    # Wrong source, a non-timestamp column, a missing max_age: each a located error.
+    for bad, message in (
+        (check.replace("source: billing, column: updated", "source: crm"), "does not feed this field"),
+        (check.replace("column: updated", "column: status"), "is string; a freshness column must be a timestamp"),
+        (check.replace("max_age: 7d, ", ""), "freshness needs 'max_age'"),
+        (check.replace("max_age: 7d", "max_age: soon"), "freshness needs 'max_age'"),
+    ):
+        with pytest.raises(SpecError, match=message) as exc:
+            load_spec_text(text.replace("  mrr:\n", "  mrr:\n" + bad, 1), spec.path)
+        assert "line" in str(exc.value) or ":" in str(exc.value)
+
+
+def test_a_stale_source_blocks_the_publish(built_demo: BuiltDemo, tmp_path: Path) -> None:
+    d, store = _demo_with_checks(built_demo, tmp_path, {"open_tickets": "[{check: freshness, max_age: 1h}]"})
+    before = store.current_snapshot()
+    # The build's as-of lies a day after the last sync of support.
+    late = store.sync_times()["support"] + dt.timedelta(days=1)
+    with pytest.raises(QualityGateFailed) as exc:
+        build(load_spec(d / "product.yaml"), store, skip_sync=True, as_of=late)
+    (failure,) = exc.value.failures
+    assert failure.field_name == "open_tickets" and "support was last synced 1.0d before" in failure.detail
+    assert store.current_snapshot() == before
+    # At the time of the sync itself, the same build publishes.
+    report = build(load_spec(d / "product.yaml"), store, skip_sync=True, as_of=store.sync_times()["support"])
+    assert report.version is not None and report.quality["checked"] >= 1

@@ -39,6 +39,7 @@ from c360.governance.sla import (
 )
 from c360.pipeline.live import LiveReader
 from c360.spec.expressions import column_refs, parse_expression
+from c360.spec.models import ProductSpec
 from c360.store.schema import identity_map
 
 ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
@@ -117,6 +118,8 @@ class Service:
         self._live = live
         self._emails = email_fields(self.spec.model)
         self._lookup_sources = {c: self._sources_for(p) for c, p in state.policies.items()}
+        self._pinned_lookups: dict[tuple[str, str], tuple[frozenset[str], frozenset[str]]] = {}
+        self._lives: dict[str, LiveReader] = {}
         self._default_live = {
             c for c, spec in self.spec.model.consumers.items() if spec.delivery == "live"
         }
@@ -159,6 +162,9 @@ class Service:
             gone = sunset_error(self.spec.model, consumer)
             if gone is not None:
                 raise ApiError(410, "sunset", gone)
+            why = self.state.snapshot.unavailable.get(consumer)
+            if why is not None:
+                raise ApiError(503, "major_unavailable", why)
         return policy
 
     def subscriptions(self, consumer: str) -> Reply:
@@ -184,6 +190,26 @@ class Service:
         if self._live is None:
             self._live = LiveReader(self.spec, self.state.store)
         return self._live
+
+    def live_for(self, consumer: str) -> LiveReader:
+        """The live reader of the shape ``consumer`` is served (its pinned major's fields)."""
+        spec = self.state.spec_for(consumer)
+        if spec is self.spec:
+            return self.live
+        reader = self._lives.get(spec.model.version)
+        if reader is None:
+            reader = self._lives[spec.model.version] = LiveReader(spec, self.state.store)
+        return reader
+
+    def lookups(self, consumer: str, policy: ConsumerPolicy) -> tuple[frozenset[str], frozenset[str]]:
+        """(sources it may look customers up by, its email fields), in the shape it is served."""
+        spec = self.state.spec_for(consumer)
+        if spec is self.spec:
+            return self._lookup_sources.get(consumer, frozenset()), self._emails
+        key = (consumer, spec.model.version)
+        if key not in self._pinned_lookups:
+            self._pinned_lookups[key] = (self._sources_for(policy, spec.model), email_fields(spec.model))
+        return self._pinned_lookups[key]
 
     def default_mode(self, consumer: str) -> str:
         return "live" if consumer in self._default_live else "materialised"
@@ -245,7 +271,7 @@ class Service:
     ) -> Reply:
         snap = self.state.snapshot
         fields = sorted(set(policy.fields) | policy.filter_fields)
-        result = self.live.read(customer_id, fields)
+        result = self.live_for(consumer).read(customer_id, fields)
         if not result.found:
             raise ApiError(404, "not_found", f"no customer '{customer_id}'", snap.raw_headers)
         if result.down:
@@ -370,7 +396,7 @@ class Service:
         return Reply(200, [(b"content-type", JSON), *snap.raw_headers], body)
 
     # -- lookups ----------------------------------------------------------------------
-    def _sources_for(self, policy: ConsumerPolicy) -> frozenset[str]:
+    def _sources_for(self, policy: ConsumerPolicy, product: ProductSpec | None = None) -> frozenset[str]:
         """Sources whose keys this consumer may look customers up by.
 
         The rule: a consumer may look a customer up by a source's key when some field it is
@@ -378,9 +404,10 @@ class Service:
         it already sees that system's facts about the customer.
         """
         out = set()
-        sources = self.spec.model.sources
+        product = product or self.spec.model
+        sources = product.sources
         for name in policy.unmasked_everywhere:
-            f = self.spec.model.fields.get(name)
+            f = product.fields.get(name)
             if f is None:
                 continue
             for ref in column_refs(parse_expression(f.expr)):
@@ -400,8 +427,9 @@ class Service:
     ) -> Reply:
         snap = self.state.snapshot
         view = snap.views.get(consumer)
+        by_source, emails = self.lookups(consumer, policy)
         if email is not None and source is None and key is None:
-            if not (self._emails & policy.unmasked_somewhere):
+            if not (emails & policy.unmasked_somewhere):
                 raise ApiError(
                     403,
                     "forbidden",
@@ -410,9 +438,9 @@ class Service:
                 )
             ids = list(view.emails.get(email.strip().lower(), ())) if view is not None else []
         elif source is not None and key is not None and email is None:
-            if source not in self.spec.model.sources:
+            if source not in self.state.spec_for(consumer).model.sources:
                 raise ApiError(400, "invalid_request", f"unknown source '{source}'")
-            if source not in self._lookup_sources.get(consumer, frozenset()):
+            if source not in by_source:
                 raise ApiError(
                     403,
                     "forbidden",
@@ -441,11 +469,11 @@ class Service:
 
     # -- the caller's schema ------------------------------------------------------------
     def schema(self, consumer: str, policy: ConsumerPolicy) -> Reply:
-        product = self.spec.model
+        product = self.state.spec_for(consumer).model  # a pinned major's fields, as it is served them
         fields = schema(product, list(policy.fields))
         for f in fields:
             f["masking"] = policy.masks_of(f["name"])
-        spec = product.consumers.get(consumer)
+        spec = self.spec.model.consumers.get(consumer)  # delivery and limits are the current spec's
         body: dict[str, Any] = {
             "product": product.product,
             "version": product.version,

@@ -18,8 +18,11 @@ from sqlalchemy import select
 
 from c360.core.clock import iso
 from c360.governance.access import ConsumerPolicy, policy_for
+from c360.governance.contracts import history
+from c360.governance.sla import pinned_major
+from c360.spec.diff import parse_version
 from c360.spec.models import ProductSpec
-from c360.spec.validate import Spec
+from c360.spec.validate import Spec, load_spec_text
 from c360.store import Store
 from c360.store import identity as idmap
 from c360.store.schema import snapshots
@@ -49,6 +52,11 @@ class Snapshot:
     changes_known_since: float  # changes before this are not known: such a feed returns everyone
     headers: dict[str, str] = field(default_factory=dict)
     raw_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    # Consumers pinned to an earlier major: the spec and policy of the shape they are served,
+    # or why that shape is not in this snapshot.
+    specs: dict[str, Spec] = field(default_factory=dict)
+    policies: dict[str, ConsumerPolicy] = field(default_factory=dict)
+    unavailable: dict[str, str] = field(default_factory=dict)
 
     @property
     def customers(self) -> int:
@@ -156,6 +164,56 @@ def _history(
     return changed, known_since
 
 
+@dataclass
+class Shapes:
+    """Which records each consumer is served from, and with which spec and policy."""
+
+    main: dict[str, ConsumerPolicy]  # consumers served the snapshot's own records
+    majors: dict[int, tuple[Spec, dict[str, ConsumerPolicy]]]  # earlier majors' views
+    specs: dict[str, Spec]  # consumers served with a spec other than the current one
+    unavailable: dict[str, str]
+
+
+def shapes(spec: Spec, store: Store, version: int, spec_version: str,
+           policies: dict[str, ConsumerPolicy]) -> Shapes:
+    """Match consumers to the shapes snapshot ``version`` holds.
+
+    A consumer whose subscription pins an earlier major reads that major's view, projected
+    by that major's own policy for it; everyone else reads the snapshot's records. A pinned
+    major the snapshot lacks (it was built before the pin) is reported, never papered over
+    with the current shape.
+    """
+    texts = {v.version: v.text for v in history(store) if v.product == spec.model.product}
+    loaded: dict[str, Spec] = {spec.model.version: spec}
+
+    def recorded(v: str) -> Spec:
+        if v not in loaded:
+            loaded[v] = load_spec_text(texts[v], spec.path.with_name(f"{spec.path.stem}@{v}{spec.path.suffix}"))
+        return loaded[v]
+
+    own = parse_version(spec_version)[0]
+    views = store.view_majors(version)
+    out = Shapes({}, {}, {}, {})
+    for consumer, policy in policies.items():
+        want = pinned_major(spec.model, consumer)
+        if want is None:
+            out.main[consumer] = policy
+            continue
+        if want == own and spec_version in texts:  # a snapshot built before the new major
+            old = recorded(spec_version)
+            out.main[consumer] = policy_for(old.model, consumer)
+        elif want in views and views[want] in texts:
+            old = recorded(views[want])
+            out.majors.setdefault(want, (old, {}))[1][consumer] = policy_for(old.model, consumer)
+        else:
+            out.unavailable[consumer] = (
+                f"snapshot {version} holds no major-{want} view for consumer '{consumer}' (it was built "
+                "before the pin or the major's spec was never recorded); run a build")
+            continue
+        out.specs[consumer] = old
+    return out
+
+
 def load_snapshot(
     spec: Spec,
     store: Store,
@@ -168,8 +226,14 @@ def load_snapshot(
         return EMPTY
     if policies is None:
         policies = {c: policy_for(spec.model, c) for c in spec.model.consumers}
+    served = shapes(spec, store, info.version, info.spec_version, policies)
     hashes: dict[str, int] = {}
-    views = build_views(spec.model, policies, store.snapshot_rows(info.version), mask_key, hashes)
+    views = build_views(spec.model, served.main, store.snapshot_rows(info.version), mask_key, hashes)
+    for major, (old, pinned) in served.majors.items():
+        views.update(build_views(old.model, pinned, store.view_rows(info.version, major), mask_key, {}))
+    overrides = {c: p for c, p in {**served.main, **{c: p for _, ps in served.majors.values()
+                                                    for c, p in ps.items()}}.items()
+                 if p is not policies.get(c)}
     built_ts = float(int(info.built_at.timestamp()))
     if previous.version:
         # A version loaded before in this process: unchanged records keep their change time.
@@ -192,6 +256,9 @@ def load_snapshot(
         changed,
         known_since,
         *_headers(info.version, as_of),
+        served.specs,
+        overrides,
+        served.unavailable,
     )
 
 
@@ -214,9 +281,16 @@ class ServerState:
             self.policies = {c: policy_for(self.spec.model, c) for c in self.spec.model.consumers}
 
     def policy(self, consumer: str) -> ConsumerPolicy:
-        """The consumer's policy; an unknown consumer (a token naming one) is denied everything."""
-        p = self.policies.get(consumer)
+        """The consumer's policy; an unknown consumer (a token naming one) is denied everything.
+
+        A consumer pinned to an earlier major gets that major's policy for it.
+        """
+        p = self.snapshot.policies.get(consumer) or self.policies.get(consumer)
         return p if p is not None else policy_for(self.spec.model, consumer)
+
+    def spec_for(self, consumer: str) -> Spec:
+        """The spec whose shape ``consumer`` is served: its pinned major's, else the current one."""
+        return self.snapshot.specs.get(consumer, self.spec)
 
     def refresh(self) -> None:
         version = self.store.current_version()

@@ -84,8 +84,11 @@ class QualityFailure:
     level: str
     failing: int
     sample: list[str] = field(default_factory=list)
+    detail: str = ""  # for checks about the product as a whole (a source's freshness)
 
     def __str__(self) -> str:
+        if self.detail:
+            return f"{self.field_name}: {self.check} failed: {self.detail}"
         sample = ", ".join(self.sample[:5])
         return f"{self.field_name}: {self.check} failed for {self.failing} customer(s) (e.g. {sample})"
 

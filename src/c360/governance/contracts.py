@@ -240,6 +240,10 @@ def _quality(name: str, check: CheckSpec, table: str) -> dict[str, Any]:
     if check.check == "accepted_values":
         return {**common, "type": "library", "metric": "invalidValues", "dimension": "conformity",
                 "arguments": {"validValues": list(check.values or [])}}
+    if check.check == "freshness":
+        what = f"{check.source}.{check.column}" if check.column else (check.source or "every source feeding it")
+        return {"name": f"{name}_freshness", "severity": severity, "type": "text", "dimension": "timeliness",
+                "description": f"{what} updated within {check.max_age} of the build's as-of time"}
     bounds = [f"{name} < {check.min:g}" if check.min is not None else "",
               f"{name} > {check.max:g}" if check.max is not None else ""]
     where = " OR ".join(b for b in bounds if b)

@@ -131,6 +131,9 @@ def _check(c: CheckSpec) -> str:
         return "range " + " ".join(
             f"{k} {v:g}" for k, v in (("min", c.min), ("max", c.max)) if v is not None
         )
+    if c.check == "freshness":
+        what = f"{c.source}.{c.column}" if c.column else (c.source or "its sources")
+        return f"freshness: {what} within {c.max_age}"
     return c.check.replace("_", " ")
 
 

@@ -55,7 +55,9 @@ from c360.store.schema import (
     identity_review,
     quarantine,
     runs,
+    snapshot_majors,
     snapshot_records,
+    snapshot_views,
     snapshots,
     staged_records,
     suppression,
@@ -616,6 +618,12 @@ def _apply(
                 snapshot_records.c.version == v, snapshot_records.c.customer_id.in_(ids)
             )
         ).all()
+        # The version's earlier-major views hold the same customers in an older shape.
+        view_rows = conn.execute(
+            select(snapshot_views.c.major, snapshot_views.c.customer_id, snapshot_views.c.data).where(
+                snapshot_views.c.version == v, snapshot_views.c.customer_id.in_(ids)
+            )
+        ).all()
         if p.scope == "customer":
             if retained_from is None and snap_rows:
                 retained_from = jsonutil.loads(snap_rows[0][1])
@@ -629,6 +637,14 @@ def _apply(
                 .where(snapshots.c.version == v)
                 .values(customers=snapshots.c.customers - len(snap_rows))
             )
+            for major in {int(m) for m, _, _ in view_rows}:
+                n_gone = sum(1 for m, _, _ in view_rows if m == major)
+                conn.execute(delete(snapshot_views).where(
+                    snapshot_views.c.version == v, snapshot_views.c.major == major,
+                    snapshot_views.c.customer_id.in_(ids)))
+                conn.execute(update(snapshot_majors)
+                             .where(snapshot_majors.c.version == v, snapshot_majors.c.major == major)
+                             .values(customers=snapshot_majors.c.customers - n_gone))
             continue
         for cid, data in snap_rows:
             record = jsonutil.loads(data)
@@ -637,6 +653,17 @@ def _apply(
                 conn.execute(
                     update(snapshot_records)
                     .where(snapshot_records.c.version == v, snapshot_records.c.customer_id == cid)
+                    .values(data=jsonutil.dumps(cleared))
+                )
+        # An older shape's field names may differ: what holds the subject's data is cleared.
+        for major, cid, data in view_rows:
+            record = jsonutil.loads(data)
+            cleared = _clear_record(product, record, p, low_ids)
+            if cleared != record:
+                conn.execute(
+                    update(snapshot_views)
+                    .where(snapshot_views.c.version == v, snapshot_views.c.major == major,
+                           snapshot_views.c.customer_id == cid)
                     .values(data=jsonutil.dumps(cleared))
                 )
     if p.scope == "customer" and retained_from is not None:

@@ -240,7 +240,7 @@ def pinned_major(product: ProductSpec, consumer: str) -> int | None:
     return min(pins) if pins else None
 
 
-def _sunset_at(date: dt.date) -> dt.datetime:
+def sunset_at(date: dt.date) -> dt.datetime:
     # A sunset date means the version is served through that day (UTC).
     return dt.datetime.combine(date, dt.time(23, 59, 59), tzinfo=dt.UTC)
 
@@ -262,7 +262,7 @@ def lifecycle_headers(product: ProductSpec, consumer: str, *,
     }
     date = product.lifecycle.sunset.get(major)
     if date is not None:
-        headers["Sunset"] = format_datetime(_sunset_at(date), usegmt=True)
+        headers["Sunset"] = format_datetime(sunset_at(date), usegmt=True)
     return headers
 
 
@@ -274,7 +274,7 @@ def sunset_error(
     if major is None:
         return None
     date = product.lifecycle.sunset.get(major)
-    if date is None or (now or utcnow()) <= _sunset_at(date):
+    if date is None or (now or utcnow()) <= sunset_at(date):
         return None
     return (
         f"major version {major} of {product.product} was sunset on {date.isoformat()}; "

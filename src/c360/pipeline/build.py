@@ -22,10 +22,10 @@ from c360.core import jsonutil
 from c360.core.clock import utcnow
 from c360.core.errors import BuildError, C360Error
 from c360.core.ids import new_customer_id
-from c360.engine.checks import gate
+from c360.engine.checks import Newest, freshness_inputs, gate
 from c360.engine.columns import ColumnReader, Unmapped, ValueProblem
 from c360.engine.materialise import SourceFrame, materialise
-from c360.governance import openlineage
+from c360.governance import majors, openlineage
 from c360.governance.erasure import record_publish
 from c360.identity.records import IdentityRecord, make_record
 from c360.identity.resolve import Resolution, resolve
@@ -51,6 +51,7 @@ class BuildReport:
     identity_events: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     quality: dict[str, Any] = field(default_factory=dict)
+    majors: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -58,6 +59,7 @@ class BuildReport:
             "staged": self.staged, "quarantined": self.quarantined, "unmapped": self.unmapped,
             "unresolved": self.unresolved, "review": self.review,
             "identity_events": self.identity_events, "seconds": self.seconds, "quality": self.quality,
+            "majors": {str(m): v for m, v in self.majors.items()},
         }
 
 
@@ -71,15 +73,18 @@ class Normalised:
 # -- stages ---------------------------------------------------------------------------
 
 
-def normalise(spec: Spec, store: Store, reporter: Reporter) -> Normalised:
+def normalise(spec: Spec, store: Store, reporter: Reporter, *, only: set[str] | None = None,
+              label: str = "") -> Normalised:
     """Read staged records through the spec's column declarations; bad values are quarantined."""
     frames: dict[str, SourceFrame] = {}
     bad: dict[str, list[Quarantined]] = {}
     unmapped = Unmapped()
     for name, src in spec.model.sources.items():
+        if only is not None and name not in only:
+            continue
         reader = ColumnReader(name, src, spec.model)
         frame = SourceFrame({c: col.type for c, col in src.columns.items()})
-        task = f"normalise {name}"
+        task = f"normalise {name}{label}"
         reporter.start(task)
         for row in store.staged(name):
             try:
@@ -169,6 +174,46 @@ def attach_ids(frames: dict[str, SourceFrame], rows: list[idmap.MapRow]) -> None
         frame.customer_ids = [ids.get((name, k)) for k in frame.keys]
 
 
+def newest_times(spec: Spec, store: Store, frames: dict[str, SourceFrame]) -> Newest:
+    """What the freshness checks judge: each source's last sync, or a column's newest value."""
+    synced = store.sync_times()
+    out: dict[tuple[str, str | None], dt.datetime | None] = {}
+    for source, column in freshness_inputs(spec.model):
+        if column is None:
+            out[(source, column)] = synced.get(source)
+        else:
+            values = [v for v in frames[source].column(column) if v is not None]
+            out[(source, column)] = max(values) if values else None
+    return out
+
+
+def materialise_majors(spec: Spec, store: Store, norm: Normalised, rows: list[idmap.MapRow],
+                       customer_ids: list[str], version: int, as_of: dt.datetime,
+                       reporter: Reporter) -> dict[int, dict[str, Any]]:
+    """The snapshot in the shape of every earlier major still pinned, for its consumers.
+
+    The same customers and identity map; the fields, types and units of the major's last
+    recorded spec. A source declared alike in both specs reuses this build's normalised
+    frame; one declared differently is normalised again with the older declaration.
+    """
+    out: dict[int, dict[str, Any]] = {}
+    for m in majors.pinned(store, spec, utcnow()):  # sunsets are wall-clock dates
+        old = m.spec.model
+        same = {n for n, src in old.sources.items()
+                if n in spec.model.sources and spec.model.sources[n] == src}
+        again = normalise(m.spec, store, reporter, only=set(old.sources) - same, label=f" (major {m.major})")
+        attach_ids(again.frames, rows)
+        frames = {**{n: norm.frames[n] for n in same}, **again.frames}
+        task = f"materialise major {m.major}"
+        reporter.start(task, total=len(customer_ids))
+        n = store.write_view(version, m.major, old.version, materialise(old, frames, customer_ids, as_of))
+        reporter.finish(task, f"{n} customers, spec {old.version}, for {', '.join(m.consumers)}")
+        out[m.major] = {"spec_version": old.version, "customers": n, "consumers": list(m.consumers),
+                        "quarantined": {k: len(v) for k, v in again.quarantined.items()},
+                        "renormalised": sorted(again.frames)}
+    return out
+
+
 def publish(store: Store, version: int, run_id: str, rows: list[idmap.MapRow],
             assignment: Assignment, resolution: Resolution, *, grain: str, records: int) -> None:
     """Install the identity map (and a newly trained model) and flip the snapshot, atomically."""
@@ -250,11 +295,13 @@ def build(
         records = materialise(spec.model, norm.frames, customer_ids, as_of)
         report.customers = store.write_snapshot(version, records)
         reporter.finish("materialise", f"{report.customers} customers")
+        report.majors = materialise_majors(spec, store, norm, rows, customer_ids, version, as_of, reporter)
         lap("materialise")
 
         # Quality gates read back what was written; an error-level failure raises before publish.
         written = ((c, jsonutil.loads(d)) for c, d in store.snapshot_rows(version))
-        report.quality = gate(spec.model, written).as_dict()
+        report.quality = gate(spec.model, written, newest=newest_times(spec, store, norm.frames),
+                              as_of=as_of).as_dict()
         lap("check")
 
         publish(store, version, run_id, rows, assignment, resolution, grain=spec.model.grain,

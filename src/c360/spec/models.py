@@ -17,7 +17,7 @@ Delivery = Literal["materialised", "live"]
 # the last four characters, or nothing at all (the field is present, its value null).
 MaskKind = Literal["email", "hash", "year", "last4", "redact"]
 Right = Literal["erasure", "subject_access", "owner"]
-CheckKind = Literal["not_null", "unique", "accepted_values", "range"]
+CheckKind = Literal["not_null", "unique", "accepted_values", "range", "freshness"]
 
 IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
 SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?$")
@@ -140,6 +140,11 @@ class CheckSpec(_Model):
     values: list[Any] | None = None  # accepted_values
     min: float | None = None  # range
     max: float | None = None
+    # freshness: the sources feeding the field (or ``source``) were synced within ``max_age`` of
+    # the build's as-of time; with ``column``, the newest value of that timestamp column was.
+    max_age: str | None = None
+    source: str | None = None
+    column: str | None = None
     level: Literal["error", "warn"] = "error"
 
     @model_validator(mode="after")
@@ -148,6 +153,12 @@ class CheckSpec(_Model):
             raise ValueError("accepted_values needs 'values'")
         if self.check == "range" and self.min is None and self.max is None:
             raise ValueError("range needs 'min' and/or 'max'")
+        if self.check == "freshness" and (self.max_age is None or not DURATION.match(self.max_age)):
+            raise ValueError("freshness needs 'max_age' as a duration such as 15m, 24h or 7d")
+        if self.check != "freshness" and (self.max_age or self.source or self.column):
+            raise ValueError("'max_age', 'source' and 'column' belong to a freshness check")
+        if self.column is not None and self.source is None:
+            raise ValueError("a freshness check's 'column' needs its 'source'")
         return self
 
 

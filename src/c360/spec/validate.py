@@ -14,7 +14,7 @@ from c360.core.errors import C360Error, MissingDependency, SpecError, SpecIssue
 from c360.core.text import closest
 from c360.spec.expressions import ExpressionError, column_refs, parse_expression
 from c360.spec.loader import Located, Path_, load_yaml, load_yaml_text, substitute_env
-from c360.spec.models import IDENT, SOURCE_KEYS, ProductSpec, SourceSpec
+from c360.spec.models import IDENT, SOURCE_KEYS, CheckSpec, ProductSpec, SourceSpec
 
 # Attributes identity resolution normalises; other identity keys are cross-references for rules.
 IDENTITY_ATTRIBUTES = (
@@ -161,8 +161,12 @@ def _check(model: ProductSpec, doc: Located, issues: list[SpecIssue], base_dir: 
         except ExpressionError as exc:
             issues.append(doc.issue((*at, "expr"), str(exc)))
             continue
-        for ref in column_refs(node):
+        refs = column_refs(node)
+        for ref in refs:
             issues.extend(_check_ref(ref.source, ref.column, model, doc, (*at, "expr")))
+        for i, check in enumerate(f.checks):
+            if check.check == "freshness" and check.source is not None:
+                issues.extend(_check_freshness(check, {r.source for r in refs}, model, doc, (*at, "checks", i)))
 
     known = model.field_names
     for cname, consumer in model.consumers.items():
@@ -210,6 +214,28 @@ def _check(model: ProductSpec, doc: Located, issues: list[SpecIssue], base_dir: 
             issues.append(doc.issue(("erasure", "retain", fname), f"'{fname}' cannot be both deleted and retained"))
     issues.extend(_check_lifecycle(model, doc))
     return rules
+
+
+def _check_freshness(check: CheckSpec, feeds: set[str], model: ProductSpec, doc: Located,
+                     at: Path_) -> list[SpecIssue]:
+    """A freshness check names a source that feeds the field and, optionally, a timestamp column of it."""
+    src = model.sources.get(check.source or "")
+    if src is None:
+        return [doc.issue((*at, "source"), f"unknown source '{check.source}'",
+                          closest(check.source or "", model.sources))]
+    out = []
+    if check.source not in feeds:
+        out.append(doc.issue((*at, "source"), f"source '{check.source}' does not feed this field (it reads "
+                                              f"{', '.join(sorted(feeds)) or 'no source'})"))
+    if check.column is not None:
+        col = src.columns.get(check.column)
+        if col is None:
+            out.append(doc.issue((*at, "column"), f"source '{check.source}' declares no column '{check.column}'",
+                                 closest(check.column, src.columns)))
+        elif col.type != "timestamp":
+            out.append(doc.issue((*at, "column"), f"'{check.source}.{check.column}' is {col.type}; a freshness "
+                                                  "column must be a timestamp"))
+    return out
 
 
 def _check_lifecycle(model: ProductSpec, doc: Located) -> list[SpecIssue]:

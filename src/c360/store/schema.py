@@ -132,6 +132,24 @@ snapshot_records = Table(
     Column("data", LargeBinary, nullable=False),
 )
 
+# An earlier major's shape of a snapshot, for consumers whose subscriptions pin that major: the
+# same customers, computed by the fields of the major's last recorded spec (revision 0004).
+snapshot_majors = Table(
+    "snapshot_majors", metadata,
+    Column("version", Integer, ForeignKey("snapshots.version", ondelete="CASCADE"), primary_key=True),
+    Column("major", Integer, primary_key=True, autoincrement=False),
+    Column("spec_version", String(32), nullable=False),
+    Column("customers", Integer, nullable=False, default=0),
+)
+
+snapshot_views = Table(
+    "snapshot_views", metadata,
+    Column("version", Integer, ForeignKey("snapshots.version", ondelete="CASCADE"), primary_key=True),
+    Column("major", Integer, primary_key=True, autoincrement=False),
+    Column("customer_id", String(32), primary_key=True),
+    Column("data", LargeBinary, nullable=False),
+)
+
 # One row: the snapshot readers see. Publishing is flipping this pointer in one transaction.
 published = Table(
     "published", metadata,

@@ -22,7 +22,9 @@ from c360.store.schema import (
     published,
     quarantine,
     runs,
+    snapshot_majors,
     snapshot_records,
+    snapshot_views,
     snapshots,
     spec_versions,
     staged_records,
@@ -257,6 +259,46 @@ class Store:
             conn.execute(update(snapshots).where(snapshots.c.version == version).values(customers=n))
         return n
 
+    def write_view(self, version: int, major: int, spec_version: str,
+                   rows: Iterable[tuple[str, dict[str, Any]]], chunk: int = 5_000) -> int:
+        """Store snapshot ``version`` in the shape of an earlier ``major`` (built by ``spec_version``)."""
+        n = 0
+        buf: list[dict[str, Any]] = []
+        with self.engine.begin() as conn:
+            for customer_id, data in rows:
+                buf.append({"version": version, "major": major, "customer_id": customer_id,
+                            "data": jsonutil.dumps(data)})
+                if len(buf) >= chunk:
+                    conn.execute(insert(snapshot_views), buf)
+                    n += len(buf)
+                    buf = []
+            if buf:
+                conn.execute(insert(snapshot_views), buf)
+                n += len(buf)
+            conn.execute(insert(snapshot_majors).values(version=version, major=major,
+                                                        spec_version=spec_version, customers=n))
+        return n
+
+    def view_majors(self, version: int) -> dict[int, str]:
+        """The earlier majors snapshot ``version`` holds, with the spec version that built each."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(snapshot_majors.c.major, snapshot_majors.c.spec_version)
+                                .where(snapshot_majors.c.version == version))
+            return {int(m): str(v) for m, v in rows}
+
+    def view_rows(self, version: int, major: int) -> Iterator[tuple[str, bytes]]:
+        with self.engine.connect() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=10_000).execute(
+                select(snapshot_views.c.customer_id, snapshot_views.c.data)
+                .where(snapshot_views.c.version == version, snapshot_views.c.major == major)
+                .order_by(snapshot_views.c.customer_id))
+            for cid, data in result:
+                yield cid, bytes(data)
+
+    def _drop_records(self, conn: Connection, versions: Sequence[int]) -> None:
+        for table in (snapshot_records, snapshot_views, snapshot_majors):
+            conn.execute(delete(table).where(table.c.version.in_(list(versions))))
+
     def publish(self, version: int, *, keep: int = 3, also: Callable[[Connection], None] | None = None) -> None:
         """Make ``version`` the served snapshot: one transaction flips the pointer.
 
@@ -279,7 +321,7 @@ class Store:
 
     def fail_snapshot(self, version: int) -> None:
         with self.engine.begin() as conn:
-            conn.execute(delete(snapshot_records).where(snapshot_records.c.version == version))
+            self._drop_records(conn, [version])
             conn.execute(update(snapshots).where(snapshots.c.version == version).values(status="failed"))
 
     def prune_snapshots(self, keep: int) -> None:
@@ -288,7 +330,7 @@ class Store:
             old = [v for (v,) in conn.execute(select(snapshots.c.version).where(
                 snapshots.c.status.in_(["retired", "failed"])).order_by(snapshots.c.version.desc()))][keep:]
             if old:
-                conn.execute(delete(snapshot_records).where(snapshot_records.c.version.in_(old)))
+                self._drop_records(conn, old)
 
     def current_snapshot(self) -> SnapshotInfo | None:
         with self.engine.connect() as conn:
