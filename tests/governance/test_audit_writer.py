@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from sqlalchemy import text
 
 from c360.governance import audit
-from c360.governance.audit_writer import ProcessReadAuditor
+from c360.governance.audit_writer import WRITER_NICENESS, ProcessReadAuditor
 from c360.store import Store
 
 
@@ -33,4 +34,16 @@ def test_flush_waits_for_the_commit(tmp_path: Path) -> None:
     assert auditor.flush() == 1
     with store.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM audit_log")).scalar_one() == 1
+    auditor.close()
+
+
+def test_the_writer_yields_the_cpu_to_the_server(tmp_path: Path) -> None:
+    store = Store.open(f"sqlite:///{tmp_path}/store.db")
+    auditor = ProcessReadAuditor(store, interval=3600)
+    auditor.record("support", "c_1", ["open_tickets"], "live")
+    assert auditor.flush() == 1  # the writer has started and lowered its priority by now
+    pid = auditor._process.pid
+    assert pid is not None
+    server = os.getpriority(os.PRIO_PROCESS, 0)
+    assert os.getpriority(os.PRIO_PROCESS, pid) == min(server + WRITER_NICENESS, 19)
     auditor.close()
