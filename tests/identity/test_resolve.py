@@ -146,3 +146,61 @@ def test_a_newcomer_that_merely_resembles_an_account_does_not_move_its_people(
                    person_sources=PEOPLE, previous={"crm:old": "c_1", "support:t": "c_1"})
     assert frozenset({"crm:old", "support:t"}) in clusters_of(kept)
     assert kept.evidence()["support:t"].evidence["kept"].startswith("previous decision")
+
+
+def test_roll_up_gives_each_organisation_on_a_shared_domain_its_own_group() -> None:
+    people = [rec("support", "1", name="krause hotels", domain="krause.de"),
+              rec("support", "2", name="krause robotics", domain="krause.de"),
+              rec("support", "3", name="krause robotics", domain="krause.de"),
+              rec("support", "4", name="krauserobotics", domain="krause.de")]  # a workspace slug
+    rolled = roll_up(people, PEOPLE)
+    assert rolled.members == {f"{GROUP_SOURCE}:krause.de": ["support:2", "support:3", "support:4"],
+                              f"{GROUP_SOURCE}:krause.de#2": ["support:1"]}
+    names = {r.rid: r.attrs.name for r in rolled.records}
+    assert names[f"{GROUP_SOURCE}:krause.de#2"] == "krause hotels"
+
+
+def test_roll_up_places_a_short_name_with_the_one_organisation_that_holds_it() -> None:
+    people = [rec("product", "1", name="soleil", domain="soleil.fr"),
+              rec("support", "2", name="soleil outdoor", domain="soleil.fr"),
+              rec("support", "3", name="bramble farms", domain="soleil.fr"),  # the parent, on its domain
+              rec("support", "4", name="bramble farms", domain="soleil.fr")]
+    rolled = roll_up(people, PEOPLE | {"product"})
+    assert rolled.members == {f"{GROUP_SOURCE}:soleil.fr": ["support:3", "support:4"]}
+    # "soleil" is the subsidiary's short name: it stands apart with the subsidiary's people.
+    assert {"product:1", "support:2"} <= {r.rid for r in rolled.records}
+
+
+def test_roll_up_keeps_a_person_the_name_cannot_place_with_the_people_they_were_with() -> None:
+    people = [rec("support", "old", name="krause hotels", domain="krause.de"),
+              rec("support", "nameless", domain="krause.de"),
+              rec("support", "short", name="krause", domain="krause.de"),
+              rec("support", "n1", name="krause robotics", domain="krause.de"),
+              rec("support", "n2", name="krause robotics", domain="krause.de")]
+    # Afresh, people the name cannot place go with the domain's largest organisation ...
+    fresh = roll_up(people, PEOPLE)
+    assert fresh.members[f"{GROUP_SOURCE}:krause.de"] == ["support:n1", "support:n2", "support:nameless",
+                                                          "support:short"]
+    # ... but those resolved before stay with the people they were resolved with.
+    previous = {"support:old": "c_hotels", "support:nameless": "c_hotels", "support:short": "c_hotels"}
+    again = roll_up(people, PEOPLE, previous)
+    assert sorted(again.members.values()) == [["support:n1", "support:n2"],
+                                              ["support:nameless", "support:old", "support:short"]]
+    # Nobody they were with left to join: a group of their own, still apart from the newcomer.
+    alone = roll_up([people[1], *people[3:]], PEOPLE, previous)
+    assert sorted(alone.members.values()) == [["support:n1", "support:n2"], ["support:nameless"]]
+
+
+def test_a_newcomer_on_an_accounts_domain_does_not_take_its_people(scores: dict[tuple[str, str], float]) -> None:
+    records = [rec("crm", "hotels", name="krause hotels", domain="krause.de"),
+               rec("crm", "robotics", name="krause robotics", domain="krause.de"),
+               rec("support", "1", name="krause hotels", domain="krause.de"),
+               rec("support", "2", name="krause robotics", domain="krause.de")]
+    group_of = {r: g for g, rs in roll_up(records, PEOPLE).members.items() for r in rs}
+    scores[("crm:hotels", group_of["support:1"])] = 0.99
+    scores[("crm:robotics", group_of["support:1"])] = 0.6
+    scores[("crm:robotics", group_of["support:2"])] = 0.99
+    scores[("crm:hotels", group_of["support:2"])] = 0.6
+    out = resolve(records, [], grain="account", threshold=0.9, person_sources=PEOPLE)
+    assert clusters_of(out) == {frozenset({"crm:hotels", "support:1"}), frozenset({"crm:robotics", "support:2"})}
+    assert out.evidence()["support:1"].evidence == {"domain": "krause.de"}

@@ -11,7 +11,7 @@ from typing import Any
 
 from c360.identity.matching import MatchLink, match
 from c360.identity.records import IdentityRecord
-from c360.identity.rollup import GROUP_SOURCE, Rollup, roll_up
+from c360.identity.rollup import GROUP_SOURCE, Rollup, group_domain, roll_up
 from c360.spec.validate import Rule
 
 
@@ -157,7 +157,7 @@ def resolve(
     usable_ids = {u.rid for u in usable}
     unresolved = [r.rid for r in records if r.rid not in usable_ids]
     matchable = [r for r in usable if r.has_evidence]
-    rolled = roll_up(matchable, person_sources) if grain == "account" else Rollup(matchable, {})
+    rolled = roll_up(matchable, person_sources, previous) if grain == "account" else Rollup(matchable, {})
     attach = attach_threshold if attach_threshold is not None else threshold
     review_floor = min(attach, review_threshold if review_threshold is not None else threshold)
     outcome = match(rolled.records, grain=grain, threshold=min(threshold, review_floor),
@@ -228,7 +228,7 @@ def resolve(
     # A person rolled into a domain group joins whatever the group joins.
     for group, people in rolled.members.items():
         for rid in people:
-            join(Link(group, rid, "domain", 1.0, {"domain": group.split(":", 1)[1]}))
+            join(Link(group, rid, "domain", 1.0, {"domain": group_domain(group)}))
     clusters = []
     for g in uf.groups():
         members = [rid for rid in g if not rid.startswith(GROUP_SOURCE + ":")]

@@ -1,12 +1,18 @@
 """At account grain, people roll up to their organisation before matching.
 
 Support requesters and product users are people; the customer is their account. The
-people of one corporate email domain form one *domain group*, matched to accounts as a
+people of one corporate email domain form a *domain group*, matched to accounts as a
 single record: the group's most common organisation name, its domain, its most common
-phone and postcode. A person whose organisation name clearly differs from the group's
+phone and postcode. A person whose organisation name clearly differs from the domain's
 (a contractor writing from a client's domain) stands alone, so the name can place them.
 People with no corporate domain and no organisation name cannot be placed by anything
 but an exact e-mail match, and stay unresolved when they have none.
+
+One domain can serve several organisations (a subsidiary on its parent's domain, two
+companies whose names begin alike): people naming each organisation form a group of
+their own. A person whose organisation name cannot tell them apart (none, or only the
+words the organisations share) goes with the people they were resolved with before,
+else with the domain's largest organisation.
 
 Pure: no I/O.
 """
@@ -14,7 +20,7 @@ Pure: no I/O.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from c360.identity.names import name_similarity
@@ -22,14 +28,21 @@ from c360.identity.normalise import IdentityAttributes
 from c360.identity.records import IdentityRecord
 
 GROUP_SOURCE = "~domain"
-# Below this similarity to the group's name, a person's organisation is someone else's.
+# Below this similarity to the domain's name, a person's organisation is someone else's.
 DIFFERENT_ORGANISATION = 0.5
+# At or above it two names on one domain are one organisation spelt two ways (a typo).
+SAME_ORGANISATION = 0.85
 
 
 @dataclass(frozen=True)
 class Rollup:
     records: list[IdentityRecord]  # what matching sees: account records, groups, loose people
     members: dict[str, list[str]]  # group rid → the person records it stands for
+
+
+def group_domain(rid: str) -> str:
+    """The e-mail domain a group record (``~domain:acme.com`` or ``~domain:acme.com#2``) stands for."""
+    return rid.split(":", 1)[1].split("#", 1)[0]
 
 
 def _most_common(values: Iterable[str | None]) -> str | None:
@@ -40,7 +53,81 @@ def _most_common(values: Iterable[str | None]) -> str | None:
     return min(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0]
 
 
-def roll_up(records: Sequence[IdentityRecord], person_sources: frozenset[str]) -> Rollup:
+def _compact(name: str) -> str:
+    """A name without spaces or "and", as a workspace slug writes it ("fischer and wagner")."""
+    return "".join(w for w in name.split() if w != "and")
+
+
+def _organisations(names: Counter[str]) -> list[list[str]]:
+    """The distinct organisations among one domain's names, the most named first.
+
+    A name made only of words of a longer name there ("krause" beside "krause hotels") names
+    no organisation in particular and is left out. The others are one organisation when
+    they agree but for spaces ("deltaclinics") or a typo.
+    """
+    distinct = sorted(names, key=lambda n: (-names[n], n))
+    words = {n: frozenset(n.split()) for n in distinct}
+    orgs: list[list[str]] = []
+    for n in distinct:
+        if any(words[n] < words[m] for m in distinct):
+            continue
+        for org in orgs:
+            if _compact(n) == _compact(org[0]) or name_similarity(n, org[0]) >= SAME_ORGANISATION:
+                org.append(n)
+                break
+        else:
+            orgs.append([n])
+    return sorted(orgs, key=lambda org: (-sum(names[n] for n in org), org[0]))
+
+
+def _split_domain(people: list[IdentityRecord], previous: Mapping[str, str],
+                  ) -> tuple[list[tuple[str | None, list[IdentityRecord]]], list[IdentityRecord]]:
+    """The people of one domain in groups, one per organisation (the largest first) with the
+    name it goes by, and the people who stand alone: those naming an organisation clearly
+    unlike the domain's."""
+    orgs = _organisations(Counter(p.attrs.name for p in people if p.attrs.name))
+    org = {n: i for i, names in enumerate(orgs) for n in names}
+    # Organisations unlike the largest are someone else's people writing from this domain.
+    foreign = {i for i, names in enumerate(orgs)
+               if i and _compact(names[0]) != _compact(orgs[0][0])
+               and name_similarity(names[0], orgs[0][0]) < DIFFERENT_ORGANISATION}
+    parts: dict[int | str, list[IdentityRecord]] = defaultdict(list)
+    undecided: list[IdentityRecord] = []
+    for p in people:
+        i = org.get(p.attrs.name) if p.attrs.name else None
+        if i is None:
+            undecided.append(p)
+        else:
+            parts[i].append(p)
+    for p in undecided:
+        before = previous.get(p.rid)
+        words = frozenset((p.attrs.name or "").split())
+        within = {i for n, i in org.items() if words and words < frozenset(n.split())}
+        if len(within) == 1:
+            parts[within.pop()].append(p)  # "soleil": the one organisation whose name holds it
+        elif before is not None:
+            # With the organisation most of whose people were resolved with this person before.
+            votes = Counter(i for i, ps in parts.items() if isinstance(i, int) and i not in foreign
+                            for q in ps if previous.get(q.rid) == before)
+            if votes:
+                parts[min(votes.items(), key=lambda kv: (-kv[1], kv[0]))[0]].append(p)
+            else:
+                parts[before].append(p)  # apart from any organisation the name cannot choose
+        else:
+            parts[0].append(p)  # the largest organisation (or all of the domain's nameless people)
+    alone = [p for i in sorted(foreign) for p in parts.pop(i, [])]
+    # An organisation goes by the name its people give it, not by words it shares with another.
+    groups = [(_most_common(p.attrs.name for p in parts[i] if org.get(p.attrs.name or "") == i), parts[i])
+              for i in sorted(k for k in parts if isinstance(k, int))]
+    groups += [(_most_common(p.attrs.name for p in parts[k]), parts[k])
+               for k in sorted(k for k in parts if isinstance(k, str))]
+    return groups, alone
+
+
+def roll_up(records: Sequence[IdentityRecord], person_sources: frozenset[str],
+            previous: Mapping[str, str] | None = None) -> Rollup:
+    """Account records as they are, people rolled up by domain; ``previous``: record → its earlier customer."""
+    previous = previous or {}
     out: list[IdentityRecord] = []
     by_domain: dict[str, list[IdentityRecord]] = defaultdict(list)
     for r in records:
@@ -51,30 +138,22 @@ def roll_up(records: Sequence[IdentityRecord], person_sources: frozenset[str]) -
             out.append(r)
     members: dict[str, list[str]] = {}
     for domain in sorted(by_domain):
-        people = by_domain[domain]
-        group_name = _most_common(p.attrs.name for p in people)
-        inside: list[IdentityRecord] = []
-        for p in people:
-            if group_name and p.attrs.name and p.attrs.name != group_name \
-                    and name_similarity(p.attrs.name, group_name) < DIFFERENT_ORGANISATION:
-                out.append(p)  # matched on its own; its name outweighs the borrowed domain
-            else:
-                inside.append(p)
-        if not inside:
-            continue
-        attrs = IdentityAttributes(
-            name=group_name,
-            name_tokens=tuple(group_name.split()) if group_name else (),
-            web_domain=domain,
-            email=None,
-            email_domain=domain,
-            phone=_most_common(p.attrs.phone for p in inside),
-            address=_most_common(p.attrs.address for p in inside),
-            postcode=_most_common(p.attrs.postcode for p in inside),
-            country=_most_common(p.attrs.country for p in inside),
-            person_name=None,
-        )
-        group = IdentityRecord(GROUP_SOURCE, domain, attrs)
-        members[group.rid] = sorted(p.rid for p in inside)
-        out.append(group)
+        groups, alone = _split_domain(by_domain[domain], previous)
+        out.extend(alone)  # each matched on its own; their name outweighs the borrowed domain
+        for n, (name, part) in enumerate(groups):
+            attrs = IdentityAttributes(
+                name=name,
+                name_tokens=tuple(name.split()) if name else (),
+                web_domain=domain,
+                email=None,
+                email_domain=domain,
+                phone=_most_common(p.attrs.phone for p in part),
+                address=_most_common(p.attrs.address for p in part),
+                postcode=_most_common(p.attrs.postcode for p in part),
+                country=_most_common(p.attrs.country for p in part),
+                person_name=None,
+            )
+            group = IdentityRecord(GROUP_SOURCE, domain if n == 0 else f"{domain}#{n + 1}", attrs)
+            members[group.rid] = sorted(p.rid for p in part)
+            out.append(group)
     return Rollup(out, members)
