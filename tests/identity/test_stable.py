@@ -56,3 +56,16 @@ def test_result_does_not_depend_on_cluster_order() -> None:
     one = assign_ids([["a:1", "b:1"], ["c:1"]], prev, created, counter())  # type: ignore[arg-type]
     two = assign_ids([["c:1"], ["b:1", "a:1"]], prev, created, counter())  # type: ignore[arg-type]
     assert one.ids == two.ids
+
+
+def test_split_keeps_the_id_with_the_account_records_not_the_larger_crowd_of_people() -> None:
+    # The account's CRM and billing records went one way, more of its people the other.
+    prev = {"crm:1": "c_a", "billing:9": "c_a", "support:5": "c_a", "support:6": "c_a", "product:7": "c_a"}
+    clusters = [["crm:1", "billing:9"], ["support:5", "support:6", "product:7", "crm:2"]]
+    out = assign_ids(clusters, prev, {"c_a": T}, counter(), people=frozenset({"support", "product"}))  # type: ignore[arg-type]
+    assert out.ids["crm:1"] == out.ids["billing:9"] == "c_a"
+    assert out.ids["support:5"] == out.ids["crm:2"] == "c_new1"
+    assert [(e.kind, e.customer_id, e.other_id) for e in out.events] == [("split", "c_new1", "c_a")]
+    # Without knowing which sources are people, the larger part keeps it.
+    by_count = assign_ids(clusters, prev, {"c_a": T}, counter())  # type: ignore[arg-type]
+    assert by_count.ids["support:5"] == "c_a"

@@ -7,7 +7,9 @@ Rules, applied to the clusters of one resolution run against the previous map:
 - a cluster joining records of several ids keeps the **oldest** id; the others
   become aliases of it (``merge``);
 - an id whose records now fall in several clusters stays with the cluster holding
-  most of them; the other clusters get fresh ids (``split``);
+  most of its *account* records (a CRM account, a billing customer: not the people
+  attached to them), else most of its records; the other clusters get fresh ids
+  (``split``);
 - an id none of whose records remain is retired (``retire``).
 
 Pure: no I/O, so every case can be tested directly.
@@ -44,18 +46,26 @@ def assign_ids(
     previous: Mapping[str, str],
     created: Mapping[str, dt.datetime],
     new_id: Callable[[], str],
+    people: frozenset[str] = frozenset(),
 ) -> Assignment:
-    """Give every cluster a customer_id, keeping previous ids wherever the rules allow."""
+    """Give every cluster a customer_id, keeping previous ids wherever the rules allow.
+
+    ``people``: the sources whose records are people attached to an account; when an id's
+    records split, they count only after its account records.
+    """
     groups = [sorted(set(c)) for c in clusters]
     groups.sort(key=lambda g: g[0] if g else "")
     votes = [Counter(previous[r] for r in g if r in previous) for g in groups]
+    accounts = [Counter(previous[r] for r in g if r in previous and r.split(":", 1)[0] not in people)
+                for g in groups]
 
-    # Which cluster keeps each old id: the one holding most of its records (ties: first by order).
+    # Which cluster keeps each old id: the one holding most of its account records, then most
+    # of its records (ties: first by order).
     keeper: dict[str, int] = {}
     for i, counts in enumerate(votes):
         for cid, n in counts.items():
             j = keeper.get(cid)
-            if j is None or n > votes[j][cid]:
+            if j is None or (accounts[i][cid], n) > (accounts[j][cid], votes[j][cid]):
                 keeper[cid] = i
 
     def age(cid: str) -> tuple[dt.datetime, str]:

@@ -143,7 +143,7 @@ def resolve_identities(spec: Spec, store: Store, frames: dict[str, SourceFrame],
                          link_pins=[(p.left, p.right) for p in pins if p.kind == "link"],
                          unlink_pins=[(p.left, p.right) for p in pins if p.kind == "unlink"],
                          person_sources=people, previous=previous)
-    assignment = assign_ids(resolution.clusters, previous, created, new_customer_id)
+    assignment = assign_ids(resolution.clusters, previous, created, new_customer_id, people=people)
     evidence = resolution.evidence()
     rows: list[idmap.MapRow] = []
     for rid, cid in assignment.ids.items():
