@@ -47,3 +47,18 @@ def test_the_writer_yields_the_cpu_to_the_server(tmp_path: Path) -> None:
     server = os.getpriority(os.PRIO_PROCESS, 0)
     assert os.getpriority(os.PRIO_PROCESS, pid) == min(server + WRITER_NICENESS, 19)
     auditor.close()
+
+
+def test_a_requests_many_reads_ship_as_one_entry_and_chain_as_one_row_each(tmp_path: Path) -> None:
+    store = Store.open(f"sqlite:///{tmp_path}/store.db")
+    auditor = ProcessReadAuditor(store, interval=3600)
+    auditor.record_many("finance", [f"c_{i}" for i in range(100)], ["customer_id", "mrr"], "materialised")
+    auditor.record_many("finance", [], ["customer_id"], "materialised")  # nothing read, nothing queued
+    auditor.record("finance", "c_x", ["customer_id"], "materialised")
+    assert auditor.pending() == 2
+    assert auditor.flush() == 101
+    with store.engine.connect() as conn:
+        subjects = [r[0] for r in conn.execute(text("SELECT subject FROM audit_log ORDER BY seq"))]
+    assert subjects == [f"c_{i}" for i in range(100)] + ["c_x"]
+    auditor.close()
+    assert audit.verify(store).ok

@@ -22,11 +22,16 @@ log = logging.getLogger("c360.api")
 class ReadAudit(Protocol):
     def record(self, consumer: str, customer_id: str, fields: Sequence[str], mode: str) -> None: ...
 
+    def record_many(self, consumer: str, customer_ids: Sequence[str], fields: Sequence[str], mode: str) -> None: ...
+
 
 class NoReadAudit:
     """Reads pass through unrecorded (benchmarks of the audit's own cost only)."""
 
     def record(self, consumer: str, customer_id: str, fields: Sequence[str], mode: str) -> None:
+        return None
+
+    def record_many(self, consumer: str, customer_ids: Sequence[str], fields: Sequence[str], mode: str) -> None:
         return None
 
 

@@ -333,14 +333,15 @@ class Service:
         snap = self.state.snapshot
         view = snap.views.get(consumer)
         rows = view.rows if view is not None else {}
-        found, missing = [], []
+        found, missing, read = [], [], []
         for cid in ids:
             body = rows.get(cid)
             if body is None:
                 missing.append(cid)
             else:
                 found.append(body)
-                self.auditor.record(consumer, cid, policy.fields, "materialised")
+                read.append(cid)
+        self.auditor.record_many(consumer, read, policy.fields, "materialised")
         out = b'{"items":[' + b",".join(found) + b'],"not_found":' + orjson.dumps(missing) + b"}"
         return Reply(200, [(b"content-type", JSON), *snap.raw_headers], out)
 
@@ -382,8 +383,7 @@ class Service:
                 if changed.get(ids[i], 0.0) > since:
                     picked.append(ids[i])
                 i += 1
-        for cid in picked:
-            self.auditor.record(consumer, cid, policy.fields, "materialised")
+        self.auditor.record_many(consumer, picked, policy.fields, "materialised")
         more = i < len(ids) and bool(picked)
         next_cursor = _encode_cursor(picked[-1]) if more else None
         head = {
@@ -462,8 +462,7 @@ class Service:
         found = [c for c in ids if c in rows]
         if not found:
             raise ApiError(404, "not_found", "no customer matches", snap.raw_headers)
-        for cid in found:
-            self.auditor.record(consumer, cid, policy.fields, "materialised")
+        self.auditor.record_many(consumer, found, policy.fields, "materialised")
         body = b'{"items":[' + b",".join(rows[c] for c in found) + b"]}"
         return Reply(200, [(b"content-type", JSON), *snap.raw_headers], body)
 

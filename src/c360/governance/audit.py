@@ -412,6 +412,13 @@ class ReadAuditor:
         if len(q) >= self.batch:
             self._wake.set()
 
+    def record_many(self, consumer: str, customer_ids: Sequence[str], fields: Sequence[str],
+                    mode: str = "materialised") -> None:
+        """Queue the reads of one request (a batch, a page), one per customer."""
+        at = time.time()
+        for cid in customer_ids:
+            self.record(consumer, cid, fields, mode, at=at)
+
     def pending(self) -> int:
         return len(self._queue)
 

@@ -11,6 +11,7 @@ transaction, exactly as :class:`~c360.governance.audit.ReadAuditor` does in-proc
 from __future__ import annotations
 
 import collections
+import contextlib
 import multiprocessing as mp
 import os
 import threading
@@ -21,7 +22,8 @@ from typing import Any
 
 from c360.store import Store
 
-Read = tuple[float, str, str, Sequence[str], str]
+# (time, consumer, one customer id or the ids of one request, fields, mode)
+Read = tuple[float, str, str | tuple[str, ...], Sequence[str], str]
 WRITER_NICENESS = 10
 
 
@@ -34,10 +36,8 @@ def _writer(url: str, pipe: Pipe) -> None:
     """
     from c360.governance.audit import ReadAuditor
 
-    try:
+    with contextlib.suppress(OSError):  # not permitted here: run at the server's priority
         os.nice(WRITER_NICENESS)
-    except OSError:  # not permitted here: run at the server's priority
-        pass
 
     store = Store.open(url, migrate=False)
     auditor = ReadAuditor(store, interval=3600)  # flushed explicitly, batch by batch
@@ -48,8 +48,9 @@ def _writer(url: str, pipe: Pipe) -> None:
             break
         if batch is None:
             break
-        for t, consumer, cid, fields, mode in batch:
-            auditor.record(consumer, cid, fields, mode, at=t)
+        for t, consumer, ids, fields, mode in batch:
+            for cid in (ids,) if isinstance(ids, str) else ids:
+                auditor.record(consumer, cid, fields, mode, at=t)
         n = auditor.flush()
         pipe.send(n)
     auditor.close()
@@ -77,7 +78,14 @@ class ProcessReadAuditor:
     def record(self, consumer: str, customer_id: str, fields: Sequence[str], mode: str = "materialised") -> None:
         self._queue.append((time.time(), consumer, customer_id, tuple(fields), mode))
 
+    def record_many(self, consumer: str, customer_ids: Sequence[str], fields: Sequence[str],
+                    mode: str = "materialised") -> None:
+        """The reads of one request (a batch, a page): one queue entry; one audit row per customer."""
+        if customer_ids:
+            self._queue.append((time.time(), consumer, tuple(customer_ids), tuple(fields), mode))
+
     def pending(self) -> int:
+        """Queued entries not yet shipped (a request's many reads are one entry)."""
         return len(self._queue)
 
     def flush(self) -> int:
