@@ -153,6 +153,12 @@ def print_build_summary(report: Any) -> None:
         console.print(f"[yellow]unmapped vocabulary values (set to null):[/yellow] {shown}")
     if any(report.quarantined.values()):
         console.print("[yellow]quarantined records are listed by[/yellow] c360 quarantine SPEC")
+    for w in report.quality.get("warnings", []):
+        what = w.get("detail") or f"{w['failing']} customer(s), e.g. {', '.join(w['sample'])}"
+        console.print(f"[yellow]quality warning[/yellow] {w['field']}: {w['check']} failed: {what}", highlight=False)
+    for major, m in sorted(report.majors.items()):
+        console.print(f"major {major} (spec {m['spec_version']}) also built for {', '.join(m['consumers'])}: "
+                      f"{m['customers']:,} customers", highlight=False)
     console.print(f"time: {times}")
 
 
