@@ -19,10 +19,11 @@ from sqlalchemy import select
 from c360.core.clock import iso
 from c360.governance.access import ConsumerPolicy, policy_for
 from c360.governance.contracts import history
+from c360.governance.majors import beside
 from c360.governance.sla import pinned_major
 from c360.spec.diff import parse_version
 from c360.spec.models import ProductSpec
-from c360.spec.validate import Spec, load_spec_text
+from c360.spec.validate import Spec
 from c360.store import Store
 from c360.store import identity as idmap
 from c360.store.schema import snapshots
@@ -188,7 +189,7 @@ def shapes(spec: Spec, store: Store, version: int, spec_version: str,
 
     def recorded(v: str) -> Spec:
         if v not in loaded:
-            loaded[v] = load_spec_text(texts[v], spec.path.with_name(f"{spec.path.stem}@{v}{spec.path.suffix}"))
+            loaded[v] = beside(spec, v, texts[v])
         return loaded[v]
 
     own = parse_version(spec_version)[0]

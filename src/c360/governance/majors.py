@@ -44,20 +44,24 @@ def due(product: ProductSpec, now: dt.datetime) -> dict[int, tuple[str, ...]]:
     return {m: tuple(sorted(cs)) for m, cs in sorted(out.items())}
 
 
+def beside(spec: Spec, version: str, text: str) -> Spec:
+    """A recorded spec's ``text`` read as if it lay beside ``spec`` (``product@1.4.0.yaml``)."""
+    return load_spec_text(text, spec.path.with_name(f"{spec.path.stem}@{version}{spec.path.suffix}"))
+
+
 def recorded_spec(store: Store, spec: Spec, major: int) -> Spec | None:
     """The last recorded spec version of ``major`` of ``spec``'s product, parsed and validated.
 
-    It is read as if it lay beside ``spec`` (``product@1.4.0.yaml``), so that relative paths of
-    file sources resolve as they do for the current spec.
+    It is read :func:`beside` ``spec``, so that relative paths of file sources resolve as they
+    do for the current spec.
     """
     product = spec.model.product
     versions = [v for v in history(store) if v.product == product and parse_version(v.version)[0] == major]
     if not versions:
         return None
     last = versions[-1]
-    where = spec.path.with_name(f"{spec.path.stem}@{last.version}{spec.path.suffix}")
     try:
-        return load_spec_text(last.text, where)
+        return beside(spec, last.version, last.text)
     except C360Error as exc:
         raise C360Error(f"the recorded spec {last.version} (major {major}) no longer validates, so "
                         f"its consumers cannot be served their shape: {exc}") from exc
