@@ -522,3 +522,15 @@ def test_normalise_attributes_is_total(raw: dict[str, object], region: str | Non
         assert attrs.name_tokens == tuple(attrs.name.split())
     if attrs.email_domain is not None:
         assert attrs.email is not None and attrs.email.endswith(attrs.email_domain)
+
+
+def test_records_of_one_company_share_its_values_and_rid_is_made_once() -> None:
+    from c360.identity.records import make_record
+
+    one = make_record("crm", "1", {"name": "Name", "web_domain": "Web"}, {"Name": "Acme Ltd", "Web": "acme.com"})
+    two = make_record("billing", "9", {"name": "N", "email": "E"}, {"N": "ACME LIMITED", "E": "ap@acme.com"})
+    assert one.attrs.name == two.attrs.name == "acme"
+    assert one.attrs.name is two.attrs.name
+    assert one.domain is two.domain
+    assert one.rid == "crm:1" and one.rid is one.rid
+    assert one.refs == {} and one.refs is two.refs

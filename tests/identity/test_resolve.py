@@ -204,3 +204,17 @@ def test_a_newcomer_on_an_accounts_domain_does_not_take_its_people(scores: dict[
     out = resolve(records, [], grain="account", threshold=0.9, person_sources=PEOPLE)
     assert clusters_of(out) == {frozenset({"crm:hotels", "support:1"}), frozenset({"crm:robotics", "support:2"})}
     assert out.evidence()["support:1"].evidence == {"domain": "krause.de"}
+
+
+def test_splink_predictions_read_a_chunk_at_a_time_give_the_same_links(monkeypatch: pytest.MonkeyPatch) -> None:
+    from c360.identity import matching
+
+    records = [rec(s, str(i), name=f"{word} works", domain=f"{word}.com", email=f"{p}@{word}.com")
+               for i, (s, word, p) in enumerate((s, w, p) for w in ("acme", "zenith", "orbit", "nimbus")
+                                                for s in ("crm", "billing") for p in ("a", "b"))]
+    whole = matching.match(records, grain="account", threshold=0.5)
+    monkeypatch.setattr(matching, "PREDICTION_CHUNK", 1)
+    chunked = matching.match(records, grain="account", threshold=0.5, model=whole.model)
+    assert whole.links
+    assert sorted((m.left, m.right, m.probability, sorted(m.weights.items())) for m in chunked.links) == \
+        sorted((m.left, m.right, m.probability, sorted(m.weights.items())) for m in whole.links)

@@ -22,7 +22,11 @@ COLUMNS = ("name", "name_first", "name_compact", "name_tokens", "domain", "email
            "person_name")
 
 
-@dataclass(frozen=True)
+# Prediction rows fetched from DuckDB at a time.
+PREDICTION_CHUNK = 50_000
+
+
+@dataclass(frozen=True, slots=True)
 class MatchLink:
     left: str
     right: str
@@ -191,20 +195,18 @@ def match(
         linker.misc.save_model_to_json(str(model_path), overwrite=True)
     floor = min(threshold, review_threshold if review_threshold is not None else threshold)
     predictions = linker.inference.predict(threshold_match_probability=floor)
-    rel = predictions.as_duckdbpyrelation()
-    names = rel.columns
-    rows = rel.fetchall()
-    mw_cols = [c for c in names if c.startswith("mw_")]
-    idx = {c: i for i, c in enumerate(names)}
+    mw_cols = [c for c in predictions.as_duckdbpyrelation().columns if c.startswith("mw_")]
+    names = [c[3:] for c in mw_cols]
+    # Only the columns a link keeps, a chunk at a time: the full prediction rows (every
+    # intermediate column) of a million records as Python tuples cost gigabytes.
+    wanted = ", ".join(f'"{c}"' for c in ("unique_id_l", "unique_id_r", "match_probability", *mw_cols))
+    cursor = con.execute(f"SELECT {wanted} FROM {predictions.physical_name}")
     links: list[MatchLink] = []
     review: list[MatchLink] = []
-    for row in rows:
-        link = MatchLink(
-            row[idx["unique_id_l"]],
-            row[idx["unique_id_r"]],
-            float(row[idx["match_probability"]]),
-            {c[3:]: round(float(row[idx[c]]), 3) for c in mw_cols if row[idx[c]] is not None},
-        )
-        (links if link.probability >= threshold else review).append(link)
+    while chunk := cursor.fetchmany(PREDICTION_CHUNK):
+        for left, right, probability, *mw in chunk:
+            link = MatchLink(left, right, float(probability),
+                             {n: round(float(w), 3) for n, w in zip(names, mw, strict=True) if w is not None})
+            (links if link.probability >= threshold else review).append(link)
     con.close()
     return MatchOutcome(links, review, model, trained)

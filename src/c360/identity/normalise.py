@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -88,18 +89,24 @@ def normalise_attributes(
     ('acme', 'acme.com', 'GB')
     """
     values = {key: as_text(raw.get(key)) for key in ATTRIBUTE_NAMES}
-    country_code = country(values["country"])
-    normalised_name = company_name(values["name"])
+    country_code = _shared(country(values["country"]))
+    normalised_name = _shared(company_name(values["name"]))
     normalised_email = email(values["email"])
+    # The values one company's records repeat (its name, domain, phone, address) are shared
+    # strings: a million records hold each once, not once per record.
     return IdentityAttributes(
         name=normalised_name,
-        name_tokens=tuple(normalised_name.split()) if normalised_name else None,
-        web_domain=corporate_domain(values["web_domain"]),
+        name_tokens=tuple(sys.intern(t) for t in normalised_name.split()) if normalised_name else None,
+        web_domain=_shared(corporate_domain(values["web_domain"])),
         email=normalised_email,
-        email_domain=corporate_domain(normalised_email),
-        phone=phone(values["phone"], country_code or default_region),
-        address=address(values["address"]),
-        postcode=postcode(values["postcode"], country_code),
+        email_domain=_shared(corporate_domain(normalised_email)),
+        phone=_shared(phone(values["phone"], country_code or default_region)),
+        address=_shared(address(values["address"])),
+        postcode=_shared(postcode(values["postcode"], country_code)),
         country=country_code,
         person_name=person_name(values["person_name"]),
     )
+
+
+def _shared(value: str | None) -> str | None:
+    return sys.intern(value) if value is not None else None

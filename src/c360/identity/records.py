@@ -2,25 +2,33 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from c360.identity.normalise import IdentityAttributes, normalise_attributes
 
+# Most records carry no cross-reference: they share this one empty mapping (never mutated).
+NO_REFS: Mapping[str, str] = {}
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, slots=True)
 class IdentityRecord:
-    """One source record as identity resolution sees it."""
+    """One source record as identity resolution sees it.
+
+    A million of them are alive during resolution: slots, and ``rid`` made once (every set,
+    dict and link of the resolution then shares that one string).
+    """
 
     source: str
     key: str
     attrs: IdentityAttributes
-    refs: Mapping[str, str] = field(default_factory=dict)  # cross-reference columns for rules
+    refs: Mapping[str, str] = field(default_factory=lambda: NO_REFS)  # cross-reference columns for rules
+    rid: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def rid(self) -> str:
-        return f"{self.source}:{self.key}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rid", f"{self.source}:{self.key}")
 
     @property
     def domain(self) -> str | None:
@@ -45,4 +53,4 @@ def make_record(
     raw = {attr: row.get(column) for attr, column in identity.items()}
     attrs = normalise_attributes({k: v for k, v in raw.items() if v is not None}, default_region=default_region)
     refs = {c: str(row[c]) for c in rule_columns if row.get(c) not in (None, "")}
-    return IdentityRecord(source, key, attrs, refs)
+    return IdentityRecord(sys.intern(source), key, attrs, refs or NO_REFS)

@@ -15,7 +15,7 @@ from c360.identity.rollup import GROUP_SOURCE, Rollup, group_domain, roll_up
 from c360.spec.validate import Rule
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Link:
     left: str
     right: str
@@ -227,8 +227,9 @@ def resolve(
             review_out.extend(m for m in ranked if m.probability >= review_floor)
     # A person rolled into a domain group joins whatever the group joins.
     for group, people in rolled.members.items():
+        shared = {"domain": group_domain(group)}  # one evidence for the group's people
         for rid in people:
-            join(Link(group, rid, "domain", 1.0, {"domain": group_domain(group)}))
+            join(Link(group, rid, "domain", 1.0, shared))
     clusters = []
     for g in uf.groups():
         members = [rid for rid in g if not rid.startswith(GROUP_SOURCE + ":")]
