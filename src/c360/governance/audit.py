@@ -41,7 +41,7 @@ _SEP = b"\x1f"
 class AuditKey:
     """The audit HMAC key. Its repr and str never show the secret."""
 
-    __slots__ = ("_secret",)
+    __slots__ = ("_base", "_secret")
 
     def __init__(self, secret: bytes) -> None:
         if len(secret) < 16:
@@ -49,6 +49,7 @@ class AuditKey:
                 "the audit key must be at least 16 bytes; set C360_AUDIT_KEY to a longer value"
             )
         self._secret = secret
+        self._base = hmac.new(secret, digestmod=hashlib.sha256)  # keyed once; copied per MAC
 
     def __repr__(self) -> str:
         return "AuditKey(**********)"
@@ -56,7 +57,9 @@ class AuditKey:
     __str__ = __repr__
 
     def mac(self, data: bytes) -> str:
-        return hmac.new(self._secret, data, hashlib.sha256).hexdigest()
+        h = self._base.copy()
+        h.update(data)
+        return h.hexdigest()
 
     def derive(self, purpose: str) -> bytes:
         """A sub-key for one purpose (suppression hashes, pseudonyms, webhook signing)."""
@@ -119,12 +122,27 @@ class Event:
     kind: str
     actor: str
     subject: str | None
-    detail: dict[str, Any]
+    detail: dict[str, Any] | str  # a str is the detail already serialised (as jsonutil.dumps does)
     at: str = ""
 
 
 def _iso(ts: dt.datetime) -> str:
     return ts.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class _Stamps:
+    """Epoch seconds → the audit log's time text (as :func:`_iso` formats it), the date part cached."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def __call__(self, t: float) -> str:
+        second, micro = divmod(round(t * 1_000_000), 1_000_000)
+        if second != self._second:
+            self._second = second
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return f"{self._prefix}.{micro:06d}Z"
 
 
 def content(at: str, kind: str, actor: str, subject: str | None, detail: str) -> bytes:
@@ -162,7 +180,7 @@ def append_many(conn: Connection, events: Sequence[Event]) -> int:
     rows: list[tuple[Any, ...]] = []
     for e in events:
         seq += 1
-        detail = jsonutil.dumps(e.detail).decode()
+        detail = e.detail if isinstance(e.detail, str) else jsonutil.dumps(e.detail).decode()
         at = e.at or now
         h = key.mac(content(at, e.kind, e.actor, e.subject, detail) + prev.encode())
         rows.append((seq, at, e.kind, e.actor, e.subject, detail, prev, h))
@@ -392,6 +410,7 @@ class ReadAuditor:
     _stop: threading.Event = field(default_factory=threading.Event)
     _flush_lock: threading.Lock = field(default_factory=threading.Lock)
     _thread: threading.Thread | None = None
+    _stamp: _Stamps = field(default_factory=_Stamps)
 
     def __post_init__(self) -> None:
         audit_key(self.store.engine)  # fail at start-up, not on the first flush
@@ -429,16 +448,18 @@ class ReadAuditor:
             taken = [q.popleft() for _ in range(len(q))]
             if not taken:
                 return 0
-            events = [
-                Event(
-                    "read",
-                    f"consumer:{c}",
-                    cid,
-                    {"fields": list(f), "mode": m},
-                    _iso(dt.datetime.fromtimestamp(t, dt.UTC)),
-                )
-                for t, c, cid, f, m in taken
-            ]
+            # Reads come by the thousand with few distinct consumers and field lists: their
+            # actor and detail text are made once each.
+            actors: dict[str, str] = {}
+            details: dict[tuple[Sequence[str], str], str] = {}
+            events = []
+            for t, c, cid, f, m in taken:
+                actor = actors.get(c) or actors.setdefault(c, f"consumer:{c}")
+                key = (f if isinstance(f, tuple) else tuple(f), m)
+                detail = details.get(key)
+                if detail is None:
+                    detail = details[key] = jsonutil.dumps({"fields": list(f), "mode": m}).decode()
+                events.append(Event("read", actor, cid, detail, self._stamp(t)))
             try:
                 with self.store.engine.begin() as conn:
                     append_many(conn, events)
