@@ -131,7 +131,11 @@ class Store:
                     .where(staged_records.c.source == source, staged_records.c.key.in_(chunk))
                 ):
                     existing[key] = (h, deleted)
-            inserts, updates = [], []
+            # New records go straight to the driver's executemany with the batch's constant
+            # values bound once: per-row parameter processing cost as much as the writes.
+            at, live = _bound(conn, staged_records.c.fetched_at, now), _bound(conn, staged_records.c.deleted, False)
+            inserts: list[tuple[Any, ...]] = []
+            updates: list[dict[str, Any]] = []
             for key, rec in latest.items():
                 if rec.deleted:
                     if key in existing and not existing[key][1]:
@@ -143,8 +147,7 @@ class Store:
                 h = jsonutil.content_hash(rec.data)
                 old = existing.get(key)
                 if old is None:
-                    inserts.append({"source": source, "key": key, "payload": payload, "content_hash": h,
-                                    "fetched_at": now, "deleted": False})
+                    inserts.append((source, key, payload, h, at, live))
                     counts.new += 1
                 elif old[0] != h or old[1]:
                     updates.append(
@@ -153,7 +156,10 @@ class Store:
                 else:
                     counts.unchanged += 1
             if inserts:
-                conn.execute(insert(staged_records), inserts)
+                mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+                conn.exec_driver_sql(
+                    f"INSERT INTO {staged_records.name} (source, key, payload, content_hash, fetched_at, deleted) "
+                    f"VALUES ({', '.join([mark] * 6)})", inserts)
             if updates:
                 from sqlalchemy import bindparam
 
@@ -398,3 +404,9 @@ class Store:
 def _aware(ts: dt.datetime) -> dt.datetime:
     # SQLite hands back naive datetimes; everything c360 writes is UTC.
     return ts if ts.tzinfo else ts.replace(tzinfo=dt.UTC)
+
+
+def _bound(conn: Connection, column: Any, value: Any) -> Any:
+    """``value`` as the driver is given it for ``column`` (the type's bind processing applied)."""
+    process = column.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    return process(value) if process is not None else value
