@@ -250,37 +250,16 @@ class Store:
         return version
 
     def write_snapshot(self, version: int, rows: Iterable[tuple[str, dict[str, Any]]], chunk: int = 5_000) -> int:
-        n = 0
-        buf: list[dict[str, Any]] = []
         with self.engine.begin() as conn:
-            for customer_id, data in rows:
-                buf.append({"version": version, "customer_id": customer_id, "data": jsonutil.dumps(data)})
-                if len(buf) >= chunk:
-                    conn.execute(insert(snapshot_records), buf)
-                    n += len(buf)
-                    buf = []
-            if buf:
-                conn.execute(insert(snapshot_records), buf)
-                n += len(buf)
+            n = _insert_records(conn, snapshot_records, {"version": version}, rows, chunk)
             conn.execute(update(snapshots).where(snapshots.c.version == version).values(customers=n))
         return n
 
     def write_view(self, version: int, major: int, spec_version: str,
                    rows: Iterable[tuple[str, dict[str, Any]]], chunk: int = 5_000) -> int:
         """Store snapshot ``version`` in the shape of an earlier ``major`` (built by ``spec_version``)."""
-        n = 0
-        buf: list[dict[str, Any]] = []
         with self.engine.begin() as conn:
-            for customer_id, data in rows:
-                buf.append({"version": version, "major": major, "customer_id": customer_id,
-                            "data": jsonutil.dumps(data)})
-                if len(buf) >= chunk:
-                    conn.execute(insert(snapshot_views), buf)
-                    n += len(buf)
-                    buf = []
-            if buf:
-                conn.execute(insert(snapshot_views), buf)
-                n += len(buf)
+            n = _insert_records(conn, snapshot_views, {"version": version, "major": major}, rows, chunk)
             conn.execute(insert(snapshot_majors).values(version=version, major=major,
                                                         spec_version=spec_version, customers=n))
         return n
@@ -410,3 +389,20 @@ def _bound(conn: Connection, column: Any, value: Any) -> Any:
     """``value`` as the driver is given it for ``column`` (the type's bind processing applied)."""
     process = column.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
     return process(value) if process is not None else value
+
+
+def _insert_records(conn: Connection, table: Any, fixed: dict[str, Any],
+                    rows: Iterable[tuple[str, dict[str, Any]]], chunk: int) -> int:
+    """Insert (customer id, record) rows into a snapshot table, ``chunk`` at a time; how many."""
+    n = 0
+    buf: list[dict[str, Any]] = []
+    for customer_id, data in rows:
+        buf.append({**fixed, "customer_id": customer_id, "data": jsonutil.dumps(data)})
+        if len(buf) >= chunk:
+            conn.execute(insert(table), buf)
+            n += len(buf)
+            buf = []
+    if buf:
+        conn.execute(insert(table), buf)
+        n += len(buf)
+    return n
