@@ -172,6 +172,7 @@ class Shapes:
     main: dict[str, ConsumerPolicy]  # consumers served the snapshot's own records
     majors: dict[int, tuple[Spec, dict[str, ConsumerPolicy]]]  # earlier majors' views
     specs: dict[str, Spec]  # consumers served with a spec other than the current one
+    policies: dict[str, ConsumerPolicy]  # and their policy in that spec
     unavailable: dict[str, str]
 
 
@@ -194,7 +195,7 @@ def shapes(spec: Spec, store: Store, version: int, spec_version: str,
 
     own = parse_version(spec_version)[0]
     views = store.view_majors(version)
-    out = Shapes({}, {}, {}, {})
+    out = Shapes({}, {}, {}, {}, {})
     for consumer, policy in policies.items():
         want = pinned_major(spec.model, consumer)
         if want is None:
@@ -202,10 +203,11 @@ def shapes(spec: Spec, store: Store, version: int, spec_version: str,
             continue
         if want == own and spec_version in texts:  # a snapshot built before the new major
             old = recorded(spec_version)
-            out.main[consumer] = policy_for(old.model, consumer)
+            out.main[consumer] = out.policies[consumer] = policy_for(old.model, consumer)
         elif want in views and views[want] in texts:
             old = recorded(views[want])
-            out.majors.setdefault(want, (old, {}))[1][consumer] = policy_for(old.model, consumer)
+            out.majors.setdefault(want, (old, {}))[1][consumer] = out.policies[consumer] = policy_for(
+                old.model, consumer)
         else:
             out.unavailable[consumer] = (
                 f"snapshot {version} holds no major-{want} view for consumer '{consumer}' (it was built "
@@ -232,9 +234,6 @@ def load_snapshot(
     views = build_views(spec.model, served.main, store.snapshot_rows(info.version), mask_key, hashes)
     for major, (old, pinned) in served.majors.items():
         views.update(build_views(old.model, pinned, store.view_rows(info.version, major), mask_key, {}))
-    overrides = {c: p for c, p in {**served.main, **{c: p for _, ps in served.majors.values()
-                                                    for c, p in ps.items()}}.items()
-                 if p is not policies.get(c)}
     built_ts = float(int(info.built_at.timestamp()))
     if previous.version:
         # A version loaded before in this process: unchanged records keep their change time.
@@ -258,7 +257,7 @@ def load_snapshot(
         known_since,
         *_headers(info.version, as_of),
         served.specs,
-        overrides,
+        served.policies,
         served.unavailable,
     )
 
