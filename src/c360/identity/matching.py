@@ -7,8 +7,9 @@ can be reproduced and explained.
 
 from __future__ import annotations
 
+import copy
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -142,8 +143,38 @@ class MatchOutcome:
     trained: bool  # trained on this input (else a stored model was reused)
 
 
-def train(linker: Any, grain: str, seed: int) -> dict[str, Any]:
-    """Estimate the model's parameters on the linker's input; returns it as Splink JSON."""
+# The m probability given to a level that EM never saw among matches (e.g. two phone numbers
+# that differ, when every matched pair so far agreed or lacked one).
+UNOBSERVED_M = 0.01
+
+
+def fill_unobserved_m(model: dict[str, Any]) -> dict[str, Any]:
+    """Give each level that EM never observed among matches a modest m, not a near-zero one.
+
+    Splink scores an unobserved level with m = 1e-6, i.e. as ~20 bits of evidence against a
+    match. The next EM session then finds no match at that level, drives its m to exactly 0,
+    and Splink refuses the value mid-session. A level unseen in one training block is not
+    evidence that matches never show it. Comparisons with no trained level are left for EM.
+    """
+    for comparison in model.get("comparisons", []):
+        levels = [lv for lv in comparison.get("comparison_levels", []) if not lv.get("is_null_level")]
+        missing = [lv for lv in levels if not isinstance(lv.get("m_probability"), int | float)]
+        if not missing or len(missing) == len(levels):
+            continue
+        scale = 1.0 - UNOBSERVED_M * len(missing)
+        for lv in levels:
+            lv["m_probability"] = UNOBSERVED_M if lv in missing else lv["m_probability"] * scale
+    return model
+
+
+def train(make_linker: Callable[[dict[str, Any] | Any], Any], grain: str, seed: int) -> dict[str, Any]:
+    """Estimate the model's parameters; returns it as Splink JSON.
+
+    ``make_linker(settings)`` builds a linker on the input. Each EM session starts from the
+    model saved after the one before, so a session that fails (EM can fail to converge on
+    tiny or degenerate inputs) is dropped whole instead of leaving its half-changed state
+    (a comparison taken out while it is blocked on, the session's match rate) in the model.
+    """
     from splink import block_on
 
     # Training follows the grain: accounts agree on a company's domain and name, people on an
@@ -155,14 +186,20 @@ def train(linker: Any, grain: str, seed: int) -> dict[str, Any]:
     else:
         deterministic = [block_on("domain", "name"), block_on("email")]
         em_rules = (block_on("domain"), block_on("name"))
+    linker = make_linker(_settings(grain))
     linker.training.estimate_probability_two_random_records_match(deterministic, recall=0.7)
     linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=seed)
+    model: dict[str, Any] = linker.misc.save_model_to_json()
     for rule in em_rules:
+        linker = make_linker(fill_unobserved_m(copy.deepcopy(model)))
         try:
             linker.training.estimate_parameters_using_expectation_maximisation(rule)
-        except Exception as exc:  # EM can fail to converge on tiny or degenerate inputs
-            logging.getLogger(__name__).info("EM on %s skipped: %s", rule, exc)
-    return correct_u(linker.misc.save_model_to_json())
+        except Exception as exc:
+            sql = rule.get_blocking_rule("duckdb").blocking_rule_sql
+            logging.getLogger(__name__).warning("EM blocked on %s skipped: %s", sql, exc)
+            continue
+        model = linker.misc.save_model_to_json()
+    return correct_u(fill_unobserved_m(model))
 
 
 def match(
@@ -187,8 +224,7 @@ def match(
     db_api = DuckDBAPI(connection=con)
     trained = model is None
     if model is None:
-        model = train(Linker(db_api.register("identity_input", table_name="identity_input_t"),
-                             _settings(grain), log_level=None), grain, seed)
+        model = train(lambda settings: Linker(sdf_again(db_api), settings, log_level=None), grain, seed)
     linker = Linker(sdf_again(db_api), model, log_level=None)
     if model_path is not None:
         model_path.parent.mkdir(parents=True, exist_ok=True)
