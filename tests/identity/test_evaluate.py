@@ -48,3 +48,15 @@ def test_undecidable_records_are_scored_apart() -> None:
     assert out["decidable"]["recall"] == 1.0
     assert (out["undecidable_records"], out["undecidable_guessed"]) == (1, 0)
     assert evaluate_all(rows, {**pred, "support:9": "x"})["undecidable_guessed"] == 1
+
+
+def test_the_ceiling_leaves_undecidable_records_unresolved() -> None:
+    # A has 4 records, one undecidable: true pairs 6 + 1 (B) = 7; a perfect resolver that
+    # does not guess finds 3 + 1 = 4 of them, with no wrong pair.
+    rows = [*T, TruthRow("support", "9", "A", "free_mail_no_org")]
+    best = evaluate_all(rows, {})["ceiling"]
+    assert best["precision"] == 1.0
+    assert best["recall"] == pytest.approx(4 / 7, abs=1e-4)
+    assert best["f1"] == pytest.approx(2 * (4 / 7) / (1 + 4 / 7), abs=1e-4)
+    # With nothing undecidable the ceiling is perfect.
+    assert evaluate_all(T, {})["ceiling"]["f1"] == 1.0

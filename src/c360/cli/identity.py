@@ -63,6 +63,9 @@ def evaluate_cmd(
     dec = full["decidable"]
     table.add_row("pairwise, decidable records", f"{dec['precision']:.4f}", f"{dec['recall']:.4f}",
                   f"{dec['f1']:.4f}")
+    best = full["ceiling"]
+    table.add_row("pairwise, best possible without guessing", f"{best['precision']:.4f}",
+                  f"{best['recall']:.4f}", f"{best['f1']:.4f}")
     console.print(table)
     console.print(f"undecidable records (no evidence can place them): {full['undecidable_records']}, "
                   f"of which guessed into a customer: {full['undecidable_guessed']}")

@@ -62,6 +62,10 @@ def evaluate_all(truth: Iterable[TruthRow], predicted: Mapping[str, str]) -> dic
     out["decidable"] = {k: v for k, v in evaluate(decidable, predicted).as_dict().items() if k != "by_kind"}
     out["undecidable_records"] = len(undecidable)
     out["undecidable_guessed"] = guessed
+    # The best any resolver can score while leaving the undecidable records unresolved: every
+    # decidable record with its true entity, every undecidable one a singleton.
+    best = evaluate(rows, {f"{t.source}:{t.key}": f"truth:{t.entity}" for t in decidable})
+    out["ceiling"] = {"precision": best.precision, "recall": best.recall, "f1": best.f1}
     return out
 
 
