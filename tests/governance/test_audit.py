@@ -66,6 +66,20 @@ def test_an_append_in_a_rolled_back_transaction_leaves_nothing(store: Store) -> 
     assert result.ok and result.rows == 2
 
 
+def test_a_batch_in_a_rolled_back_transaction_leaves_nothing_and_the_next_chains_on(store: Store) -> None:
+    """Many rows at once take the bulk path (COPY on PostgreSQL): still inside the caller's transaction."""
+    fill(store, 2)
+    events = [audit.Event("read", "consumer:finance", f"c_{i}", {"fields": ["mrr"]}) for i in range(50)]
+    with pytest.raises(RuntimeError), store.engine.begin() as conn:
+        audit.append_many(conn, events)
+        raise RuntimeError("request failed")
+    assert audit.verify(store).rows == 2
+    with store.engine.begin() as conn:
+        assert audit.append_many(conn, events) == 52
+    result = audit.verify(store)
+    assert result.ok and result.rows == 52 and result.head_seq == 52
+
+
 def _exec(store: Store, sql: str) -> None:
     with store.engine.begin() as conn:
         conn.execute(text(sql))

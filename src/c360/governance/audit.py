@@ -185,13 +185,20 @@ def append_many(conn: Connection, events: Sequence[Event]) -> int:
         h = key.mac(content(at, e.kind, e.actor, e.subject, detail) + prev.encode())
         rows.append((seq, at, e.kind, e.actor, e.subject, detail, prev, h))
         prev = h
-    # Straight to the driver's executemany: reads are audited by the thousand, and building
-    # SQLAlchemy parameters row by row held the serving process's GIL for tens of ms.
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    sql = (f"INSERT INTO {audit_log.name} (seq, at, kind, actor, subject, detail, prev_hash, hash) "
-           f"VALUES ({', '.join([mark] * 8)})")
-    for i in range(0, len(rows), 5000):
-        conn.exec_driver_sql(sql, rows[i : i + 5000])
+    # Straight to the driver: reads are audited by the thousand, and building SQLAlchemy
+    # parameters row by row held the serving process's GIL for tens of ms. PostgreSQL takes
+    # them by COPY, which costs both sides a fraction of row-by-row inserts.
+    columns = "seq, at, kind, actor, subject, detail, prev_hash, hash"
+    if conn.dialect.name == "postgresql" and len(rows) > 1:
+        with conn.connection.driver_connection.cursor() as cur, \
+                cur.copy(f"COPY {audit_log.name} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    else:
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        sql = f"INSERT INTO {audit_log.name} ({columns}) VALUES ({', '.join([mark] * 8)})"
+        for i in range(0, len(rows), 5000):
+            conn.exec_driver_sql(sql, rows[i : i + 5000])
     conn.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=prev))
     return seq
 
