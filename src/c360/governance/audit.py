@@ -189,9 +189,9 @@ def append_many(conn: Connection, events: Sequence[Event]) -> int:
     # parameters row by row held the serving process's GIL for tens of ms. PostgreSQL takes
     # them by COPY, which costs both sides a fraction of row-by-row inserts.
     columns = "seq, at, kind, actor, subject, detail, prev_hash, hash"
-    if conn.dialect.name == "postgresql" and len(rows) > 1:
-        with conn.connection.driver_connection.cursor() as cur, \
-                cur.copy(f"COPY {audit_log.name} ({columns}) FROM STDIN") as copy:
+    driver = conn.connection.driver_connection
+    if conn.dialect.name == "postgresql" and len(rows) > 1 and driver is not None:
+        with driver.cursor() as cur, cur.copy(f"COPY {audit_log.name} ({columns}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
     else:
