@@ -88,3 +88,26 @@ def test_a_level_unseen_in_the_first_session_does_not_break_the_second() -> None
     for column in ("name", "domain", "email"):
         assert all(isinstance(lv.get("m_probability"), float) for lv in levels(model, column)), column
     assert all(isinstance(lv.get("m_probability"), float) for lv in levels(model, "phone"))
+
+
+def test_a_level_met_only_among_non_matches_is_floored_not_zeroed() -> None:
+    """Namesakes (same name, another domain and phone) are all non-matches: EM drives the m of
+    'phone differs' towards 0, squaring it each iteration. It stops at the floor, so the session
+    completes and the level stays a strong (finite) vote against a match."""
+    out = []
+    for i, word in enumerate(("acme", "zenith", "orbit", "nimbus", "quartz", "willow", "harbor", "summit")):
+        for source in ("crm", "billing"):
+            out.append(rec(source, f"{word}-{source}", f"{word} works", f"{word}.com", f"a@{word}.com",
+                           f"+4420790{i:05d}"))
+        for j in range(3):
+            out.append(rec("crm", f"{word}-other{j}", f"{word} works", f"{word}{j}.net", f"b@{word}{j}.net",
+                           f"+4420791{i:03d}{j:02d}"))
+    outcome = matching.match(out, grain="account", threshold=0.5)
+    model = outcome.model
+    assert model is not None
+    assert [c["output_column_name"] for c in model["comparisons"]] == ["name", "domain", "email", "phone", "postcode"]
+    phone_differs = levels(model, "phone")[-1]["m_probability"]
+    assert phone_differs == matching.EM_M_FLOOR
+    assert sorted((m.left, m.right) for m in outcome.links) == sorted(
+        (f"billing:{w}-billing", f"crm:{w}-crm") for w in ("acme", "zenith", "orbit", "nimbus", "quartz", "willow",
+                                                          "harbor", "summit"))

@@ -7,9 +7,10 @@ can be reproduced and explained.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -167,6 +168,38 @@ def fill_unobserved_m(model: dict[str, Any]) -> dict[str, Any]:
     return model
 
 
+# EM drives the m of a level met only among non-matches towards 0 (each iteration roughly
+# squares it) and Splink refuses an m of exactly 0 mid-session. Such a level is very strong
+# evidence against a match, and is kept as that: floored at EM_M_FLOOR, about -40 bits.
+EM_M_FLOOR = 1e-12
+
+
+@contextlib.contextmanager
+def m_floor() -> Iterator[None]:
+    """While inside, EM's new m probabilities are floored at :data:`EM_M_FLOOR`."""
+    try:
+        from splink.internals import expectation_maximisation as em
+
+        populate = em.populate_m_u_from_lookup
+    except (ImportError, AttributeError):  # another Splink: a failing session is dropped instead
+        yield
+        return
+
+    def floored(fixed: Any, level: Any, column: str, lookup: dict[str, dict[int, Any]]) -> None:
+        entry = lookup.get(column, {}).get(level.comparison_vector_value)
+        if isinstance(entry, dict):
+            m = entry.get("m_probability")
+            if isinstance(m, int | float) and m < EM_M_FLOOR:
+                lookup[column][level.comparison_vector_value] = {**entry, "m_probability": EM_M_FLOOR}
+        populate(fixed, level, column, lookup)
+
+    setattr(em, "populate_m_u_from_lookup", floored)  # noqa: B010 - Splink's own name, put back below
+    try:
+        yield
+    finally:
+        setattr(em, "populate_m_u_from_lookup", populate)  # noqa: B010
+
+
 def train(make_linker: Callable[[dict[str, Any] | Any], Any], grain: str, seed: int) -> dict[str, Any]:
     """Estimate the model's parameters; returns it as Splink JSON.
 
@@ -193,7 +226,8 @@ def train(make_linker: Callable[[dict[str, Any] | Any], Any], grain: str, seed: 
     for rule in em_rules:
         linker = make_linker(fill_unobserved_m(copy.deepcopy(model)))
         try:
-            linker.training.estimate_parameters_using_expectation_maximisation(rule)
+            with m_floor():
+                linker.training.estimate_parameters_using_expectation_maximisation(rule)
         except Exception as exc:
             sql = rule.get_blocking_rule("duckdb").blocking_rule_sql
             logging.getLogger(__name__).warning("EM blocked on %s skipped: %s", sql, exc)
