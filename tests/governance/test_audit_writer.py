@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
 from c360.governance import audit
@@ -62,3 +63,16 @@ def test_a_requests_many_reads_ship_as_one_entry_and_chain_as_one_row_each(tmp_p
     assert subjects == [f"c_{i}" for i in range(100)] + ["c_x"]
     auditor.close()
     assert audit.verify(store).ok
+
+
+def test_the_flush_interval_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from c360.api.audit import DEFAULT_FLUSH_INTERVAL, flush_interval
+
+    monkeypatch.delenv("C360_READ_AUDIT_INTERVAL", raising=False)
+    assert flush_interval() == DEFAULT_FLUSH_INTERVAL == 0.2
+    monkeypatch.setenv("C360_READ_AUDIT_INTERVAL", "0.05")
+    assert flush_interval() == 0.05
+    for bad in ("soon", "0", "-1", "600"):
+        monkeypatch.setenv("C360_READ_AUDIT_INTERVAL", bad)
+        with pytest.raises(ValueError, match=f"C360_READ_AUDIT_INTERVAL='{bad}': expected seconds"):
+            flush_interval()

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy.engine import URL
 
 from c360.core import jsonutil
@@ -154,7 +154,12 @@ def content(at: str, kind: str, actor: str, subject: str | None, detail: str) ->
 
 def lock(conn: Connection) -> None:
     """Take the chain's write lock inside the caller's transaction (held until it ends)."""
-    conn.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=audit_head.c.seq))
+    conn.exec_driver_sql(_LOCK_SQL)
+
+
+_LOCK_SQL = f"UPDATE {audit_head.name} SET seq = seq WHERE id = 1"
+_HEAD_SQL = f"SELECT seq, hash FROM {audit_head.name} WHERE id = 1"
+_COLUMNS = "seq, at, kind, actor, subject, detail, prev_hash, hash"
 
 
 def append(
@@ -170,36 +175,49 @@ def append(
 
 def append_many(conn: Connection, events: Sequence[Event]) -> int:
     """Append ``events`` in order; returns the sequence number of the last one."""
-    key = audit_key(conn.engine)
-    lock(conn)
-    seq, prev = conn.execute(
-        select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)
-    ).one()
-    seq = int(seq)
     now = _iso(utcnow())
+    return _append(conn, [
+        (e.at or now, e.kind, e.actor, e.subject, e.detail if isinstance(e.detail, str)
+         else jsonutil.dumps(e.detail).decode())
+        for e in events
+    ])
+
+
+# (at, kind, actor, subject, detail as JSON text)
+_Item = tuple[str, str, str, str | None, str]
+_SEP_TEXT = _SEP.decode()
+
+
+def _append(conn: Connection, items: Sequence[_Item]) -> int:
+    """Chain and write ``items`` after the head, under the chain's lock, in ``conn``'s transaction.
+
+    Plain driver SQL throughout: reads are audited by the thousand, and building SQLAlchemy
+    statements and parameters per flush and per row cost the writer more than the rows did.
+    """
+    key = audit_key(conn.engine)
+    conn.exec_driver_sql(_LOCK_SQL)
+    seq, prev = conn.exec_driver_sql(_HEAD_SQL).one()
+    seq = int(seq)
+    mac, sep = key.mac, _SEP_TEXT
     rows: list[tuple[Any, ...]] = []
-    for e in events:
+    for at, kind, actor, subject, detail in items:
         seq += 1
-        detail = e.detail if isinstance(e.detail, str) else jsonutil.dumps(e.detail).decode()
-        at = e.at or now
-        h = key.mac(content(at, e.kind, e.actor, e.subject, detail) + prev.encode())
-        rows.append((seq, at, e.kind, e.actor, e.subject, detail, prev, h))
+        # The bytes of content(...) + prev, encoded once (UTF-8 of a join is the join of UTF-8s).
+        h = mac(sep.join((at, kind, actor, subject or "", detail + prev)).encode())
+        rows.append((seq, at, kind, actor, subject, detail, prev, h))
         prev = h
-    # Straight to the driver: reads are audited by the thousand, and building SQLAlchemy
-    # parameters row by row held the serving process's GIL for tens of ms. PostgreSQL takes
-    # them by COPY, which costs both sides a fraction of row-by-row inserts.
-    columns = "seq, at, kind, actor, subject, detail, prev_hash, hash"
+    # PostgreSQL takes a batch by COPY, which costs both sides a fraction of row-by-row inserts.
     driver = conn.connection.driver_connection
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     if conn.dialect.name == "postgresql" and len(rows) > 1 and driver is not None:
-        with driver.cursor() as cur, cur.copy(f"COPY {audit_log.name} ({columns}) FROM STDIN") as copy:
+        with driver.cursor() as cur, cur.copy(f"COPY {audit_log.name} ({_COLUMNS}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
     else:
-        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        sql = f"INSERT INTO {audit_log.name} ({columns}) VALUES ({', '.join([mark] * 8)})"
+        sql = f"INSERT INTO {audit_log.name} ({_COLUMNS}) VALUES ({', '.join([mark] * 8)})"
         for i in range(0, len(rows), 5000):
             conn.exec_driver_sql(sql, rows[i : i + 5000])
-    conn.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=prev))
+    conn.exec_driver_sql(f"UPDATE {audit_head.name} SET seq = {mark}, hash = {mark} WHERE id = 1", (seq, prev))
     return seq
 
 
@@ -459,17 +477,18 @@ class ReadAuditor:
             # actor and detail text are made once each.
             actors: dict[str, str] = {}
             details: dict[tuple[Sequence[str], str], str] = {}
-            events = []
+            items: list[_Item] = []
+            stamp = self._stamp
             for t, c, cid, f, m in taken:
                 actor = actors.get(c) or actors.setdefault(c, f"consumer:{c}")
                 key = (f if isinstance(f, tuple) else tuple(f), m)
                 detail = details.get(key)
                 if detail is None:
                     detail = details[key] = jsonutil.dumps({"fields": list(f), "mode": m}).decode()
-                events.append(Event("read", actor, cid, detail, self._stamp(t)))
+                items.append((stamp(t), "read", actor, cid, detail))
             try:
                 with self.store.engine.begin() as conn:
-                    append_many(conn, events)
+                    _append(conn, items)
             except Exception:
                 # Keep them queued for the next flush: a store hiccup must not lose audit rows.
                 q.extendleft(reversed(taken))

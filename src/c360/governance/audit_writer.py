@@ -60,7 +60,7 @@ def _writer(url: str, pipe: Pipe) -> None:
 class ProcessReadAuditor:
     """``record()`` queues in memory; a sender thread ships batches to the writer process."""
 
-    def __init__(self, store: Store, *, interval: float = 0.05) -> None:
+    def __init__(self, store: Store, *, interval: float = 0.2) -> None:
         url = store.engine.url.render_as_string(hide_password=False)
         ctx = mp.get_context("spawn")  # never fork a process that runs threads
         self._pipe, child = ctx.Pipe()
