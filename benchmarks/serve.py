@@ -81,6 +81,12 @@ end
 """
 
 
+def read_audit_interval() -> float:
+    from c360.api.audit import flush_interval
+
+    return flush_interval()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -353,7 +359,8 @@ def main() -> None:
     print(
         f"serving benchmark: {args.customers:,} customers, {args.server}, "
         f"{args.workers} worker(s), "
-        f"{args.seconds}s per case, wrk with a random id per request",
+        f"{args.seconds}s per case, wrk with a random id per request, read audit committed every "
+        f"{read_audit_interval()} s",
         flush=True,
     )
     with tempfile.TemporaryDirectory(prefix="c360-bench-") as t:
