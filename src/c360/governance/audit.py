@@ -36,6 +36,7 @@ from c360.store.schema import audit_head, audit_log
 
 GENESIS = "0" * 64
 _SEP = b"\x1f"
+_SEP_TEXT = _SEP.decode()
 
 
 class AuditKey:
@@ -147,9 +148,12 @@ class _Stamps:
 
 def content(at: str, kind: str, actor: str, subject: str | None, detail: str) -> bytes:
     """The canonical bytes a row's MAC covers (with the previous hash appended)."""
-    return _SEP.join(
-        (at.encode(), kind.encode(), actor.encode(), (subject or "").encode(), detail.encode())
-    )
+    return content_text(at, kind, actor, subject, detail).encode()
+
+
+def content_text(at: str, kind: str, actor: str, subject: str | None, detail: str) -> str:
+    """:func:`content` before encoding (UTF-8 of a join is the join of the parts' UTF-8)."""
+    return _SEP_TEXT.join((at, kind, actor, subject or "", detail))
 
 
 def lock(conn: Connection) -> None:
@@ -185,7 +189,6 @@ def append_many(conn: Connection, events: Sequence[Event]) -> int:
 
 # (at, kind, actor, subject, detail as JSON text)
 _Item = tuple[str, str, str, str | None, str]
-_SEP_TEXT = _SEP.decode()
 
 
 def _append(conn: Connection, items: Sequence[_Item]) -> int:
@@ -198,12 +201,11 @@ def _append(conn: Connection, items: Sequence[_Item]) -> int:
     conn.exec_driver_sql(_LOCK_SQL)
     seq, prev = conn.exec_driver_sql(_HEAD_SQL).one()
     seq = int(seq)
-    mac, sep = key.mac, _SEP_TEXT
+    mac = key.mac
     rows: list[tuple[Any, ...]] = []
     for at, kind, actor, subject, detail in items:
         seq += 1
-        # The bytes of content(...) + prev, encoded once (UTF-8 of a join is the join of UTF-8s).
-        h = mac(sep.join((at, kind, actor, subject or "", detail + prev)).encode())
+        h = mac((content_text(at, kind, actor, subject, detail) + prev).encode())  # content + prev, encoded once
         rows.append((seq, at, kind, actor, subject, detail, prev, h))
         prev = h
     # PostgreSQL takes a batch by COPY, which costs both sides a fraction of row-by-row inserts.
