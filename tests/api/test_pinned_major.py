@@ -150,3 +150,21 @@ def test_a_snapshot_without_the_pinned_majors_view_answers_503_not_the_wrong_sha
         r = c.get(f"/v1/customers/{cid}", headers=auth(pinned.keys["finance"]))
         assert r.status_code == 503 and r.json()["error"]["code"] == "major_unavailable"
         assert c.get(f"/v1/customers/{cid}", headers=auth(pinned.keys["churn_model"])).status_code == 200
+
+
+def test_a_subject_export_shows_the_customer_in_every_shape_it_is_served(pinned: Pinned) -> None:
+    from c360.governance.subject import export_subject
+
+    spec = load_spec(pinned.dir / "product.yaml")
+    email = next(r.payload["email"] for r in pinned.store.staged("billing") if r.payload.get("email"))
+    out = export_subject(pinned.store, spec, email=email)
+    assert out["customers"], "the billing contact's customer is in the export"
+    for customer in out["customers"]:
+        current = {f["field"]: f["value"] for f in customer["fields"]}
+        assert "monthly_recurring_revenue" in current and "mrr" not in current
+        [old] = customer["earlier_majors"]
+        assert (old["major"], old["spec_version"]) == (1, "1.0.0")
+        fields = {f["field"]: f for f in old["fields"]}
+        assert "mrr" in fields and "monthly_recurring_revenue" not in fields
+        assert fields["mrr"]["value"] == current["monthly_recurring_revenue"]
+        assert {x["source"] for x in fields["mrr"]["lineage"]} == {"subscriptions"}

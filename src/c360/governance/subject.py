@@ -10,10 +10,12 @@ from c360.core import jsonutil
 from c360.core.clock import iso, utcnow
 from c360.governance.erasure import SubjectRef, plan
 from c360.governance.lineage import field_lineage
+from c360.governance.majors import recorded_spec
 from c360.governance.suppression import is_suppressed
+from c360.spec.models import ProductSpec
 from c360.spec.validate import Spec
 from c360.store import Store
-from c360.store.schema import identity_map, published, snapshot_records, staged_records
+from c360.store.schema import identity_map, published, snapshot_records, snapshot_views, staged_records
 
 
 def export_subject(store: Store, spec: Spec, *, email: str) -> dict[str, Any]:
@@ -64,6 +66,8 @@ def export_subject(store: Store, spec: Spec, *, email: str) -> dict[str, Any]:
             )
         version = conn.execute(select(published.c.version).where(published.c.id == 1)).scalar()
         sources = {r.source for r in own}
+        # The same customers as served to consumers pinned to an earlier major, in that shape.
+        earlier = _earlier_majors(store, spec, version) if version is not None else []
         for cid in p.customers:
             data = (
                 conn.execute(
@@ -76,22 +80,50 @@ def export_subject(store: Store, spec: Spec, *, email: str) -> dict[str, Any]:
             )
             if data is None:
                 continue
-            record = jsonutil.loads(data)
-            fields = []
-            for name, value in record.items():
-                lineage = field_lineage(product, name)
-                fields.append(
-                    {
-                        "field": name,
-                        "value": value,
-                        "description": product.fields[name].description
-                        if name in product.fields
-                        else "Stable surrogate id of the customer",
-                        "from_this_person": bool({x["source"] for x in lineage} & sources),
-                        "lineage": lineage,
-                    }
-                )
-            out["customers"].append(
-                {"customer_id": cid, "snapshot": version, "grain": product.grain, "fields": fields}
-            )
+            entry: dict[str, Any] = {
+                "customer_id": cid, "snapshot": version, "grain": product.grain,
+                "fields": _fields(product, jsonutil.loads(data), sources),
+            }
+            shapes = []
+            for major, spec_version, old in earlier:
+                view = conn.execute(
+                    select(snapshot_views.c.data).where(
+                        snapshot_views.c.version == version, snapshot_views.c.major == major,
+                        snapshot_views.c.customer_id == cid,
+                    )
+                ).scalar()
+                if view is not None:
+                    shapes.append({"major": major, "spec_version": spec_version,
+                                   "fields": _fields(old, jsonutil.loads(view), sources)})
+            if shapes:
+                entry["earlier_majors"] = shapes
+            out["customers"].append(entry)
     return out
+
+
+def _earlier_majors(store: Store, spec: Spec, version: int) -> list[tuple[int, str, ProductSpec]]:
+    """The earlier majors snapshot ``version`` also holds, with the product spec of each."""
+    out = []
+    for major, spec_version in sorted(store.view_majors(version).items()):
+        old = recorded_spec(store, spec, major)
+        out.append((major, spec_version, old.model if old is not None else spec.model))
+    return out
+
+
+def _fields(product: ProductSpec, record: dict[str, Any], sources: set[str]) -> list[dict[str, Any]]:
+    """A customer's record as fields with their description, lineage and whether this person fed them."""
+    fields = []
+    for name, value in record.items():
+        lineage = field_lineage(product, name)
+        fields.append(
+            {
+                "field": name,
+                "value": value,
+                "description": product.fields[name].description
+                if name in product.fields
+                else "Stable surrogate id of the customer",
+                "from_this_person": bool({x["source"] for x in lineage} & sources),
+                "lineage": lineage,
+            }
+        )
+    return fields
