@@ -218,3 +218,38 @@ def test_splink_predictions_read_a_chunk_at_a_time_give_the_same_links(monkeypat
     assert whole.links
     assert sorted((m.left, m.right, m.probability, sorted(m.weights.items())) for m in chunked.links) == \
         sorted((m.left, m.right, m.probability, sorted(m.weights.items())) for m in whole.links)
+
+
+def test_a_person_without_a_corporate_domain_joins_the_one_group_naming_their_organisation() -> None:
+    sources = PEOPLE | {"product"}
+    people = [rec("product", "1", name="hoshi", domain="hoshi.co.jp"),
+              rec("product", "2", name="hoshi", domain="hoshi.co.jp"),
+              rec("product", "free", name="hoshi", email="ysato@yahoo.com"),  # the same workspace
+              rec("support", "free", name="hoshi", email="ysato@yahoo.com")]  # no support person names it
+    rolled = roll_up(people, sources)
+    assert rolled.members == {f"{GROUP_SOURCE}:hoshi.co.jp": ["product:1", "product:2", "product:free"]}
+    assert rolled.by_organisation == {"product:free": "hoshi"}
+    assert "support:free" in {r.rid for r in rolled.records}
+    assert "product:free" not in {r.rid for r in rolled.records}
+
+
+def test_an_organisation_name_two_groups_share_places_nobody() -> None:
+    sources = PEOPLE | {"product"}
+    people = [rec("product", "1", name="anchor", domain="anchor.com"),
+              rec("product", "2", name="anchor", domain="anchor-marine.co.uk"),
+              rec("product", "free", name="anchor", email="jo@gmail.com")]
+    rolled = roll_up(people, sources)
+    assert rolled.by_organisation == {}
+    assert "product:free" in {r.rid for r in rolled.records}
+
+
+def test_a_person_placed_by_organisation_says_so_in_the_evidence(scores: dict[tuple[str, str], float]) -> None:
+    sources = PEOPLE | {"product"}
+    records = [rec("crm", "a", name="hoshi", domain="hoshi.co.jp"),
+               rec("product", "1", name="hoshi", domain="hoshi.co.jp"),
+               rec("product", "free", name="hoshi", email="ysato@yahoo.com")]
+    scores[("crm:a", f"{GROUP_SOURCE}:hoshi.co.jp")] = 0.99
+    out = resolve(records, [], grain="account", threshold=0.9, person_sources=sources)
+    assert clusters_of(out) == {frozenset({"crm:a", "product:1", "product:free"})}
+    link = out.evidence()["product:free"]
+    assert (link.method, link.evidence) == ("organisation", {"organisation": "hoshi", "domain": "hoshi.co.jp"})

@@ -46,7 +46,7 @@ class Resolution:
         return best
 
 
-_METHOD_RANK = {"pinned": 4, "rule": 3, "domain": 2, "match": 1}
+_METHOD_RANK = {"pinned": 4, "rule": 3, "domain": 2, "organisation": 2, "match": 1}
 
 
 def _rank(link: Link) -> tuple[int, float]:
@@ -229,7 +229,11 @@ def resolve(
     for group, people in rolled.members.items():
         shared = {"domain": group_domain(group)}  # one evidence for the group's people
         for rid in people:
-            join(Link(group, rid, "domain", 1.0, shared))
+            name = rolled.by_organisation.get(rid)
+            if name is None:
+                join(Link(group, rid, "domain", 1.0, shared))
+            else:  # no corporate domain of their own: in the group by the organisation they name
+                join(Link(group, rid, "organisation", 1.0, {"organisation": name, **shared}))
     clusters = []
     for g in uf.groups():
         members = [rid for rid in g if not rid.startswith(GROUP_SOURCE + ":")]

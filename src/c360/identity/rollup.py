@@ -5,8 +5,10 @@ people of one corporate email domain form a *domain group*, matched to accounts 
 single record: the group's most common organisation name, its domain, its most common
 phone and postcode. A person whose organisation name clearly differs from the domain's
 (a contractor writing from a client's domain) stands alone, so the name can place them.
-People with no corporate domain and no organisation name cannot be placed by anything
-but an exact e-mail match, and stay unresolved when they have none.
+A person with no corporate domain who names an organisation exactly as one group's
+people of the same source do (a free-mail user in the product workspace "hoshi") joins
+that group. People with no corporate domain and no organisation name cannot be placed by
+anything but an exact e-mail match, and stay unresolved when they have none.
 
 One domain can serve several organisations (a subsidiary on its parent's domain, two
 companies whose names begin alike): people naming each organisation form a group of
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from c360.identity.names import name_similarity
 from c360.identity.normalise import IdentityAttributes
@@ -38,6 +40,8 @@ SAME_ORGANISATION = 0.85
 class Rollup:
     records: list[IdentityRecord]  # what matching sees: account records, groups, loose people
     members: dict[str, list[str]]  # group rid → the person records it stands for
+    # person rid → the organisation name that put them in a group without a corporate domain
+    by_organisation: dict[str, str] = field(default_factory=dict)
 
 
 def group_domain(rid: str) -> str:
@@ -137,6 +141,7 @@ def roll_up(records: Sequence[IdentityRecord], person_sources: frozenset[str],
         else:
             out.append(r)
     members: dict[str, list[str]] = {}
+    naming: dict[tuple[str, str], set[str]] = defaultdict(set)  # (source, organisation name) → groups
     for domain in sorted(by_domain):
         groups, alone = _split_domain(by_domain[domain], previous)
         out.extend(alone)  # each matched on its own; their name outweighs the borrowed domain
@@ -156,4 +161,30 @@ def roll_up(records: Sequence[IdentityRecord], person_sources: frozenset[str],
             group = IdentityRecord(GROUP_SOURCE, domain if n == 0 else f"{domain}#{n + 1}", attrs)
             members[group.rid] = sorted(p.rid for p in part)
             out.append(group)
-    return Rollup(out, members)
+            for p in part:
+                if p.attrs.name:
+                    naming[(p.source, p.attrs.name)].add(group.rid)
+    out, joined = _join_by_organisation(out, person_sources, naming, members)
+    return Rollup(out, members, joined)
+
+
+def _join_by_organisation(records: list[IdentityRecord], person_sources: frozenset[str],
+                          naming: Mapping[tuple[str, str], set[str]], members: dict[str, list[str]],
+                          ) -> tuple[list[IdentityRecord], dict[str, str]]:
+    """People without a corporate domain who name an organisation exactly as the people of one
+    group do in the same source (the product workspace "hoshi" of a free-mail user, which
+    hoshi.co.jp's users share) join that group. When the people of two groups name it, the
+    name decides nothing and the person is matched on their own."""
+    kept: list[IdentityRecord] = []
+    joined: dict[str, str] = {}
+    for r in records:
+        a = r.attrs
+        if r.source in person_sources and a.name and not (a.email_domain or a.web_domain) and not r.refs:
+            groups = naming.get((r.source, a.name), set())
+            if len(groups) == 1:
+                group = next(iter(groups))
+                members[group] = sorted([*members[group], r.rid])
+                joined[r.rid] = a.name
+                continue
+        kept.append(r)
+    return kept, joined
