@@ -81,12 +81,6 @@ end
 """
 
 
-def read_audit_interval() -> float:
-    from c360.api.audit import flush_interval
-
-    return flush_interval()
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -344,6 +338,8 @@ def main() -> None:
     parser.add_argument("--audit-off", action="store_true",
                         help="also measure with read auditing off, to show what auditing costs")
     args = parser.parse_args()
+    from c360.api.audit import flush_interval
+
     if shutil.which("wrk") is None:
         sys.exit(
             "wrk is not installed: this benchmark measures with wrk (Debian: apt-get install wrk); "
@@ -360,7 +356,7 @@ def main() -> None:
         f"serving benchmark: {args.customers:,} customers, {args.server}, "
         f"{args.workers} worker(s), "
         f"{args.seconds}s per case, wrk with a random id per request, read audit committed every "
-        f"{read_audit_interval()} s",
+        f"{flush_interval()} s",
         flush=True,
     )
     with tempfile.TemporaryDirectory(prefix="c360-bench-") as t:

@@ -45,6 +45,9 @@ def read_auditor(store: Store) -> Any:
     return ProcessReadAuditor(store, interval=flush_interval())
 
 
+DEFAULT_FLUSH_INTERVAL = 0.2
+
+
 def flush_interval() -> float:
     """Seconds between commits of the read audit (``C360_READ_AUDIT_INTERVAL``, default 0.2).
 
@@ -62,8 +65,6 @@ def flush_interval() -> float:
         raise ValueError(f"C360_READ_AUDIT_INTERVAL={raw!r}: expected seconds between 0.001 and 60, e.g. 0.2")
     return value
 
-
-DEFAULT_FLUSH_INTERVAL = 0.2
 
 
 def close_auditor(auditor: Any) -> None:

@@ -159,12 +159,12 @@ def fill_unobserved_m(model: dict[str, Any]) -> dict[str, Any]:
     """
     for comparison in model.get("comparisons", []):
         levels = [lv for lv in comparison.get("comparison_levels", []) if not lv.get("is_null_level")]
-        missing = [lv for lv in levels if not isinstance(lv.get("m_probability"), int | float)]
+        missing = {id(lv) for lv in levels if not isinstance(lv.get("m_probability"), int | float)}
         if not missing or len(missing) == len(levels):
             continue
         scale = 1.0 - UNOBSERVED_M * len(missing)
         for lv in levels:
-            lv["m_probability"] = UNOBSERVED_M if lv in missing else lv["m_probability"] * scale
+            lv["m_probability"] = UNOBSERVED_M if id(lv) in missing else lv["m_probability"] * scale
     return model
 
 

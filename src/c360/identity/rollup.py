@@ -177,14 +177,18 @@ def _join_by_organisation(records: list[IdentityRecord], person_sources: frozens
     name decides nothing and the person is matched on their own."""
     kept: list[IdentityRecord] = []
     joined: dict[str, str] = {}
+    touched: set[str] = set()
     for r in records:
         a = r.attrs
         if r.source in person_sources and a.name and not (a.email_domain or a.web_domain) and not r.refs:
             groups = naming.get((r.source, a.name), set())
             if len(groups) == 1:
                 group = next(iter(groups))
-                members[group] = sorted([*members[group], r.rid])
+                members[group].append(r.rid)
+                touched.add(group)
                 joined[r.rid] = a.name
                 continue
         kept.append(r)
+    for group in touched:
+        members[group].sort()
     return kept, joined
