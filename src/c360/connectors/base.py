@@ -111,6 +111,8 @@ def get_path(data: Mapping[str, Any], path: str, default: Any = None) -> Any:
     """
     if path in data:
         return data[path]
+    if "[]" in path:
+        return _get_list_path(data, path, default)
     value: Any = data
     for part in path.split("."):
         if isinstance(value, Mapping):
@@ -120,6 +122,41 @@ def get_path(data: Mapping[str, Any], path: str, default: Any = None) -> Any:
         if value is _MISSING:
             return default
     return value
+
+
+class PathError(ValueError):
+    """A list path (``a.b[].c``) met something that is not a list where it expected one."""
+
+
+def _get_list_path(data: Mapping[str, Any], path: str, default: Any) -> Any:
+    """``subscriptions.data[].price.unit_amount``: the values under every element of a list.
+
+    The part before ``[]`` must be a list (or missing: then ``default``); the rest is read in
+    each element, elements without it left out. Raises :class:`PathError` naming where a
+    value that is not a list was found.
+    """
+    head, _, rest = path.partition("[]")
+    items = get_path(data, head.rstrip("."), _MISSING)
+    if items is _MISSING or items is None:
+        return default
+    if not isinstance(items, list):
+        raise PathError(f"'{head.rstrip('.')}' holds {type(items).__name__} {items!r:.60}, not a list "
+                        f"(the path '{path}' reads every element of a list)")
+    rest = rest.lstrip(".")
+    if not rest:
+        return list(items)
+    out: list[Any] = []
+    for item in items:
+        if not isinstance(item, Mapping):
+            continue
+        value = get_path(item, rest, _MISSING)
+        if value is _MISSING or value is None:
+            continue
+        if "[]" in rest and isinstance(value, list):
+            out.extend(value)
+        else:
+            out.append(value)
+    return out
 
 
 def record_key(data: Mapping[str, Any], key: str) -> str | None:

@@ -18,7 +18,7 @@ from typing import Any
 
 from babel.numbers import get_currency_precision
 
-from c360.connectors.base import get_path
+from c360.connectors.base import PathError, get_path
 from c360.core import jsonutil
 from c360.spec.models import ColumnSpec, ProductSpec, SourceSpec
 
@@ -126,10 +126,15 @@ class ColumnReader:
         """Normalised values by column; raises :class:`ValueProblem` naming the column."""
         out: dict[str, Any] = {}
         for cname, col in self.columns:
-            raw = get_path(payload, col.from_ or cname)
+            path = col.from_ or cname
             try:
-                out[cname] = self._value(cname, col, raw, payload, unmapped)
-            except ValueProblem as exc:
+                raw = get_path(payload, path)
+                if "[]" in path:
+                    out[cname] = None if raw is None else [
+                        v for v in (self._value(cname, col, item, payload, unmapped) for item in raw) if v is not None]
+                else:
+                    out[cname] = self._value(cname, col, raw, payload, unmapped)
+            except (ValueProblem, PathError) as exc:
                 raise ValueProblem(f"column '{cname}': {exc}") from None
         return out
 

@@ -13,7 +13,7 @@ import pyarrow as pa
 from c360.core import duck
 from c360.core.errors import BuildError
 from c360.engine.compile import Plan, compile_plan, source_table
-from c360.spec.models import ColumnType, ProductSpec
+from c360.spec.models import ColumnType, ProductSpec, SourceSpec
 
 ARROW_TYPES: dict[ColumnType, pa.DataType] = {
     "string": pa.string(),
@@ -38,6 +38,7 @@ class SourceFrame:
     CHUNK = 65_536
 
     columns: dict[str, ColumnType]
+    lists: frozenset[str] = frozenset()  # columns read through a list path (``a.b[].c``): lists of values
     keys: list[str] = field(default_factory=list)
     customer_ids: list[str | None] = field(default_factory=list)
     _fetched: list[dt.datetime] = field(default_factory=list)
@@ -59,10 +60,19 @@ class SourceFrame:
         if not self._fetched:
             return
         arrays = [pa.array(self._fetched, pa.timestamp("us", tz="UTC"))]
-        arrays += [pa.array(self._buffer[c], ARROW_TYPES[t]) for c, t in self.columns.items()]
+        arrays += [pa.array(self._buffer[c], self._type(c, t)) for c, t in self.columns.items()]
         self._batches.append(pa.RecordBatch.from_arrays(arrays, names=["_fetched_at", *self.columns]))
         self._fetched = []
         self._buffer = {c: [] for c in self.columns}
+
+    @classmethod
+    def for_source(cls, source: SourceSpec) -> SourceFrame:
+        """An empty frame with the source's declared columns."""
+        return cls({c: col.type for c, col in source.columns.items()},
+                   frozenset(c for c, col in source.columns.items() if col.from_ and "[]" in col.from_))
+
+    def _type(self, column: str, t: ColumnType) -> pa.DataType:
+        return pa.list_(ARROW_TYPES[t]) if column in self.lists else ARROW_TYPES[t]
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -70,7 +80,7 @@ class SourceFrame:
     def _table(self) -> pa.Table:
         self._pack()
         schema = pa.schema([("_fetched_at", pa.timestamp("us", tz="UTC")),
-                            *((c, ARROW_TYPES[t]) for c, t in self.columns.items())])
+                            *((c, self._type(c, t)) for c, t in self.columns.items())])
         return pa.Table.from_batches(self._batches, schema=schema)
 
     def rows(self) -> Iterator[dict[str, Any]]:
@@ -130,7 +140,7 @@ def run_plan(con: duckdb.DuckDBPyConnection, plan: Plan) -> Iterator[tuple[str, 
 
 def check_plan(product: ProductSpec) -> list[str]:
     """Run each field's SQL on empty tables; returns a message per field DuckDB rejects."""
-    frames = {name: SourceFrame({c: col.type for c, col in src.columns.items()})
+    frames = {name: SourceFrame.for_source(src)
               for name, src in product.sources.items()}
     problems = []
     now = dt.datetime.now(dt.UTC)

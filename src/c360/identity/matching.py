@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
+import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,10 +19,10 @@ from typing import Any
 import pyarrow as pa
 
 from c360.core import duck
-from c360.identity.records import IdentityRecord
+from c360.identity.atoms import Atom
 
-COLUMNS = ("name", "name_first", "name_compact", "name_tokens", "domain", "email", "phone", "postcode",
-           "person_name")
+COLUMNS = ("names", "name1", "names_compact", "names_first", "domains", "domain1", "phones", "postcodes",
+           "cities", "countries", "person_names", "ids")
 
 
 # Prediction rows fetched from DuckDB at a time.
@@ -34,34 +35,55 @@ class MatchLink:
     right: str
     probability: float
     weights: dict[str, float]
+    bits: float | None = None  # Splink's match weight, exact where the probability rounds to 1
+
+    @property
+    def weight(self) -> float:
+        """The match weight in bits (log2 of the posterior odds)."""
+        if self.bits is not None:
+            return self.bits
+        p = min(max(self.probability, 1e-15), 1 - 1e-15)
+        return math.log2(p / (1 - p))
 
 
-def _table(records: Sequence[IdentityRecord]) -> pa.Table:
-    cols: dict[str, list[Any]] = {c: [] for c in ("unique_id", "source", *COLUMNS)}
-    for r in records:
-        a = r.attrs
-        toks = (a.name or "").split()
-        cols["unique_id"].append(r.rid)
-        cols["source"].append(r.source)
-        cols["name"].append(a.name)
-        cols["name_first"].append(toks[0] if toks else None)
-        cols["name_tokens"].append(toks or None)
-        cols["name_compact"].append("".join(toks) or None)
-        cols["domain"].append(r.domain)
-        cols["email"].append(a.email)
-        cols["phone"].append(a.phone)
-        cols["postcode"].append(a.postcode)
-        cols["person_name"].append(a.person_name)
-    return pa.table(cols)
+def _list(values: Sequence[str]) -> list[str] | None:
+    return list(values) or None
+
+
+def _table(atoms: Sequence[Atom]) -> pa.Table:
+    cols: dict[str, list[Any]] = {c: [] for c in ("unique_id", *COLUMNS)}
+    for a in atoms:
+        cols["unique_id"].append(a.rid)
+        cols["names"].append(_list(a.names))
+        cols["name1"].append(a.names[0] if a.names else None)
+        cols["names_compact"].append(_list(sorted({n.replace(" ", "") for n in a.names})))
+        cols["names_first"].append(_list(sorted({n.split()[0] for n in a.names})))
+        cols["domains"].append(_list(a.domains))
+        cols["domain1"].append(a.domains[0] if a.domains else None)
+        cols["phones"].append(_list(a.phones))
+        cols["postcodes"].append(_list(a.postcodes))
+        cols["cities"].append(_list(a.cities))
+        cols["countries"].append(_list(a.countries))
+        cols["person_names"].append(_list(a.person_names))
+        cols["ids"].append(_list(a.ids))
+    types = {c: pa.string() if c in ("unique_id", "name1", "domain1") else pa.list_(pa.string()) for c in cols}
+    return pa.table({c: pa.array(v, types[c]) for c, v in cols.items()})
+
+
+def _any_pair(column: str, predicate: str) -> str:
+    """SQL: some value of ``column_l`` and some value of ``column_r`` satisfy ``predicate(x, y)``."""
+    return (f"coalesce(list_bool_or(list_transform({column}_l, lambda x: list_bool_or(list_transform("
+            f"{column}_r, lambda y: {predicate})))), false)")
 
 
 def _name_comparison() -> Any:
-    """Company names, graded by how they agree.
+    """Company names (every name an atom's records give), graded by how they agree.
 
-    No term-frequency adjustment: at account grain one company's name recurs in every system
-    that knows it, which TF would read as a common (weak) name. A one-word name agreeing
-    ("ivory") is weaker evidence than several words agreeing, a typo is close, and one name
-    inside the other ("ivory" within "ivory media") is partial evidence that training weighs.
+    No term-frequency adjustment: one company's name recurs in every system that knows it,
+    which TF would read as a common (weak) name; names spread over many domains are removed
+    before matching instead. A one-word name agreeing ("ivory") is weaker evidence than
+    several words agreeing, a typo is close, and one name inside the other ("ivory" within
+    "ivory media") is partial evidence that training weighs.
     """
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
@@ -69,46 +91,84 @@ def _name_comparison() -> Any:
     return cl.CustomComparison(
         output_column_name="name",
         comparison_levels=[
-            cll.NullLevel("name"),
-            cll.CustomLevel("name_l = name_r AND contains(name_l, ' ')", "exact, several words"),
-            cll.ExactMatchLevel("name").configure(label_for_charts="exact, one word"),
+            cll.NullLevel("names"),
+            cll.CustomLevel("list_has_any(list_filter(names_l, lambda x: contains(x, ' ')), names_r)",
+                            "exact, several words"),
+            cll.CustomLevel("list_has_any(names_l, names_r)", "exact, one word"),
             # A workspace slug ("harbourgarnetdata") against the name it was made from.
-            cll.CustomLevel("replace(name_l, ' ', '') = replace(name_r, ' ', '')", "same letters, spaced apart"),
-            cll.DamerauLevenshteinLevel("name", 2).configure(label_for_charts="a typo or two"),
-            cll.ArraySubsetLevel("name_tokens").configure(label_for_charts="one name within the other"),
-            cll.JaroWinklerLevel("name", 0.92),
+            cll.CustomLevel("list_has_any(names_compact_l, names_compact_r)", "same letters, spaced apart"),
+            cll.CustomLevel(_any_pair("names", "least(length(x), length(y)) >= 6 AND "
+                                               "damerau_levenshtein(x, y) <= 2"), "a typo or two"),
+            cll.CustomLevel(_any_pair("names", "list_has_all(string_split(x, ' '), string_split(y, ' ')) OR "
+                                               "list_has_all(string_split(y, ' '), string_split(x, ' '))"),
+                            "one name within the other"),
+            cll.CustomLevel(_any_pair("names", "jaro_winkler_similarity(x, y) >= 0.92"), "Jaro-Winkler >= 0.92"),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def _overlap(column: str, label: str) -> Any:
+    """Two atoms share a value of a list column, or hold only different ones."""
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    return cl.CustomComparison(
+        output_column_name=label,
+        comparison_levels=[
+            cll.NullLevel(column),
+            cll.CustomLevel(f"list_has_any({column}_l, {column}_r)", f"a {label} in common"),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def _person_comparison() -> Any:
+    """People's full names: the same person on both, or one atom's name is the other's person
+    (a billing customer named after its card holder, who files tickets)."""
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    return cl.CustomComparison(
+        output_column_name="person_name",
+        comparison_levels=[
+            cll.CustomLevel("(person_names_l IS NULL OR person_names_r IS NULL) AND NOT "
+                            "(coalesce(list_has_any(names_l, person_names_r), false) OR "
+                            "coalesce(list_has_any(person_names_l, names_r), false))").configure(is_null_level=True),
+            cll.CustomLevel("list_has_any(person_names_l, person_names_r)", "a person in common"),
+            cll.CustomLevel("coalesce(list_has_any(names_l, person_names_r), false) OR "
+                            "coalesce(list_has_any(person_names_l, names_r), false)", "one's name is the other's person"),
             cll.ElseLevel(),
         ],
     )
 
 
 def _settings(grain: str) -> Any:
-    import splink.comparison_library as cl
     from splink import SettingsCreator, block_on
 
     comparisons: list[Any] = [
         _name_comparison(),
-        cl.ExactMatch("domain"),
-        cl.ExactMatch("email"),
-        cl.ExactMatch("phone"),
-        cl.ExactMatch("postcode"),
+        _overlap("domains", "domain"),
+        _overlap("phones", "phone"),
+        _overlap("postcodes", "postcode"),
+        _overlap("cities", "city"),
+        _person_comparison(),
+        _overlap("countries", "country"),
+        _overlap("ids", "identifier"),
     ]
-    if grain == "person":
-        comparisons.append(cl.JaroWinklerAtThresholds("person_name", [0.95, 0.88]))
     return SettingsCreator(
         link_type="dedupe_only",
         unique_id_column_name="unique_id",
         comparisons=comparisons,
         blocking_rules_to_generate_predictions=[
-            block_on("domain"),
-            block_on("name_compact"),
-            block_on("email"),
-            block_on("phone"),
-            block_on("name_first", "postcode"),
-            *([block_on("person_name")] if grain == "person" else []),
+            block_on("domains", arrays_to_explode=["domains"]),
+            block_on("names_compact", arrays_to_explode=["names_compact"]),
+            block_on("phones", arrays_to_explode=["phones"]),
+            block_on("ids", arrays_to_explode=["ids"]),
+            block_on("person_names", arrays_to_explode=["person_names"]),
+            block_on("names_first", "postcodes", arrays_to_explode=["names_first", "postcodes"]),
         ],
         retain_intermediate_calculation_columns=True,
-        additional_columns_to_retain=["source"],
     )
 
 
@@ -213,12 +273,9 @@ def train(make_linker: Callable[[dict[str, Any] | Any], Any], grain: str, seed: 
     # Training follows the grain: accounts agree on a company's domain and name, people on an
     # e-mail address and a person's name. Each EM pass blocks on one and learns the others.
     deterministic: list[Any]
-    if grain == "person":
-        deterministic = [block_on("email")]
-        em_rules = (block_on("email"), block_on("person_name"))
-    else:
-        deterministic = [block_on("domain", "name"), block_on("email")]
-        em_rules = (block_on("domain"), block_on("name"))
+    deterministic = [block_on("domain1", "name1")]
+    # EM cannot block on exploded arrays: it blocks on each atom's main domain, then main name.
+    em_rules = (block_on("domain1"), block_on("name1"))
     linker = make_linker(_settings(grain))
     linker.training.estimate_probability_two_random_records_match(deterministic, recall=0.7)
     linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=seed)
@@ -237,7 +294,7 @@ def train(make_linker: Callable[[dict[str, Any] | Any], Any], grain: str, seed: 
 
 
 def match(
-    records: Sequence[IdentityRecord],
+    records: Sequence[Atom],
     *,
     grain: str,
     threshold: float,
@@ -245,8 +302,14 @@ def match(
     model_path: Path | None = None,
     model: dict[str, Any] | None = None,
     seed: int = 42,
+    evidence_bits: float | None = None,
 ) -> MatchOutcome:
-    """Score candidate pairs with ``model`` (a stored Splink model), or one trained here."""
+    """Score candidate pairs with ``model`` (a stored Splink model), or one trained here.
+
+    Pairs are predicted down to the lower of ``threshold`` (and ``review_threshold``) and, with
+    ``evidence_bits``, a Bayes factor of that many bits whatever the prior: the candidates a
+    record that must belong somewhere is placed among.
+    """
     if len(records) < 2:
         return MatchOutcome([], [], model, False)
     from splink import DuckDBAPI, Linker
@@ -264,19 +327,25 @@ def match(
         model_path.parent.mkdir(parents=True, exist_ok=True)
         linker.misc.save_model_to_json(str(model_path), overwrite=True)
     floor = min(threshold, review_threshold if review_threshold is not None else threshold)
-    predictions = linker.inference.predict(threshold_match_probability=floor)
+    floor_bits = math.log2(floor / (1 - floor)) if 0 < floor < 1 else -60.0
+    if evidence_bits is not None:
+        lam = float(model.get("probability_two_random_records_match") or 0.5)
+        floor_bits = min(floor_bits, math.log2(lam / (1 - lam)) + evidence_bits)
+    predictions = linker.inference.predict(threshold_match_weight=floor_bits)
     mw_cols = [c for c in predictions.as_duckdbpyrelation().columns if c.startswith("mw_")]
     names = [c[3:] for c in mw_cols]
     # Only the columns a link keeps, a chunk at a time: the full prediction rows (every
     # intermediate column) of a million records as Python tuples cost gigabytes.
-    wanted = ", ".join(f'"{c}"' for c in ("unique_id_l", "unique_id_r", "match_probability", *mw_cols))
+    wanted = ", ".join(f'"{c}"' for c in ("unique_id_l", "unique_id_r", "match_probability", "match_weight",
+                                          *mw_cols))
     cursor = con.execute(f"SELECT {wanted} FROM {predictions.physical_name}")
     links: list[MatchLink] = []
     review: list[MatchLink] = []
     while chunk := cursor.fetchmany(PREDICTION_CHUNK):
-        for left, right, probability, *mw in chunk:
+        for left, right, probability, bits, *mw in chunk:
             link = MatchLink(left, right, float(probability),
-                             {n: round(float(w), 3) for n, w in zip(names, mw, strict=True) if w is not None})
+                             {n: round(float(w), 3) for n, w in zip(names, mw, strict=True) if w is not None},
+                             float(bits))
             (links if link.probability >= threshold else review).append(link)
     con.close()
     return MatchOutcome(links, review, model, trained)

@@ -18,7 +18,7 @@ from c360.identity.names import (
     person_name,
 )
 from c360.identity.phones import phone
-from c360.identity.places import address, country, postcode
+from c360.identity.places import address, city, country, postcode
 
 __all__ = [
     "ATTRIBUTE_NAMES",
@@ -26,6 +26,7 @@ __all__ = [
     "IdentityAttributes",
     "TermFrequencies",
     "address",
+    "city",
     "company_name",
     "corporate_domain",
     "country",
@@ -49,6 +50,7 @@ ATTRIBUTE_NAMES: tuple[str, ...] = (
     "phone",
     "address",
     "postcode",
+    "city",
     "country",
     "person_name",
 )
@@ -70,6 +72,7 @@ class IdentityAttributes:
     phone: str | None = None
     address: str | None = None
     postcode: str | None = None
+    city: str | None = None
     country: str | None = None
     person_name: str | None = None
 
@@ -103,6 +106,7 @@ def normalise_attributes(
         phone=_shared(phone(values["phone"], country_code or default_region)),
         address=_shared(address(values["address"])),
         postcode=_shared(postcode(values["postcode"], country_code)),
+        city=_shared(city(values["city"])),
         country=country_code,
         person_name=person_name(values["person_name"]),
     )

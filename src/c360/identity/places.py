@@ -61,6 +61,28 @@ _COUNTRY_ALIASES = {
     "CN": ("prc", "peoples republic of china"),
 }  # fmt: skip
 
+# Sports and vehicle codes people type for a country, and its name in the neighbours' languages.
+_MORE_COUNTRY_ALIASES = {
+    "DE": ("ger", "germany", "allemagne", "duitsland", "alemania", "germania", "niemcy"),
+    "NL": ("ned", "hol", "pays bas", "niederlande", "paises bajos", "paesi bassi", "olanda"),
+    "GB": ("gbr", "eng", "royaume uni", "vereinigtes konigreich", "grossbritannien", "verenigd koninkrijk",
+           "groot brittannie", "engeland", "angleterre", "reino unido", "regno unito"),
+    "US": ("etats unis", "vereinigte staaten", "verenigde staten", "estados unidos", "stati uniti"),
+    "FR": ("fra", "frankreich", "frankrijk", "francia"),
+    "CH": ("sui", "switzerland", "zwitserland"),
+    "BE": ("bel", "belgium", "belgie"),
+    "AT": ("aut", "austria", "autriche", "oostenrijk"),
+    "DK": ("den", "danemark", "denemarken", "daenemark"),
+    "ES": ("esp", "spanien", "espagne", "spanje"),
+    "IT": ("ita", "italien", "italie"),
+    "PT": ("por", "portugal"),
+    "GR": ("gre", "griechenland", "grece"),
+    "IE": ("irl", "irland", "irlande", "ierland"),
+    "LU": ("lux", "luxemburg"),
+    "SE": ("swe", "schweden", "suede", "zweden"),
+    "PL": ("pol", "polen", "pologne"),
+}  # fmt: skip
+
 _FUZZY_CUTOFF = 90.0
 _FUZZY_MIN_LENGTH = 4
 _FUZZY_MAX_LENGTH = 60
@@ -68,9 +90,10 @@ _FUZZY_MAX_LENGTH = 60
 
 def _country_table() -> dict[str, str]:
     table: dict[str, str] = {}
-    for code, aliases in _COUNTRY_ALIASES.items():
-        for alias in aliases:
-            table[alias] = code
+    for aliases_by_code in (_COUNTRY_ALIASES, _MORE_COUNTRY_ALIASES):
+        for code, aliases in aliases_by_code.items():
+            for alias in aliases:
+                table[alias] = code
     for entry in pycountry.countries:
         for attr in ("name", "official_name", "common_name", "alpha_3"):
             value = getattr(entry, attr, None)
@@ -213,3 +236,51 @@ def address(raw: str | None) -> str | None:
     tokens = [_ADDRESS_ABBREVIATIONS.get(t, t) for t in words(raw) if t not in _ADDRESS_DROPPED]
     line = " ".join(tokens)
     return None if is_placeholder(line) else line
+
+
+# Exonyms and spellings of one city (folded), each to the one form compared.
+_CITY_ALIASES = {
+    "munich": "munchen", "muenchen": "munchen", "cologne": "koln", "koeln": "koln",
+    "the hague": "den haag", "s gravenhage": "den haag", "sgravenhage": "den haag", "la haye": "den haag",
+    "nuremberg": "nurnberg", "nuernberg": "nurnberg", "dusseldorf": "dusseldorf", "duesseldorf": "dusseldorf",
+    "frankfurt am main": "frankfurt", "frankfurt a m": "frankfurt", "francfort": "frankfurt",
+    "hanover": "hannover", "brunswick": "braunschweig", "aix la chapelle": "aachen",
+    "vienna": "wien", "vienne": "wien", "prague": "praha", "warsaw": "warszawa", "varsovie": "warszawa",
+    "milan": "milano", "rome": "roma", "turin": "torino", "naples": "napoli", "florence": "firenze",
+    "venice": "venezia", "genoa": "genova", "lisbon": "lisboa", "lisbonne": "lisboa",
+    "brussels": "brussel", "bruxelles": "brussel", "antwerp": "antwerpen", "anvers": "antwerpen",
+    "ghent": "gent", "gand": "gent", "bruges": "brugge", "louvain": "leuven",
+    "geneva": "geneve", "genf": "geneve", "zurich": "zurich", "zuerich": "zurich", "basle": "basel", "bale": "basel",
+    "copenhagen": "kobenhavn", "gothenburg": "goteborg", "goeteborg": "goteborg",
+    "nyc": "new york", "new york city": "new york", "ny": "new york", "la": "los angeles",
+    "sf": "san francisco", "washington dc": "washington", "washington d c": "washington",
+    "dublin city": "dublin", "londres": "london", "londen": "london", "edimbourg": "edinburgh",
+    "marseilles": "marseille", "lyons": "lyon", "dunkirk": "dunkerque", "strassburg": "strasbourg",
+    "luik": "liege", "luttich": "liege", "bergen op zoom": "bergen op zoom",
+}  # fmt: skip
+_CITY_TAILS = re.compile(r"\s+(?:cedex(?:\s+\d+)?|\d{1,2}(?:e|er|eme)?|\d{5})$")
+_CITY_QUALIFIERS = re.compile(r"\s+(?:upon|on|am|an der|an|sur|im|bei|aan den|aan de|aan)\s+.*$")
+
+
+@lru_cache(maxsize=65_536)
+def city(raw: str | None) -> str | None:
+    """A city name in one comparable form, or None.
+
+    Folded, with postal tails removed ("Paris Cedex 08" -> "paris"), river and region
+    qualifiers dropped ("Newcastle upon Tyne" -> "newcastle", "Frankfurt am Main" ->
+    "frankfurt") and common exonyms mapped to one form ("Munich", "Muenchen" -> "munchen").
+
+    >>> [city(x) for x in ("München", "Munich", "Paris Cedex 08", "'s-Gravenhage", "The Hague")]
+    ['munchen', 'munchen', 'paris', 'den haag', 'den haag']
+    """
+    if not isinstance(raw, str):
+        return None
+    folded = " ".join(words(raw))
+    if is_placeholder(folded) or any(c.isdigit() for c in folded.replace(" ", "")[:1]):
+        return None
+    aliased = _CITY_ALIASES.get(folded)
+    if aliased is not None:
+        return aliased
+    short = _CITY_QUALIFIERS.sub("", _CITY_TAILS.sub("", folded)).strip()
+    short = _CITY_ALIASES.get(short, short)
+    return short or None

@@ -1,4 +1,22 @@
-"""Resolution: deterministic rules first, probabilistic matches next, clusters last."""
+"""Resolution over the identity graph: keys, then scored evidence, clustered under constraints.
+
+Every record is a node, whatever its source: an account in the CRM, a billing customer, a
+ticket, a product user. Edges come in three strengths, applied strongest first:
+
+1. **Steward pins** always win: a linked pair is joined, an unlinked pair never is.
+2. **Keys** link by themselves: the same e-mail address on two records, a declared identifier
+   with ``strength: key`` (a product workspace id). The clusters they make are *atoms*.
+3. **Evidence**, scored by Splink between atoms of any kind: names, domains, phones,
+   postcodes, cities, person names, evidence identifiers and rule values. A declared rule
+   (``billing.crm_account_id = crm.Id``) links by itself too, but is weighed with the rest of
+   the pair's evidence, so a stale or wrong cross-reference loses to a better candidate.
+
+Clustering honours constraints (:mod:`c360.identity.graph`): records a source keeps apart (two
+CRM accounts, an account and its parent) join only on direct evidence that they are
+duplicates, and steward unlinks always hold. Atoms too weak to found a customer (a ticket with
+no organisation and only a corporate e-mail domain) never join two customers: each attaches to
+its best candidate only when no other is nearly as likely, and is left for review otherwise.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from c360.identity.atoms import Atom, build_atoms
+from c360.identity.graph import Clusters, Refusal
 from c360.identity.matching import MatchLink, match
 from c360.identity.records import IdentityRecord
-from c360.identity.rollup import GROUP_SOURCE, Rollup, group_domain, roll_up
+from c360.identity.transforms import compose, is_salesforce_18, salesforce_id
 from c360.spec.validate import Rule
 
 
@@ -19,7 +39,7 @@ from c360.spec.validate import Rule
 class Link:
     left: str
     right: str
-    method: str  # rule | match
+    method: str  # pinned | email | identifier | rule | match
     score: float
     evidence: dict[str, Any]
 
@@ -30,10 +50,13 @@ class Resolution:
     links: list[Link]
     review: list[MatchLink] = field(default_factory=list)
     unresolved: list[str] = field(default_factory=list)
-    conflicts: list[Link] = field(default_factory=list)  # rule links the evidence refuted
+    conflicts: list[Link] = field(default_factory=list)  # evidence a constraint refused
     model: dict[str, Any] | None = None  # the matching model that scored this run
     trained: bool = False  # trained on this run's records (else a stored model was reused)
     records: int = 0  # how many records were resolved
+    transform_failures: dict[str, int] = field(default_factory=dict)  # rule side → values refused
+    generic_names: dict[str, int] = field(default_factory=dict)  # names too widespread to compare
+    atoms: int = 0
 
     def evidence(self) -> dict[str, Link]:
         """For each record, the strongest link that placed it in its cluster."""
@@ -46,80 +69,61 @@ class Resolution:
         return best
 
 
-_METHOD_RANK = {"pinned": 4, "rule": 3, "domain": 2, "organisation": 2, "match": 1}
+_METHOD_RANK = {"pinned": 5, "email": 4, "identifier": 4, "rule": 3, "match": 1}
 
 
 def _rank(link: Link) -> tuple[int, float]:
     return (_METHOD_RANK.get(link.method, 0), link.score)
 
 
-class UnionFind:
-    """Connected components, with pairs that must never end up together (steward unlinks)."""
-
-    def __init__(self, items: Iterable[str], apart: Iterable[tuple[str, str]] = ()) -> None:
-        self.parent = {i: i for i in items}
-        self.members: dict[str, set[str]] = {}
-        self.forbidden: dict[str, set[str]] = {}
-        for a, b in apart:
-            if a in self.parent and b in self.parent:
-                self.forbidden.setdefault(a, set()).add(b)
-                self.forbidden.setdefault(b, set()).add(a)
-                self.members.setdefault(a, {a})
-                self.members.setdefault(b, {b})
-
-    def allowed(self, a: str, b: str) -> bool:
-        ra, rb = self.find(a), self.find(b)
-        if ra == rb:
-            return True
-        fa, fb = self.forbidden.get(ra), self.forbidden.get(rb)
-        if not fa and not fb:
-            return True
-        return not (fa and fa & self.members.get(rb, {rb})) and not (fb and fb & self.members.get(ra, {ra}))
-
-    def find(self, x: str) -> str:
-        root = x
-        while self.parent[root] != root:
-            root = self.parent[root]
-        while self.parent[x] != root:  # path compression
-            self.parent[x], x = root, self.parent[x]
-        return root
-
-    def union(self, a: str, b: str) -> bool:
-        """Join the components of ``a`` and ``b`` unless a pin keeps them apart."""
-        ra, rb = self.find(a), self.find(b)
-        if ra == rb:
-            return True
-        if not self.allowed(a, b):
-            return False
-        if rb < ra:
-            ra, rb = rb, ra
-        self.parent[rb] = ra
-        if ra in self.forbidden or rb in self.forbidden:
-            self.members[ra] = self.members.get(ra, {ra}) | self.members.pop(rb, {rb})
-            self.forbidden[ra] = self.forbidden.get(ra, set()) | self.forbidden.pop(rb, set())
-        return True
-
-    def groups(self) -> list[list[str]]:
-        out: dict[str, list[str]] = defaultdict(list)
-        for x in self.parent:
-            out[self.find(x)].append(x)
-        return sorted((sorted(g) for g in out.values()), key=lambda g: g[0])
+# Two candidates whose match weights differ by less than this (3 bits: 8 times as likely) are
+# too close to choose between without a steward.
+AMBIGUOUS_BITS = 3.0
+# A weak atom belongs to *some* customer: it joins the best candidate when the evidence alone
+# (the Bayes factor, without the prior of two random atoms matching) is at least this strong.
+WEAK_EVIDENCE_BITS = 6.0
+# When one side of a rule holds Salesforce ids in at least this share of its values, both sides
+# are read as 18-character ids (a 15-character reference then finds its account).
+SALESFORCE_SHARE = 0.9
 
 
-def rule_links(records: Sequence[IdentityRecord], rules: Sequence[Rule]) -> list[Link]:
-    """Links from trusted cross-references, e.g. ``billing.crm_account_id = crm.Id``."""
-    out = []
-    for rule in rules:
-        index: dict[str, list[str]] = defaultdict(list)
-        for r in records:
-            if r.source == rule.right_source and rule.right_column in r.refs:
-                index[r.refs[rule.right_column]].append(r.rid)
-        for r in records:
-            if r.source != rule.left_source or rule.left_column not in r.refs:
-                continue
-            for target in index.get(r.refs[rule.left_column], ()):
-                out.append(Link(r.rid, target, "rule", 1.0, {"rule": str(rule), "value": r.refs[rule.left_column]}))
+def _bits(p: float) -> float:
+    p = min(max(p, 1e-15), 1 - 1e-15)
+    return math.log2(p / (1 - p))
+
+
+def rule_values(records: Sequence[IdentityRecord], rules: Sequence[Rule],
+                failures: dict[str, int] | None = None) -> dict[str, list[str]]:
+    """Each record's rule values, tagged by rule (``r0:0015g0000WvoNiqAQE``), after transforms."""
+    out: dict[str, list[str]] = defaultdict(list)
+    for i, rule in enumerate(rules):
+        sides = ((rule.left_source, rule.left_column, rule.left_transform),
+                 (rule.right_source, rule.right_column, rule.right_transform))
+        raw = [[(r, r.refs[col]) for r in records if r.source == src and col in r.refs] for src, col, _ in sides]
+        auto_sf = not rule.left_transform and not rule.right_transform and any(
+            vals and sum(is_salesforce_18(v) for _, v in vals) >= SALESFORCE_SHARE * len(vals) for vals in raw)
+        for (src, col, fns), vals in zip(sides, raw, strict=True):
+            transform = compose(fns) if fns else None
+            for r, value in vals:
+                out_value = salesforce_id(value) if auto_sf else (transform(value, r.attrs.country) if transform
+                                                                   else value.strip() or None)
+                if out_value is None:
+                    if failures is not None:
+                        label = f"{src}.{col}"
+                        failures[label] = failures.get(label, 0) + 1
+                    continue
+                tag = f"r{i}:{out_value}"
+                if tag not in out[r.rid]:
+                    out[r.rid].append(tag)
     return out
+
+
+def _groups(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """Values to the records holding them (a record listed once per value)."""
+    by_value: dict[str, list[str]] = defaultdict(list)
+    for value, rid in pairs:
+        by_value[value].append(rid)
+    return by_value
 
 
 def resolve(
@@ -136,158 +140,250 @@ def resolve(
     unlink_pins: Sequence[tuple[str, str]] = (),
     person_sources: frozenset[str] = frozenset(),
     previous: Mapping[str, str] | None = None,
+    distinct_sources: frozenset[str] | None = None,
+    evidence_identifiers: frozenset[str] = frozenset(),
 ) -> Resolution:
     """Cluster records into customers. Records with no usable evidence stay unresolved.
 
-    1. Steward pins come first and always win: a linked pair is joined, an unlinked pair
-       is never joined, whatever the evidence.
-    2. Trusted rules, then probabilistic matches from the most to the least probable, join
-       the *account* records (everything but people).
-    3. People (one at a time, or a domain's people rolled up together) then join one
-       account each, through their best match, and only when it is not ambiguous: when a
-       second account scores within ``AMBIGUOUS_BITS`` of the best, the person is left for
-       review instead of guessed. A free-mail requester naming "Acme Coffee" must neither
-       pick the Leeds or the York franchise at random nor chain the two into one customer.
+    ``distinct_sources`` (default: at account grain, the sources that are not people) hold
+    records that are different customers unless direct evidence says they are duplicates.
+    ``evidence_identifiers``: declared identifiers that only add weight (the others are keys).
     """
     previous = previous or {}
+    if distinct_sources is None:
+        distinct_sources = frozenset({r.source for r in records} - person_sources) if grain == "account" \
+            else frozenset()
     ids = {r.rid for r in records}
     by_rid = {r.rid: r for r in records}
     pinned = {rid for pair in link_pins for rid in pair if rid in ids}
     usable = [r for r in records if r.has_evidence or r.refs or r.rid in pinned]
     usable_ids = {u.rid for u in usable}
     unresolved = [r.rid for r in records if r.rid not in usable_ids]
-    matchable = [r for r in usable if r.has_evidence]
-    rolled = roll_up(matchable, person_sources, previous) if grain == "account" else Rollup(matchable, {})
+    failures: dict[str, int] = {}
+    tagged = rule_values(usable, rules, failures)
+    for r in usable:
+        for attr in sorted(evidence_identifiers & set(r.identifiers)):
+            tagged[r.rid].append(f"{attr}:{r.identifiers[attr]}")
+
+    apart = [(a, b) for a, b in unlink_pins if a in usable_ids and b in usable_ids]
+    apart += [(r.rid, f"{r.source}:{r.parent}") for r in usable if r.parent is not None
+              and f"{r.source}:{r.parent}" in usable_ids]
+    graph = Clusters([r.rid for r in usable],
+                     distinct={r.rid: r.source for r in usable if r.source in distinct_sources}, apart=apart)
+    kept: list[Link] = []
+    conflicts: list[Link] = []
+
+    def join(link: Link) -> bool:
+        refused = graph.join(link.left, link.right)
+        if refused is None:
+            kept.append(link)
+            return True
+        conflicts.append(Link(link.left, link.right, link.method, link.score,
+                              {**link.evidence, "refused": _reason(refused)}))
+        return False
+
+    # 1. Steward pins: the steward's word makes a pair duplicates, whatever a source says.
+    for a, b in link_pins:
+        if a in usable_ids and b in usable_ids:
+            graph.add_duplicate(a, b)
+            join(Link(a, b, "pinned", 1.0, {"pin": "link"}))
+
+    # 2. Keys: records sharing an e-mail address or a key identifier.
+    key_groups: list[tuple[str, dict[str, Any], list[str]]] = []
+    for value, rids in sorted(_groups((r.attrs.email, r.rid) for r in usable if r.attrs.email).items()):
+        key_groups.append(("email", {"email": value}, rids))
+    key_ids = sorted({a for r in usable for a in r.identifiers} - evidence_identifiers)
+    for attr in key_ids:
+        groups = _groups((r.identifiers[attr], r.rid) for r in usable if attr in r.identifiers)
+        for value, rids in sorted(groups.items()):
+            key_groups.append(("identifier", {"identifier": attr, "value": value}, rids))
+    for method, evidence, rids in key_groups:
+        if len(rids) < 2:
+            continue
+        if distinct_sources:
+            held = [r for r in rids if by_rid[r].source in distinct_sources]
+            for i, x in enumerate(held):  # direct evidence between two account records
+                for y in held[i + 1:]:
+                    graph.add_duplicate(x, y)
+        for other in rids[1:]:
+            join(Link(rids[0], other, method, 1.0, evidence))
+
+    # 3. Evidence between atoms, scored.
+    atom_set = build_atoms(graph.groups(), by_rid, distinct_sources, tagged)
+    atoms = {a.rid: a for a in atom_set.atoms}
     attach = attach_threshold if attach_threshold is not None else threshold
     review_floor = min(attach, review_threshold if review_threshold is not None else threshold)
-    outcome = match(rolled.records, grain=grain, threshold=min(threshold, review_floor),
-                    review_threshold=None, model_path=model_path, model=model)
-    matched = outcome.links
-    matched.sort(key=lambda m: (-m.probability, m.left, m.right))
-    # At person grain the people are the customers: none of them is "loose".
-    loose = {r.rid for r in rolled.records if r.source in person_sources or r.source == GROUP_SOURCE} \
-        if grain == "account" else set()
+    outcome = match(atom_set.atoms, grain=grain, threshold=min(threshold, review_floor), review_threshold=None,
+                    model_path=model_path, model=model, evidence_bits=WEAK_EVIDENCE_BITS - AMBIGUOUS_BITS)
+    scored = {(m.left, m.right): m for m in (*outcome.links, *outcome.review)}
+    # Rules link alone: a pair sharing a rule value is an edge even when the rest disagrees.
+    for a, b in _rule_pairs(atom_set.atoms):
+        if (a, b) not in scored and (b, a) not in scored:
+            scored[(a, b)] = MatchLink(a, b, threshold, {"identifier": 0.0}, _bits(threshold))
+    t_bits, attach_bits, floor_bits = _bits(threshold), _bits(attach), _bits(review_floor)
+    lam = float((outcome.model or {}).get("probability_two_random_records_match") or 0.5)
+    prior_bits = _bits(lam)
+    edges = sorted(scored.values(), key=lambda m: (-_edge_bits(m, atoms, t_bits), m.left, m.right))
+    # Direct evidence between atoms whose names agree makes their account records duplicates.
+    for m in edges:
+        if m.probability >= threshold and m.weights.get("name", 0.0) > 0:
+            left, right = graph.distinct_of(m.left), graph.distinct_of(m.right)
+            for source, xs in left.items():
+                for y in right.get(source, ()):
+                    for x in xs:
+                        graph.add_duplicate(x, y)
 
-    uf = UnionFind([r.rid for r in usable] + list(rolled.members), apart=unlink_pins)
-    kept: list[Link] = []
+    # Seeds hold account records (a CRM account, a billing customer): they found customers.
+    # Everything else (a workspace and its users, a person's tickets) belongs to some customer.
+    if grain == "account" and distinct_sources:
+        seeds = {rid for rid, a in atoms.items() if a.distinct}
+    else:
+        seeds = set(atoms)
+    review_out: list[MatchLink] = []
+    weak_bits = prior_bits + WEAK_EVIDENCE_BITS
+    # Seeds with seeds, the strongest evidence first. Seeds of one source join only as
+    # duplicates (the posterior over the threshold). A seed of one system and a seed of another
+    # (a CRM account and a billing customer) are one customer's two faces far more often than
+    # two random atoms are: they also join on evidence alone, when neither has another
+    # candidate nearly as likely.
+    seed_edges = [m for m in edges if m.left in seeds and m.right in seeds]
+    best_other: dict[str, list[tuple[float, str]]] = defaultdict(list)
+    for m in seed_edges:
+        if not _same_sources(atoms[m.left], atoms[m.right]):
+            best_other[m.left].append((m.weight, m.right))
+            best_other[m.right].append((m.weight, m.left))
 
-    def join(link: Link) -> None:
-        if uf.union(link.left, link.right):
-            kept.append(link)
+    def rival(rid: str, partner: str, bits: float) -> bool:
+        """Another candidate of ``rid``, outside ``partner``'s customer, nearly as likely."""
+        home, there = graph.find(rid), graph.find(partner)
+        return any(w >= weak_bits and bits - w < AMBIGUOUS_BITS and graph.find(o) not in (home, there)
+                   for w, o in best_other.get(rid, ()))
 
-    for a, b in link_pins:
-        if a in ids and b in ids:
-            join(Link(a, b, "pinned", 1.0, {"pin": "link"}))
-    conflicts: list[Link] = []
-    partners: dict[str, list[MatchLink]] = defaultdict(list)
-    for m in matched:
-        partners[m.left].append(m)
-        partners[m.right].append(m)
-    for link in rule_links(usable, rules):
-        if _contradicted(link, partners.get(link.left, ()), threshold):
-            conflicts.append(link)
-        else:
-            join(link)
-    # Accounts with accounts.
-    for m in matched:
-        if m.probability >= threshold and m.left not in loose and m.right not in loose:
-            join(Link(m.left, m.right, "match", m.probability, {"weights": m.weights}))
-    # People with accounts: the best candidate account, unless another is nearly as likely.
-    candidates: dict[str, list[MatchLink]] = defaultdict(list)
-    for m in matched:
-        for person, other in ((m.left, m.right), (m.right, m.left)):
-            if person in loose and other not in loose:
-                candidates[person].append(m)
-    review_out: list[MatchLink] = [m for m in matched if threshold > m.probability >= review_floor
-                                   and not (m.left in loose or m.right in loose)]
-    for person in sorted(candidates):
-        best: dict[str, MatchLink] = {}
-        for m in candidates[person]:
-            other = m.right if m.left == person else m.left
-            root = uf.find(other)
-            if root not in best or m.probability > best[root].probability:
-                best[root] = m
-        ranked = sorted(best.values(), key=lambda m: -m.probability)
-        top = ranked[0]
-        runner_up = ranked[1] if len(ranked) > 1 else None
-        ambiguous = runner_up is not None and runner_up.probability >= review_floor and \
-            _bits(top.probability) - _bits(runner_up.probability) < AMBIGUOUS_BITS
-        if top.probability >= attach and not ambiguous:
-            join(Link(top.left, top.right, "match", top.probability, {"weights": top.weights}))
+    for m in seed_edges:
+        bits = _edge_bits(m, atoms, t_bits)
+        if graph.same(m.left, m.right):
             continue
-        # Too close to call afresh; but if the person already belonged to one of the close
-        # candidates, a newcomer that merely resembles it is no reason to move them.
-        before = _previous_customer(person, previous, rolled.members)
-        kept_with = next((m for m in ranked if m.probability >= attach and before is not None
-                          and previous.get(m.right if m.left == person else m.left) == before), None)
+        cross = not _same_sources(atoms[m.left], atoms[m.right])
+        if bits >= t_bits or (cross and bits >= weak_bits and not rival(m.left, m.right, bits)
+                              and not rival(m.right, m.left, bits)):
+            join(Link(m.left, m.right, _method(m, atoms), m.probability, {"weights": m.weights}))
+        elif bits >= floor_bits:
+            review_out.append(m)
+    # The others: each with its best candidate customer, unless another is nearly as likely.
+    placed: set[str] = set()
+    undecided: set[str] = set()
+
+    def place(rid: str, cands: Sequence[MatchLink]) -> None:
+        best: dict[str, MatchLink] = {}
+        for m in cands:
+            root = graph.find(m.right if m.left == rid else m.left)
+            if root == graph.find(rid):
+                continue
+            if root not in best or m.weight > best[root].weight:
+                best[root] = m
+        if not best:
+            return
+        ranked = sorted(best.values(), key=lambda m: (-m.weight, m.left, m.right))
+        top, runner_up = ranked[0], (ranked[1] if len(ranked) > 1 else None)
+        ambiguous = runner_up is not None and runner_up.weight >= weak_bits and \
+            top.weight - runner_up.weight < AMBIGUOUS_BITS
+        if top.weight >= weak_bits and not ambiguous:
+            if join(Link(top.left, top.right, _method(top, atoms), top.probability, {"weights": top.weights})):
+                placed.add(rid)
+            return
+        # Too close to call afresh; but if the atom already belonged to one of the close
+        # candidates, a newcomer that merely resembles it is no reason to move it.
+        before = _previous_customer(atoms[rid].members, previous)
+        kept_with = next((m for m in ranked if m.weight >= weak_bits and before is not None
+                          and _previous_customer(atoms[m.right if m.left == rid else m.left].members, previous)
+                          == before), None)
         if kept_with is not None:
-            join(Link(kept_with.left, kept_with.right, "match", kept_with.probability,
-                      {"weights": kept_with.weights, "kept": "previous decision, candidates too close"}))
-        elif top.probability >= review_floor:
-            review_out.extend(m for m in ranked if m.probability >= review_floor)
-    # A person rolled into a domain group joins whatever the group joins.
-    for group, people in rolled.members.items():
-        shared = {"domain": group_domain(group)}  # one evidence for the group's people
-        for rid in people:
-            name = rolled.by_organisation.get(rid)
-            if name is None:
-                join(Link(group, rid, "domain", 1.0, shared))
-            else:  # no corporate domain of their own: in the group by the organisation they name
-                join(Link(group, rid, "organisation", 1.0, {"organisation": name, **shared}))
+            if join(Link(kept_with.left, kept_with.right, "match", kept_with.probability,
+                         {"weights": kept_with.weights, "kept": "previous decision, candidates too close"})):
+                placed.add(rid)
+        elif ambiguous:
+            undecided.add(rid)  # between customers: for a steward, not for a customer of its own
+            review_out.extend(m for m in ranked if m.weight >= weak_bits)
+
+    to_seeds: dict[str, list[MatchLink]] = defaultdict(list)
+    others: dict[str, list[MatchLink]] = defaultdict(list)
+    for m in edges:
+        for rid, other in ((m.left, m.right), (m.right, m.left)):
+            if rid not in seeds:
+                (to_seeds if other in seeds else others)[rid].append(m)
+    for rid in sorted(to_seeds):
+        place(rid, to_seeds[rid])
+    # What no seed claims: people's atoms among themselves (a company known only to support and
+    # the product), strong evidence first, then the weak ones by the same rule as above.
+    for m in edges:
+        if m.left in seeds or m.right in seeds or {m.left, m.right} & (placed | undecided):
+            continue
+        if atoms[m.left].strong and atoms[m.right].strong and _edge_bits(m, atoms, t_bits) >= t_bits:
+            join(Link(m.left, m.right, _method(m, atoms), m.probability, {"weights": m.weights}))
+    for rid in sorted(others):
+        if rid not in placed and rid not in undecided and not atoms[rid].strong:
+            place(rid, [m for m in others[rid] if (m.right if m.left == rid else m.left) not in undecided])
+
     clusters = []
-    for g in uf.groups():
-        members = [rid for rid in g if not rid.startswith(GROUP_SOURCE + ":")]
+    for g in graph.groups():
         # At account grain a person nothing places (a free-mail address, no organisation, no
         # exact e-mail match) is not an account: leave them unresolved rather than guess.
-        if grain == "account" and len(members) == 1 and members[0].split(":", 1)[0] in person_sources \
-                and not _placeable(by_rid[members[0]]):
-            unresolved.append(members[0])
-        elif members:
-            clusters.append(members)
+        if grain == "account" and len(g) == 1 and by_rid[g[0]].source in person_sources \
+                and not _placeable(by_rid[g[0]]):
+            unresolved.append(g[0])
+        else:
+            clusters.append(g)
     return Resolution(clusters, kept, review_out, sorted(unresolved), conflicts, outcome.model, outcome.trained,
-                      len(records))
+                      len(records), failures, atom_set.generic_names, len(atom_set.atoms))
 
 
-def _contradicted(link: Link, matched: Sequence[MatchLink], threshold: float) -> bool:
-    """A cross-reference the evidence refutes: a stale ``crm_account_id``, say.
-
-    The rule says ``left`` is ``right``; it is refuted when the two records did not even
-    reach the candidate list, while ``left`` matches *another* record of ``right``'s source
-    with confidence. Such a link is not applied and is reported as a conflict. ``matched``
-    holds the candidate pairs that involve ``left``.
-    """
-    right_source = link.right.split(":", 1)[0]
-    pair_seen = False
-    elsewhere = False
-    for m in matched:
-        if link.left not in (m.left, m.right):
-            continue
-        other = m.right if m.left == link.left else m.left
-        if other == link.right:
-            pair_seen = True
-        elif other.split(":", 1)[0] == right_source and m.probability >= threshold:
-            elsewhere = True
-    return elsewhere and not pair_seen
+def _rule_pairs(atoms: Sequence[Atom]) -> list[tuple[str, str]]:
+    by_value: dict[str, list[str]] = defaultdict(list)
+    for a in atoms:
+        for tag in a.ids:
+            if tag.startswith("r") and ":" in tag and tag.split(":", 1)[0][1:].isdigit():
+                by_value[tag].append(a.rid)
+    out = []
+    for rids in by_value.values():
+        for i, x in enumerate(rids):
+            out.extend((x, y) for y in rids[i + 1:])
+    return out
 
 
-# Two candidate accounts whose match weights differ by less than this (3 bits: 8 times as
-# likely) are too close to choose between without a steward.
-AMBIGUOUS_BITS = 3.0
+def _shares_rule(m: MatchLink, atoms: Mapping[str, Atom]) -> bool:
+    left = {t for t in atoms[m.left].ids if t.startswith("r")}
+    return bool(left and left & set(atoms[m.right].ids))
 
 
-def _bits(p: float) -> float:
-    p = min(max(p, 1e-12), 1 - 1e-12)
-    return math.log2(p / (1 - p))
+def _edge_bits(m: MatchLink, atoms: Mapping[str, Atom], t_bits: float) -> float:
+    """An edge's weight; a pair sharing a rule value weighs at least the threshold."""
+    bits = m.weight
+    if bits < t_bits and _shares_rule(m, atoms):
+        return t_bits
+    return bits
 
 
-def _previous_customer(rid: str, previous: Mapping[str, str], members: Mapping[str, list[str]]) -> str | None:
-    """The customer ``rid`` (a record, or a domain group through its people) belonged to before."""
-    if rid in members:
-        votes = Counter(previous[m] for m in members[rid] if m in previous)
-        return min(votes.items(), key=lambda kv: (-kv[1], kv[0]))[0] if votes else None
-    return previous.get(rid)
+def _method(m: MatchLink, atoms: Mapping[str, Atom]) -> str:
+    return "rule" if _shares_rule(m, atoms) else "match"
+
+
+def _same_sources(a: Atom, b: Atom) -> bool:
+    """Both atoms hold records of one source only, the same one (two CRM accounts)."""
+    return len(a.sources) == 1 and a.sources == b.sources
+
+
+def _reason(refused: Refusal) -> str:
+    if refused.reason == "apart":
+        return "kept apart (a steward's unlink or a parent account)"
+    return f"{refused.left} and {refused.right} are different records of a source that keeps customers apart"
+
+
+def _previous_customer(members: Sequence[str], previous: Mapping[str, str]) -> str | None:
+    """The customer most of ``members`` belonged to before."""
+    votes = Counter(previous[m] for m in members if m in previous)
+    return min(votes.items(), key=lambda kv: (-kv[1], kv[0]))[0] if votes else None
 
 
 def _placeable(record: IdentityRecord) -> bool:
     a = record.attrs
-    return bool(a.name or a.email_domain or a.web_domain or a.phone)
+    return bool(a.name or a.email_domain or a.web_domain or a.phone or record.identifiers)

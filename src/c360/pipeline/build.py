@@ -30,9 +30,10 @@ from c360.governance.erasure import record_publish
 from c360.identity.records import IdentityRecord, make_record
 from c360.identity.resolve import Resolution, resolve
 from c360.identity.stable import Assignment, assign_ids
+from c360.identity.transforms import Transform, compose
 from c360.pipeline.progress import Reporter, Silent
 from c360.pipeline.sync import SourceSync, sync
-from c360.spec.validate import Spec
+from c360.spec.validate import IDENTITY_ATTRIBUTES, Spec
 from c360.store import Store
 from c360.store import identity as idmap
 
@@ -83,7 +84,7 @@ def normalise(spec: Spec, store: Store, reporter: Reporter, *, only: set[str] | 
         if only is not None and name not in only:
             continue
         reader = ColumnReader(name, src, spec.model)
-        frame = SourceFrame({c: col.type for c, col in src.columns.items()})
+        frame = SourceFrame.for_source(src)
         task = f"normalise {name}{label}"
         reporter.start(task)
         for row in store.staged(name):
@@ -98,19 +99,35 @@ def normalise(spec: Spec, store: Store, reporter: Reporter, *, only: set[str] | 
     return Normalised(frames, bad, unmapped)
 
 
-def identity_records(spec: Spec, frames: dict[str, SourceFrame]) -> list[IdentityRecord]:
+def identifier_transforms(spec: Spec) -> dict[str, Transform]:
+    """Each declared identifier attribute (one not built in) and the transform its values get."""
+    declared = spec.model.identity.identifiers
+    out: dict[str, Transform] = {}
+    for src in spec.model.sources.values():
+        for attr in src.identity:
+            if attr in IDENTITY_ATTRIBUTES or attr in out:
+                continue
+            ident = declared.get(attr)
+            out[attr] = compose(ident.transform, ident.pattern) if ident else compose(["trim"])
+    return out
+
+
+def identity_records(spec: Spec, frames: dict[str, SourceFrame],
+                     failed: dict[str, int] | None = None) -> list[IdentityRecord]:
     rule_cols: dict[str, set[str]] = {}
     for r in spec.rules:
         rule_cols.setdefault(r.left_source, set()).add(r.left_column)
         rule_cols.setdefault(r.right_source, set()).add(r.right_column)
+    transforms = identifier_transforms(spec)
     out = []
     for name, src in spec.model.sources.items():
         if src.belongs_to is not None:
             continue
         frame = frames[name]
         cols = frozenset(rule_cols.get(name, ()))
+        mine = {a: transforms[a] for a in src.identity if a in transforms}
         for key, row in zip(frame.keys, frame.rows(), strict=True):
-            out.append(make_record(name, key, src.identity, row, cols))
+            out.append(make_record(name, key, src.identity, row, cols, identifiers=mine, failed=failed))
     return out
 
 
@@ -137,12 +154,16 @@ def resolve_identities(spec: Spec, store: Store, frames: dict[str, SourceFrame],
     previous, created = idmap.previous_ids(store)
     # Sources that describe people (they carry a person's name) roll up to their account.
     people = frozenset(n for n, s in spec.model.sources.items() if "person_name" in s.identity)
+    distinct = spec.model.identity.distinct
+    evidence_ids = frozenset(a for a, i in spec.model.identity.identifiers.items() if i.strength == "evidence")
     resolution = resolve(records, spec.rules, grain=spec.model.grain, threshold=match.threshold,
                          review_threshold=match.review_threshold, attach_threshold=match.attach_threshold,
                          model_path=model_path, model=stored.model if stored else None,
                          link_pins=[(p.left, p.right) for p in pins if p.kind == "link"],
                          unlink_pins=[(p.left, p.right) for p in pins if p.kind == "unlink"],
-                         person_sources=people, previous=previous)
+                         person_sources=people, previous=previous,
+                         distinct_sources=frozenset(distinct) if distinct is not None else None,
+                         evidence_identifiers=evidence_ids)
     assignment = assign_ids(resolution.clusters, previous, created, new_customer_id, people=people)
     evidence = resolution.evidence()
     rows: list[idmap.MapRow] = []

@@ -96,7 +96,7 @@ class LiveReader:
         frames: dict[str, SourceFrame] = {}
         for name in sources:
             src = self.spec.model.sources[name]
-            frame = SourceFrame({c: col.type for c, col in src.columns.items()})
+            frame = SourceFrame.for_source(src)
             frames[name] = frame
             wanted = keys.get(name)
             if not wanted:

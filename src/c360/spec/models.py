@@ -125,9 +125,44 @@ class MatchSpec(_Model):
     review_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
 
 
+Strength = Literal["key", "evidence"]
+
+
+class IdentifierSpec(_Model):
+    """How records compare a declared identifier (an identity attribute that is not a built-in one).
+
+    ``key``: records sharing the value are one customer (a product workspace id), unless a
+    constraint keeps them apart. ``evidence``: sharing it only adds weight (a support desk's
+    organisation id, which a group's subsidiaries may share). ``transform`` puts each value in
+    one form first (``trim``, ``lower``, ``digits``, ``salesforce_id``, ``e164``, ``domain``,
+    ``email``, ``regex`` with ``pattern``), applied left to right.
+    """
+
+    strength: Strength = "key"
+    transform: list[str] = Field(default_factory=lambda: ["trim"])
+    pattern: str | None = None
+
+    @field_validator("transform", mode="before")
+    @classmethod
+    def _one_or_many(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+
 class IdentitySpec(_Model):
     rules: list[str] = Field(default_factory=list)
     match: MatchSpec = Field(default_factory=MatchSpec)
+    identifiers: dict[str, IdentifierSpec] = Field(default_factory=dict)
+    # Sources whose records are different customers unless direct evidence says they are
+    # duplicates (a CRM's accounts). Default: at account grain, every source without people.
+    distinct: list[str] | None = None
+
+    @field_validator("identifiers", mode="before")
+    @classmethod
+    def _short_identifiers(cls, v: Any) -> Any:
+        # `workspace_id: key` is shorthand for `workspace_id: {strength: key}`.
+        if isinstance(v, dict):
+            return {k: ({"strength": c} if isinstance(c, str) else c) for k, c in v.items()}
+        return v
 
 
 class CheckSpec(_Model):

@@ -16,24 +16,48 @@ from c360.spec.expressions import ExpressionError, column_refs, parse_expression
 from c360.spec.loader import Located, Path_, load_yaml, load_yaml_text, substitute_env
 from c360.spec.models import IDENT, SOURCE_KEYS, CheckSpec, ProductSpec, SourceSpec
 
-# Attributes identity resolution normalises; other identity keys are cross-references for rules.
+# The transforms an identity rule or identifier may name (c360.identity.transforms has them).
+TRANSFORMS = ("trim", "lower", "digits", "salesforce_id", "e164", "domain", "email")
+
+# Attributes identity resolution normalises and compares; ``parent`` names another record of
+# the same source that is a different customer. Other identity keys are identifiers.
 IDENTITY_ATTRIBUTES = (
-    "name", "web_domain", "email", "phone", "address", "postcode", "country", "person_name",
+    "name", "web_domain", "email", "phone", "address", "postcode", "city", "country", "person_name", "parent",
 )
-RULE = re.compile(r"^\s*([A-Za-z_]\w*)\.([\w.]+)\s*=\s*([A-Za-z_]\w*)\.([\w.]+)\s*$")
+_SIDE = r"\s*((?:[a-z_]+\(\s*)*)([A-Za-z_]\w*)\.([\w.]+)\s*((?:\)\s*)*)"
+RULE = re.compile(rf"^{_SIDE}=\s*{_SIDE}$")
 
 
 @dataclass(frozen=True)
 class Rule:
-    """A deterministic identity rule: ``left.column = right.column`` links records."""
+    """A deterministic identity rule: ``left.column = right.column`` links records.
+
+    Each side may put its values in one form first: ``salesforce_id(billing.crm_account_id) =
+    crm.Id``; transforms apply innermost first. With none declared, values are trimmed, and
+    when one side holds Salesforce ids both sides are read as 18-character ids.
+    """
 
     left_source: str
     left_column: str
     right_source: str
     right_column: str
+    left_transform: tuple[str, ...] = ()
+    right_transform: tuple[str, ...] = ()
 
     def __str__(self) -> str:
-        return f"{self.left_source}.{self.left_column} = {self.right_source}.{self.right_column}"
+        def side(fns: tuple[str, ...], source: str, column: str) -> str:
+            text = f"{source}.{column}"
+            for fn in fns:
+                text = f"{fn}({text})"
+            return text
+
+        return (f"{side(self.left_transform, self.left_source, self.left_column)} = "
+                f"{side(self.right_transform, self.right_source, self.right_column)}")
+
+
+def _transforms(opening: str) -> tuple[str, ...]:
+    """``lower(trim(`` → ``("trim", "lower")``: innermost first."""
+    return tuple(reversed([t.strip() for t in opening.split("(") if t.strip()]))
 
 
 @dataclass(frozen=True)
@@ -148,6 +172,7 @@ def _check(model: ProductSpec, doc: Located, issues: list[SpecIssue], base_dir: 
     for name, src in sources.items():
         _check_source(name, src, model, doc, issues)
     rules = _check_rules(model, doc, issues)
+    issues.extend(_check_identifiers(model, doc))
 
     for fname, f in model.fields.items():
         at: Path_ = ("fields", fname)
@@ -334,11 +359,17 @@ def _check_source(name: str, src: SourceSpec, model: ProductSpec, doc: Located, 
         if cols and column not in cols:
             issues.append(doc.issue((*at, "identity", attr), f"identity attribute '{attr}' names column '{column}', "
                                     f"which the source does not declare", closest(column, cols)))
-        in_rules = any(attr in r or column in r for r in model.identity.rules)
-        if attr not in IDENTITY_ATTRIBUTES and not in_rules:
-            issues.append(doc.issue((*at, "identity", attr), f"unknown identity attribute '{attr}' "
-                                    f"(expected one of: {', '.join(IDENTITY_ATTRIBUTES)}, or a column used in "
-                                    "identity.rules)", closest(attr, IDENTITY_ATTRIBUTES)))
+        if attr not in IDENTITY_ATTRIBUTES:
+            near = closest(attr, IDENTITY_ATTRIBUTES)
+            if near is not None and attr not in model.identity.identifiers:
+                # Most likely a misspelt attribute ("emial"); an identifier is declared under that name.
+                issues.append(doc.issue((*at, "identity", attr), f"unknown identity attribute '{attr}' "
+                                        f"(expected one of: {', '.join(IDENTITY_ATTRIBUTES)}; an identifier of "
+                                        f"your own, such as workspace_id, must not look like one: declare it "
+                                        f"under identity.identifiers)", near))
+            elif not IDENT.match(attr):
+                issues.append(doc.issue((*at, "identity", attr), f"an identifier's name must be a lower-case "
+                                        f"identifier (a-z, 0-9, _), found '{attr}'"))
     if src.belongs_to is not None:
         parent = model.sources.get(src.belongs_to.source)
         if parent is None:
@@ -362,16 +393,50 @@ def _check_rules(model: ProductSpec, doc: Located, issues: list[SpecIssue]) -> l
     for i, text in enumerate(model.identity.rules):
         at: Path_ = ("identity", "rules", i)
         m = RULE.match(text)
-        if not m:
-            issues.append(doc.issue(at, f"cannot read rule '{text}'; expected 'source.column = source.column'"))
+        if not m or m.group(1).count("(") != m.group(4).count(")") or m.group(5).count("(") != m.group(8).count(")"):
+            issues.append(doc.issue(at, f"cannot read rule '{text}'; expected 'source.column = source.column', "
+                                    "each side optionally in transforms such as salesforce_id(crm.Id)"))
             continue
-        rule = Rule(*m.groups())
+        rule = Rule(m.group(2), m.group(3), m.group(6), m.group(7), _transforms(m.group(1)), _transforms(m.group(5)))
         found = [*_check_ref(rule.left_source, rule.left_column, model, doc, at),
                  *_check_ref(rule.right_source, rule.right_column, model, doc, at)]
+        for fn in (*rule.left_transform, *rule.right_transform):
+            if fn not in TRANSFORMS:
+                found.append(doc.issue(at, f"unknown transform '{fn}' (known: {', '.join(TRANSFORMS)})",
+                                       closest(fn, TRANSFORMS)))
         issues.extend(found)
         if not found:
             rules.append(rule)
     return rules
+
+
+def _check_identifiers(model: ProductSpec, doc: Located) -> list[SpecIssue]:
+    out: list[SpecIssue] = []
+    used = {attr for src in model.sources.values() for attr in src.identity if attr not in IDENTITY_ATTRIBUTES}
+    for name, ident in model.identity.identifiers.items():
+        at: Path_ = ("identity", "identifiers", name)
+        if name in IDENTITY_ATTRIBUTES:
+            out.append(doc.issue(at, f"'{name}' is a built-in identity attribute, compared in its own way; "
+                                 "an identifier needs a name of its own"))
+        elif name not in used:
+            out.append(doc.issue(at, f"no source's identity declares '{name}'", closest(name, used)))
+        for i, fn in enumerate(ident.transform):
+            if fn == "regex":
+                if not ident.pattern:
+                    out.append(doc.issue((*at, "pattern"), "the regex transform needs 'pattern'"))
+                else:
+                    try:
+                        re.compile(ident.pattern)
+                    except re.error as exc:
+                        out.append(doc.issue((*at, "pattern"), f"not a regular expression: {exc}"))
+            elif fn not in TRANSFORMS:
+                out.append(doc.issue((*at, "transform", i), f"unknown transform '{fn}' (known: "
+                                     f"{', '.join((*TRANSFORMS, 'regex'))})", closest(fn, TRANSFORMS)))
+    for i, source in enumerate(model.identity.distinct or ()):
+        if source not in model.sources:
+            out.append(doc.issue(("identity", "distinct", i), f"unknown source '{source}'",
+                                 closest(source, model.sources)))
+    return out
 
 
 def _check_ref(source: str, column: str, model: ProductSpec, doc: Located, at: Path_) -> list[SpecIssue]:

@@ -1,0 +1,91 @@
+"""Atoms: the records that keys have already joined, described by all their evidence.
+
+After the key edges of the identity graph (an exact e-mail address, a shared workspace id)
+are applied, each cluster is an *atom*: one product workspace with its users, one person's
+tickets, a CRM account alone. Probabilistic matching then compares atoms, not records, so a
+workspace of fourteen users is compared once, with every name, domain, phone and postcode its
+records carry.
+
+A value that many unrelated atoms share is no evidence of anything: a workspace called "My
+Workspace" on fifty companies' domains. Names seen on atoms of at least ``GENERIC_DOMAINS``
+distinct domains are left out of the comparison (and counted).
+
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from c360.identity.records import IdentityRecord
+
+GENERIC_DOMAINS = 5
+
+
+@dataclass(slots=True)
+class Atom:
+    rid: str  # the record that stands for it (its cluster root)
+    members: list[str]
+    names: tuple[str, ...] = ()
+    domains: tuple[str, ...] = ()
+    phones: tuple[str, ...] = ()
+    postcodes: tuple[str, ...] = ()
+    cities: tuple[str, ...] = ()
+    countries: tuple[str, ...] = ()
+    person_names: tuple[str, ...] = ()
+    ids: tuple[str, ...] = ()  # evidence identifiers and rule values, tagged by kind
+    sources: tuple[str, ...] = ()
+    distinct: bool = False  # holds a record of a distinct source (an account record)
+
+    @property
+    def strong(self) -> bool:
+        """Evidence enough to found or join a customer by itself: a name, or an account record."""
+        return self.distinct or bool(self.names)
+
+
+@dataclass
+class AtomSet:
+    atoms: list[Atom]
+    generic_names: dict[str, int] = field(default_factory=dict)  # name → atoms it was dropped from
+
+
+def _distinct(values: Iterable[str | None]) -> tuple[str, ...]:
+    counts = Counter(v for v in values if v)
+    return tuple(v for v, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def build_atoms(groups: Sequence[Sequence[str]], by_rid: Mapping[str, IdentityRecord],
+                distinct_sources: frozenset[str], ids: Mapping[str, Sequence[str]]) -> AtomSet:
+    """One atom per group of records (the first record names it). ``ids``: record → tagged ids."""
+    atoms: list[Atom] = []
+    for group in groups:
+        recs = [by_rid[r] for r in group]
+        a = [r.attrs for r in recs]
+        atoms.append(Atom(
+            rid=group[0], members=list(group),
+            names=_distinct(x.name for x in a),
+            domains=_distinct(d for r in recs for d in (r.attrs.web_domain, r.attrs.email_domain)),
+            phones=_distinct(x.phone for x in a),
+            postcodes=_distinct(x.postcode for x in a),
+            cities=_distinct(x.city for x in a),
+            countries=_distinct(x.country for x in a),
+            person_names=_distinct(x.person_name for x in a if x.person_name and " " in x.person_name),
+            ids=_distinct(i for r in group for i in ids.get(r, ())),
+            sources=_distinct(r.source for r in recs),
+            distinct=any(r.source in distinct_sources for r in recs),
+        ))
+    # Names spread over many unrelated domains are placeholders, not company names.
+    spread: dict[str, set[str]] = defaultdict(set)
+    for atom in atoms:
+        for n in atom.names:
+            spread[n].update(atom.domains or ("",))
+    generic = {n for n, ds in spread.items() if len(ds - {""}) >= GENERIC_DOMAINS}
+    dropped: Counter[str] = Counter()
+    if generic:
+        for atom in atoms:
+            if any(n in generic for n in atom.names):
+                dropped.update(n for n in atom.names if n in generic)
+                atom.names = tuple(n for n in atom.names if n not in generic)
+    return AtomSet(atoms, dict(dropped))
