@@ -22,6 +22,12 @@ from dataclasses import dataclass, field
 from c360.identity.records import IdentityRecord
 
 GENERIC_DOMAINS = 5
+# A person's full name on atoms of this many distinct domains is a common name, not one person.
+GENERIC_PERSON_DOMAINS = 3
+# A person's name is evidence only when fewer namesakes than this are expected among the
+# people of the data: the number of names times the share of names with that first word
+# times the share with that last word (names drawn from small pools are never evidence).
+NAMESAKE_LIMIT = 0.1
 
 
 @dataclass(slots=True)
@@ -49,6 +55,7 @@ class Atom:
 class AtomSet:
     atoms: list[Atom]
     generic_names: dict[str, int] = field(default_factory=dict)  # name → atoms it was dropped from
+    generic_people: int = 0  # atoms that lost a person's name too common to tell people apart
 
 
 def _distinct(values: Iterable[str | None]) -> tuple[str, ...]:
@@ -76,16 +83,37 @@ def build_atoms(groups: Sequence[Sequence[str]], by_rid: Mapping[str, IdentityRe
             sources=_distinct(r.source for r in recs),
             distinct=any(r.source in distinct_sources for r in recs),
         ))
-    # Names spread over many unrelated domains are placeholders, not company names.
+    # Names spread over many unrelated domains are placeholders, not company names; a person's
+    # name on several companies' domains is several people.
+    dropped: Counter[str] = Counter()
+    generic = _spread(atoms, "names", GENERIC_DOMAINS)
+    generic_people = _spread(atoms, "person_names", GENERIC_PERSON_DOMAINS) | _common_people(atoms)
+    lost_people = 0
+    for atom in atoms:
+        if generic and any(n in generic for n in atom.names):
+            dropped.update(n for n in atom.names if n in generic)
+            atom.names = tuple(n for n in atom.names if n not in generic)
+        if generic_people and any(n in generic_people for n in atom.person_names):
+            lost_people += 1
+            atom.person_names = tuple(n for n in atom.person_names if n not in generic_people)
+    return AtomSet(atoms, dict(dropped), lost_people)
+
+
+def _common_people(atoms: Sequence[Atom]) -> set[str]:
+    """People's names so common that a namesake is expected (see :data:`NAMESAKE_LIMIT`)."""
+    names = {n for a in atoms for n in a.person_names}
+    if not names:
+        return set()
+    first = Counter(n.split()[0] for n in names)
+    last = Counter(n.split()[-1] for n in names)
+    total = len(names)
+    return {n for n in names if first[n.split()[0]] * last[n.split()[-1]] / total >= NAMESAKE_LIMIT}
+
+
+def _spread(atoms: Sequence[Atom], attr: str, limit: int) -> set[str]:
+    """Values of ``attr`` found on atoms of at least ``limit`` distinct domains."""
     spread: dict[str, set[str]] = defaultdict(set)
     for atom in atoms:
-        for n in atom.names:
-            spread[n].update(atom.domains or ("",))
-    generic = {n for n, ds in spread.items() if len(ds - {""}) >= GENERIC_DOMAINS}
-    dropped: Counter[str] = Counter()
-    if generic:
-        for atom in atoms:
-            if any(n in generic for n in atom.names):
-                dropped.update(n for n in atom.names if n in generic)
-                atom.names = tuple(n for n in atom.names if n not in generic)
-    return AtomSet(atoms, dict(dropped))
+        for n in getattr(atom, attr):
+            spread[n].update(atom.domains)
+    return {n for n, ds in spread.items() if len(ds) >= limit}

@@ -306,31 +306,34 @@ def resolve(
             review_out.extend(m for m in ranked if m.weight >= weak_bits)
 
     to_seeds: dict[str, list[MatchLink]] = defaultdict(list)
-    others: dict[str, list[MatchLink]] = defaultdict(list)
+    everyone: dict[str, list[MatchLink]] = defaultdict(list)
     for m in edges:
         for rid, other in ((m.left, m.right), (m.right, m.left)):
             if rid not in seeds:
-                (to_seeds if other in seeds else others)[rid].append(m)
+                everyone[rid].append(m)
+                if other in seeds:
+                    to_seeds[rid].append(m)
     for rid in sorted(to_seeds):
         place(rid, to_seeds[rid])
     # What no seed claims: people's atoms among themselves (a company known only to support and
-    # the product), strong evidence first, then the weak ones by the same rule as above.
+    # the product), strong evidence first; then each atom left with its best candidate
+    # customer (a free-mail user naming a workspace its colleagues placed), by the same rule.
     for m in edges:
         if m.left in seeds or m.right in seeds or {m.left, m.right} & (placed | undecided):
             continue
         if atoms[m.left].strong and atoms[m.right].strong and _edge_bits(m, atoms, t_bits) >= t_bits:
             join(Link(m.left, m.right, _method(m, atoms), m.probability, {"weights": m.weights}))
-    for rid in sorted(others):
-        if rid not in placed and rid not in undecided and not atoms[rid].strong:
-            place(rid, [m for m in others[rid] if (m.right if m.left == rid else m.left) not in undecided])
+    for rid in sorted(everyone):
+        if rid not in placed and rid not in undecided:
+            place(rid, [m for m in everyone[rid] if (m.right if m.left == rid else m.left) not in undecided])
 
     clusters = []
     for g in graph.groups():
-        # At account grain a person nothing places (a free-mail address, no organisation, no
-        # exact e-mail match) is not an account: leave them unresolved rather than guess.
-        if grain == "account" and len(g) == 1 and by_rid[g[0]].source in person_sources \
-                and not _placeable(by_rid[g[0]]):
-            unresolved.append(g[0])
+        # At account grain people nothing places (a free-mail address, no organisation, no
+        # exact e-mail match with anyone placed) are not an account: leave them unresolved
+        # rather than make a customer of one person.
+        if grain == "account" and all(by_rid[r].source in person_sources and not _placeable(by_rid[r]) for r in g):
+            unresolved.extend(g)
         else:
             clusters.append(g)
     return Resolution(clusters, kept, review_out, sorted(unresolved), conflicts, outcome.model, outcome.trained,
