@@ -502,7 +502,7 @@ def test_normalise_attributes_record_country_beats_default_region() -> None:
 
 def test_attribute_names() -> None:
     assert ATTRIBUTE_NAMES == (
-        "name", "web_domain", "email", "phone", "address", "postcode", "country", "person_name",
+        "name", "web_domain", "email", "phone", "address", "postcode", "city", "country", "person_name",
     )  # fmt: skip
     assert "crm_account_id" not in ATTRIBUTE_NAMES
 
@@ -534,3 +534,20 @@ def test_records_of_one_company_share_its_values_and_rid_is_made_once() -> None:
     assert one.domain is two.domain
     assert one.rid == "crm:1" and one.rid is one.rid
     assert one.refs == {} and one.refs is two.refs
+
+
+def test_cities_compare_in_one_form_whatever_the_spelling() -> None:
+    from c360.identity.places import city
+
+    assert city("München") == city("Munich") == city("Muenchen") == "munchen"
+    assert city("Paris Cedex 08") == city("PARIS") == "paris"
+    assert city("Newcastle upon Tyne") == city("Newcastle") == "newcastle"
+    assert city("'s-Gravenhage") == city("The Hague") == city("Den Haag")
+    assert city("n/a") is None and city("") is None
+
+
+def test_country_codes_and_names_in_other_languages() -> None:
+    from c360.identity.places import country
+
+    assert [country(x) for x in ("GER", "Holland", "England", "Deutschland", "NED", "Allemagne", "Pays-Bas")] == \
+        ["DE", "NL", "GB", "DE", "NL", "DE", "NL"]

@@ -116,10 +116,24 @@ class _Truth:
         self.kinds: dict[str, int] = {}
         self.rows = 0
 
+        # Tickets of free-mail requesters with no organisation wait until every source is
+        # written: the one whose address another record also carries can be placed by it.
+        self._deferred: list[tuple[str, str | int, Account, str, str]] = []
+        self.placed_emails: set[str] = set()
+
     def add(self, source: str, key: str | int, acc: Account, kind: str) -> None:
         self.writer.writerow((source, key, acc.number, kind))
         self.kinds[kind] = self.kinds.get(kind, 0) + 1
         self.rows += 1
+
+    def defer(self, source: str, key: str | int, acc: Account, kind: str, email: str) -> None:
+        self._deferred.append((source, key, acc, kind, email.strip().lower()))
+
+    def finish(self) -> None:
+        """Write the deferred rows: decidable after all when their address is on a placed record."""
+        for source, key, acc, kind, email in self._deferred:
+            self.add(source, key, acc, "free_mail" if email in self.placed_emails else kind)
+        self._deferred = []
 
 
 @dataclass
@@ -180,6 +194,7 @@ def generate(
         counts.update(_write_billing(ctx))
         counts["support"] = _write_support(ctx)
         counts["product"] = _write_product(ctx)
+        truth.finish()
     counts["truth"] = truth.rows
 
     broken = tuple(ctx.broken)
@@ -419,7 +434,11 @@ def _write_support(ctx: _Context) -> int:
                 ))
                 continue
             handle.write(line)
-            ctx.truth.add("support", ticket_id, ticket.acc, ticket.kind)
+            if ticket.kind == "free_mail_no_org":
+                ctx.truth.defer("support", ticket_id, ticket.acc, ticket.kind, ticket.email)
+            else:
+                ctx.truth.placed_emails.add(ticket.email.strip().lower())
+                ctx.truth.add("support", ticket_id, ticket.acc, ticket.kind)
             written += 1
     return written
 
@@ -538,6 +557,8 @@ def _write_product(ctx: _Context) -> int:
                 None if deleted is None else forms.iso_z(deleted),
             ))
             ctx.truth.add("product", i + 1, acc, user.kind)
+            if deleted is None:
+                ctx.truth.placed_emails.add(user.email.strip().lower())
         db.executemany("INSERT INTO users VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
         db.commit()
     finally:

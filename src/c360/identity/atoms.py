@@ -43,12 +43,13 @@ class Atom:
     person_names: tuple[str, ...] = ()
     ids: tuple[str, ...] = ()  # evidence identifiers and rule values, tagged by kind
     sources: tuple[str, ...] = ()
-    distinct: bool = False  # holds a record of a distinct source (an account record)
+    distinct: bool = False  # holds a record of a distinct source (a CRM account)
+    account: bool = False  # holds a record of a source that is not people (an account record)
 
     @property
     def strong(self) -> bool:
         """Evidence enough to found or join a customer by itself: a name, or an account record."""
-        return self.distinct or bool(self.names)
+        return self.account or self.distinct or bool(self.names)
 
 
 @dataclass
@@ -64,7 +65,8 @@ def _distinct(values: Iterable[str | None]) -> tuple[str, ...]:
 
 
 def build_atoms(groups: Sequence[Sequence[str]], by_rid: Mapping[str, IdentityRecord],
-                distinct_sources: frozenset[str], ids: Mapping[str, Sequence[str]]) -> AtomSet:
+                distinct_sources: frozenset[str], ids: Mapping[str, Sequence[str]],
+                person_sources: frozenset[str] = frozenset()) -> AtomSet:
     """One atom per group of records (the first record names it). ``ids``: record → tagged ids."""
     atoms: list[Atom] = []
     for group in groups:
@@ -82,6 +84,7 @@ def build_atoms(groups: Sequence[Sequence[str]], by_rid: Mapping[str, IdentityRe
             ids=_distinct(i for r in group for i in ids.get(r, ())),
             sources=_distinct(r.source for r in recs),
             distinct=any(r.source in distinct_sources for r in recs),
+            account=any(r.source not in person_sources for r in recs),
         ))
     # Names spread over many unrelated domains are placeholders, not company names; a person's
     # name on several companies' domains is several people.

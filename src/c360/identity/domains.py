@@ -40,6 +40,10 @@ _PLACEHOLDER_LOCAL_PARTS = frozenset(
     {"none", "null", "nil", "na", "n/a", "unknown", "noemail", "no-email", "no.email", "test"}
 )
 
+# Top-level domains outside the public suffix list that still name organisations' hosts.
+UNLISTED_TLDS = frozenset({"test", "example", "invalid", "localhost", "local", "internal", "corp", "lan", "home",
+                           "intranet", "private"})
+
 _extractor: tldextract.TLDExtract | None = None
 
 
@@ -86,6 +90,12 @@ def _registrable(host: str) -> str | None:
     # a hosting platform would share one "company" domain.
     result = _extract()(host, include_psl_private_domains=True)
     if not result.suffix or not result.domain:
+        # A top-level domain the public suffix list does not know: the reserved ones test and
+        # sample data use (.test, .example, .invalid, .localhost) and private ones (.corp,
+        # .internal). Its last two labels are the registrable domain.
+        labels = host.split(".")
+        if len(labels) >= 2 and labels[-1] in UNLISTED_TLDS:
+            return ".".join(labels[-2:])
         return None
     return f"{result.domain}.{result.suffix}"
 

@@ -73,8 +73,12 @@ class Clusters:
         """The distinct records in ``x``'s cluster, by source."""
         return self._distinct.get(self.find(x), {})
 
-    def refusal(self, a: str, b: str) -> Refusal | None:
-        """Why the clusters of ``a`` and ``b`` may not join, or None when they may."""
+    def refusal(self, a: str, b: str, *, distinct: bool = True) -> Refusal | None:
+        """Why the clusters of ``a`` and ``b`` may not join, or None when they may.
+
+        ``distinct=False`` checks the pairs kept apart only (a steward's link overrides a source's
+        separation of its records, never a steward's unlink).
+        """
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
             return None
@@ -87,7 +91,7 @@ class Clusters:
                     if hit is not None:
                         return Refusal("apart", a, b)
         da, db = self._distinct.get(ra), self._distinct.get(rb)
-        if da and db:
+        if distinct and da and db:
             for source, xs in da.items():
                 for y in db.get(source, ()):
                     for x in xs:
@@ -95,9 +99,9 @@ class Clusters:
                             return Refusal("distinct", x, y)
         return None
 
-    def join(self, a: str, b: str) -> Refusal | None:
+    def join(self, a: str, b: str, *, distinct: bool = True) -> Refusal | None:
         """Join the clusters of ``a`` and ``b``; the refusal instead when a constraint forbids it."""
-        refused = self.refusal(a, b)
+        refused = self.refusal(a, b, distinct=distinct)
         if refused is not None:
             return refused
         ra, rb = self.find(a), self.find(b)

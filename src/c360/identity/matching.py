@@ -22,8 +22,10 @@ from c360.core import duck
 from c360.identity.atoms import Atom
 
 COLUMNS = ("names", "name1", "names_compact", "names_first", "domains", "domain1", "phones", "postcodes",
-           "cities", "countries", "person_names", "ids")
+           "cities", "countries", "person_names", "person1", "phone1", "postcode1", "ids")
 
+
+SCALARS = frozenset({"unique_id", "name1", "domain1", "person1", "phone1", "postcode1"})
 
 # Prediction rows fetched from DuckDB at a time.
 PREDICTION_CHUNK = 50_000
@@ -65,8 +67,12 @@ def _table(atoms: Sequence[Atom]) -> pa.Table:
         cols["cities"].append(_list(a.cities))
         cols["countries"].append(_list(a.countries))
         cols["person_names"].append(_list(a.person_names))
+        cols["person1"].append(a.person_names[0] if a.person_names else None)
+        cols["phone1"].append(a.phones[0] if a.phones else None)
+        cols["postcode1"].append(a.postcodes[0] if a.postcodes else None)
         cols["ids"].append(_list(a.ids))
-    types = {c: pa.string() if c in ("unique_id", "name1", "domain1") else pa.list_(pa.string()) for c in cols}
+    types = {c: pa.string() if c in SCALARS else pa.list_(pa.string())
+             for c in cols}
     return pa.table({c: pa.array(v, types[c]) for c, v in cols.items()})
 
 
@@ -260,7 +266,7 @@ def m_floor() -> Iterator[None]:
         setattr(em, "populate_m_u_from_lookup", populate)  # noqa: B010
 
 
-def train(make_linker: Callable[[dict[str, Any] | Any], Any], grain: str, seed: int) -> dict[str, Any]:
+def train(make_linker: Callable[[dict[str, Any] | Any], Any], grain: str, seed: int, size: int = 0) -> dict[str, Any]:
     """Estimate the model's parameters; returns it as Splink JSON.
 
     ``make_linker(settings)`` builds a linker on the input. Each EM session starts from the
@@ -270,27 +276,104 @@ def train(make_linker: Callable[[dict[str, Any] | Any], Any], grain: str, seed: 
     """
     from splink import block_on
 
-    # Training follows the grain: accounts agree on a company's domain and name, people on an
-    # e-mail address and a person's name. Each EM pass blocks on one and learns the others.
-    deterministic: list[Any]
-    deterministic = [block_on("domain1", "name1")]
-    # EM cannot block on exploded arrays: it blocks on each atom's main domain, then main name.
-    em_rules = (block_on("domain1"), block_on("name1"))
+    # Training follows the grain: accounts agree on a company's domain and name, people on a
+    # person's name and domain. Each EM pass blocks on one and learns the others. EM cannot
+    # block on exploded arrays: it blocks on each atom's main value.
+    # The list column named beside each rule takes the comparison it feeds out of that session:
+    # pairs that share an atom's main domain all agree on domain, which says nothing of matches.
+    if grain == "person":
+        deterministic = [block_on("person1", "domain1")]
+        em_rules = ("l.person1 = r.person1 AND l.person_names IS NOT NULL",
+                    "l.domain1 = r.domain1 AND l.name1 = r.name1 AND l.domains IS NOT NULL AND l.names IS NOT NULL")
+    else:
+        deterministic = [block_on("domain1", "name1"), block_on("domain1", "phone1"), block_on("phone1", "postcode1")]
+        em_rules = ("l.domain1 = r.domain1 AND l.domains IS NOT NULL", "l.name1 = r.name1 AND l.names IS NOT NULL")
     linker = make_linker(_settings(grain))
-    linker.training.estimate_probability_two_random_records_match(deterministic, recall=0.7)
+    try:
+        linker.training.estimate_probability_two_random_records_match(deterministic, recall=0.7)
+    except Exception as exc:  # no pair agrees on the rule (no names at all, say): the default below
+        logging.getLogger(__name__).warning("match rate not estimated: %s", exc)
     linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=seed)
-    model: dict[str, Any] = linker.misc.save_model_to_json()
+    model: dict[str, Any] = with_m_priors(_sane_prior(linker.misc.save_model_to_json(), size))
     for rule in em_rules:
         linker = make_linker(fill_unobserved_m(copy.deepcopy(model)))
         try:
             with m_floor():
                 linker.training.estimate_parameters_using_expectation_maximisation(rule)
         except Exception as exc:
-            sql = rule.get_blocking_rule("duckdb").blocking_rule_sql
-            logging.getLogger(__name__).warning("EM blocked on %s skipped: %s", sql, exc)
+            logging.getLogger(__name__).warning("EM blocked on %s skipped: %s", rule, exc)
             continue
-        model = linker.misc.save_model_to_json()
-    return correct_u(fill_unobserved_m(model))
+        model = _sane_prior(linker.misc.save_model_to_json(), size)
+    return correct_u(fill_unobserved_m(sane_m(model)))
+
+
+# Where EM starts, and what a comparison falls back to when EM leaves it meaning the opposite
+# of what it measures: the share of true matches at each level, the null level left out.
+M_PRIORS: dict[str, tuple[float, ...]] = {
+    "name": (0.55, 0.1, 0.02, 0.06, 0.08, 0.04, 0.15),
+    "domain": (0.85, 0.15),
+    "phone": (0.6, 0.4),
+    "postcode": (0.75, 0.25),
+    "city": (0.85, 0.15),
+    "person_name": (0.2, 0.05, 0.75),
+    "country": (0.97, 0.03),
+    "identifier": (0.6, 0.4),
+}
+
+
+def _levels(comparison: dict[str, Any]) -> list[dict[str, Any]]:
+    return [lv for lv in comparison.get("comparison_levels", []) if not lv.get("is_null_level")]
+
+
+def with_m_priors(model: dict[str, Any]) -> dict[str, Any]:
+    """Start every comparison from :data:`M_PRIORS` (a level EM never visits keeps its prior)."""
+    for comparison in model.get("comparisons", []):
+        priors = M_PRIORS.get(comparison.get("output_column_name", ""))
+        levels = _levels(comparison)
+        if priors is None or len(priors) != len(levels):
+            continue
+        for lv, m in zip(levels, priors, strict=True):
+            lv["m_probability"] = m
+    return model
+
+
+def sane_m(model: dict[str, Any]) -> dict[str, Any]:
+    """Agreement read as evidence *against* a match is EM gone astray: that comparison gets its priors.
+
+    Each level but the last ("all other comparisons") is some form of agreement; when EM
+    leaves one with m below u, it learnt something else than the comparison measures (EM
+    blocked on a value that many unrelated records share, say).
+    """
+    for comparison in model.get("comparisons", []):
+        priors = M_PRIORS.get(comparison.get("output_column_name", ""))
+        levels = _levels(comparison)
+        if priors is None or len(priors) != len(levels):
+            continue
+        agreeing = levels[:-1]
+        if any(isinstance(lv.get("m_probability"), int | float) and isinstance(lv.get("u_probability"), int | float)
+               and lv["m_probability"] < lv["u_probability"] and lv["u_probability"] < 0.5 for lv in agreeing):
+            logging.getLogger(__name__).warning("comparison %s: EM's estimate ignored (agreement weighed as "
+                                                "disagreement); its prior m is used", comparison["output_column_name"])
+            for lv, m in zip(levels, priors, strict=True):
+                lv["m_probability"] = m
+    return model
+
+
+# The match rate two random atoms are held to: between one match for every ten atoms and ten
+# matches per atom. Outside it the deterministic rules or EM found too little to go on (no
+# names at all, say) and a degenerate rate would make every weight meaningless.
+FEWEST_MATCHES, MOST_MATCHES = 0.1, 10.0
+
+
+def _sane_prior(model: dict[str, Any], size: int) -> dict[str, Any]:
+    """The match rate, held within :data:`FEWEST_MATCHES`..:data:`MOST_MATCHES` per record."""
+    lam = model.get("probability_two_random_records_match")
+    pairs = max(size, 2) * (max(size, 2) - 1) / 2
+    low, high = min(0.5, FEWEST_MATCHES * size / 2 / pairs), min(0.5, MOST_MATCHES * size / 2 / pairs)
+    if not isinstance(lam, int | float) or math.isnan(lam):
+        lam = min(0.5, size / 2 / pairs)
+    model["probability_two_random_records_match"] = min(max(float(lam), low), high)
+    return model
 
 
 def match(
@@ -321,7 +404,8 @@ def match(
     db_api = DuckDBAPI(connection=con)
     trained = model is None
     if model is None:
-        model = train(lambda settings: Linker(sdf_again(db_api), settings, log_level=None), grain, seed)
+        model = train(lambda settings: Linker(sdf_again(db_api), settings, log_level=None), grain, seed,
+                      len(records))
     linker = Linker(sdf_again(db_api), model, log_level=None)
     if model_path is not None:
         model_path.parent.mkdir(parents=True, exist_ok=True)

@@ -15,8 +15,9 @@ def phone(raw: str | None, default_region: str | None = None) -> str | None:
 
     Numbers without an international prefix are read in ``default_region`` (any form
     :func:`~c360.identity.places.country` understands: ``"GB"``, ``"UK"``, ``"Germany"``).
-    Numbers that are not valid for their country, too short, or a single repeated digit
-    (``0000``, ``123``, ``+1 111 111 1111``) give None; extensions are dropped.
+    Numbers of a length impossible for their country, too short, or a single repeated digit
+    (``0000``, ``123``, ``+1 111 111 1111``) give None; numbers of a possible length outside
+    the ranges allocated today are kept; extensions are dropped.
     """
     if not isinstance(raw, str) or len(raw) > _MAX_INPUT:
         return None
@@ -29,7 +30,10 @@ def phone(raw: str | None, default_region: str | None = None) -> str | None:
     except Exception:  # phonenumbers raises NumberParseException and, on odd input, others
         return None
     if not phonenumbers.is_valid_number(number):
-        return None
+        # Numbers outside the allocated ranges (555 exchanges, new ranges the metadata does not
+        # know yet) still identify a line when their length is possible for the country.
+        if not phonenumbers.is_possible_number(number):
+            return None
     national = str(number.national_number)
     if len(set(national)) == 1:
         return None

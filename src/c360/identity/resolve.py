@@ -145,14 +145,16 @@ def resolve(
 ) -> Resolution:
     """Cluster records into customers. Records with no usable evidence stay unresolved.
 
-    ``distinct_sources`` (default: at account grain, the sources that are not people) hold
-    records that are different customers unless direct evidence says they are duplicates.
+    ``distinct_sources`` hold records that are different customers unless direct evidence says
+    they are duplicates. Default: at account grain with sources of people (``person_sources``,
+    a support desk, a product's users), the other sources (the CRM, billing); otherwise none,
+    so that systems of accounts alone are deduplicated within and across themselves.
     ``evidence_identifiers``: declared identifiers that only add weight (the others are keys).
     """
     previous = previous or {}
     if distinct_sources is None:
-        distinct_sources = frozenset({r.source for r in records} - person_sources) if grain == "account" \
-            else frozenset()
+        distinct_sources = frozenset({r.source for r in records} - person_sources) \
+            if grain == "account" and person_sources else frozenset()
     ids = {r.rid for r in records}
     by_rid = {r.rid: r for r in records}
     pinned = {rid for pair in link_pins for rid in pair if rid in ids}
@@ -182,11 +184,11 @@ def resolve(
                               {**link.evidence, "refused": _reason(refused)}))
         return False
 
-    # 1. Steward pins: the steward's word makes a pair duplicates, whatever a source says.
+    # 1. Steward pins: the steward's word makes a pair duplicates, whatever a source says; the
+    #    customers around the two are joined whole once everything else is clustered.
     for a, b in link_pins:
         if a in usable_ids and b in usable_ids:
             graph.add_duplicate(a, b)
-            join(Link(a, b, "pinned", 1.0, {"pin": "link"}))
 
     # 2. Keys: records sharing an e-mail address or a key identifier.
     key_groups: list[tuple[str, dict[str, Any], list[str]]] = []
@@ -209,7 +211,7 @@ def resolve(
             join(Link(rids[0], other, method, 1.0, evidence))
 
     # 3. Evidence between atoms, scored.
-    atom_set = build_atoms(graph.groups(), by_rid, distinct_sources, tagged)
+    atom_set = build_atoms(graph.groups(), by_rid, distinct_sources, tagged, person_sources)
     atoms = {a.rid: a for a in atom_set.atoms}
     attach = attach_threshold if attach_threshold is not None else threshold
     review_floor = min(attach, review_threshold if review_threshold is not None else threshold)
@@ -235,8 +237,8 @@ def resolve(
 
     # Seeds hold account records (a CRM account, a billing customer): they found customers.
     # Everything else (a workspace and its users, a person's tickets) belongs to some customer.
-    if grain == "account" and distinct_sources:
-        seeds = {rid for rid, a in atoms.items() if a.distinct}
+    if grain == "account" and person_sources:
+        seeds = {rid for rid, a in atoms.items() if a.account}
     else:
         seeds = set(atoms)
     review_out: list[MatchLink] = []
@@ -263,7 +265,7 @@ def resolve(
         bits = _edge_bits(m, atoms, t_bits)
         if graph.same(m.left, m.right):
             continue
-        cross = not _same_sources(atoms[m.left], atoms[m.right])
+        cross = not _same_sources(atoms[m.left], atoms[m.right]) and (atoms[m.left].distinct or atoms[m.right].distinct)
         if bits >= t_bits or (cross and bits >= weak_bits and not rival(m.left, m.right, bits)
                               and not rival(m.right, m.left, bits)):
             join(Link(m.left, m.right, _method(m, atoms), m.probability, {"weights": m.weights}))
@@ -319,7 +321,8 @@ def resolve(
     # the product), strong evidence first; then each atom left with its best candidate
     # customer (a free-mail user naming a workspace its colleagues placed), by the same rule.
     for m in edges:
-        if m.left in seeds or m.right in seeds or {m.left, m.right} & (placed | undecided):
+        if m.left in seeds or m.right in seeds or m.left in placed or m.right in placed \
+                or m.left in undecided or m.right in undecided:
             continue
         if atoms[m.left].strong and atoms[m.right].strong and _edge_bits(m, atoms, t_bits) >= t_bits:
             join(Link(m.left, m.right, _method(m, atoms), m.probability, {"weights": m.weights}))
@@ -327,6 +330,14 @@ def resolve(
         if rid not in placed and rid not in undecided:
             place(rid, [m for m in everyone[rid] if (m.right if m.left == rid else m.left) not in undecided])
 
+    # A steward's link joins the two customers whole, whatever else each holds.
+    for a, b in link_pins:
+        if a in usable_ids and b in usable_ids and not graph.same(a, b):
+            refused = graph.join(a, b, distinct=False)
+            if refused is None:
+                kept.append(Link(a, b, "pinned", 1.0, {"pin": "link"}))
+            else:
+                conflicts.append(Link(a, b, "pinned", 1.0, {"pin": "link", "refused": _reason(refused)}))
     clusters = []
     for g in graph.groups():
         # At account grain people nothing places (a free-mail address, no organisation, no

@@ -53,6 +53,15 @@ def _convert(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> Any:
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                # `<<: *anchor` (or a list of them): the anchored mappings' keys, unless given here.
+                merged = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+                for m in merged:
+                    base = _convert(m, path, lines)
+                    if isinstance(base, dict):
+                        for k, v in base.items():
+                            out.setdefault(k, v)
+                continue
             key = str(_scalar(key_node))
             child = (*path, key)
             lines[child] = key_node.start_mark.line + 1
