@@ -290,9 +290,13 @@ def test_support_has_a_free_mail_share_with_and_without_org(default: GenerateRep
     # ticket by itself; only the others are undecidable.
     placed = {t["requester"]["email"].strip().lower() for t in tickets if t["organization"]}
     placed |= {u["email"].strip().lower() for u in users(default.out_dir) if u["deleted_at"] is None}
+    truth_of = owner(default.out_dir)
+    named = {(truth_of[("product", str(u["id"]))], u["full_name"].strip().lower()) for u in users(default.out_dir)
+             if u["deleted_at"] is None and u["full_name"]}
     for t in free:
         email = t["requester"]["email"].strip().lower()
-        expected = "free_mail" if t["organization"] or email in placed else "free_mail_no_org"
+        by_name = (truth_of[("support", str(t["id"]))], t["requester"]["name"].strip().lower()) in named
+        expected = "free_mail" if t["organization"] or email in placed or by_name else "free_mail_no_org"
         assert kinds[("support", str(t["id"]))] == expected
     assert any(k == "free_mail_no_org" for k in kinds.values())
     statuses = {t["status"] for t in tickets}

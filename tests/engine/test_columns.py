@@ -112,3 +112,27 @@ def test_types_are_checked_and_named(reader: ColumnReader) -> None:
 def test_missing_values_are_null(reader: ColumnReader) -> None:
     row = reader.read({"id": "1"})
     assert row == {"id": "1", "amount": None, "created": None, "tier": None, "seats": None, "active": None}
+
+
+LIST_SPEC = SPEC.replace("      active: boolean\n", "      active: boolean\n"
+                         "      unit_amounts: {from: 'subscriptions.data[].items.data[].price.unit_amount', type: integer}\n"
+                         "      domains: {from: 'organization.domain_names[]', type: string}\n")
+
+
+def test_a_list_path_reads_every_element() -> None:
+    spec = load_spec_text(LIST_SPEC)
+    reader = ColumnReader("billing", spec.model.sources["billing"], spec.model)
+    payload = {"id": "c1", "subscriptions": {"data": [
+        {"items": {"data": [{"price": {"unit_amount": 900}}, {"price": {"unit_amount": "100"}}]}},
+        {"items": {"data": [{"price": {}}]}}]}, "organization": {"domain_names": ["acme.com", "acme.io"]}}
+    out = reader.read(payload)
+    assert out["unit_amounts"] == [900, 100]
+    assert out["domains"] == ["acme.com", "acme.io"]
+    assert reader.read({"id": "c2"})["unit_amounts"] is None
+
+
+def test_a_list_path_on_a_value_that_is_no_list_says_where() -> None:
+    spec = load_spec_text(LIST_SPEC)
+    reader = ColumnReader("billing", spec.model.sources["billing"], spec.model)
+    with pytest.raises(ValueProblem, match=r"column 'domains': 'organization.domain_names' holds str 'acme.com'"):
+        reader.read({"id": "c3", "organization": {"domain_names": "acme.com"}})

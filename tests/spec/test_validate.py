@@ -171,3 +171,58 @@ def test_erasure_field_must_exist() -> None:
 def test_missing_file() -> None:
     with pytest.raises(SpecError, match="no such file"):
         load_spec("/nonexistent/product.yaml")
+
+
+TWO_SOURCES = BASE.replace("""    identity: {name: Name}
+""", """    identity: {name: Name, parent: ParentId, city: Name}
+  billing:
+    connector: csv
+    path: billing.csv
+    key: id
+    columns: {id: string, ref: string, ws: string}
+    identity: {workspace_id: ws}
+""").replace("      Amount: {type: money, currency: GBP}\n", "      Amount: {type: money, currency: GBP}\n      ParentId: string\n")
+
+
+def test_rules_may_put_each_side_in_a_form_first() -> None:
+    text = TWO_SOURCES + "identity:\n  rules: ['salesforce_id(billing.ref) = crm.Id', 'lower(trim(billing.ref)) = crm.Name']\n"
+    rules = load_spec_text(text).rules
+    assert [(r.left_transform, r.right_transform) for r in rules] == [(("salesforce_id",), ()), (("trim", "lower"), ())]
+    assert str(rules[1]) == "lower(trim(billing.ref)) = crm.Name"
+
+
+def test_an_unknown_transform_is_named_with_the_closest() -> None:
+    text = TWO_SOURCES + "identity:\n  rules: ['salesforce(billing.ref) = crm.Id']\n"
+    (issue,) = issues_of(text)
+    assert "unknown transform 'salesforce'" in issue.message and issue.suggestion == "salesforce_id"
+
+
+def test_identifiers_are_declared_with_their_strength_and_transform() -> None:
+    text = TWO_SOURCES + "identity:\n  identifiers: {workspace_id: {strength: evidence, transform: [trim, lower]}}\n"
+    ident = load_spec_text(text).model.identity.identifiers["workspace_id"]
+    assert (ident.strength, ident.transform) == ("evidence", ["trim", "lower"])
+    assert load_spec_text(TWO_SOURCES + "identity:\n  identifiers: {workspace_id: key}\n").model.identity \
+        .identifiers["workspace_id"].strength == "key"
+
+
+def test_an_identifier_no_source_declares_is_an_error() -> None:
+    (issue,) = issues_of(TWO_SOURCES + "identity:\n  identifiers: {workspace: key}\n")
+    assert "no source's identity declares 'workspace'" in issue.message and issue.suggestion == "workspace_id"
+
+
+def test_a_misspelt_attribute_is_not_taken_for_an_identifier() -> None:
+    (issue,) = issues_of(TWO_SOURCES.replace("identity: {workspace_id: ws}", "identity: {emial: ws}"))
+    assert "unknown identity attribute 'emial'" in issue.message and issue.suggestion == "email"
+
+
+def test_distinct_names_sources() -> None:
+    (issue,) = issues_of(TWO_SOURCES + "identity:\n  distinct: [crmm]\n")
+    assert "unknown source 'crmm'" in issue.message and issue.suggestion == "crm"
+
+
+def test_yaml_merge_keys_are_read() -> None:
+    text = BASE.replace("sources:\n  crm:\n", "sources:\n  crm: &crm\n") + ""
+    text = text.replace("fields:\n", "  crm2: {<<: *crm, path: other.csv}\nfields:\n", 1)
+    spec = load_spec_text(text)
+    assert spec.model.sources["crm2"].options["path"] == "other.csv"
+    assert spec.model.sources["crm2"].identity == {"name": "Name"}

@@ -118,21 +118,24 @@ class _Truth:
 
         # Tickets of free-mail requesters with no organisation wait until every source is
         # written: the one whose address another record also carries can be placed by it.
-        self._deferred: list[tuple[str, str | int, Account, str, str]] = []
+        self._deferred: list[tuple[str, str | int, Account, str, str, str]] = []
         self.placed_emails: set[str] = set()
+        self.placed_names: set[tuple[str, str]] = set()  # (account, person's name) of product users
 
     def add(self, source: str, key: str | int, acc: Account, kind: str) -> None:
         self.writer.writerow((source, key, acc.number, kind))
         self.kinds[kind] = self.kinds.get(kind, 0) + 1
         self.rows += 1
 
-    def defer(self, source: str, key: str | int, acc: Account, kind: str, email: str) -> None:
-        self._deferred.append((source, key, acc, kind, email.strip().lower()))
+    def defer(self, source: str, key: str | int, acc: Account, kind: str, email: str, name: str) -> None:
+        self._deferred.append((source, key, acc, kind, email.strip().lower(), name.strip().lower()))
 
     def finish(self) -> None:
-        """Write the deferred rows: decidable after all when their address is on a placed record."""
-        for source, key, acc, kind, email in self._deferred:
-            self.add(source, key, acc, "free_mail" if email in self.placed_emails else kind)
+        """Write the deferred rows: decidable after all when their address is on a placed record,
+        or their name is a product user's of the same account."""
+        for source, key, acc, kind, email, name in self._deferred:
+            placed = email in self.placed_emails or (acc.number, name) in self.placed_names
+            self.add(source, key, acc, "free_mail" if placed else kind)
         self._deferred = []
 
 
@@ -435,7 +438,7 @@ def _write_support(ctx: _Context) -> int:
                 continue
             handle.write(line)
             if ticket.kind == "free_mail_no_org":
-                ctx.truth.defer("support", ticket_id, ticket.acc, ticket.kind, ticket.email)
+                ctx.truth.defer("support", ticket_id, ticket.acc, ticket.kind, ticket.email, ticket.person.name)
             else:
                 ctx.truth.placed_emails.add(ticket.email.strip().lower())
                 ctx.truth.add("support", ticket_id, ticket.acc, ticket.kind)
@@ -543,10 +546,13 @@ def _write_product(ctx: _Context) -> int:
             if deleted is not None and last_login is not None:
                 last_login = min(last_login, deleted)
             updated = max(created, last_login or 0, deleted or 0)
+            full_name = None if rng.random() < 0.03 else user.person.name
+            if full_name and deleted is None:
+                ctx.truth.placed_names.add((acc.number, full_name.strip().lower()))
             rows.append((
                 i + 1,
                 user.email,
-                None if rng.random() < 0.03 else user.person.name,
+                full_name,
                 user.workspace,
                 user.role,
                 user.seats,

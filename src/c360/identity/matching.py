@@ -25,6 +25,16 @@ COLUMNS = ("names", "name1", "names_compact", "names_first", "domains", "domain1
            "cities", "countries", "person_names", "person1", "phone1", "postcode1", "ids")
 
 
+# Written into every trained model: a stored model of another version was trained on other
+# comparisons and is never reused.
+MODEL_VERSION = 2
+
+
+def reusable(model: dict[str, Any] | None) -> bool:
+    """A stored model this code can score with (trained on the same comparisons)."""
+    return model is not None and model.get("c360_model_version") == MODEL_VERSION
+
+
 SCALARS = frozenset({"unique_id", "name1", "domain1", "person1", "phone1", "postcode1"})
 
 # Prediction rows fetched from DuckDB at a time.
@@ -304,7 +314,9 @@ def train(make_linker: Callable[[dict[str, Any] | Any], Any], grain: str, seed: 
             logging.getLogger(__name__).warning("EM blocked on %s skipped: %s", rule, exc)
             continue
         model = _sane_prior(linker.misc.save_model_to_json(), size)
-    return correct_u(fill_unobserved_m(sane_m(model)))
+    out = correct_u(fill_unobserved_m(sane_m(model)))
+    out["c360_model_version"] = MODEL_VERSION
+    return out
 
 
 # Where EM starts, and what a comparison falls back to when EM leaves it meaning the opposite
@@ -406,7 +418,8 @@ def match(
     if model is None:
         model = train(lambda settings: Linker(sdf_again(db_api), settings, log_level=None), grain, seed,
                       len(records))
-    linker = Linker(sdf_again(db_api), model, log_level=None)
+    linker = Linker(sdf_again(db_api), {k: v for k, v in model.items() if k != "c360_model_version"},
+                    log_level=None)
     if model_path is not None:
         model_path.parent.mkdir(parents=True, exist_ok=True)
         linker.misc.save_model_to_json(str(model_path), overwrite=True)

@@ -27,6 +27,7 @@ from c360.engine.columns import ColumnReader, Unmapped, ValueProblem
 from c360.engine.materialise import SourceFrame, materialise
 from c360.governance import majors, openlineage
 from c360.governance.erasure import record_publish
+from c360.identity.matching import reusable
 from c360.identity.records import IdentityRecord, make_record
 from c360.identity.resolve import Resolution, resolve
 from c360.identity.stable import Assignment, assign_ids
@@ -142,7 +143,8 @@ def resolve_identities(spec: Spec, store: Store, frames: dict[str, SourceFrame],
     # Scoring with the stored model keeps ids stable: re-estimating parameters on slightly
     # different data would move borderline pairs across the threshold for no reason.
     stored = None if retrain else idmap.latest_model(store, spec.model.grain)
-    if stored is not None and abs(len(records) - stored.records) > RETRAIN_DRIFT * max(stored.records, 1):
+    if stored is not None and (abs(len(records) - stored.records) > RETRAIN_DRIFT * max(stored.records, 1)
+                               or not reusable(stored.model)):
         stored = None
     match = spec.model.identity.match
     model_path: Path | None = None

@@ -1,0 +1,80 @@
+"""Specs that are valid but give the matcher little to go on still build, and say what they lost."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from c360.pipeline.build import build
+from c360.spec.validate import load_spec
+from c360.store import Store
+from c360.store import identity as idmap
+
+AS_OF = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+
+ACCOUNTS = """\
+product: accounts
+version: 1.0.0
+owner: {team: data}
+sources:
+  crm:
+    connector: csv
+    path: crm.csv
+    key: id
+    columns: {id: string, name: string, website: string, phone: string, duns: string}
+    identity: {name: name, web_domain: website, phone: phone, duns: duns}
+identity:
+  identifiers: {duns: {transform: digits}}
+fields:
+  account_name: {type: string, description: Name, expr: first(crm.name)}
+"""
+
+
+def write(d: Path, name: str, text: str) -> None:
+    (d / name).write_text(text, encoding="utf-8")
+
+
+def mapped(store: Store) -> dict[str, str]:
+    return {f"{r.source}:{r.key}": r.customer_id for r in idmap.all_rows(store)}
+
+
+def test_one_source_reserved_tlds_and_unparsable_phones_still_build(tmp_path: Path) -> None:
+    """Websites on .test/.example and phones no library can read: the prior never reaches 0."""
+    write(tmp_path, "product.yaml", ACCOUNTS)
+    rows = ["id,name,website,phone,duns"]
+    for i in range(40):
+        rows.append(f"a{i},Company {i} Holdings,www.company{i}.test,not a phone {i},")
+    rows += ["d1,Atlantic Logistics,www.bobby.example,+1-384-555-0180 x4817,49-450-6609",
+             "d2,Atlantc Logistics,bobby.example,1 384 555 0180,494506609",
+             "d3,Pacific Print,www.pacific.invalid,???,"]
+    write(tmp_path, "crm.csv", "\n".join(rows) + "\n")
+    store = Store.open(f"sqlite:///{tmp_path}/store.db")
+    report = build(load_spec(tmp_path / "product.yaml"), store, as_of=AS_OF)
+    assert report.version is not None
+    ids = mapped(store)
+    assert len(ids) == 43
+    assert ids["crm:d1"] == ids["crm:d2"]  # one DUNS number after its transform
+    assert ids["crm:d3"] != ids["crm:d1"] and len(set(ids.values())) == 42
+
+
+def test_people_with_nothing_but_free_mail_build_and_stay_unresolved(tmp_path: Path) -> None:
+    write(tmp_path, "product.yaml", """\
+product: desk
+version: 1.0.0
+owner: {team: data}
+sources:
+  support:
+    connector: csv
+    path: tickets.csv
+    key: id
+    columns: {id: string, email: string, requester: string}
+    identity: {email: email, person_name: requester}
+fields:
+  tickets: {type: integer, description: Tickets, expr: count(support.id)}
+""")
+    write(tmp_path, "tickets.csv", "id,email,requester\n1,jo@gmail.com,Jo Bloggs\n2,jo@gmail.com,Jo Bloggs\n"
+                                   "3,al@yahoo.com,Al\n")
+    store = Store.open(f"sqlite:///{tmp_path}/store.db")
+    report = build(load_spec(tmp_path / "product.yaml"), store, as_of=AS_OF)
+    assert report.version is not None
+    assert report.unresolved == 3 and report.customers == 0
