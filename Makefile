@@ -39,6 +39,7 @@ typecheck: $(VENV)/.dev  ## mypy --strict on src/
 	$(BIN)/mypy
 
 bench: $(VENV)/.dev  ## run every benchmark and print its figures
+	$(BIN)/python -m pip install -q -e '.[dev,bench]'
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:  ## remove the venv, caches and demo output

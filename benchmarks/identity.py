@@ -1,9 +1,14 @@
 """Identity resolution figures: quality against known truth, id stability, and scale.
 
-    python benchmarks/identity.py                       # 10,000 accounts, default and hard, + stability
+    python benchmarks/identity.py                       # er2 and DupeHell beside their baselines, the demo, stability
     python benchmarks/identity.py --records 1000000     # also resolve ~1,000,000 source records
+    python benchmarks/identity.py --skip-demo --skip-stability   # the independent data sets only
 
-Each case runs in a child process so its peak memory (VmHWM) is its own.
+er2 (``../shared/benchmarks/er2``, a generator c360 did not write) is generated at every seed
+and difficulty, and scored beside its two baselines (vanilla Splink, exact keys + union-find),
+all run here in the same session. DupeHell 0.5.5's company accounts are split by the system
+each came from into four sources. Both need ``pip install -e '.[bench]'`` (Faker 40.63.0 and
+DupeHell). Each case runs in a child process so its peak memory (VmHWM) is its own.
 """
 
 from __future__ import annotations
@@ -13,10 +18,12 @@ import csv
 import datetime as dt
 import json
 import multiprocessing as mp
+import os
 import queue
 import random
 import shutil
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -24,6 +31,9 @@ from pathlib import Path
 from typing import Any
 
 AS_OF = dt.date(2026, 6, 1)
+ROOT = Path(__file__).resolve().parents[1]
+ER2 = ROOT.parent / "shared" / "benchmarks" / "er2"
+ER2_SEEDS = (7201, 7202, 7203, 7204)
 TEMPLATE = Path(__file__).resolve().parents[1] / "src" / "c360" / "demo" / "product.yaml"
 RECORDS_PER_ACCOUNT = 6.4  # what the generator writes per account across the four identity sources
 
@@ -41,6 +51,56 @@ def make_demo(d: Path, accounts: int, difficulty: str, seed: int = 7) -> Path:
     generate(d, accounts=accounts, seed=seed, difficulty=difficulty, as_of=AS_OF)
     shutil.copyfile(TEMPLATE, d / "product.yaml")
     return d / "product.yaml"
+
+
+def er2_baselines(d: Path, difficulty: str) -> dict[str, Any]:
+    """The er2 baselines on data ``d``: vanilla Splink's figures and the best exact-key row."""
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    splink = subprocess.run([sys.executable, str(ER2 / "splink_baseline.py"), difficulty, "--data-dir", str(d)],
+                            capture_output=True, text=True, check=True, env=env, cwd=ER2)
+    rules = subprocess.run([sys.executable, str(ER2 / "rule_check.py"), difficulty, "--data-dir", str(d)],
+                           capture_output=True, text=True, check=True, env=env, cwd=ER2)
+    best = max(float(line.rsplit("F1=", 1)[1]) for line in rules.stdout.splitlines() if "F1=" in line)
+    return {"splink": json.loads(splink.stdout.strip().splitlines()[-1]), "rules_f1": best}
+
+
+def er2_case(difficulty: str, seed: int, out: Any) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        subprocess.run([sys.executable, str(ER2 / "generate.py"), "--accounts", "5000", "--difficulty", difficulty,
+                        "--seed", str(seed), "--out", str(d)], capture_output=True, check=True, cwd=ER2)
+        shutil.copyfile(ROOT / "benchmarks" / "er2" / "product.yaml", d / "product.yaml")
+        result = build_and_score(d / "product.yaml")
+        out.put({**result, **er2_baselines(d, difficulty)})
+
+
+def dupehell_case(seed: int, out: Any) -> None:
+    import dupehell
+    import pyarrow.parquet as pq
+
+    where = {"CRM": "crm", "ERP": "erp", "LEGACY": "erp", "PORTAL": "portal", "EXTERNAL": "portal", "HRIS": "hr",
+             None: "hr"}
+    cols = ["record_id", "account_id", "account_name", "duns_number", "phone", "address_line1", "city",
+            "postal_code", "country_code", "website", "industry"]
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        result = dupehell.generate("crm", 20_000, seed=seed, difficulty="medium", output_dir=str(d / "raw"),
+                                   only_entity="account")
+        files = {s: (d / f"{s}.csv").open("w", newline="") for s in set(where.values())}
+        writers = {s: csv.writer(f) for s, f in files.items()}
+        for w in writers.values():
+            w.writerow(cols)
+        with (d / "truth.csv").open("w", newline="") as f:
+            truth = csv.writer(f)
+            truth.writerow(["source", "source_key", "true_account_id"])
+            for r in pq.read_table(result.dataset).to_pylist():
+                s = where[r["source_system"]]
+                writers[s].writerow([r[c] for c in cols])
+                truth.writerow([s, r["record_id"], r["master_id"]])
+        for f in files.values():
+            f.close()
+        shutil.copyfile(ROOT / "benchmarks" / "dupehell" / "product.yaml", d / "product.yaml")
+        out.put(build_and_score(d / "product.yaml"))
 
 
 def build_and_score(spec_path: Path) -> dict[str, Any]:
@@ -204,10 +264,32 @@ def main() -> None:
     ap.add_argument("--skip-quality", action="store_true")
     ap.add_argument("--skip-stability", action="store_true")
     ap.add_argument("--seed", type=int, default=7, help="the generator's seed for the quality and scale cases")
+    ap.add_argument("--skip-er2", action="store_true")
+    ap.add_argument("--skip-dupehell", action="store_true")
+    ap.add_argument("--skip-demo", action="store_true", help="leave out the demo's quality cases")
+    ap.add_argument("--er2-seeds", default=",".join(map(str, ER2_SEEDS)))
     args = ap.parse_args()
     print(f"$ python benchmarks/identity.py {' '.join(sys.argv[1:])}".rstrip())
     print(f"(python {sys.version.split()[0]}, {mp.cpu_count()} cores)")
-    if not args.skip_quality:
+    if not args.skip_er2:
+        print("\ner2, 5,000 accounts: pairwise F1 over all records; c360 beside vanilla Splink and exact keys + "
+              "union-find, all run here (build s and peak MiB: c360's whole build; Splink's own run)")
+        print(f"{'case':<14} {'records':>8} {'P':>7} {'R':>7} {'F1':>7} {'Splink F1':>9} {'keys F1':>8} "
+              f"{'build s':>8} {'resolve s':>9} {'peak MiB':>8} {'Splink s':>8} {'Splink MiB':>10}")
+        for difficulty in ("medium", "hard"):
+            for seed in (int(x) for x in args.er2_seeds.split(",")):
+                r = run(er2_case, difficulty, seed)
+                sp = r["splink"]
+                print(f"{difficulty + ' ' + str(seed):<14} {r['records']:>8,} {r['precision']:>7.4f} "
+                      f"{r['recall']:>7.4f} {r['f1']:>7.4f} {sp['f1']:>9.4f} {r['rules_f1']:>8.4f} "
+                      f"{r['seconds']:>8} {r['resolve_s']:>9} {r['peak_mib']:>8} {sp['seconds']:>8} "
+                      f"{round(sp['peak_rss_mb']):>10}", flush=True)
+    if not args.skip_dupehell:
+        r = run(dupehell_case, 42)
+        print(f"\nDupeHell 0.5.5 crm/account, 20,000 base records in four systems: {r['records']:,} records, "
+              f"P {r['precision']:.4f} R {r['recall']:.4f} F1 {r['f1']:.4f}, build {r['seconds']} s "
+              f"(resolve {r['resolve_s']} s), peak {r['peak_mib']} MiB")
+    if not args.skip_quality and not args.skip_demo:
         print("\nquality against truth (pairwise over all records; 'decidable' leaves out the records no "
               "evidence can place, which must stay unresolved; 'best F1' is what a resolver scores that "
               "places every decidable record right and leaves those unresolved)")

@@ -114,8 +114,9 @@ def test_missing_values_are_null(reader: ColumnReader) -> None:
     assert row == {"id": "1", "amount": None, "created": None, "tier": None, "seats": None, "active": None}
 
 
+AMOUNTS = "subscriptions.data[].items.data[].price.unit_amount"
 LIST_SPEC = SPEC.replace("      active: boolean\n", "      active: boolean\n"
-                         "      unit_amounts: {from: 'subscriptions.data[].items.data[].price.unit_amount', type: integer}\n"
+                         f"      unit_amounts: {{from: '{AMOUNTS}', type: integer}}\n"
                          "      domains: {from: 'organization.domain_names[]', type: string}\n")
 
 

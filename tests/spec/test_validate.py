@@ -181,11 +181,13 @@ TWO_SOURCES = BASE.replace("""    identity: {name: Name}
     key: id
     columns: {id: string, ref: string, ws: string}
     identity: {workspace_id: ws}
-""").replace("      Amount: {type: money, currency: GBP}\n", "      Amount: {type: money, currency: GBP}\n      ParentId: string\n")
+""").replace("      Amount: {type: money, currency: GBP}\n",
+            "      Amount: {type: money, currency: GBP}\n      ParentId: string\n")
 
 
 def test_rules_may_put_each_side_in_a_form_first() -> None:
-    text = TWO_SOURCES + "identity:\n  rules: ['salesforce_id(billing.ref) = crm.Id', 'lower(trim(billing.ref)) = crm.Name']\n"
+    rules_text = "['salesforce_id(billing.ref) = crm.Id', 'lower(trim(billing.ref)) = crm.Name']"
+    text = TWO_SOURCES + f"identity:\n  rules: {rules_text}\n"
     rules = load_spec_text(text).rules
     assert [(r.left_transform, r.right_transform) for r in rules] == [(("salesforce_id",), ()), (("trim", "lower"), ())]
     assert str(rules[1]) == "lower(trim(billing.ref)) = crm.Name"

@@ -25,6 +25,10 @@ COLUMNS = ("names", "name1", "names_compact", "names_first", "domains", "domain1
            "cities", "countries", "person_names", "person1", "phone1", "postcode1", "ids")
 
 
+# Random pairs sampled to estimate u: the comparisons of lists cost more than plain columns, and
+# a million pairs estimates even the rare agreement levels.
+U_PAIRS = 1e6
+
 # Written into every trained model: a stored model of another version was trained on other
 # comparisons and is never reused.
 MODEL_VERSION = 2
@@ -153,7 +157,8 @@ def _person_comparison() -> Any:
                             "coalesce(list_has_any(person_names_l, names_r), false))").configure(is_null_level=True),
             cll.CustomLevel("list_has_any(person_names_l, person_names_r)", "a person in common"),
             cll.CustomLevel("coalesce(list_has_any(names_l, person_names_r), false) OR "
-                            "coalesce(list_has_any(person_names_l, names_r), false)", "one's name is the other's person"),
+                            "coalesce(list_has_any(person_names_l, names_r), false)",
+                            "one's name is the other's person"),
             cll.ElseLevel(),
         ],
     )
@@ -303,7 +308,7 @@ def train(make_linker: Callable[[dict[str, Any] | Any], Any], grain: str, seed: 
         linker.training.estimate_probability_two_random_records_match(deterministic, recall=0.7)
     except Exception as exc:  # no pair agrees on the rule (no names at all, say): the default below
         logging.getLogger(__name__).warning("match rate not estimated: %s", exc)
-    linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=seed)
+    linker.training.estimate_u_using_random_sampling(max_pairs=U_PAIRS, seed=seed)
     model: dict[str, Any] = with_m_priors(_sane_prior(linker.misc.save_model_to_json(), size))
     for rule in em_rules:
         linker = make_linker(fill_unobserved_m(copy.deepcopy(model)))

@@ -29,11 +29,10 @@ def phone(raw: str | None, default_region: str | None = None) -> str | None:
         number = phonenumbers.parse(raw, region)
     except Exception:  # phonenumbers raises NumberParseException and, on odd input, others
         return None
-    if not phonenumbers.is_valid_number(number):
-        # Numbers outside the allocated ranges (555 exchanges, new ranges the metadata does not
-        # know yet) still identify a line when their length is possible for the country.
-        if not phonenumbers.is_possible_number(number):
-            return None
+    # Numbers outside the allocated ranges (555 exchanges, new ranges the metadata does not
+    # know yet) still identify a line when their length is possible for the country.
+    if not phonenumbers.is_valid_number(number) and not phonenumbers.is_possible_number(number):
+        return None
     national = str(number.national_number)
     if len(set(national)) == 1:
         return None

@@ -222,7 +222,7 @@ def resolve(
     for a, b in _rule_pairs(atom_set.atoms):
         if (a, b) not in scored and (b, a) not in scored:
             scored[(a, b)] = MatchLink(a, b, threshold, {"identifier": 0.0}, _bits(threshold))
-    t_bits, attach_bits, floor_bits = _bits(threshold), _bits(attach), _bits(review_floor)
+    t_bits, floor_bits = _bits(threshold), _bits(review_floor)
     lam = float((outcome.model or {}).get("probability_two_random_records_match") or 0.5)
     prior_bits = _bits(lam)
     edges = sorted(scored.values(), key=lambda m: (-_edge_bits(m, atoms, t_bits), m.left, m.right))
@@ -237,10 +237,7 @@ def resolve(
 
     # Seeds hold account records (a CRM account, a billing customer): they found customers.
     # Everything else (a workspace and its users, a person's tickets) belongs to some customer.
-    if grain == "account" and person_sources:
-        seeds = {rid for rid, a in atoms.items() if a.account}
-    else:
-        seeds = set(atoms)
+    seeds = {rid for rid, a in atoms.items() if a.account} if grain == "account" and person_sources else set(atoms)
     review_out: list[MatchLink] = []
     weak_bits = prior_bits + WEAK_EVIDENCE_BITS
     # Seeds with seeds, the strongest evidence first. Seeds of one source join only as
@@ -357,7 +354,7 @@ def _rule_pairs(atoms: Sequence[Atom]) -> list[tuple[str, str]]:
         for tag in a.ids:
             if tag.startswith("r") and ":" in tag and tag.split(":", 1)[0][1:].isdigit():
                 by_value[tag].append(a.rid)
-    out = []
+    out: list[tuple[str, str]] = []
     for rids in by_value.values():
         for i, x in enumerate(rids):
             out.extend((x, y) for y in rids[i + 1:])

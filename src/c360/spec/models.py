@@ -115,9 +115,11 @@ class SourceSpec(BaseModel):
 class MatchSpec(_Model):
     """Match probabilities at which records link.
 
-    ``threshold`` links account records with each other; ``attach_threshold`` (default: the
-    same) lets a person join an account when no other account is nearly as likely; pairs
-    from ``review_threshold`` up that did not link are listed for stewards.
+    ``threshold`` links account records with each other (and, as duplicates, two records of a
+    source that keeps its records apart). People (a workspace, a person's tickets) join the
+    customer their evidence favours when it is at least 6 bits strong and no other customer
+    is within 3 bits. Pairs from the lower of ``review_threshold`` and ``attach_threshold``
+    up that did not link are listed for stewards.
     """
 
     threshold: float = Field(default=0.9, ge=0.0, le=1.0)
