@@ -45,9 +45,12 @@ def evaluate_cmd(
         rows = read_truth(truth)
     except (OSError, ValueError) as exc:
         raise C360Error(str(exc)) from exc
+    predicted = {f"{r.source}:{r.key}": r.customer_id for r in idmap.all_rows(st)}
+    if not predicted:
+        raise C360Error("no identity map in this store yet (or the builds so far failed): run `c360 build SPEC` "
+                        "and evaluate what it published")
     staged = {(src, r.key) for src in s.model.sources for r in st.staged(src)}
     kept = [t for t in rows if (t.source, t.key) in staged]
-    predicted = {f"{r.source}:{r.key}": r.customer_id for r in idmap.all_rows(st)}
     scores = evaluate(kept, predicted)
     full = evaluate_all(kept, predicted)
     if as_json:
@@ -108,6 +111,21 @@ def explain_cmd(
         table.add_row(f"{r.source}:{r.key}", r.method, f"{r.score:.3f}" if r.score is not None else "",
                       detail)
     console.print(table)
+    mine = {f"{r.source}:{r.key}" for r in rows}
+    near = [(a, b, p, ev) for a, b, p, ev in idmap.review_pairs(st) if a in mine or b in mine]
+    if near:
+        cands = Table("record", "candidate", "probability", "match weights", "not linked because",
+                      title="nearest candidates it was not linked to")
+        for a, b, p, ev in sorted(near, key=lambda x: -x[2])[:10]:
+            ours, other = (a, b) if a in mine else (b, a)
+            weights = ", ".join(f"{k} {v:+.1f}" for k, v in ev.get("weights", {}).items() if v)
+            why = ev.get("refused") or ("below the threshold, or another candidate nearly as likely"
+                                       if p < 1 else "")
+            cands.add_row(ours, other, f"{p:.3f}", weights, why)
+        console.print(cands)
+    elif len(rows) == 1:
+        console.print("no candidate scored near it: no other record shares its name, domain, phone, postcode, "
+                      "person or identifiers")
 
 
 @identity_app.command("export")
@@ -118,13 +136,19 @@ def export_cmd(
     fmt: Annotated[str, typer.Option("--format", help="csv or jsonl.")] = "csv",
     out: Annotated[Path | None, typer.Option("--out", help="Write here instead of standard output.")] = None,
 ) -> None:
-    """The identity map: source,source_key,customer_id,method,score."""
+    """The identity map: source,source_key,customer_id,method,score; unresolved records with no customer."""
     from c360.store import identity as idmap
 
     if fmt not in ("csv", "jsonl"):
         raise typer.BadParameter(f"'{fmt}' is not csv or jsonl", param_hint="--format")
     s = open_spec(spec)
-    rows = idmap.all_rows(open_store(s, store))
+    st = open_store(s, store)
+    rows = idmap.all_rows(st)
+    # Records the build could not place are part of the map too: listed, with no customer.
+    placed = {(r.source, r.key) for r in rows}
+    rows += [idmap.MapRow(name, r.key, "", "unresolved", None, None)
+             for name, src in s.model.sources.items() if src.belongs_to is None
+             for r in st.staged(name) if (name, r.key) not in placed]
     f = out.open("w", newline="", encoding="utf-8") if out else sys.stdout
     try:
         if fmt == "csv":

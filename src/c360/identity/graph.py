@@ -121,6 +121,10 @@ class Clusters:
             self._apart[ra] = self._apart.get(ra, set()) | self._apart.pop(rb, set())
         return None
 
+    def size(self, x: str) -> int:
+        """How many records ``x``'s cluster holds."""
+        return self._size.get(self.find(x), 1)
+
     def same(self, a: str, b: str) -> bool:
         return self.find(a) == self.find(b)
 

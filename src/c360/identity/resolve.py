@@ -327,6 +327,18 @@ def resolve(
         if rid not in placed and rid not in undecided:
             place(rid, [m for m in everyone[rid] if (m.right if m.left == rid else m.left) not in undecided])
 
+    # An atom left a customer of its own: its nearest candidates, for a steward to see why not.
+    listed = {(m.left, m.right) for m in review_out}
+    nearest: dict[str, int] = defaultdict(int)
+    for m in edges:  # strongest first
+        if graph.same(m.left, m.right) or (m.left, m.right) in listed or m.weight < prior_bits:
+            continue
+        for rid in (m.left, m.right):
+            if len(atoms[rid].members) == _size(graph, rid) and nearest[rid] < NEAREST:
+                nearest[rid] += 1
+                if (m.left, m.right) not in listed:
+                    listed.add((m.left, m.right))
+                    review_out.append(m)
     # A steward's link joins the two customers whole, whatever else each holds.
     for a, b in link_pins:
         if a in usable_ids and b in usable_ids and not graph.same(a, b):
@@ -346,6 +358,14 @@ def resolve(
             clusters.append(g)
     return Resolution(clusters, kept, review_out, sorted(unresolved), conflicts, outcome.model, outcome.trained,
                       len(records), failures, atom_set.generic_names, len(atom_set.atoms))
+
+
+# Candidates kept for each atom that stays a customer of its own (``identity explain`` shows them).
+NEAREST = 3
+
+
+def _size(graph: Clusters, rid: str) -> int:
+    return graph.size(rid)
 
 
 def _rule_pairs(atoms: Sequence[Atom]) -> list[tuple[str, str]]:
