@@ -78,3 +78,12 @@ fields:
     report = build(load_spec(tmp_path / "product.yaml"), store, as_of=AS_OF)
     assert report.version is not None
     assert report.unresolved == 3 and report.customers == 0
+
+
+def test_a_pair_both_refused_and_borderline_is_listed_for_review_once(tmp_path: Path) -> None:
+    from c360.store.identity import review_pairs, write_review
+
+    store = Store.open(f"sqlite:///{tmp_path}/store.db")
+    with store.engine.begin() as conn:
+        write_review(conn, "run", [("crm:1", "crm:2", 0.2, {"refused": "kept apart"}), ("crm:1", "crm:2", 0.2, {})])
+    assert review_pairs(store) == [("crm:1", "crm:2", 0.2, {"refused": "kept apart"})]

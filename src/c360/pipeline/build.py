@@ -241,10 +241,10 @@ def publish(store: Store, version: int, run_id: str, rows: list[idmap.MapRow],
             assignment: Assignment, resolution: Resolution, *, grain: str, records: int) -> None:
     """Install the identity map (and a newly trained model) and flip the snapshot, atomically."""
     events = [idmap.IdentityEventRow(e.kind, e.customer_id, e.other_id, e.detail) for e in assignment.events]
+    # Evidence a constraint refused first (the steward sees why), then the borderline pairs.
     review: list[tuple[str, str, float, dict[str, Any]]] = [
-        (m.left, m.right, m.probability, {"weights": m.weights}) for m in resolution.review]
-    # Evidence a constraint refused: the steward sees it beside the borderline pairs, with why.
-    review += [(c.left, c.right, c.score, dict(c.evidence)) for c in resolution.conflicts]
+        (c.left, c.right, c.score, dict(c.evidence)) for c in resolution.conflicts]
+    review += [(m.left, m.right, m.probability, {"weights": m.weights}) for m in resolution.review]
 
     def install(conn: Connection) -> None:
         idmap.write_map(conn, run_id, rows, events)

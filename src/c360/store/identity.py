@@ -151,7 +151,15 @@ def pins(store: Store) -> list[Pin]:
 
 
 def write_review(conn: Connection, run_id: str, pairs: Sequence[tuple[str, str, float, dict[str, Any]]]) -> None:
+    """Replace the pairs for review; a pair listed twice (borderline and refused) is kept once, the first."""
     conn.execute(delete(identity_review))
+    seen: set[tuple[str, str]] = set()
+    unique = []
+    for pair in pairs:
+        if (pair[0], pair[1]) not in seen:
+            seen.add((pair[0], pair[1]))
+            unique.append(pair)
+    pairs = unique
     if pairs:
         conn.execute(insert(identity_review), [
             {"left_rid": a, "right_rid": b, "probability": p, "evidence": jsonutil.dumps(ev).decode(),
