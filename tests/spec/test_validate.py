@@ -228,3 +228,25 @@ def test_yaml_merge_keys_are_read() -> None:
     spec = load_spec_text(text)
     assert spec.model.sources["crm2"].options["path"] == "other.csv"
     assert spec.model.sources["crm2"].identity == {"name": "Name"}
+
+
+def test_an_expression_cannot_read_a_file_or_call_what_is_not_allowed() -> None:
+    """A field once published a local file: `(select * from read_csv_auto('<file>') limit 1)`."""
+    for expr in ("coalesce(crm.Name, (select * from read_csv_auto('/etc/passwd') limit 1))",
+                 "read_csv_auto('/etc/passwd')", "getenv('HOME')", "current_setting('threads')"):
+        text = BASE.replace("    expr: crm.Name\n", f'    expr: "{expr}"\n')
+        (issue,) = issues_of(text)
+        assert issue.key == "fields.account_name.expr" and "not allowed" in issue.message, expr
+    text = BASE.replace("    fields: [customer_id, mrr]\n",
+                        "    fields: [customer_id, mrr]\n    row_filter: \"exists (select 1)\"\n")
+    assert any("not allowed" in i.message for i in issues_of(text))
+
+
+def test_duckdb_reads_only_what_is_registered() -> None:
+    import duckdb
+
+    from c360.core import duck
+
+    con = duck.connect()
+    with pytest.raises(duckdb.PermissionException):
+        con.execute("SELECT * FROM read_csv_auto('/etc/hostname')").fetchall()
