@@ -263,8 +263,12 @@ def resolve(
         if graph.same(m.left, m.right):
             continue
         cross = not _same_sources(atoms[m.left], atoms[m.right]) and (atoms[m.left].distinct or atoms[m.right].distinct)
-        if bits >= t_bits or (cross and bits >= weak_bits and not rival(m.left, m.right, bits)
-                              and not rival(m.right, m.left, bits)):
+        # A newcomer that merely resembles one of them is no reason to part two seeds that were
+        # one customer before.
+        together = (before := _previous_customer(atoms[m.left].members, previous)) is not None \
+            and before == _previous_customer(atoms[m.right].members, previous)
+        if bits >= t_bits or (cross and bits >= weak_bits and (together or (not rival(m.left, m.right, bits)
+                                                                            and not rival(m.right, m.left, bits)))):
             join(Link(m.left, m.right, _method(m, atoms), m.probability, {"weights": m.weights}))
         elif bits >= floor_bits:
             review_out.append(m)
