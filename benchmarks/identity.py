@@ -133,27 +133,61 @@ def quality_case(accounts: int, difficulty: str, seed: int, out: Any) -> None:
         out.put(build_and_score(make_demo(Path(tmp), accounts, difficulty, seed)))
 
 
+def _evidence(d: Path) -> dict[str, set[str]]:
+    """Each true account's company names, corporate domains and e-mails, over every source of demo ``d``."""
+    from c360.identity.domains import corporate_domain, email
+    from c360.identity.normalise import company_name
+
+    truth = {(r["source"], r["source_key"]): r["true_account_id"] for r in csv.DictReader((d / "truth.csv").open())}
+    out: dict[str, set[str]] = {}
+
+    def add(source: str, key: object, *values: str | None) -> None:
+        account = truth.get((source, str(key)))
+        if account is not None:
+            out.setdefault(account, set()).update(v for v in values if v)
+
+    def lines(name: str) -> list[dict[str, Any]]:
+        out = []
+        for line in (d / name).read_text().splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:  # the demo's deliberately malformed lines
+                continue
+        return out
+
+    for r in csv.DictReader((d / "crm_accounts.csv").open()):
+        add("crm", r["Id"], company_name(r.get("Name")), corporate_domain(r.get("Website")))
+    for obj in lines("billing_customers.jsonl"):
+        add("billing", obj.get("id"), company_name(obj.get("name")), corporate_domain(obj.get("email")),
+            email(obj.get("email")))
+    for row in lines("support_tickets.jsonl"):
+        org, mail = (row.get("organization") or {}).get("name"), (row.get("requester") or {}).get("email")
+        add("support", row.get("id"), company_name(org), corporate_domain(mail), email(mail))
+    con = sqlite3.connect(d / "product.db")
+    for uid, mail, workspace in con.execute("SELECT id, email, workspace FROM users"):
+        add("product", uid, company_name(workspace), corporate_domain(mail), email(mail))
+    con.close()
+    return out
+
+
 def _append_new_accounts(d: Path, share: float, seed: int) -> int:
     """Add a share of new accounts (another generated demo) to every source of ``d``.
 
     The generator draws names from word lists, so another seed can produce a company whose
-    name or domain an existing account already has; such look-alikes are not new customers
-    but the same evidence twice, and are left out.
+    name, corporate domain or e-mail address an existing account already has, in any of its sources; such
+    look-alikes are not new customers but the same evidence twice, and are left out.
     """
     from c360.demo.generator import generate
-    from c360.identity.normalise import company_name, registrable_domain
 
     base = list(csv.DictReader((d / "crm_accounts.csv").open()))
-    taken = {company_name(r["Name"]) for r in base} | {registrable_domain(r["Website"]) for r in base}
-    taken.discard(None)
+    taken = set().union(*_evidence(d).values())
     with tempfile.TemporaryDirectory() as tmp:
         extra = Path(tmp)
-        generate(extra, accounts=max(1, int(len(base) * share * 3)), seed=seed, as_of=AS_OF, malformed=0)
+        generate(extra, accounts=max(1, int(len(base) * share * 5)), seed=seed, as_of=AS_OF, malformed=0)
         truth = {(r["source"], r["source_key"]): r["true_account_id"]
                  for r in csv.DictReader((extra / "truth.csv").open())}
         crm = list(csv.DictReader((extra / "crm_accounts.csv").open()))
-        clash = {truth[("crm", r["Id"])] for r in crm
-                 if company_name(r["Name"]) in taken or registrable_domain(r["Website"]) in taken}
+        clash = {account for account, values in _evidence(extra).items() if values & taken}
         fresh = sorted({truth[("crm", r["Id"])] for r in crm} - clash)[: max(1, int(len(base) * share))]
         keep = set(fresh)
         customers = set()
