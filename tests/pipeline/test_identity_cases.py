@@ -87,3 +87,47 @@ def test_a_pair_both_refused_and_borderline_is_listed_for_review_once(tmp_path: 
     with store.engine.begin() as conn:
         write_review(conn, "run", [("crm:1", "crm:2", 0.2, {"refused": "kept apart"}), ("crm:1", "crm:2", 0.2, {})])
     assert review_pairs(store) == [("crm:1", "crm:2", 0.2, {"refused": "kept apart"})]
+
+
+def test_a_rule_column_is_a_cross_reference_not_a_key_shared_by_its_own_records(tmp_path: Path) -> None:
+    """Two billing customers citing one CRM account are not one customer for that alone.
+
+    The second cites the wrong account (a stale cross-reference); name and domain place it.
+    """
+    write(tmp_path, "product.yaml", """\
+product: accounts
+version: 1.0.0
+owner: {team: data}
+sources:
+  crm:
+    connector: csv
+    path: crm.csv
+    key: id
+    columns: {id: string, name: string, website: string}
+    identity: {name: name, web_domain: website}
+  billing:
+    connector: csv
+    path: billing.csv
+    key: id
+    columns: {id: string, name: string, email: string, crm_id: string}
+    identity: {name: name, email: email, crm_id: crm_id}
+identity:
+  rules: [billing.crm_id = crm.id]
+  distinct: [crm, billing]
+fields:
+  account_name: {type: string, description: Name, expr: first(crm.name)}
+""")
+    names = ["Orchard Design", "Harbour Freight", "Kestrel Analytics", "Lumen Dental", "Northwind Bakery",
+             "Quarry Stoneworks", "Riverbend Clinics", "Saffron Foods", "Tidewater Marine", "Upland Farms"]
+    domain = {n: n.lower().replace(" ", "") + ".com" for n in names}
+    crm = ["id,name,website"] + [f"a{i},{n},www.{domain[n]}" for i, n in enumerate(names)]
+    billing = ["id,name,email,crm_id"] + [f"b{i},{n},ap@{domain[n]},a{i}" for i, n in enumerate(names) if i]
+    billing.append("b0,Orchard Design,ap@orcharddesign.com,a1")  # cites Harbour Freight's account
+    write(tmp_path, "crm.csv", "\n".join(crm) + "\n")
+    write(tmp_path, "billing.csv", "\n".join(billing) + "\n")
+    store = Store.open(f"sqlite:///{tmp_path}/store.db")
+    build(load_spec(tmp_path / "product.yaml"), store, as_of=AS_OF)
+    ids = mapped(store)
+    assert ids["billing:b0"] != ids["billing:b1"]
+    assert ids["billing:b1"] == ids["crm:a1"]
+    assert ids["billing:b0"] == ids["crm:a0"]

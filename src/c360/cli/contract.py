@@ -52,7 +52,7 @@ def print_plan(plan: Plan) -> None:
             "no contract change" if plan.old_version else "first version: nothing to compare"
         )
     for level in ("breaking", "semantic", "safe"):
-        changes = plan.of(level)  # type: ignore[arg-type]
+        changes = plan.of(level)  # type: ignore[arg-type, unused-ignore]
         if not changes:
             continue
         style = LEVEL_STYLE[level]

@@ -172,7 +172,7 @@ class JsonlConnector(_FileConnector):
     suffixes: ClassVar[tuple[str, ...]] = (".jsonl", ".ndjson")
 
     def _numbered_rows(self, path: Path) -> Iterator[tuple[int, Any]]:
-        with path.open(encoding=self.options.encoding, errors="replace") as f:  # type: ignore[attr-defined]
+        with path.open(encoding=self.options.encoding, errors="replace") as f:  # type: ignore[attr-defined, unused-ignore]
             for line, text in enumerate(f, start=1):
                 text = text.strip()
                 if not text:
@@ -190,7 +190,7 @@ class JsonConnector(_FileConnector):
 
     def _numbered_rows(self, path: Path) -> Iterator[tuple[int, Any]]:
         try:
-            data = json.loads(path.read_text(encoding=self.options.encoding))  # type: ignore[attr-defined]
+            data = json.loads(path.read_text(encoding=self.options.encoding))  # type: ignore[attr-defined, unused-ignore]
         except json.JSONDecodeError as exc:
             raise TerminalSourceError(
                 self.name, f"{path}:{exc.lineno}: invalid JSON: {exc.msg}"

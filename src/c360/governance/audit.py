@@ -284,7 +284,7 @@ def _rows(conn: Connection) -> Iterator[tuple[int, str, str, str, str | None, st
         ).order_by(audit_log.c.seq)
     )
     for row in result:
-        yield tuple(row)  # type: ignore[misc]
+        yield tuple(row)  # type: ignore[misc, unused-ignore]
 
 
 def verify(store: Store, checkpoints: Iterable[dict[str, Any]] = ()) -> Verification:

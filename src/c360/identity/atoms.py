@@ -42,6 +42,9 @@ class Atom:
     countries: tuple[str, ...] = ()
     person_names: tuple[str, ...] = ()
     ids: tuple[str, ...] = ()  # evidence identifiers and rule values, tagged by kind
+    # Rule values with the side of the rule they were read on (``r0<:…`` the referring
+    # column, ``r0>:…`` the referred one): a rule links a record to the other side only.
+    refs: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
     distinct: bool = False  # holds a record of a distinct source (a CRM account)
     account: bool = False  # holds a record of a source that is not people (an account record)
@@ -66,8 +69,12 @@ def _distinct(values: Iterable[str | None]) -> tuple[str, ...]:
 
 def build_atoms(groups: Sequence[Sequence[str]], by_rid: Mapping[str, IdentityRecord],
                 distinct_sources: frozenset[str], ids: Mapping[str, Sequence[str]],
-                person_sources: frozenset[str] = frozenset()) -> AtomSet:
-    """One atom per group of records (the first record names it). ``ids``: record → tagged ids."""
+                person_sources: frozenset[str] = frozenset(),
+                refs: Mapping[str, Sequence[str]] | None = None) -> AtomSet:
+    """One atom per group of records (the first record names it).
+
+    ``ids``: record → tagged ids; ``refs``: record → rule values tagged with their side.
+    """
     atoms: list[Atom] = []
     for group in groups:
         recs = [by_rid[r] for r in group]
@@ -82,6 +89,7 @@ def build_atoms(groups: Sequence[Sequence[str]], by_rid: Mapping[str, IdentityRe
             countries=_distinct(x.country for x in a),
             person_names=_distinct(x.person_name for x in a if x.person_name and " " in x.person_name),
             ids=_distinct(i for r in group for i in ids.get(r, ())),
+            refs=_distinct(i for r in group for i in (refs or {}).get(r, ())),
             sources=_distinct(r.source for r in recs),
             distinct=any(r.source in distinct_sources for r in recs),
             account=any(r.source not in person_sources for r in recs),

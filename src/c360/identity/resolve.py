@@ -93,16 +93,21 @@ def _bits(p: float) -> float:
 
 
 def rule_values(records: Sequence[IdentityRecord], rules: Sequence[Rule],
-                failures: dict[str, int] | None = None) -> dict[str, list[str]]:
-    """Each record's rule values, tagged by rule (``r0:0015g0000WvoNiqAQE``), after transforms."""
+                failures: dict[str, int] | None = None,
+                sides: dict[str, list[str]] | None = None) -> dict[str, list[str]]:
+    """Each record's rule values, tagged by rule (``r0:0015g0000WvoNiqAQE``), after transforms.
+
+    ``sides`` receives the same values tagged with the side they were read on (``r0<:…`` for
+    the rule's left column, ``r0>:…`` for its right).
+    """
     out: dict[str, list[str]] = defaultdict(list)
     for i, rule in enumerate(rules):
-        sides = ((rule.left_source, rule.left_column, rule.left_transform),
-                 (rule.right_source, rule.right_column, rule.right_transform))
-        raw = [[(r, r.refs[col]) for r in records if r.source == src and col in r.refs] for src, col, _ in sides]
+        ends = ((rule.left_source, rule.left_column, rule.left_transform),
+                (rule.right_source, rule.right_column, rule.right_transform))
+        raw = [[(r, r.refs[col]) for r in records if r.source == src and col in r.refs] for src, col, _ in ends]
         auto_sf = not rule.left_transform and not rule.right_transform and any(
             vals and sum(is_salesforce_18(v) for _, v in vals) >= SALESFORCE_SHARE * len(vals) for vals in raw)
-        for (src, col, fns), vals in zip(sides, raw, strict=True):
+        for side, (src, col, fns), vals in zip("<>", ends, raw, strict=True):
             transform = compose(fns) if fns else None
             for r, value in vals:
                 out_value = salesforce_id(value) if auto_sf else (transform(value, r.attrs.country) if transform
@@ -115,6 +120,8 @@ def rule_values(records: Sequence[IdentityRecord], rules: Sequence[Rule],
                 tag = f"r{i}:{out_value}"
                 if tag not in out[r.rid]:
                     out[r.rid].append(tag)
+                if sides is not None:
+                    sides.setdefault(r.rid, []).append(f"r{i}{side}:{out_value}")
     return out
 
 
@@ -162,7 +169,8 @@ def resolve(
     usable_ids = {u.rid for u in usable}
     unresolved = [r.rid for r in records if r.rid not in usable_ids]
     failures: dict[str, int] = {}
-    tagged = rule_values(usable, rules, failures)
+    sided: dict[str, list[str]] = {}
+    tagged = rule_values(usable, rules, failures, sided)
     for r in usable:
         for attr in sorted(evidence_identifiers & set(r.identifiers)):
             tagged[r.rid].append(f"{attr}:{r.identifiers[attr]}")
@@ -211,7 +219,7 @@ def resolve(
             join(Link(rids[0], other, method, 1.0, evidence))
 
     # 3. Evidence between atoms, scored.
-    atom_set = build_atoms(graph.groups(), by_rid, distinct_sources, tagged, person_sources)
+    atom_set = build_atoms(graph.groups(), by_rid, distinct_sources, tagged, person_sources, sided)
     atoms = {a.rid: a for a in atom_set.atoms}
     attach = attach_threshold if attach_threshold is not None else threshold
     review_floor = min(attach, review_threshold if review_threshold is not None else threshold)
@@ -373,21 +381,29 @@ def _size(graph: Clusters, rid: str) -> int:
 
 
 def _rule_pairs(atoms: Sequence[Atom]) -> list[tuple[str, str]]:
-    by_value: dict[str, list[str]] = defaultdict(list)
+    """Atoms one of which refers, by a rule, to the other (never two that refer alike)."""
+    by_value: dict[str, tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
     for a in atoms:
-        for tag in a.ids:
-            if tag.startswith("r") and ":" in tag and tag.split(":", 1)[0][1:].isdigit():
-                by_value[tag].append(a.rid)
+        for tag in a.refs:
+            head, value = tag.split(":", 1)
+            by_value[f"{head[:-1]}:{value}"][head[-1] == ">"].append(a.rid)
     out: list[tuple[str, str]] = []
-    for rids in by_value.values():
-        for i, x in enumerate(rids):
-            out.extend((x, y) for y in rids[i + 1:])
+    for left, right in by_value.values():
+        out.extend((x, y) for x in left for y in right if x != y)
     return out
 
 
 def _shares_rule(m: MatchLink, atoms: Mapping[str, Atom]) -> bool:
-    left = {t for t in atoms[m.left].ids if t.startswith("r")}
-    return bool(left and left & set(atoms[m.right].ids))
+    """One atom of the pair refers, by a rule, to the other."""
+    left, right = atoms[m.left].refs, atoms[m.right].refs
+    if not left or not right:
+        return False
+    return bool({_other_side(t) for t in left} & set(right))
+
+
+def _other_side(tag: str) -> str:
+    head, value = tag.split(":", 1)
+    return f"{head[:-1]}{'<' if head[-1] == '>' else '>'}:{value}"
 
 
 def _edge_bits(m: MatchLink, atoms: Mapping[str, Atom], t_bits: float) -> float:

@@ -120,13 +120,18 @@ def identity_records(spec: Spec, frames: dict[str, SourceFrame],
         rule_cols.setdefault(r.left_source, set()).add(r.left_column)
         rule_cols.setdefault(r.right_source, set()).add(r.right_column)
     transforms = identifier_transforms(spec)
+    declared = spec.model.identity.identifiers
     out = []
     for name, src in spec.model.sources.items():
         if src.belongs_to is not None:
             continue
         frame = frames[name]
         cols = frozenset(rule_cols.get(name, ()))
-        mine = {a: transforms[a] for a in src.identity if a in transforms}
+        # A rule's column is a cross-reference to another source's record, not a key its own
+        # records share: two Stripe customers citing one CRM account (one of them stale) are not
+        # one customer for that alone. Declared under ``identity.identifiers`` it is both.
+        mine = {a: transforms[a] for a, col in src.identity.items()
+                if a in transforms and (a in declared or col not in cols)}
         for key, row in zip(frame.keys, frame.rows(), strict=True):
             out.append(make_record(name, key, src.identity, row, cols, identifiers=mine, failed=failed))
     return out

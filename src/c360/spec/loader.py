@@ -74,7 +74,7 @@ def _convert(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> Any:
 
 def _scalar(node: yaml.Node) -> Any:
     # A fresh constructor per value: the safe constructor keeps state between documents.
-    return yaml.constructor.SafeConstructor().construct_object(node, deep=True)  # type: ignore[no-untyped-call]
+    return yaml.constructor.SafeConstructor().construct_object(node, deep=True)  # type: ignore[no-untyped-call, unused-ignore]
 
 
 def load_yaml(path: Path) -> Located:
