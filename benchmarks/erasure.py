@@ -7,6 +7,9 @@ versions. Then:
 
 - erasure p50/p95 on SQLite and PostgreSQL, of a whole customer (``--customer``)
   and of a person found by email (``--email``: the person is removed from the account);
+- time to invisible on both stores: ``c360 serve`` (two workers) runs in another process
+  while customers are erased; the time from ``erase`` returning to the first answer that no
+  longer shows the customer, and to the moment every worker has stopped showing it;
 - ``audit verify`` rows/s over a chain of 1,000,000 rows (SQLite);
 - ``ReadAuditor.record`` cost per call on the caller's thread, and flush throughput
   (reads group-committed to the chain per second).
@@ -25,12 +28,14 @@ import random
 import shlex
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
+import httpx
 from sqlalchemy import create_engine, insert, text
 
 from c360.core import jsonutil
@@ -122,6 +127,70 @@ def bench_erasures(url: str, label: str, n: int, count: int) -> None:
     store.close()
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def bench_invisible(url: str, label: str, n: int, count: int, directory: Path) -> None:
+    """Erase customers while ``c360 serve`` answers from another process; time until unseen."""
+    store = Store.open(url)
+    key = store.create_key("finance")
+    port = _free_port()
+    argv = [sys.executable, "-c", "from c360.cli import main; main()", "serve", str(SPEC), "--store", url,
+            "--host", "127.0.0.1", "--port", str(port), "--workers", "2"]
+    log = directory / f"serve-{port}.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    # A fresh connection per request, so that both workers answer.
+    http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10,
+                        headers={"Authorization": f"Bearer {key}"},
+                        limits=httpx.Limits(max_keepalive_connections=0))
+    spec = load_spec(SPEC)
+    try:
+        deadline = time.monotonic() + 600
+        while True:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"c360 serve did not start: {log.read_text()[-2000:]}")
+            try:
+                if http.get("/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        rng = random.Random(11)
+        first, every = [], []
+        for i in rng.sample(range(n), count):
+            cid = f"c_{i:012d}"
+            assert http.get(f"/v1/customers/{cid}").status_code == 200
+            assert erase(store, spec, SubjectRef(customer_id=cid), reason="benchmark").committed
+            t0 = time.perf_counter()
+            seen_gone, clean = None, 0
+            while clean < 10:  # ten answers in a row without it: every worker has applied it
+                gone = http.get(f"/v1/customers/{cid}").status_code == 404
+                now = time.perf_counter() - t0
+                if gone and seen_gone is None:
+                    seen_gone = now
+                clean = clean + 1 if gone else 0
+                if now > 30:
+                    raise SystemExit(f"{label}: customer {cid} still served 30 s after its erasure")
+            first.append(seen_gone or 0.0)
+            every.append(now)
+        print(f"{label}: time to invisible after erase returns: first answer p50 "
+              f"{statistics.median(first) * 1000:6.0f} ms, max {max(first) * 1000:6.0f} ms; every worker p50 "
+              f"{statistics.median(every) * 1000:6.0f} ms, max {max(every) * 1000:6.0f} ms "
+              f"({count} erasures, 2 workers, {n:,} customers)")
+    finally:
+        http.close()
+        os.killpg(proc.pid, 15)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+        store.close()
+
+
 def bench_verify(rows: int, directory: Path) -> None:
     store = Store.open(f"sqlite:///{directory}/audit.db")
     key = audit.audit_key(store.engine)
@@ -192,6 +261,7 @@ def main() -> None:
         bench_read_audit(d, args.reads)
         bench_verify(args.audit_rows, d)
         bench_erasures(f"sqlite:///{d}/store.db", "SQLite    ", args.customers, args.erasures)
+        bench_invisible(f"sqlite:///{d}/store.db", "SQLite    ", args.customers, args.erasures, d)
         if pg_up():
             name = f"c360_bench_{uuid.uuid4().hex[:8]}"
             admin = create_engine(f"{PG}/postgres".replace("postgresql://", "postgresql+psycopg://"),
@@ -200,6 +270,7 @@ def main() -> None:
                 conn.execute(text(f'CREATE DATABASE "{name}"'))
             try:
                 bench_erasures(f"{PG}/{name}", "PostgreSQL", args.customers, args.erasures)
+                bench_invisible(f"{PG}/{name}", "PostgreSQL", args.customers, args.erasures, d)
             finally:
                 with admin.connect() as conn:
                     conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

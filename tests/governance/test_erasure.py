@@ -10,7 +10,6 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -19,6 +18,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, inspect, select, text
 
+from c360.api.state import ServerState
 from c360.connectors.base import get_path
 from c360.core import jsonutil
 from c360.core.errors import StoreError
@@ -412,7 +412,7 @@ def test_post_erasures_needs_the_erasure_right(case: Case) -> None:
     from c360.api.erasures import router
 
     app.include_router(router)
-    app.state.c360 = SimpleNamespace(spec=case.spec, store=case.store)
+    app.state.c360 = ServerState(case.spec, case.store, b"k", refresh_seconds=0)
     finance, marketing = case.store.create_key("finance"), case.store.create_key("marketing")
     person = pick_person(case.store, case.spec)
     client = TestClient(app)

@@ -87,6 +87,9 @@ def post_erasure(body: ErasureRequest, request: Request) -> Response:
         return _error(404, "not_found", str(exc))
     except C360Error as exc:
         return _error(400, "invalid_request", str(exc))
+    if result.committed:
+        # This worker serves the erasure before it answers; the others within ERASURE_POLL_SECONDS.
+        state.apply_edits()
     plan = result.plan
     out: dict[str, Any] = {
         "committed": result.committed,

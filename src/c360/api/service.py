@@ -378,9 +378,9 @@ class Service:
             picked = list(ids[start : start + limit])
             i = start + len(picked)
         else:
-            changed = snap.changed
+            assert view is not None  # ids is empty otherwise
             while i < len(ids) and len(picked) < limit:
-                if changed.get(ids[i], 0.0) > since:
+                if view.changed_at(snap, ids[i]) > since:
                     picked.append(ids[i])
                 i += 1
         self.auditor.record_many(consumer, picked, policy.fields, "materialised")

@@ -4,14 +4,19 @@ Masks and row filters are applied here, once per snapshot, into each consumer's
 pre-serialised bytes: a request is a dict hit, never a policy evaluation. The served
 snapshot is swapped as a whole when a new version is published, so a request sees
 one version from start to finish.
+
+An erasure rewrites the published version in place and says which customers it touched
+(``snapshot_edits``). Every worker polls for such edits every ``ERASURE_POLL_SECONDS`` and
+re-projects just those customers into a new snapshot object, swapped in whole like a new
+version; the worker that applies an erasure through the API does so before it answers.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 
 import orjson
 from sqlalchemy import select
@@ -29,6 +34,8 @@ from c360.store import identity as idmap
 from c360.store.schema import snapshots
 
 JSON = b"application/json"
+# How often each serving worker checks the store for erasures applied to its snapshot in place.
+ERASURE_POLL_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,15 @@ class ConsumerView:
     rows: dict[str, bytes]  # customer_id → the serialised projection (masks applied)
     ids: tuple[str, ...]  # sorted, for keyset paging
     emails: dict[str, tuple[str, ...]]  # lower-cased email → ids, from fields granted in the clear
+    # Customers whose projection for this consumer last changed before their stored record did
+    # (a field it is not granted changed since): customer → when it last changed (epoch seconds).
+    # Everyone else changed when the record did (``Snapshot.changed``).
+    since: dict[str, float] = field(default_factory=dict)
+
+    def changed_at(self, snap: Snapshot, cid: str) -> float:
+        """When what this consumer is served of ``cid`` last changed (0: not known)."""
+        t = self.since.get(cid)
+        return t if t is not None else snap.changed.get(cid, 0.0)
 
 
 @dataclass(frozen=True)
@@ -58,6 +74,9 @@ class Snapshot:
     specs: dict[str, Spec] = field(default_factory=dict)
     policies: dict[str, ConsumerPolicy] = field(default_factory=dict)
     unavailable: dict[str, str] = field(default_factory=dict)
+    edit_seq: int = 0  # the last in-place edit (``snapshot_edits.seq``) these views include
+    # Earlier majors served beside the snapshot's own shape: their spec and consumers' policies.
+    majors: dict[int, tuple[Spec, dict[str, ConsumerPolicy]]] = field(default_factory=dict)
 
     @property
     def customers(self) -> int:
@@ -104,16 +123,10 @@ def build_views(
     live = {c: p for c, p in policies.items() if not p.denied}
     for cid, data in rows:
         hashes[cid] = hash(data)
-        record = orjson.loads(data)
-        for consumer, policy in live.items():
-            acc = policy.access(record)
-            if acc is None:
-                continue  # a row filter hides it: for this consumer the customer does not exist
-            out_rows[consumer][cid] = orjson.dumps(acc.apply(record, mask_key))
-            for f in emails & acc.unmasked:
-                value = record.get(f)
-                if isinstance(value, str) and value:
-                    out_emails[consumer].setdefault(value.strip().lower(), []).append(cid)
+        for consumer, (body, found) in project(live, emails, data, mask_key).items():
+            out_rows[consumer][cid] = body
+            for e in found:
+                out_emails[consumer].setdefault(e, []).append(cid)
     return {
         c: ConsumerView(
             out_rows[c],
@@ -122,6 +135,27 @@ def build_views(
         )
         for c in policies
     }
+
+
+def project(policies: dict[str, ConsumerPolicy], emails: frozenset[str], data: bytes,
+            mask_key: bytes) -> dict[str, tuple[bytes, list[str]]]:
+    """One stored record as each consumer is served it, with the emails it may be looked up by.
+
+    A consumer a row filter hides the record from is left out: for it the customer does not exist.
+    """
+    record = orjson.loads(data)
+    out: dict[str, tuple[bytes, list[str]]] = {}
+    for consumer, policy in policies.items():
+        acc = policy.access(record)
+        if acc is None:
+            continue
+        found = []
+        for f in emails & acc.unmasked:
+            value = record.get(f)
+            if isinstance(value, str) and value:
+                found.append(value.strip().lower())
+        out[consumer] = (orjson.dumps(acc.apply(record, mask_key)), found)
+    return out
 
 
 def retained_versions(store: Store, upto: int) -> list[tuple[int, dt.datetime]]:
@@ -140,27 +174,45 @@ def retained_versions(store: Store, upto: int) -> list[tuple[int, dt.datetime]]:
 
 
 def _history(
-    store: Store, current: dict[str, int], current_ts: float, version: int
+    store: Store, current: dict[str, int], current_ts: float, version: int,
+    seen: Sequence[tuple[dict[str, ConsumerPolicy], frozenset[str], dict[str, ConsumerView]]] = (),
+    mask_key: bytes = b"",
 ) -> tuple[dict[str, float], float]:
     """When each customer's record last changed, from the versions the store still keeps.
 
     A record equal in every kept version changed at or before the oldest of them; a
     change feed asked about earlier times therefore includes it (over-reporting is safe,
-    missing a change is not).
+    missing a change is not). ``seen`` (policies, email fields, their views): where a record
+    changed but a consumer's projection of it did not, that view's ``since`` says so.
     """
     changed = dict.fromkeys(current, current_ts)
     known_since = current_ts
     stable = set(current)
+    # Per view and consumer: customers whose record changed but whose projection has not (yet).
+    unchanged: list[dict[str, set[str]]] = [{c: set() for c in p} for p, _, _ in seen]
     for v, built_at in reversed(retained_versions(store, version)):
-        older = {cid: hash(data) for cid, data in store.snapshot_rows(v)}
+        older = dict(store.snapshot_rows(v))
         if not older:
             break  # pruned: nothing older is known
         ts = built_at.timestamp()
-        stable = {c for c in stable if older.get(c) == current[c]}
+        moved = {c for c in stable if hash(older.get(c)) != current[c]}
+        stable -= moved
         for c in stable:
             changed[c] = ts
+        for (policies, emails, views), still in zip(seen, unchanged, strict=True):
+            ask = {consumer: moved | ids for consumer, ids in still.items()}
+            for cid in set().union(*ask.values()):
+                data = older.get(cid)
+                then = project(policies, emails, data, mask_key) if data is not None else {}
+                for consumer, wanted in ask.items():
+                    body = then.get(consumer)
+                    if cid in wanted and body is not None and body[0] == views[consumer].rows.get(cid):
+                        views[consumer].since[cid] = ts
+                        still[consumer].add(cid)
+                    else:
+                        still[consumer].discard(cid)
         known_since = ts
-        if not stable:
+        if not stable and not any(ids for still in unchanged for ids in still.values()):
             break
     return changed, known_since
 
@@ -230,20 +282,34 @@ def load_snapshot(
     if policies is None:
         policies = {c: policy_for(spec.model, c) for c in spec.model.consumers}
     served = shapes(spec, store, info.version, info.spec_version, policies)
+    # Edits committed from here on are applied after loading (applying one twice is harmless).
+    seq = store.last_edit()
     hashes: dict[str, int] = {}
     views = build_views(spec.model, served.main, store.snapshot_rows(info.version), mask_key, hashes)
     for major, (old, pinned) in served.majors.items():
         views.update(build_views(old.model, pinned, store.view_rows(info.version, major), mask_key, {}))
     built_ts = float(int(info.built_at.timestamp()))
     if previous.version:
-        # A version loaded before in this process: unchanged records keep their change time.
+        # A version loaded before in this process: unchanged records keep their change time, and
+        # a consumer whose projection of a changed record is the same keeps its own.
         changed = {
             c: (previous.changed[c] if previous.hashes.get(c) == h else built_ts)
             for c, h in hashes.items()
         }
+        for consumer, view in views.items():
+            before = previous.views.get(consumer)
+            if before is None:
+                continue
+            for cid, body in view.rows.items():
+                if previous.hashes.get(cid) == hashes[cid]:
+                    if cid in before.since:
+                        view.since[cid] = before.since[cid]
+                elif before.rows.get(cid) == body:
+                    view.since[cid] = before.changed_at(previous, cid)
         known_since = previous.changes_known_since
     else:
-        changed, known_since = _history(store, hashes, built_ts, info.version)
+        changed, known_since = _history(store, hashes, built_ts, info.version,
+                                        [(served.main, email_fields(spec.model), views)], mask_key)
     as_of = iso(info.as_of)
     return Snapshot(
         info.version,
@@ -259,7 +325,70 @@ def load_snapshot(
         served.specs,
         served.policies,
         served.unavailable,
+        seq,
+        served.majors,
     )
+
+
+def apply_edits(spec: Spec, store: Store, mask_key: bytes, snap: Snapshot, ids: Iterable[str],
+                at: float, seq: int, policies: dict[str, ConsumerPolicy]) -> Snapshot:
+    """``snap`` with some customers' stored records re-read (an erasure changed them in place).
+
+    A customer whose record is gone leaves every view; the others are re-projected. The
+    change feed lists a customer for a consumer only when what that consumer is served changed.
+    """
+    wanted = sorted(set(ids))
+    fresh = store.records_of(snap.version, wanted)
+    hashes, changed = dict(snap.hashes), dict(snap.changed)
+    for cid in wanted:
+        data = fresh.get(cid)
+        if data is None:
+            hashes.pop(cid, None)
+            changed.pop(cid, None)
+        elif hashes.get(cid) != (h := hash(data)):
+            hashes[cid], changed[cid] = h, at
+    main = {c: p for c, p in policies.items() if c not in snap.specs}
+    groups = [(spec.model, main, fresh)] + [
+        (old.model, pinned, store.records_of(snap.version, wanted, major))
+        for major, (old, pinned) in snap.majors.items()]
+    views = dict(snap.views)
+    for product, group, records in groups:
+        emails = email_fields(product)
+        live = {c: p for c, p in group.items() if not p.denied}
+        now = {cid: project(live, emails, data, mask_key) for cid, data in records.items()}
+        for consumer in live:
+            view = snap.views.get(consumer)
+            if view is not None:
+                views[consumer] = _patched(view, snap, consumer, wanted, now)
+    return replace(snap, views=views, hashes=hashes, changed=changed, edit_seq=seq)
+
+
+def _patched(view: ConsumerView, snap: Snapshot, consumer: str, wanted: Sequence[str],
+             now: dict[str, dict[str, tuple[bytes, list[str]]]]) -> ConsumerView:
+    rows, since, emails = dict(view.rows), dict(view.since), dict(view.emails)
+    for cid in wanted:
+        old = view.rows.get(cid)
+        body, found = now.get(cid, {}).get(consumer, (None, []))
+        if old is not None:  # the emails it was found by, from what this consumer was served
+            for value in orjson.loads(old).values():
+                key = value.strip().lower() if isinstance(value, str) else None
+                if key is not None and cid in emails.get(key, ()):
+                    emails[key] = tuple(i for i in emails[key] if i != cid)
+                    if not emails[key]:
+                        del emails[key]
+        if body is None:
+            rows.pop(cid, None)
+            since.pop(cid, None)
+            continue
+        if old == body:
+            since[cid] = view.changed_at(snap, cid)
+        else:
+            since.pop(cid, None)
+        rows[cid] = body
+        for e in found:
+            emails[e] = (*emails.get(e, ()), cid)
+    ids = view.ids if rows.keys() == view.rows.keys() else tuple(sorted(rows))
+    return ConsumerView(rows, ids, emails, since)
 
 
 @dataclass
@@ -275,6 +404,7 @@ class ServerState:
     keys: dict[str, tuple[str, float | None]] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         if not self.policies:
@@ -293,14 +423,39 @@ class ServerState:
         return self.snapshot.specs.get(consumer, self.spec)
 
     def refresh(self) -> None:
-        version = self.store.current_version()
-        if version is not None and version != self.snapshot.version:
-            self.snapshot = load_snapshot(
-                self.spec, self.store, self.mask_key, self.snapshot, self.policies
-            )
+        """Load a newly published version, else apply in-place edits; re-read the keys."""
+        with self._lock:
+            version = self.store.current_version()
+            if version is not None and version != self.snapshot.version:
+                self.snapshot = load_snapshot(
+                    self.spec, self.store, self.mask_key, self.snapshot, self.policies
+                )
+            self._apply_edits()
         self.keys = {
             h: (c, e.timestamp() if e else None) for h, (c, e) in self.store.active_keys().items()
         }
+
+    def apply_edits(self) -> int:
+        """Apply erasures committed since the served snapshot was loaded; the customers touched."""
+        with self._lock:
+            return self._apply_edits()
+
+    def _apply_edits(self) -> int:
+        snap = self.snapshot
+        if not snap.version:
+            return 0
+        edits = self.store.edits_since(snap.edit_seq)
+        if not edits:
+            return 0
+        mine = [(c, at) for _, v, c, at in edits if v == snap.version]
+        seq = edits[-1][0]
+        if not mine:
+            self.snapshot = replace(snap, edit_seq=seq)
+            return 0
+        at = max(a for _, a in mine).timestamp()
+        self.snapshot = apply_edits(self.spec, self.store, self.mask_key, snap, (c for c, _ in mine),
+                                    at, seq, self.policies)
+        return len({c for c, _ in mine})
 
     def start(self) -> None:
         self.refresh()
@@ -312,7 +467,9 @@ class ServerState:
         self._stop.set()
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.refresh_seconds):
+        # Erasures are looked for at least every ERASURE_POLL_SECONDS, whatever the refresh period.
+        tick = min(self.refresh_seconds, ERASURE_POLL_SECONDS)
+        while not self._stop.wait(tick):
             try:
                 self.refresh()
             except Exception:  # a store hiccup must not kill serving; the next tick retries

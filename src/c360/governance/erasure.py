@@ -62,6 +62,7 @@ from c360.store.schema import (
     staged_records,
     suppression,
 )
+from c360.store.store import note_edits
 
 # The steps of the erasure transaction, in order; a test hook may fail at any of them.
 STEPS = (
@@ -691,6 +692,8 @@ def _apply(
         ]
         if facts:
             conn.execute(insert(erasure_retained), facts)
+    # Running servers re-read these customers of the snapshot they serve (see c360.api.state).
+    note_edits(conn, p.snapshot_rows, now)
     hook("snapshots")
 
     if p.quarantine_ids:

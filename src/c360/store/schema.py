@@ -150,6 +150,17 @@ snapshot_views = Table(
     Column("data", LargeBinary, nullable=False),
 )
 
+# Records of a snapshot changed in place, after it was built (an erasure), in commit order: each
+# serving worker polls for rows past the last it applied and re-reads just those customers, so
+# an erasure reaches running servers without a new version (revision 0005).
+snapshot_edits = Table(
+    "snapshot_edits", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("version", Integer, nullable=False),
+    Column("customer_id", String(32), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
 # One row: the snapshot readers see. Publishing is flipping this pointer in one transaction.
 published = Table(
     "published", metadata,

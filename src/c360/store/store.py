@@ -22,6 +22,7 @@ from c360.store.schema import (
     published,
     quarantine,
     runs,
+    snapshot_edits,
     snapshot_majors,
     snapshot_records,
     snapshot_views,
@@ -281,7 +282,7 @@ class Store:
                 yield cid, bytes(data)
 
     def _drop_records(self, conn: Connection, versions: Sequence[int]) -> None:
-        for table in (snapshot_records, snapshot_views, snapshot_majors):
+        for table in (snapshot_records, snapshot_views, snapshot_majors, snapshot_edits):
             conn.execute(delete(table).where(table.c.version.in_(list(versions))))
 
     def publish(self, version: int, *, keep: int = 3, also: Callable[[Connection], None] | None = None) -> None:
@@ -338,6 +339,33 @@ class Store:
             for cid, data in result:
                 yield cid, bytes(data)
 
+    def records_of(self, version: int, ids: Sequence[str], major: int | None = None) -> dict[str, bytes]:
+        """The stored records of some customers in ``version`` (an earlier ``major``'s shape if given)."""
+        table = snapshot_records if major is None else snapshot_views
+        out: dict[str, bytes] = {}
+        with self.engine.connect() as conn:
+            for i in range(0, len(ids), 500):
+                q = select(table.c.customer_id, table.c.data).where(
+                    table.c.version == version, table.c.customer_id.in_(list(ids[i : i + 500])))
+                if major is not None:
+                    q = q.where(table.c.major == major)
+                out.update((cid, bytes(data)) for cid, data in conn.execute(q))
+        return out
+
+    # -- snapshots changed in place ---------------------------------------------------------
+    def last_edit(self) -> int:
+        """The newest in-place edit's sequence number (0: none)."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.coalesce(func.max(snapshot_edits.c.seq), 0))).scalar_one())
+
+    def edits_since(self, seq: int) -> list[tuple[int, int, str, dt.datetime]]:
+        """(seq, version, customer id, when) of every in-place edit after ``seq``, in commit order."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(snapshot_edits.c.seq, snapshot_edits.c.version, snapshot_edits.c.customer_id,
+                       snapshot_edits.c.at).where(snapshot_edits.c.seq > seq).order_by(snapshot_edits.c.seq))
+            return [(int(n), int(v), str(c), _aware(at)) for n, v, c, at in rows]
+
     # -- spec versions ------------------------------------------------------------------
     def record_spec(self, product: str, version: str, text: str, applied_by: str | None = None) -> bool:
         """Remember a spec version's text; False when that version was already recorded."""
@@ -378,6 +406,16 @@ class Store:
             return int(conn.execute(update(consumer_keys).where(and_(
                 consumer_keys.c.consumer == consumer, consumer_keys.c.revoked_at.is_(None))).values(
                 revoked_at=utcnow())).rowcount)
+
+
+def note_edits(conn: Connection, rows: dict[int, list[str]], at: dt.datetime) -> None:
+    """Inside the transaction that rewrites snapshot records in place: which, for running servers.
+
+    ``rows`` maps a snapshot version to the customers whose records changed or went.
+    """
+    edits = [{"version": v, "customer_id": c, "at": at} for v, ids in sorted(rows.items()) for c in ids]
+    if edits:
+        conn.execute(insert(snapshot_edits), edits)
 
 
 def _aware(ts: dt.datetime) -> dt.datetime:
