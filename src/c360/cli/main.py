@@ -110,6 +110,13 @@ def sync(
                       str(r.counts.deleted), str(r.quarantined), f"{rate:,.0f}")
     st.finish_run(run_id, "succeeded", {"sources": [r.source for r in results]})
     console.print(table)
+    print_notices({r.source: r.notices for r in results if r.notices})
+    for r in results:
+        if r.refused:
+            kind, _, where = r.reasons.commonest() or ("", 0, "")
+            console.print(f"[red]{r.source}: {r.quarantined:,} of {r.quarantined + r.records:,} rows read were "
+                          f"quarantined[/red] ({kind}, e.g. {where}); records the read did not show are kept, "
+                          "not deleted, and the next build refuses this source", highlight=False)
 
 
 @app.command()
@@ -135,6 +142,14 @@ def build(
     print_build_summary(report)
 
 
+def print_notices(notices: dict[str, dict[str, dict[str, Any]]]) -> None:
+    """What a read took in but may have lost meaning on: undecodable bytes, repeated keys."""
+    for source, kinds in notices.items():
+        for kind, entry in kinds.items():
+            console.print(f"[yellow]{source}: {entry['count']:,} {kind.replace('_', ' ')}[/yellow], e.g. "
+                          f"{entry['examples'][0]}", highlight=False)
+
+
 def print_build_summary(report: Any) -> None:
     table = Table(title=f"snapshot {report.version} published: {report.customers:,} customers",
                   title_justify="left")
@@ -153,6 +168,10 @@ def print_build_summary(report: Any) -> None:
         console.print(f"[yellow]unmapped vocabulary values (set to null):[/yellow] {shown}")
     if any(report.quarantined.values()):
         console.print("[yellow]quarantined records are listed by[/yellow] c360 quarantine SPEC")
+    if report.nulled:
+        shown = ", ".join(f"{k} (x{v})" for k, v in report.nulled.items())
+        console.print(f"[yellow]bad values set to null (on_invalid: null):[/yellow] {shown}", highlight=False)
+    print_notices(report.notices)
     for w in report.quality.get("warnings", []):
         what = w.get("detail") or f"{w['failing']} customer(s), e.g. {', '.join(w['sample'])}"
         console.print(f"[yellow]quality warning[/yellow] {w['field']}: {w['check']} failed: {what}", highlight=False)

@@ -59,6 +59,7 @@ class Record:
     key: str
     data: dict[str, Any]
     deleted: bool = False
+    location: str | None = field(default=None, repr=False, compare=False)  # "crm.csv:7", where known
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,11 +71,20 @@ class Quarantined:
     raw: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Something read that is not an error but may lose meaning: reported, counted, never silent."""
+
+    kind: str  # e.g. "undecodable"
+    message: str  # starts with the location: "crm.csv:6: ..."
+
+
 @dataclass(slots=True)
 class Batch:
     records: list[Record]
     cursor: str | None = None  # resume point once this batch is committed; None: no incremental
     quarantined: list[Quarantined] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
 
 
 @runtime_checkable

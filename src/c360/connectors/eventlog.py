@@ -34,7 +34,7 @@ from c360.connectors.base import (
     get_path,
     resolve_path,
 )
-from c360.connectors.filestreams import require_path, row_record
+from c360.connectors.filestreams import parse_json, require_path, row_record, text_encoding
 from c360.core.errors import TerminalSourceError
 
 
@@ -188,7 +188,7 @@ class EventLogConnector:
                     continue
                 if order == resume[0]:
                     skip = resume[1]
-            with path.open(encoding=self.options.encoding, errors="replace") as f:
+            with path.open(encoding=text_encoding(self.options.encoding), errors="replace") as f:
                 for line, text in enumerate(f, start=1):
                     if line <= skip:
                         continue
@@ -196,7 +196,7 @@ class EventLogConnector:
                     if not text:
                         continue
                     try:
-                        yield path, line, json.loads(text)
+                        yield path, line, parse_json(text)
                     except json.JSONDecodeError as exc:
                         reason = f"invalid JSON: {exc.msg} at column {exc.colno}"
                         yield path, line, Quarantined(f"{path.name}:{line}", reason, text[:500])

@@ -21,6 +21,7 @@ from c360.connectors.base import (
     Batch,
     Column,
     ConnectorOptions,
+    Notice,
     Quarantined,
     Record,
     StreamInfo,
@@ -31,8 +32,11 @@ from c360.connectors.filestreams import (
     FileTree,
     file_cursor,
     file_digest,
+    parse_json,
     row_record,
     rows_to_skip,
+    text_encoding,
+    undecodable,
 )
 from c360.core.errors import TerminalSourceError
 
@@ -83,10 +87,12 @@ class _FileConnector(FileTree):
             return
         records: list[Record] = []
         bad: list[Quarantined] = []
+        notices: list[Notice] = []
         position = 0
-        for line, row in self._numbered_rows(path):
+        for line, row in self._numbered_rows(path, notices):
             position += 1
             if position <= skip:
+                notices.clear()
                 continue
             item = row_record(row, key, f"{path.name}:{line}")
             if isinstance(item, Quarantined):
@@ -94,9 +100,9 @@ class _FileConnector(FileTree):
             else:
                 records.append(item)
             if len(records) + len(bad) >= batch_size:
-                yield Batch(records, file_cursor(digest, position), bad)
-                records, bad = [], []
-        yield Batch(records, file_cursor(digest), bad)
+                yield Batch(records, file_cursor(digest, position), bad, notices)
+                records, bad, notices = [], [], []
+        yield Batch(records, file_cursor(digest), bad, notices)
 
     # Live reads look up a few keys at a time. A file up to this size is indexed by key once,
     # and again only when it changes; a larger one is scanned on each look-up.
@@ -135,8 +141,13 @@ class _FileConnector(FileTree):
                 return
             yield row
 
-    def _numbered_rows(self, path: Path) -> Iterator[tuple[int, Any]]:
+    def _numbered_rows(self, path: Path, notices: list[Notice] | None = None) -> Iterator[tuple[int, Any]]:
+        """Each row with its line; rows whose bytes the encoding could not decode add to ``notices``."""
         raise NotImplementedError
+
+    def _note(self, notices: list[Notice] | None, where: str, text: str) -> None:
+        if notices is not None and (n := undecodable(where, text, self.options.encoding)) is not None:
+            notices.append(n)
 
 
 class CsvConnector(_FileConnector):
@@ -144,9 +155,9 @@ class CsvConnector(_FileConnector):
     Options: ClassVar[type[ConnectorOptions]] = CsvOptions
     suffixes: ClassVar[tuple[str, ...]] = (".csv", ".tsv")
 
-    def _numbered_rows(self, path: Path) -> Iterator[tuple[int, Any]]:
+    def _numbered_rows(self, path: Path, notices: list[Notice] | None = None) -> Iterator[tuple[int, Any]]:
         assert isinstance(self.options, CsvOptions)
-        with path.open(newline="", encoding=self.options.encoding, errors="replace") as f:
+        with path.open(newline="", encoding=text_encoding(self.options.encoding), errors="replace") as f:
             reader = csv.reader(f, delimiter=self.options.delimiter)
             try:
                 header = next(reader)
@@ -157,6 +168,7 @@ class CsvConnector(_FileConnector):
                 line = reader.line_num
                 if not values:
                     continue
+                self._note(notices, f"{path.name}:{line}", "".join(values))
                 if len(values) != width:
                     yield line, Quarantined(
                         f"{path.name}:{line}",
@@ -171,14 +183,15 @@ class JsonlConnector(_FileConnector):
     name: ClassVar[str] = "jsonl"
     suffixes: ClassVar[tuple[str, ...]] = (".jsonl", ".ndjson")
 
-    def _numbered_rows(self, path: Path) -> Iterator[tuple[int, Any]]:
-        with path.open(encoding=self.options.encoding, errors="replace") as f:  # type: ignore[attr-defined, unused-ignore]
+    def _numbered_rows(self, path: Path, notices: list[Notice] | None = None) -> Iterator[tuple[int, Any]]:
+        with path.open(encoding=text_encoding(self.options.encoding), errors="replace") as f:  # type: ignore[attr-defined, unused-ignore]
             for line, text in enumerate(f, start=1):
                 text = text.strip()
                 if not text:
                     continue
+                self._note(notices, f"{path.name}:{line}", text)
                 try:
-                    yield line, json.loads(text)
+                    yield line, parse_json(text)
                 except json.JSONDecodeError as exc:
                     reason = f"invalid JSON: {exc.msg} at column {exc.colno}"
                     yield line, Quarantined(f"{path.name}:{line}", reason, text[:500])
@@ -188,9 +201,12 @@ class JsonConnector(_FileConnector):
     name: ClassVar[str] = "json"
     suffixes: ClassVar[tuple[str, ...]] = (".json",)
 
-    def _numbered_rows(self, path: Path) -> Iterator[tuple[int, Any]]:
+    def _numbered_rows(self, path: Path, notices: list[Notice] | None = None) -> Iterator[tuple[int, Any]]:
+        text = path.read_text(encoding=text_encoding(self.options.encoding), errors="replace")  # type: ignore[attr-defined, unused-ignore]
+        if (at := text.find("\ufffd")) >= 0:
+            self._note(notices, f"{path.name}:{text.count(chr(10), 0, at) + 1}", text[at:at + 1])
         try:
-            data = json.loads(path.read_text(encoding=self.options.encoding))  # type: ignore[attr-defined, unused-ignore]
+            data = parse_json(text)
         except json.JSONDecodeError as exc:
             raise TerminalSourceError(
                 self.name, f"{path}:{exc.lineno}: invalid JSON: {exc.msg}"

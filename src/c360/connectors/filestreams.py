@@ -12,13 +12,63 @@ file is read again whole (staging drops unchanged records by their content hash)
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
+import math
 from pathlib import Path
 from typing import Any, ClassVar
 
-from c360.connectors.base import Quarantined, Record, record_key
+from c360.connectors.base import Notice, Quarantined, Record, record_key
 from c360.core.errors import TerminalSourceError
+
+INT64 = 2**63
+
+
+def text_encoding(encoding: str) -> str:
+    """The codec to read a file declared in ``encoding`` with: UTF-8 files may begin with a BOM.
+
+    >>> text_encoding("utf-8"), text_encoding("UTF8"), text_encoding("latin-1")
+    ('utf-8-sig', 'utf-8-sig', 'latin-1')
+    """
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        raise TerminalSourceError("file", f"unknown encoding '{encoding}' (e.g. utf-8, latin-1, cp1252)") from None
+    return "utf-8-sig" if name == "utf-8" else encoding
+
+
+def _number_text(text: str) -> float | str:
+    # A number beyond a 64-bit float (1e400) keeps its text: typing it reports it, with its value.
+    x = float(text)
+    return x if math.isfinite(x) else text
+
+
+def _int_text(text: str) -> int | str:
+    # Staging stores 64-bit integers; a larger one keeps its text, for the column's type to judge.
+    n = int(text)
+    return n if -INT64 <= n < INT64 else text
+
+
+def parse_json(text: str) -> Any:
+    """JSON as sources write it, with numbers no wider than staging holds.
+
+    Numbers past a 64-bit float or integer, and ``NaN``/``Infinity``, keep their text, so the
+    record is quarantined (or the field nulled) by its column type naming the value, rather
+    than becoming ``inf`` or failing the whole sync.
+
+    >>> parse_json('{"a": 1e400, "b": 100000000000000000000, "c": NaN, "d": 1.5}')
+    {'a': '1e400', 'b': '100000000000000000000', 'c': 'NaN', 'd': 1.5}
+    """
+    return json.loads(text, parse_float=_number_text, parse_int=_int_text, parse_constant=str)
+
+
+def undecodable(where: str, text: str, encoding: str) -> Notice | None:
+    """A notice when ``text`` holds bytes the file's encoding could not decode (read as U+FFFD)."""
+    if "\ufffd" not in text:
+        return None
+    return Notice("undecodable", f"{where}: holds bytes that are not valid {encoding}, read as U+FFFD; "
+                                 f"declare the source's encoding (e.g. encoding: latin-1 or cp1252)")
 
 
 def file_digest(path: Path) -> str:
@@ -66,7 +116,7 @@ def row_record(row: Any, key: str, where: str) -> Record | Quarantined:
     k = record_key(row, key)
     if k is None:
         return Quarantined(where, f"missing key '{key}'", json.dumps(row, default=str)[:500])
-    return Record(k, row)
+    return Record(k, row, location=where)
 
 
 def require_path(source: str, root: Path) -> None:

@@ -41,6 +41,7 @@ from c360.connectors.base import (
     StreamInfo,
     record_key,
 )
+from c360.connectors.filestreams import parse_json
 from c360.core.errors import MissingDependency, TerminalSourceError, TransientSourceError
 
 
@@ -227,7 +228,7 @@ class KafkaConnector:
             return
         text = value.decode("utf-8", "replace")
         try:
-            data = json.loads(text)
+            data = parse_json(text)
         except ValueError as exc:
             bad.append(Quarantined(where, f"not valid JSON: {exc}", text[:500]))
             return

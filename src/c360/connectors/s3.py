@@ -48,7 +48,7 @@ from c360.connectors.base import (
     StreamInfo,
     get_path,
 )
-from c360.connectors.filestreams import row_record
+from c360.connectors.filestreams import parse_json, row_record, text_encoding
 from c360.core.errors import MissingDependency, TerminalSourceError, TransientSourceError
 
 SUFFIXES = {"csv": (".csv", ".tsv"), "jsonl": (".jsonl", ".ndjson", ".json"), "parquet": (".parquet",)}
@@ -233,14 +233,14 @@ class S3Connector:
     def _text(self, obj: S3Object, fmt: str) -> Iterator[tuple[str, Any]]:
         base = f"s3://{self.options.bucket}/{obj.key}"
         body = self._call(base, self.client.get_object, Bucket=self.options.bucket, Key=obj.key)["Body"]
-        reader = codecs.getreader(self.options.encoding)(body, "replace")
+        reader = codecs.getreader(text_encoding(self.options.encoding))(body, "replace")
         try:
             if fmt == "jsonl":
                 for line, text in enumerate(reader, start=1):
                     if not text.strip():
                         continue
                     try:
-                        yield f"{base}:{line}", json.loads(text)
+                        yield f"{base}:{line}", parse_json(text)
                     except ValueError as exc:
                         yield (
                             f"{base}:{line}",

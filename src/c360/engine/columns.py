@@ -10,6 +10,7 @@ a value with no mapping becomes null and is reported, never passed through.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -58,12 +59,24 @@ def parse_timestamp(value: Any) -> dt.datetime:
     if isinstance(value, dt.datetime):
         ts = value
     elif isinstance(value, int | float) and not isinstance(value, bool):
-        ts = _from_epoch(float(value))
+        try:
+            ts = _from_epoch(float(value))
+        except (ValueProblem, OverflowError):  # OverflowError: an int too large for a float
+            raise ValueProblem(f"expected Unix seconds or milliseconds of a timestamp between the years 1 "
+                               f"and 9999, found {value!r}") from None
     elif isinstance(value, str):
         text = value.strip()
         try:
-            ts = _from_epoch(float(text))
+            number = float(text)
         except ValueError:
+            number = None
+        if number is not None:
+            try:
+                ts = _from_epoch(number)
+            except ValueProblem:
+                raise ValueProblem(f"expected Unix seconds or milliseconds of a timestamp between the years 1 "
+                                   f"and 9999, found {value!r}") from None
+        else:
             try:
                 ts = dt.datetime.fromisoformat(text.replace(" UTC", "+00:00"))
             except ValueError:
@@ -75,13 +88,19 @@ def parse_timestamp(value: Any) -> dt.datetime:
     if ts.tzinfo is None:
         # A timestamp without an offset is taken as UTC; sources that mean local time must say so.
         ts = ts.replace(tzinfo=dt.UTC)
-    return ts.astimezone(dt.UTC)
+    try:
+        return ts.astimezone(dt.UTC)
+    except OverflowError:
+        raise ValueProblem(f"expected a timestamp between the years 1 and 9999 in UTC, found {value!r}") from None
 
 
 def _from_epoch(x: float) -> dt.datetime:
     if x > 1e11:  # milliseconds
         x /= 1000.0
-    return dt.datetime.fromtimestamp(x, tz=dt.UTC)
+    try:
+        return dt.datetime.fromtimestamp(x, tz=dt.UTC)
+    except (OverflowError, ValueError, OSError):  # inf, nan, or past the year 9999
+        raise ValueProblem(f"{x!r} is no timestamp between the years 1 and 9999") from None
 
 
 def _decimal(value: Any) -> Decimal:
@@ -94,6 +113,17 @@ def _decimal(value: Any) -> Decimal:
     if not d.is_finite():
         raise ValueProblem(f"expected a finite number, found {value!r}")
     return d
+
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _float(d: Decimal, raw: Any) -> float:
+    """The number as a 64-bit float, refused when it is beyond that range (``1e400``)."""
+    x = float(d)
+    if math.isinf(x):
+        raise ValueProblem(f"expected a number within the range of a 64-bit float (±1.8e308), found {raw!r}")
+    return x
 
 
 def _boolean(value: Any) -> bool:
@@ -115,6 +145,8 @@ class ColumnReader:
         self.source = source
         self.product = product
         self.columns = list(source.columns.items())
+        # Columns whose bad values are nulled (and reported) rather than costing the record.
+        self.nullable = frozenset(c for c, col in self.columns if (col.on_invalid or source.on_invalid) == "null")
         self.vocab: dict[str, dict[str, str]] = {}
         for cname, col in self.columns:
             if isinstance(col.map, str):
@@ -122,8 +154,13 @@ class ColumnReader:
             elif isinstance(col.map, dict):
                 self.vocab[cname] = col.map
 
-    def read(self, payload: Mapping[str, Any], unmapped: Unmapped | None = None) -> dict[str, Any]:
-        """Normalised values by column; raises :class:`ValueProblem` naming the column."""
+    def read(self, payload: Mapping[str, Any], unmapped: Unmapped | None = None,
+             nulled: list[tuple[str, str]] | None = None) -> dict[str, Any]:
+        """Normalised values by column; raises :class:`ValueProblem` naming the column.
+
+        A bad value of a column declared ``on_invalid: null`` becomes null instead, and
+        ``(column, problem)`` is added to ``nulled``.
+        """
         out: dict[str, Any] = {}
         for cname, col in self.columns:
             path = col.from_ or cname
@@ -135,6 +172,11 @@ class ColumnReader:
                 else:
                     out[cname] = self._value(cname, col, raw, payload, unmapped)
             except (ValueProblem, PathError) as exc:
+                if cname in self.nullable:
+                    out[cname] = None
+                    if nulled is not None:
+                        nulled.append((cname, str(exc)))
+                    continue
                 raise ValueProblem(f"column '{cname}': {exc}") from None
         return out
 
@@ -161,11 +203,13 @@ class ColumnReader:
             return value
         if t == "integer":
             d = _decimal(raw)
-            if d != d.to_integral_value():
+            if d.adjusted() > 18 or not INT64_MIN <= (i := int(d)) <= INT64_MAX:
+                raise ValueProblem(f"expected a whole number within the 64-bit integer range (±9.2e18), found {raw!r}")
+            if d != i:
                 raise ValueProblem(f"expected a whole number, found {raw!r}")
-            return int(d)
+            return i
         if t == "decimal":
-            return float(_decimal(raw))
+            return _float(_decimal(raw), raw)
         if t == "boolean":
             return _boolean(raw)
         if t == "timestamp":
@@ -175,7 +219,7 @@ class ColumnReader:
         if t == "json":
             return jsonutil.dumps(raw).decode()
         if t == "money":
-            return float(self._money(col, raw, payload))
+            return _float(self._money(col, raw, payload), raw)
         raise ValueProblem(f"unknown column type {t}")  # pragma: no cover - the model forbids it
 
     def _money(self, col: ColumnSpec, raw: Any, payload: Mapping[str, Any]) -> Decimal:

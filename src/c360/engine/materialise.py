@@ -118,9 +118,24 @@ def materialise(
             con.register(f"{name}_arrow", frame.to_arrow())
             con.execute(f"CREATE TABLE {source_table(name)} AS SELECT * FROM {name}_arrow "
                         "WHERE customer_id IS NOT NULL")
-        yield from run_plan(con, plan)
+        try:
+            yield from run_plan(con, plan)
+        except BuildError as exc:
+            raise _culprit(con, product, as_of) or exc from exc
     finally:
         con.close()
+
+
+def _culprit(con: duckdb.DuckDBPyConnection, product: ProductSpec, as_of: dt.datetime) -> BuildError | None:
+    """The same failure naming its field: each field computed alone until one fails."""
+    for fname in product.fields:
+        try:
+            for _ in run_plan(con, compile_plan(product, as_of, only=[fname])):
+                pass
+        except BuildError as exc:
+            detail = str(exc).removeprefix("computing the fields failed: ").split("\n", 1)[0]
+            return BuildError(f"computing field '{fname}' ({product.fields[fname].expr}) failed: {detail}")
+    return None
 
 
 def run_plan(con: duckdb.DuckDBPyConnection, plan: Plan) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -33,7 +33,7 @@ from c360.identity.resolve import Resolution, resolve
 from c360.identity.stable import Assignment, assign_ids
 from c360.identity.transforms import Transform, compose
 from c360.pipeline.progress import Reporter, Silent
-from c360.pipeline.sync import SourceSync, sync
+from c360.pipeline.sync import QuarantineReasons, SourceSync, quarantine_threshold, sync
 from c360.spec.validate import IDENTITY_ATTRIBUTES, Spec
 from c360.store import Store
 from c360.store import identity as idmap
@@ -47,6 +47,8 @@ class BuildReport:
     synced: list[SourceSync] = field(default_factory=list)
     staged: dict[str, int] = field(default_factory=dict)
     quarantined: dict[str, int] = field(default_factory=dict)
+    nulled: dict[str, int] = field(default_factory=dict)  # "source.column" -> bad values nulled (on_invalid)
+    notices: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # source -> kind -> count, examples
     unmapped: dict[str, int] = field(default_factory=dict)
     unresolved: int = 0
     review: int = 0
@@ -58,7 +60,8 @@ class BuildReport:
     def as_dict(self) -> dict[str, Any]:
         return {
             "run_id": self.run_id, "version": self.version, "customers": self.customers,
-            "staged": self.staged, "quarantined": self.quarantined, "unmapped": self.unmapped,
+            "staged": self.staged, "quarantined": self.quarantined, "nulled": self.nulled,
+            "notices": self.notices, "unmapped": self.unmapped,
             "unresolved": self.unresolved, "review": self.review,
             "identity_events": self.identity_events, "seconds": self.seconds, "quality": self.quality,
             "majors": {str(m): v for m, v in self.majors.items()},
@@ -70,6 +73,7 @@ class Normalised:
     frames: dict[str, SourceFrame]
     quarantined: dict[str, list[Quarantined]]
     unmapped: Unmapped
+    nulled: dict[str, list[Quarantined]] = field(default_factory=dict)  # kept, with a field null
 
 
 # -- stages ---------------------------------------------------------------------------
@@ -80,6 +84,7 @@ def normalise(spec: Spec, store: Store, reporter: Reporter, *, only: set[str] | 
     """Read staged records through the spec's column declarations; bad values are quarantined."""
     frames: dict[str, SourceFrame] = {}
     bad: dict[str, list[Quarantined]] = {}
+    nulled: dict[str, list[Quarantined]] = {}
     unmapped = Unmapped()
     for name, src in spec.model.sources.items():
         if only is not None and name not in only:
@@ -88,16 +93,59 @@ def normalise(spec: Spec, store: Store, reporter: Reporter, *, only: set[str] | 
         frame = SourceFrame.for_source(src)
         task = f"normalise {name}{label}"
         reporter.start(task)
+        problems: list[tuple[str, str]] = []
         for row in store.staged(name):
             try:
-                values = reader.read(row.payload, unmapped)
+                values = reader.read(row.payload, unmapped, problems)
             except ValueProblem as exc:
                 bad.setdefault(name, []).append(Quarantined(f"{name}:{row.key}", str(exc), ""))
+                problems.clear()
                 continue
+            for column, problem in problems:
+                nulled.setdefault(name, []).append(Quarantined(
+                    f"{name}:{row.key}", f"column '{column}': {problem}; the record is kept with '{column}' null "
+                                         f"(on_invalid: null)", column))
+            problems.clear()
             frame.append(row.key, row.fetched_at, values)
         reporter.finish(task, f"{len(frame)} records")
         frames[name] = frame
-    return Normalised(frames, bad, unmapped)
+    return Normalised(frames, bad, unmapped, nulled)
+
+
+def refuse_unreadable(spec: Spec, store: Store, report: BuildReport, norm: Normalised) -> None:
+    """Fail the build when a source's quarantined share is past its threshold.
+
+    A renamed key column, a wrong encoding or a changed date format is not bad data but a
+    broken source: publishing without it would empty its fields for every customer. The
+    previous snapshot stays, and the refused read's cursor is put back so the next build
+    reads it again.
+    """
+    synced = {s.source: s for s in report.synced}
+    refused = []
+    for name in spec.model.sources:
+        s = synced.get(name)
+        reasons = QuarantineReasons()
+        if s is not None:
+            reasons.counts.update(s.reasons.counts)
+            reasons.first.update(s.reasons.first)
+        reasons.add(norm.quarantined.get(name, []))
+        bad = sum(reasons.counts.values())
+        total = bad + (len(norm.frames[name]) if name in norm.frames else 0)
+        limit = quarantine_threshold(spec, name)
+        if not bad or bad <= limit * total:
+            continue
+        commonest = reasons.commonest()
+        assert commonest is not None
+        kind, n, where = commonest
+        refused.append(f"source '{name}': {bad:,} of {total:,} records quarantined ({bad / total:.0%}), past its "
+                       f"quarantine_threshold of {limit:.0%}; commonest reason: {kind} ({n:,} records, first at "
+                       f"{where})")
+        if s is not None:
+            store.restore_cursor(name, s.started_from)
+    if refused:
+        raise BuildError("; ".join(refused) + ". The previous snapshot stays published; fix the source, or raise "
+                         "quarantine_threshold (per source, or for the product) if this is expected. "
+                         "`c360 quarantine SPEC` lists every record.")
 
 
 def identifier_transforms(spec: Spec) -> dict[str, Transform]:
@@ -306,6 +354,12 @@ def build(
         for name, items in norm.quarantined.items():
             store.add_quarantine(run_id, name, items)
             report.quarantined[name] = report.quarantined.get(name, 0) + len(items)
+        for name, items in norm.nulled.items():
+            store.add_quarantine(run_id, name, items)
+            for q in items:
+                report.nulled[f"{name}.{q.raw}"] = report.nulled.get(f"{name}.{q.raw}", 0) + 1
+        report.notices = {s.source: s.notices for s in report.synced if s.notices}
+        refuse_unreadable(spec, store, report, norm)
         report.staged = {n: len(f) for n, f in norm.frames.items()}
         report.unmapped = {f"{s}.{c}={v}": n for (s, c, v), n in norm.unmapped.counts.items()}
         lap("normalise")

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from c360.connectors.base import Connector
+from c360.connectors.base import Connector, Notice, Quarantined, Record, get_path
 from c360.connectors.registry import make_connector
 from c360.core.errors import SourceError, TransientSourceError
+from c360.engine.columns import ValueProblem, parse_timestamp
 from c360.governance.suppression import Suppressor
 from c360.pipeline.progress import Reporter, Silent
 from c360.spec.validate import Spec
@@ -23,11 +28,105 @@ class SourceSync:
     tombstoned: int = 0
     seconds: float = 0.0
     cursor: str | None = None
+    started_from: str | None = None  # the cursor before this read, restored if the build refuses it
+    reasons: QuarantineReasons = field(default_factory=lambda: QuarantineReasons())
+    notices: dict[str, dict[str, Any]] = field(default_factory=dict)  # kind -> {count, examples}
+    refused: bool = False  # a full read mostly quarantined: what staging holds was not tombstoned
 
     @property
     def records(self) -> int:
         c = self.counts
         return c.new + c.changed + c.unchanged
+
+    def note(self, notices: Iterable[Notice], examples: int = 5) -> None:
+        for n in notices:
+            entry = self.notices.setdefault(n.kind, {"count": 0, "examples": []})
+            entry["count"] += 1
+            if len(entry["examples"]) < examples:
+                entry["examples"].append(n.message)
+
+
+@dataclass
+class QuarantineReasons:
+    """Quarantined records counted by their reason (the value left out), with a first location each."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    first: dict[str, str] = field(default_factory=dict)
+
+    def add(self, items: Iterable[Quarantined]) -> None:
+        for q in items:
+            kind = reason_kind(q.reason)
+            self.counts[kind] += 1
+            self.first.setdefault(kind, q.location)
+
+    def commonest(self) -> tuple[str, int, str] | None:
+        if not self.counts:
+            return None
+        kind, n = self.counts.most_common(1)[0]
+        return kind, n, self.first[kind]
+
+
+_FOUND = re.compile(r",? found .*$", re.DOTALL)
+
+
+def reason_kind(reason: str) -> str:
+    """A reason without the offending value, so one cause counts once.
+
+    >>> reason_kind("column 'Created': expected an ISO-8601 timestamp or Unix seconds, found 'x'")
+    "column 'Created': expected an ISO-8601 timestamp or Unix seconds"
+    """
+    return _FOUND.sub("", reason) or reason
+
+
+def quarantine_threshold(spec: Spec, source: str) -> float:
+    own = spec.model.sources[source].quarantine_threshold
+    return spec.model.quarantine_threshold if own is None else own
+
+
+class KeyLedger:
+    """The keys one read has met: a key met twice is reported, and the newer row kept.
+
+    Without ``updated_at`` the later row wins (as staging would); with it, the row whose
+    ``updated_at`` column is newer, so a stale duplicate later in an export cannot win.
+    """
+
+    def __init__(self, updated_at: str | None, path: str | None, sync: SourceSync) -> None:
+        self.column, self.path, self.sync = updated_at, path, sync
+        self.seen: dict[str, tuple[str | None, Any]] = {}
+
+    def _stamp(self, r: Record) -> Any:
+        if self.path is None:
+            return None
+        try:
+            return parse_timestamp(get_path(r.data, self.path))
+        except ValueProblem:
+            return None
+
+    def admit(self, records: Sequence[Record]) -> list[Record]:
+        out = []
+        for r in records:
+            if r.deleted:
+                self.seen.pop(r.key, None)
+                out.append(r)
+                continue
+            stamp = self._stamp(r)
+            prior = self.seen.get(r.key)
+            if prior is not None:
+                old_at, old_stamp = prior
+                here = r.location or "a later row"
+                there = old_at or "an earlier row"
+                if self.column is None:
+                    outcome = "the later row is kept"
+                elif old_stamp is not None and (stamp is None or stamp < old_stamp):
+                    self.sync.note([Notice("duplicate_key", f"key {r.key!r} at {here} repeats {there}; the row "
+                                                            f"with the newer '{self.column}' is kept ({there})")])
+                    continue
+                else:
+                    outcome = f"the row with the newer '{self.column}' is kept ({here})"
+                self.sync.note([Notice("duplicate_key", f"key {r.key!r} at {here} repeats {there}; {outcome}")])
+            self.seen[r.key] = (r.location, stamp)
+            out.append(r)
+        return out
 
 
 def as_source(exc: SourceError, source: str, connector: str) -> SourceError:
@@ -70,12 +169,13 @@ def sync_source(
     started = time.perf_counter()
     task = f"sync {source}"
     reporter.start(task)
+    out.started_from = store.cursor(source)
     if full:
         store.reset_cursor(source)
     conn = open_connector(spec, source)
     # Erased subjects are dropped or anonymised on arrival, so a sync never brings them back.
     suppressor = Suppressor.load(store, spec.model)
-    seen: set[str] = set()
+    ledger = KeyLedger(src.updated_at, src.column_path(src.updated_at) if src.updated_at else None, out)
     since = store.cursor(source)
     # Only a read from the beginning shows every live record, so only it can reveal deletions
     # by absence; incremental reads learn of deletions from the connector's tombstones.
@@ -85,14 +185,15 @@ def sync_source(
         while True:
             try:
                 for batch in conn.read(stream_name(spec, source), key=src.key, since=since):
-                    records = suppressor.admit(source, batch.records)
+                    records = ledger.admit(suppressor.admit(source, batch.records))
                     counts = store.stage(source, records, cursor=batch.cursor,
                                          quarantined=suppressor.scrub_quarantined(batch.quarantined),
                                          run_id=run_id)
                     out.counts += counts
                     out.batches += 1
                     out.quarantined += len(batch.quarantined)
-                    seen.update(r.key for r in records if not r.deleted)
+                    out.reasons.add(batch.quarantined)
+                    out.note(batch.notices)
                     if batch.cursor is not None:
                         since = out.cursor = batch.cursor
                     reporter.advance(task, len(batch.records), info=f"{out.batches} batch(es)")
@@ -104,9 +205,14 @@ def sync_source(
                 time.sleep(min(2.0**attempt, 30.0))
             except SourceError as exc:
                 raise as_source(exc, source, src.connector) from exc
-        if complete_read:
+        if complete_read and out.quarantined > quarantine_threshold(spec, source) * (out.quarantined + out.records):
+            # Mostly unreadable (a renamed key column, a wrong encoding): absence proves nothing,
+            # and the read is not taken as done, so the next one meets the source again.
+            out.refused = True
+            store.restore_cursor(source, out.started_from)
+        elif complete_read:
             # A full read shows every live record: what staging holds beyond it was deleted at source.
-            out.tombstoned = store.tombstone_missing(source, seen)
+            out.tombstoned = store.tombstone_missing(source, ledger.seen.keys())
             out.counts.deleted += out.tombstoned
     finally:
         conn.close()

@@ -54,6 +54,14 @@ class Currency(_Model):
         return {k.upper(): r for k, r in v.items()}
 
 
+OnInvalid = Literal["quarantine", "null"]
+
+
+def _yaml_null(v: Any) -> Any:
+    # `on_invalid: null` reads as YAML's null; written, it means the policy "null".
+    return "null" if v is None else v
+
+
 class ColumnSpec(_Model):
     """How one source column is read and normalised."""
 
@@ -65,6 +73,11 @@ class ColumnSpec(_Model):
     map: str | dict[str, str] | None = None
     description: str | None = None
     pii: bool = False
+    # A value that cannot be read as ``type``: its record is quarantined, or (``null``) the
+    # record is kept with this field null and the value reported. Unset: the source's choice.
+    on_invalid: OnInvalid | None = None
+
+    _on_invalid = field_validator("on_invalid", mode="before")(_yaml_null)
 
     @model_validator(mode="after")
     def _money(self) -> ColumnSpec:
@@ -94,6 +107,15 @@ class SourceSpec(BaseModel):
     belongs_to: BelongsTo | None = None
     description: str | None = None
     owner: str | None = None
+    # What a bad value costs (see ColumnSpec.on_invalid), and the share of a build's records
+    # that may be quarantined before the build fails keeping the previous snapshot (unset:
+    # the product's ``quarantine_threshold``).
+    on_invalid: OnInvalid = "quarantine"
+    quarantine_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    # The column that says which of two rows with one key is newer; unset, the later row wins.
+    updated_at: str | None = None
+
+    _on_invalid = field_validator("on_invalid", mode="before")(_yaml_null)
 
     @field_validator("columns", mode="before")
     @classmethod
@@ -286,6 +308,9 @@ class ProductSpec(_Model):
     subscriptions: list[SubscriptionSpec] = Field(default_factory=list)
     erasure: ErasureSpec = Field(default_factory=ErasureSpec)
     lifecycle: LifecycleSpec = Field(default_factory=LifecycleSpec)
+    # A build fails (and the previous snapshot stays) when more than this share of one
+    # source's records is quarantined: a renamed key column or a wrong encoding, not data.
+    quarantine_threshold: float = Field(default=0.1, ge=0.0, le=1.0)
 
     @field_validator("product")
     @classmethod

@@ -386,6 +386,10 @@ def _check_source(name: str, src: SourceSpec, model: ProductSpec, doc: Located, 
                                     "from it; remove identity here"))
     elif not src.identity:
         issues.append(doc.issue(at, "a source needs identity attributes or belongs_to another source"))
+    if src.updated_at is not None and cols and src.updated_at not in cols:
+        issues.append(doc.issue((*at, "updated_at"), f"unknown column '{src.updated_at}' (updated_at names the "
+                                "declared column that says which of two rows with one key is newer)",
+                                closest(src.updated_at, cols)))
 
 
 def _check_rules(model: ProductSpec, doc: Located, issues: list[SpecIssue]) -> list[Rule]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -188,7 +188,7 @@ class Store:
                 {"run_id": run_id, "source": source, "location": q.location, "reason": q.reason,
                  "raw": q.raw, "created_at": now} for q in items])
 
-    def tombstone_missing(self, source: str, seen: set[str]) -> int:
+    def tombstone_missing(self, source: str, seen: Container[str]) -> int:
         """After a full read: records the source no longer has become tombstones."""
         with self.engine.begin() as conn:
             live = [k for (k,) in conn.execute(select(staged_records.c.key).where(
@@ -210,6 +210,14 @@ class Store:
         with self.engine.connect() as conn:
             value: str | None = conn.execute(select(sync_state.c.cursor).where(sync_state.c.source == source)).scalar()
         return value
+
+    def restore_cursor(self, source: str, cursor: str | None) -> None:
+        """Put a source's cursor back where it was, so the next sync reads again what followed it."""
+        if cursor is None:
+            self.reset_cursor(source)
+            return
+        with self.engine.begin() as conn:
+            self._set_cursor(conn, source, cursor)
 
     def reset_cursor(self, source: str) -> None:
         with self.engine.begin() as conn:
