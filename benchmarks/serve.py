@@ -194,7 +194,7 @@ def demo_with_pg_product(dir: Path, accounts: int, product_dsn: str) -> Path:
 @contextmanager
 def server(spec: Path, url: str, workers: int, kind: str, audit: bool = True) -> Iterator[str]:
     port = free_port()
-    env = {**os.environ, "C360_SERVER": kind, "C360_MASK_KEY": "bench-mask-key",
+    env = {**os.environ, "C360_SERVER": kind, "C360_MASK_KEY": "bench-mask-key-0123456789abcdef0123",
            "C360_READ_AUDIT": "on" if audit else "off"}
     code = (
         "from pathlib import Path; from c360.api.serve import run; "
@@ -310,10 +310,15 @@ def live_case(
     d = tmp / f"live-{store_name}"
     d.mkdir()
     spec_path = demo_with_pg_product(d, args.live_accounts, product_dsn)
+    # A live consumer with a row filter, to time a hidden customer against an absent one.
+    spec_path.write_text(spec_path.read_text().replace("\nconsumers:\n", CAMPAIGNS, 1))
     store = Store.open(url)
     report_ = build(load_spec(spec_path), store, as_of=dt.datetime(2026, 6, 1, tzinfo=dt.UTC))
     key = store.create_key("support")
-    ids = [cid for cid, _ in store.snapshot_rows(report_.version or 0)]
+    campaigns = store.create_key("campaigns")
+    records = [(cid, json.loads(data)) for cid, data in store.snapshot_rows(report_.version or 0)]
+    ids = [cid for cid, _ in records]
+    hidden = [cid for cid, r in records if not r.get("marketing_opt_in")]
     store.close()
     ids_file = d / "ids.txt"
     ids_file.write_text("\n".join(ids) + "\n")
@@ -323,6 +328,44 @@ def live_case(
         report(
             store_name, f"live GET ({len(ids):,} cust.), c=1", wrk(base, key, get, 1, args.seconds)
         )
+        hidden_vs_absent(store_name, base, campaigns, hidden)
+
+
+CAMPAIGNS = """
+consumers:
+  campaigns:
+    fields: [customer_id, account_name, active_seats, product_active_30d, marketing_opt_in]
+    row_filter: marketing_opt_in
+    delivery: live
+"""
+
+
+def hidden_vs_absent(store_name: str, base: str, key: str, hidden: list[str], n: int = 400) -> None:
+    """Live reads of customers a row filter hides, against ids that do not exist, interleaved.
+
+    Both must be 404 by the same path: the medians should not tell them apart.
+    """
+    import http.client
+    import statistics
+
+    host, port = base.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    times: dict[str, list[float]] = {"hidden": [], "absent": []}
+    statuses: dict[str, set[int]] = {"hidden": set(), "absent": set()}
+    rng = random.Random(5)
+    for i in range(n * 2):
+        kind = "hidden" if i % 2 == 0 else "absent"
+        cid = rng.choice(hidden) if kind == "hidden" else f"c_{uuid.UUID(int=rng.getrandbits(128)).hex[:16]}"
+        started = time.perf_counter()
+        conn.request("GET", f"/v1/customers/{cid}", headers={"Authorization": f"Bearer {key}"})
+        resp = conn.getresponse()
+        resp.read()
+        times[kind].append((time.perf_counter() - started) * 1000)
+        statuses[kind].add(resp.status)
+    conn.close()
+    h, a = (statistics.median(times[k]) for k in ("hidden", "absent"))
+    print(f"  {store_name:<10} live GET hidden vs absent     median {h:.3f} ms vs {a:.3f} ms "
+          f"(statuses {sorted(statuses['hidden'])} vs {sorted(statuses['absent'])}, {n} each)", flush=True)
 
 
 def main() -> None:

@@ -41,6 +41,7 @@ consumers:
   analyst:
     fields: [customer_id, segment, billing_contact_email]
     masks: {billing_contact_email: last4}
+    rights: [owner]
   emea:
     fields: [customer_id, account_name, segment, annual_revenue]
     masks: {annual_revenue: redact}

@@ -91,7 +91,7 @@ def test_owners_see_subscriptions_compliance_and_others_do_not(
     monkeypatch.setattr(sla, "utcnow", lambda: later)
     stale = c.get("/v1/subscriptions", headers=auth(keys["finance"])).json()["subscriptions"]
     assert not next(s for s in stale if s["consumer"] == "finance")["compliant"]
-    metrics = c.get("/metrics").text
+    metrics = c.get("/metrics", headers=auth(keys["finance"])).text
     assert 'c360_subscription_compliant{consumer="finance",purpose="revenue reporting"} 0.0' in metrics
 
 
@@ -106,8 +106,8 @@ def test_reads_outside_subscriptions_count_as_purpose_drift(
 
 
 def test_the_product_page(client: Client) -> None:
-    c, _, _ = client
-    r = c.get("/")
+    c, keys, _ = client
+    r = c.get("/", headers=auth(keys["finance"]))  # finance holds the owner right
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     page = r.text
     assert "customer_360" in page and "customer-data@example.com" in page

@@ -83,3 +83,27 @@ def test_a_live_read_needing_no_broken_source_still_answers(broken: Served) -> N
     cid = next(r.customer_id for r in idmap.all_rows(broken.store) if r.source == "billing")
     r = broken.get(f"/v1/customers/{cid}", "finance", params={"mode": "live"})
     assert r.status_code == 200 and "product" not in r.headers["x-c360-live-sources"]
+
+
+@pytest.fixture(scope="module")
+def crm_gone(built_demo: BuiltDemo, demo_store: tuple[str, Store]) -> Iterator[Served]:
+    """The same product, with its CRM export gone: the source of the marketing row filter."""
+    kind, store = demo_store
+    good = policy_spec(built_demo)
+    spec = load_spec_text(good.text.replace("path: crm_accounts.csv", "path: gone/crm_accounts.csv"),
+                          built_demo.dir / "crm_gone.yaml")
+    yield from serve(spec, store, kind)
+
+
+def test_a_hidden_customer_and_an_absent_one_answer_alike_with_a_source_down(crm_gone: Served) -> None:
+    hidden = next(c for c, r in sorted(crm_gone.records.items()) if r["marketing_opt_in"] is False)
+    shown = next(c for c, r in sorted(crm_gone.records.items()) if r["marketing_opt_in"] is True)
+    answers = [crm_gone.get(f"/v1/customers/{cid}", "marketing", params={"mode": "live"})
+               for cid in (hidden, "c_absent0000000000")]
+    assert [r.status_code for r in answers] == [404, 404]
+    errors = [r.json()["error"] for r in answers]
+    assert errors[0]["code"] == errors[1]["code"] == "not_found"
+    assert errors[0]["message"].replace(hidden, "ID") == errors[1]["message"].replace("c_absent0000000000", "ID")
+    assert answers[0].headers.keys() == answers[1].headers.keys()
+    # A customer the caller may see still learns that the source is down.
+    assert crm_gone.get(f"/v1/customers/{shown}", "marketing", params={"mode": "live"}).status_code == 503

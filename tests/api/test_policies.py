@@ -237,7 +237,7 @@ def test_metrics_count_per_consumer_and_mode(served: Served) -> None:
     cid = next(iter(served.records))
     served.get(f"/v1/customers/{cid}", "churn_model")
     served.get(f"/v1/customers/{cid}", "nobody")
-    text = served.client.get("/metrics").text
+    text = served.get("/metrics", "analyst").text  # analyst holds the owner right
     assert 'c360_request_duration_seconds_count{consumer="churn_model",mode="materialised",route="get"}' in text
     assert 'c360_request_errors_total{consumer="nobody",route="get",status="403"}' in text
     assert "c360_snapshot_age_seconds" in text

@@ -61,7 +61,7 @@ def test_demo_no_serve_builds_and_writes_keys(tmp_path: Path) -> None:
     result = runner.invoke(app, ["demo", "--dir", str(out), "--accounts", "40", "--no-serve"])
     assert result.exit_code == 0, result.output
     keys = json.loads((out / "keys.json").read_text())
-    assert set(keys) == {"finance", "support", "marketing", "churn_model"}
+    assert set(keys) == {"finance", "support", "marketing", "churn_model", "product_owner"}
     assert "snapshot 1 published" in result.output
     assert f"Bearer {keys['finance']}" in result.output
     assert (out / "truth.csv").exists() and (out / ".c360" / "store.db").exists()

@@ -61,21 +61,44 @@ def test_rotate_revokes_old_keys_or_gives_them_a_grace_period(built_demo: BuiltD
     assert "expire in 2h" in out
     assert store.consumer_for_key(new) == "support" and store.consumer_for_key(newer) == "support"
     statuses = {k["prefix"]: (k["status"], k["expires_at"]) for k in _keys(built_demo, store_url, "support")}
-    assert statuses[new[:16]][0] == "active" and statuses[new[:16]][1] is not None
-    assert statuses[newer[:16]] == ("active", None)
+    assert statuses[_shown(new, "support")][0] == "active" and statuses[_shown(new, "support")][1] is not None
+    assert statuses[_shown(newer, "support")] == ("active", None)
+
+
+def _shown(key: str, consumer: str) -> str:
+    """A key's prefix as `consumers list` shows it: its consumer and the start of its random part."""
+    return key[: len(f"c360_{consumer}_") + 12]
 
 
 def test_revoke_one_key_by_prefix_or_all(built_demo: BuiltDemo, store_url: str) -> None:
     store = Store.open(store_url)
     a = _cli(built_demo, store_url, "create", "marketing").strip()
     b = _cli(built_demo, store_url, "create", "marketing").strip()
-    assert "revoked 1 key(s)" in _cli(built_demo, store_url, "revoke", "marketing", "--key", a[:16])
+    assert "revoked 1 key(s)" in _cli(built_demo, store_url, "revoke", "marketing", "--key",
+                                      _shown(a, "marketing") + "…")
     assert store.consumer_for_key(a) is None and store.consumer_for_key(b) == "marketing"
     assert "revoked 1 key(s)" in _cli(built_demo, store_url, "revoke", "marketing")
     assert store.consumer_for_key(b) is None
     result = runner.invoke(app, ["consumers", "revoke", str(built_demo.spec_path), "marketing", "--key",
                                  "c360_marketing_x", "--store", store_url])
     assert result.exit_code == 1 and "no active key" in result.output
+
+
+def test_a_prefix_identifies_one_key_even_when_the_consumer_name_is_long(
+        built_demo: BuiltDemo, store_url: str) -> None:
+    store = Store.open(store_url)
+    a = _cli(built_demo, store_url, "create", "churn_model").strip()
+    b = _cli(built_demo, store_url, "create", "churn_model").strip()
+    shown = {k["prefix"] for k in _keys(built_demo, store_url, "churn_model") if k["status"] == "active"}
+    assert {_shown(a, "churn_model"), _shown(b, "churn_model")} <= shown
+    # The consumer's name alone is shared by both keys: refused, and nothing is revoked.
+    both = runner.invoke(app, ["consumers", "revoke", str(built_demo.spec_path), "churn_model", "--key",
+                               "c360_churn_model", "--store", store_url])
+    assert both.exit_code == 1 and "matches" in both.output
+    assert store.consumer_for_key(a) == store.consumer_for_key(b) == "churn_model"
+    assert "revoked 1 key(s)" in _cli(built_demo, store_url, "revoke", "churn_model", "--key",
+                                      _shown(b, "churn_model"))
+    assert store.consumer_for_key(a) == "churn_model" and store.consumer_for_key(b) is None
 
 
 def test_expiring_keys(built_demo: BuiltDemo, store_url: str) -> None:

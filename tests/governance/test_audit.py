@@ -203,3 +203,14 @@ def test_the_key_never_prints_and_its_file_is_private(tmp_path: Path, monkeypatc
     audit.export(store, out)
     assert secret.encode() not in out.getvalue()
     store.close()
+
+
+def test_a_deleted_head_or_a_dropped_table_is_reported_not_raised(store: Store) -> None:
+    fill(store)
+    _exec(store, "DROP TABLE audit_log")
+    result = audit.verify(store)
+    assert result.problem is not None and result.problem.kind == "unreadable"
+    assert "dropped" in result.problem.message
+    _exec(store, "DELETE FROM audit_head")
+    result = audit.verify(store)
+    assert result.problem is not None and result.problem.kind == "deleted" and "head" in result.problem.message

@@ -51,7 +51,8 @@ def test_the_demo_spec_is_valid() -> None:
     spec = load_spec(EXAMPLE)
     assert spec.model.product == "customer_360"
     assert [str(r) for r in spec.rules] == ["billing.crm_account_id = crm.Id"]
-    assert set(spec.model.consumers) == {"finance", "support", "marketing", "churn_model"}
+    assert set(spec.model.consumers) == {"finance", "support", "marketing", "churn_model", "product_owner"}
+    assert spec.model.consumers["product_owner"].rights == ["owner"]
 
 
 def test_the_base_spec_is_valid() -> None:

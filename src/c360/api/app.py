@@ -8,6 +8,8 @@ documented behaviour and the fast behaviour cannot drift apart.
 
 from __future__ import annotations
 
+import base64
+import hmac
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
@@ -24,7 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from c360 import __version__
 from c360.api.audit import close_auditor, read_auditor
-from c360.api.auth import JwtConfig, JwtVerifier
+from c360.api.auth import MIN_SECRET_BYTES, JwtConfig, JwtVerifier, weak_secret
 from c360.api.erasures import router as erasures_router
 from c360.api.limits import RateLimiter
 from c360.api.metrics import Metrics
@@ -89,14 +91,32 @@ class BatchGet(BaseModel):
     )
 
 
+def one_authorization(values: list[str]) -> str | None:
+    """The request's credential. Two ``Authorization`` headers are refused, not guessed between."""
+    if len(values) > 1:
+        raise ApiError(400, "invalid_request", "send one Authorization header, not several")
+    return values[0] if values else None
+
+
+def basic_password(header: str) -> str:
+    """The password of an HTTP Basic credential (``""`` when it cannot be read)."""
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return ""
+    return decoded.partition(":")[2]
+
+
 def mask_key_for(spec: Spec) -> bytes:
     """The key of ``hash`` masks: ``C360_MASK_KEY``, else ``<spec dir>/.c360/mask.key``."""
     env = os.environ.get("C360_MASK_KEY")
     if env:
+        if len(env.encode()) < MIN_SECRET_BYTES:
+            weak_secret("the mask key (C360_MASK_KEY)", len(env.encode()))
         return env.encode()
     path = Path(spec.base_dir) / ".c360" / "mask.key"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             os.write(fd, os.urandom(32).hex().encode())
@@ -183,7 +203,7 @@ def create_app(
         unknown = sorted(set(request.query_params) - allowed)
         consumer = request.scope.pop("c360.consumer", None)
         if consumer is None:
-            consumer = service.authenticate(request.headers.get("authorization"))
+            consumer = service.authenticate(one_authorization(request.headers.getlist("authorization")))
         request.scope["c360.labels"] = (service.label(consumer), mode, route)
         policy = service.authorize(consumer)
         if unknown:
@@ -307,9 +327,35 @@ def create_app(
         consumer, _ = caller(request, frozenset(), "subscriptions")
         return _response(service.subscriptions(consumer))
 
+    def owner_only(request: Request, what: str) -> str:
+        """The calling consumer, which must hold the owner right (401 without a credential).
+
+        Browsers may send the key as the password of HTTP Basic (any user name), so the
+        product's page opens with the browser's own prompt.
+        """
+        values = request.headers.getlist("authorization")
+        header = values[0] if len(values) == 1 else None
+        if len(values) > 1:
+            raise ApiError(400, "invalid_request", "send one Authorization header")
+        if header and header[:6].lower() == "basic ":
+            header = f"Bearer {basic_password(header)}"
+        try:
+            consumer = service.authenticate(header)
+        except ApiError as exc:
+            if exc.status == 401:
+                exc.headers = [*exc.headers, (b"www-authenticate", b'Basic realm="c360", charset="UTF-8"')]
+            raise
+        consumer_spec = spec.model.consumers.get(consumer)
+        if consumer_spec is None or "owner" not in consumer_spec.rights:
+            raise ApiError(403, "forbidden", f"{what} is shown to the product's owners only")
+        return consumer
+
+    metrics_token = os.environ.get("C360_METRICS_TOKEN") or None
+
     @app.get("/", include_in_schema=False)
-    def home() -> Response:
+    def home(request: Request) -> Response:
         """The product's page: owner, version history, fields with lineage, access, SLAs."""
+        owner_only(request, "the product's page")
         from c360.governance.contracts import approved_plans, changelog
         from c360.governance.docs import Site, VersionEntry, render
 
@@ -348,15 +394,21 @@ def create_app(
 
     @app.get(
         "/metrics",
-        summary="Prometheus metrics",
+        summary="Prometheus metrics (for C360_METRICS_TOKEN or an owner)",
         responses={
+            **COMMON,
             200: {
                 "description": "Prometheus text format",
                 "content": {"text/plain": {"schema": {"type": "string"}}},
             }
         },
     )
-    def prometheus() -> Response:
+    def prometheus(request: Request) -> Response:
+        """Per-consumer traffic: for a scraper holding ``C360_METRICS_TOKEN``, or an owner."""
+        sent = request.headers.get("authorization", "")
+        if not (metrics_token and len(request.headers.getlist("authorization")) == 1
+                and hmac.compare_digest(sent.encode(), f"Bearer {metrics_token}".encode())):
+            owner_only(request, "metrics")
         return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     app.include_router(erasures_router)
@@ -447,16 +499,17 @@ class FastPath:
             self.service.latency.observe(consumer, seconds)
 
     def _get(self, scope: Scope) -> Reply | None:
-        authorization = inm = None
+        inm = None
+        authorizations = []
         for k, v in scope["headers"]:
             if k == b"authorization":
-                authorization = v.decode("latin-1")
+                authorizations.append(v.decode("latin-1"))
             elif k == b"if-none-match":
                 inm = v
         service = self.service
         customer_id = scope["path"][len(_PREFIX) :]
         try:
-            consumer = service.authenticate(authorization)
+            consumer = service.authenticate(one_authorization(authorizations))
             if service.default_mode(consumer) == "live":
                 # Live reads block on sources: FastAPI runs them in its thread pool. The consumer
                 # was already counted against its rate limit, so hand over without a second count.

@@ -17,6 +17,7 @@ must exist in the spec to see anything (deny by default).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from dataclasses import dataclass
@@ -29,6 +30,17 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 
 from c360.core.errors import C360Error
 from c360.core.ids import hash_key
+
+log = logging.getLogger("c360.api")
+
+# HS256 wants a key at least as long as its hash (RFC 7518 §3.2); the mask key likewise.
+MIN_SECRET_BYTES = 32
+
+
+def weak_secret(what: str, length: int) -> None:
+    """Warn, loudly, of a secret short enough to guess: tokens or masks made with it can be forged."""
+    log.warning("%s is %d byte(s) long; use at least %d random bytes (e.g. `openssl rand -hex 32`): "
+                "a short secret can be guessed", what, length, MIN_SECRET_BYTES)
 
 
 class AuthFailed(Exception):
@@ -84,6 +96,8 @@ class JwtConfig(BaseModel):
                 "JWT configuration needs exactly one of secret (HS256), public_key_file "
                 "(RS256) or jwks_file (RS256)"
             )
+        if cfg.secret is not None and len(cfg.secret.get_secret_value().encode()) < MIN_SECRET_BYTES:
+            weak_secret("the JWT secret (C360_JWT_SECRET)", len(cfg.secret.get_secret_value().encode()))
         return cfg
 
 

@@ -5,6 +5,13 @@ copy of the served snapshot; on PostgreSQL that is the production setup. ``C360_
 chooses the server (``uvicorn``, the default, or ``granian`` from ``c360[granian]``).
 With several workers, Prometheus samples are shared through ``PROMETHEUS_MULTIPROC_DIR``
 and each consumer's rate limit is split between the workers.
+
+A connection must send its request's headers within ``C360_HEADER_TIMEOUT`` seconds (default
+10) of connecting or of its previous answer, or it is closed: idle or trickling clients cannot
+hold connections open (with granian, the timer starts at a request's first byte: a connection
+that sends nothing is held until the client leaves). Under uvicorn each worker serves at most
+``C360_MAX_CONNECTIONS`` (default 1000) connections and requests at once, and answers new
+requests past that with ``503``; granian takes it as its backpressure (requests in flight).
 """
 
 from __future__ import annotations
@@ -17,7 +24,31 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from c360.api.app import create_app, mask_key_for
-from c360.core.errors import MissingDependency
+from c360.core.errors import C360Error, MissingDependency
+
+DEFAULT_HEADER_TIMEOUT = 10.0
+DEFAULT_MAX_CONNECTIONS = 1000
+
+
+def header_timeout() -> float:
+    return _setting("C360_HEADER_TIMEOUT", DEFAULT_HEADER_TIMEOUT, 0.1, 3600)
+
+
+def max_connections() -> int:
+    return int(_setting("C360_MAX_CONNECTIONS", DEFAULT_MAX_CONNECTIONS, 1, 1_000_000))
+
+
+def _setting(name: str, default: float, low: float, high: float) -> float:
+    raw = os.environ.get(name, "")
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise C360Error(f"{name}={raw!r}: expected a number between {low:g} and {high:g}, e.g. {default:g}")
+    return value
 
 
 def app_from_env() -> FastAPI:
@@ -67,6 +98,7 @@ def _uvicorn(host: str, port: int, workers: int) -> None:
 
     # uvloop + httptools: the stock asyncio loop without TCP_NODELAY adds ~40 ms per keep-alive
     # request with several workers.
+    header_timeout()  # a bad setting fails here, before any worker starts
     uvicorn.run(
         "c360.api.serve:app_from_env",
         factory=True,
@@ -74,7 +106,8 @@ def _uvicorn(host: str, port: int, workers: int) -> None:
         port=port,
         workers=workers,
         loop="uvloop",
-        http="httptools",
+        http="c360.api.protocol:HeaderTimeoutProtocol",
+        limit_concurrency=max_connections(),
         log_level="warning",
         access_log=False,
     )
@@ -84,6 +117,7 @@ def _granian(host: str, port: int, workers: int) -> None:
     try:
         from granian import Granian
         from granian.constants import Interfaces, Loops
+        from granian.http import HTTP1Settings
     except ImportError:
         raise MissingDependency("granian", "granian") from None
     Granian(
@@ -95,4 +129,6 @@ def _granian(host: str, port: int, workers: int) -> None:
         loop=Loops.uvloop,
         factory=True,
         log_enabled=False,
+        http1_settings=HTTP1Settings(header_read_timeout=int(header_timeout() * 1000)),
+        backpressure=max_connections(),
     ).serve()

@@ -270,6 +270,13 @@ class Service:
         if_none_match: bytes | None = None,
     ) -> Reply:
         snap = self.state.snapshot
+        view = snap.views.get(consumer)
+        body = view.rows.get(customer_id) if view is not None else None
+        # Whether the caller may see this customer is decided first, from the published view
+        # (its row filters applied), so a hidden customer and an absent one take the same path
+        # and the same time: no source is read for either, and a source down cannot tell them apart.
+        if body is None:
+            raise self._missing(snap, consumer, customer_id)
         fields = sorted(set(policy.fields) | policy.filter_fields)
         result = self.live_for(consumer).read(customer_id, fields)
         if not result.found:
@@ -277,13 +284,7 @@ class Service:
         if result.down:
             names = ", ".join(f"'{n}'" for n in sorted(result.down))
             spec = self.spec.model.consumers.get(consumer)
-            view = snap.views.get(consumer)
-            body = view.rows.get(customer_id) if view is not None else None
             if spec is not None and spec.allow_stale:
-                if body is None:
-                    raise ApiError(
-                        404, "not_found", f"no customer '{customer_id}'", snap.raw_headers
-                    )
                 self.auditor.record(consumer, customer_id, policy.fields, "stale")
                 headers = [
                     *snap.raw_headers,

@@ -18,6 +18,7 @@ from sqlalchemy import and_, select, update
 from c360.cli.main import SpecArg, StoreOpt, app, console, friendly, open_spec, open_store
 from c360.core.clock import iso, utcnow
 from c360.core.errors import C360Error
+from c360.core.ids import hash_key, key_prefix, shown_prefix
 from c360.spec.validate import Spec
 from c360.store.schema import consumer_keys
 
@@ -61,7 +62,8 @@ def create(
     _known(s, name)
     st = open_store(s, store)
     key = st.create_key(name, expires_at=_expiry(expires_in_days))
-    _audit(st, "key_created", name, prefix=key[:16], expires_in_days=expires_in_days)
+    _audit(st, "key_created", name, prefix=shown_prefix(key_prefix(key, name), name),
+           expires_in_days=expires_in_days)
     console.print(key, highlight=False, soft_wrap=True)
 
 
@@ -88,7 +90,7 @@ def list_keys(
             rows.append(
                 {
                     "consumer": r.consumer,
-                    "prefix": r.prefix,
+                    "prefix": shown_prefix(r.prefix, r.consumer),
                     "created_at": iso(_aware(r.created_at) or now),
                     "expires_at": iso(expires) if expires else None,
                     "revoked_at": iso(revoked) if revoked else None,
@@ -156,7 +158,8 @@ def rotate(
                 update(consumer_keys).where(consumer_keys.c.id.in_(old)).values(revoked_at=now)
             )
     key = st.create_key(name, expires_at=_expiry(expires_in_days))
-    _audit(st, "key_rotated", name, prefix=key[:16], old_keys=len(old), grace_hours=grace_hours)
+    _audit(st, "key_rotated", name, prefix=shown_prefix(key_prefix(key, name), name), old_keys=len(old),
+           grace_hours=grace_hours)
     when = f"expire in {grace_hours:g}h" if grace_hours > 0 else "are revoked"
     console.print(
         f"new key for {name} (shown once); {len(old)} old key(s) {when}:", highlight=False
@@ -181,25 +184,27 @@ def revoke(
     if key_prefix is None:
         n = st.revoke_keys(name)
     else:
-        prefix = key_prefix.rstrip("…")
+        given = key_prefix.rstrip("…")
+        wanted = given.removeprefix(f"c360_{name}_")
         with st.engine.begin() as conn:
-            n = int(
-                conn.execute(
-                    update(consumer_keys)
-                    .where(
-                        and_(
-                            consumer_keys.c.consumer == name,
-                            consumer_keys.c.prefix == prefix,
-                            consumer_keys.c.revoked_at.is_(None),
-                        )
-                    )
-                    .values(revoked_at=utcnow())
-                ).rowcount
-            )
-        if n == 0:
-            raise C360Error(
-                f"no active key of {name} has the prefix '{prefix}'; see `c360 consumers list`"
-            )
+            active = conn.execute(select(consumer_keys.c.id, consumer_keys.c.prefix, consumer_keys.c.key_hash).where(
+                consumer_keys.c.consumer == name, consumer_keys.c.revoked_at.is_(None))).all()
+            # The whole key, or the start of one key's prefix as `list` shows it.
+            hits = [r.id for r in active if r.key_hash == hash_key(given)]
+            if not hits and wanted:
+                hits = [r.id for r in active
+                        if shown_prefix(r.prefix, name).startswith(given) or r.prefix.startswith(wanted)]
+            if not hits:
+                raise C360Error(
+                    f"no active key of {name} has the prefix '{given}'; see `c360 consumers list`"
+                )
+            if len(hits) > 1:
+                raise C360Error(
+                    f"the prefix '{given}' matches {len(hits)} active keys of {name}: give more of it "
+                    "(as `c360 consumers list` shows it), or omit --key to revoke them all"
+                )
+            n = int(conn.execute(update(consumer_keys).where(consumer_keys.c.id == hits[0])
+                                 .values(revoked_at=utcnow())).rowcount)
     _audit(st, "key_revoked", name, keys=n, prefix=key_prefix)
     console.print(f"revoked {n} key(s) of {name}")
 

@@ -94,6 +94,9 @@ def demo(
             console.print(f"  curl -s -H 'Authorization: Bearer {keys[name]}' {base}/v1/customers/{some_id}",
                           highlight=False, soft_wrap=True)
     console.print(f"  curl -s {base}/v1/customers/{some_id}    # no key: 401", highlight=False)
+    if "product_owner" in keys:
+        console.print(f"  open {base}/ in a browser: any user name, and product_owner's key as the password",
+                      highlight=False)
     if no_serve:
         return
     from c360.api.serve import run

@@ -27,6 +27,7 @@ from typing import IO, Any
 
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import SQLAlchemyError
 
 from c360.core import jsonutil
 from c360.core.clock import utcnow
@@ -297,11 +298,27 @@ def verify(store: Store, checkpoints: Iterable[dict[str, Any]] = ()) -> Verifica
     key = audit_key(store.engine)
     out = Verification()
     pins = {int(c["count"]): str(c["head"]) for c in checkpoints}
+    try:
+        _verify(store, out, key, pins)
+    except SQLAlchemyError as exc:
+        # A dropped table is tampering too: say so, never a traceback.
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        out.problem = Problem(0, "unreadable", f"the audit tables cannot be read ({reason}): they were "
+                                               "dropped or altered, or the store is not migrated")
+    out.seconds = time.perf_counter() - started
+    return out
+
+
+def _verify(store: Store, out: Verification, key: AuditKey, pins: dict[int, str]) -> None:
     with store.engine.connect() as conn:
-        head_seq, head_hash = conn.execute(
+        head = conn.execute(
             select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)
-        ).one()
-        out.head_seq, out.head_hash = int(head_seq), str(head_hash)
+        ).first()
+        if head is None:
+            out.problem = Problem(0, "deleted", "the chain's head row is gone: rows may have been removed "
+                                                "from the end unseen; verify against an export's checkpoints")
+            return
+        out.head_seq, out.head_hash = int(head[0]), str(head[1])
         expected_prev, expected_seq = GENESIS, 1
         mac = key.mac
         for seq, at, kind, actor, subject, detail, prev, h in _rows(conn):
@@ -343,8 +360,6 @@ def verify(store: Store, checkpoints: Iterable[dict[str, Any]] = ()) -> Verifica
                         "truncated",
                         f"a checkpoint records {max(beyond)} row(s); the chain has {last}",
                     )
-    out.seconds = time.perf_counter() - started
-    return out
 
 
 def _misplaced(conn: Connection, seq: int, expected_seq: int, prev: str) -> Problem:

@@ -48,10 +48,16 @@ def dotted(path: Path_) -> str:
     return out
 
 
+class DuplicateKey(Exception):
+    def __init__(self, path: Path_, first: int, again: int) -> None:
+        self.path, self.first, self.again = path, first, again
+
+
 def _convert(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> Any:
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
+        given: dict[str, int] = {}
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 # `<<: *anchor` (or a list of them): the anchored mappings' keys, unless given here.
@@ -64,7 +70,13 @@ def _convert(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> Any:
                 continue
             key = str(_scalar(key_node))
             child = (*path, key)
-            lines[child] = key_node.start_mark.line + 1
+            line = key_node.start_mark.line + 1
+            if key in given:
+                # YAML would keep the last silently: a reviewer reading the first block would
+                # approve grants that are not the ones enforced.
+                raise DuplicateKey(child, given[key], line)
+            given[key] = line
+            lines[child] = line
             out[key] = _convert(value_node, child, lines)
         return out
     if isinstance(node, yaml.SequenceNode):
@@ -97,7 +109,12 @@ def load_yaml_text(text: str, name: str = "<spec>") -> Located:
     if node is None:
         raise SpecError([SpecIssue(name, 1, "", "the file is empty; expected a product spec")])
     lines: dict[Path_, int] = {}
-    data = _convert(node, (), lines)
+    try:
+        data = _convert(node, (), lines)
+    except DuplicateKey as dup:
+        raise SpecError([SpecIssue(name, dup.again, dotted(dup.path),
+                                   f"'{dup.path[-1]}' is given twice (lines {dup.first} and {dup.again}); "
+                                   "YAML would silently keep the last: merge them into one")]) from None
     return Located(name, data, lines)
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import socket
 import uuid
 from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -15,7 +17,7 @@ from c360.connectors.base import Quarantined, Record
 from c360.core import jsonutil
 from c360.core.clock import utcnow
 from c360.core.errors import StoreError
-from c360.core.ids import hash_key, new_api_key
+from c360.core.ids import hash_key, key_prefix, new_api_key
 from c360.store import db
 from c360.store.schema import (
     consumer_keys,
@@ -92,10 +94,32 @@ class Store:
 
     # -- runs ---------------------------------------------------------------------
     def start_run(self, kind: str) -> str:
+        """A run, marked ``running`` with the process that runs it, until :meth:`finish_run`.
+
+        Runs of this host whose process is gone (killed, or the machine rebooted) are marked
+        ``killed`` first, so ``running`` means running.
+        """
         run_id = f"{kind}-{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+        host = socket.gethostname()
+        me = {"pid": os.getpid(), "host": host}
         with self.engine.begin() as conn:
-            conn.execute(insert(runs).values(run_id=run_id, kind=kind, status="running", started_at=utcnow()))
+            self._end_dead_runs(conn, host)
+            conn.execute(insert(runs).values(run_id=run_id, kind=kind, status="running", started_at=utcnow(),
+                                             summary=jsonutil.dumps({"process": me}).decode()))
         return run_id
+
+    def _end_dead_runs(self, conn: Connection, host: str) -> None:
+        for run_id, summary in conn.execute(select(runs.c.run_id, runs.c.summary).where(runs.c.status == "running")):
+            try:
+                process = jsonutil.loads(summary or "{}").get("process") or {}
+            except ValueError:
+                continue
+            if process.get("host") != host or _alive(int(process.get("pid", 0))):
+                continue  # another machine's run can only be judged there
+            conn.execute(update(runs).where(runs.c.run_id == run_id, runs.c.status == "running").values(
+                status="killed", finished_at=utcnow(), summary=jsonutil.dumps({
+                    "process": process, "error": f"process {process.get('pid')} on {host} ended without "
+                                                 "finishing the run (killed, or the machine restarted)"}).decode()))
 
     def finish_run(self, run_id: str, status: str, summary: dict[str, Any]) -> None:
         with self.engine.begin() as conn:
@@ -389,7 +413,8 @@ class Store:
     def create_key(self, consumer: str, *, expires_at: dt.datetime | None = None) -> str:
         key = new_api_key(consumer)
         with self.engine.begin() as conn:
-            conn.execute(insert(consumer_keys).values(consumer=consumer, key_hash=hash_key(key), prefix=key[:16],
+            conn.execute(insert(consumer_keys).values(consumer=consumer, key_hash=hash_key(key),
+                                                      prefix=key_prefix(key, consumer),
                                                       created_at=utcnow(), expires_at=expires_at))
         return key
 
@@ -424,6 +449,23 @@ def note_edits(conn: Connection, rows: dict[int, list[str]], at: dt.datetime) ->
     edits = [{"version": v, "customer_id": c, "at": at} for v, ids in sorted(rows.items()) for c in ids]
     if edits:
         conn.execute(insert(snapshot_edits), edits)
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this host (a zombie child counts as ended)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().split(b") ")[-1][:1] != b"Z"
+    except OSError:
+        return True
 
 
 def _aware(ts: dt.datetime) -> dt.datetime:
