@@ -1,8 +1,9 @@
 """Read auditing: every read of a customer's fields is recorded (who, whom, which fields, how).
 
-Reads go to :class:`c360.governance.audit.ReadAuditor`, which batches them durably. Turning
-it off (``C360_READ_AUDIT=off``) exists to measure what auditing costs; a server started
-that way says so in its log, loudly.
+Each read is handed to a writer process before it is answered
+(:class:`c360.governance.audit_writer.ProcessReadAuditor`), which commits them in batches and
+outlives a worker that is killed. Turning it off (``C360_READ_AUDIT=off``) exists to measure
+what auditing costs; a server started that way says so in its log, loudly.
 """
 
 from __future__ import annotations
@@ -51,8 +52,9 @@ DEFAULT_FLUSH_INTERVAL = 0.2
 def flush_interval() -> float:
     """Seconds between commits of the read audit (``C360_READ_AUDIT_INTERVAL``, default 0.2).
 
-    A read is durable within this time. Shorter costs the latency tail: each commit's work
-    runs beside the server on the same cores, and fewer, larger commits disturb fewer requests.
+    A read is committed within this time and the commit's own (see :func:`loss_window`).
+    Shorter costs the latency tail: each commit's work runs beside the server on the same
+    cores, and fewer, larger commits disturb fewer requests.
     """
     raw = os.environ.get("C360_READ_AUDIT_INTERVAL", "")
     if not raw:
@@ -65,6 +67,16 @@ def flush_interval() -> float:
         raise ValueError(f"C360_READ_AUDIT_INTERVAL={raw!r}: expected seconds between 0.001 and 60, e.g. 0.2")
     return value
 
+
+def loss_window() -> float:
+    """Seconds of answered reads lost if a worker and its writer are killed together (2 × the interval).
+
+    A read waits in the writer for the next commit, up to one interval, plus the commit in
+    progress when it arrived and its own, the two taken to last no longer than another. Killing
+    a worker alone (or its whole process group) loses none: its writer commits what it holds,
+    then exits.
+    """
+    return 2 * flush_interval()
 
 
 def close_auditor(auditor: Any) -> None:
