@@ -1,19 +1,87 @@
-"""``POST /v1/erasures``: a consumer granted the erasure right asks for a data subject's erasure."""
+"""``POST /v1/erasures``: a consumer granted the erasure right asks for a data subject's erasure.
+
+A dry run looks a person up: anyone holding the erasure right could otherwise ask, for
+any address, whether it is in the store. So each dry run is audited, a consumer may
+make :data:`DRY_RUNS_PER_MINUTE` of them a minute (then 429 with Retry-After), and the
+answer is counts (records per source, customers) unless the consumer holds the
+:data:`DPO_RIGHT`, which alone shows the plan's records, keys and customer ids.
+"""
 
 from __future__ import annotations
 
+import math
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from c360.core.errors import C360Error, StoreError
-from c360.governance.erasure import SubjectRef, erase
+from c360.governance.erasure import SubjectRef, dry_run, erase
+from c360.spec.models import ConsumerSpec
 
 router = APIRouter()
 JSON = "application/json"
+# Enough for a person checking a request before erasing; too few to sweep a list of addresses.
+DRY_RUNS_PER_MINUTE = 10
+# The right that shows a dry run's full plan. ``c360.spec.models.Right`` does not declare it
+# yet, so a valid spec grants it to no one and every consumer is answered with counts.
+DPO_RIGHT = "dpo"
+
+
+class DryRunLimiter:
+    """At most ``limit`` dry runs per consumer in any ``window`` seconds (a sliding window).
+
+    Kept in each worker process, like the consumers' rate limits (:mod:`c360.api.limits`):
+    with N workers each allows ``limit / N``, so the server as a whole allows ``limit``.
+    """
+
+    def __init__(
+        self,
+        limit: int = DRY_RUNS_PER_MINUTE,
+        window: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.limit, self.window, self._clock = limit, window, clock
+        self._seen: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def retry_after(self, consumer: str) -> int | None:
+        """None when the dry run may go ahead (and it is counted), else whole seconds to wait."""
+        with self._lock:
+            now = self._clock()
+            seen = self._seen.setdefault(consumer, deque())
+            while seen and seen[0] <= now - self.window:
+                seen.popleft()
+            if len(seen) < self.limit:
+                seen.append(now)
+                return None
+            return max(1, math.ceil(seen[0] + self.window - now))
+
+
+_limiters_lock = threading.Lock()
+
+
+def _dry_runs(app: FastAPI) -> DryRunLimiter:
+    """The app's limiter, made on first use (one per app, so each app counts its own)."""
+    with _limiters_lock:
+        limiter: DryRunLimiter | None = getattr(app.state, "c360_dry_runs", None)
+        if limiter is None:
+            workers = max(int(os.environ.get("C360_WORKERS", "1") or 1), 1)
+            limiter = DryRunLimiter(max(DRY_RUNS_PER_MINUTE // workers, 1))
+            app.state.c360_dry_runs = limiter
+    return limiter
+
+
+def sees_plan(consumer: ConsumerSpec) -> bool:
+    """Whether a dry run shows this consumer the plan (records, keys, customer ids)."""
+    return DPO_RIGHT in {str(r) for r in consumer.rights}
 
 
 class ErasureRequest(BaseModel):
@@ -56,6 +124,7 @@ def _consumer(request: Request) -> str | None:
         401: {"description": "No valid key"},
         403: {"description": "The consumer lacks the erasure right"},
         404: {"description": "No record of the subject"},
+        429: {"description": "Too many dry runs by this consumer; see Retry-After"},
     },
 )
 def post_erasure(body: ErasureRequest, request: Request) -> Response:
@@ -74,6 +143,8 @@ def post_erasure(body: ErasureRequest, request: Request) -> Response:
     who = SubjectRef(
         customer_id=body.customer_id, email=body.email, source=body.source, key=body.key
     )
+    if body.dry_run:
+        return _dry_run(request, state, consumer, granted, who, body.reason)
     try:
         result = erase(
             state.store,
@@ -81,19 +152,49 @@ def post_erasure(body: ErasureRequest, request: Request) -> Response:
             who,
             reason=body.reason,
             actor=f"consumer:{consumer}",
-            dry_run=body.dry_run,
         )
     except StoreError as exc:
         return _error(404, "not_found", str(exc))
     except C360Error as exc:
         return _error(400, "invalid_request", str(exc))
-    if result.committed:
-        # This worker serves the erasure before it answers; the others within ERASURE_POLL_SECONDS.
-        state.apply_edits()
+    # This worker serves the erasure before it answers; the others within ERASURE_POLL_SECONDS.
+    state.apply_edits()
+    plan = result.plan
+    out: dict[str, Any] = {"committed": result.committed, **plan.summary(), "subject": plan.subject}
+    return Response(orjson.dumps(out), media_type=JSON)
+
+
+def _dry_run(
+    request: Request, state: Any, consumer: str, granted: ConsumerSpec, who: SubjectRef, reason: str
+) -> Response:
+    """A dry run: counted against the consumer's allowance, audited, answered by its right."""
+    wait = _dry_runs(request.app).retry_after(consumer)
+    if wait is not None:
+        return _error(
+            429,
+            "rate_limited",
+            f"consumer '{consumer}' made {DRY_RUNS_PER_MINUTE} erasure dry runs in the last "
+            f"minute; retry after {wait}s",
+            {"Retry-After": str(wait)},
+        )
+    full = sees_plan(granted)
+    try:
+        result = dry_run(
+            state.store,
+            state.spec,
+            who,
+            reason=reason,
+            actor=f"consumer:{consumer}",
+            shown="plan" if full else "counts",
+        )
+    except StoreError as exc:
+        return _error(404, "not_found", str(exc))
+    except C360Error as exc:
+        return _error(400, "invalid_request", str(exc))
     plan = result.plan
     out: dict[str, Any] = {
-        "committed": result.committed,
-        **(plan.describe() if body.dry_run else plan.summary()),
+        "committed": False,
+        **(plan.describe() if full else plan.tally()),
         "subject": plan.subject,
     }
     return Response(orjson.dumps(out), media_type=JSON)

@@ -50,7 +50,10 @@ def erase(
     ] = None,
     key: Annotated[str | None, typer.Option("--key", help="The record's key in --source.")] = None,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Show exactly what would change; change nothing.")
+        bool,
+        typer.Option(
+            "--dry-run", help="Show exactly what would change; change nothing (the look-up is audited)."
+        ),
     ] = False,
     vacuum: Annotated[
         bool, typer.Option("--vacuum", help="SQLite: also rebuild the database file afterwards.")
@@ -58,23 +61,35 @@ def erase(
     store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Erase a data subject in one transaction: staging, identity map, snapshots, audit."""
+    """Erase a data subject in one transaction: staging, identity map, snapshots, audit.
+
+    A dry run shows the operator every record (they hold the store anyway), and leaves an
+    audit row like the API's dry runs: a look-up of a person is a read of personal data.
+    """
     from c360.governance.erasure import SubjectRef
+    from c360.governance.erasure import dry_run as plan_erasure
     from c360.governance.erasure import erase as run_erase
     from c360.governance.outbox import deliver
 
     s = open_spec(spec)
     st = open_store(s, store)
     who = SubjectRef(customer_id=customer, email=email, source=source, key=key)
-    result = run_erase(st, s, who, reason=reason, dry_run=dry_run, compact=vacuum)
+    if dry_run:
+        result = plan_erasure(st, s, who, reason=reason, shown="plan")
+    else:
+        result = run_erase(st, s, who, reason=reason, compact=vacuum)
     plan = result.plan
     if as_json:
         _print_json(
-            {"committed": result.committed, **(plan.describe() if dry_run else plan.summary())}
+            {
+                "committed": result.committed,
+                **(plan.describe() if dry_run else plan.summary()),
+                "subject": plan.subject,
+            }
         )
     else:
         head = (
-            "[yellow]dry run: nothing changed[/yellow]"
+            "[yellow]dry run: nothing changed[/yellow] (the look-up is in the audit log)"
             if dry_run
             else f"[green]erased[/green] {plan.erasure_id}"
         )
@@ -89,6 +104,7 @@ def erase(
             f"records: {counts['records']}; customers removed: {counts['customers_removed']}; "
             f"snapshot rows in versions {counts['snapshot_versions']}: {counts['snapshot_rows']}; "
             f"quarantined rows: {counts['quarantined']}; "
+            f"other records scrubbed of the subject's email or phone: {counts['scrubbed']}; "
             f"suppression entries: {counts['suppressed']}"
         )
         for name, what in plan.fields.items():
