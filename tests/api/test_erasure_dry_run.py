@@ -169,3 +169,16 @@ def test_a_real_erasure_is_not_held_by_the_dry_run_allowance(case: Case) -> None
         client.post("/v1/erasures", headers=auth, json=body)
     done = client.post("/v1/erasures", headers=auth, json={**body, "dry_run": False})
     assert done.status_code == 200 and done.json()["committed"] is True
+
+
+def test_erasing_someone_absent_is_a_404_and_audited(case: Case) -> None:  # noqa: F811
+    auth = bearer(case, "finance")
+    before = without_audit(case)
+    got = client_for(case).post("/v1/erasures", headers=auth,
+                                json={"email": "nobody-here@example.org", "reason": "Art. 17 request"})
+    assert got.status_code == 404 and got.json()["error"]["code"] == "not_found"
+    [row] = audit_rows(case, "erasure_not_found")
+    assert row.actor == "consumer:finance" and "nobody-here" not in str(row.subject) + row.detail
+    assert jsonutil.loads(row.detail)["selector"] == "email"
+    assert without_audit(case) == before
+    assert audit.verify(case.store).ok

@@ -95,6 +95,10 @@ STEPS = (
 Hook = Callable[[str], None]
 
 
+class SubjectNotFound(StoreError):
+    """No record of the subject: nothing to erase (the request itself is still audited)."""
+
+
 @dataclass(frozen=True)
 class SubjectRef:
     """Who to erase: a customer id, an email address, or one source record."""
@@ -340,7 +344,7 @@ def plan(
     if who.customer_id is not None:
         cid = _surviving(conn, who.customer_id)
         if cid is None:
-            raise StoreError(f"no customer '{who.customer_id}' in the store")
+            raise SubjectNotFound(f"no customer '{who.customer_id}' in the store")
         cids.add(cid)
         mapped = [
             (s, k)
@@ -357,7 +361,7 @@ def plan(
         assert who.source is not None and who.key is not None
         matched.update(_staged(conn, [(who.source, who.key)]))
         if not matched and not _map_owner(conn, [(who.source, who.key)]):
-            raise StoreError(f"no record '{who.key}' of source '{who.source}' in the store")
+            raise SubjectNotFound(f"no record '{who.key}' of source '{who.source}' in the store")
     scope = "customer" if who.customer_id is not None or product.grain == "person" else "person"
     searched = {normalise_email(who.email)} if who.email else set()
     owners: dict[tuple[str, str], str] = {}
@@ -385,7 +389,7 @@ def plan(
             for p in more:  # mapped but no longer staged: still deleted from the map
                 matched.setdefault(p, {})
     if not matched and not cids:
-        raise StoreError("no record of this subject in the store (nothing to erase)")
+        raise SubjectNotFound("no record of this subject in the store (nothing to erase)")
     emails = searched
     # Records of child sources that point at a subject record (invoices of a billing customer).
     children: dict[tuple[str, str], dict[str, Any]] = {}
@@ -986,6 +990,28 @@ def erase(
     if dry_run:
         with store.engine.connect() as conn:
             return Result(plan(conn, spec, who), committed=False)
+    try:
+        p = _erase(store, spec, who, reason=reason, actor=who_acts, step=step)
+    except SubjectNotFound:
+        # Asking to erase someone absent says they are absent: audited as a look-up is.
+        audit.record(store, "erasure_not_found", who_acts, keys_for(store).pseudonym(who.primary),
+                     {"selector": _selector(who), "reason_sha256": hashlib.sha256(reason.encode()).hexdigest()})
+        raise
+    result = Result(p, committed=True)
+    if store.dialect == "sqlite":
+        result.wal_checkpointed = _checkpoint(store)
+        if compact:
+            result.compacted = _vacuum(store)
+    return result
+
+
+def _selector(who: SubjectRef) -> str:
+    return "customer" if who.customer_id is not None else "email" if who.email else "key"
+
+
+def _erase(store: Store, spec: Spec, who: SubjectRef, *, reason: str, actor: str, step: Hook) -> Plan:
+    """The erasure's one transaction; raises :class:`SubjectNotFound` with nothing changed."""
+    who_acts = actor
     with store.engine.begin() as conn:
         if conn.dialect.name == "sqlite":
             # Freed pages are zeroed, whatever the connection was opened with (the store sets
@@ -998,12 +1024,7 @@ def erase(
         p = plan(conn, spec, who, keys=keys)
         _apply(conn, spec, p, keys, actor=who_acts, reason=reason, hook=step)
         step("commit")
-    result = Result(p, committed=True)
-    if store.dialect == "sqlite":
-        result.wal_checkpointed = _checkpoint(store)
-        if compact:
-            result.compacted = _vacuum(store)
-    return result
+    return p
 
 
 Shown = Literal["plan", "counts"]
@@ -1038,9 +1059,8 @@ def dry_run(
             found = plan(conn, spec, who, keys=keys)
         except StoreError as exc:
             missing = exc
-    selector = "customer" if who.customer_id is not None else "email" if who.email else "key"
     detail: dict[str, Any] = {
-        "selector": selector,
+        "selector": _selector(who),
         **({"source": who.source} if who.source is not None else {}),
         "found": found is not None,
         "shown": shown,
