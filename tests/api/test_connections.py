@@ -3,10 +3,7 @@ closed after ``C360_HEADER_TIMEOUT``; past ``C360_MAX_CONNECTIONS`` requests get
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,45 +12,18 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.api.servers import running
 from tests.conftest import BuiltDemo
 
 HEADER_TIMEOUT = 1.0
 SLACK = 8.0  # a loaded test machine; the bound itself is HEADER_TIMEOUT
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def _server(demo: BuiltDemo, log: Path, server: str, **env: str) -> Iterator[int]:
-    port = _free_port()
-    argv = [sys.executable, "-c", "from c360.cli import main; main()", "serve", str(demo.spec_path),
-            "--store", demo.store_url, "--host", "127.0.0.1", "--port", str(port)]
-    environ = {**os.environ, "C360_SERVER": server, "C360_HEADER_TIMEOUT": str(HEADER_TIMEOUT), **env}
-    with log.open("wb") as out:
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=environ, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, f"c360 serve exited: {log.read_text()}"
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, f"c360 serve never became ready: {log.read_text()}"
-            time.sleep(0.2)
+    with running(demo.spec_path, demo.store_url, log,
+                 env={"C360_SERVER": server, "C360_HEADER_TIMEOUT": str(HEADER_TIMEOUT), **env}) as port:
         yield port
-    finally:
-        os.killpg(proc.pid, 15)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
-            proc.wait()
 
 
 def _closed_within(sock: socket.socket, seconds: float, trickle: bytes = b"") -> float | None:

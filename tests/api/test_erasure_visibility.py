@@ -10,10 +10,6 @@ the worker that answers before it answers, and every other worker applies it inc
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +26,7 @@ from c360.api import create_app
 from c360.api.state import ERASURE_POLL_SECONDS
 from c360.cli import app as cli
 from c360.store import Store
+from tests.api.servers import running
 from tests.governance.test_erasure import Case, case, pg_demo_template  # noqa: F401
 
 SLACK = 10.0  # a loaded, shared test machine; the bound itself is ERASURE_POLL_SECONDS
@@ -82,44 +79,13 @@ def _still_served(http: httpx.Client, key: str, s: Subjects) -> list[str]:
     return seen
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def _server(c: Case, log: Path) -> Iterator[httpx.Client]:
     """``c360 serve`` with two workers in a process of its own, until the block ends."""
-    port = _free_port()
-    argv = [sys.executable, "-c", "from c360.cli import main; main()", "serve", str(c.dir / "product.yaml"),
-            "--store", c.url, "--host", "127.0.0.1", "--port", str(port), "--workers", "2"]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=dict(os.environ),
-                                start_new_session=True)
-    # Fresh connections each request, so the two workers both answer.
-    http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10,
-                        limits=httpx.Limits(max_keepalive_connections=0))
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, f"c360 serve exited: {log.read_text()}"
-            try:
-                if http.get("/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, f"c360 serve never became ready: {log.read_text()}"
-            time.sleep(0.2)
+    with running(c.dir / "product.yaml", c.url, log, workers=2) as port, httpx.Client(
+            # Fresh connections each request, so the two workers both answer.
+            base_url=f"http://127.0.0.1:{port}", timeout=10, limits=httpx.Limits(max_keepalive_connections=0)) as http:
         yield http
-    finally:
-        http.close()
-        os.killpg(proc.pid, 15)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
-            proc.wait()
 
 
 def test_c360_erase_reaches_a_server_in_another_process(case: Case, tmp_path: Path) -> None:  # noqa: F811

@@ -22,9 +22,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,6 +34,7 @@ from sqlalchemy import text
 from c360.api.audit import flush_interval, loss_window
 from c360.governance import audit
 from c360.store import Store
+from tests.api.servers import start
 from tests.api.stores import STORES, store_of
 from tests.conftest import BuiltDemo
 
@@ -63,12 +61,6 @@ def served(request: pytest.FixtureRequest, built_demo: BuiltDemo, tmp_path: Path
     monkeypatch.delenv("C360_READ_AUDIT_INTERVAL", raising=False)
     with store_of(request.param, f"sqlite:///{d}/store.db") as store:
         yield Served(d, store, store.engine.url.render_as_string(hide_password=False))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _audited(store: Store) -> int:
@@ -119,28 +111,12 @@ def _serve_read_and_kill(s: Served, tmp_path: Path, *, writers_too: bool) -> Run
     """Start ``c360 serve``, read READS customers one by one, then SIGKILL it the moment the last is answered."""
     ids = sorted(cid for cid, _ in s.store.snapshot_rows(s.store.current_version() or 0))
     auth = {"Authorization": f"Bearer {s.store.create_key('finance')}"}
-    port = _free_port()
-    argv = [sys.executable, "-c", "from c360.cli import main; main()", "serve", str(s.dir / "product.yaml"),
-            "--store", s.url, "--host", "127.0.0.1", "--port", str(port), "--workers", "2"]
-    log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=dict(os.environ),
-                                start_new_session=True)
+    proc, port = start(s.dir / "product.yaml", s.url, tmp_path / "serve.log", workers=2)
     tree: set[int] = set()
     # Fresh connections for every request, so both workers (and both writers) take reads.
     http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10,
                         limits=httpx.Limits(max_keepalive_connections=0))
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, f"c360 serve exited: {log.read_text()}"
-            try:
-                if http.get("/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, f"c360 serve never became ready: {log.read_text()}"
-            time.sleep(0.2)
         answered: list[float] = []
         for i in range(READS):
             if http.get(f"/v1/customers/{ids[i % len(ids)]}", headers=auth).status_code == 200:
