@@ -137,3 +137,42 @@ def test_a_list_path_on_a_value_that_is_no_list_says_where() -> None:
     reader = ColumnReader("billing", spec.model.sources["billing"], spec.model)
     with pytest.raises(ValueProblem, match=r"column 'domains': 'organization.domain_names' holds str 'acme.com'"):
         reader.read({"id": "c3", "organization": {"domain_names": "acme.com"}})
+
+
+PERSON_SPEC = """\
+product: p
+version: 1.0.0
+owner: {team: t}
+grain: person
+sources:
+  loyalty:
+    connector: csv
+    path: l.csv
+    key: card
+    columns:
+      card: string
+      name: string
+      born: {type: date, format: "%d/%m/%Y"}
+      email: string
+      email2: string
+    identity: {person_name: name, dob: born, email: [email, email2]}
+fields:
+  born: {type: date, description: d, expr: min(loyalty.born)}
+"""
+
+
+def test_a_date_column_with_a_declared_format() -> None:
+    spec = load_spec_text(PERSON_SPEC)
+    reader = ColumnReader("loyalty", spec.model.sources["loyalty"], spec.model)
+    assert reader.read({"card": "1", "born": "08/11/2025"})["born"] == dt.date(2025, 11, 8)
+    with pytest.raises(ValueProblem, match=r"written as %d/%m/%Y \(such as 08/11/2025\), found '2025-11-08'"):
+        reader.read({"card": "2", "born": "2025-11-08"})
+    assert spec.model.sources["loyalty"].identity_of("email") == ["email", "email2"]
+
+
+def test_a_format_on_a_column_that_is_no_date_is_refused() -> None:
+    from c360.spec.validate import SpecError
+
+    with pytest.raises(SpecError, match="'format' belongs to a date or timestamp column"):
+        load_spec_text(PERSON_SPEC.replace('born: {type: date, format: "%d/%m/%Y"}',
+                                           'born: {type: string, format: "%d/%m/%Y"}'))

@@ -479,6 +479,10 @@ def test_normalise_attributes_record() -> None:
         postcode="SW1A 1AA",
         country="GB",
         person_name="jane doe",
+        given_name="jane",
+        family_name="doe",
+        emails=("billing@northwind.co.uk",),
+        phones=("+442079460958",),
     )
 
 
@@ -503,6 +507,7 @@ def test_normalise_attributes_record_country_beats_default_region() -> None:
 def test_attribute_names() -> None:
     assert ATTRIBUTE_NAMES == (
         "name", "web_domain", "email", "phone", "address", "postcode", "city", "country", "person_name",
+        "first_name", "last_name", "dob",
     )  # fmt: skip
     assert "crm_account_id" not in ATTRIBUTE_NAMES
 

@@ -103,7 +103,7 @@ def email_fields(product: ProductSpec) -> frozenset[str]:
         if (
             isinstance(node, exp.Column)
             and node.table in product.sources
-            and product.sources[node.table].identity.get("email") == node.name
+            and node.name in product.sources[node.table].identity_of("email")
         ):
             out.add(name)
     return frozenset(out)

@@ -32,6 +32,9 @@ def _rid(text: str) -> str:
 def evaluate_cmd(
     spec: SpecArg,
     truth: Annotated[Path, typer.Option("--truth", help="CSV: source,source_key,true_account_id[,kind].")],
+    truth_column: Annotated[str | None, typer.Option(
+        "--truth-column",
+        help="The truth file's id column (default: true_account_id, or its one true_… column).")] = None,
     store: StoreOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
@@ -42,7 +45,7 @@ def evaluate_cmd(
     s = open_spec(spec)
     st = open_store(s, store)
     try:
-        rows = read_truth(truth)
+        rows = read_truth(truth, truth_column)
     except (OSError, ValueError) as exc:
         raise C360Error(str(exc)) from exc
     predicted = {f"{r.source}:{r.key}": r.customer_id for r in idmap.all_rows(st)}

@@ -94,6 +94,14 @@ def parse_timestamp(value: Any) -> dt.datetime:
         raise ValueProblem(f"expected a timestamp between the years 1 and 9999 in UTC, found {value!r}") from None
 
 
+def _formatted(text: str, fmt: str) -> dt.datetime:
+    try:
+        return dt.datetime.strptime(text.strip(), fmt)
+    except ValueError:
+        example = dt.datetime(2025, 11, 8, 14, 30).strftime(fmt)
+        raise ValueProblem(f"expected a date written as {fmt} (such as {example}), found {text!r}") from None
+
+
 def _from_epoch(x: float) -> dt.datetime:
     if x > 1e11:  # milliseconds
         x /= 1000.0
@@ -212,6 +220,8 @@ class ColumnReader:
             return _float(_decimal(raw), raw)
         if t == "boolean":
             return _boolean(raw)
+        if col.format is not None and isinstance(raw, str):
+            raw = _formatted(raw, col.format)
         if t == "timestamp":
             return parse_timestamp(raw)
         if t == "date":

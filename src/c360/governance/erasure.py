@@ -491,7 +491,7 @@ def _identifiers(
         out |= person_ids(src, data)
         paths = set(person_paths(src))
         if scope == "customer" and product.grain == "person":
-            paths |= {src.column_path(c) for a, c in src.identity.items() if a == "name"}
+            paths |= {src.column_path(c) for c in src.identity_of("name")}
         for path in paths:
             v = get_path(data, path)
             if isinstance(v, str | int) and not isinstance(v, bool) and str(v).strip():

@@ -32,7 +32,7 @@ DROP = "drop"
 ANONYMISE = "anonymise"
 ERASED = "[erased]"
 # Identity attributes that describe a person rather than an organisation.
-PERSON_ATTRIBUTES = ("email", "person_name", "phone")
+PERSON_ATTRIBUTES = ("email", "person_name", "first_name", "last_name", "phone", "dob")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 # A phone as people write it: digits in groups separated by spaces, dots, dashes, slashes or
 # parentheses, perhaps after a "+". Exactly these separators, so the erasure's SQL pre-filter
@@ -151,7 +151,7 @@ def identifying_value(value: Any) -> str | None:
 
 def email_paths(src: SourceSpec) -> list[str]:
     """Where a source's records carry email addresses: its identity email and PII email columns."""
-    cols = [c for a, c in src.identity.items() if a == "email"]
+    cols = src.identity_of("email")
     cols += [
         c for c, spec in src.columns.items() if spec.pii and "email" in c.lower() and c not in cols
     ]
@@ -161,13 +161,13 @@ def email_paths(src: SourceSpec) -> list[str]:
 def person_paths(src: SourceSpec) -> list[str]:
     """Every path of a source holding a person's data: PII columns, person identity attributes."""
     cols = {c for c, spec in src.columns.items() if spec.pii}
-    cols |= {c for a, c in src.identity.items() if a in PERSON_ATTRIBUTES}
+    cols |= {c for a, c in src.identity_columns if a in PERSON_ATTRIBUTES}
     return sorted({src.column_path(c) for c in cols})
 
 
 def phone_paths(src: SourceSpec) -> list[str]:
     """Where a source's records carry phone numbers: its identity phone and PII phone columns."""
-    cols = [c for a, c in src.identity.items() if a == "phone"]
+    cols = src.identity_of("phone")
     cols += [
         c for c, spec in src.columns.items() if spec.pii and "phone" in c.lower() and c not in cols
     ]
@@ -181,7 +181,7 @@ def identity_paths(src: SourceSpec) -> frozenset[str]:
     the CRM is the account's, even when an erased person gave the same switchboard number,
     and changing it would change how the account is matched.
     """
-    return frozenset(src.column_path(c) for c in src.identity.values())
+    return frozenset(src.column_path(c) for _, c in src.identity_columns)
 
 
 def person_ids(src: SourceSpec, data: Mapping[str, Any]) -> set[str]:

@@ -69,16 +69,32 @@ def evaluate_all(truth: Iterable[TruthRow], predicted: Mapping[str, str]) -> dic
     return out
 
 
-def read_truth(path: Path) -> list[TruthRow]:
-    """Read ``source,source_key,true_account_id[,kind]``."""
+def read_truth(path: Path, column: str | None = None) -> list[TruthRow]:
+    """Read ``source,source_key,<truth id>[,kind]``.
+
+    The truth id's column is ``column``, else ``true_account_id``, else the one column named
+    ``true_…`` (``true_person_id``), else the one column beside source, source_key and kind.
+    """
     with path.open(newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
-        need = {"source", "source_key", "true_account_id"}
-        if not reader.fieldnames or not need <= set(reader.fieldnames):
-            raise ValueError(f"{path}: expected columns source,source_key,true_account_id[,kind]; "
-                             f"found {','.join(reader.fieldnames or [])}")
-        return [TruthRow(r["source"], r["source_key"], r["true_account_id"], (r.get("kind") or "clean"))
-                for r in reader]
+        found = list(reader.fieldnames or [])
+        if not {"source", "source_key"} <= set(found):
+            raise ValueError(f"{path}: expected columns source,source_key and a truth id column "
+                             f"(true_account_id, true_person_id, ...); found {','.join(found)}")
+        others = [c for c in found if c not in ("source", "source_key", "kind")]
+        named = [c for c in others if c.startswith("true_")]
+        if column is not None:
+            if column not in found:
+                raise ValueError(f"{path}: no column '{column}'; found {','.join(found)}")
+            entity = column
+        elif "true_account_id" in others:
+            entity = "true_account_id"
+        elif len(named) == 1 or len(others) == 1:
+            entity = (named or others)[0]
+        else:
+            raise ValueError(f"{path}: which column holds the true id? found {','.join(others) or 'none'}; "
+                             "name it with --truth-column")
+        return [TruthRow(r["source"], r["source_key"], r[entity], (r.get("kind") or "clean")) for r in reader]
 
 
 def _pairs(groups: Iterable[list[str]]) -> int:

@@ -17,6 +17,7 @@ from c360.identity.names import (
     name_tokens,
     person_name,
 )
+from c360.identity.persons import date_of_birth, person_parts
 from c360.identity.phones import phone
 from c360.identity.places import address, city, country, postcode
 
@@ -53,7 +54,13 @@ ATTRIBUTE_NAMES: tuple[str, ...] = (
     "city",
     "country",
     "person_name",
+    "first_name",
+    "last_name",
+    "dob",
 )
+
+# Attributes a record may carry several of (a second e-mail, a mobile beside a landline).
+MULTI_VALUED: frozenset[str] = frozenset({"email", "phone"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +82,14 @@ class IdentityAttributes:
     city: str | None = None
     country: str | None = None
     person_name: str | None = None
+    # A person's name by parts (person grain compares them one by one), and more of their own.
+    given_name: str | None = None
+    family_name: str | None = None
+    generation: str | None = None  # jr, sr, ii, ...
+    dob: str | None = None  # ISO date of birth
+    emails: tuple[str, ...] = ()  # every address, ``email`` first
+    phones: tuple[str, ...] = ()  # every number, ``phone`` first
+    refused: tuple[str, ...] = ()  # why values were not used: "dob in the future", ...
 
 
 def normalise_attributes(
@@ -91,10 +106,17 @@ def normalise_attributes(
     >>> attrs.name, attrs.email_domain, attrs.country
     ('acme', 'acme.com', 'GB')
     """
-    values = {key: as_text(raw.get(key)) for key in ATTRIBUTE_NAMES}
+    values = {key: as_text(_first(raw.get(key))) for key in ATTRIBUTE_NAMES}
     country_code = _shared(country(values["country"]))
     normalised_name = _shared(company_name(values["name"]))
-    normalised_email = email(values["email"])
+    emails = _distinct(email(as_text(v)) for v in _many(raw.get("email")))
+    phones = _distinct(_shared(phone(as_text(v), country_code or default_region)) for v in _many(raw.get("phone")))
+    normalised_email = emails[0] if emails else None
+    parts = person_parts(values["person_name"], values["first_name"], values["last_name"])
+    full_name = person_name(values["person_name"]) if values["person_name"] else (
+        person_name(" ".join(v for v in (values["first_name"], values["last_name"]) if v))
+        if values["first_name"] or values["last_name"] else None)
+    dob, why = date_of_birth(_first(raw.get("dob")))
     # The values one company's records repeat (its name, domain, phone, address) are shared
     # strings: a million records hold each once, not once per record.
     return IdentityAttributes(
@@ -103,13 +125,36 @@ def normalise_attributes(
         web_domain=_shared(corporate_domain(values["web_domain"])),
         email=normalised_email,
         email_domain=_shared(corporate_domain(normalised_email)),
-        phone=_shared(phone(values["phone"], country_code or default_region)),
+        phone=phones[0] if phones else None,
         address=_shared(address(values["address"])),
         postcode=_shared(postcode(values["postcode"], country_code)),
         city=_shared(city(values["city"])),
         country=country_code,
-        person_name=person_name(values["person_name"]),
+        person_name=full_name,
+        given_name=parts.given if parts else None,
+        family_name=parts.family if parts else None,
+        generation=parts.generation if parts else None,
+        dob=dob,
+        emails=emails,
+        phones=phones,
+        refused=(f"dob {why}",) if why else (),
     )
+
+
+def _first(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return next((v for v in value if v not in (None, "")), None)
+    return value
+
+
+def _many(value: Any) -> list[Any]:
+    if isinstance(value, list | tuple):
+        return [v for v in value if v not in (None, "")]
+    return [] if value in (None, "") else [value]
+
+
+def _distinct(values: Any) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(v for v in values if v))
 
 
 def _shared(value: str | None) -> str | None:

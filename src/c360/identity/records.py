@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from c360.identity.normalise import ATTRIBUTE_NAMES, IdentityAttributes, normalise_attributes
+from c360.identity.normalise import ATTRIBUTE_NAMES, MULTI_VALUED, IdentityAttributes, normalise_attributes
 from c360.identity.transforms import Transform
 
 # The attribute naming another record of the same source that is a different customer
 # (a CRM account's ParentId): a constraint, not evidence.
 PARENT = "parent"
+
+# The attributes that make a source's records people (at account grain they roll up to one).
+PERSON_NAME_ATTRIBUTES = frozenset({"person_name", "first_name", "last_name"})
 
 # Most records carry no cross-reference: they share this one empty mapping (never mutated).
 NO_REFS: Mapping[str, str] = {}
@@ -60,7 +63,7 @@ def first_value(raw: Any) -> Any:
 def make_record(
     source: str,
     key: str,
-    identity: Mapping[str, str],
+    identity: Mapping[str, str | Sequence[str]] | Sequence[tuple[str, str]],
     row: Mapping[str, Any],
     rule_columns: frozenset[str] = frozenset(),
     default_region: str | None = None,
@@ -69,16 +72,25 @@ def make_record(
 ) -> IdentityRecord:
     """Project a normalised source row onto identity attributes (``identity``: attribute → column).
 
-    ``identifiers``: the transform of each declared identifier attribute; a value the transform
-    refuses is left out and counted in ``failed`` (by attribute).
+    ``identity`` maps each attribute to its column, or lists (attribute, column) pairs; an
+    attribute read from several columns (two e-mails) keeps every value of ``MULTI_VALUED``
+    ones and the first of the others. ``identifiers``: the transform of each declared
+    identifier attribute; a value the transform refuses is left out and counted in ``failed``
+    (by attribute).
     """
-    raw = {attr: first_value(row.get(column)) for attr, column in identity.items()}
+    pairs = _pairs(identity)
+    many: dict[str, list[Any]] = {}
+    for attr, column in pairs:
+        value = row.get(column)
+        many.setdefault(attr, []).extend(value if isinstance(value, list | tuple) else [value])
+    raw = {attr: first_value(vs) for attr, vs in many.items()}
+    raw.update({attr: [v for v in many[attr] if v not in (None, "")] for attr in MULTI_VALUED if attr in many})
     attrs = normalise_attributes({k: v for k, v in raw.items() if v is not None and k in ATTRIBUTE_NAMES},
                                  default_region=default_region)
     refs = {c: str(row[c]).strip() for c in rule_columns if row.get(c) not in (None, "")}
     ids: dict[str, str] = {}
     for attr, transform in (identifiers or {}).items():
-        value = raw.get(attr)
+        value = first_value(raw.get(attr))
         if value in (None, ""):
             continue
         out = transform(str(value), attrs.country or default_region)
@@ -87,6 +99,12 @@ def make_record(
                 failed[attr] = failed.get(attr, 0) + 1
             continue
         ids[sys.intern(attr)] = out
-    parent = raw.get(PARENT)
+    parent = first_value(raw.get(PARENT))
     return IdentityRecord(sys.intern(source), key, attrs, refs or NO_REFS, ids or NO_REFS,
                           str(parent).strip() or None if parent not in (None, "") else None)
+
+
+def _pairs(identity: Mapping[str, str | Sequence[str]] | Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    if isinstance(identity, Mapping):
+        return [(a, c) for a, cols in identity.items() for c in ([cols] if isinstance(cols, str) else cols)]
+    return list(identity)

@@ -57,6 +57,9 @@ class Resolution:
     transform_failures: dict[str, int] = field(default_factory=dict)  # rule side → values refused
     generic_names: dict[str, int] = field(default_factory=dict)  # names too widespread to compare
     atoms: int = 0
+    name_only: list[str] = field(default_factory=list)  # customers known by nothing but a name
+    shared_values: int = 0  # contact values several people hold (weight only, never a key)
+    refused_values: dict[str, int] = field(default_factory=dict)  # values refused as evidence, by reason
 
     def evidence(self) -> dict[str, Link]:
         """For each record, the strongest link that placed it in its cluster."""

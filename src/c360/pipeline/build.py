@@ -28,7 +28,9 @@ from c360.engine.materialise import SourceFrame, materialise
 from c360.governance import majors, openlineage
 from c360.governance.erasure import record_publish
 from c360.identity.matching import reusable
-from c360.identity.records import IdentityRecord, make_record
+from c360.identity.people import resolve_people
+from c360.identity.person_match import reusable as person_reusable
+from c360.identity.records import PERSON_NAME_ATTRIBUTES, IdentityRecord, make_record
 from c360.identity.resolve import Resolution, resolve
 from c360.identity.stable import Assignment, assign_ids
 from c360.identity.transforms import Transform, compose
@@ -52,6 +54,9 @@ class BuildReport:
     unmapped: dict[str, int] = field(default_factory=dict)
     unresolved: int = 0
     review: int = 0
+    name_only: int = 0  # customers known by nothing but a name (person grain)
+    shared_values: int = 0  # contact values several people hold: weight only, never a key
+    refused_values: dict[str, int] = field(default_factory=dict)  # identity values refused, by reason
     identity_events: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     quality: dict[str, Any] = field(default_factory=dict)
@@ -62,7 +67,8 @@ class BuildReport:
             "run_id": self.run_id, "version": self.version, "customers": self.customers,
             "staged": self.staged, "quarantined": self.quarantined, "nulled": self.nulled,
             "notices": self.notices, "unmapped": self.unmapped,
-            "unresolved": self.unresolved, "review": self.review,
+            "unresolved": self.unresolved, "review": self.review, "name_only": self.name_only,
+            "shared_values": self.shared_values, "refused_values": self.refused_values,
             "identity_events": self.identity_events, "seconds": self.seconds, "quality": self.quality,
             "majors": {str(m): v for m, v in self.majors.items()},
         }
@@ -178,10 +184,11 @@ def identity_records(spec: Spec, frames: dict[str, SourceFrame],
         # A rule's column is a cross-reference to another source's record, not a key its own
         # records share: two Stripe customers citing one CRM account (one of them stale) are not
         # one customer for that alone. Declared under ``identity.identifiers`` it is both.
-        mine = {a: transforms[a] for a, col in src.identity.items()
+        mine = {a: transforms[a] for a, col in src.identity_columns
                 if a in transforms and (a in declared or col not in cols)}
+        pairs = src.identity_columns
         for key, row in zip(frame.keys, frame.rows(), strict=True):
-            out.append(make_record(name, key, src.identity, row, cols, identifiers=mine, failed=failed))
+            out.append(make_record(name, key, pairs, row, cols, identifiers=mine, failed=failed))
     return out
 
 
@@ -196,8 +203,9 @@ def resolve_identities(spec: Spec, store: Store, frames: dict[str, SourceFrame],
     # Scoring with the stored model keeps ids stable: re-estimating parameters on slightly
     # different data would move borderline pairs across the threshold for no reason.
     stored = None if retrain else idmap.latest_model(store, spec.model.grain)
+    usable_model = person_reusable if spec.model.grain == "person" else reusable
     if stored is not None and (abs(len(records) - stored.records) > RETRAIN_DRIFT * max(stored.records, 1)
-                               or not reusable(stored.model)):
+                               or not usable_model(stored.model)):
         stored = None
     match = spec.model.identity.match
     model_path: Path | None = None
@@ -208,25 +216,36 @@ def resolve_identities(spec: Spec, store: Store, frames: dict[str, SourceFrame],
     pins = idmap.pins(store)
     previous, created = idmap.previous_ids(store)
     # Sources that describe people (they carry a person's name) roll up to their account.
-    people = frozenset(n for n, s in spec.model.sources.items() if "person_name" in s.identity)
+    people = frozenset(n for n, s in spec.model.sources.items() if PERSON_NAME_ATTRIBUTES & set(s.identity))
     distinct = spec.model.identity.distinct
     evidence_ids = frozenset(a for a, i in spec.model.identity.identifiers.items() if i.strength == "evidence")
-    resolution = resolve(records, spec.rules, grain=spec.model.grain, threshold=match.threshold,
-                         review_threshold=match.review_threshold, attach_threshold=match.attach_threshold,
-                         model_path=model_path, model=stored.model if stored else None,
-                         link_pins=[(p.left, p.right) for p in pins if p.kind == "link"],
-                         unlink_pins=[(p.left, p.right) for p in pins if p.kind == "unlink"],
-                         person_sources=people, previous=previous,
-                         distinct_sources=frozenset(distinct) if distinct is not None else None,
-                         evidence_identifiers=evidence_ids)
-    assignment = assign_ids(resolution.clusters, previous, created, new_customer_id, people=people)
+    if spec.model.grain == "person":
+        resolution = resolve_people(records, spec.rules, threshold=match.threshold,
+                                    review_threshold=match.review_threshold, model_path=model_path,
+                                    model=stored.model if stored else None,
+                                    link_pins=[(p.left, p.right) for p in pins if p.kind == "link"],
+                                    unlink_pins=[(p.left, p.right) for p in pins if p.kind == "unlink"],
+                                    evidence_identifiers=evidence_ids)
+    else:
+        resolution = resolve(records, spec.rules, grain=spec.model.grain, threshold=match.threshold,
+                             review_threshold=match.review_threshold, attach_threshold=match.attach_threshold,
+                             model_path=model_path, model=stored.model if stored else None,
+                             link_pins=[(p.left, p.right) for p in pins if p.kind == "link"],
+                             unlink_pins=[(p.left, p.right) for p in pins if p.kind == "unlink"],
+                             person_sources=people, previous=previous,
+                             distinct_sources=frozenset(distinct) if distinct is not None else None,
+                             evidence_identifiers=evidence_ids)
+    assignment = assign_ids(resolution.clusters, previous, created, new_customer_id,
+                            people=people if spec.model.grain == "account" else frozenset())
+    name_only = set(resolution.name_only)
     evidence = resolution.evidence()
     rows: list[idmap.MapRow] = []
     for rid, cid in assignment.ids.items():
         source, key = rid.split(":", 1)
         link = evidence.get(rid)
         if link is None:
-            rows.append(idmap.MapRow(source, key, cid, "singleton", None, None))
+            rows.append(idmap.MapRow(source, key, cid, "name_only" if rid in name_only else "singleton", None,
+                                     {"marked": "known only by a name"} if rid in name_only else None))
         else:
             other = link.right if link.left == rid else link.left
             rows.append(idmap.MapRow(source, key, cid, link.method, link.score, {"with": other, **link.evidence}))
@@ -368,6 +387,9 @@ def build(
         resolution, assignment, rows = resolve_identities(spec, store, norm.frames, run_id, retrain=retrain)
         report.unresolved = len(resolution.unresolved)
         report.review = len(resolution.review)
+        report.name_only = len(resolution.name_only)
+        report.shared_values = resolution.shared_values
+        report.refused_values = resolution.refused_values
         for e in assignment.events:
             report.identity_events[e.kind] = report.identity_events.get(e.kind, 0) + 1
         reporter.finish("resolve identities", f"{len(resolution.clusters)} customers")

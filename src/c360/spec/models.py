@@ -76,6 +76,9 @@ class ColumnSpec(_Model):
     # A value that cannot be read as ``type``: its record is quarantined, or (``null``) the
     # record is kept with this field null and the value reported. Unset: the source's choice.
     on_invalid: OnInvalid | None = None
+    # How a date or timestamp column writes its values when they are not ISO 8601 (strftime
+    # codes: "%d/%m/%Y" reads 08/11/2025 as the 8th of November).
+    format: str | None = None
 
     _on_invalid = field_validator("on_invalid", mode="before")(_yaml_null)
 
@@ -83,6 +86,11 @@ class ColumnSpec(_Model):
     def _money(self) -> ColumnSpec:
         if self.type == "money" and not (self.currency or self.currency_column):
             raise ValueError("a money column needs 'currency' (e.g. GBP) or 'currency_column'")
+        if self.format is not None:
+            if self.type not in ("date", "timestamp"):
+                raise ValueError("'format' belongs to a date or timestamp column")
+            if "%" not in self.format:
+                raise ValueError(f"expected a format in strftime codes such as %d/%m/%Y, found {self.format!r}")
         return self
 
 
@@ -103,7 +111,8 @@ class SourceSpec(BaseModel):
     stream: str | None = None
     key: str
     columns: dict[str, ColumnSpec] = Field(default_factory=dict)
-    identity: dict[str, str] = Field(default_factory=dict)
+    # Identity attribute → the column holding it, or several columns (a second e-mail, a mobile).
+    identity: dict[str, str | list[str]] = Field(default_factory=dict)
     belongs_to: BelongsTo | None = None
     description: str | None = None
     owner: str | None = None
@@ -128,6 +137,16 @@ class SourceSpec(BaseModel):
     @property
     def options(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
+
+    @property
+    def identity_columns(self) -> list[tuple[str, str]]:
+        """Every (identity attribute, column) pair: an attribute read from two columns gives two."""
+        return [(attr, c) for attr, cols in self.identity.items() for c in ([cols] if isinstance(cols, str) else cols)]
+
+    def identity_of(self, attr: str) -> list[str]:
+        """The columns that hold identity attribute ``attr`` (none when the source has none)."""
+        cols = self.identity.get(attr)
+        return [] if cols is None else [cols] if isinstance(cols, str) else list(cols)
 
     def column_path(self, column: str) -> str:
         spec = self.columns.get(column)

@@ -22,7 +22,8 @@ TRANSFORMS = ("trim", "lower", "digits", "salesforce_id", "e164", "domain", "ema
 # Attributes identity resolution normalises and compares; ``parent`` names another record of
 # the same source that is a different customer. Other identity keys are identifiers.
 IDENTITY_ATTRIBUTES = (
-    "name", "web_domain", "email", "phone", "address", "postcode", "city", "country", "person_name", "parent",
+    "name", "web_domain", "email", "phone", "address", "postcode", "city", "country", "person_name", "first_name",
+    "last_name", "dob", "parent",
 )
 _SIDE = r"\s*((?:[a-z_]+\(\s*)*)([A-Za-z_]\w*)\.([\w.]+)\s*((?:\)\s*)*)"
 RULE = re.compile(rf"^{_SIDE}=\s*{_SIDE}$")
@@ -355,7 +356,7 @@ def _check_source(name: str, src: SourceSpec, model: ProductSpec, doc: Located, 
                 and col.currency.upper() not in model.currency.rates:
             issues.append(doc.issue((*at, "columns", cname, "currency"),
                                     f"no rate from {col.currency.upper()} to {model.currency.unit} in currency.rates"))
-    for attr, column in src.identity.items():
+    for attr, column in src.identity_columns:
         if cols and column not in cols:
             issues.append(doc.issue((*at, "identity", attr), f"identity attribute '{attr}' names column '{column}', "
                                     f"which the source does not declare", closest(column, cols)))

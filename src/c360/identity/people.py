@@ -1,0 +1,292 @@
+"""Resolution at person grain: one customer per person, over the same graph of records.
+
+Every record is a node. Edges, strongest first:
+
+1. **Steward pins**: a linked pair is joined, an unlinked pair never is.
+2. **Keys**: the same personal e-mail address (in the form its provider reads it: gmail dots
+   and ``+tags`` do not make another mailbox), a declared identifier of ``strength: key``, a
+   rule's reference.
+3. **Evidence**, scored by Splink between records: the name by parts, date of birth, phone,
+   e-mail, postcode, city, address, evidence identifiers.
+
+A contact value held by people who cannot be one person (a family's mailbox, a household's
+landline, a recycled mobile number, ``noemail@…``) is *shared*: it only adds weight, never
+links by itself. Clustering honours **personal constraints**: two records whose given names
+cannot be one person's (not the same, not a short form, not an initial, not a typo), whose
+dates of birth differ by more than a typo, or that are a Jr and a Sr, are different people, so
+a household, twins, or a father and son of one name stay apart unless a steward links them.
+Records with no identifying value but a name are kept, each a customer of its own, and marked.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
+
+from c360.identity.given_names import are_variants, canonical_forms
+from c360.identity.person_match import PersonRow, match_people, reusable
+from c360.identity.persons import is_relay, name_key, personal_email
+from c360.identity.records import IdentityRecord
+from c360.identity.resolve import Link, Resolution, rule_values
+
+# Two given names at least this close (Jaro-Winkler) may be one name misspelt.
+GIVEN_TYPO = 0.88
+# A contact value on records of more than this many people-like groups is shared whatever
+# their names say (a placeholder such as 0000000000 that passed validation).
+MOST_HOLDERS = 12
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """What the constraints read of one record."""
+
+    given: str | None
+    family: str | None
+    dob: str | None
+    generation: str | None
+
+
+def _person(r: IdentityRecord) -> Person:
+    a = r.attrs
+    return Person(name_key(a.given_name) if a.given_name else None,
+                  name_key(a.family_name) if a.family_name else None, a.dob, a.generation)
+
+
+def _given_compatible(x: str, y: str) -> bool:
+    """The same given name, an initial of it, a short form, or a typo."""
+    if x == y:
+        return True
+    if len(x) == 1 or len(y) == 1:
+        return x[0] == y[0]
+    return are_variants(x, y) or JaroWinkler.similarity(x, y) >= GIVEN_TYPO
+
+
+def _dob_compatible(x: str, y: str) -> bool:
+    if x == y or DamerauLevenshtein.distance(x, y) <= 1:
+        return True
+    return x[:4] == y[:4] and x[5:7] == y[8:10] and x[8:10] == y[5:7]  # day and month swapped
+
+
+def conflict(p: Person, q: Person) -> str | None:
+    """Why two records cannot be one person, or None.
+
+    >>> conflict(Person("anna", "kowalska", None, None), Person("piotr", "kowalski", None, None))
+    'given names anna and piotr'
+    """
+    if p.generation and q.generation and p.generation != q.generation:
+        return f"{p.generation} and {q.generation}"
+    if p.dob and q.dob and not _dob_compatible(p.dob, q.dob):
+        return f"dates of birth {p.dob} and {q.dob}"
+    if p.given and q.given and not _given_compatible(p.given, q.given):
+        swapped = p.family is not None and q.family is not None and _given_compatible(p.given, q.family) \
+            and _given_compatible(p.family, q.given)
+        if not swapped:
+            return f"given names {p.given} and {q.given}"
+    return None
+
+
+class _People:
+    """Union-find whose joins respect :func:`conflict` between every pair across two clusters."""
+
+    def __init__(self, persons: Mapping[str, Person], apart: Sequence[tuple[str, str]]) -> None:
+        self.persons = persons
+        self.parent = {rid: rid for rid in persons}
+        self.members: dict[str, list[str]] = {rid: [rid] for rid in persons}
+        self.apart: dict[str, set[str]] = defaultdict(set)
+        for a, b in apart:
+            self.apart[a].add(b)
+            self.apart[b].add(a)
+
+    def find(self, x: str) -> str:
+        while self.parent[x] != x:
+            self.parent[x] = self.parent[self.parent[x]]
+            x = self.parent[x]
+        return x
+
+    def refusal(self, a: str, b: str, *, personal: bool = True) -> str | None:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return None
+        left, right = self.members[ra], self.members[rb]
+        for x in left:
+            if self.apart.get(x) and any(y in self.apart[x] for y in right):
+                return "kept apart by a steward's unlink"
+        if personal:
+            for x in left:
+                px = self.persons[x]
+                for y in right:
+                    why = conflict(px, self.persons[y])
+                    if why:
+                        return f"different people: {why}"
+        return None
+
+    def join(self, a: str, b: str, *, personal: bool = True) -> str | None:
+        why = self.refusal(a, b, personal=personal)
+        if why is None:
+            ra, rb = self.find(a), self.find(b)
+            if ra != rb:
+                if len(self.members[ra]) < len(self.members[rb]):
+                    ra, rb = rb, ra
+                self.parent[rb] = ra
+                self.members[ra].extend(self.members.pop(rb))
+        return why
+
+    def groups(self) -> list[list[str]]:
+        return [sorted(m) for m in self.members.values()]
+
+
+def shared_values(values: Mapping[str, Sequence[str]], persons: Mapping[str, Person]) -> set[str]:
+    """Contact values whose holders cannot all be one person (a family mailbox, a recycled phone)."""
+    out: set[str] = set()
+    for value, rids in values.items():
+        if len(rids) < 2:
+            continue
+        groups: list[list[Person]] = []
+        for rid in rids:
+            p = persons[rid]
+            home = next((g for g in groups if all(conflict(p, q) is None for q in g)), None)
+            if home is None:
+                groups.append([p])
+            else:
+                home.append(p)
+            if len(groups) > MOST_HOLDERS:
+                break
+        if len(groups) > 1:
+            out.add(value)
+    return out
+
+
+def person_rows(records: Sequence[IdentityRecord], persons: Mapping[str, Person], shared: set[str],
+                tagged: Mapping[str, Sequence[str]]) -> list[PersonRow]:
+    rows = []
+    for r in records:
+        a, p = r.attrs, persons[r.rid]
+        emails = tuple(dict.fromkeys(e for e in (personal_email(x) for x in a.emails) if e))
+        phones = a.phones
+        rows.append(PersonRow(
+            rid=r.rid,
+            given=p.given,
+            given_forms=tuple(sorted(canonical_forms(p.given))) if p.given and len(p.given) > 1 else (),
+            family=p.family,
+            generation=p.generation,
+            dob=p.dob,
+            emails=tuple(e for e in emails if e not in shared),
+            phones=tuple(x for x in phones if x not in shared),
+            shared=tuple(v for v in (*emails, *phones) if v in shared),
+            postcode=a.postcode,
+            city=a.city,
+            address=a.address,
+            ids=tuple(tagged.get(r.rid, ())),
+        ))
+    return rows
+
+
+def _bits(p: float) -> float:
+    p = min(max(p, 1e-15), 1 - 1e-15)
+    return math.log2(p / (1 - p))
+
+
+def name_only(r: IdentityRecord) -> bool:
+    """A record that names a person and gives nothing else to tell them by."""
+    a = r.attrs
+    return bool(a.person_name) and not (a.emails or a.phones or a.dob or a.postcode or a.address
+                                        or r.identifiers or r.refs)
+
+
+def resolve_people(
+    records: Sequence[IdentityRecord],
+    rules: Sequence[Any],
+    *,
+    threshold: float,
+    review_threshold: float | None = None,
+    model_path: Path | None = None,
+    model: dict[str, Any] | None = None,
+    link_pins: Sequence[tuple[str, str]] = (),
+    unlink_pins: Sequence[tuple[str, str]] = (),
+    evidence_identifiers: frozenset[str] = frozenset(),
+) -> Resolution:
+    """Cluster records into people. Records with nothing to tell a person by stay unresolved."""
+    usable = [r for r in records if r.has_evidence or r.refs]
+    usable_ids = {r.rid for r in usable}
+    unresolved = sorted(r.rid for r in records if r.rid not in usable_ids)
+    persons = {r.rid: _person(r) for r in usable}
+    failures: dict[str, int] = {}
+    sided: dict[str, list[str]] = {}
+    tagged = rule_values(usable, rules, failures, sided)
+    for r in usable:
+        for attr in sorted(evidence_identifiers & set(r.identifiers)):
+            tagged[r.rid].append(f"{attr}:{r.identifiers[attr]}")
+
+    holders: dict[str, list[str]] = defaultdict(list)
+    for r in usable:
+        for e in dict.fromkeys(personal_email(x) for x in r.attrs.emails):
+            if e and not is_relay(e):
+                holders[e].append(r.rid)
+        for ph in r.attrs.phones:
+            holders[ph].append(r.rid)
+    shared = shared_values(holders, persons)
+    graph = _People(persons, [(a, b) for a, b in unlink_pins if a in usable_ids and b in usable_ids])
+    kept: list[Link] = []
+    conflicts: list[Link] = []
+
+    def join(link: Link, *, personal: bool = True) -> bool:
+        why = graph.join(link.left, link.right, personal=personal)
+        if why is None:
+            kept.append(link)
+            return True
+        conflicts.append(Link(link.left, link.right, link.method, link.score, {**link.evidence, "refused": why}))
+        return False
+
+    for a, b in link_pins:
+        if a in usable_ids and b in usable_ids:
+            join(Link(a, b, "pinned", 1.0, {"pin": "link"}), personal=False)
+    # Keys: a personal e-mail, a key identifier, a rule's reference (the referring side to the referred).
+    emails = {v: rids for v, rids in holders.items() if "@" in v and v not in shared}
+    for value, rids in sorted(emails.items()):
+        for other in rids[1:]:
+            join(Link(rids[0], other, "email", 1.0, {"email": value}))
+    key_ids = sorted({a for r in usable for a in r.identifiers} - evidence_identifiers)
+    for attr in key_ids:
+        by_value: dict[str, list[str]] = defaultdict(list)
+        for r in usable:
+            if attr in r.identifiers:
+                by_value[r.identifiers[attr]].append(r.rid)
+        for value, rids in sorted(by_value.items()):
+            for other in rids[1:]:
+                join(Link(rids[0], other, "identifier", 1.0, {"identifier": attr, "value": value}))
+    refs: dict[str, tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
+    for rid, tags in sided.items():
+        for tag in tags:
+            head, value = tag.split(":", 1)
+            refs[f"{head[:-1]}:{value}"][head[-1] == ">"].append(rid)
+    for value, (left, right) in sorted(refs.items()):
+        for x in left:
+            for y in right:
+                join(Link(x, y, "rule", 1.0, {"rule": value}))
+
+    # Evidence, strongest first.
+    floor = min(threshold, review_threshold if review_threshold is not None else threshold)
+    rows = person_rows(usable, persons, shared, tagged)
+    outcome = match_people(rows, floor_bits=_bits(floor) - 1.0, model=model if reusable(model) else None,
+                           model_path=model_path)
+    t_bits = _bits(threshold)
+    review = []
+    for m in sorted(outcome.links, key=lambda m: (-m.weight, m.left, m.right)):
+        if graph.find(m.left) == graph.find(m.right):
+            continue
+        if m.weight >= t_bits:
+            join(Link(m.left, m.right, "match", m.probability, {"weights": m.weights}))
+        elif m.weight >= _bits(floor):
+            review.append(m)
+    by_rid = {r.rid: r for r in usable}
+    clusters = graph.groups()
+    alone = sorted(g[0] for g in clusters if len(g) == 1 and name_only(by_rid[g[0]]))
+    return Resolution(clusters, kept, review, unresolved, conflicts, outcome.model, outcome.trained, len(records),
+                      failures, {}, len(usable), name_only=alone, shared_values=len(shared),
+                      refused_values=dict(Counter(why for r in records for why in r.attrs.refused)))
