@@ -209,3 +209,11 @@ def test_truth_id_column_found_whatever_it_is_called(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="--truth-column"):
         read_truth(path)
     assert [t.entity for t in read_truth(path, "household")] == ["h1"]
+
+
+def test_placeholder_phone_bad_email_and_initials_are_counted_not_used() -> None:
+    attrs = normalise_attributes({"first_name": "J", "last_name": "S.", "phone": ["0000000000", "020 7946 0958"],
+                                  "email": ["n/a", "js@example.org"], "country": "GB"})
+    assert attrs.phones == ("+442079460958",) and attrs.emails == ("js@example.org",)
+    assert sorted(attrs.refused) == ["email not an address, or a placeholder", "name only initials",
+                                     "phone unreadable, or a placeholder"]

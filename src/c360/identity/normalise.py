@@ -109,14 +109,22 @@ def normalise_attributes(
     values = {key: as_text(_first(raw.get(key))) for key in ATTRIBUTE_NAMES}
     country_code = _shared(country(values["country"]))
     normalised_name = _shared(company_name(values["name"]))
-    emails = _distinct(email(as_text(v)) for v in _many(raw.get("email")))
-    phones = _distinct(_shared(phone(as_text(v), country_code or default_region)) for v in _many(raw.get("phone")))
+    email_texts = [t for t in (as_text(v) for v in _many(raw.get("email"))) if t and t.strip()]
+    phone_texts = [t for t in (as_text(v) for v in _many(raw.get("phone"))) if t and t.strip()]
+    read_emails = [email(t) for t in email_texts]
+    read_phones = [_shared(phone(t, country_code or default_region)) for t in phone_texts]
+    emails, phones = _distinct(read_emails), _distinct(read_phones)
     normalised_email = emails[0] if emails else None
     parts = person_parts(values["person_name"], values["first_name"], values["last_name"])
     full_name = person_name(values["person_name"]) if values["person_name"] else (
         person_name(" ".join(v for v in (values["first_name"], values["last_name"]) if v))
         if values["first_name"] or values["last_name"] else None)
     dob, why = date_of_birth(_first(raw.get("dob")))
+    refused = [f"dob {why}"] if why else []
+    refused += ["email not an address, or a placeholder" for e in read_emails if e is None]
+    refused += ["phone unreadable, or a placeholder" for p in read_phones if p is None]
+    if parts and all(p is None or len(p.replace(" ", "")) == 1 for p in (parts.given, parts.family)):
+        refused.append("name only initials")
     # The values one company's records repeat (its name, domain, phone, address) are shared
     # strings: a million records hold each once, not once per record.
     return IdentityAttributes(
@@ -137,7 +145,7 @@ def normalise_attributes(
         dob=dob,
         emails=emails,
         phones=phones,
-        refused=(f"dob {why}",) if why else (),
+        refused=tuple(refused),
     )
 
 
