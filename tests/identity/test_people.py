@@ -217,3 +217,13 @@ def test_placeholder_phone_bad_email_and_initials_are_counted_not_used() -> None
     assert attrs.phones == ("+442079460958",) and attrs.emails == ("js@example.org",)
     assert sorted(attrs.refused) == ["email not an address, or a placeholder", "name only initials",
                                      "phone unreadable, or a placeholder"]
+
+
+def test_a_declared_identifier_outweighs_a_given_name_written_differently() -> None:
+    twin_a = Person("olivia", "shepherd", "1932-09-07", None)
+    twin_b = Person("connor", "shepherd", "1932-09-07", None)
+    assert conflict(twin_a, twin_b) is not None  # twins: one surname, birthday and address
+    same_id = frozenset({"national_id:5731308"})
+    assert conflict(Person("olivia", "shepherd", "1932-09-07", None, same_id),
+                    Person("connor", "shepherd", "1932-09-07", None, same_id)) is None
+    assert conflict(Person("john", "smith", None, "jr", same_id), Person("john", "smith", None, "sr", same_id))

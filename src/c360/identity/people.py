@@ -50,12 +50,16 @@ class Person:
     family: str | None
     dob: str | None
     generation: str | None
+    # Declared identifier values (a national id, a customer number): evidence of one person
+    # that outweighs a given name or date of birth written differently.
+    ids: frozenset[str] = frozenset()
 
 
 def _person(r: IdentityRecord) -> Person:
     a = r.attrs
     return Person(name_key(a.given_name) if a.given_name else None,
-                  name_key(a.family_name) if a.family_name else None, a.dob, a.generation)
+                  name_key(a.family_name) if a.family_name else None, a.dob, a.generation,
+                  frozenset(f"{k}:{v}" for k, v in r.identifiers.items()))
 
 
 def _given_compatible(x: str, y: str) -> bool:
@@ -76,11 +80,16 @@ def _dob_compatible(x: str, y: str) -> bool:
 def conflict(p: Person, q: Person) -> str | None:
     """Why two records cannot be one person, or None.
 
+    A Jr and a Sr always differ; otherwise a declared identifier in common (a national id)
+    outweighs a given name or date of birth that disagrees.
+
     >>> conflict(Person("anna", "kowalska", None, None), Person("piotr", "kowalski", None, None))
     'given names anna and piotr'
     """
     if p.generation and q.generation and p.generation != q.generation:
         return f"{p.generation} and {q.generation}"
+    if p.ids & q.ids:  # one declared identifier: a name or date written differently, not another person
+        return None
     if p.dob and q.dob and not _dob_compatible(p.dob, q.dob):
         return f"dates of birth {p.dob} and {q.dob}"
     if p.given and q.given and not _given_compatible(p.given, q.given):
