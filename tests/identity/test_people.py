@@ -151,6 +151,10 @@ def planted() -> tuple[dict[str, str], dict[str, str]]:
     customer = {r: str(n) for n, g in enumerate(resolution.clusters) for r in g}
     marked = {r: "name_only" for r in resolution.name_only}
     assert resolution.shared_values >= 2  # the household's mailbox and landline
+    # A steward sees why the household's two were not joined: the pair is a candidate, refused or below.
+    near = {frozenset((m.left, m.right)) for m in resolution.review} | \
+        {frozenset((c.left, c.right)) for c in resolution.conflicts}
+    assert frozenset((rid["wife"], rid["husband"])) in near
     return {k: customer.get(v, "") for k, v in rid.items()}, {k: marked.get(v, "") for k, v in rid.items()}
 
 

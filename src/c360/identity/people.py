@@ -37,6 +37,8 @@ from c360.identity.resolve import Link, Resolution, rule_values
 
 # Two given names at least this close (Jaro-Winkler) may be one name misspelt.
 GIVEN_TYPO = 0.88
+# Candidates kept for each record left a customer of its own, down to this Bayes factor (bits).
+NEAREST, NEAR_BITS = 3, 6.0
 # A contact value on records of more than this many people-like groups is shared whatever
 # their names say (a placeholder such as 0000000000 that passed validation).
 MOST_HOLDERS = 12
@@ -172,7 +174,8 @@ def shared_values(values: Mapping[str, Sequence[str]], persons: Mapping[str, Per
 
 
 def person_rows(records: Sequence[IdentityRecord], persons: Mapping[str, Person], shared: set[str],
-                tagged: Mapping[str, Sequence[str]]) -> list[PersonRow]:
+                tagged: Mapping[str, Sequence[str]], placeholders: set[str] | frozenset[str] = frozenset(),
+                ) -> list[PersonRow]:
     rows = []
     for r in records:
         a, p = r.attrs, persons[r.rid]
@@ -187,7 +190,7 @@ def person_rows(records: Sequence[IdentityRecord], persons: Mapping[str, Person]
             dob=p.dob,
             emails=tuple(e for e in emails if e not in shared),
             phones=tuple(x for x in phones if x not in shared),
-            shared=tuple(v for v in (*emails, *phones) if v in shared),
+            shared=tuple(v for v in (*emails, *phones) if v in shared and v not in placeholders),
             postcode=a.postcode,
             city=a.city,
             address=a.address,
@@ -240,6 +243,8 @@ def resolve_people(
         for ph in r.attrs.phones:
             holders[ph].append(r.rid)
     shared = shared_values(holders, persons)
+    # A value on more records than a household holds is a placeholder: not even weight.
+    placeholders = {v for v in shared if len(holders[v]) > MOST_HOLDERS}
     graph = _People(persons, [(a, b) for a, b in unlink_pins if a in usable_ids and b in usable_ids])
     kept: list[Link] = []
     conflicts: list[Link] = []
@@ -281,18 +286,29 @@ def resolve_people(
 
     # Evidence, strongest first.
     floor = min(threshold, review_threshold if review_threshold is not None else threshold)
-    rows = person_rows(usable, persons, shared, tagged)
-    outcome = match_people(rows, floor_bits=_bits(floor) - 1.0, model=model if reusable(model) else None,
-                           model_path=model_path)
-    t_bits = _bits(threshold)
+    rows = person_rows(usable, persons, shared, tagged, placeholders)
+    outcome = match_people(rows, floor_bits=_bits(floor), model=model if reusable(model) else None,
+                           model_path=model_path, evidence_bits=NEAR_BITS)
+    t_bits, floor_bits = _bits(threshold), _bits(floor)
     review = []
-    for m in sorted(outcome.links, key=lambda m: (-m.weight, m.left, m.right)):
+    edges = sorted(outcome.links, key=lambda m: (-m.weight, m.left, m.right))
+    for m in edges:
         if graph.find(m.left) == graph.find(m.right):
             continue
         if m.weight >= t_bits:
             join(Link(m.left, m.right, "match", m.probability, {"weights": m.weights}))
-        elif m.weight >= _bits(floor):
+        elif m.weight >= floor_bits:
             review.append(m)
+    # A record left a customer of its own: its nearest candidates, for a steward to see why not.
+    listed = {(m.left, m.right) for m in review} | {(c.left, c.right) for c in conflicts}
+    shown: Counter[str] = Counter()
+    for m in edges:
+        if (m.left, m.right) in listed or graph.find(m.left) == graph.find(m.right):
+            continue
+        alone_sides = [x for x in (m.left, m.right) if len(graph.members[graph.find(x)]) == 1 and shown[x] < NEAREST]
+        if alone_sides:
+            review.append(m)
+            shown.update(alone_sides)
     by_rid = {r.rid: r for r in usable}
     clusters = graph.groups()
     alone = sorted(g[0] for g in clusters if len(g) == 1 and name_only(by_rid[g[0]]))

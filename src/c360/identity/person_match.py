@@ -180,6 +180,8 @@ def _settings() -> Any:
             block_on("given", "dob"),
             block_on("family", "dob"),
             block_on("postcode", "initial"),
+            block_on("family", "postcode"),
+            block_on("shared", arrays_to_explode=["shared"]),
             {"blocking_rule": "l.given = r.family AND l.family = r.given"},
         ],
         retain_intermediate_calculation_columns=True,
@@ -265,8 +267,9 @@ def reusable(model: dict[str, Any] | None) -> bool:
 
 
 def match_people(rows: Sequence[PersonRow], *, floor_bits: float, model: dict[str, Any] | None = None,
-                 model_path: Path | None = None, seed: int = 42) -> MatchOutcome:
-    """Score every candidate pair of records down to ``floor_bits`` of match weight."""
+                 model_path: Path | None = None, seed: int = 42, evidence_bits: float | None = None) -> MatchOutcome:
+    """Score every candidate pair of records down to ``floor_bits`` of match weight, and with
+    ``evidence_bits`` down to a Bayes factor of that many bits (the candidates a steward is shown)."""
     if len(rows) < 2:
         return MatchOutcome([], [], model, False)
     from splink import DuckDBAPI, Linker
@@ -284,6 +287,9 @@ def match_people(rows: Sequence[PersonRow], *, floor_bits: float, model: dict[st
     if model_path is not None:
         model_path.parent.mkdir(parents=True, exist_ok=True)
         linker.misc.save_model_to_json(str(model_path), overwrite=True)
+    if evidence_bits is not None:
+        lam = float(model.get("probability_two_random_records_match") or 0.5)
+        floor_bits = min(floor_bits, math.log2(lam / (1 - lam)) + evidence_bits)
     predictions = linker.inference.predict(threshold_match_weight=floor_bits)
     mw_cols = [c for c in predictions.as_duckdbpyrelation().columns if c.startswith("mw_")]
     names = [c[3:] for c in mw_cols]
