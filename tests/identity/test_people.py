@@ -231,3 +231,9 @@ def test_a_declared_identifier_outweighs_a_given_name_written_differently() -> N
     assert conflict(Person("olivia", "shepherd", "1932-09-07", None, same_id),
                     Person("connor", "shepherd", "1932-09-07", None, same_id)) is None
     assert conflict(Person("john", "smith", None, "jr", same_id), Person("john", "smith", None, "sr", same_id))
+
+
+def test_a_relay_address_is_counted_as_weak_evidence() -> None:
+    attrs = normalise_attributes({"person_name": "Ann Lee", "email": "x7hq2@privaterelay.appleid.com"})
+    assert attrs.emails == ("x7hq2@privaterelay.appleid.com",)
+    assert attrs.refused == ("email a relay address, never found elsewhere",)

@@ -17,7 +17,7 @@ from c360.identity.names import (
     name_tokens,
     person_name,
 )
-from c360.identity.persons import date_of_birth, person_parts
+from c360.identity.persons import date_of_birth, is_relay, person_parts
 from c360.identity.phones import phone
 from c360.identity.places import address, city, country, postcode
 
@@ -89,7 +89,7 @@ class IdentityAttributes:
     dob: str | None = None  # ISO date of birth
     emails: tuple[str, ...] = ()  # every address, ``email`` first
     phones: tuple[str, ...] = ()  # every number, ``phone`` first
-    refused: tuple[str, ...] = ()  # why values were not used: "dob in the future", ...
+    refused: tuple[str, ...] = ()  # weak or missing evidence: "dob in the future", a relay address, ...
 
 
 def normalise_attributes(
@@ -123,6 +123,7 @@ def normalise_attributes(
     refused = [f"dob {why}"] if why else []
     refused += ["email not an address, or a placeholder" for e in read_emails if e is None]
     refused += ["phone unreadable, or a placeholder" for p in read_phones if p is None]
+    refused += ["email a relay address, never found elsewhere" for e in emails if is_relay(e)]
     if parts and all(p is None or len(p.replace(" ", "")) == 1 for p in (parts.given, parts.family)):
         refused.append("name only initials")
     # The values one company's records repeat (its name, domain, phone, address) are shared
