@@ -167,7 +167,7 @@ def print_build_summary(report: Any) -> None:
         refused = ", ".join(f"{k} (x{v})" for k, v in sorted(report.refused_values.items()))
         console.print(f"identity evidence: {report.name_only} customer(s) known only by a name; "
                       f"{report.shared_values} contact value(s) shared by several people (weight only)"
-                      + (f"; refused: {refused}" if refused else ""), highlight=False)
+                      + (f"; weak or missing evidence: {refused}" if refused else ""), highlight=False)
     if report.unmapped:
         shown = ", ".join(f"{k} (x{v})" for k, v in list(report.unmapped.items())[:5])
         console.print(f"[yellow]unmapped vocabulary values (set to null):[/yellow] {shown}")
