@@ -251,8 +251,8 @@ def train(make_linker: Any, seed: int, size: int) -> dict[str, Any]:
         try:
             with m_floor():
                 linker.training.estimate_parameters_using_expectation_maximisation(rule)
-        except Exception as exc:
-            logging.getLogger(__name__).warning("EM blocked on %s skipped: %s", rule, exc)
+        except Exception as exc:  # often: no pair agrees on the rule (a data set without e-mails)
+            logging.getLogger(__name__).info("EM blocked on %s skipped: %s", rule, exc)
             continue
         model = _sane_prior(linker.misc.save_model_to_json(), size)
     out = correct_u(fill_unobserved_m(_sane(model)))
