@@ -65,8 +65,11 @@ def test_removed_field_names_every_subscriber_with_owner_purpose_and_sla() -> No
     plan = _plan("field_removed")
     (change,) = [c for c in plan["changes"] if c["kind"] == "field_removed"]  # type: ignore[union-attr]
     assert change["field"] == "contact_email"
-    # Nobody subscribes to contact_email: granted, but no declared reliance.
-    assert change["affected"] == []
+    # Nobody subscribes to contact_email, but finance is granted it: it is named, without a purpose.
+    assert change["affected"] == [
+        {"consumer": "finance", "owner": "finance-eng", "purpose": None, "fields": [],
+         "freshness": None, "latency_p99_ms": None, "major": None}
+    ]
     renamed = _plan("field_renamed")
     (change,) = [c for c in renamed["changes"] if c["level"] == "breaking"]  # type: ignore[union-attr]
     assert change["kind"] == "field_renamed" and change["after"] == "monthly_revenue"

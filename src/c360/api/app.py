@@ -362,7 +362,9 @@ def create_app(
         approved = approved_plans(store)
         history = [VersionEntry(v.version, v.applied_at, v.applied_by, plan, approved.get(v.version))
                    for v, plan in changelog(store)]
-        page = render(Site(spec.model, history, service.compliance() if state.snapshot.version else None))
+        served = {c: s.model for c, s in state.snapshot.specs.items()}  # pinned consumers' shapes
+        page = render(Site(spec.model, history, service.compliance() if state.snapshot.version else None,
+                           served=served))
         return Response(page, media_type="text/html; charset=utf-8")
 
     @app.get("/healthz", summary="Liveness", responses={200: _ok({"type": "object"})})

@@ -28,6 +28,7 @@ from c360.core.clock import iso
 from c360.engine.columns import ValueProblem, parse_timestamp
 from c360.governance.access import ConsumerPolicy
 from c360.governance.lineage import schema
+from c360.governance.policy import lookup_sources
 from c360.governance.sla import (
     LatencyRecorder,
     PurposeDrift,
@@ -38,7 +39,6 @@ from c360.governance.sla import (
     sunset_error,
 )
 from c360.pipeline.live import LiveReader
-from c360.spec.expressions import column_refs, parse_expression
 from c360.spec.models import ProductSpec
 from c360.store.schema import identity_map
 
@@ -398,25 +398,8 @@ class Service:
 
     # -- lookups ----------------------------------------------------------------------
     def _sources_for(self, policy: ConsumerPolicy, product: ProductSpec | None = None) -> frozenset[str]:
-        """Sources whose keys this consumer may look customers up by.
-
-        The rule: a consumer may look a customer up by a source's key when some field it is
-        granted in the clear by every policy reads that source (or a source belonging to it):
-        it already sees that system's facts about the customer.
-        """
-        out = set()
-        product = product or self.spec.model
-        sources = product.sources
-        for name in policy.unmasked_everywhere:
-            f = product.fields.get(name)
-            if f is None:
-                continue
-            for ref in column_refs(parse_expression(f.expr)):
-                out.add(ref.source)
-                parent = sources[ref.source].belongs_to if ref.source in sources else None
-                if parent is not None:
-                    out.add(parent.source)
-        return frozenset(out)
+        """Sources whose keys this consumer may look customers up by (see :func:`lookup_sources`)."""
+        return lookup_sources(product or self.spec.model, policy.compiled)
 
     def lookup(
         self,
@@ -483,9 +466,8 @@ class Service:
             "allow_stale": bool(spec and spec.allow_stale),
             "rate_limit": spec.rate_limit if spec else None,
             "row_filters": [
-                {"policy": g.name, "row_filter": g.row_filter}
-                for g in policy.grants
-                if g.row_filter
+                {"policy": name, "row_filter": row_filter}
+                for name, row_filter in policy.compiled.row_filters
             ],
             "fields": fields,
         }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -14,6 +14,10 @@ from c360.cli.main import SpecArg, StoreOpt, app, console, err, friendly, open_s
 from c360.core.errors import C360Error, SpecError
 from c360.spec.diff import Plan
 from c360.spec.validate import Spec
+
+if TYPE_CHECKING:
+    from c360.spec.models import ProductSpec
+    from c360.store import Store
 
 contract_app = typer.Typer(help="The product's contract documents.", no_args_is_help=True)
 app.add_typer(contract_app, name="contract")
@@ -63,9 +67,18 @@ def print_plan(plan: Plan) -> None:
                 continue
             if not c.affected:
                 console.print(
-                    "    blast radius: no subscription relies on this", style="dim", highlight=False
+                    "    blast radius: no consumer's view changes", style="dim", highlight=False
                 )
             for a in c.affected:
+                if a.purpose is None:
+                    console.print(
+                        f"    affects {a.consumer} (owner {a.owner or 'not set'}; "
+                        "no subscription relies on this)",
+                        markup=False,
+                        highlight=False,
+                        soft_wrap=True,
+                    )
+                    continue
                 sla = ", ".join(
                     x
                     for x in (
@@ -234,8 +247,24 @@ def docs(
     statuses = (
         compliance(s.model, built_at=snap.built_at, sync_times=st.sync_times()) if snap else None
     )
-    index = write_site(Site(s.model, history, statuses), out)
+    index = write_site(Site(s.model, history, statuses, served=_pinned_specs(s, st)), out)
     console.print(f"wrote {index}", highlight=False, soft_wrap=True)
+
+
+def _pinned_specs(spec: Spec, store: Store) -> dict[str, ProductSpec]:
+    """Consumers pinned to an earlier major → the recorded spec they are served, where recorded."""
+    from c360.core.clock import utcnow
+    from c360.governance.majors import due, recorded_spec
+
+    out: dict[str, ProductSpec] = {}
+    for major, consumers in due(spec.model, utcnow()).items():
+        try:
+            old = recorded_spec(store, spec, major)
+        except C360Error:
+            continue  # its shape cannot be served either; the page shows the current view
+        if old is not None:
+            out.update(dict.fromkeys(consumers, old.model))
+    return out
 
 
 @app.command()

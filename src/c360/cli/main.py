@@ -79,6 +79,10 @@ def validate(spec: SpecArg) -> None:
             err.print(f"  {spec}: fields.{p}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1)
     m = s.model
+    from c360.governance.policy import notes
+
+    for note in notes(m):
+        console.print(f"[yellow]note[/yellow] {note}", highlight=False, soft_wrap=True)
     console.print(f"[green]ok[/green] {m.product} {m.version}: {len(m.sources)} sources, "
                   f"{len(m.fields)} fields, {len(m.consumers)} consumers")
 

@@ -2,8 +2,10 @@
 
 The Open Data Contract Standard documents are built with the ``open-data-contract-standard``
 package's models (one for the product, one per consumer view); the JSON Schema of a
-consumer's record follows what the API returns to it: its granted fields, masked where
-its policy masks them.
+consumer's record follows what the API returns to it. Both read the consumer's view from the
+compiled policy (:mod:`c360.governance.policy`): every form a field may take for it (in the
+clear, or each mask the policies that may apply to a record give it), and the fields present
+on every record it sees.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from c360.core.clock import iso, utcnow
 from c360.core.errors import C360Error, MissingDependency
 from c360.governance import audit
 from c360.governance.lineage import field_lineage
-from c360.spec.diff import Plan, diff, effective_grants, parse_version
+from c360.governance.policy import Form, View, view_of
+from c360.spec.diff import Plan, diff, parse_version
 from c360.spec.loader import load_yaml_text
 from c360.spec.models import CheckSpec, ProductSpec, SubscriptionSpec, duration_seconds
 from c360.store import Store
@@ -181,13 +184,15 @@ def _aware(ts: dt.datetime) -> dt.datetime:
 # -- JSON Schema -------------------------------------------------------------------------------
 
 
-def _field_schema(product: ProductSpec, name: str, mask: str | None) -> dict[str, Any]:
+def _field_schema(product: ProductSpec, name: str, mask: Form) -> dict[str, Any]:
+    """The schema of one field served in the clear (``mask`` None) or with one mask."""
+    if mask is not None:
+        what = "Stable surrogate id of the customer" if name == "customer_id" else product.fields[name].description
+        return {**MASKED_TYPES[mask], "description": f"{what}; masked ({mask})"}
     if name == "customer_id":
         return {"type": "string", "description": "Stable surrogate id of the customer"}
     f = product.fields[name]
     desc = f.description + (f" ({f.unit})" if f.unit else "")
-    if mask is not None:
-        return {**MASKED_TYPES[mask], "description": f"{desc}; masked ({mask})"}
     base = dict(JSON_TYPES[f.type])
     required = any(c.check == "not_null" and c.level == "error" for c in f.checks)
     if base and not required:
@@ -210,19 +215,37 @@ def _field_schema(product: ProductSpec, name: str, mask: str | None) -> dict[str
     return out
 
 
+def form_label(form: Form) -> str:
+    return "in the clear" if form is None else f"masked ({form})"
+
+
+def _view_schema(product: ProductSpec, view: View, name: str) -> dict[str, Any]:
+    """A field as the consumer may receive it: one schema per form it may take on some row."""
+    forms = view.forms[name]
+    if len(forms) == 1:
+        return _field_schema(product, name, forms[0])
+    parts = [{k: v for k, v in _field_schema(product, name, m).items() if k != "description"} for m in forms]
+    what = "Stable surrogate id of the customer" if name == "customer_id" else product.fields[name].description
+    shown = ", ".join(form_label(m) for m in forms)
+    return {"anyOf": parts, "description": f"{what}; {shown}, depending on the row"}
+
+
 def consumer_json_schema(product: ProductSpec, consumer: str) -> dict[str, Any]:
-    """The JSON Schema (2020-12) of one record as ``consumer`` receives it."""
+    """The JSON Schema (2020-12) of one record as ``consumer`` receives it.
+
+    A field only some of the consumer's policies grant, under a row filter, is absent from the
+    records those policies do not apply to, so it is not required.
+    """
     if consumer not in product.consumers:
         raise C360Error(f"unknown consumer '{consumer}' (known: {', '.join(product.consumers)})")
-    grants = effective_grants(product, consumer)
-    fields = [f for f in product.field_names if f in grants]
+    view = view_of(product, consumer)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": f"urn:c360:{product.product}:{product.version}:{consumer}",
         "title": f"{product.product} {product.version} as seen by {consumer}",
         "type": "object",
-        "properties": {f: _field_schema(product, f, grants[f]) for f in fields},
-        "required": fields,
+        "properties": {f: _view_schema(product, view, f) for f in view.fields},
+        "required": [f for f in view.fields if f in view.always],
         "additionalProperties": False,
     }
 
@@ -280,12 +303,10 @@ def odcs_document(product: ProductSpec, consumer: str | None = None) -> dict[str
         raise MissingDependency("open-data-contract-standard", "contracts") from None
     if consumer is not None and consumer not in product.consumers:
         raise C360Error(f"unknown consumer '{consumer}' (known: {', '.join(product.consumers)})")
-    grants = effective_grants(product, consumer) if consumer else dict.fromkeys(product.field_names)
+    view = view_of(product, consumer) if consumer else None
     table = product.product
     props: list[dict[str, Any]] = []
-    for name in product.field_names:
-        if name not in grants:
-            continue
+    for name in view.fields if view is not None else product.field_names:
         if name == "customer_id":
             props.append(
                 {
@@ -318,15 +339,16 @@ def odcs_document(product: ProductSpec, consumer: str | None = None) -> dict[str
         custom: list[dict[str, Any]] = []
         if f.unit:
             custom.append({"property": "unit", "value": f.unit})
-        if grants[name]:
-            custom.append({"property": "mask", "value": grants[name]})
+        masks = view.forms[name] if view is not None else (None,)
+        if masks != (None,):
+            value = masks[0] if len(masks) == 1 else ", ".join(form_label(m) for m in masks) + " by row"
+            custom.append({"property": "mask", "value": value})
         if custom:
             prop["customProperties"] = custom
         if f.checks:
             prop["quality"] = [_quality(name, c, table) for c in f.checks]
         props.append(prop)
     subs = [s for s in product.subscriptions if consumer is None or s.consumer == consumer]
-    c = product.consumers.get(consumer) if consumer else None
     doc: dict[str, Any] = {
         "apiVersion": ODCS_API_VERSION,
         "kind": "DataContract",
@@ -340,8 +362,8 @@ def odcs_document(product: ProductSpec, consumer: str | None = None) -> dict[str
             "purpose": product.description or f"The {product.product} data product",
             **({"usage": "; ".join(s.purpose for s in subs)} if subs else {}),
             **(
-                {"limitations": f"Rows limited to: {c.row_filter}"}
-                if c is not None and c.row_filter
+                {"limitations": f"Rows limited to: {view.row_filter}"}
+                if view is not None and view.row_filter
                 else {}
             ),
         },

@@ -1,9 +1,15 @@
-"""The product's documentation as a static HTML site: contract, history, fields, access, SLAs."""
+"""The product's documentation as a static HTML site: contract, history, fields, access, SLAs.
+
+The access section shows each consumer's view as it is served (the compiled policy of
+:mod:`c360.governance.policy`): every ``policies:`` entry naming it, the form each field takes
+(and whether it depends on the row), its rows, and, for a consumer pinned to an earlier major,
+that major's view.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
@@ -11,8 +17,9 @@ from typing import Any
 
 from c360.core.clock import iso, utcnow
 from c360.governance.lineage import field_lineage
+from c360.governance.policy import View, served_view
 from c360.governance.sla import SubscriptionStatus
-from c360.spec.diff import Plan, effective_grants
+from c360.spec.diff import Plan
 from c360.spec.models import CheckSpec, ProductSpec
 
 CSS = """
@@ -48,6 +55,8 @@ class Site:
     history: Sequence[VersionEntry] = ()
     statuses: Sequence[SubscriptionStatus] | None = None  # live compliance, when a store is at hand
     generated_at: dt.datetime = field(default_factory=utcnow)
+    # Consumers pinned to an earlier major → the recorded spec they are served (from the store).
+    served: Mapping[str, ProductSpec] = field(default_factory=dict)
 
 
 def _e(value: Any) -> str:
@@ -168,34 +177,58 @@ def _fields(p: ProductSpec) -> str:
         ["field", "type", "unit", "definition", "PII", "lineage and expression", "checks"], rows)
 
 
-def _access(p: ProductSpec) -> str:
+def _cell(view: View, name: str) -> str:
+    """How one consumer is served one field: ✓ in the clear, its masks, and whether it varies by row."""
+    forms = view.forms.get(name)
+    if not forms:
+        return ""
+    text = " / ".join("✓" if m is None else f"masked: {_e(m)}" for m in forms)
+    if len(forms) > 1:
+        text += " (by row)"
+    if name not in view.always:
+        text += " (some rows)"
+    return text
+
+
+def _served_from(view: View) -> str:
+    """For a pinned consumer, the spec its view is served from."""
+    if view.major is None:
+        return ""
+    if view.version is not None and view.version.split(".")[0] == str(view.major):
+        return f"major {_e(view.major)} ({_e(view.version)})"
+    return f"major {_e(view.major)} <span class=muted>(its recorded spec is not at hand; shown as this version)</span>"
+
+
+def _access(p: ProductSpec, served: Mapping[str, ProductSpec]) -> str:
     consumers = list(p.consumers)
-    grants = {c: effective_grants(p, c) for c in consumers}
+    seen = {c: served_view(p, c, served) for c in consumers}
     about = _table(
-        ["consumer", "delivery", "owner", "row filter", "rate limit", "description"],
+        ["consumer", "delivery", "owner", "row filter", "rate limit", "description", "policies",
+         "served from"],
         [
             [
                 f"<code>{_e(n)}</code>",
                 _e(c.delivery),
                 _e(c.owner),
-                f"<code>{_e(c.row_filter)}</code>" if c.row_filter else "",
+                f"<code>{_e(seen[n].row_filter)}</code>" if seen[n].row_filter else "",
                 _e(c.rate_limit),
                 _e(c.description),
+                ", ".join(f"<code>{_e(r.name)}</code>" for r in seen[n].rules if r.at[0] == "policies"),
+                _served_from(seen[n]),
             ]
             for n, c in p.consumers.items()
         ],
     )
+    names = list(p.field_names)
+    names += [f for v in seen.values() for f in v.fields if f not in names]
     rows = []
-    for name in p.field_names:
-        cells = [f'<a href="#f-{_e(name)}">{_e(name)}</a>']
-        for c in consumers:
-            if name not in grants[c]:
-                cells.append("")
-            else:
-                mask = grants[c][name]
-                cells.append(f"masked: {_e(mask)}" if mask else "✓")
-        rows.append(cells)
-    matrix = _table(["field", *(f"<code>{_e(c)}</code>" for c in consumers)], rows, "access")
+    for name in dict.fromkeys(names):
+        label = f'<a href="#f-{_e(name)}">{_e(name)}</a>' if name in p.field_names else (
+            f"{_e(name)} <span class=muted>(earlier major)</span>")
+        rows.append([label, *(_cell(seen[c], name) for c in consumers)])
+    head = [f"<code>{_e(c)}</code>" + (f" (major {_e(seen[c].major)})" if seen[c].major is not None else "")
+            for c in consumers]
+    matrix = _table(["field", *head], rows, "access")
     return "<h2 id=consumers>Consumers and access</h2>" + about + "<h3>Access matrix</h3>" + matrix
 
 
@@ -252,7 +285,7 @@ def render(site: Site) -> str:
             ("subscriptions", "SLAs"),
         )
     )
-    body = "".join([_product(p), f"<p>{nav}</p>", _history(site.history), _fields(p), _access(p),
+    body = "".join([_product(p), f"<p>{nav}</p>", _history(site.history), _fields(p), _access(p, site.served),
                     _subscriptions(p, site.statuses),
                     f"<p class=muted>Generated by c360 at {_e(iso(site.generated_at))}.</p>"])
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{_e(p.product)} '

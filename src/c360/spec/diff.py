@@ -2,20 +2,26 @@
 
 A change is **breaking** when a consumer relying on the old contract can fail
 (a field removed or renamed, its type or unit changed, a vocabulary narrowed, a
-grant withdrawn, a mask or row filter added, a not-null guarantee dropped on a
-field someone subscribes to), **safe** when it only adds or documents, and
-**semantic** when the shape stays but values may change (an expression, or the
-source columns it reads). The blast radius of a breaking or semantic change is the
-list of subscriptions that rely on what changed.
-"""
+not-null guarantee dropped on a field someone subscribes to, or anything a consumer
+could read before that it can no longer read as well), **safe** when it only adds or
+documents, and **semantic** when the shape stays but values may change (an expression,
+or the source columns it reads).
 
+Access changes are found by comparing each consumer's effective view before and after
+(:func:`c360.governance.policy.compare`), never the YAML: a field it could read and no
+longer can, a mask added or changed to one that is not provably more revealing, a row
+filter narrowed (any change that is not provably a widening), or reads by id or lookups
+it loses are breaking; the reverse is safe. The blast radius of a breaking or semantic
+change names every consumer whose view it changes, with the subscriptions relying on
+what changed, if any.
+"""
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from c360.governance.policy import Delta, View, blame, compare, view_of
 from c360.spec.expressions import DIALECT, ExpressionError, column_refs, parse_expression
 from c360.spec.models import ProductSpec, SubscriptionSpec
 
@@ -31,11 +37,15 @@ _VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)")
 
 @dataclass(frozen=True)
 class Affected:
-    """A subscription in a change's blast radius."""
+    """A consumer in a change's blast radius, by one of its subscriptions relying on what changed.
+
+    A consumer whose view changes but no subscription of which relies on it is named too, with
+    no purpose, fields or SLA.
+    """
 
     consumer: str
     owner: str | None
-    purpose: str
+    purpose: str | None
     fields: tuple[str, ...]
     freshness: str | None
     latency_p99_ms: float | None
@@ -117,21 +127,13 @@ class Plan:
 
 
 def effective_grants(product: ProductSpec, consumer: str) -> dict[str, str | None]:
-    """Field → mask kind (None when unmasked) granted to ``consumer`` by its policy and policies.
+    """Field → the least revealing mask it may carry for ``consumer`` (None: always in the clear).
 
-    Grants combine as a union; a field is masked only when every grant of it masks it.
+    A summary of :func:`c360.governance.policy.view_of`, which holds the whole view (every form a
+    field may take, on which rows, the row filters and the pinned major).
     """
-    spec = product.consumers.get(consumer)
-    if spec is None:
-        return {}
-    seen: dict[str, list[str | None]] = defaultdict(list)
-    for f in spec.fields:
-        seen[f].append(spec.masks.get(f))
-    for policy in product.policies:
-        if consumer in policy.consumers:
-            for f in policy.fields:
-                seen[f].append(policy.masks.get(f))
-    return {f: (None if any(m is None for m in masks) else masks[0]) for f, masks in seen.items()}
+    view = view_of(product, consumer)
+    return {f: view.mask(f) for f in view.fields}
 
 
 # -- the diff ---------------------------------------------------------------------------
@@ -143,10 +145,10 @@ def diff(old: ProductSpec | None, new: ProductSpec) -> Plan:
     if old is not None:
         changes = [*_fields(old, new), *_vocabularies(old, new), *_source_columns(old, new),
                    *_consumers(old, new), *_subscriptions(old, new), *_product(old, new)]
-        subs = old.subscriptions
+        seen = {c: view_of(old, c) for c in old.consumers}
         plan.changes = [
             Change(c.kind, c.level, c.path, c.message, c.field, c.consumer, c.before, c.after,
-                   _blast(c, subs, old)) if c.level != "safe" else c
+                   _blast(c, old, seen)) if c.level != "safe" else c
             for c in changes
         ]
     plan.semver = check_semver(plan.old_version, new.version, plan.changes)
@@ -332,48 +334,20 @@ def _source_columns(old: ProductSpec, new: ProductSpec) -> list[Change]:
 
 def _consumers(old: ProductSpec, new: ProductSpec) -> list[Change]:
     out: list[Change] = []
+    renamed = {o: n for n, o in _renames(old, new).items()}  # old name → new name
     for cname in old.consumers:
         if cname not in new.consumers:
             out.append(Change("consumer_removed", "breaking", f"consumers.{cname}",
                               f"consumer '{cname}' removed: every grant withdrawn", consumer=cname))
             continue
-        before, after = effective_grants(old, cname), effective_grants(new, cname)
-        renamed = _renames(old, new)  # new name → old name
-        at = f"consumers.{cname}"
-        for f in before:
-            if f not in after:
-                if f in old.fields and f not in new.fields:
-                    continue  # reported once, as the field's removal
-                out.append(Change("grant_withdrawn", "breaking", f"{at}.fields",
-                                  f"'{cname}' no longer granted '{f}'", f, cname))
-            elif after[f] is not None and before[f] != after[f]:
-                out.append(Change("mask_added", "breaking", f"{at}.masks.{f}",
-                                  f"'{f}' now masked ({after[f]}) for '{cname}'", f, cname,
-                                  before=before[f], after=after[f]))
-            elif before[f] is not None and after[f] is None:
-                out.append(Change("mask_removed", "safe", f"{at}.masks.{f}",
-                                  f"'{f}' no longer masked for '{cname}'", f, cname))
-        for f in after:
-            if f not in before and renamed.get(f) not in before:
-                out.append(
-                    Change(
-                        "grant_added", "safe", f"{at}.fields", f"'{cname}' granted '{f}'", f, cname
-                    )
-                )
+        out.extend(_access(compare(old, new, cname, renamed), new.field_names))
         o, n = old.consumers[cname], new.consumers[cname]
-        if n.row_filter is not None and o.row_filter != n.row_filter:
-            out.append(Change("row_filter_added", "breaking", f"{at}.row_filter",
-                              f"'{cname}' now sees only rows where {n.row_filter}", consumer=cname,
-                              before=o.row_filter, after=n.row_filter))
-        elif o.row_filter is not None and n.row_filter is None:
-            out.append(Change("row_filter_removed", "safe", f"{at}.row_filter",
-                              f"'{cname}' row filter removed", consumer=cname))
         if o.delivery != n.delivery:
             out.append(
                 Change(
                     "delivery_changed",
                     "semantic",
-                    f"{at}.delivery",
+                    f"consumers.{cname}.delivery",
                     f"'{cname}' delivery changed from {o.delivery} to {n.delivery}",
                     consumer=cname,
                     before=o.delivery,
@@ -392,6 +366,73 @@ def _consumers(old: ProductSpec, new: ProductSpec) -> list[Change]:
                 )
             )
     return out
+
+
+def _some(everywhere: bool) -> str:
+    return "" if everywhere else " on some rows"
+
+
+def _access(d: Delta, order: list[str]) -> list[Change]:
+    """The changes of one consumer's view, field by field in product order, then its rows."""
+    c = d.after.consumer
+    at = f"consumers.{c}"
+    out: list[Change] = []
+    for f in order:
+        if f in d.lost:
+            out.append(Change("grant_withdrawn", "breaking", blame(d, f, "fields") or f"{at}.fields",
+                              f"'{c}' no longer granted '{f}'" + _some(d.lost[f]), f, c))
+        if f in d.restricted:
+            was, now = d.restricted[f]
+            path = blame(d, f, "masks") or f"{at}.masks.{f}"
+            if was is None:
+                out.append(Change("mask_added", "breaking", path, f"'{f}' now masked ({now}) for '{c}'",
+                                  f, c, before=was, after=now))
+            else:
+                out.append(Change("mask_changed", "breaking", path,
+                                  f"'{f}' now masked {now} instead of {was} for '{c}'",
+                                  f, c, before=was, after=now))
+        if f in d.widened:
+            was, now = d.widened[f]
+            path = blame(d, f, "masks") or f"{at}.masks.{f}"
+            if now is None:
+                out.append(Change("mask_removed", "safe", path, f"'{f}' no longer masked for '{c}'", f, c,
+                                  before=was, after=now))
+            else:
+                out.append(Change("mask_changed", "safe", path, f"'{f}' now masked {now} instead of {was} "
+                                  f"for '{c}'", f, c, before=was, after=now))
+        if f in d.gained and f not in d.lost:
+            out.append(Change("grant_added", "safe", blame(d, f, "fields") or f"{at}.fields",
+                              f"'{c}' granted '{f}'" + _some(d.gained[f]), f, c))
+    out.extend(_rows(d, at))
+    if d.id_read_lost and "customer_id" not in d.lost and "customer_id" not in d.restricted:
+        out.append(Change("read_by_id_lost", "breaking", blame(d, None, "row_filter") or at,
+                          f"'{c}' no longer sees customer_id in the clear on every row, so it can no "
+                          "longer read, page or batch customers by id", "customer_id", c))
+    if d.lookups_lost and not d.after.denied:  # a consumer granted nothing loses each field instead
+        out.append(Change("lookup_lost", "breaking", at, f"'{c}' may no longer look customers up by "
+                          f"{', '.join(sorted(d.lookups_lost))} keys", consumer=c,
+                          before=sorted(d.lookups_lost)))
+    if d.reordered:
+        out.append(Change("fields_reordered", "safe", "fields", f"fields served to '{c}' in another order",
+                          consumer=c))
+    return out
+
+
+def _rows(d: Delta, at: str) -> list[Change]:
+    c, before, after = d.after.consumer, d.before.row_filter, d.after.row_filter
+    path = blame(d, None, "row_filter") or f"{at}.row_filter"
+    if d.rows_lost:
+        kind = "row_filter_added" if before is None else "row_filter_changed"
+        shown = f"only rows where {after}" if after is not None else "no rows"
+        return [Change(kind, "breaking", path, f"'{c}' now sees {shown}", consumer=c, before=before,
+                       after=after)]
+    if d.rows_gained:
+        if after is None:
+            return [Change("row_filter_removed", "safe", path, f"'{c}' row filter removed", consumer=c,
+                           before=before, after=after)]
+        return [Change("row_filter_widened", "safe", path, f"'{c}' now sees rows where {after}",
+                       consumer=c, before=before, after=after)]
+    return []
 
 
 def _sub_key(s: SubscriptionSpec) -> tuple[str, str]:
@@ -454,29 +495,34 @@ def _product(old: ProductSpec, new: ProductSpec) -> list[Change]:
     return out
 
 
-def _blast(
-    change: Change, subs: list[SubscriptionSpec], product: ProductSpec
-) -> tuple[Affected, ...]:
-    out = []
-    for s in subs:
-        if change.consumer is not None and s.consumer != change.consumer:
-            continue
-        if change.field is not None and change.field not in s.fields:
-            continue
-        consumer = product.consumers.get(s.consumer)
-        owner = consumer.owner if consumer is not None else None
-        out.append(
-            Affected(
-                s.consumer,
-                owner,
-                s.purpose,
-                tuple(s.fields),
-                s.freshness,
-                s.latency_p99_ms,
-                s.major,
-            )
-        )
+def _blast(change: Change, product: ProductSpec, seen: dict[str, View]) -> tuple[Affected, ...]:
+    """Every consumer whose view the change touches, by each of its subscriptions relying on it.
+
+    A change of one consumer's access touches that consumer; a change of a field touches every
+    consumer granted it; a change of neither (a vocabulary no field reads) every subscription.
+    """
+    if change.consumer is None and change.field is None:
+        return tuple(_by_subscription(product, s) for s in product.subscriptions)
+    if change.consumer is not None:
+        consumers = [change.consumer]
+    else:
+        consumers = [c for c, v in seen.items() if change.field in v.fields]
+    out: list[Affected] = []
+    for consumer in consumers:
+        subs = [s for s in product.subscriptions if s.consumer == consumer
+                and (change.field is None or change.field in s.fields)]
+        if subs:
+            out.extend(_by_subscription(product, s) for s in subs)
+        else:
+            spec = product.consumers.get(consumer)
+            out.append(Affected(consumer, spec.owner if spec else None, None, (), None, None, None))
     return tuple(out)
+
+
+def _by_subscription(product: ProductSpec, s: SubscriptionSpec) -> Affected:
+    consumer = product.consumers.get(s.consumer)
+    owner = consumer.owner if consumer is not None else None
+    return Affected(s.consumer, owner, s.purpose, tuple(s.fields), s.freshness, s.latency_p99_ms, s.major)
 
 
 # -- semver -----------------------------------------------------------------------------

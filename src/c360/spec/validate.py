@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from c360.core.errors import C360Error, MissingDependency, SpecError, SpecIssue
 from c360.core.text import closest
+from c360.governance.policy import problems as access_problems
 from c360.spec.expressions import ExpressionError, column_refs, parse_expression
 from c360.spec.loader import Located, Path_, load_yaml, load_yaml_text, substitute_env
 from c360.spec.models import IDENT, SOURCE_KEYS, CheckSpec, ProductSpec, SourceSpec
@@ -239,6 +240,7 @@ def _check(model: ProductSpec, doc: Located, issues: list[SpecIssue], base_dir: 
         if fname in erasure.delete:
             issues.append(doc.issue(("erasure", "retain", fname), f"'{fname}' cannot be both deleted and retained"))
     issues.extend(_check_lifecycle(model, doc))
+    issues.extend(access_problems(model, doc))
     return rules
 
 
