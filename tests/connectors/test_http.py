@@ -75,6 +75,19 @@ def test_5xx_backs_off_then_raises_transient_after_max_retries() -> None:
         assert waits == [0.5, 1.0, 2.0]
         assert len(srv.requests) == 4
         assert "answered 503" in str(info.value) and "billing" in str(info.value)
+        assert "gave up after 4 attempts" in str(info.value) and "status page" in str(info.value)
+
+
+def test_429_that_never_clears_says_it_gave_up_and_to_wait_or_lower_concurrency() -> None:
+    handler = Script(*[FakeResponse(429, "", {"Retry-After": "2"}) for _ in range(3)])
+    with serve(handler) as srv:
+        waits: list[float] = []
+        with pytest.raises(TransientSourceError) as info:
+            _source(srv.url, waits, max_retries=2).get("/v1/x")
+        assert waits == [2.0, 2.0]
+        message = str(info.value)
+        assert "answered 429" in message and "gave up after 3 attempts" in message
+        assert "limit window" in message and "lower concurrency" in message
 
 
 def test_5xx_then_success() -> None:
@@ -114,9 +127,10 @@ def test_unreachable_server_is_transient() -> None:
     with serve(Script()) as srv:
         url = srv.url
     waits: list[float] = []
-    with pytest.raises(TransientSourceError, match="could not reach"):
+    with pytest.raises(TransientSourceError, match="could not reach") as info:
         HttpSource("crm", url, max_retries=1, sleep=waits.append, timeout=2.0).get("/")
     assert len(waits) == 1
+    assert "gave up after 2 attempts" in str(info.value) and "reach it" in str(info.value)
 
 
 def test_custom_classifier_turns_a_403_into_transient() -> None:

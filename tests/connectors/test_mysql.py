@@ -13,7 +13,7 @@ from c360.connectors.mysql import MySqlConnector
 from c360.connectors.registry import make_connector
 from c360.core.errors import TerminalSourceError, TransientSourceError
 from tests.conftest import need_module, need_service
-from tests.connectors.test_sqlite import Db, keys_of, sql_contract
+from tests.connectors.test_sqlite import Db, keys_of, lookback_contract, sql_contract
 
 HOST, PORT = "127.0.0.1", 3306
 
@@ -55,6 +55,19 @@ def test_mysql_contract(maria: tuple[str, Db]) -> None:
         )
 
     sql_contract(make, db, table)
+
+
+def test_mysql_update_at_the_last_cursor_value_is_read(maria: tuple[str, Db]) -> None:
+    table, db = maria
+
+    def make(lookback: float) -> Any:
+        return make_connector(
+            "mysql",
+            options(cursor_column="updated_at", deleted_column="deleted_at", lookback=lookback),
+            base_dir=Path("."),
+        )
+
+    lookback_contract(make, db, table)
 
 
 def test_mysql_string_keys_and_backtick_names(maria: tuple[str, Db]) -> None:

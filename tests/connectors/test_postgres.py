@@ -13,7 +13,7 @@ from c360.connectors.postgres import PostgresConnector, RedshiftConnector
 from c360.connectors.registry import make_connector
 from c360.core.errors import TerminalSourceError, TransientSourceError
 from tests.conftest import need_module, need_service
-from tests.connectors.test_sqlite import Db, keys_of, sql_contract
+from tests.connectors.test_sqlite import Db, keys_of, lookback_contract, sql_contract
 
 HOST, PORT = "127.0.0.1", 5432
 
@@ -56,6 +56,19 @@ def test_postgres_contract(pg: tuple[str, Db]) -> None:
         )
 
     sql_contract(make, db, "customers")
+
+
+def test_postgres_update_at_the_last_cursor_value_is_read(pg: tuple[str, Db]) -> None:
+    schema, db = pg
+
+    def make(lookback: float) -> Any:
+        return make_connector(
+            "postgres",
+            options(schema, cursor_column="updated_at", deleted_column="deleted_at", lookback=lookback),
+            base_dir=Path("."),
+        )
+
+    lookback_contract(make, db, "customers")
 
 
 def test_postgres_dsn_and_redshift_subclass(pg: tuple[str, Db]) -> None:

@@ -118,6 +118,44 @@ def test_request_limit_exceeded_403_is_transient(server: FakeServer) -> None:
         _conn(server.url, max_retries=2).check()
 
 
+def test_request_limit_exceeded_honours_retry_after(server: FakeServer) -> None:
+    """Issue #17: a 429 REQUEST_LIMIT_EXCEEDED asking for 10 s was retried after 0.5 s."""
+    fake = _fake_of(server)
+    waits: list[float] = []
+    limit = [{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}]
+    fake.fail_next(429, limit, headers={"Retry-After": "10"}, path_contains="/query")
+    fake.fail_next(403, limit, headers={"Retry-After": "7"}, path_contains="/query")
+    conn = _conn(server.url, sleep=waits.append, backoff=0.5)
+    assert len(_keys(list(conn.read("Account", key="Id")))) == 7
+    assert waits == [10.0, 7.0]
+    # A day-long Retry-After is capped by the client's max_wait, not slept in full.
+    fake.fail_next(429, limit, headers={"Retry-After": "86400"}, path_contains="/query")
+    waits.clear()
+    list(_conn(server.url, sleep=waits.append).read("Account", key="Id"))
+    assert waits == [60.0]
+
+
+def test_final_request_limit_error_says_it_gave_up_and_what_next(server: FakeServer) -> None:
+    limit = [{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}]
+    _fake_of(server).fail_next(403, limit, times=10)
+    waits: list[float] = []
+    with pytest.raises(TransientSourceError) as info:
+        _conn(server.url, max_retries=2, sleep=waits.append).check()
+    message = str(info.value)
+    assert len(waits) == 2
+    assert "will retry" not in message
+    assert "REQUEST_LIMIT_EXCEEDED" in message and "gave up after 3 attempts" in message
+    assert "wait for the limit window" in message and "lower concurrency" in message
+
+
+def test_final_server_error_says_it_gave_up_and_what_next(server: FakeServer) -> None:
+    _fake_of(server).fail_next(503, "Service Unavailable", times=10)
+    with pytest.raises(TransientSourceError) as info:
+        _conn(server.url, max_retries=1).check()
+    assert "answered 503" in str(info.value) and "gave up after 2 attempts" in str(info.value)
+    assert "status page" in str(info.value)
+
+
 def test_5xx_is_retried(server: FakeServer) -> None:
     waits: list[float] = []
     _fake_of(server).fail_next(503, "Service Unavailable", path_contains="/query", times=2)

@@ -15,7 +15,7 @@ from c360.connectors.stripe import StripeConnector, StripeOptions
 from c360.core.errors import TerminalSourceError, TransientSourceError
 from tests.conftest import need_module
 from tests.connectors.fakes.stripe import API_KEY, StripeFake
-from tests.connectors.httpfake import FakeServer, serve
+from tests.connectors.httpfake import FakeRequest, FakeResponse, FakeServer, serve
 
 T0 = 1_700_000_000
 
@@ -64,11 +64,15 @@ def test_full_read_pages_newest_first_and_quarantines(server: FakeServer) -> Non
     assert isinstance(data, dict) and data["object"] == "customer"
     bad = [q for b in batches for q in b.quarantined]
     assert len(bad) == 1 and "missing key 'id'" in bad[0].reason and "no-id@" in bad[0].raw
-    # Only the last batch may advance the cursor: the read is newest first.
-    assert [b.cursor for b in batches[:-1]] == [None, None]
+    # Only the last batch may advance the watermark (the read is newest first); the batches
+    # before it save the listing's progress, so an interrupted read resumes there.
+    progress = [json.loads(b.cursor or "") for b in batches[:-1]]
+    assert [(c["created"], c["after"]) for c in progress] == [(None, "cus_0006"), (None, "cus_0003")]
+    assert progress[1]["newest"] == T0 + 70
     cursor = json.loads(batches[-1].cursor or "")
     assert cursor["created"] == T0 + 70 and sorted(cursor["created_ids"]) == [
         "cus_0007", "cus_0008"]
+    assert "after" not in cursor
     lists = [r for r in server.requests if r.path == "/v1/customers"]
     assert [r.arg("starting_after") for r in lists] == [None, "cus_0006", "cus_0003"]
     assert all(r.arg("limit") == "3" for r in lists)
@@ -159,3 +163,64 @@ def test_discover_and_registry(server: FakeServer, tmp_path: Path) -> None:
         list(conn.read("customer", key="id"))
     with pytest.raises(TerminalSourceError, match="not a Stripe cursor"):
         list(conn.read("customers", key="id", since="yesterday"))
+
+
+class BreaksMidway:
+    """The Stripe fake, with the customer list failing from its ``from_page``-th request on."""
+
+    def __init__(self, fake: StripeFake, from_page: int) -> None:
+        self.fake, self.from_page, self.broken, self.lists = fake, from_page, True, 0
+
+    def __call__(self, req: FakeRequest) -> FakeResponse:
+        if req.path == "/v1/customers":
+            self.lists += 1
+            if self.broken and self.lists >= self.from_page:
+                return FakeResponse(500, {"error": {"type": "api_error", "message": "boom"}})
+        return self.fake(req)
+
+
+def _sync_until_failure(conn: StripeConnector, since: str | None) -> tuple[str | None, list[str]]:
+    """Read like a sync: keep each batch's cursor once its records are 'committed'."""
+    keys: list[str] = []
+    cursor = since
+    with pytest.raises(TransientSourceError, match="gave up after 1 attempt"):
+        for batch in conn.read("customers", key="id", since=since, batch_size=3):
+            keys += [r.key for r in batch.records]
+            cursor = batch.cursor
+    return cursor, keys
+
+
+def test_interrupted_first_read_resumes_after_the_last_committed_page() -> None:
+    """Issue #17: a first full read that fails midway used to restart from zero."""
+    need_module("stripe")
+    handler = BreaksMidway(_fake(), from_page=3)
+    with serve(handler) as server:
+        conn = _conn(server.url, max_retries=0)
+        cursor, first = _sync_until_failure(conn, None)
+        assert first == ["cus_0008", "cus_0007", "cus_0006", "cus_0005", "cus_0004", "cus_0003"]
+        assert json.loads(cursor or "")["after"] == "cus_0003"
+        handler.broken = False
+        before = len([r for r in server.requests if r.path == "/v1/customers"])
+        batches = list(conn.read("customers", key="id", since=cursor, batch_size=3))
+        lists = [r for r in server.requests if r.path == "/v1/customers"][before:]
+        assert [r.arg("starting_after") for r in lists] == ["cus_0003"]  # one page, not three
+        rest = [k for k, _ in _keys(batches)]
+        assert rest == ["cus_0002", "cus_0001"]
+        assert sorted(first + rest) == [f"cus_{i:04d}" for i in range(1, 9)]  # none twice
+        done = json.loads(batches[-1].cursor or "")
+        assert done["created"] == T0 + 70 and sorted(done["created_ids"]) == ["cus_0007", "cus_0008"]
+        assert "after" not in done
+        # The next read is an ordinary incremental one: nothing new.
+        assert _keys(list(conn.read("customers", key="id", since=batches[-1].cursor))) == []
+
+
+def test_resume_from_a_deleted_page_marker_starts_the_listing_over(server: FakeServer) -> None:
+    fake = _fake_of(server)
+    conn = _conn(server.url)
+    first = next(iter(conn.read("customers", key="id", batch_size=3)))
+    fake.delete("customers", "cus_0006", T0 + 200)  # the object the cursor resumes after
+    batches = list(conn.read("customers", key="id", since=first.cursor, batch_size=3))
+    lists = [r.arg("starting_after") for r in server.requests if r.path == "/v1/customers"]
+    assert lists[1:3] == ["cus_0006", None]  # refused, so listed again from the top
+    assert {k for k, _ in _keys(batches)} >= {"cus_0001", "cus_0005"}
+    assert json.loads(batches[-1].cursor or "")["created"] == T0 + 70

@@ -95,9 +95,15 @@ def sync(
     full: Annotated[bool, typer.Option("--full", help="Ignore cursors; read everything again.")] = False,
     store: StoreOpt = None,
 ) -> None:
-    """Read sources into staging (incrementally from each source's cursor)."""
+    """Read sources into staging (incrementally from each source's cursor).
+
+    Each source syncs on its own: one that fails is reported by name and the others still
+    sync; the exit code is 1 if any failed, and the run is recorded as failed.
+    """
+    from rich.markup import escape
+
     from c360.cli.reporter import RichReporter
-    from c360.pipeline.sync import sync as run_sync
+    from c360.pipeline.sync import sync_each
 
     s = open_spec(spec)
     for name in source or []:
@@ -105,14 +111,21 @@ def sync(
             raise C360Error(f"unknown source '{name}' (known: {', '.join(s.model.sources)})")
     st = open_store(s, store)
     run_id = st.start_run("sync")
-    with RichReporter(console) as rep:
-        results = run_sync(s, st, run_id=run_id, sources=source, full=full, reporter=rep)
+    try:
+        with RichReporter(console) as rep:
+            outcome = sync_each(s, st, run_id=run_id, sources=source, full=full, reporter=rep)
+    except BaseException as exc:  # interrupted or the store failed: never leave the run 'running'
+        st.finish_run(run_id, "failed", {"error": f"{type(exc).__name__}: {exc}"})
+        raise
+    results = outcome.synced
     table = Table("source", "new", "changed", "unchanged", "deleted", "quarantined", "records/s")
     for r in results:
         rate = r.records / r.seconds if r.seconds else 0.0
         table.add_row(r.source, str(r.counts.new), str(r.counts.changed), str(r.counts.unchanged),
                       str(r.counts.deleted), str(r.quarantined), f"{rate:,.0f}")
-    st.finish_run(run_id, "succeeded", {"sources": [r.source for r in results]})
+    errors = {f.source: f.message for f in outcome.failed}
+    st.finish_run(run_id, "failed" if errors else "succeeded",
+                  {"sources": [r.source for r in results], **({"failed": errors} if errors else {})})
     console.print(table)
     print_notices({r.source: r.notices for r in results if r.notices})
     for r in results:
@@ -121,6 +134,13 @@ def sync(
             console.print(f"[red]{r.source}: {r.quarantined:,} of {r.quarantined + r.records:,} rows read were "
                           f"quarantined[/red] ({kind}, e.g. {where}); records the read did not show are kept, "
                           "not deleted, and the next build refuses this source", highlight=False)
+    for message in errors.values():
+        err.print(f"[red]failed:[/red] {escape(message)}", highlight=False, soft_wrap=True)
+    if errors:
+        err.print(f"{len(errors)} of {len(errors) + len(results)} source(s) failed to sync; the others "
+                  f"were synced. Fix the cause above, then run c360 sync again (--source NAME syncs "
+                  f"just one).", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -197,12 +217,16 @@ def quarantine(
     store: StoreOpt = None,
     limit: Annotated[int, typer.Option(help="Show at most this many.")] = 50,
 ) -> None:
-    """List quarantined records with the place they came from and the reason."""
+    """List quarantined records with the place they came from and the reason.
+
+    Each build quarantines a bad record again; a record (its source and location) is listed
+    and counted once, with its latest run and reason.
+    """
     s = open_spec(spec)
-    rows = open_store(s, store).quarantined()
-    table = Table("run", "source", "location", "reason")
+    rows = open_store(s, store).quarantined_latest()
+    table = Table("run", "source", "location", "reason", "entries")
     for r in rows[-limit:]:
-        table.add_row(r["run_id"], r["source"], r["location"], r["reason"])
+        table.add_row(r["run_id"], r["source"], r["location"], r["reason"], str(r["times"]))
     console.print(table)
     console.print(f"{len(rows)} quarantined record(s) in all")
 

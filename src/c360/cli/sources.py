@@ -20,13 +20,19 @@ def check_cmd(
     spec: SpecArg,
     source: Annotated[list[str] | None, typer.Option("--source", help="Only this source (repeatable).")] = None,
 ) -> None:
-    """Connect to every source and check its credentials; exit 1 if any fails."""
-    from c360.pipeline.sync import open_connector
+    """Connect to every source and check its credentials; exit 1 if any fails.
+
+    Each failure is printed in full under the table, named by the spec's source and its
+    connector (``source 'sf_contacts': (salesforce) ...``): sources may share a connector.
+    """
+    from rich.markup import escape
+
+    from c360.pipeline.sync import as_source, open_connector
 
     s = open_spec(spec)
     names = source or list(s.model.sources)
     table = Table("source", "connector", "status")
-    failed = 0
+    errors: list[str] = []
     for name in names:
         if name not in s.model.sources:
             raise C360Error(f"unknown source '{name}' (known: {', '.join(s.model.sources)})")
@@ -37,14 +43,19 @@ def check_cmd(
                 conn.check()
             finally:
                 conn.close()
-        except (SourceError, C360Error) as exc:
-            failed += 1
-            table.add_row(name, connector, f"[red]failed[/red]: {exc}")
+        except SourceError as exc:
+            errors.append(str(as_source(exc, name, connector)))
+            table.add_row(name, connector, "[red]failed[/red] (see below)")
+        except C360Error as exc:
+            errors.append(f"source '{name}': ({connector}) {exc}")
+            table.add_row(name, connector, "[red]failed[/red] (see below)")
         else:
             table.add_row(name, connector, "[green]ok[/green]")
     console.print(table)
-    if failed:
-        err.print(f"{failed} source(s) failed")
+    for message in errors:
+        err.print(f"[red]failed:[/red] {escape(message)}", highlight=False, soft_wrap=True)
+    if errors:
+        err.print(f"{len(errors)} source(s) failed")
         raise typer.Exit(1)
 
 

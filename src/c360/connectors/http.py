@@ -2,7 +2,8 @@
 
 Transient (retried with exponential backoff, honouring ``Retry-After``): 429, 5xx,
 timeouts and connection errors. Terminal: 401/403 (credentials), 404, other 4xx.
-Messages name the source and the request path, never headers or secrets.
+Messages name the source and the request path, never headers or secrets; once the
+retries run out, the error says how many attempts were made and what to do next.
 """
 
 from __future__ import annotations
@@ -50,6 +51,42 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
+# What a person can do once retries have run out, by kind of transient failure.
+RATE_LIMITED = ("the API's rate limit is used up: wait for its limit window to reset, or lower "
+                "concurrency (fewer syncs or other clients sharing these credentials), then sync again")
+SERVER_FAILING = "the service kept failing: check its status page, then sync again later"
+UNREACHABLE = ("check the source's URL option and that this machine can reach it (network, proxy, "
+               "firewall, DNS), then sync again")
+TIMED_OUT = "the server did not answer in time: raise the source's 'timeout' option or sync again later"
+TRY_LATER = "the failure may pass: sync again later"
+
+
+class RetryableSourceError(TransientSourceError):
+    """A transient failure that also knows the next step to name if every retry fails.
+
+    The step is kept apart from the message because it only applies to the final error:
+    while retries remain, the failure is expected to pass.
+    """
+
+    def __init__(self, source: str, message: str, *, next_step: str,
+                 retry_after: float | None = None) -> None:
+        super().__init__(source, message, retry_after=retry_after)
+        self.next_step = next_step
+
+
+def gave_up(error: TransientSourceError, attempts: int) -> TransientSourceError:
+    """The final error once ``attempts`` tries all failed: what failed, how often, what next.
+
+    >>> str(gave_up(RetryableSourceError("crm", "GET /q answered 429", next_step="wait"), 6))
+    "source 'crm': GET /q answered 429; gave up after 6 attempts: wait"
+    """
+    detail = str(error).removeprefix(f"source '{error.source}': ")
+    step = error.next_step if isinstance(error, RetryableSourceError) else TRY_LATER
+    plural = "attempt" if attempts == 1 else "attempts"
+    return RetryableSourceError(error.source, f"{detail}; gave up after {attempts} {plural}: {step}",
+                                next_step=step, retry_after=error.retry_after)
+
+
 Classifier = Callable[[httpx.Response], TransientSourceError | TerminalSourceError | None]
 
 
@@ -93,9 +130,10 @@ class HttpSource:
             try:
                 response = self.client.request(method, url, **kwargs)
             except (httpx.TimeoutException, httpx.TransportError) as exc:
-                error: TransientSourceError = TransientSourceError(
+                error: TransientSourceError = RetryableSourceError(
                     self.source,
                     f"{method} {_path(url)}: {type(exc).__name__}: could not reach the server",
+                    next_step=TIMED_OUT if isinstance(exc, httpx.TimeoutException) else UNREACHABLE,
                 )
             else:
                 if response.status_code < 400:
@@ -105,7 +143,7 @@ class HttpSource:
                     raise error_or_terminal
                 error = error_or_terminal
             if attempt >= self.max_retries:
-                raise error
+                raise gave_up(error, attempt + 1) from error
             wait = error.retry_after if error.retry_after is not None else self.backoff * 2**attempt
             self._sleep(min(wait, self.max_wait))
             attempt += 1
@@ -130,9 +168,10 @@ class HttpSource:
         where = f"{method} {_path(url)} answered {status}"
         detail = _excerpt(response)
         if status == 429 or status >= 500:
-            return TransientSourceError(
+            return RetryableSourceError(
                 self.source,
                 f"{where}{detail}",
+                next_step=RATE_LIMITED if status == 429 else SERVER_FAILING,
                 retry_after=parse_retry_after(response.headers.get("Retry-After")),
             )
         if status in (401, 403):

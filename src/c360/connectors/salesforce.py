@@ -11,7 +11,9 @@ is the last record's ``[SystemModstamp, Id]``; an incremental read runs ``queryA
 with ``WHERE SystemModstamp > c OR (SystemModstamp = c AND Id > id)`` (keyset order,
 so equal timestamps are neither skipped nor repeated), and the records it returns with
 ``IsDeleted = true`` arrive as tombstones. Salesforce's JSON error arrays are read:
-``INVALID_SESSION_ID`` is terminal, ``REQUEST_LIMIT_EXCEEDED`` (a 403) is transient.
+``INVALID_SESSION_ID`` is terminal, ``REQUEST_LIMIT_EXCEEDED`` (a 403 or 429) is
+transient and waits as long as the answer's ``Retry-After`` asks (capped by HttpSource's
+``max_wait``), like any other rate limit.
 """
 
 from __future__ import annotations
@@ -35,13 +37,31 @@ from c360.connectors.base import (
     StreamInfo,
     get_path,
 )
-from c360.connectors.http import HttpOptions, bearer, item_key, json_object, source_http
+from c360.connectors.http import (
+    SERVER_FAILING,
+    HttpOptions,
+    RetryableSourceError,
+    bearer,
+    item_key,
+    json_object,
+    parse_retry_after,
+    source_http,
+)
 from c360.core.errors import TerminalSourceError, TransientSourceError
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*$")
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})$")
 _UNQUERYABLE_TYPES = {"base64"}  # blobs cannot be read through SOQL in bulk
-_TRANSIENT_CODES = {"REQUEST_LIMIT_EXCEEDED", "SERVER_UNAVAILABLE", "UNABLE_TO_LOCK_ROW"}
+# Transient error codes, and what to do once retries run out.
+_TRANSIENT_CODES = {
+    "REQUEST_LIMIT_EXCEEDED": (
+        "the org's API request limit is used up (it frees up over a rolling 24 hours): wait for "
+        "the limit window, lower concurrency or what other integrations use (GET /limits shows "
+        "DailyApiRequests), then sync again"),
+    "SERVER_UNAVAILABLE": SERVER_FAILING,
+    "UNABLE_TO_LOCK_ROW": ("another process keeps these records locked: sync again once it is "
+                           "done"),
+}
 
 
 class SalesforceOptions(HttpOptions):
@@ -225,7 +245,10 @@ def _classify(response: httpx.Response) -> TransientSourceError | TerminalSource
     detail = f"{code}: {str(first.get('message') or '')[:200]}"
     where = f"{response.request.method} {response.request.url.path} answered {response.status_code}"
     if code in _TRANSIENT_CODES:
-        return TransientSourceError("salesforce", f"{where} ({detail}); will retry")
+        return RetryableSourceError(
+            "salesforce", f"{where} ({detail})", next_step=_TRANSIENT_CODES[code],
+            retry_after=parse_retry_after(response.headers.get("Retry-After")),
+        )
     if response.status_code == 401 or code == "INVALID_SESSION_ID":
         return TerminalSourceError(
             "salesforce", f"{where} ({detail}); the access token is expired or invalid: "

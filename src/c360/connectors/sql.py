@@ -9,17 +9,29 @@ Rows whose cursor column is NULL are read first, ordered by key alone (every
 database sorts NULLs differently, and ``x > NULL`` is never true, so mixing them
 into the keyset would stall the read). The cursor ``[null, key]`` marks a read
 still inside that phase.
+
+A row updated with the same cursor value as the last row read (timestamps of one
+second, or a transaction committing late) sorts *before* the keyset position, so a
+read strictly after it would never see the change. The cursor therefore also keeps a
+look-back window: ``[value, key, [[value, key, digest], ...]]`` lists the rows read
+whose cursor value lies within ``lookback`` of the last one (with ``lookback: 0``,
+those sharing its value). A resumed read starts at ``value - lookback`` (``>=``) and
+skips a row only when the window holds it with the same value and content digest: an
+update in the window is read again, an unchanged row is not delivered twice. Hard
+DELETEs leave no row to read: only a ``deleted_column`` (soft delete) or a full read
+reveals them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import decimal
+import hashlib
 import json
 from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 
 from c360.connectors.base import (
     DEFAULT_BATCH_SIZE,
@@ -37,6 +49,12 @@ class SqlOptions(ConnectorOptions):
     cursor_column: str | None = None
     deleted_column: str | None = None
     schema_name: str | None = None
+    # How far before the last cursor value an incremental read starts again: seconds for a
+    # timestamp cursor, the column's own units for a number. 0 re-reads that value only.
+    lookback: float = Field(default=0.0, ge=0)
+
+
+_WINDOW_MAX = 1_000  # rows kept in a cursor's look-back window; beyond, rows are re-delivered
 
 
 class ServerOptions(SqlOptions):
@@ -170,7 +188,7 @@ class SqlConnector:
     ) -> Iterator[Batch]:
         cc = self.options.cursor_column
         last: list[Any] | None = json.loads(since) if since else None
-        if last is not None and (not isinstance(last, list) or len(last) != 2):
+        if last is not None and (not isinstance(last, list) or len(last) not in (2, 3)):
             raise TerminalSourceError(self.name, f"{stream}: unreadable cursor {since!r}")
         if cc is None:
             yield from self._pages(stream, key, None, last, batch_size)
@@ -225,27 +243,9 @@ class SqlConnector:
         self, stream: str, key: str, phase: str | None, last: list[Any] | None, batch_size: int
     ) -> Iterator[Batch]:
         """Keyset pages; ``phase`` is None (no cursor column), "null" or "value"."""
-        table, q, p = self._table(stream), self.quote, self.placeholder
-        cc = self.options.cursor_column
+        window = _Window.load(last, self.options.lookback) if phase == "value" else None
         while True:
-            conds: list[str] = []
-            params: list[Any] = []
-            if phase is None or phase == "null":
-                order = q(key)
-                if phase == "null":
-                    conds.append(f"{q(str(cc))} IS NULL")
-                if last is not None:
-                    conds.append(f"{q(key)} > {p}")
-                    params.append(last[1])
-            else:
-                order = f"{q(str(cc))}, {q(key)}"
-                conds.append(f"{q(str(cc))} IS NOT NULL")
-                if last is not None:
-                    # The leading ``>=`` lets an index on (cursor, key) bound the scan.
-                    conds.append(f"{q(str(cc))} >= {p} AND ({q(str(cc))} > {p} OR {q(key)} > {p})")
-                    params += [last[0], last[0], last[1]]
-            where = f" WHERE {' AND '.join(conds)}" if conds else ""
-            sql = f"SELECT * FROM {table}{where} ORDER BY {order} LIMIT {int(batch_size)}"
+            sql, params = self._page_query(stream, key, phase, last, window, batch_size)
             cur = self._execute(sql, params, stream=stream)
             names = [d[0] for d in cur.description]
             rows = cur.fetchall()
@@ -254,21 +254,55 @@ class SqlConnector:
             ki = self._index(names, key, stream)
             dc = self.options.deleted_column
             di = self._index(names, dc, stream) if dc else None
+            ci = self._index(names, str(self.options.cursor_column), stream) if phase else None
             records: list[Record] = []
             bad: list[Quarantined] = []
-            after = f" after cursor {json.dumps(last)}" if last is not None else ""
+            after = f" after cursor {json.dumps(last[:2])}" if last is not None else ""
             for i, row in enumerate(plain_rows(rows), start=1):
                 item = self._record(names, row, ki, di)
-                if isinstance(item, Record):
-                    records.append(item)
-                else:
+                if not isinstance(item, Record):
                     bad.append(Quarantined(f"{stream} row {i} of the page{after}", *item))
-            tail_cursor = rows[-1][self._index(names, cc, stream)] if cc else None
+                elif window is None or ci is None or window.admit(row[ci], item):
+                    records.append(item)
+            tail_cursor = rows[-1][ci] if ci is not None else None
             last = [plain_value(tail_cursor), plain_value(rows[-1][ki])]
+            if window is not None:
+                window.resumed = False
+                last.append(window.dump(last[0]))
             # Without a cursor column there is nothing to resume from: a new read starts over.
-            yield Batch(records, json.dumps(last) if cc else None, bad)
+            yield Batch(records, json.dumps(last) if phase else None, bad)
             if len(rows) < batch_size:
                 return
+
+    def _page_query(
+        self, stream: str, key: str, phase: str | None, last: list[Any] | None,
+        window: _Window | None, batch_size: int,
+    ) -> tuple[str, list[Any]]:
+        """The SQL of the next keyset page, and its parameters."""
+        table, q, p = self._table(stream), self.quote, self.placeholder
+        cc = q(str(self.options.cursor_column))
+        conds: list[str] = []
+        params: list[Any] = []
+        if phase is None or phase == "null":
+            order = q(key)
+            if phase == "null":
+                conds.append(f"{cc} IS NULL")
+            if last is not None:
+                conds.append(f"{q(key)} > {p}")
+                params.append(last[1])
+        else:
+            order = f"{cc}, {q(key)}"
+            conds.append(f"{cc} IS NOT NULL")
+            if window is not None and window.resumed:
+                # Look back: read again from the window's start; what it holds unchanged is skipped.
+                conds.append(f"{cc} >= {p}")
+                params.append(window.start)
+            elif last is not None:
+                # The leading ``>=`` lets an index on (cursor, key) bound the scan.
+                conds.append(f"{cc} >= {p} AND ({cc} > {p} OR {q(key)} > {p})")
+                params += [last[0], last[0], last[1]]
+        where = f" WHERE {' AND '.join(conds)}" if conds else ""
+        return f"SELECT * FROM {table}{where} ORDER BY {order} LIMIT {int(batch_size)}", params
 
     def _index(self, names: Sequence[str], column: str, stream: str) -> int:
         i = find_column(names, column)
@@ -307,3 +341,87 @@ class SqlConnector:
             return f"missing key '{names[ki]}'", json.dumps(data, default=str)[:500]
         deleted = di is not None and row[di] not in (None, 0, False, "", "0")
         return Record(str(data[names[ki]]), data, deleted)
+
+
+class _Window:
+    """The rows read whose cursor value lies within ``lookback`` of the newest one.
+
+    ``admit`` tells a row to deliver (new, or changed since it was read) from one the
+    window already holds unchanged; ``dump`` keeps what is still inside the window for
+    the next batch's cursor. ``resumed`` is true until the first page of a read that
+    resumes from such a window: that page starts at ``start``, the window's lower bound.
+    """
+
+    def __init__(self, rows: dict[str, tuple[Any, str]], lookback: float, start: Any,
+                 resumed: bool) -> None:
+        self.rows, self.lookback, self.start, self.resumed = rows, lookback, start, resumed
+
+    @classmethod
+    def load(cls, last: list[Any] | None, lookback: float) -> _Window:
+        """The window a cursor carries; a two-part cursor (older c360) resumes strictly after."""
+        if last is None or len(last) < 3 or not isinstance(last[2], list):
+            return cls({}, lookback, None, False)
+        rows = {str(k): (v, str(d)) for v, k, d in (e for e in last[2] if len(e) == 3)}
+        return cls(rows, lookback, minus(last[0], lookback), True)
+
+    def admit(self, value: Any, record: Record) -> bool:
+        """Whether to deliver ``record`` (cursor ``value``), remembering it either way."""
+        digest = _digest(record.data)
+        seen = self.rows.get(record.key) == (value, digest)
+        self.rows.pop(record.key, None)  # re-inserted last: the dict stays in read order
+        self.rows[record.key] = (value, digest)
+        return not seen
+
+    def dump(self, newest: Any) -> list[list[Any]]:
+        """The rows still inside the window below ``newest``, newest ``_WINDOW_MAX`` at most."""
+        floor = minus(newest, self.lookback)
+        self.rows = {k: e for k, e in self.rows.items() if not _older(e[0], floor)}
+        kept = list(self.rows.items())[-_WINDOW_MAX:]
+        self.rows = dict(kept)
+        return [[v, k, d] for k, (v, d) in kept]
+
+
+def minus(value: Any, lookback: float) -> Any:
+    """A cursor value moved back by ``lookback``: seconds for a timestamp, units for a number.
+
+    ISO timestamps keep their separator, so text columns still compare in order. A value
+    that is neither is returned as it is (the look-back then covers that value alone).
+
+    >>> minus("2026-05-01 10:00:05", 5), minus(42, 2), minus("abc", 5)
+    ('2026-05-01 10:00:00', 40, 'abc')
+    """
+    if not lookback:
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value - lookback if isinstance(value, float) or lookback % 1 else value - int(lookback)
+    if isinstance(value, str):
+        when = _timestamp(value)
+        if when is not None:
+            sep = value[10] if len(value) > 10 else "T"
+            return (when - dt.timedelta(seconds=lookback)).isoformat(sep=sep)
+    return value
+
+
+def _timestamp(value: str) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _older(value: Any, floor: Any) -> bool:
+    """Whether cursor ``value`` sorts before ``floor`` (timestamps by instant, else natively)."""
+    if isinstance(value, str) and isinstance(floor, str):
+        a, b = _timestamp(value), _timestamp(floor)
+        if a is not None and b is not None and (a.tzinfo is None) == (b.tzinfo is None):
+            return a < b
+    try:
+        return bool(value < floor)
+    except TypeError:
+        return False
+
+
+def _digest(data: dict[str, Any]) -> str:
+    """A short fingerprint of a row's content, to tell an update from a row read before."""
+    text = json.dumps(data, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()

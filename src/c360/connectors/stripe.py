@@ -9,8 +9,15 @@ cursor is JSON: the newest ``created`` read (and the ids read at that second, so
 ``created[gte]`` re-query skips them) plus the same watermark for the Events API.
 An incremental read lists objects created since the cursor, then the events
 ``{object}.updated`` and ``{object}.deleted`` since the last event seen: updates
-carry the object's new state, deletions arrive as tombstones. Batches before the
-last carry the previous cursor, because a newest-first read is only complete at its end.
+carry the object's new state, deletions arrive as tombstones.
+
+A newest-first listing is only complete at its end, so until then each batch's cursor
+also records the listing's progress: the ``starting_after`` id of the last page read and
+the newest ``created`` seen so far. A read interrupted midway (the first full read of a
+large account, say) resumes from the page after the last one committed, rather than from
+zero; the watermark moves only once the listing ends. Event listings still save their
+cursor at the end only: they apply the newest event per object first, and resuming one
+midway would let an older event overwrite a newer state already applied.
 """
 
 from __future__ import annotations
@@ -33,7 +40,13 @@ from c360.connectors.base import (
     StreamInfo,
     record_key,
 )
-from c360.connectors.http import parse_retry_after
+from c360.connectors.http import (
+    SERVER_FAILING,
+    UNREACHABLE,
+    RetryableSourceError,
+    gave_up,
+    parse_retry_after,
+)
 from c360.core.errors import MissingDependency, TerminalSourceError, TransientSourceError
 
 T = TypeVar("T")
@@ -58,6 +71,8 @@ _STREAMS: dict[str, tuple[str, tuple[str, ...]]] = {
     )),
 }
 _PAGE_LIMIT = 100
+_RATE_LIMITED = ("Stripe's rate limit for this account is used up: lower concurrency (fewer syncs or "
+                 "other clients using this key at once), wait a minute, then sync again")
 
 
 class StripeOptions(ConnectorOptions):
@@ -125,7 +140,7 @@ class StripeConnector:
         params: dict[str, Any] = {"limit": limit}
         if stream == "subscriptions":
             params["status"] = "all"  # the default lists only live subscriptions
-        yield from self._objects(stream, key, params, state, since)
+        yield from self._objects(stream, key, params, state)
         if since is not None and self.options.use_events:
             yield from self._events(stream, prefix, key, limit, state)
 
@@ -154,16 +169,17 @@ class StripeConnector:
 
     # -- reading ----------------------------------------------------------------
     def _objects(
-        self, stream: str, key: str, params: dict[str, Any], state: _State, since: str | None
+        self, stream: str, key: str, params: dict[str, Any], state: _State
     ) -> Iterator[Batch]:
+        """Objects created since the watermark, newest first; every page's cursor saves progress."""
         mark = state.created
         if mark.ts is not None:
             params["created"] = {"gte": mark.ts}
-        newest = _Mark(None, [])
+        newest = state.newest if state.after is not None else _Mark(None, [])
         page = 0
         while True:
             page += 1
-            listing = self._list(stream, params)
+            listing = self._list_from(stream, params, state.after if page == 1 else None)
             records: list[Record] = []
             bad: list[Quarantined] = []
             last_id: str | None = None
@@ -187,10 +203,28 @@ class StripeConnector:
             more = bool(listing.has_more) and last_id is not None
             if not more:
                 state.created = newest if newest.ts is not None else mark
+                state.after, state.newest = None, _Mark(None, [])
                 yield Batch(records, state.dump(), bad)
                 return
-            yield Batch(records, since, bad)
+            state.after, state.newest = last_id, newest
+            yield Batch(records, state.dump(), bad)
             params["starting_after"] = last_id
+
+    def _list_from(self, stream: str, params: dict[str, Any], after: str | None) -> Any:
+        """The first page of a listing, or the page after ``after`` when resuming one.
+
+        The object a saved ``starting_after`` names may have been deleted since: Stripe then
+        answers ``resource_missing``, and the listing starts over (staging keeps what it read).
+        """
+        if after is None:
+            return self._list(stream, params)
+        try:
+            return self._list(stream, {**params, "starting_after": after})
+        except TerminalSourceError as exc:
+            if "resource_missing" not in str(exc):
+                raise
+            params.pop("starting_after", None)
+            return self._list(stream, params)
 
     def _events(
         self, stream: str, prefix: str, key: str, limit: int, state: _State
@@ -251,8 +285,10 @@ class StripeConnector:
                 return fn()
             except self._stripe.StripeError as exc:
                 error = self._translate(what, exc)
-            if isinstance(error, TerminalSourceError) or attempt >= self.options.max_retries:
+            if isinstance(error, TerminalSourceError):
                 raise error
+            if attempt >= self.options.max_retries:
+                raise gave_up(error, attempt + 1) from error
             wait = error.retry_after if error.retry_after is not None else (
                 self._backoff * 2**attempt)
             self._sleep(min(wait, self._max_wait))
@@ -276,10 +312,11 @@ class StripeConnector:
         if isinstance(exc, s.RateLimitError):
             headers = getattr(exc, "headers", None) or {}
             retry = headers.get("Retry-After") or headers.get("retry-after")
-            return TransientSourceError("stripe", text, retry_after=parse_retry_after(retry))
+            return RetryableSourceError("stripe", text, next_step=_RATE_LIMITED,
+                                        retry_after=parse_retry_after(retry))
         if isinstance(exc, s.APIConnectionError):
-            return TransientSourceError(
-                "stripe", f"{what}: could not reach {self.options.base_url}"
+            return RetryableSourceError(
+                "stripe", f"{what}: could not reach {self.options.base_url}", next_step=UNREACHABLE
             )
         if isinstance(exc, s.AuthenticationError):
             return TerminalSourceError(
@@ -291,7 +328,7 @@ class StripeConnector:
                 "stripe", f"{text}: the restricted key may not read this; grant it read access"
             )
         if (status is not None and status >= 500) or (isinstance(exc, s.APIError) and status is None):
-            return TransientSourceError("stripe", text)
+            return RetryableSourceError("stripe", text, next_step=SERVER_FAILING)
         return TerminalSourceError("stripe", text)
 
 
@@ -312,8 +349,16 @@ class _Mark:
 
 
 class _State:
-    def __init__(self, created: _Mark, events: _Mark) -> None:
+    """The cursor: ``created`` and event watermarks, and an object listing's progress, if any.
+
+    ``after`` is the id of the last object of the last page read by a listing still under
+    way, ``newest`` the newest ``created`` (and ids) it has met so far.
+    """
+
+    def __init__(self, created: _Mark, events: _Mark, after: str | None = None,
+                 newest: _Mark | None = None) -> None:
         self.created, self.events = created, events
+        self.after, self.newest = after, newest or _Mark(None, [])
 
     @classmethod
     def load(cls, since: str | None) -> _State:
@@ -321,16 +366,22 @@ class _State:
             return cls(_Mark(None, []), _Mark(None, []))
         try:
             raw = json.loads(since)
+            after = raw.get("after")
             return cls(_Mark(raw["created"], list(raw.get("created_ids", []))),
-                       _Mark(raw.get("events"), list(raw.get("event_ids", []))))
-        except (ValueError, KeyError, TypeError):
+                       _Mark(raw.get("events"), list(raw.get("event_ids", []))),
+                       str(after) if after is not None else None,
+                       _Mark(raw.get("newest"), list(raw.get("newest_ids", []))))
+        except (ValueError, KeyError, TypeError, AttributeError):
             raise TerminalSourceError(
                 "stripe", f"cannot resume from cursor {since[:80]!r}: not a Stripe cursor"
             ) from None
 
     def dump(self) -> str:
-        return json.dumps({"created": self.created.ts, "created_ids": self.created.ids,
-                           "events": self.events.ts, "event_ids": self.events.ids})
+        out: dict[str, Any] = {"created": self.created.ts, "created_ids": self.created.ids,
+                               "events": self.events.ts, "event_ids": self.events.ids}
+        if self.after is not None:
+            out.update(after=self.after, newest=self.newest.ts, newest_ids=self.newest.ids)
+        return json.dumps(out)
 
 
 def _prefix(stream: str) -> str:

@@ -1,4 +1,8 @@
-"""Sync: each source read by its connector and landed in staging, resumable from its cursor."""
+"""Sync: each source read by its connector and landed in staging, resumable from its cursor.
+
+Sources sync independently: one that fails is recorded with its error and the others
+still sync (``sync_each``); ``sync`` raises once every source has had its turn.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from typing import Any
 
 from c360.connectors.base import Connector, Notice, Quarantined, Record, get_path
 from c360.connectors.registry import make_connector
-from c360.core.errors import SourceError, TransientSourceError
+from c360.core.errors import C360Error, SourceError, TransientSourceError
 from c360.engine.columns import ValueProblem, parse_timestamp
 from c360.governance.suppression import Suppressor
 from c360.pipeline.progress import Reporter, Silent
@@ -221,6 +225,63 @@ def sync_source(
     return out
 
 
+@dataclass
+class SourceFailure:
+    """A source whose sync failed, and why (the error names the source)."""
+
+    source: str
+    error: Exception
+
+    @property
+    def message(self) -> str:
+        """The error as one line that names the source: ``source 'crm': ...``."""
+        if isinstance(self.error, SourceError) and self.error.source == self.source:
+            return str(self.error)
+        kind = "" if isinstance(self.error, C360Error) else f"{type(self.error).__name__}: "
+        return f"source '{self.source}': {kind}{self.error}"
+
+
+@dataclass
+class SyncOutcome:
+    """What one sync of several sources did: those that synced, those that failed."""
+
+    synced: list[SourceSync] = field(default_factory=list)
+    failed: list[SourceFailure] = field(default_factory=list)
+
+
+class SyncFailed(C360Error):
+    """Several sources failed in one sync; ``failures`` holds each, named by its source."""
+
+    def __init__(self, failures: list[SourceFailure]) -> None:
+        self.failures = failures
+        super().__init__(f"{len(failures)} sources failed to sync:\n"
+                         + "\n".join(f"  {f.message}" for f in failures))
+
+
+def sync_each(
+    spec: Spec,
+    store: Store,
+    *,
+    run_id: str,
+    sources: list[str] | None = None,
+    full: bool = False,
+    reporter: Reporter | None = None,
+) -> SyncOutcome:
+    """Sync every source on its own: a failing source is recorded and the rest still sync.
+
+    Each source commits its own batches and cursor, so a failure in one (bad credentials,
+    a missing file) neither loses nor blocks what the others read.
+    """
+    outcome = SyncOutcome()
+    for name in sources or list(spec.model.sources):
+        try:
+            outcome.synced.append(
+                sync_source(spec, store, name, run_id=run_id, full=full, reporter=reporter))
+        except Exception as exc:  # reported per source, so the rest still sync
+            outcome.failed.append(SourceFailure(name, exc))
+    return outcome
+
+
 def sync(
     spec: Spec,
     store: Store,
@@ -230,5 +291,13 @@ def sync(
     full: bool = False,
     reporter: Reporter | None = None,
 ) -> list[SourceSync]:
-    names = sources or list(spec.model.sources)
-    return [sync_source(spec, store, s, run_id=run_id, full=full, reporter=reporter) for s in names]
+    """Sync every source (see ``sync_each``), then raise if any failed.
+
+    One failure is raised as it is; several as :class:`SyncFailed`, naming each source.
+    """
+    outcome = sync_each(spec, store, run_id=run_id, sources=sources, full=full, reporter=reporter)
+    if len(outcome.failed) == 1:
+        raise outcome.failed[0].error
+    if outcome.failed:
+        raise SyncFailed(outcome.failed)
+    return outcome.synced

@@ -274,6 +274,21 @@ class Store:
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
 
+    def quarantined_latest(self) -> list[dict[str, Any]]:
+        """Each quarantined record once, with its latest entry (run and reason), oldest first.
+
+        Every build re-reads staging and quarantines a bad record again, so the table holds
+        one entry per record per run; a record is its source and location (``crm:001A7``,
+        ``crm.csv:17``), and its newest entry says why it is quarantined now. Each row also
+        carries ``times``: how many entries the record has over all runs.
+        """
+        latest = (select(func.max(quarantine.c.id).label("id"), func.count().label("times"))
+                  .group_by(quarantine.c.source, quarantine.c.location).subquery())
+        q = (select(quarantine, latest.c.times).join(latest, quarantine.c.id == latest.c.id)
+             .order_by(quarantine.c.id))
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
+
     # -- snapshots --------------------------------------------------------------------
     def begin_snapshot(self, run_id: str, spec_version: str, as_of: dt.datetime) -> int:
         with self.engine.begin() as conn:
