@@ -1,4 +1,4 @@
-"""Connector throughput: sync N rows from PostgreSQL and from Parquet into a SQLite staging table.
+"""Connector throughput: sync N rows from PostgreSQL, Parquet and Salesforce into SQLite staging.
 
 Each case runs in a child process that reads every batch through the connector
 and inserts it into a staging table (source, key, payload JSON, content hash)
@@ -8,7 +8,15 @@ memory never hides another's. The source data is created before timing starts
 file written in row groups). The PostgreSQL case is skipped, with a message,
 when no server answers on 127.0.0.1:5432.
 
-    python benchmarks/connectors.py --rows 100000,1000000
+Salesforce is read from the local fake of its REST and Bulk API 2.0 resources
+(``tests/connectors/fakes/salesforce.py``), served by this (parent) process while the child
+reads: once through REST SOQL paging (``bulk: false``, 2,000 records a page, Salesforce's
+largest) and once through a Bulk API 2.0 query job (``bulk: true``, CSV pages of 50,000,
+one status poll 0.1 s apart). The figure that carries over to a real org is the number of
+API requests each path makes (every one counts against the org's daily limit); the
+seconds mostly measure the fake.
+
+    python benchmarks/connectors.py --rows 100000,1000000 --salesforce-rows 100000
 """
 
 from __future__ import annotations
@@ -33,6 +41,8 @@ from typing import Any
 import orjson
 
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "test"}
+ROOT = Path(__file__).resolve().parent.parent
+SF_FIELDS = ["Name", "Website", "BillingPostalCode"]
 PLANS = ("free", "team", "business", "enterprise")
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
@@ -114,6 +124,22 @@ def make_parquet(n: int, folder: Path) -> Path:
     return path
 
 
+def salesforce_fake(n: int) -> Any:
+    """The Salesforce fake holding ``n`` Accounts (built directly: ``put`` is for a few)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from tests.connectors.fakes.salesforce import SalesforceFake, stamp
+
+    fake = SalesforceFake(page_size=2_000, polls_before_done=1)
+    fake.records["Account"] = [
+        {"IsDeleted": False, "Id": f"001B{i:011d}", "Name": f"Customer {i} Ltd",
+         "Website": f"https://c{i}.example", "BillingPostalCode": f"{i % 90_000 + 10_000}",
+         "SystemModstamp": stamp(i)}
+        for i in range(1, n + 1)
+    ]
+    return fake
+
+
 # -- the timed part, in a child process ------------------------------------------
 
 
@@ -121,10 +147,19 @@ def sync(case: str, target: str, staging: Path) -> dict[str, Any]:
     """Read every batch of ``target`` through the connector into a SQLite staging table."""
     from c360.connectors.registry import make_connector
 
+    connector = case
     if case == "postgres":
         options: dict[str, Any] = {**PG, "cursor_column": "updated_at",
                                    "deleted_column": "deleted_at"}
         stream = target
+    elif case.startswith("sf_"):
+        if str(ROOT) not in sys.path:
+            sys.path.insert(0, str(ROOT))
+        from tests.connectors.fakes.salesforce import TOKEN
+
+        connector, stream = "salesforce", "Account"
+        options = {"instance_url": target, "access_token": TOKEN, "fields": SF_FIELDS,
+                   "bulk": case == "sf_bulk", "bulk_poll_interval": 0.1}
     else:
         options = {"path": target}
         stream = Path(target).name
@@ -135,12 +170,12 @@ def sync(case: str, target: str, staging: Path) -> dict[str, Any]:
         "CREATE TABLE staging (source TEXT, key TEXT, payload TEXT, content_hash TEXT,"
         " deleted INTEGER, PRIMARY KEY (source, key))"
     )
-    conn = make_connector(case, options, base_dir=Path("."))
+    conn = make_connector(connector, options, base_dir=Path("."))
     insert = "INSERT OR REPLACE INTO staging VALUES (?, ?, ?, ?, ?)"
     count = 0
     cursor = None
     start = time.perf_counter()
-    for batch in conn.read(stream, key="id"):
+    for batch in conn.read(stream, key="Id" if connector == "salesforce" else "id"):
         values = []
         for r in batch.records:
             payload = orjson.dumps(r.data, option=orjson.OPT_SORT_KEYS)
@@ -151,11 +186,13 @@ def sync(case: str, target: str, staging: Path) -> dict[str, Any]:
         count += len(values)
         cursor = batch.cursor
     seconds = time.perf_counter() - start
+    http = getattr(conn, "http", None)
+    requests = getattr(http, "requests", None)
     conn.close()
     staged = db.execute("SELECT count(*) FROM staging").fetchone()[0]
     db.close()
     return {"rows": count, "staged": staged, "seconds": seconds, "peak_mib": peak_mib(),
-            "cursor": cursor}
+            "cursor": cursor, "requests": requests}
 
 
 def peak_mib() -> float:
@@ -185,6 +222,8 @@ def run_child(case: str, target: str, folder: Path) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", default="100000,1000000", help="comma-separated row counts")
+    parser.add_argument("--salesforce-rows", default="100000",
+                        help="comma-separated Account counts for Salesforce REST vs Bulk (0: none)")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -192,9 +231,9 @@ def main() -> None:
         print(json.dumps(sync(case, target, Path(staging)), default=str))
         return
 
-    counts = [int(x.replace("_", "")) for x in args.rows.split(",") if x.strip()]
-    have_pg = pg_available()
-    if not have_pg:
+    counts = [n for x in args.rows.split(",") if x.strip() and (n := int(x.replace("_", ""))) > 0]
+    have_pg = pg_available() and bool(counts)
+    if not have_pg and counts:
         print(f"postgres: skipped, no server on {PG['host']}:{PG['port']}")
     results = []
     with tempfile.TemporaryDirectory(prefix="c360-bench-") as tmp:
@@ -207,17 +246,41 @@ def main() -> None:
             for case, target in cases:
                 r = run_child(case, target, folder)
                 assert r["rows"] == r["staged"] == n, r
-                results.append((case, n, r["seconds"], n / r["seconds"], r["peak_mib"]))
+                results.append((case, n, r["seconds"], n / r["seconds"], r["peak_mib"], None))
                 if case == "postgres":
                     drop_pg_table(target)
+        results += salesforce_cases(args.salesforce_rows, folder)
 
     command = "python benchmarks/connectors.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     print(f"$ {command.strip()}")
-    print(f"{'case':<10} {'rows':>10} {'seconds':>9} {'rows/s':>10} {'peak MiB':>9}")
-    for case, n, seconds, rate, peak in results:
-        print(f"{case:<10} {n:>10,} {seconds:>9.2f} {rate:>10,.0f} {peak:>9.1f}")
+    print(f"{'case':<10} {'rows':>10} {'seconds':>9} {'rows/s':>10} {'peak MiB':>9} {'requests':>9}")
+    for case, n, seconds, rate, peak, requests in results:
+        reqs = "" if requests is None else f"{requests:,}"
+        print(f"{case:<10} {n:>10,} {seconds:>9.2f} {rate:>10,.0f} {peak:>9.1f} {reqs:>9}")
     print(f"(python {sys.version.split()[0]}, {os.cpu_count()} cores; batch size 5,000;"
           " peak = VmHWM of the child process)")
+
+
+def salesforce_cases(counts: str, folder: Path) -> list[tuple[Any, ...]]:
+    """REST then Bulk over the same fake org; the fake's own count checks the client's."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from tests.connectors.httpfake import serve
+
+    out: list[tuple[Any, ...]] = []
+    for n in [int(x.replace("_", "")) for x in counts.split(",") if x.strip()]:
+        if n <= 0:
+            continue
+        fake = salesforce_fake(n)
+        with serve(fake) as server:
+            for case in ("sf_rest", "sf_bulk"):
+                served = fake.served
+                r = run_child(case, server.url, folder)
+                assert r["rows"] == r["staged"] == n, r
+                assert r["requests"] == fake.served - served, (r, fake.served - served)
+                out.append((case, n, r["seconds"], n / r["seconds"], r["peak_mib"],
+                            r["requests"]))
+    return out
 
 
 if __name__ == "__main__":

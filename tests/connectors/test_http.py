@@ -147,3 +147,26 @@ def test_custom_classifier_turns_a_403_into_transient() -> None:
         with pytest.raises(TerminalSourceError, match="credentials"):
             source.get("/q")
         assert waits == [1.0]
+
+
+def test_pace_delay_spreads_what_is_left_until_the_reset() -> None:
+    from c360.connectors.http import pace_delay
+
+    assert pace_delay(900, 1000, window=10) == 0.0  # plenty left
+    assert pace_delay(50, 1000, window=10) == pytest.approx(0.2)
+    assert pace_delay(0, 100, window=60, reset=12) == 12.0  # none left: until the reset
+    assert pace_delay(0, 100, window=60) == 60.0
+    assert pace_delay(5, None, window=10) == 2.0  # no limit known: low is ten or fewer
+    assert pace_delay(11, None, window=10) == 0.0
+    assert pace_delay(1, 100, window=10, below=0) == 0.0  # pacing off
+
+
+def test_pacer_sleeps_after_successful_answers_capped_at_max_wait() -> None:
+    waits: list[float] = []
+    with serve(Script(FakeResponse(200, {}), FakeResponse(429, {}, {"Retry-After": "1"}))) as srv:
+        http = _source(srv.url, waits, pace=lambda r: 500.0, max_wait=30.0)
+        http.get("/a")
+        assert waits == [30.0]  # capped
+        http.get("/b")  # a 429 retried (1 s), then the paced success
+        assert waits == [30.0, 1.0, 30.0]
+        assert http.requests == 3

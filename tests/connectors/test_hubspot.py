@@ -144,7 +144,7 @@ def test_discover_lists_properties(server: FakeServer, tmp_path: Path) -> None:
     conn = make_connector("hubspot", {"access_token": TOKEN, "base_url": server.url},
                           base_dir=tmp_path)
     streams = {s.name: s for s in conn.discover()}
-    assert set(streams) == {"companies", "contacts"}
+    assert set(streams) == {"companies", "contacts", "deals"}
     assert "domain" in {c.name for c in streams["companies"].columns}
     assert streams["contacts"].cursor_field == "lastmodifieddate"
 

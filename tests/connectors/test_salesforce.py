@@ -60,7 +60,8 @@ def test_full_read_pages_with_next_records_url(server: FakeServer) -> None:
     batches = list(conn.read("Account", key="Id"))
     assert len(batches) == 4  # 8 rows, 2 per page
     assert _keys(batches) == [(f"001A{i:011d}", False) for i in range(1, 8)]
-    resource, soql = _fake_of(server).queries[0]
+    assert _fake_of(server).queries[0] == ("query", "SELECT COUNT() FROM Account")  # bulk: auto
+    resource, soql = _fake_of(server).queries[1]
     assert resource == "query"
     assert soql.startswith("SELECT Id, IsDeleted, Name, Website, BillingPostalCode, "
                            "SystemModstamp FROM Account")  # base64 Logo left out
@@ -194,7 +195,7 @@ def test_lookup_by_ids(server: FakeServer) -> None:
 def test_discover(server: FakeServer, tmp_path: Path) -> None:
     conn = make_connector("salesforce", {"instance_url": server.url, "access_token": TOKEN},
                           base_dir=tmp_path)
-    assert [s.name for s in conn.discover()] == ["Account", "Contact"]  # queryable only
+    assert [s.name for s in conn.discover()] == ["Account", "Contact", "Opportunity", "Case"]
     described = _conn(server.url, objects=["Contact"]).discover()
     assert [c.name for c in described[0].columns] == [
         "Id", "IsDeleted", "AccountId", "Email", "LastName", "SystemModstamp"]

@@ -171,7 +171,8 @@ def test_discover_and_registry(server: FakeServer, tmp_path: Any) -> None:
     conn = make_connector("zendesk", {"base_url": server.url, "email": EMAIL,
                                       "api_token": TOKEN}, base_dir=tmp_path)
     streams = {s.name: s for s in conn.discover()}
-    assert set(streams) == {"tickets", "users", "organizations"}
+    assert set(streams) == {"tickets", "users", "organizations", "satisfaction_ratings",
+                            "ticket_metrics"}
     assert "requester" in {c.name for c in streams["tickets"].columns}
     with pytest.raises(TerminalSourceError, match="unknown stream 'ticket'"):
         _all(conn.read("ticket", key="id"))

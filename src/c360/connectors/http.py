@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 
 from c360.connectors.base import ConnectorOptions, Quarantined, record_key
 from c360.core.errors import TerminalSourceError, TransientSourceError
@@ -28,6 +28,53 @@ class HttpOptions(ConnectorOptions):
 
     timeout: float = 30.0
     max_retries: int = 5
+
+
+class PacedHttpOptions(HttpOptions):
+    """An HTTP source whose answers say how much of its rate limit is left.
+
+    Once less than ``pace_below`` of the limit remains (0 turns pacing off), each request
+    waits long enough for what is left to last until the limit resets.
+    """
+
+    pace_below: float = Field(default=0.1, ge=0.0, le=1.0)
+
+
+def pace_delay(remaining: float, limit: float | None, *, window: float,
+               reset: float | None = None, below: float = 0.1) -> float:
+    """Seconds to wait before the next request, from what a rate limit has left.
+
+    Nothing while more than ``below`` of ``limit`` remains (with no known limit: more than
+    10 requests); then the time to the reset (``reset`` seconds, or the whole ``window``)
+    shared among the requests left, and the whole of it once none is left.
+
+    >>> pace_delay(900, 1000, window=10), pace_delay(50, 1000, window=10)
+    (0.0, 0.2)
+    >>> pace_delay(0, 100, window=60, reset=12)
+    12.0
+    """
+    if below <= 0:
+        return 0.0
+    if (limit is not None and limit > 0 and remaining > below * limit) or (
+            (limit is None or limit <= 0) and remaining > 10):
+        return 0.0
+    until = reset if reset is not None and reset >= 0 else window
+    return float(until) if remaining <= 0 else until / remaining
+
+
+def header_number(headers: Mapping[str, str], *names: str) -> float | None:
+    """The first of ``names`` present in ``headers`` as a finite number, or None."""
+    for name in names:
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            number = float(value.strip())
+        except ValueError:
+            continue
+        if math.isfinite(number):
+            return number
+    return None
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -88,6 +135,7 @@ def gave_up(error: TransientSourceError, attempts: int) -> TransientSourceError:
 
 
 Classifier = Callable[[httpx.Response], TransientSourceError | TerminalSourceError | None]
+Pacer = Callable[[httpx.Response], float]  # seconds to wait after this answer, from its headers
 
 
 class HttpSource:
@@ -98,6 +146,9 @@ class HttpSource:
     ``backoff * 2**attempt``. A source whose API signals errors its own way (say,
     Salesforce's 403 ``REQUEST_LIMIT_EXCEEDED``) passes ``classify``: it sees each
     failed response first and returns an error, or None to fall back to the defaults.
+    A source whose answers report its rate limit passes ``pace``: after each successful
+    answer, the client sleeps as long as it says (capped at ``max_wait``), slowing down
+    before the limit runs out rather than meeting 429s. ``requests`` counts what was sent.
     """
 
     def __init__(
@@ -113,9 +164,12 @@ class HttpSource:
         max_wait: float = 60.0,
         sleep: Callable[[float], None] = time.sleep,
         classify: Classifier | None = None,
+        pace: Pacer | None = None,
     ) -> None:
         self.source = source
         self._custom_classify = classify
+        self._pace = pace
+        self.requests = 0
         self.max_retries = max_retries
         self.backoff = backoff
         self.max_wait = max_wait
@@ -127,6 +181,7 @@ class HttpSource:
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         attempt = 0
         while True:
+            self.requests += 1
             try:
                 response = self.client.request(method, url, **kwargs)
             except (httpx.TimeoutException, httpx.TransportError) as exc:
@@ -137,6 +192,10 @@ class HttpSource:
                 )
             else:
                 if response.status_code < 400:
+                    if self._pace is not None:
+                        delay = self._pace(response)
+                        if delay > 0:
+                            self._sleep(min(delay, self.max_wait))
                     return response
                 error_or_terminal = self._classify(method, url, response)
                 if isinstance(error_or_terminal, TerminalSourceError):
@@ -194,12 +253,14 @@ def source_http(
     headers: Mapping[str, str] | None = None,
     auth: httpx.Auth | tuple[str, str] | None = None,
     classify: Classifier | None = None,
+    pace: Pacer | None = None,
     **overrides: Any,
 ) -> HttpSource:
     """The source's client, its timeout and retries from ``options`` unless ``overrides`` say."""
     overrides.setdefault("timeout", options.timeout)
     overrides.setdefault("max_retries", options.max_retries)
-    return HttpSource(source, base_url, headers=headers, auth=auth, classify=classify, **overrides)
+    return HttpSource(source, base_url, headers=headers, auth=auth, classify=classify,
+                      pace=pace, **overrides)
 
 
 def bearer(token: SecretStr) -> dict[str, str]:
@@ -234,6 +295,21 @@ def item_key(item: Any, key: str, location: str, bad: list[Quarantined]) -> str 
     if k is None:
         bad.append(Quarantined(location, f"missing key '{key}'", json.dumps(item)[:1000]))
     return k
+
+
+def start_epoch(value: dt.datetime | dt.date | None) -> float | None:
+    """A ``start_date`` option as Unix seconds: a date is its midnight UTC, naive times are UTC.
+
+    >>> start_epoch(dt.date(2024, 1, 1)), start_epoch(None)
+    (1704067200.0, None)
+    """
+    if value is None:
+        return None
+    if not isinstance(value, dt.datetime):
+        value = dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
+    elif value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.timestamp()
 
 
 def _path(url: str) -> str:

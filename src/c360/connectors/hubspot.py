@@ -7,18 +7,32 @@ The cursor is ``{"ts": <epoch ms>, "ids": [ids already read at that instant],
 repeated. Search stops paging at 10,000 results; the read then restarts the search
 from its own watermark. Archived (deleted) objects come from
 ``GET /crm/v3/objects/{object}?archived=true`` and arrive as tombstones.
+
+Streams: ``companies``, ``contacts`` and ``deals`` (any other CRM object by name). Each
+page's records carry their associations, read with the v4 associations API
+(``POST /crm/v4/associations/{from}/{to}/batch/read``) and kept in its shape:
+``associations: {companies: [{toObjectId, associationTypes: [...]}]}``; the option
+``associations`` says which (default: contacts → companies, deals → companies and
+contacts). An association made later does not always change the object's last-modified
+time, so a full sync (``--full``) is what brings every association up to date.
+
+A full read starts at ``start_date`` when set. Credentials: a private app's
+``access_token`` (or ``access_token_file``), or ``oauth`` with a refresh token
+(``POST /oauth/v1/token``), renewed when it expires. ``X-HubSpot-RateLimit-*`` headers pace
+the requests once less than ``pace_below`` of the limit is left.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 import httpx
-from pydantic import SecretStr
+from pydantic import SecretStr, model_validator
 
 from c360.connectors.base import (
     DEFAULT_BATCH_SIZE,
@@ -29,41 +43,76 @@ from c360.connectors.base import (
     Record,
     StreamInfo,
 )
-from c360.connectors.http import HttpOptions, bearer, item_key, json_object, source_http
+from c360.connectors.http import (
+    PacedHttpOptions,
+    header_number,
+    item_key,
+    json_object,
+    pace_delay,
+    source_http,
+    start_epoch,
+)
+from c360.connectors.oauth import OAuthOptions, static_or_session
 from c360.core.errors import TerminalSourceError
 
 _SEARCH_WINDOW = 10_000  # search returns at most this many results per query
 _PAGE_LIMIT = 100  # maximum page size of search and list
 # Contacts name it lastmodifieddate; companies and the other objects hs_lastmodifieddate.
 _MODIFIED = {"contacts": "lastmodifieddate"}
+_ASSOCIATIONS = {"contacts": ["companies"], "deals": ["companies", "contacts"]}
+_ASSOC_PAGE = 500  # associations per object returned by one v4 request
 
 
-class HubSpotOptions(HttpOptions):
-    access_token: SecretStr  # a private app's access token
+class HubSpotOptions(PacedHttpOptions):
+    access_token: SecretStr | None = None  # a private app's access token
+    access_token_file: str | None = None
+    oauth: OAuthOptions | None = None  # refresh-token grant; token_url {base_url}/oauth/v1/token
     base_url: str = "https://api.hubapi.com"
     properties: list[str] | None = None  # default: every property of the object
     cursor_property: str | None = None  # default: lastmodifieddate / hs_lastmodifieddate
+    start_date: dt.datetime | dt.date | None = None  # a full read starts at this modification
+    associations: dict[str, list[str]] | None = None  # stream -> object types to attach
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> HubSpotOptions:
+        given = [n for n in ("access_token", "access_token_file", "oauth")
+                 if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ValueError("set exactly one of 'access_token', 'access_token_file' or 'oauth'")
+        return self
 
 
 class HubSpotConnector:
-    """Companies, contacts (any CRM object) from HubSpot, incremental by last modification."""
+    """Companies, contacts, deals (any CRM object) from HubSpot, incremental by last modification."""
 
     name: ClassVar[str] = "hubspot"
     Options: ClassVar[type[ConnectorOptions]] = HubSpotOptions
-    streams: ClassVar[tuple[str, ...]] = ("companies", "contacts")
+    streams: ClassVar[tuple[str, ...]] = ("companies", "contacts", "deals")
 
-    def __init__(self, options: ConnectorOptions, *, base_dir: Path | None = None, **http: Any):
+    def __init__(self, options: ConnectorOptions, *, base_dir: Path | None = None,
+                 clock: Callable[[], float] = time.time, **http: Any):
         assert isinstance(options, HubSpotOptions)
         self.options = options
+        base = options.base_url.rstrip("/")
+        headers, auth, self.session = static_or_session(
+            "hubspot", token=options.access_token, token_file=options.access_token_file,
+            oauth=options.oauth, token_url=f"{base}/oauth/v1/token", base_dir=base_dir,
+            http=options, clock=clock, **http)
+        below = options.pace_below
         self.http = source_http(
             "hubspot",
-            options.base_url.rstrip("/"),
+            base,
             options,
-            headers={**bearer(options.access_token), "Accept": "application/json"},
+            headers={**headers, "Accept": "application/json"},
+            auth=auth,
             classify=_classify,
+            pace=lambda r: _pace(r, below),
             **http,
         )
         self._properties: dict[str, list[str]] = {}
+
+    def __repr__(self) -> str:
+        return f"HubSpotConnector(base_url={self.options.base_url!r})"
 
     def check(self) -> None:
         self.http.get("/crm/v3/objects/contacts", params={"limit": 1})
@@ -86,6 +135,9 @@ class HubSpotConnector:
         prop = self._cursor_prop(stream)
         limit = max(1, min(batch_size, _PAGE_LIMIT))
         state = _State.load(since)
+        start = start_epoch(self.options.start_date)
+        if since is None and start is not None:
+            state.ts = state.archived = int(start * 1000)
         url = f"/crm/v3/objects/{stream}/search"
         while True:  # one search per window of 10,000 results
             body: dict[str, Any] = {
@@ -122,6 +174,7 @@ class HubSpotConnector:
                     state.advance(ts, rec.key)
                     records.append(rec)
                 after = ((answer.get("paging") or {}).get("next") or {}).get("after")
+                self._associate(stream, records)
                 yield Batch(records, state.dump(), bad)
                 if after is None or (str(after).isdigit() and int(after) >= _SEARCH_WINDOW):
                     break
@@ -158,6 +211,48 @@ class HubSpotConnector:
 
     def close(self) -> None:
         self.http.close()
+        if self.session is not None:
+            self.session.close()
+
+    # -- associations (v4) ------------------------------------------------------
+    def _associate(self, stream: str, records: list[Record]) -> None:
+        """Attach each record's associations to the object types the option names."""
+        wanted = (self.options.associations if self.options.associations is not None
+                  else _ASSOCIATIONS).get(stream) or []
+        ids = [str(r.data["id"]) for r in records if r.data.get("id") is not None]
+        if not ids:
+            return
+        for to in wanted:
+            found: dict[str, list[Any]] = {i: [] for i in ids}
+            url = f"/crm/v4/associations/{stream}/{to}/batch/read"
+            answer = json_object("hubspot", self.http.post(url, json={
+                "inputs": [{"id": i} for i in ids]}), f"POST {url}")
+            for result in answer.get("results") or []:
+                if not isinstance(result, dict):
+                    continue
+                oid = str((result.get("from") or {}).get("id"))
+                if oid not in found:
+                    continue
+                found[oid].extend(t for t in result.get("to") or [] if isinstance(t, dict))
+                after = ((result.get("paging") or {}).get("next") or {}).get("after")
+                if after is not None:
+                    found[oid].extend(self._more_associations(stream, oid, to, str(after)))
+            for rec in records:
+                oid = str(rec.data.get("id"))
+                if oid in found:
+                    rec.data.setdefault("associations", {})[to] = found[oid]
+
+    def _more_associations(self, stream: str, oid: str, to: str, after: str) -> list[Any]:
+        url = f"/crm/v4/objects/{stream}/{oid}/associations/{to}"
+        out: list[Any] = []
+        next_after: str | None = after
+        while next_after is not None:
+            answer = json_object("hubspot", self.http.get(url, params={
+                "limit": _ASSOC_PAGE, "after": next_after}), f"GET {url}")
+            out.extend(t for t in answer.get("results") or [] if isinstance(t, dict))
+            nxt = ((answer.get("paging") or {}).get("next") or {}).get("after")
+            next_after = str(nxt) if nxt is not None else None
+        return out
 
     # -- helpers ----------------------------------------------------------------
     def _archived(self, stream: str, key: str, state: _State, limit: int) -> Iterator[Batch]:
@@ -271,6 +366,22 @@ def _epoch_ms(value: Any) -> int | None:
     return int(when.timestamp() * 1000)
 
 
+def _pace(response: httpx.Response, below: float) -> float:
+    """HubSpot's two limits: per interval (``-Max``/``-Remaining``) and per second."""
+    h = response.headers
+    delays = [0.0]
+    remaining = header_number(h, "X-HubSpot-RateLimit-Remaining")
+    if remaining is not None:
+        window = (header_number(h, "X-HubSpot-RateLimit-Interval-Milliseconds") or 10_000) / 1000
+        delays.append(pace_delay(remaining, header_number(h, "X-HubSpot-RateLimit-Max"),
+                                 window=window, below=below))
+    secondly = header_number(h, "X-HubSpot-RateLimit-Secondly-Remaining")
+    if secondly is not None:
+        delays.append(pace_delay(secondly, header_number(h, "X-HubSpot-RateLimit-Secondly"),
+                                 window=1.0, below=below))
+    return max(delays)
+
+
 def _classify(response: httpx.Response) -> TerminalSourceError | None:
     """401/403 name HubSpot's error category, so the fix is obvious."""
     if response.status_code not in (401, 403):
@@ -287,6 +398,6 @@ def _classify(response: httpx.Response) -> TerminalSourceError | None:
     return TerminalSourceError(
         "hubspot",
         f"{response.request.method} {path} answered {response.status_code} ({category}: "
-        f"{message}); check the private app's access token and that it has the crm.objects "
-        "read scopes",
+        f"{message}); check the private app's access token (or the oauth app) and that it has "
+        "the crm.objects read scopes",
     )

@@ -1,4 +1,4 @@
-"""Stripe through the official SDK: customers, subscriptions, invoices and charges.
+"""Stripe through the official SDK: customers, subscriptions, invoices, charges, refunds, disputes.
 
 ``stripe.StripeClient`` is pointed at ``base_url`` (``base_addresses={"api": ...}``)
 with the SDK's own retries off: this module retries rate limits (honouring
@@ -18,23 +18,34 @@ large account, say) resumes from the page after the last one committed, rather t
 zero; the watermark moves only once the listing ends. Event listings still save their
 cursor at the end only: they apply the newest event per object first, and resuming one
 midway would let an older event overwrite a newer state already applied.
+
+Subscriptions carry every item with its price: a subscription lists its first items only
+(``items.has_more``), so the rest are read from ``/v1/subscription_items``. A full read
+starts at ``start_date`` (``created[gte]``) when set.
+
+Stripe keeps events for 30 days. The cursor records when the events were last listed; a
+cursor older than that (less an hour's margin) cannot follow every change, so the read
+starts over from ``start_date`` and reports a ``events_expired`` notice with the sync
+(objects deleted meanwhile are only dropped by a full sync, ``c360 sync --full``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
-from pydantic import SecretStr
+from pydantic import SecretStr, model_validator
 
 from c360.connectors.base import (
     DEFAULT_BATCH_SIZE,
     Batch,
     Column,
     ConnectorOptions,
+    Notice,
     Quarantined,
     Record,
     StreamInfo,
@@ -46,41 +57,62 @@ from c360.connectors.http import (
     RetryableSourceError,
     gave_up,
     parse_retry_after,
+    start_epoch,
 )
+from c360.connectors.oauth import read_secret
 from c360.core.errors import MissingDependency, TerminalSourceError, TransientSourceError
 
 T = TypeVar("T")
 
-# stream -> (the event type prefix, documented top-level fields)
-_STREAMS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "customers": ("customer", (
+# stream -> (the event types that carry its changes, documented top-level fields)
+_STREAMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "customers": (("customer.updated", "customer.deleted"), (
         "id", "object", "created", "email", "name", "phone", "address", "currency",
         "delinquent", "description", "metadata", "livemode", "deleted",
     )),
-    "subscriptions": ("customer.subscription", (
+    "subscriptions": (("customer.subscription.updated", "customer.subscription.deleted"), (
         "id", "object", "created", "customer", "status", "currency", "items", "metadata",
         "current_period_start", "current_period_end", "cancel_at", "canceled_at", "ended_at",
     )),
-    "invoices": ("invoice", (
+    "invoices": (("invoice.updated", "invoice.deleted"), (
         "id", "object", "created", "customer", "customer_email", "status", "currency",
         "amount_due", "amount_paid", "amount_remaining", "total", "subscription", "metadata",
     )),
-    "charges": ("charge", (
+    "charges": (("charge.updated", "charge.captured", "charge.refunded"), (
         "id", "object", "created", "customer", "amount", "amount_captured", "amount_refunded",
         "currency", "status", "paid", "refunded", "billing_details", "invoice", "metadata",
     )),
+    "refunds": (("refund.updated", "charge.refund.updated"), (
+        "id", "object", "created", "amount", "currency", "charge", "payment_intent", "reason",
+        "status", "metadata",
+    )),
+    "disputes": (("charge.dispute.updated", "charge.dispute.closed",
+                  "charge.dispute.funds_withdrawn", "charge.dispute.funds_reinstated"), (
+        "id", "object", "created", "amount", "currency", "charge", "payment_intent", "reason",
+        "status", "is_charge_refundable", "evidence_details", "metadata",
+    )),
 }
+_EVENTS_KEPT = 30 * 86_400.0  # Stripe keeps events this long
+_MARGIN = 3_600.0  # ... and a cursor this close to the edge is already too old
 _PAGE_LIMIT = 100
 _RATE_LIMITED = ("Stripe's rate limit for this account is used up: lower concurrency (fewer syncs or "
                  "other clients using this key at once), wait a minute, then sync again")
 
 
 class StripeOptions(ConnectorOptions):
-    api_key: SecretStr  # a secret (sk_...) or restricted read key (rk_...)
+    api_key: SecretStr | None = None  # a secret (sk_...) or restricted read key (rk_...)
+    api_key_file: str | None = None
     base_url: str = "https://api.stripe.com"
     use_events: bool = True  # follow updates and deletions through the Events API
+    start_date: dt.datetime | dt.date | None = None  # a full read lists objects created since
     timeout: float = 80.0
     max_retries: int = 5
+
+    @model_validator(mode="after")
+    def _one_key(self) -> StripeOptions:
+        if (self.api_key is None) == (self.api_key_file is None):
+            raise ValueError("set 'api_key' or 'api_key_file' (one of them)")
+        return self
 
 
 class StripeConnector:
@@ -97,17 +129,23 @@ class StripeConnector:
         sleep: Callable[[float], None] = time.sleep,
         backoff: float = 0.5,
         max_wait: float = 60.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         assert isinstance(options, StripeOptions)
         self.options = options
         self._sleep, self._backoff, self._max_wait = sleep, backoff, max_wait
+        self._clock = clock
+        key = read_secret("stripe", options.api_key, options.api_key_file, option="api_key",
+                          base_dir=base_dir)
+        assert key is not None
+        self._key = key
         try:
             import stripe
         except ImportError:  # pragma: no cover - exercised only without the extra
             raise MissingDependency("stripe", "stripe") from None
         self._stripe = stripe
         self.client = stripe.StripeClient(
-            options.api_key.get_secret_value(),
+            key.get_secret_value(),
             base_addresses={"api": options.base_url.rstrip("/")},
             max_network_retries=0,
             http_client=stripe.RequestsClient(timeout=options.timeout),
@@ -115,6 +153,9 @@ class StripeConnector:
 
     def check(self) -> None:
         self._call("GET /v1/customers", lambda: self.client.v1.customers.list(params={"limit": 1}))
+
+    def __repr__(self) -> str:
+        return f"StripeConnector(base_url={self.options.base_url!r})"
 
     def discover(self) -> list[StreamInfo]:
         return [StreamInfo(name, tuple(Column(c, "any") for c in cols), key="id",
@@ -129,23 +170,34 @@ class StripeConnector:
         since: str | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
     ) -> Iterator[Batch]:
-        prefix = _prefix(stream)
+        types = _types(stream)
         limit = max(1, min(batch_size, _PAGE_LIMIT))
         state = _State.load(since)
+        notices: list[Notice] = []
+        now = self._clock()
+        if since is not None and self.options.use_events:
+            checked = state.checked if state.checked is not None else (
+                state.events.ts if state.events.ts is not None else state.created.ts)
+            if checked is None or now - checked > _EVENTS_KEPT - _MARGIN:
+                notices.append(_expired(stream, checked, now))
+                since, state = None, _State.load(None)
         if since is None and self.options.use_events:
             # Changes made from now on are picked up from the events by the next read.
-            newest = self._list("events", {"limit": 1, "types": _event_types(prefix)})
+            state.checked = now
+            newest = self._list("events", {"limit": 1, "types": list(types)})
             if newest.data:
                 state.events.advance(int(newest.data[0]["created"]), str(newest.data[0]["id"]))
         params: dict[str, Any] = {"limit": limit}
         if stream == "subscriptions":
             params["status"] = "all"  # the default lists only live subscriptions
-        yield from self._objects(stream, key, params, state)
+        for batch in self._objects(stream, key, params, state):
+            batch.notices, notices = notices + batch.notices, []
+            yield batch
         if since is not None and self.options.use_events:
-            yield from self._events(stream, prefix, key, limit, state)
+            yield from self._events(stream, types, key, limit, state, now)
 
     def lookup(self, stream: str, *, key: str, keys: Sequence[str]) -> list[Record]:
-        _prefix(stream)
+        _types(stream)
         if key != "id":
             raise TerminalSourceError(
                 "stripe", f"lookup on {stream} needs key 'id' (got '{key}'): Stripe retrieves by id"
@@ -161,6 +213,8 @@ class StripeConnector:
                 raise
             data = _plain(obj)
             if isinstance(data, dict) and record_key(data, key) is not None:
+                if stream == "subscriptions":
+                    self._all_items(data)
                 out.append(Record(str(data[key]), data, bool(data.get("deleted"))))
         return out
 
@@ -173,8 +227,11 @@ class StripeConnector:
     ) -> Iterator[Batch]:
         """Objects created since the watermark, newest first; every page's cursor saves progress."""
         mark = state.created
+        start = start_epoch(self.options.start_date)
         if mark.ts is not None:
             params["created"] = {"gte": mark.ts}
+        elif start is not None:
+            params["created"] = {"gte": int(start)}
         newest = state.newest if state.after is not None else _Mark(None, [])
         page = 0
         while True:
@@ -199,6 +256,8 @@ class StripeConnector:
                 if mark.has(created, rec.key):
                     continue
                 newest.advance(created, rec.key)
+                if stream == "subscriptions":
+                    self._all_items(data)
                 records.append(rec)
             more = bool(listing.has_more) and last_id is not None
             if not more:
@@ -226,11 +285,32 @@ class StripeConnector:
             params.pop("starting_after", None)
             return self._list(stream, params)
 
+    def _all_items(self, subscription: dict[str, Any]) -> None:
+        """Complete a subscription's ``items`` (a list that holds only the first ones)."""
+        items = subscription.get("items")
+        if not (isinstance(items, dict) and items.get("has_more")):
+            return
+        data = list(items.get("data") or [])
+        params: dict[str, Any] = {"subscription": subscription["id"], "limit": _PAGE_LIMIT}
+        while True:
+            page = self._list("subscription_items", params)
+            rows = [_plain(i) for i in page.data]
+            data += rows
+            if not page.has_more or not rows:
+                break
+            params["starting_after"] = rows[-1]["id"]
+        by_id: dict[Any, Any] = {}
+        for item in data:
+            by_id.setdefault(item.get("id"), item)
+        items["data"] = list(by_id.values())
+        items["has_more"] = False
+
     def _events(
-        self, stream: str, prefix: str, key: str, limit: int, state: _State
+        self, stream: str, types: tuple[str, ...], key: str, limit: int, state: _State,
+        now: float,
     ) -> Iterator[Batch]:
         mark = state.events if state.events.ts is not None else state.created
-        params: dict[str, Any] = {"limit": limit, "types": _event_types(prefix)}
+        params: dict[str, Any] = {"limit": limit, "types": list(types)}
         if mark.ts is not None:
             params["created"] = {"gte": mark.ts}
         before = state.dump()
@@ -261,10 +341,13 @@ class StripeConnector:
                     continue
                 done.add(rec.key)
                 rec.deleted = rec.deleted or str(event.get("type", "")).endswith(".deleted")
+                if stream == "subscriptions" and not rec.deleted:
+                    self._all_items(rec.data)
                 records.append(rec)
             if not (listing.has_more and last_id):
                 if newest.ts is not None:
                     state.events = newest
+                state.checked = now
                 yield Batch(records, state.dump(), bad)
                 return
             yield Batch(records, before, bad)
@@ -306,7 +389,7 @@ class StripeConnector:
             detail = f"{err.get('type') or ''} {err.get('code') or ''}: {err.get('message') or ''}"
         elif not isinstance(exc, s.APIConnectionError):
             detail = str(getattr(exc, "user_message", None) or "")[:200]
-        detail = " ".join(detail.split()).replace(self.options.api_key.get_secret_value(), "***")
+        detail = " ".join(detail.split()).replace(self._key.get_secret_value(), "***")
         where = f"{what} answered {status}" if status else what
         text = f"{where} ({detail})" if detail else where
         if isinstance(exc, s.RateLimitError):
@@ -356,9 +439,10 @@ class _State:
     """
 
     def __init__(self, created: _Mark, events: _Mark, after: str | None = None,
-                 newest: _Mark | None = None) -> None:
+                 newest: _Mark | None = None, checked: float | None = None) -> None:
         self.created, self.events = created, events
         self.after, self.newest = after, newest or _Mark(None, [])
+        self.checked = checked  # when the events were last listed (Unix seconds)
 
     @classmethod
     def load(cls, since: str | None) -> _State:
@@ -367,10 +451,12 @@ class _State:
         try:
             raw = json.loads(since)
             after = raw.get("after")
+            checked = raw.get("checked")
             return cls(_Mark(raw["created"], list(raw.get("created_ids", []))),
                        _Mark(raw.get("events"), list(raw.get("event_ids", []))),
                        str(after) if after is not None else None,
-                       _Mark(raw.get("newest"), list(raw.get("newest_ids", []))))
+                       _Mark(raw.get("newest"), list(raw.get("newest_ids", []))),
+                       float(checked) if checked is not None else None)
         except (ValueError, KeyError, TypeError, AttributeError):
             raise TerminalSourceError(
                 "stripe", f"cannot resume from cursor {since[:80]!r}: not a Stripe cursor"
@@ -379,12 +465,14 @@ class _State:
     def dump(self) -> str:
         out: dict[str, Any] = {"created": self.created.ts, "created_ids": self.created.ids,
                                "events": self.events.ts, "event_ids": self.events.ids}
+        if self.checked is not None:
+            out["checked"] = int(self.checked)
         if self.after is not None:
             out.update(after=self.after, newest=self.newest.ts, newest_ids=self.newest.ids)
         return json.dumps(out)
 
 
-def _prefix(stream: str) -> str:
+def _types(stream: str) -> tuple[str, ...]:
     try:
         return _STREAMS[stream][0]
     except KeyError:
@@ -393,8 +481,14 @@ def _prefix(stream: str) -> str:
         ) from None
 
 
-def _event_types(prefix: str) -> list[str]:
-    return [f"{prefix}.updated", f"{prefix}.deleted"]
+def _expired(stream: str, checked: float | None, now: float) -> Notice:
+    when = ("never" if checked is None else
+            f"{(now - checked) / 86_400:.0f} days ago ("
+            f"{dt.datetime.fromtimestamp(checked, dt.UTC):%Y-%m-%d})")
+    return Notice("events_expired", (
+        f"stripe {stream}: the cursor last followed Stripe's events {when}, and Stripe keeps "
+        "them for 30 days, so changes in between cannot all be seen: reading every object "
+        "again (objects deleted meanwhile are only dropped by 'c360 sync --full')"))
 
 
 def _plain(obj: Any) -> Any:

@@ -8,9 +8,12 @@ error or anything else, so tests exercise retries and error handling end to end.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tests.connectors.httpfake import FakeRequest, FakeResponse
+
+if TYPE_CHECKING:
+    from tests.connectors.fakes.oauth import TokenIssuer
 
 
 @dataclass
@@ -26,6 +29,14 @@ class ApiFake:
 
     faults: list[Fault] = field(default_factory=list)
     served: int = 0
+    issuer: TokenIssuer | None = None  # an OAuth token endpoint, and the tokens it issued
+    headers: dict[str, str] = field(default_factory=dict)  # sent with every answer routed
+
+    def token_ok(self, req: FakeRequest, fixed: str) -> bool:
+        """The request carries the fixed token, or one the issuer handed out and still honours."""
+        if req.headers.get("authorization") == f"Bearer {fixed}":
+            return True
+        return self.issuer is not None and self.issuer.accepts(req)
 
     def fail_next(
         self,
@@ -44,10 +55,14 @@ class ApiFake:
             if fault.times > 0 and fault.path_contains in req.path:
                 fault.times -= 1
                 return fault.response
+        if self.issuer is not None and req.path == self.issuer.path:
+            return self.issuer.handle(req)
         denied = self.authenticate(req)
         if denied is not None:
             return denied
-        return self.route(req)
+        answer = self.route(req)
+        answer.headers = {**self.headers, **answer.headers}
+        return answer
 
     def authenticate(self, req: FakeRequest) -> FakeResponse | None:
         return None

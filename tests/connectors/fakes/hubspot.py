@@ -1,4 +1,5 @@
-"""A fake HubSpot CRM v3 API: objects search, archived listing, batch read, properties."""
+"""A fake HubSpot CRM API: v3 objects search, archived listing, batch read, properties; v4
+associations (batch read, per-object paging); the OAuth token endpoint through an issuer."""
 
 from __future__ import annotations
 
@@ -14,7 +15,13 @@ _MODIFIED = {"contacts": "lastmodifieddate"}
 PROPERTIES = {
     "companies": ["name", "domain", "city", "hs_object_id", "hs_lastmodifieddate"],
     "contacts": ["email", "firstname", "lastname", "hs_object_id", "lastmodifieddate"],
+    "deals": ["dealname", "amount", "dealstage", "pipeline", "hs_object_id",
+              "hs_lastmodifieddate"],
 }
+# HubSpot-defined association type ids, by (from, to).
+TYPE_IDS = {("contacts", "companies"): 279, ("companies", "contacts"): 280,
+            ("deals", "companies"): 341, ("companies", "deals"): 342,
+            ("deals", "contacts"): 3, ("contacts", "deals"): 4}
 
 
 def iso_ms(ms: int) -> str:
@@ -31,11 +38,23 @@ def _ms(value: str) -> int:
 @dataclass
 class HubSpotFake(ApiFake):
     objects: dict[str, list[dict[str, Any]]] = field(
-        default_factory=lambda: {"companies": [], "contacts": []})
+        default_factory=lambda: {name: [] for name in PROPERTIES})
     archived: dict[str, list[dict[str, Any]]] = field(
-        default_factory=lambda: {"companies": [], "contacts": []})
+        default_factory=lambda: {name: [] for name in PROPERTIES})
     token: str = TOKEN
     searches: list[dict[str, Any]] = field(default_factory=list)
+    links: dict[tuple[str, str], dict[str, list[str]]] = field(default_factory=dict)
+    assoc_page: int = 500  # associations per object in one v4 answer
+
+    def associate(self, a: str, a_id: str, b: str, b_id: str) -> None:
+        """Link two objects, both ways, as HubSpot does."""
+        for (f, fid), (t, tid) in (((a, a_id), (b, b_id)), ((b, b_id), (a, a_id))):
+            self.links.setdefault((f, t), {}).setdefault(fid, []).append(tid)
+
+    def _to(self, f: str, t: str, ids: list[str]) -> list[dict[str, Any]]:
+        return [{"toObjectId": int(i), "associationTypes": [
+            {"category": "HUBSPOT_DEFINED", "typeId": TYPE_IDS.get((f, t), 1), "label": None}]}
+            for i in ids]
 
     def put(self, obj: str, oid: str | None, at_ms: int, **props: Any) -> None:
         """Create or update an object, modified at ``at_ms``."""
@@ -60,7 +79,7 @@ class HubSpotFake(ApiFake):
         self.archived[obj].append({**item, "archived": True, "archivedAt": iso_ms(at_ms)})
 
     def authenticate(self, req: FakeRequest) -> FakeResponse | None:
-        if req.headers.get("authorization") == f"Bearer {self.token}":
+        if self.token_ok(req, self.token):
             return None
         return FakeResponse(401, {
             "status": "error",
@@ -72,6 +91,10 @@ class HubSpotFake(ApiFake):
 
     def route(self, req: FakeRequest) -> FakeResponse:
         parts = req.path.strip("/").split("/")
+        if parts[:3] == ["crm", "v4", "associations"] and parts[5:] == ["batch", "read"]:
+            return self._assoc_batch(parts[3], parts[4], req.json())
+        if parts[:3] == ["crm", "v4", "objects"] and len(parts) == 7:
+            return self._assoc_list(parts[3], parts[4], parts[6], req)
         if parts[:2] == ["crm", "v3"] and len(parts) >= 4 and parts[3] in self.objects:
             obj = parts[3]
             if parts[2] == "properties" and req.method == "GET":
@@ -131,6 +154,40 @@ class HubSpotFake(ApiFake):
             nxt = str(start + limit)
             answer["paging"] = {"next": {"after": nxt,
                                          "link": f"/crm/v3/objects/{obj}?after={nxt}"}}
+        return FakeResponse(200, answer)
+
+    def _assoc_batch(self, f: str, t: str, body: dict[str, Any]) -> FakeResponse:
+        links = self.links.get((f, t), {})
+        results, missing = [], []
+        for item in body.get("inputs") or []:
+            oid = str(item["id"])
+            ids = links.get(oid)
+            if not ids:
+                missing.append(oid)
+                continue
+            result: dict[str, Any] = {"from": {"id": oid},
+                                      "to": self._to(f, t, ids[: self.assoc_page])}
+            if len(ids) > self.assoc_page:
+                result["paging"] = {"next": {"after": str(self.assoc_page), "link": None}}
+            results.append(result)
+        answer: dict[str, Any] = {"status": "COMPLETE", "results": results,
+                                  "startedAt": iso_ms(0), "completedAt": iso_ms(0)}
+        if missing:
+            answer["numErrors"] = len(missing)
+            answer["errors"] = [{"status": "error", "category": "OBJECT_NOT_FOUND",
+                                 "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
+                                 "message": f"No {t} is associated with {f} {m}.",
+                                 "context": {"fromObjectId": [m]}} for m in missing]
+            return FakeResponse(207, answer)
+        return FakeResponse(200, answer)
+
+    def _assoc_list(self, f: str, oid: str, t: str, req: FakeRequest) -> FakeResponse:
+        ids = self.links.get((f, t), {}).get(oid, [])
+        start = int(req.arg("after") or 0)
+        limit = min(int(req.arg("limit") or 500), self.assoc_page)
+        answer: dict[str, Any] = {"results": self._to(f, t, ids[start : start + limit])}
+        if start + limit < len(ids):
+            answer["paging"] = {"next": {"after": str(start + limit)}}
         return FakeResponse(200, answer)
 
     def _batch_read(self, obj: str, body: dict[str, Any]) -> FakeResponse:

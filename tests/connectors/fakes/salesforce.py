@@ -1,8 +1,11 @@
-"""A fake Salesforce REST API: SOQL query/queryAll with nextRecordsUrl, sobjects, describe."""
+"""A fake Salesforce REST API: SOQL query/queryAll with nextRecordsUrl, sobjects, describe, and
+Bulk API 2.0 query jobs (create, poll, CSV results paged with ``Sforce-Locator``)."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -19,11 +22,24 @@ FIELDS = {
                 ("SystemModstamp", "datetime"), ("Logo", "base64")],
     "Contact": [("Id", "id"), ("IsDeleted", "boolean"), ("AccountId", "reference"),
                 ("Email", "email"), ("LastName", "string"), ("SystemModstamp", "datetime")],
+    "Opportunity": [("Id", "id"), ("IsDeleted", "boolean"), ("AccountId", "reference"),
+                    ("Name", "string"), ("StageName", "picklist"), ("Amount", "currency"),
+                    ("IsWon", "boolean"), ("SystemModstamp", "datetime")],
+    "Case": [("Id", "id"), ("IsDeleted", "boolean"), ("AccountId", "reference"),
+             ("ContactId", "reference"), ("Subject", "string"), ("Status", "picklist"),
+             ("SystemModstamp", "datetime")],
 }
 _SELECT = re.compile(r"^SELECT (?P<fields>.+?) FROM (?P<obj>\w+)(?: WHERE (?P<where>.+?))?"
                      r"(?: ORDER BY (?P<order>[\w, ]+))?$")
 _KEYSET = re.compile(r"^(\w+) > (\S+) OR \((\w+) = (\S+) AND Id > '((?:[^'\\]|\\.)*)'\)$")
 _IN = re.compile(r"^(\w+) IN \((.*)\)$")
+_SINCE = re.compile(r"^(\w+) >= (\S+)$")
+
+
+def _soql_time(value: str) -> str:
+    """A SOQL datetime literal in the stamp() format, so the two compare as text."""
+    when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
 
 
 def stamp(seconds: int) -> str:
@@ -38,11 +54,14 @@ def _error(status: int, code: str, message: str) -> FakeResponse:
 @dataclass
 class SalesforceFake(ApiFake):
     records: dict[str, list[dict[str, Any]]] = field(
-        default_factory=lambda: {"Account": [], "Contact": []})
+        default_factory=lambda: {name: [] for name in FIELDS})
     token: str = TOKEN
     page_size: int = 2
     queries: list[tuple[str, str]] = field(default_factory=list)  # (resource, soql)
     _locators: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    jobs: dict[str, dict[str, Any]] = field(default_factory=dict)  # Bulk API 2.0 query jobs
+    polls_before_done: int = 1  # status requests answered InProgress before the job ends
+    fail_jobs: str | None = None  # the errorMessage of every job from now on (state Failed)
 
     def put(self, obj: str, rid: str | None, at: int, **values: Any) -> None:
         item: dict[str, Any] = {"IsDeleted": False, **values, "SystemModstamp": stamp(at)}
@@ -59,7 +78,7 @@ class SalesforceFake(ApiFake):
         self.put(obj, rid, at, IsDeleted=True)
 
     def authenticate(self, req: FakeRequest) -> FakeResponse | None:
-        if req.headers.get("authorization") == f"Bearer {self.token}":
+        if self.token_ok(req, self.token):
             return None
         return _error(401, "INVALID_SESSION_ID", "Session expired or invalid")
 
@@ -79,6 +98,8 @@ class SalesforceFake(ApiFake):
                 return _error(404, "NOT_FOUND", "The requested resource does not exist")
             return FakeResponse(200, {"name": rest[1], "fields": [
                 {"name": n, "type": t, "label": n} for n, t in FIELDS[rest[1]]]})
+        if rest[:2] == ["jobs", "query"]:
+            return self._jobs(req, rest[2:])
         if rest[0] in ("query", "queryAll"):
             if len(rest) == 2:
                 return self._more(rest[1])
@@ -87,13 +108,24 @@ class SalesforceFake(ApiFake):
 
     def _query(self, resource: str, soql: str) -> FakeResponse:
         self.queries.append((resource, soql))
+        found = self._select(resource, soql)
+        if isinstance(found, FakeResponse):
+            return found
+        obj, fields, rows = found
+        if fields == ["COUNT()"]:
+            return FakeResponse(200, {"totalSize": len(rows), "done": True, "records": []})
+        shaped = [self._shape(obj, r, fields) for r in rows]
+        return self._page(shaped, len(shaped), 0, str(uuid.uuid4().hex[:15]))
+
+    def _select(self, resource: str, soql: str
+                ) -> FakeResponse | tuple[str, list[str], list[dict[str, Any]]]:
         m = _SELECT.match(soql)
         if not m or m["obj"] not in self.records:
             return _error(400, "MALFORMED_QUERY" if not m else "INVALID_TYPE",
                           f"sObject type or query not supported: {soql[:80]}")
         obj = m["obj"]
         fields = [f.strip() for f in m["fields"].split(",")]
-        known = {n for n, _ in FIELDS[obj]}
+        known = {n for n, _ in FIELDS[obj]} | {"COUNT()"}
         unknown = [f for f in fields if f not in known]
         if unknown:
             return _error(400, "INVALID_FIELD", f"No such column '{unknown[0]}' on entity '{obj}'")
@@ -104,6 +136,9 @@ class SalesforceFake(ApiFake):
                 cf, ts, kid = k[1], k[2], k[5].replace("\\'", "'")
                 rows = [r for r in rows if (r.get(cf) or "") > ts
                         or ((r.get(cf) or "") == ts and (r.get("Id") or "") > kid)]
+            elif since := _SINCE.match(where):
+                bound = _soql_time(since[2])
+                rows = [r for r in rows if (r.get(since[1]) or "") >= bound]
             elif i := _IN.match(where):
                 wanted = {v.strip().strip("'") for v in i[2].split(",")}
                 rows = [r for r in rows if str(r.get(i[1])) in wanted]
@@ -112,8 +147,60 @@ class SalesforceFake(ApiFake):
         if m["order"]:
             keys = [o.strip() for o in m["order"].split(",")]
             rows.sort(key=lambda r: tuple(str(r.get(k) or "") for k in keys))
-        shaped = [self._shape(obj, r, fields) for r in rows]
-        return self._page(shaped, len(shaped), 0, str(uuid.uuid4().hex[:15]))
+        return obj, fields, rows
+
+    # -- Bulk API 2.0 -------------------------------------------------------------
+    def _jobs(self, req: FakeRequest, rest: list[str]) -> FakeResponse:
+        if not rest and req.method == "POST":
+            spec = req.json()
+            if spec.get("operation") not in ("query", "queryAll") or spec.get(
+                    "contentType", "CSV") != "CSV":
+                return _error(400, "INVALIDJOB", "InvalidJob : operation must be query/queryAll")
+            self.queries.append((f"bulk {spec['operation']}", spec["query"]))
+            found = self._select(spec["operation"], spec["query"])
+            if isinstance(found, FakeResponse):
+                return found
+            obj, fields, rows = found
+            job_id = f"750R{len(self.jobs) + 1:011d}"
+            self.jobs[job_id] = {
+                "id": job_id, "operation": spec["operation"], "object": obj,
+                "createdById": "005R0000000fake", "state": "UploadComplete",
+                "concurrencyMode": "Parallel", "contentType": "CSV", "apiVersion": float(VERSION),
+                "lineEnding": "LF", "columnDelimiter": "COMMA",
+                "_fields": fields, "_rows": rows, "_polls": 0, "_fail": self.fail_jobs}
+            return FakeResponse(200, _public(self.jobs[job_id]))
+        job = self.jobs.get(rest[0]) if rest else None
+        if job is None:
+            return _error(404, "NOT_FOUND", "The requested resource does not exist")
+        if len(rest) == 1 and req.method == "GET":
+            job["_polls"] += 1
+            if job["state"] not in ("JobComplete", "Failed", "Aborted"):
+                if job["_polls"] <= self.polls_before_done:
+                    job["state"] = "InProgress"
+                elif job["_fail"]:
+                    job.update(state="Failed", errorMessage=job["_fail"])
+                else:
+                    job.update(state="JobComplete", numberRecordsProcessed=len(job["_rows"]))
+            return FakeResponse(200, _public(job))
+        if rest[1:] == ["results"] and req.method == "GET":
+            if job["state"] != "JobComplete":
+                return _error(400, "API_ERROR", f"Job {job['id']} is not complete")
+            return self._results(job, req)
+        return _error(404, "NOT_FOUND", "The requested resource does not exist")
+
+    def _results(self, job: dict[str, Any], req: FakeRequest) -> FakeResponse:
+        start = int(req.arg("locator") or 0)
+        size = int(req.arg("maxRecords") or 10_000)
+        rows = job["_rows"][start : start + size]
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(job["_fields"])
+        for row in rows:
+            writer.writerow([_csv_value(row.get(f)) for f in job["_fields"]])
+        more = start + size < len(job["_rows"])
+        return FakeResponse(200, out.getvalue().encode(), {
+            "Content-Type": "text/csv", "Sforce-NumberOfRecords": str(len(rows)),
+            "Sforce-Locator": str(start + size) if more else "null"})
 
     def _shape(self, obj: str, row: dict[str, Any], fields: list[str]) -> dict[str, Any]:
         out: dict[str, Any] = {"attributes": {
@@ -138,3 +225,15 @@ class SalesforceFake(ApiFake):
         if rows is None:
             return _error(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
         return self._page(rows, len(rows), int(offset), locator)
+
+
+def _public(job: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in job.items() if not k.startswith("_")}
+
+
+def _csv_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

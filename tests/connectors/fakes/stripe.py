@@ -11,7 +11,8 @@ from tests.connectors.httpfake import FakeRequest, FakeResponse
 
 API_KEY = "sk_test_51FakeKeyForC360Tests0000abcd"
 _OBJECT = {"customers": "customer", "subscriptions": "subscription", "invoices": "invoice",
-           "charges": "charge"}
+           "charges": "charge", "refunds": "refund", "disputes": "dispute"}
+_EVENT = {"subscriptions": "customer.subscription", "disputes": "charge.dispute"}
 
 
 def _error(status: int, message: str, *, type_: str = "invalid_request_error",
@@ -27,6 +28,22 @@ class StripeFake(ApiFake):
     events: list[dict[str, Any]] = field(default_factory=list)
     api_key: str = API_KEY
     deleted: set[str] = field(default_factory=set)
+    sub_items: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    items_shown: int = 10  # items a subscription lists inline (Stripe shows the first 10)
+
+    def subscription(self, oid: str, created: int, prices: list[tuple[str, int]],
+                     **fields: Any) -> dict[str, Any]:
+        """A subscription with one item per (price id, unit amount), listed like Stripe's."""
+        items = [{"id": f"si_{oid}_{n}", "object": "subscription_item", "subscription": oid,
+                  "quantity": 1, "price": {"id": price, "object": "price", "currency": "eur",
+                                           "unit_amount": amount, "recurring":
+                                           {"interval": "month", "interval_count": 1}}}
+                 for n, (price, amount) in enumerate(prices, start=1)]
+        self.sub_items[oid] = items
+        return self.add("subscriptions", oid, created, items={
+            "object": "list", "data": items[: self.items_shown],
+            "has_more": len(items) > self.items_shown, "total_count": len(items),
+            "url": f"/v1/subscription_items?subscription={oid}"}, **fields)
 
     def add(self, stream: str, oid: str | None, created: int, **fields: Any) -> dict[str, Any]:
         item: dict[str, Any] = {"object": _OBJECT[stream], "created": created,
@@ -36,11 +53,11 @@ class StripeFake(ApiFake):
         self.objects[stream].append(item)
         return item
 
-    def update(self, stream: str, oid: str, at: int, **fields: Any) -> None:
+    def update(self, stream: str, oid: str, at: int, *, event: str = "updated",
+               **fields: Any) -> None:
         item = next(it for it in self.objects[stream] if it.get("id") == oid)
         item.update(fields)
-        self._event(f"{_OBJECT[stream]}.updated" if stream != "subscriptions"
-                    else "customer.subscription.updated", at, item)
+        self._event(f"{_EVENT.get(stream, _OBJECT[stream])}.{event}", at, item)
 
     def delete(self, stream: str, oid: str, at: int) -> None:
         item = next(it for it in self.objects[stream] if it.get("id") == oid)
@@ -64,6 +81,9 @@ class StripeFake(ApiFake):
         if parts[0] != "v1" or len(parts) < 2:
             return _error(404, f"Unrecognized request URL (GET: {req.path}).")
         name = parts[1]
+        if name == "subscription_items" and len(parts) == 2:
+            items = self.sub_items.get(req.arg("subscription") or "", [])
+            return self._list(req, items, "/v1/subscription_items", order=False)
         if name == "events" and len(parts) == 2:
             return self._list(req, sorted(self.events, key=_order, reverse=True), "/v1/events")
         if name not in self.objects:
@@ -83,7 +103,8 @@ class StripeFake(ApiFake):
         return _error(404, f"No such {_OBJECT[name]}: '{oid}'", code="resource_missing",
                       param="id")
 
-    def _list(self, req: FakeRequest, items: list[dict[str, Any]], url: str) -> FakeResponse:
+    def _list(self, req: FakeRequest, items: list[dict[str, Any]], url: str,
+              order: bool = True) -> FakeResponse:
         try:
             limit = int(req.arg("limit") or 10)
         except ValueError:
@@ -93,7 +114,7 @@ class StripeFake(ApiFake):
         for op, test in (("gt", lambda a, b: a > b), ("gte", lambda a, b: a >= b),
                          ("lt", lambda a, b: a < b), ("lte", lambda a, b: a <= b)):
             bound = req.arg(f"created[{op}]")
-            if bound is not None:
+            if bound is not None and order:
                 items = [it for it in items if test(it["created"], int(bound))]
         types = [v[0] for k, v in req.query.items() if re.fullmatch(r"types\[\d*\]", k)]
         if types:

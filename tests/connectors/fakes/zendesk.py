@@ -1,4 +1,5 @@
-"""A fake Zendesk Support API: incremental exports (cursor and time based), show_many, auth."""
+"""A fake Zendesk Support API: incremental exports (cursor and time based, metric sets
+side-loaded), satisfaction ratings (cursor pagination), show_many, auth."""
 
 from __future__ import annotations
 
@@ -36,6 +37,8 @@ class ZendeskFake(ApiFake):
     tickets: list[dict[str, Any]] = field(default_factory=list)
     users: list[dict[str, Any]] = field(default_factory=list)
     organizations: list[dict[str, Any]] = field(default_factory=list)
+    satisfaction_ratings: list[dict[str, Any]] = field(default_factory=list)
+    metric_sets: dict[int, dict[str, Any]] = field(default_factory=dict)  # by ticket id
     email: str = EMAIL
     token: str = TOKEN
     seq: int = 0  # change sequence: every upsert gets the next number
@@ -54,7 +57,7 @@ class ZendeskFake(ApiFake):
     def authenticate(self, req: FakeRequest) -> FakeResponse | None:
         header = req.headers.get("authorization", "")
         good = base64.b64encode(f"{self.email}/token:{self.token}".encode()).decode()
-        if header in (f"Basic {good}", f"Bearer {self.token}"):
+        if header == f"Basic {good}" or self.token_ok(req, self.token):
             return None
         return FakeResponse(401, {"error": "Couldn't authenticate you"})
 
@@ -67,6 +70,8 @@ class ZendeskFake(ApiFake):
                 return self._cursor_export(stream, req)
             if p == f"/api/v2/{stream}/show_many.json":
                 return self._show_many(stream, req)
+        if p == "/api/v2/satisfaction_ratings":
+            return self._ratings(req)
         if p == "/api/v2/incremental/organizations.json":
             return self._time_export(req)
         if p == "/api/v2/organizations/show_many.json":
@@ -104,7 +109,32 @@ class ZendeskFake(ApiFake):
         }
         if stream == "tickets" and "users" in (req.arg("include") or ""):
             body.update(self._sideload(page))
+        if stream == "tickets" and "metric_sets" in (req.arg("include") or ""):
+            body["metric_sets"] = [self.metric_sets[t["id"]] for t in page
+                                   if t.get("id") in self.metric_sets
+                                   and t.get("status") != "deleted"]
         return FakeResponse(200, body)
+
+    def _ratings(self, req: FakeRequest) -> FakeResponse:
+        size = int(req.arg("page[size]") or 100)
+        if size > 100:
+            return FakeResponse(400, {"error": "InvalidPaginationParameter"})
+        start = int(req.arg("start_time") or 0)
+        items = sorted((r for r in self.satisfaction_ratings if _ts(r) >= start),
+                       key=lambda r: r["id"])
+        after = req.arg("page[after]")
+        if after:
+            last = int(base64.urlsafe_b64decode(after.encode()).decode())
+            items = [r for r in items if r["id"] > last]
+        page = items[:size]
+        more = len(items) > size
+        cursor = base64.urlsafe_b64encode(str(page[-1]["id"]).encode()).decode() if page else None
+        return FakeResponse(200, {
+            "satisfaction_ratings": [_public(r) for r in page],
+            "meta": {"has_more": more, "after_cursor": cursor, "before_cursor": None},
+            "links": {"next": f"/api/v2/satisfaction_ratings?page[after]={cursor}" if more
+                      else None, "prev": None},
+        })
 
     def _time_export(self, req: FakeRequest) -> FakeResponse:
         per_page = int(req.arg("per_page") or 1000)
