@@ -3,6 +3,7 @@
     python benchmarks/identity.py                       # er2 and DupeHell beside their baselines, the demo, stability
     python benchmarks/identity.py --records 1000000     # also resolve ~1,000,000 source records
     python benchmarks/identity.py --skip-demo --skip-stability   # the independent data sets only
+    python benchmarks/identity.py --grain person         # the persons benchmark beside its baselines
 
 er2 (``../shared/benchmarks/er2``, a generator c360 did not write) is generated at every seed
 and difficulty, and scored beside its two baselines (vanilla Splink, exact keys + union-find),
@@ -161,6 +162,68 @@ def febrl_case(dataset: str, out: Any) -> None:
                                  _union_find_f1({k: [v[1]] for k, v in keys.items()}, truth),
                                  _union_find_f1(keys, truth))
         out.put(result)
+
+
+PERSONS = Path(__file__).resolve().parent / "persons"
+PERSON_SEEDS = (8101, 8102)
+
+
+def _timed(cmd: list[str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(cmd, capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": "0"},
+                   cwd=PERSONS)
+    return round(time.perf_counter() - started, 1)
+
+
+def person_case(seed: int, people: int, out: Any) -> None:
+    """The persons benchmark (six consumer systems): c360 beside its two baselines, scored alike."""
+    sys.path.insert(0, str(PERSONS))
+    from score import read_predictions, score  # the benchmark's own scorer, for all three
+
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        subprocess.run([sys.executable, str(PERSONS / "generate.py"), "--people", str(people), "--seed", str(seed),
+                        "--out", str(d)], capture_output=True, text=True, check=True)
+        result: dict[str, Any] = {"baselines": {}}
+        for baseline in ("splink", "keys"):
+            pred = d / f"{baseline}.csv"
+            seconds = _timed([sys.executable, str(PERSONS / "baselines.py"), baseline, "--data", str(d),
+                              "--out", str(pred)])
+            result["baselines"][baseline] = {**score(d, read_predictions(pred)), "seconds": seconds}
+        shutil.copyfile(PERSONS / "product.yaml", d / "product.yaml")
+        built = build_and_score(d / "product.yaml")
+        from c360.store import Store
+        from c360.store import identity as idmap
+
+        store = Store.open(f"sqlite:///{d}/.c360/store.db")
+        ours = {(r.source, r.key): r.customer_id or f"unresolved:{r.source}:{r.key}" for r in idmap.all_rows(store)}
+        result["c360"] = {**score(d, ours), "seconds": built["seconds"], "resolve_s": built["resolve_s"],
+                          "peak_mib": built["peak_mib"]}
+        out.put(result)
+
+
+def _person_table(seed: int, r: dict[str, Any]) -> None:
+    systems = {"c360": r["c360"], "vanilla Splink": r["baselines"]["splink"], "exact keys": r["baselines"]["keys"]}
+    c = r["c360"]
+    print(f"\nseed {seed}: {c['records']:,} records of {c['people']:,} people; recall ceiling "
+          f"{c['recall_ceiling']:.4f} (exact keys alone: {c['exact_key_recall_ceiling']:.4f})")
+    print(f"{'system':<16} {'P':>7} {'R':>7} {'F1':>7} {'seconds':>8}")
+    for name, x in systems.items():
+        print(f"{name:<16} {x['precision']:>7.4f} {x['recall']:>7.4f} {x['f1']:>7.4f} {x['seconds']:>8}")
+    best = max(x["f1"] for n, x in systems.items() if n != "c360")
+    print(f"c360 - best baseline: {c['f1'] - best:+.4f} F1 (c360 resolve {c['resolve_s']} s, "
+          f"peak {c['peak_mib']} MiB)")
+    print("share of cross-person pairs wrongly merged, per planted group of distinct people "
+          "(lower is better; '*' where c360 is above the best baseline)")
+    print(f"{'kind':<18} {'x-pairs':>8} " + " ".join(f"{n:>14}" for n in systems))
+    for kind, row in sorted(c["kinds"].items()):
+        if not row["negative"]:
+            continue
+        shares = [x["kinds"].get(kind, {}).get("wrongly_merged_share") for x in systems.values()]
+        others = [v for v in shares[1:] if v is not None]
+        flag = "*" if others and shares[0] is not None and shares[0] > min(others) else " "
+        print(f"{kind:<18} {row['cross_person_pairs']:>8,} " + " ".join(
+            f"{v:>14.4f}" if v is not None else f"{'-':>14}" for v in shares) + f" {flag}")
 
 
 def build_and_score(spec_path: Path) -> dict[str, Any]:
@@ -363,9 +426,19 @@ def main() -> None:
     ap.add_argument("--skip-febrl", action="store_true")
     ap.add_argument("--skip-demo", action="store_true", help="leave out the demo's quality cases")
     ap.add_argument("--er2-seeds", default=",".join(map(str, ER2_SEEDS)))
+    ap.add_argument("--grain", choices=("account", "person"), default="account",
+                    help="person: the persons benchmark (six consumer systems) beside its two baselines")
+    ap.add_argument("--people", type=int, default=20_000, help="people in the persons benchmark")
+    ap.add_argument("--person-seeds", default=",".join(map(str, PERSON_SEEDS)))
     args = ap.parse_args()
     print(f"$ python benchmarks/identity.py {' '.join(sys.argv[1:])}".rstrip())
     print(f"(python {sys.version.split()[0]}, {mp.cpu_count()} cores)")
+    if args.grain == "person":
+        print(f"\npersons benchmark ({args.people:,} people, six consumer systems): pairwise over all records, "
+              "every system scored by benchmarks/persons/score.py")
+        for seed in (int(x) for x in args.person_seeds.split(",")):
+            _person_table(seed, run(person_case, seed, args.people))
+        return
     if not args.skip_er2:
         print("\ner2, 5,000 accounts: pairwise F1 over all records; c360 beside vanilla Splink and exact keys + "
               "union-find, all run here (build s and peak MiB: c360's whole build; Splink's own run)")

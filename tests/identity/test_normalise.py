@@ -331,13 +331,14 @@ def test_phone_does_not_depend_on_how_the_number_is_written(raw: str) -> None:
         ("DE", "DE"), ("germany ", "DE"), ("France", "FR"), ("Côte d'Ivoire", "CI"),
         ("Türkiye", "TR"), ("Turkey", "TR"), ("Namibia", "NA"), ("NA", "NA"),
         ("Untied Kingdom", "GB"), ("Germny", "DE"),
+        ("en-GB", "GB"), ("da_DK", "DK"), ("tr-tr", "TR"), ("pt-Latn-BR", "BR"), ("US-CA", "US"), ("EN-GB", "GB"),
     ],
 )  # fmt: skip
 def test_country_examples(raw: str, expected: str) -> None:
     assert country(raw) == expected
 
 
-@pytest.mark.parametrize("raw", [None, "", "n/a", "N/A", "-", "unknown", "test", "asdfgh", "XX"])
+@pytest.mark.parametrize("raw", [None, "", "n/a", "N/A", "-", "unknown", "test", "asdfgh", "XX", "en-QQ", "de_DE_x"])
 def test_country_unknown_is_none(raw: str | None) -> None:
     assert country(raw) is None
 

@@ -23,6 +23,8 @@ IDENTITY = {"first_name": "first", "last_name": "last", "person_name": "name", "
 def test_nicknames_and_diminutives_are_variants_of_the_name() -> None:
     assert are_variants("Bob", "Robert") and are_variants("bill", "William") and are_variants("Liz", "Elizabeth")
     assert are_variants("Kasia", "Katarzyna") and are_variants("Paco", "Francisco")
+    # One hop: Katie stands for Katy, a short form of Katherine; John and Joan stay two names.
+    assert are_variants("Katie", "Katherine") and not are_variants("John", "Joan")
     assert are_variants("Sasha", "Aleksandr") and are_variants("bob", "rob")  # both short for Robert
     assert not are_variants("anna", "maria") and not are_variants("john", "peter")
     assert "katarzyna" in canonical_forms("kasia")
@@ -144,6 +146,16 @@ def planted() -> tuple[dict[str, str], dict[str, str]]:
                        phone="020 7946 0202"),
         "son": _add(records, "app", "son", name="Alan Yarrow", dob="1983-11-20", zip="YY9 9ZZ",
                     phone="020 7946 0202"),
+        # A father and son of one name at one postcode: the son's shop record gives no date of birth,
+        # but his loyalty card shows the postcode holds two people of that name.
+        "f_shop": _add(records, "shop", "f_shop", first="Ivor", last="Quimby", email="ivor.quimby@btinternet.com",
+                       zip="QQ1 1QQ", city="Quarrytown"),
+        "f_app": _add(records, "app", "f_app", name="Ivor Quimby", email="ivor.quimby@btinternet.com",
+                      dob="1950-03-03", zip="QQ1 1QQ"),
+        "s_card": _add(records, "loyalty", "s_card", name="Ivor Quimby", dob="1979-08-08", zip="QQ1 1QQ",
+                       email="iquimby.work@quarry-mail.com"),
+        "s_shop": _add(records, "shop", "s_shop", first="Ivor", last="Quimby", email="ivorq79@gmail.com",
+                       zip="QQ1 1QQ", city="Quarrytown"),
         # Known only by a name.
         "only": _add(records, "loyalty", "only", name="Quentin Ormsby"),
     }
@@ -181,6 +193,21 @@ def test_a_household_on_one_mailbox_stays_two_people(planted: tuple[dict[str, st
 def test_father_and_son_of_one_name_stay_apart(planted: tuple[dict[str, str], ...]) -> None:
     customer, _ = planted
     assert customer["father"] != customer["son"]
+
+
+def test_one_name_at_one_place_known_to_be_two_people_needs_personal_evidence(
+        planted: tuple[dict[str, str], ...]) -> None:
+    customer, _ = planted
+    assert customer["f_shop"] == customer["f_app"] != ""
+    assert customer["s_shop"] != customer["f_shop"]
+
+
+def test_a_mailbox_name_that_only_spells_the_name_is_no_evidence_across_providers() -> None:
+    from c360.identity.person_match import local_handles
+
+    emails = ("mary.johnson@gmail.com", "mjohnson@yahoo.com", "mary.johnson56@outlook.com", "mj@x.com")
+    assert local_handles(emails, "mary", "johnson") == {"mary.johnson56"}
+    assert local_handles(emails, None, None) == {"mary.johnson", "mjohnson", "mary.johnson56"}
 
 
 def test_a_record_with_only_a_name_is_kept_and_marked(planted: tuple[dict[str, str], ...]) -> None:

@@ -194,6 +194,14 @@ def test_rules_may_put_each_side_in_a_form_first() -> None:
     assert str(rules[1]) == "lower(trim(billing.ref)) = crm.Name"
 
 
+def test_a_rule_names_a_column_with_spaces_in_double_quotes() -> None:
+    text = TWO_SOURCES.replace("columns: {id: string, ref: string, ws: string}",
+                               "columns: {id: string, CRM Ref: string, ws: string}")
+    (rule,) = load_spec_text(text + """identity:\n  rules: ['billing."CRM Ref" = crm.Id']\n""").rules
+    assert (rule.left_source, rule.left_column, rule.right_column) == ("billing", "CRM Ref", "Id")
+    assert str(rule) == 'billing."CRM Ref" = crm.Id'
+
+
 def test_an_unknown_transform_is_named_with_the_closest() -> None:
     text = TWO_SOURCES + "identity:\n  rules: ['salesforce(billing.ref) = crm.Id']\n"
     (issue,) = issues_of(text)

@@ -51,6 +51,8 @@ def are_variants(a: str, b: str) -> bool:
 
     >>> are_variants("Bob", "Robert"), are_variants("bob", "rob"), are_variants("anna", "maria")
     (True, True, False)
+    >>> are_variants("Katie", "Katherine"), are_variants("John", "Joan")
+    (True, False)
     """
     x, y = fold(a), fold(b)
     if x == y:
@@ -58,4 +60,8 @@ def are_variants(a: str, b: str) -> bool:
     forms, _ = _table()
     if y in forms.get(x, ()) or x in forms.get(y, ()):
         return True
-    return bool(canonical_forms(x) & canonical_forms(y))
+    cx, cy = canonical_forms(x), canonical_forms(y)
+    if cx & cy:
+        return True
+    # One hop further: a name Katie stands for (Katy) is a short form of Katherine.
+    return any(n in forms.get(y, ()) for n in cx) or any(n in forms.get(x, ()) for n in cy)

@@ -173,6 +173,32 @@ def shared_values(values: Mapping[str, Sequence[str]], persons: Mapping[str, Per
     return out
 
 
+# The comparisons that tell one person from another of one name at one place.
+PERSONAL_EVIDENCE = ("dob", "email", "phone", "identifier")
+
+
+def name_places(records: Sequence[IdentityRecord], persons: Mapping[str, Person]) -> dict[str, list[str]]:
+    """Records by (given name form, family name, address or postcode), where three or more share one."""
+    groups: dict[str, list[str]] = defaultdict(list)
+    for r in records:
+        p = persons[r.rid]
+        if not (p.given and p.family) or len(p.given) == 1:
+            continue
+        places = [f"{kind}:{v}" for kind, v in (("a", r.attrs.address), ("p", r.attrs.postcode)) if v]
+        families = {p.family, *(t for t in p.family.split() if len(t) > 2)}  # Cobos Flores is a Cobos
+        for form in canonical_forms(p.given) | {p.given}:
+            for family in families:
+                for place in places:
+                    groups[f"{form}|{family}|{place}"].append(r.rid)
+    return {k: v for k, v in groups.items() if len(v) >= 3}
+
+
+def _several_people(graph: _People, rids: Sequence[str]) -> bool:
+    """Whether records of one name at one place are already known to be more than one person."""
+    roots = list(dict.fromkeys(graph.find(r) for r in rids))
+    return any(graph.refusal(a, b) is not None for i, a in enumerate(roots) for b in roots[i + 1:])
+
+
 def person_rows(records: Sequence[IdentityRecord], persons: Mapping[str, Person], shared: set[str],
                 tagged: Mapping[str, Sequence[str]], placeholders: set[str] | frozenset[str] = frozenset(),
                 ) -> list[PersonRow]:
@@ -195,6 +221,7 @@ def person_rows(records: Sequence[IdentityRecord], persons: Mapping[str, Person]
             city=a.city,
             address=a.address,
             ids=tuple(tagged.get(r.rid, ())),
+            country=a.country,
         ))
     return rows
 
@@ -291,9 +318,22 @@ def resolve_people(
                            model_path=model_path, evidence_bits=NEAR_BITS)
     t_bits, floor_bits = _bits(threshold), _bits(floor)
     review = []
+    # A name at an address is one person unless records of that name there are known to be
+    # several (a father and son of one name): then a match inside needs personal evidence.
+    places = name_places(usable, persons)
+    place_keys: dict[str, list[str]] = defaultdict(list)
+    for key, rids in places.items():
+        for rid in rids:
+            place_keys[rid].append(key)
     edges = sorted(outcome.links, key=lambda m: (-m.weight, m.left, m.right))
     for m in edges:
         if graph.find(m.left) == graph.find(m.right):
+            continue
+        common = set(place_keys.get(m.left, ())) & set(place_keys.get(m.right, ()))
+        if common and not any(m.weights.get(c, 0.0) > 0 for c in PERSONAL_EVIDENCE) and \
+                any(_several_people(graph, places[k]) for k in sorted(common)):
+            if m.weight >= floor_bits:
+                review.append(m)
             continue
         if m.weight >= t_bits:
             join(Link(m.left, m.right, "match", m.probability, {"weights": m.weights}))

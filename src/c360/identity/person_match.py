@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,11 +35,14 @@ from c360.identity.matching import (
 )
 
 # Written into every trained person model; another version's model is never reused.
-PERSON_MODEL_VERSION = 1
+PERSON_MODEL_VERSION = 2
 
 LIST_COLUMNS = ("given_forms", "family_tokens", "emails", "email_locals", "phones", "shared", "ids")
 SCALAR_COLUMNS = ("unique_id", "given", "family", "full_key", "initial", "generation", "dob", "email1", "postcode",
-                  "city", "address")
+                  "city", "address", "country")
+# A mailbox's local part compared across providers must be this long, and say more than the name.
+_LOCAL_MIN = 5
+_SEPARATORS = re.compile(r"[\W_]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +62,25 @@ class PersonRow:
     city: str | None
     address: str | None
     ids: tuple[str, ...]
+    country: str | None = None
+
+
+def local_handles(emails: Sequence[str], given: str | None, family: str | None) -> set[str]:
+    """The local parts worth comparing across providers (``ayse.kaya31`` at gmail and at hotmail).
+
+    A local part that only spells the person's own name (``mary.johnson``, ``jsmith``) is left
+    out: it says nothing the name does not, and every namesake may hold it somewhere.
+    """
+    spelled = set()
+    if given and family:
+        g, f = _SEPARATORS.sub("", given), _SEPARATORS.sub("", family)
+        spelled = {g + f, f + g, g[0] + f, f + g[0], g, f}
+    out = set()
+    for e in emails:
+        local = e.split("@")[0].split("+")[0]
+        if len(local) >= _LOCAL_MIN and _SEPARATORS.sub("", local) not in spelled:
+            out.add(local)
+    return out
 
 
 def _table(rows: Sequence[PersonRow]) -> pa.Table:
@@ -73,13 +96,14 @@ def _table(rows: Sequence[PersonRow]) -> pa.Table:
         cols["generation"].append(r.generation)
         cols["dob"].append(r.dob)
         cols["emails"].append(list(r.emails) or None)
-        cols["email_locals"].append(sorted({e.split("@")[0] for e in r.emails if len(e.split("@")[0]) >= 5}) or None)
+        cols["email_locals"].append(sorted(local_handles(r.emails, r.given, r.family)) or None)
         cols["email1"].append(r.emails[0] if r.emails else None)
         cols["phones"].append(list(r.phones) or None)
         cols["shared"].append(list(r.shared) or None)
         cols["postcode"].append(r.postcode)
         cols["city"].append(r.city)
         cols["address"].append(r.address)
+        cols["country"].append(r.country)
         cols["ids"].append(list(r.ids) or None)
     types = {c: pa.string() if c in SCALAR_COLUMNS else pa.list_(pa.string()) for c in cols}
     return pa.table({c: pa.array(v, types[c]) for c, v in cols.items()})

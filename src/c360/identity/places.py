@@ -109,6 +109,10 @@ _COUNTRIES = _country_table()
 _COUNTRY_NAMES = tuple(k for k in _COUNTRIES if len(k) >= _FUZZY_MIN_LENGTH)
 
 
+# A BCP 47 locale tag: language, optional script, region (``en-GB``, ``da_DK``, ``pt-Latn-BR``).
+_LOCALE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z]{4})?[-_]([A-Za-z]{2})")
+
+
 @lru_cache(maxsize=8192)
 def country(raw: str | None) -> str | None:
     """The ISO 3166-1 alpha-2 code for a country name or code, or None when unknown.
@@ -116,11 +120,19 @@ def country(raw: str | None) -> str | None:
     Exact names, codes and common aliases first (case-insensitive); pycountry's fuzzy search
     and a typo-tolerant comparison only when nothing matched exactly.
 
-    >>> [country(x) for x in ("United Kingdom", "uk", "England", "U.S.A.", "Deutschland")]
-    ['GB', 'GB', 'GB', 'US', 'DE']
+    >>> [country(x) for x in ("United Kingdom", "uk", "England", "U.S.A.", "Deutschland", "da-DK")]
+    ['GB', 'GB', 'GB', 'US', 'DE', 'DK']
     """
     if not isinstance(raw, str):
         return None
+    tag = _LOCALE.fullmatch(raw.strip())
+    if tag is not None:
+        head = raw.strip()[:2]
+        # US-CA is a subdivision (ISO 3166-2) of the country it starts with; a locale tag (en-GB,
+        # da_DK, pt-Latn-BR) starts with a lower-case language and names its country last.
+        subdivision = head.isupper() and raw.strip()[2] == "-" and pycountry.countries.get(alpha_2=head)
+        region = head if subdivision else tag.group(1).upper()
+        return region if pycountry.countries.get(alpha_2=region) is not None else None
     key = " ".join(words(raw))
     code = _COUNTRIES.get(key)
     if code is not None:

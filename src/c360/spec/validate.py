@@ -26,7 +26,8 @@ IDENTITY_ATTRIBUTES = (
     "name", "web_domain", "email", "phone", "address", "postcode", "city", "country", "person_name", "first_name",
     "last_name", "dob", "parent",
 )
-_SIDE = r"\s*((?:[a-z_]+\(\s*)*)([A-Za-z_]\w*)\.([\w.]+)\s*((?:\)\s*)*)"
+# A column with spaces or other characters is written in double quotes: ``shop."Customer ID"``.
+_SIDE = r"\s*((?:[a-z_]+\(\s*)*)([A-Za-z_]\w*)\.([\w.]+|\"[^\"]+\")\s*((?:\)\s*)*)"
 RULE = re.compile(rf"^{_SIDE}=\s*{_SIDE}$")
 
 
@@ -48,7 +49,7 @@ class Rule:
 
     def __str__(self) -> str:
         def side(fns: tuple[str, ...], source: str, column: str) -> str:
-            text = f"{source}.{column}"
+            text = f"{source}.{column}" if re.fullmatch(r"[\w.]+", column) else f'{source}."{column}"'
             for fn in fns:
                 text = f"{fn}({text})"
             return text
@@ -404,7 +405,8 @@ def _check_rules(model: ProductSpec, doc: Located, issues: list[SpecIssue]) -> l
             issues.append(doc.issue(at, f"cannot read rule '{text}'; expected 'source.column = source.column', "
                                     "each side optionally in transforms such as salesforce_id(crm.Id)"))
             continue
-        rule = Rule(m.group(2), m.group(3), m.group(6), m.group(7), _transforms(m.group(1)), _transforms(m.group(5)))
+        rule = Rule(m.group(2), m.group(3).strip('"'), m.group(6), m.group(7).strip('"'), _transforms(m.group(1)),
+                    _transforms(m.group(5)))
         found = [*_check_ref(rule.left_source, rule.left_column, model, doc, at),
                  *_check_ref(rule.right_source, rule.right_column, model, doc, at)]
         for fn in (*rule.left_transform, *rule.right_transform):
