@@ -156,6 +156,12 @@ def planted() -> tuple[dict[str, str], dict[str, str]]:
                        email="iquimby.work@quarry-mail.com"),
         "s_shop": _add(records, "shop", "s_shop", first="Ivor", last="Quimby", email="ivorq79@gmail.com",
                        zip="QQ1 1QQ", city="Quarrytown"),
+        # A Jr has a father of his name: at their postcode, a record of that name alone is either.
+        "jr": _add(records, "shop", "jr", first="Tobias", last="Ashdown Jr", email="toby.ashdown@btinternet.com",
+                   zip="TA1 1AT", city="Tarnford"),
+        "sr": _add(records, "app", "sr", name="Tobias Ashdown", email="t.ashdown1950@aol.com", zip="TA1 1AT",
+                   city="Tarnford"),
+        "either": _add(records, "loyalty", "either", name="Tobias Ashdown", zip="TA1 1AT", city="Tarnford"),
         # Known only by a name.
         "only": _add(records, "loyalty", "only", name="Quentin Ormsby"),
     }
@@ -200,6 +206,12 @@ def test_one_name_at_one_place_known_to_be_two_people_needs_personal_evidence(
     customer, _ = planted
     assert customer["f_shop"] == customer["f_app"] != ""
     assert customer["s_shop"] != customer["f_shop"]
+
+
+def test_a_junior_at_one_place_makes_a_record_of_the_name_alone_ambiguous(
+        planted: tuple[dict[str, str], ...]) -> None:
+    customer, _ = planted
+    assert customer["either"] not in (customer["jr"], customer["sr"])
 
 
 def test_a_mailbox_name_that_only_spells_the_name_is_no_evidence_across_providers() -> None:

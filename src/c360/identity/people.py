@@ -194,7 +194,13 @@ def name_places(records: Sequence[IdentityRecord], persons: Mapping[str, Person]
 
 
 def _several_people(graph: _People, rids: Sequence[str]) -> bool:
-    """Whether records of one name at one place are already known to be more than one person."""
+    """Whether records of one name at one place are already known to be more than one person.
+
+    They are when two of their clusters cannot be one person, or when one says Jr or Sr and
+    another does not say the same: a Jr has a father of his name.
+    """
+    if len({graph.persons[r].generation for r in rids}) > 1:
+        return True
     roots = list(dict.fromkeys(graph.find(r) for r in rids))
     return any(graph.refusal(a, b) is not None for i, a in enumerate(roots) for b in roots[i + 1:])
 
