@@ -14,7 +14,13 @@ For each store (SQLite, and PostgreSQL when it answers on 127.0.0.1:5432):
 Prints p50 / p95 / p99, requests/s and errors for every case. Needs ``wrk``
 (Debian: ``apt-get install wrk``).
 
-    python benchmarks/serve.py [--customers 100000] [--seconds 10] [--workers 2]
+Each materialised case runs once per serving mode (``--modes file,memory``, see
+``C360_SERVING``) and prints memory rows: each worker's private memory (``Private_Clean +
+Private_Dirty`` from ``/proc/PID/smaps_rollup``), the whole server tree's PSS and the serving
+file's size, after warm-up and again after a new snapshot is published and swapped in, and
+an idle worker's CPU (share of one core over ``--idle-seconds``).
+
+    python benchmarks/serve.py [--customers 100000] [--seconds 10] [--workers 2] [--modes file,memory]
 """
 
 from __future__ import annotations
@@ -191,11 +197,16 @@ def demo_with_pg_product(dir: Path, accounts: int, product_dsn: str) -> Path:
 # -- server and load -------------------------------------------------------------------------
 
 
+# base URL → the server's process id, for the memory figures
+PIDS: dict[str, int] = {}
+
+
 @contextmanager
-def server(spec: Path, url: str, workers: int, kind: str, audit: bool = True) -> Iterator[str]:
+def server(spec: Path, url: str, workers: int, kind: str, audit: bool = True,
+           env_extra: dict[str, str] | None = None) -> Iterator[str]:
     port = free_port()
     env = {**os.environ, "C360_SERVER": kind, "C360_MASK_KEY": "bench-mask-key-0123456789abcdef0123",
-           "C360_READ_AUDIT": "on" if audit else "off"}
+           "C360_READ_AUDIT": "on" if audit else "off", **(env_extra or {})}
     code = (
         "from pathlib import Path; from c360.api.serve import run; "
         f"run(Path({str(spec)!r}), {url!r}, host='127.0.0.1', port={port}, workers={workers})"
@@ -223,8 +234,10 @@ def server(spec: Path, url: str, workers: int, kind: str, audit: bool = True) ->
             if time.time() > deadline:
                 raise SystemExit("the server did not become ready within 300 s")
             time.sleep(0.5)
+        PIDS[base] = proc.pid
         yield base
     finally:
+        PIDS.pop(base, None)
         os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(15)
@@ -269,6 +282,156 @@ def report(store: str, case: str, s: dict[str, float]) -> None:
     )
 
 
+# -- memory --------------------------------------------------------------------------------
+
+
+def _children() -> dict[int, list[int]]:
+    out: dict[int, list[int]] = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{d}/stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        out.setdefault(ppid, []).append(int(d))
+    return out
+
+
+def tree(pid: int) -> list[int]:
+    """``pid`` and every process below it."""
+    kids = _children()
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(kids.get(p, []))
+    return out
+
+
+def rollup(pid: int) -> dict[str, int]:
+    """``/proc/PID/smaps_rollup`` in KiB."""
+    out = {}
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+            name, _, rest = line.partition(":")
+            out[name] = int(rest.split()[0])
+    except OSError:
+        pass
+    return out
+
+
+def workers_of(pid: int) -> list[int]:
+    """The server's worker processes: those that listen (uvicorn spawns them; a single worker is
+    the server process itself)."""
+    procs = tree(pid)
+    found = []
+    for p in procs:
+        try:
+            cmd = Path(f"/proc/{p}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if "multiprocessing.spawn" in cmd or "spawn_main" in cmd:
+            found.append(p)
+    return found or [pid]
+
+
+def memory(base: str) -> dict[str, Any]:
+    pid = PIDS[base]
+    workers = workers_of(pid)
+    rolls = [rollup(w) for w in workers]
+    private = [(r.get("Private_Clean", 0) + r.get("Private_Dirty", 0)) / 1024 for r in rolls]
+    # Of which the heap: Private_Clean also counts serving-file pages only this worker has read so
+    # far (page cache, shared as soon as another worker reads them).
+    anon = [r.get("Anonymous", 0) / 1024 for r in rolls]
+    pss = sum(rollup(p).get("Pss", 0) for p in tree(pid)) / 1024
+    return {"private": private, "anon": anon, "pss": pss}
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def idle_cpu(base: str, seconds: float) -> list[float]:
+    """Each worker's CPU while no request arrives, in % of one core."""
+    workers = workers_of(PIDS[base])
+    before = [cpu_seconds(w) for w in workers]
+    time.sleep(seconds)
+    return [100 * (cpu_seconds(w) - b) / seconds for w, b in zip(workers, before, strict=True)]
+
+
+def serving_file_mib(url: str) -> float:
+    """The size of the store's newest serving file (see ``c360.api.serving.serving_dir``)."""
+    from c360.api.serving import serving_dir
+    from c360.store import Store
+
+    store = Store.open(url, migrate=False)
+    d = serving_dir(store)
+    store.close()
+    files = sorted(d.glob("v*.lmdb"), key=lambda p: p.stat().st_mtime) if d and d.exists() else []
+    return files[-1].stat().st_size / 2**20 if files else 0.0
+
+
+def republish(url: str, n: int) -> int:
+    """A new snapshot of the same customers (every 100th with another MRR), published."""
+    from sqlalchemy.exc import OperationalError
+
+    from c360.store import Store
+
+    store = Store.open(url)
+    # SQLite refuses a read-then-write transaction racing the server's read-audit commits: retried.
+    for attempt in range(20):
+        try:
+            version = store.begin_snapshot("bench", "1.0.0", dt.datetime.now(dt.UTC))
+            break
+        except OperationalError:
+            if attempt == 19:
+                raise
+            time.sleep(0.5)
+
+    def rows() -> Iterator[tuple[str, dict[str, Any]]]:
+        for i, (cid, record) in enumerate(customers(n)):
+            yield cid, ({**record, "mrr": 1.0} if i % 100 == 0 else record)
+
+    store.write_snapshot(version, rows())
+    for attempt in range(60):
+        try:
+            store.publish(version)
+            break
+        except OperationalError:
+            if attempt == 59:
+                raise
+            time.sleep(1)
+    store.close()
+    return version
+
+
+def wait_for(base: str, version: int, timeout: float = 1800) -> float:
+    """Seconds until every worker serves ``version`` (40 fresh connections in a row say so)."""
+    started = time.perf_counter()
+    streak = 0
+    while streak < 40:
+        if time.perf_counter() - started > timeout:
+            raise SystemExit(f"snapshot {version} was not served within {timeout:.0f} s")
+        try:
+            with urllib.request.urlopen(f"{base}/readyz", timeout=5) as r:
+                streak = streak + 1 if r.headers.get("X-C360-Snapshot") == str(version) else 0
+        except OSError:
+            streak = 0
+        if not streak:
+            time.sleep(0.2)
+    return time.perf_counter() - started
+
+
+def memory_row(store: str, mode: str, when: str, m: dict[str, Any], file_mib: float) -> None:
+    each = " ".join(f"{p:7.1f}" for p in m["private"])
+    anon = " ".join(f"{p:7.1f}" for p in m["anon"])
+    print(f"  {store:<10} {mode:<7} {when:<16} worker private MiB [{each}] (anonymous [{anon}])"
+          f"  tree PSS {m['pss']:8.1f} MiB  serving file {file_mib:8.1f} MiB", flush=True)
+
+
 def scripts(ids_file: Path) -> tuple[str, str]:
     get = LUA_GET % {"ids": ids_file, "seed": 42, "done": LUA_DONE}
     batch = LUA_BATCH % {"ids": ids_file, "seed": 43, "n": 100, "done": LUA_DONE}
@@ -287,11 +450,29 @@ def materialised_cases(store_name: str, url: str, tmp: Path, args: argparse.Name
     spec = tmp / "product.yaml"
     shutil.copyfile(DEMO_SPEC, spec)
     get, batch = scripts(ids_file)
-    with server(spec, url, args.workers, args.server) as base:
-        wrk(base, key, get, 1, 2)  # warm-up
-        report(store_name, "GET one, c=1", wrk(base, key, get, 1, args.seconds))
-        report(store_name, "GET one, c=32", wrk(base, key, get, 32, args.seconds))
-        report(store_name, "batchGet 100 ids, c=1", wrk(base, key, batch, 1, args.seconds))
+    for mode in args.modes.split(","):
+        started = time.perf_counter()
+        with server(spec, url, args.workers, args.server, env_extra={"C360_SERVING": mode}) as base:
+            print(f"  {store_name:<10} {mode:<7} ready in {time.perf_counter() - started:.1f}s", flush=True)
+            wrk(base, key, get, 32, args.seconds)  # warm-up: touch the snapshot
+            memory_row(store_name, mode, "after warm-up", memory(base), serving_file_mib(url) if mode == "file" else 0)
+            report(store_name, f"{mode}: GET one, c=1", wrk(base, key, get, 1, args.seconds))
+            report(store_name, f"{mode}: GET one, c=32", wrk(base, key, get, 32, args.seconds))
+            report(store_name, f"{mode}: batchGet 100 ids, c=1", wrk(base, key, batch, 1, args.seconds))
+            version = republish(url, args.customers)
+            took = wait_for(base, version)
+            swapped = time.perf_counter()
+            print(f"  {store_name:<10} {mode:<7} snapshot {version} swapped in after {took:.1f}s", flush=True)
+            wrk(base, key, get, 32, args.seconds)
+            if mode == "file":  # the replaced file is unmapped once requests can no longer read it
+                from c360.api.serving import GRACE_SECONDS
+
+                time.sleep(max(0.0, GRACE_SECONDS + 2 - (time.perf_counter() - swapped)))
+            memory_row(store_name, mode, "after swap", memory(base), serving_file_mib(url) if mode == "file" else 0)
+            report(store_name, f"{mode}: GET one, c=1, after swap", wrk(base, key, get, 1, args.seconds))
+            cpu = idle_cpu(base, args.idle_seconds)
+            print(f"  {store_name:<10} {mode:<7} idle CPU per worker: "
+                  + " ".join(f"{c:.2f}%" for c in cpu) + f" of a core over {args.idle_seconds:.0f}s", flush=True)
     if args.audit_off:
         # The same cases with read auditing off: what recording every read costs.
         with server(spec, url, args.workers, args.server, audit=False) as base:
@@ -378,6 +559,9 @@ def main() -> None:
     parser.add_argument("--server", choices=["uvicorn", "granian"], default="uvicorn")
     parser.add_argument("--live-accounts", type=int, default=500)
     parser.add_argument("--stores", default="sqlite,postgresql")
+    parser.add_argument("--modes", default="file,memory", help="serving modes to measure (C360_SERVING)")
+    parser.add_argument("--idle-seconds", type=float, default=10.0)
+    parser.add_argument("--no-live", action="store_true", help="skip the live-read cases")
     parser.add_argument("--audit-off", action="store_true",
                         help="also measure with read auditing off, to show what auditing costs")
     args = parser.parse_args()
@@ -408,9 +592,13 @@ def main() -> None:
             if name == "sqlite":
                 materialised_cases(name, f"sqlite:///{tmp}/store.db", tmp, args)
             else:
+                # Serving files of the PostgreSQL store: in the run's directory, removed with it.
+                os.environ.setdefault("C360_SERVING_DIR", str(tmp / "serving"))
                 with pg_database("c360_bench") as url:
                     materialised_cases(name, url, tmp, args)
-        if pg_up():
+        if args.no_live:
+            pass
+        elif pg_up():
             for name in stores:
                 with pg_database("c360_bench_product") as product_dsn:
                     if name == "sqlite":

@@ -18,6 +18,8 @@ from tests.api.stores import STORES, store_of
 from tests.conftest import BuiltDemo
 
 MASK_KEY = b"test-mask-key"
+# How a server holds the snapshot (C360_SERVING): the shared serving file, or its own memory.
+MODES = ["file", "memory"]
 
 # Every policy kind over the demo's fields: grants, each mask, row filters, a union, deny by default.
 CONSUMERS = """
@@ -101,6 +103,18 @@ def serve(spec: Spec, store: Store, kind: str) -> Iterator[Served]:
         yield Served(client, spec, store, keys, records, kind)
 
 
+@pytest.fixture(scope="module", params=MODES)
+def serving_mode(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Each serving mode in turn (apps made meanwhile, and servers started, use it).
+
+    Serving files go to a temporary directory, not the user's cache (PostgreSQL stores).
+    """
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("C360_SERVING", request.param)
+        mp.setenv("C360_SERVING_DIR", str(tmp_path_factory.mktemp("serving")))
+        yield request.param
+
+
 @pytest.fixture(scope="module", params=STORES)
 def demo_store(request: pytest.FixtureRequest, built_demo: BuiltDemo) -> Iterator[tuple[str, Store]]:
     """The built demo's store: the SQLite file, or a PostgreSQL database holding a copy of it."""
@@ -109,6 +123,6 @@ def demo_store(request: pytest.FixtureRequest, built_demo: BuiltDemo) -> Iterato
 
 
 @pytest.fixture(scope="module")
-def served(built_demo: BuiltDemo, demo_store: tuple[str, Store]) -> Iterator[Served]:
+def served(built_demo: BuiltDemo, serving_mode: str, demo_store: tuple[str, Store]) -> Iterator[Served]:
     kind, store = demo_store
     yield from serve(policy_spec(built_demo), store, kind)

@@ -29,7 +29,7 @@ class Api:
 
 
 @pytest.fixture(scope="module")
-def api(built_demo: BuiltDemo, demo_store: tuple[str, Store]) -> Iterator[Api]:
+def api(built_demo: BuiltDemo, serving_mode: str, demo_store: tuple[str, Store]) -> Iterator[Api]:
     """The demo product served from SQLite and from PostgreSQL (``demo_store`` is parametrised)."""
     spec = load_spec(built_demo.spec_path)
     store = demo_store[1]

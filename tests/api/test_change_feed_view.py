@@ -19,6 +19,9 @@ from c360.store.schema import snapshots
 from tests.api.stores import STORES, copy_store, pg_database
 from tests.conftest import BuiltDemo
 
+# Both serving modes: the shared serving file and each process's own memory.
+pytestmark = pytest.mark.usefixtures("serving_mode")
+
 SINCE = "2026-06-01T00:00:00Z"
 
 

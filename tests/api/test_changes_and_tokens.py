@@ -21,6 +21,9 @@ from c360.store.schema import snapshots
 from tests.api.stores import STORES, copy_store, pg_database
 from tests.conftest import BuiltDemo
 
+# Both serving modes: the shared serving file and each process's own memory.
+pytestmark = pytest.mark.usefixtures("serving_mode")
+
 SECRET = "a-test-signing-secret-of-some-length"
 CONFIG = JwtConfig(issuer="https://idp.example", audience="c360", secret=SECRET)  # type: ignore[arg-type]
 

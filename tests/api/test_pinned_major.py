@@ -24,6 +24,9 @@ from c360.spec.validate import load_spec
 from c360.store import Store
 from tests.conftest import DEMO_AS_OF, BuiltDemo
 
+# Both serving modes: the shared serving file and each process's own memory.
+pytestmark = pytest.mark.usefixtures("serving_mode")
+
 SUNSET = (dt.date.today() + dt.timedelta(days=30)).isoformat()
 AS_OF = dt.datetime.fromisoformat(DEMO_AS_OF).replace(tzinfo=dt.UTC)
 

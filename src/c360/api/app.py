@@ -378,6 +378,8 @@ def create_app(
     )
     def readyz() -> Response:
         snap = state.snapshot
+        if state.problem is not None:  # a refused serving file: the previous snapshot is still served
+            return _response(Reply.error(ApiError(503, "not_ready", state.problem, snap.raw_headers)))
         if snap.version == 0:
             return _response(
                 Reply.error(
@@ -437,7 +439,9 @@ class FastPath:
     """Raw ASGI in front of the app: the materialised single-customer read, and request metrics.
 
     It answers ``GET /v1/customers/{id}`` without a query string for consumers whose
-    delivery is materialised; everything else goes on to FastAPI.
+    delivery is materialised; everything else goes on to FastAPI. The answer is a dict hit
+    (``C360_SERVING=memory``) or one LMDB get in this thread's read transaction on the shared
+    serving file (``file``): bytes as stored, never a decode.
     """
 
     def __init__(self, app: ASGIApp, service: Service) -> None:

@@ -1,7 +1,9 @@
 """Running the API: uvicorn (uvloop, httptools) or granian, one or several worker processes.
 
-Each worker opens the store itself (``C360_SPEC``, ``C360_STORE_URL``) and holds its own
-copy of the served snapshot; on PostgreSQL that is the production setup. ``C360_SERVER``
+Each worker opens the store itself (``C360_SPEC``, ``C360_STORE_URL``); on PostgreSQL that is
+the production setup. The served snapshot is read from one memory-mapped serving file that
+all workers share (``C360_SERVING=file``, the default; see :mod:`c360.api.serving`), or held
+by each worker in its own memory (``C360_SERVING=memory``). ``C360_SERVER``
 chooses the server (``uvicorn``, the default, or ``granian`` from ``c360[granian]``).
 With several workers, Prometheus samples are shared through ``PROMETHEUS_MULTIPROC_DIR``
 and each consumer's rate limit is split between the workers.
@@ -71,8 +73,10 @@ def run(
     workers: int = 1,
     server: str | None = None,
 ) -> None:
+    from c360.api.serving import mode
     from c360.spec.validate import load_spec
 
+    mode()  # a bad C360_SERVING fails here, before any worker starts
     os.environ["C360_SPEC"] = str(spec_path)
     os.environ["C360_WORKERS"] = str(max(workers, 1))
     if store_url:

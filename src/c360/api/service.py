@@ -9,7 +9,6 @@ lookup or filter by a field the consumer is not granted in the clear is refused 
 from __future__ import annotations
 
 import base64
-import bisect
 import datetime as dt
 import hashlib
 import re
@@ -233,7 +232,7 @@ class Service:
             return self.get_live(consumer, policy, customer_id, if_none_match)
         snap = self.state.snapshot
         view = snap.views.get(consumer)
-        body = view.rows.get(customer_id) if view is not None else None
+        body = view.get(customer_id) if view is not None else None
         if body is None:
             raise self._missing(snap, consumer, customer_id)
         etag = _etag(body)
@@ -253,7 +252,7 @@ class Service:
             target = snap.aliases[target]
         # A merged id redirects only to a survivor the consumer may see; otherwise it is as
         # unknown as an id that never existed.
-        if target is not None and view is not None and target in view.rows:
+        if target is not None and view is not None and view.get(target) is not None:
             return ApiError(
                 308,
                 "moved",
@@ -271,7 +270,7 @@ class Service:
     ) -> Reply:
         snap = self.state.snapshot
         view = snap.views.get(consumer)
-        body = view.rows.get(customer_id) if view is not None else None
+        body = view.get(customer_id) if view is not None else None
         # Whether the caller may see this customer is decided first, from the published view
         # (its row filters applied), so a hidden customer and an absent one take the same path
         # and the same time: no source is read for either, and a source down cannot tell them apart.
@@ -333,10 +332,9 @@ class Service:
                 raise ApiError(400, "invalid_id", f"ids[{i}] is not a customer id")
         snap = self.state.snapshot
         view = snap.views.get(consumer)
-        rows = view.rows if view is not None else {}
         found, missing, read = [], [], []
         for cid in ids:
-            body = rows.get(cid)
+            body = view.get(cid) if view is not None else None
             if body is None:
                 missing.append(cid)
             else:
@@ -366,26 +364,22 @@ class Service:
                 ) from None
         snap = self.state.snapshot
         view = snap.views.get(consumer)
-        if view is None:
-            ids: tuple[str, ...] = ()
-            rows: dict[str, bytes] = {}
-        else:
-            ids, rows = view.ids, view.rows
+        after = _decode_cursor(cursor) if cursor else None
         # Keyset paging on the sorted ids: a page boundary survives a new snapshot being published.
-        start = bisect.bisect_right(ids, _decode_cursor(cursor)) if cursor else 0
         picked: list[str] = []
-        i = start
-        if since is None:
-            picked = list(ids[start : start + limit])
-            i = start + len(picked)
-        else:
-            assert view is not None  # ids is empty otherwise
-            while i < len(ids) and len(picked) < limit:
-                if view.changed_at(snap, ids[i]) > since:
-                    picked.append(ids[i])
-                i += 1
+        bodies: list[bytes] = []
+        more = False
+        if view is not None:
+            for cid in view.after(after):
+                if len(picked) == limit:
+                    more = True
+                    break
+                if since is None or view.changed_at(snap, cid) > since:
+                    body = view.get(cid)
+                    if body is not None:
+                        picked.append(cid)
+                        bodies.append(body)
         self.auditor.record_many(consumer, picked, policy.fields, "materialised")
-        more = i < len(ids) and bool(picked)
         next_cursor = _encode_cursor(picked[-1]) if more else None
         head = {
             "snapshot": snap.version,
@@ -393,7 +387,7 @@ class Service:
             "built_at": snap.built_at,
             "next_cursor": next_cursor,
         }
-        body = b'{"items":[' + b",".join(rows[c] for c in picked) + b"]," + orjson.dumps(head)[1:]
+        body = b'{"items":[' + b",".join(bodies) + b"]," + orjson.dumps(head)[1:]
         return Reply(200, [(b"content-type", JSON), *snap.raw_headers], body)
 
     # -- lookups ----------------------------------------------------------------------
@@ -420,7 +414,7 @@ class Service:
                     "this consumer may not look customers up by email: "
                     "it is granted no email field in the clear",
                 )
-            ids = list(view.emails.get(email.strip().lower(), ())) if view is not None else []
+            ids = list(view.emails_of(email.strip().lower())) if view is not None else []
         elif source is not None and key is not None and email is None:
             if source not in self.state.spec_for(consumer).model.sources:
                 raise ApiError(400, "invalid_request", f"unknown source '{source}'")
@@ -442,12 +436,12 @@ class Service:
             raise ApiError(
                 400, "invalid_request", "look up by 'source' and 'key' together, or by 'email'"
             )
-        rows = view.rows if view is not None else {}
-        found = [c for c in ids if c in rows]
-        if not found:
+        hits = [(c, b) for c in ids if view is not None and (b := view.get(c)) is not None]
+        if not hits:
             raise ApiError(404, "not_found", "no customer matches", snap.raw_headers)
+        found = [c for c, _ in hits]
         self.auditor.record_many(consumer, found, policy.fields, "materialised")
-        body = b'{"items":[' + b",".join(rows[c] for c in found) + b"]}"
+        body = b'{"items":[' + b",".join(b for _, b in hits) + b"]}"
         return Reply(200, [(b"content-type", JSON), *snap.raw_headers], body)
 
     # -- the caller's schema ------------------------------------------------------------

@@ -1,4 +1,8 @@
-"""What a server process holds in memory: the published snapshot, pre-projected per consumer.
+"""What a server process serves: the published snapshot, pre-projected per consumer.
+
+Held in this process's memory (``C360_SERVING=memory``), or read from the snapshot's serving
+file, one memory-mapped LMDB file all workers share (``file``, the default: see
+:mod:`c360.api.serving`); both are built by the same projection code below.
 
 Masks and row filters are applied here, once per snapshot, into each consumer's
 pre-serialised bytes: a request is a dict hit, never a policy evaluation. The served
@@ -8,19 +12,28 @@ one version from start to finish.
 An erasure rewrites the published version in place and says which customers it touched
 (``snapshot_edits``). Every worker polls for such edits every ``ERASURE_POLL_SECONDS`` and
 re-projects just those customers into a new snapshot object, swapped in whole like a new
-version; the worker that applies an erasure through the API does so before it answers.
+version; the worker that applies an erasure through the API does so before it answers. In
+file mode the re-projected customers are an overlay over the file, and the file is then
+rewritten with the erasure in it (so the erased data leaves the disk too).
 """
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
+import logging
+import os
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import orjson
 from sqlalchemy import select
 
+from c360.api import serving
+from c360.api.serving import FileView, ServingFile, ServingFileError
 from c360.core.clock import iso
 from c360.governance.access import ConsumerPolicy, policy_for
 from c360.governance.contracts import history
@@ -33,6 +46,7 @@ from c360.store import Store
 from c360.store import identity as idmap
 from c360.store.schema import snapshots
 
+log = logging.getLogger("c360.serving")
 JSON = b"application/json"
 # How often each serving worker checks the store for erasures applied to its snapshot in place.
 ERASURE_POLL_SECONDS = 0.5
@@ -55,6 +69,22 @@ class ConsumerView:
         t = self.since.get(cid)
         return t if t is not None else snap.changed.get(cid, 0.0)
 
+    def get(self, cid: str) -> bytes | None:
+        return self.rows.get(cid)
+
+    def after(self, cursor: str | None) -> Iterator[str]:
+        """Ids this consumer sees, in order, after ``cursor`` (from the first without one)."""
+        ids = self.ids
+        start = bisect.bisect_right(ids, cursor) if cursor else 0
+        return (ids[i] for i in range(start, len(ids)))
+
+    def emails_of(self, email: str) -> tuple[str, ...]:
+        return self.emails.get(email, ())
+
+
+# A consumer's view: held in this process, or read from the shared serving file.
+View = ConsumerView | FileView
+
 
 @dataclass(frozen=True)
 class Snapshot:
@@ -62,7 +92,7 @@ class Snapshot:
     as_of: str
     built_at: str
     built_ts: float
-    views: dict[str, ConsumerView]
+    views: dict[str, View]
     aliases: dict[str, str]
     hashes: dict[str, int]  # customer → hash of its stored record (changes between versions)
     changed: dict[str, float]  # customer → when its record last changed (epoch seconds)
@@ -77,9 +107,21 @@ class Snapshot:
     edit_seq: int = 0  # the last in-place edit (``snapshot_edits.seq``) these views include
     # Earlier majors served beside the snapshot's own shape: their spec and consumers' policies.
     majors: dict[int, tuple[Spec, dict[str, ConsumerPolicy]]] = field(default_factory=dict)
+    # Served from a serving file: the file, and customers erasures changed since it was written
+    # (their record's hash and change time; None: gone). ``hashes`` and ``changed`` are empty then.
+    file: ServingFile | None = None
+    edited: dict[str, tuple[int, float] | None] = field(default_factory=dict)
+
+    def holds(self, cid: str) -> bool:
+        """Whether the snapshot (as edited since) holds a record of ``cid``."""
+        if self.file is not None:
+            return self.edited[cid] is not None if cid in self.edited else self.file.meta(cid) is not None
+        return cid in self.hashes
 
     @property
     def customers(self) -> int:
+        if self.file is not None:
+            return self.file.customers - sum(1 for e in self.edited.values() if e is None)
         return len(self.hashes)
 
 
@@ -285,9 +327,10 @@ def load_snapshot(
     # Edits committed from here on are applied after loading (applying one twice is harmless).
     seq = store.last_edit()
     hashes: dict[str, int] = {}
-    views = build_views(spec.model, served.main, store.snapshot_rows(info.version), mask_key, hashes)
+    built = build_views(spec.model, served.main, store.snapshot_rows(info.version), mask_key, hashes)
     for major, (old, pinned) in served.majors.items():
-        views.update(build_views(old.model, pinned, store.view_rows(info.version, major), mask_key, {}))
+        built.update(build_views(old.model, pinned, store.view_rows(info.version, major), mask_key, {}))
+    views: dict[str, View] = {**built}
     built_ts = float(int(info.built_at.timestamp()))
     if previous.version:
         # A version loaded before in this process: unchanged records keep their change time, and
@@ -296,9 +339,9 @@ def load_snapshot(
             c: (previous.changed[c] if previous.hashes.get(c) == h else built_ts)
             for c, h in hashes.items()
         }
-        for consumer, view in views.items():
+        for consumer, view in built.items():
             before = previous.views.get(consumer)
-            if before is None:
+            if not isinstance(before, ConsumerView):
                 continue
             for cid, body in view.rows.items():
                 if previous.hashes.get(cid) == hashes[cid]:
@@ -309,7 +352,7 @@ def load_snapshot(
         known_since = previous.changes_known_since
     else:
         changed, known_since = _history(store, hashes, built_ts, info.version,
-                                        [(served.main, email_fields(spec.model), views)], mask_key)
+                                        [(served.main, email_fields(spec.model), built)], mask_key)
     as_of = iso(info.as_of)
     return Snapshot(
         info.version,
@@ -330,6 +373,53 @@ def load_snapshot(
     )
 
 
+def load_file_snapshot(
+    spec: Spec,
+    store: Store,
+    mask_key: bytes,
+    directory: Path,
+    previous: Snapshot = EMPTY,
+    policies: dict[str, ConsumerPolicy] | None = None,
+) -> Snapshot:
+    """The published snapshot served from its serving file (written first if no one has yet).
+
+    Raises :class:`ServingFileError` when the file is missing, truncated or another snapshot's.
+    """
+    info = store.current_snapshot()
+    if info is None:
+        return EMPTY
+    if policies is None:
+        policies = {c: policy_for(spec.model, c) for c in spec.model.consumers}
+    served = shapes(spec, store, info.version, info.spec_version, policies)
+    # Erasures applied to this version in place: a file written before them is not this one.
+    mark = serving.edit_mark(store, info.version)
+    prepared = serving.prepare(spec, store, mask_key, directory, info.version, info.run_id,
+                               info.customers, serving.Continuity.of(previous), mark=mark)
+    sf = prepared.file
+    log.info("serving snapshot %s from %s (%s in %.1fs)", info.version, sf.path,
+             "written" if prepared.written else "opened", prepared.seconds)
+    as_of = iso(info.as_of)
+    views: dict[str, View] = {c: FileView(sf, c) for c in sf.header["consumers"]}
+    return Snapshot(
+        info.version,
+        as_of,
+        iso(info.built_at),
+        float(sf.header["built_ts"]),
+        views,
+        idmap.aliases(store),
+        {},
+        {},
+        float(sf.header["known_since"]),
+        *_headers(info.version, as_of),
+        served.specs,
+        served.policies,
+        served.unavailable,
+        int(sf.header["edit_seq"]),
+        served.majors,
+        sf,
+    )
+
+
 def apply_edits(spec: Spec, store: Store, mask_key: bytes, snap: Snapshot, ids: Iterable[str],
                 at: float, seq: int, policies: dict[str, ConsumerPolicy]) -> Snapshot:
     """``snap`` with some customers' stored records re-read (an erasure changed them in place).
@@ -340,14 +430,27 @@ def apply_edits(spec: Spec, store: Store, mask_key: bytes, snap: Snapshot, ids: 
     wanted = sorted(set(ids))
     fresh = store.records_of(snap.version, wanted)
     hashes, changed = dict(snap.hashes), dict(snap.changed)
+    edited = dict(snap.edited)
     for cid in wanted:
         data = fresh.get(cid)
-        if data is None:
+        if snap.file is not None:
+            if data is None:
+                edited[cid] = None
+                continue
+            h = serving.record_hash(data)
+            before = edited[cid] if cid in edited else snap.file.meta(cid)
+            if before is None or before[0] != h:
+                edited[cid] = (h, at)
+        elif data is None:
             hashes.pop(cid, None)
             changed.pop(cid, None)
         elif hashes.get(cid) != (h := hash(data)):
             hashes[cid], changed[cid] = h, at
-    main = {c: p for c, p in policies.items() if c not in snap.specs}
+    # Consumers served the snapshot's own records (a consumer pinned to the snapshot's own major
+    # reads them too, by its pinned policy); those of earlier majors are patched below.
+    elsewhere = {c for _, pinned in snap.majors.values() for c in pinned}
+    main = {c: snap.policies.get(c, p) for c, p in policies.items()
+            if c not in elsewhere and c not in snap.unavailable}
     groups = [(spec.model, main, fresh)] + [
         (old.model, pinned, store.records_of(snap.version, wanted, major))
         for major, (old, pinned) in snap.majors.items()]
@@ -358,9 +461,11 @@ def apply_edits(spec: Spec, store: Store, mask_key: bytes, snap: Snapshot, ids: 
         now = {cid: project(live, emails, data, mask_key) for cid, data in records.items()}
         for consumer in live:
             view = snap.views.get(consumer)
-            if view is not None:
+            if isinstance(view, FileView):
+                views[consumer] = view.patched(snap, wanted, now)
+            elif view is not None:
                 views[consumer] = _patched(view, snap, consumer, wanted, now)
-    return replace(snap, views=views, hashes=hashes, changed=changed, edit_seq=seq)
+    return replace(snap, views=views, hashes=hashes, changed=changed, edited=edited, edit_seq=seq)
 
 
 def _patched(view: ConsumerView, snap: Snapshot, consumer: str, wanted: Sequence[str],
@@ -405,10 +510,29 @@ class ServerState:
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # ``file`` (the shared, memory-mapped serving file) or ``memory`` (C360_SERVING).
+    serving: str = field(default_factory=serving.mode)
+    directory: Path | None = None  # where serving files live (file mode)
+    problem: str | None = None  # why the published snapshot is not served (readiness says so)
+    retry_seconds: float = 10.0  # a refused serving file is tried again after this long
+    _failed: tuple[int, float] = (0, 0.0)
+    _rewrite: bool = False  # an erasure edited the served version: its file is to be rewritten
+    _retired: list[tuple[float, ServingFile]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.policies:
             self.policies = {c: policy_for(self.spec.model, c) for c in self.spec.model.consumers}
+        if self.serving == "file":
+            self.directory = self.directory or serving.serving_dir(self.store)
+            try:
+                if self.directory is None:
+                    raise OSError("the store is in memory")
+                self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+                if not os.access(self.directory, os.W_OK | os.X_OK):
+                    raise OSError(f"{self.directory} is not writable")
+            except OSError as exc:
+                log.warning("no serving file can be written (%s): serving from memory", exc)
+                self.serving, self.directory = "memory", None
 
     def policy(self, consumer: str) -> ConsumerPolicy:
         """The consumer's policy; an unknown consumer (a token naming one) is denied everything.
@@ -427,13 +551,49 @@ class ServerState:
         with self._lock:
             version = self.store.current_version()
             if version is not None and version != self.snapshot.version:
-                self.snapshot = load_snapshot(
-                    self.spec, self.store, self.mask_key, self.snapshot, self.policies
-                )
+                if self.directory is not None:
+                    self._load_file(version)
+                else:
+                    self.snapshot = load_snapshot(
+                        self.spec, self.store, self.mask_key, self.snapshot, self.policies
+                    )
             self._apply_edits()
+            if self._rewrite and version is not None and version == self.snapshot.version:
+                # The overlay already hides what was erased; the file still holds it on disk. A
+                # file of this version with the erasure in it replaces it (the first worker here
+                # writes it) and every older file is removed.
+                self._load_file(version)
+                self._apply_edits()
+            self._close_retired()
         self.keys = {
             h: (c, e.timestamp() if e else None) for h, (c, e) in self.store.active_keys().items()
         }
+
+    def _load_file(self, version: int) -> None:
+        """Swap to the new version's serving file; refuse a bad one and keep the previous."""
+        assert self.directory is not None
+        failed, when = self._failed
+        if failed == version and time.monotonic() - when < self.retry_seconds:
+            return
+        old = self.snapshot
+        try:
+            new = load_file_snapshot(self.spec, self.store, self.mask_key, self.directory, old,
+                                     self.policies)
+        except (ServingFileError, OSError, ValueError) as exc:
+            self.problem = f"snapshot {version} is not served: {exc}"
+            self._failed = (version, time.monotonic())
+            log.error("serving file refused, still serving snapshot %s: %s", old.version, exc)
+            return
+        self.problem, self._failed, self._rewrite = None, (0, 0.0), False
+        self.snapshot = new
+        if old.file is not None and old.file is not new.file:
+            self._retired.append((time.monotonic(), old.file))
+
+    def _close_retired(self) -> None:
+        """Close replaced files once no request can still be reading them."""
+        now = time.monotonic()
+        while self._retired and now - self._retired[0][0] > serving.GRACE_SECONDS:
+            self._retired.pop(0)[1].close()
 
     def apply_edits(self) -> int:
         """Apply erasures committed since the served snapshot was loaded; the customers touched."""
@@ -453,6 +613,7 @@ class ServerState:
             self.snapshot = replace(snap, edit_seq=seq)
             return 0
         at = max(a for _, a in mine).timestamp()
+        self._rewrite = self.snapshot.file is not None
         self.snapshot = apply_edits(self.spec, self.store, self.mask_key, snap, (c for c, _ in mine),
                                     at, seq, self.policies)
         return len({c for c, _ in mine})
