@@ -35,6 +35,7 @@ from c360.api.state import ServerState
 from c360.pipeline.live import LiveReader
 from c360.spec.validate import Spec
 from c360.store import Store
+from c360.web import mount as mount_web
 
 JSON = "application/json"
 Scope = MutableMapping[str, Any]
@@ -171,6 +172,8 @@ def create_app(
         version=spec.model.version,
         description=spec.model.description or "A governed Customer 360 data product.",
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc are served offline by the web app (c360.web.docs)
+        redoc_url=None,
     )
     app.state.c360 = state
     app.state.service = service
@@ -416,6 +419,7 @@ def create_app(
         return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     app.include_router(erasures_router)
+    mount_web(app)  # the web app under /app, offline /docs and /redoc, the bearer scheme in /openapi.json
 
     app.add_middleware(FastPath, service=service)
     return app

@@ -95,8 +95,10 @@ def demo(
                           highlight=False, soft_wrap=True)
     console.print(f"  curl -s {base}/v1/customers/{some_id}    # no key: 401", highlight=False)
     if "product_owner" in keys:
-        console.print(f"  open {base}/ in a browser: any user name, and product_owner's key as the password",
-                      highlight=False)
+        console.print(f"  open {base}/app in a browser and sign in with product_owner's key (the web app: "
+                      "fields and lineage, customers, the review queue, the audit log, erasure)",
+                      highlight=False, soft_wrap=True)
+        console.print(f"  {base}/docs and {base}/redoc: the API's documentation, served offline", highlight=False)
     if no_serve:
         return
     from c360.api.serve import run

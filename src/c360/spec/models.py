@@ -16,7 +16,7 @@ Delivery = Literal["materialised", "live"]
 # How a granted field may be masked for a consumer: j***@acme.com, a keyed hash, the year only,
 # the last four characters, or nothing at all (the field is present, its value null).
 MaskKind = Literal["email", "hash", "year", "last4", "redact"]
-Right = Literal["erasure", "subject_access", "owner", "dpo"]
+Right = Literal["erasure", "subject_access", "owner", "dpo", "steward", "viewer"]
 CheckKind = Literal["not_null", "unique", "accepted_values", "range", "freshness"]
 
 IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
