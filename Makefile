@@ -27,13 +27,15 @@ $(VENV)/.dev: pyproject.toml
 demo: $(BIN)/c360  ## generate the demo sources, build the product and serve it
 	$(BIN)/c360 demo --dir $(DEMO_DIR) --accounts $(ACCOUNTS) --host $(HOST) --port $(PORT)
 
-test: $(VENV)/.dev  ## run the whole test suite (and lint + types)
+test: $(VENV)/.dev  ## run the whole test suite (and lint, types, layers)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
-lint: $(VENV)/.dev  ## ruff
+lint: $(VENV)/.dev  ## ruff and the import layers
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/lint-imports
 
 typecheck: $(VENV)/.dev  ## mypy --strict on src/
 	$(BIN)/mypy

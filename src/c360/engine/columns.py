@@ -19,8 +19,8 @@ from typing import Any
 
 from babel.numbers import get_currency_precision
 
-from c360.connectors.base import PathError, get_path
 from c360.core import jsonutil
+from c360.core.records import PathError, get_path
 from c360.spec.models import ColumnSpec, ProductSpec, SourceSpec
 
 _TRUE = {"true", "t", "yes", "y", "1", "on"}

@@ -29,10 +29,10 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, bindparam, delete, insert, or_, select, text, update
 
-from c360.connectors.base import get_path
 from c360.core import jsonutil
 from c360.core.clock import utcnow
 from c360.core.errors import C360Error, StoreError
+from c360.core.records import get_path
 from c360.governance import audit
 from c360.governance.lineage import field_lineage
 from c360.governance.suppression import (

@@ -21,8 +21,8 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from c360.connectors.base import Quarantined, Record, get_path
 from c360.core import jsonutil
+from c360.core.records import Quarantined, Record, get_path
 from c360.governance.audit import audit_key
 from c360.spec.models import ProductSpec, SourceSpec
 from c360.store import Store

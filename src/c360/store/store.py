@@ -13,11 +13,11 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from c360.connectors.base import Quarantined, Record
 from c360.core import jsonutil
 from c360.core.clock import utcnow
 from c360.core.errors import StoreError
 from c360.core.ids import hash_key, key_prefix, new_api_key
+from c360.core.records import Quarantined, Record
 from c360.store import db
 from c360.store.schema import (
     consumer_keys,

@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from c360.core import jsonutil
 from c360.core.jsonutil import content_hash
-from c360.connectors.base import get_path
+from c360.core.records import get_path
 from c360.governance.policy import served_view
 from c360.spec.models import ProductSpec
 from c360.store import Store
