@@ -94,11 +94,15 @@ def sync(
     source: Annotated[list[str] | None, typer.Option("--source", help="Only this source (repeatable).")] = None,
     full: Annotated[bool, typer.Option("--full", help="Ignore cursors; read everything again.")] = False,
     store: StoreOpt = None,
+    parallel: Annotated[int, typer.Option("--parallel", min=1, envvar="C360_SYNC_PARALLEL",
+                                          help="Sources synced at once.")] = 4,
 ) -> None:
     """Read sources into staging (incrementally from each source's cursor).
 
-    Each source syncs on its own: one that fails is reported by name and the others still
-    sync; the exit code is 1 if any failed, and the run is recorded as failed.
+    Sources sync at once (--parallel of them), each on its own: one that fails is reported
+    by name and the others still sync; the exit code is 1 if a required source failed (a
+    source with ``required: false`` that fails is reported, not fatal), and the run is
+    recorded as failed.
     """
     from rich.markup import escape
 
@@ -113,7 +117,8 @@ def sync(
     run_id = st.start_run("sync")
     try:
         with RichReporter(console) as rep:
-            outcome = sync_each(s, st, run_id=run_id, sources=source, full=full, reporter=rep)
+            outcome = sync_each(s, st, run_id=run_id, sources=source, full=full, reporter=rep,
+                                parallel=parallel)
     except BaseException as exc:  # interrupted or the store failed: never leave the run 'running'
         st.finish_run(run_id, "failed", {"error": f"{type(exc).__name__}: {exc}"})
         raise
@@ -123,9 +128,11 @@ def sync(
         rate = r.records / r.seconds if r.seconds else 0.0
         table.add_row(r.source, str(r.counts.new), str(r.counts.changed), str(r.counts.unchanged),
                       str(r.counts.deleted), str(r.quarantined), f"{rate:,.0f}")
-    errors = {f.source: f.message for f in outcome.failed}
+    errors = {f.source: f.message for f in outcome.failed if s.model.sources[f.source].required}
+    optional = {f.source: f.message for f in outcome.failed if not s.model.sources[f.source].required}
     st.finish_run(run_id, "failed" if errors else "succeeded",
-                  {"sources": [r.source for r in results], **({"failed": errors} if errors else {})})
+                  {"sources": [r.source for r in results], **({"failed": errors} if errors else {}),
+                   **({"failed_optional": optional} if optional else {})})
     console.print(table)
     print_notices({r.source: r.notices for r in results if r.notices})
     for r in results:
@@ -134,12 +141,16 @@ def sync(
             console.print(f"[red]{r.source}: {r.quarantined:,} of {r.quarantined + r.records:,} rows read were "
                           f"quarantined[/red] ({kind}, e.g. {where}); records the read did not show are kept, "
                           "not deleted, and the next build refuses this source", highlight=False)
+    for message in optional.values():
+        err.print(f"[yellow]failed (required: false):[/yellow] {escape(message)}; a build uses what its last "
+                  "good sync staged", highlight=False, soft_wrap=True)
     for message in errors.values():
         err.print(f"[red]failed:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     if errors:
-        err.print(f"{len(errors)} of {len(errors) + len(results)} source(s) failed to sync; the others "
-                  f"were synced. Fix the cause above, then run c360 sync again (--source NAME syncs "
-                  f"just one).", highlight=False, soft_wrap=True)
+        not_required = f" ({len(optional)} of them not required)" if optional else ""
+        err.print(f"{len(outcome.failed)} of {len(outcome.failed) + len(results)} source(s) failed to sync"
+                  f"{not_required}; the others were synced. Fix the cause above, then run c360 sync again "
+                  f"(--source NAME syncs just one).", highlight=False, soft_wrap=True)
         raise typer.Exit(1)
 
 

@@ -4,16 +4,21 @@ Reads are keyset pages (see ``sql.py``) on an autocommit connection, so memory
 stays flat whatever the table's size and no transaction is held open between
 pages. Connection failures and timeouts are Transient; bad credentials, a
 missing database, table or column are Terminal, with what to fix.
+
+With ``cdc: true`` (PostgreSQL with ``wal_level = logical``) a read follows a logical
+replication slot instead of a cursor column, so updates that keep their timestamp and hard
+DELETEs are seen without a full read (see ``pg_cdc.py``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 
-from c360.connectors.base import Column, ConnectorOptions
+from c360.connectors.base import DEFAULT_BATCH_SIZE, Batch, Column, ConnectorOptions
 from c360.connectors.sql import ServerOptions, SqlConnector, scrub
 from c360.core.errors import (
     MissingDependency,
@@ -29,6 +34,10 @@ class PostgresOptions(ServerOptions):
     user: str | None = None
     dbname: str | None = None
     sslmode: str | None = None
+    # Change data capture through a logical replication slot (needs wal_level = logical and a
+    # user with the REPLICATION attribute); ``slot`` names it (default c360_<db>_<schema>_<table>).
+    cdc: bool = False
+    slot: str | None = Field(default=None, pattern=r"^[a-z0-9_]{1,63}$")
 
 
 # SQLSTATE classes worth retrying: connection exceptions, insufficient resources,
@@ -87,6 +96,30 @@ class PostgresConnector(SqlConnector):
         if o.dbname:
             kwargs["dbname"] = o.dbname
         return self._psycopg.connect(**kwargs)
+
+    def check(self) -> None:
+        super().check()
+        if self.options.cdc:
+            level = self._execute("SHOW wal_level").fetchone()[0]
+            if level != "logical":
+                from c360.connectors.pg_cdc import wal_error
+
+                raise wal_error(self, f"wal_level is '{level}'")
+
+    def read(
+        self,
+        stream: str,
+        *,
+        key: str,
+        since: str | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ) -> Iterator[Batch]:
+        if not self.options.cdc:
+            yield from super().read(stream, key=key, since=since, batch_size=batch_size)
+            return
+        from c360.connectors.pg_cdc import PgCdc
+
+        yield from PgCdc(self, stream, key, batch_size).read(since)
 
     def tables(self, conn: Any) -> list[str]:
         sql = (

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -28,7 +29,14 @@ _FALSE = {"false", "f", "no", "n", "0", "off"}
 
 
 class ValueProblem(ValueError):
-    """A value that cannot be read as its declared type."""
+    """A value that cannot be read as its declared type.
+
+    Raised for a whole record, ``problems`` holds every bad column as ``(column, problem)``.
+    """
+
+    def __init__(self, message: str, problems: tuple[tuple[str, str], ...] = ()) -> None:
+        super().__init__(message)
+        self.problems = problems
 
 
 @dataclass
@@ -145,6 +153,39 @@ def _boolean(value: Any) -> bool:
     raise ValueProblem(f"expected true or false, found {value!r}")
 
 
+_SPACES = re.compile(r"\s+")
+# A word's first letter: after the start, white space, a hyphen, a slash, a bracket or a quote.
+_WORD_START = re.compile(r"(^|[\s\-/(\"“])(\w)")
+# O'Neil, D'Arcy: a one-letter prefix and an apostrophe capitalise what follows (not "Joe's").
+_ELISION = re.compile(r"(?<![\w'’])(\w['’])(\w)(?=\w)")
+
+
+def clean(value: str, *, trim: bool = False, collapse_spaces: bool = False, case: str | None = None) -> str:
+    """A string column's value after its declared hygiene: spaces collapsed, trimmed, cased.
+
+    ``collapse_spaces`` makes every run of white space (tabs, newlines, non-breaking spaces)
+    one space; ``trim`` strips it at both ends; ``title`` capitalises each word and lower-cases
+    the rest of it.
+
+    >>> clean("  ACME   widgets\tltd ", trim=True, collapse_spaces=True, case="title")
+    'Acme Widgets Ltd'
+    >>> clean("o'neil-SMITH, joe's bar", case="title")
+    "O'Neil-Smith, Joe's Bar"
+    """
+    if collapse_spaces:
+        value = _SPACES.sub(" ", value)
+    if trim:
+        value = value.strip()
+    if case == "lower":
+        value = value.lower()
+    elif case == "upper":
+        value = value.upper()
+    elif case == "title":
+        value = _WORD_START.sub(lambda m: m.group(1) + m.group(2).upper(), value.lower())
+        value = _ELISION.sub(lambda m: m.group(1) + m.group(2).upper(), value)
+    return value
+
+
 class ColumnReader:
     """Reads and normalises one source's declared columns from raw payloads."""
 
@@ -153,8 +194,9 @@ class ColumnReader:
         self.source = source
         self.product = product
         self.columns = list(source.columns.items())
-        # Columns whose bad values are nulled (and reported) rather than costing the record.
-        self.nullable = frozenset(c for c, col in self.columns if (col.on_invalid or source.on_invalid) == "null")
+        # Columns whose bad values are nulled (and reported) rather than costing the record: the
+        # column's own on_error (or on_invalid) wins over the source's on_invalid.
+        self.nullable = frozenset(c for c, col in self.columns if (col.invalid_policy or source.on_invalid) == "null")
         self.vocab: dict[str, dict[str, str]] = {}
         for cname, col in self.columns:
             if isinstance(col.map, str):
@@ -164,12 +206,15 @@ class ColumnReader:
 
     def read(self, payload: Mapping[str, Any], unmapped: Unmapped | None = None,
              nulled: list[tuple[str, str]] | None = None) -> dict[str, Any]:
-        """Normalised values by column; raises :class:`ValueProblem` naming the column.
+        """Normalised values by column; raises :class:`ValueProblem` naming every bad column.
 
-        A bad value of a column declared ``on_invalid: null`` becomes null instead, and
+        Every column is read, so the problem lists them all (``column 'Seats': expected ...,
+        found '1e20'; column 'Created': ...``), not just the first. A bad value of a column
+        whose policy is ``null`` (``on_error``/``on_invalid``) becomes null instead, and
         ``(column, problem)`` is added to ``nulled``.
         """
         out: dict[str, Any] = {}
+        bad: list[tuple[str, str]] = []
         for cname, col in self.columns:
             path = col.from_ or cname
             try:
@@ -180,12 +225,14 @@ class ColumnReader:
                 else:
                     out[cname] = self._value(cname, col, raw, payload, unmapped)
             except (ValueProblem, PathError) as exc:
+                out[cname] = None
                 if cname in self.nullable:
-                    out[cname] = None
                     if nulled is not None:
                         nulled.append((cname, str(exc)))
                     continue
-                raise ValueProblem(f"column '{cname}': {exc}") from None
+                bad.append((cname, str(exc)))
+        if bad:
+            raise ValueProblem("; ".join(f"column '{c}': {p}" for c, p in bad), tuple(bad))
         return out
 
     def _value(
@@ -201,6 +248,8 @@ class ColumnReader:
                 value = jsonutil.dumps(raw).decode()
             else:
                 value = str(raw)
+            if col.hygiene:
+                value = clean(value, trim=col.trim, collapse_spaces=col.collapse_spaces, case=col.case)
             if cname in self.vocab:
                 mapped = self.vocab[cname].get(value)
                 if mapped is None:

@@ -125,11 +125,19 @@ def refuse_unreadable(spec: Spec, store: Store, report: BuildReport, norm: Norma
     broken source: publishing without it would empty its fields for every customer. The
     previous snapshot stays, and the refused read's cursor is put back so the next build
     reads it again.
+
+    A ``required: false`` source whose sync failed is built from what staging held before
+    (its ``not_synced`` notice, in the report, says how many records that is).
     """
     synced = {s.source: s for s in report.synced}
     refused = []
     for name in spec.model.sources:
         s = synced.get(name)
+        if s is not None and s.failed is not None:
+            held = len(norm.frames[name]) if name in norm.frames else 0
+            s.notices["not_synced"]["examples"] = [
+                f"{s.failed}; built from the {held:,} record(s) its last good sync staged (required: false)"]
+            report.notices.setdefault(name, s.notices)
         reasons = QuarantineReasons()
         if s is not None:
             reasons.counts.update(s.reasons.counts)

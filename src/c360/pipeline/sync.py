@@ -1,19 +1,36 @@
 """Sync: each source read by its connector and landed in staging, resumable from its cursor.
 
-Sources sync independently: one that fails is recorded with its error and the others
-still sync (``sync_each``); ``sync`` raises once every source has had its turn.
+Sources sync independently and at once (``sync_each``: a pool of ``parallel`` threads, 4 by
+default): one that fails is recorded with its error and the others still sync; ``sync``
+raises once every source has had its turn, if a *required* source failed. A source declared
+``required: false`` that fails comes back as a :class:`SourceSync` marked ``failed``, so a
+build goes on with what staging holds of it from its last good sync, and says so.
+
+The store is shared by the threads: each of its calls takes a connection of its own from
+the engine's pool (SQLAlchemy engines are thread-safe; connections are not shared). On
+SQLite, whose one writer at a time would refuse a transaction that read before another
+committed (``database is locked``, whatever the busy timeout), every write of a sync is
+taken under one lock, so the sources' reads overlap and their writes queue. A store whose
+pool keeps one connection per thread or one for all (an in-memory SQLite) syncs one source
+at a time.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.pool import SingletonThreadPool, StaticPool
+
 from c360.connectors.base import Connector, Notice, Quarantined, Record, get_path
+from c360.connectors.pg_cdc import REREAD
 from c360.connectors.registry import make_connector
 from c360.core.errors import C360Error, SourceError, TransientSourceError
 from c360.engine.columns import ValueProblem, parse_timestamp
@@ -36,6 +53,9 @@ class SourceSync:
     reasons: QuarantineReasons = field(default_factory=lambda: QuarantineReasons())
     notices: dict[str, dict[str, Any]] = field(default_factory=dict)  # kind -> {count, examples}
     refused: bool = False  # a full read mostly quarantined: what staging holds was not tombstoned
+    # The sync of a ``required: false`` source failed (this is the message): staging keeps what
+    # its last good sync left, and the build uses that.
+    failed: str | None = None
 
     @property
     def records(self) -> int:
@@ -156,6 +176,10 @@ def stream_name(spec: Spec, source: str) -> str:
     return spec.model.sources[source].stream or ""
 
 
+class SyncCancelled(C360Error):
+    """Another source's sync was interrupted (Ctrl-C): this one stopped between two batches."""
+
+
 def sync_source(
     spec: Spec,
     store: Store,
@@ -165,17 +189,33 @@ def sync_source(
     full: bool = False,
     reporter: Reporter | None = None,
     retries: int = 3,
+    write_lock: threading.Lock | None = None,
+    stop: threading.Event | None = None,
 ) -> SourceSync:
-    """Read one source into staging. A transient failure resumes from the last committed cursor."""
+    """Read one source into staging. A transient failure resumes from the last committed cursor.
+
+    ``write_lock``, when given, is held for each write to the store (see the module's note);
+    ``stop``, when set, ends the read between two batches (what was committed stays).
+    """
     reporter = reporter or Silent()
     src = spec.model.sources[source]
     out = SourceSync(source)
     started = time.perf_counter()
     task = f"sync {source}"
     reporter.start(task)
+
+    def writing() -> contextlib.AbstractContextManager[Any]:
+        return write_lock if write_lock is not None else contextlib.nullcontext()
+
+    def check_stop() -> None:
+        if stop is not None and stop.is_set():
+            raise SyncCancelled(f"source '{source}': sync interrupted; what it committed is kept, "
+                                "and the next sync resumes from there")
+
     out.started_from = store.cursor(source)
     if full:
-        store.reset_cursor(source)
+        with writing():
+            store.reset_cursor(source)
     conn = open_connector(spec, source)
     # Erased subjects are dropped or anonymised on arrival, so a sync never brings them back.
     suppressor = Suppressor.load(store, spec.model)
@@ -189,10 +229,16 @@ def sync_source(
         while True:
             try:
                 for batch in conn.read(stream_name(spec, source), key=src.key, since=since):
+                    check_stop()
+                    if not out.batches and any(n.kind == REREAD for n in batch.notices):
+                        # The connector could not resume (a replication slot gone) and reads the
+                        # source from the beginning: a complete read, which may reveal deletions.
+                        complete_read = True
                     records = ledger.admit(suppressor.admit(source, batch.records))
-                    counts = store.stage(source, records, cursor=batch.cursor,
-                                         quarantined=suppressor.scrub_quarantined(batch.quarantined),
-                                         run_id=run_id)
+                    with writing():
+                        counts = store.stage(source, records, cursor=batch.cursor,
+                                             quarantined=suppressor.scrub_quarantined(batch.quarantined),
+                                             run_id=run_id)
                     out.counts += counts
                     out.batches += 1
                     out.quarantined += len(batch.quarantined)
@@ -206,17 +252,24 @@ def sync_source(
                 attempt += 1
                 if attempt > retries:
                     raise as_source(exc, source, src.connector) from exc
-                time.sleep(min(2.0**attempt, 30.0))
+                pause = min(2.0**attempt, 30.0)
+                if stop is not None:
+                    stop.wait(pause)
+                    check_stop()
+                else:
+                    time.sleep(pause)
             except SourceError as exc:
                 raise as_source(exc, source, src.connector) from exc
         if complete_read and out.quarantined > quarantine_threshold(spec, source) * (out.quarantined + out.records):
             # Mostly unreadable (a renamed key column, a wrong encoding): absence proves nothing,
             # and the read is not taken as done, so the next one meets the source again.
             out.refused = True
-            store.restore_cursor(source, out.started_from)
+            with writing():
+                store.restore_cursor(source, out.started_from)
         elif complete_read:
             # A full read shows every live record: what staging holds beyond it was deleted at source.
-            out.tombstoned = store.tombstone_missing(source, ledger.seen.keys())
+            with writing():
+                out.tombstoned = store.tombstone_missing(source, ledger.seen.keys())
             out.counts.deleted += out.tombstoned
     finally:
         conn.close()
@@ -258,6 +311,16 @@ class SyncFailed(C360Error):
                          + "\n".join(f"  {f.message}" for f in failures))
 
 
+DEFAULT_PARALLEL = 4  # sources synced at once: reads mostly wait on the network
+
+
+def shares_connections(store: Store) -> bool:
+    """Whether threads may use ``store`` at once: false when its pool gives every thread its own
+    connection (an in-memory SQLite database is then a different one in each thread) or hands
+    one connection to all."""
+    return not isinstance(store.engine.pool, SingletonThreadPool | StaticPool)
+
+
 def sync_each(
     spec: Spec,
     store: Store,
@@ -266,19 +329,47 @@ def sync_each(
     sources: list[str] | None = None,
     full: bool = False,
     reporter: Reporter | None = None,
+    parallel: int = DEFAULT_PARALLEL,
 ) -> SyncOutcome:
-    """Sync every source on its own: a failing source is recorded and the rest still sync.
+    """Sync every source on its own, ``parallel`` at a time: a failing source is recorded and
+    the rest still sync.
 
     Each source commits its own batches and cursor, so a failure in one (bad credentials,
-    a missing file) neither loses nor blocks what the others read.
+    a missing file) neither loses nor blocks what the others read. ``synced`` and ``failed``
+    list the sources in the spec's order, whichever finished first.
     """
-    outcome = SyncOutcome()
-    for name in sources or list(spec.model.sources):
+    names = list(sources or spec.model.sources)
+    workers = max(1, min(parallel, len(names))) if shares_connections(store) else 1
+    lock = threading.Lock() if store.dialect == "sqlite" else None
+    stop = threading.Event()
+
+    def one(name: str) -> SourceSync | SourceFailure:
         try:
-            outcome.synced.append(
-                sync_source(spec, store, name, run_id=run_id, full=full, reporter=reporter))
+            return sync_source(spec, store, name, run_id=run_id, full=full, reporter=reporter,
+                               write_lock=lock, stop=stop)
         except Exception as exc:  # reported per source, so the rest still sync
-            outcome.failed.append(SourceFailure(name, exc))
+            return SourceFailure(name, exc)
+
+    results: list[SourceSync | SourceFailure] = []
+    if workers == 1:
+        results = [one(name) for name in names]
+    else:
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="c360-sync")
+        try:
+            futures = [pool.submit(one, name) for name in names]
+            results = [f.result() for f in futures]
+        except BaseException:
+            # Interrupted: sources not started never start; those reading stop after their batch.
+            stop.set()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+    outcome = SyncOutcome()
+    for r in results:
+        if isinstance(r, SourceFailure):
+            outcome.failed.append(r)
+        else:
+            outcome.synced.append(r)
     return outcome
 
 
@@ -290,14 +381,28 @@ def sync(
     sources: list[str] | None = None,
     full: bool = False,
     reporter: Reporter | None = None,
+    parallel: int = DEFAULT_PARALLEL,
 ) -> list[SourceSync]:
-    """Sync every source (see ``sync_each``), then raise if any failed.
+    """Sync every source (see ``sync_each``), then raise if a required source failed.
 
-    One failure is raised as it is; several as :class:`SyncFailed`, naming each source.
+    One failure is raised as it is; several as :class:`SyncFailed`, naming each source. A
+    source declared ``required: false`` that failed is returned as a :class:`SourceSync`
+    with ``failed`` set and a ``not_synced`` notice: what staging holds of it stays, and a
+    build goes on with it.
     """
-    outcome = sync_each(spec, store, run_id=run_id, sources=sources, full=full, reporter=reporter)
-    if len(outcome.failed) == 1:
-        raise outcome.failed[0].error
-    if outcome.failed:
-        raise SyncFailed(outcome.failed)
-    return outcome.synced
+    outcome = sync_each(spec, store, run_id=run_id, sources=sources, full=full, reporter=reporter,
+                        parallel=parallel)
+    required = [f for f in outcome.failed if spec.model.sources[f.source].required]
+    if len(required) == 1:
+        raise required[0].error
+    if required:
+        raise SyncFailed(required)
+    synced = {s.source: s for s in outcome.synced}
+    for f in outcome.failed:
+        stale = SourceSync(f.source, failed=f.message)
+        stale.started_from = stale.cursor = store.cursor(f.source)
+        stale.note([Notice("not_synced", f"{f.message}; built from what its last good sync staged "
+                                         "(required: false)")])
+        synced[f.source] = stale
+    order = list(sources or spec.model.sources)
+    return [synced[n] for n in order if n in synced]

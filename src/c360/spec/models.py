@@ -55,6 +55,8 @@ class Currency(_Model):
 
 
 OnInvalid = Literal["quarantine", "null"]
+# How a string column's letters are cased once read (``title``: each word capitalised).
+Case = Literal["lower", "upper", "title"]
 
 
 def _yaml_null(v: Any) -> Any:
@@ -76,14 +78,39 @@ class ColumnSpec(_Model):
     # A value that cannot be read as ``type``: its record is quarantined, or (``null``) the
     # record is kept with this field null and the value reported. Unset: the source's choice.
     on_invalid: OnInvalid | None = None
+    # ``on_error`` is the same choice under the name the column's other value options use;
+    # give one of the two (both, they must agree).
+    on_error: OnInvalid | None = None
     # How a date or timestamp column writes its values when they are not ISO 8601 (strftime
     # codes: "%d/%m/%Y" reads 08/11/2025 as the 8th of November).
     format: str | None = None
+    # Value hygiene of a string column, applied in this order before any vocabulary ``map``:
+    # spaces stripped at both ends, runs of white space made one space, letters cased.
+    trim: bool = False
+    collapse_spaces: bool = False
+    case: Case | None = None
 
-    _on_invalid = field_validator("on_invalid", mode="before")(_yaml_null)
+    _on_invalid = field_validator("on_invalid", "on_error", mode="before")(_yaml_null)
+
+    @property
+    def invalid_policy(self) -> OnInvalid | None:
+        """What a bad value of this column costs, when the column says (else the source's choice)."""
+        return self.on_error or self.on_invalid
+
+    @property
+    def invalid_key(self) -> str:
+        """The spec key that set :attr:`invalid_policy` (for messages)."""
+        return "on_error" if self.on_error is not None else "on_invalid"
+
+    @property
+    def hygiene(self) -> bool:
+        return self.trim or self.collapse_spaces or self.case is not None
 
     @model_validator(mode="after")
     def _money(self) -> ColumnSpec:
+        if self.on_error is not None and self.on_invalid is not None and self.on_error != self.on_invalid:
+            raise ValueError(f"'on_error: {self.on_error}' and 'on_invalid: {self.on_invalid}' disagree; "
+                             "give one of them")
         if self.type == "money" and not (self.currency or self.currency_column):
             raise ValueError("a money column needs 'currency' (e.g. GBP) or 'currency_column'")
         if self.format is not None:
@@ -123,6 +150,9 @@ class SourceSpec(BaseModel):
     quarantine_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     # The column that says which of two rows with one key is newer; unset, the later row wins.
     updated_at: str | None = None
+    # Whether a build may publish when this source fails to sync: ``true`` (default) blocks the
+    # publish; ``false`` builds with what staging holds from its last good sync, and says so.
+    required: bool = True
 
     _on_invalid = field_validator("on_invalid", mode="before")(_yaml_null)
 

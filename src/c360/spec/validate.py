@@ -15,7 +15,7 @@ from c360.core.text import closest
 from c360.governance.policy import problems as access_problems
 from c360.spec.expressions import ExpressionError, column_refs, parse_expression
 from c360.spec.loader import Located, Path_, load_yaml, load_yaml_text, substitute_env
-from c360.spec.models import IDENT, SOURCE_KEYS, CheckSpec, ProductSpec, SourceSpec
+from c360.spec.models import IDENT, SOURCE_KEYS, CheckSpec, ColumnSpec, ProductSpec, SourceSpec
 
 # The transforms an identity rule or identifier may name (c360.identity.transforms has them).
 TRANSFORMS = ("trim", "lower", "digits", "salesforce_id", "e164", "domain", "email")
@@ -163,7 +163,7 @@ def _allowed_keys(loc: Path_) -> list[str]:
     if head == "subscriptions" and len(loc) == 2:
         return list(m.SubscriptionSpec.model_fields)
     if head == "sources" and len(loc) == 4 and loc[2] == "columns":
-        return ["type", "from", "currency", "currency_column", "minor_units", "map", "description", "pii"]
+        return [f.alias or name for name, f in m.ColumnSpec.model_fields.items()]
     return []
 
 
@@ -338,7 +338,7 @@ def _check_source(name: str, src: SourceSpec, model: ProductSpec, doc: Located, 
                 for err in exc.errors():
                     key = str(err["loc"][0]) if err["loc"] else ""
                     if err["type"] == "extra_forbidden":
-                        allowed = sorted(set(opts_model.model_fields) | SOURCE_KEYS)
+                        allowed = sorted(set(opts_model.model_fields) | SOURCE_KEYS | set(SourceSpec.model_fields))
                         issues.append(doc.issue((*at, key), f"unknown option '{key}' for connector "
                                                 f"'{src.connector}'", closest(key, allowed)))
                     else:
@@ -352,6 +352,7 @@ def _check_source(name: str, src: SourceSpec, model: ProductSpec, doc: Located, 
         issues.append(doc.issue((*at, "key"), f"key '{src.key}' is not one of the source's columns",
                                 closest(src.key, cols)))
     for cname, col in cols.items():
+        issues.extend(_check_hygiene((*at, "columns", cname), cname, col, doc))
         if isinstance(col.map, str) and col.map not in model.vocabularies:
             issues.append(doc.issue((*at, "columns", cname, "map"), f"unknown vocabulary '{col.map}'",
                                     closest(col.map, model.vocabularies)))
@@ -394,6 +395,21 @@ def _check_source(name: str, src: SourceSpec, model: ProductSpec, doc: Located, 
         issues.append(doc.issue((*at, "updated_at"), f"unknown column '{src.updated_at}' (updated_at names the "
                                 "declared column that says which of two rows with one key is newer)",
                                 closest(src.updated_at, cols)))
+
+
+def _check_hygiene(at: Path_, cname: str, col: ColumnSpec, doc: Located) -> list[SpecIssue]:
+    """``trim``, ``collapse_spaces`` and ``case`` clean text: they belong to string columns."""
+    if col.type == "string":
+        return []
+    out = []
+    for option in ("trim", "collapse_spaces", "case"):
+        value = getattr(col, option)
+        if value not in (False, None):
+            why = "" if col.type == "json" else (f" (read as {col.type}, its values' surrounding spaces are "
+                                                 "ignored already)")
+            out.append(doc.issue((*at, option), f"'{option}' cleans text, so it belongs to a string column, and "
+                                 f"'{cname}' is {col.type}{why}; remove it, or declare the column 'type: string'"))
+    return out
 
 
 def _check_rules(model: ProductSpec, doc: Located, issues: list[SpecIssue]) -> list[Rule]:
