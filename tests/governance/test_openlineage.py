@@ -109,17 +109,23 @@ def test_event_round_trips_through_the_client_models() -> None:
     assert out["name"] == "customer_360.snapshot"
     names = [f["name"] for f in out["facets"]["schema"]["fields"]]
     assert names == product.field_names
-    assert {i["name"] for i in data["inputs"]} == {
-        f"customer_360.source.{s}" for s in product.sources
+    # the demo's sources are files: the ``file`` namespace and their paths (as the spec writes them)
+    assert {(i["namespace"], i["name"]) for i in data["inputs"]} == {
+        ("file", f"{s.options['path']}/{s.stream or n}" if s.connector == "sqlite" else str(s.options["path"]))
+        for n, s in product.sources.items()
     }
 
 
 def test_column_lineage_of_a_field_combining_several_sources() -> None:
     product = load_spec(DEMO_SPEC).model
-    data = json.loads(event_json(build_event(product, "START", "build-2")))
+    data = json.loads(event_json(build_event(product, "START", "build-2", base_dir=DEMO_SPEC.parent)))
     fields = data["outputs"][0]["facets"]["columnLineage"]["fields"]
-    inputs = {(i["name"], i["field"]) for i in fields["account_name"]["inputFields"]}
-    assert inputs == {("customer_360.source.crm", "Name"), ("customer_360.source.billing", "name")}
+    inputs = {(i["namespace"], i["name"], i["field"]) for i in fields["account_name"]["inputFields"]}
+    here = DEMO_SPEC.parent.resolve()
+    assert inputs == {("file", str(here / "crm_accounts.csv"), "Name"),
+                      ("file", str(here / "billing_customers.jsonl"), "name")}
+    assert {(i["namespace"], i["name"]) for i in data["inputs"]} >= {
+        (i["namespace"], i["name"]) for i in fields["account_name"]["inputFields"]}
     mrr = {i["field"]: i["transformations"][0] for i in fields["mrr"]["inputFields"]}
     assert mrr["amount"] == {"type": "DIRECT", "subtype": "AGGREGATION"}
     assert mrr["status"] == {"type": "INDIRECT", "subtype": "FILTER"}

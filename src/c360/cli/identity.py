@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from c360.cli.main import SpecArg, StoreOpt, app, console, friendly, open_spec, open_store
+from c360.cli.main import JsonFlag, SpecArg, StoreOpt, app, console, friendly, open_spec, open_store, write_json
 from c360.core.errors import C360Error
 
 identity_app = typer.Typer(help="The identity map: evaluate, explain, export, link, unlink, review.",
@@ -89,6 +89,7 @@ def explain_cmd(
     spec: SpecArg,
     customer_id: Annotated[str, typer.Argument(help="The customer to explain.")],
     store: StoreOpt = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Every source record of a customer, and why each is there (rule, match weights, pin)."""
     from c360.store import identity as idmap
@@ -100,6 +101,19 @@ def explain_cmd(
         target = idmap.alias_target(st, customer_id)
         hint = f"; it was merged into {target}" if target else ""
         raise C360Error(f"no customer '{customer_id}' in the identity map{hint}")
+    mine = {f"{r.source}:{r.key}" for r in rows}
+    near = [(a, b, p, ev) for a, b, p, ev in idmap.review_pairs(st) if a in mine or b in mine]
+    if as_json:
+        candidates = []
+        for a, b, p, ev in sorted(near, key=lambda x: -x[2])[:10]:
+            ours, other = (a, b) if a in mine else (b, a)
+            candidates.append({"record": ours, "candidate": other, "probability": p,
+                               "weights": ev.get("weights", {}), "refused": ev.get("refused")})
+        write_json({"customer_id": customer_id,
+                    "records": [{"source": r.source, "key": r.key, "method": r.method, "score": r.score,
+                                 "evidence": r.evidence} for r in rows],
+                    "candidates": candidates})
+        return
     table = Table("record", "method", "score", "evidence", title=f"customer {customer_id}")
     for r in rows:
         ev = r.evidence or {}
@@ -114,8 +128,6 @@ def explain_cmd(
         table.add_row(f"{r.source}:{r.key}", r.method, f"{r.score:.3f}" if r.score is not None else "",
                       detail)
     console.print(table)
-    mine = {f"{r.source}:{r.key}" for r in rows}
-    near = [(a, b, p, ev) for a, b, p, ev in idmap.review_pairs(st) if a in mine or b in mine]
     if near:
         cands = Table("record", "candidate", "probability", "match weights", "not linked because",
                       title="nearest candidates it was not linked to")
@@ -216,12 +228,18 @@ def unlink_cmd(spec: SpecArg, a: Annotated[str, typer.Argument(callback=_rid)],
 @identity_app.command("review")
 @friendly
 def review_cmd(spec: SpecArg, store: StoreOpt = None,
-               limit: Annotated[int, typer.Option(help="Show at most this many pairs.")] = 50) -> None:
+               limit: Annotated[int, typer.Option(help="Show at most this many pairs.")] = 50,
+               as_json: JsonFlag = False) -> None:
     """Borderline pairs of the last build (between the review and the match threshold), with evidence."""
     from c360.store import identity as idmap
 
     s = open_spec(spec)
     pairs = idmap.review_pairs(open_store(s, store))
+    if as_json:
+        write_json({"total": len(pairs),
+                    "pairs": [{"left": a, "right": b, "probability": p, "weights": ev.get("weights", {}),
+                               "evidence": ev} for a, b, p, ev in pairs[:limit]]})
+        return
     table = Table("left", "right", "probability", "match weights")
     for a, b, p, ev in pairs[:limit]:
         weights = ", ".join(f"{k} {v:+.1f}" for k, v in ev.get("weights", {}).items())

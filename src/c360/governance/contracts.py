@@ -295,8 +295,44 @@ def _sla(sub: SubscriptionSpec) -> list[dict[str, Any]]:
     return out
 
 
-def odcs_document(product: ProductSpec, consumer: str | None = None) -> dict[str, Any]:
-    """The ODCS v3 document for the product, or for one consumer's view of it."""
+def odcs_servers(store_url: str | None) -> list[dict[str, Any]]:
+    """The ODCS ``servers:`` entry of the serving store (SQLite, DuckDB or PostgreSQL).
+
+    ``store_url`` defaults to ``C360_STORE_URL``; none at all gives no entry. Credentials in the
+    URL are never written: a contract is handed to people who must not hold them.
+    """
+    import os
+    from urllib.parse import unquote, urlsplit
+
+    url = store_url or os.environ.get("C360_STORE_URL")
+    if not url:
+        return []
+    parts = urlsplit(url)
+    scheme = parts.scheme.split("+", 1)[0].lower()
+    described = "The c360 store: every published snapshot, one JSON record per customer (snapshot_records)"
+    if scheme in ("postgresql", "postgres"):
+        return [{
+            "server": "store", "type": "postgresql", "environment": "prod", "description": described,
+            "host": parts.hostname or "localhost", "port": parts.port or 5432,
+            "database": unquote(parts.path.lstrip("/")) or "postgres", "schema": "public",
+        }]
+    path = unquote(url.split("://", 1)[1]) if "://" in url else url
+    path = path[1:] if path.startswith("/") and scheme in ("sqlite", "duckdb") else path
+    if scheme == "duckdb":
+        return [{"server": "store", "type": "duckdb", "description": described, "database": path}]
+    if scheme == "sqlite":
+        return [{"server": "store", "type": "custom", "description": described, "database": path,
+                 "customProperties": [{"property": "engine", "value": "sqlite"}]}]
+    return [{"server": "store", "type": "custom", "description": described,
+             "customProperties": [{"property": "engine", "value": scheme or "unknown"}]}]
+
+
+def odcs_document(product: ProductSpec, consumer: str | None = None, *,
+                  store_url: str | None = None) -> dict[str, Any]:
+    """The ODCS v3 document for the product, or for one consumer's view of it.
+
+    ``servers:`` names the serving store (``store_url``, else ``C360_STORE_URL``).
+    """
     try:
         from open_data_contract_standard.model import OpenDataContractStandard
     except ImportError:
@@ -402,20 +438,24 @@ def odcs_document(product: ProductSpec, consumer: str | None = None) -> dict[str
         ]
     if not doc["slaProperties"]:
         del doc["slaProperties"]
+    servers = odcs_servers(store_url)
+    if servers:
+        doc["servers"] = servers
     # The package's models are the check: a document they reject is never written.
     model = OpenDataContractStandard.model_validate(doc)
     out: dict[str, Any] = model.model_dump(by_alias=True, exclude_none=True)
     return out
 
 
-def export(product: ProductSpec, out_dir: Path, fmt: str) -> list[Path]:
+def export(product: ProductSpec, out_dir: Path, fmt: str, *, store_url: str | None = None) -> list[Path]:
     """Write the product's contract(s) in ``fmt`` (odcs or jsonschema) under ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     if fmt == "odcs":
-        docs = {f"{product.product}.odcs.yaml": odcs_document(product)}
+        docs = {f"{product.product}.odcs.yaml": odcs_document(product, store_url=store_url)}
         docs |= {
-            f"{product.product}.{c}.odcs.yaml": odcs_document(product, c) for c in product.consumers
+            f"{product.product}.{c}.odcs.yaml": odcs_document(product, c, store_url=store_url)
+            for c in product.consumers
         }
         for name, doc in docs.items():
             path = out_dir / name
@@ -437,5 +477,5 @@ def export(product: ProductSpec, out_dir: Path, fmt: str) -> list[Path]:
 
 __all__ = [
     "SpecVersion", "apply", "approved_plans", "changelog", "consumer_json_schema", "export",
-    "history", "odcs_document", "plan_against_store", "published",
+    "history", "odcs_document", "odcs_servers", "plan_against_store", "published",
 ]

@@ -16,6 +16,7 @@ import datetime as dt
 import logging
 import os
 import uuid
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
@@ -29,7 +30,7 @@ from sqlglot import exp
 from c360.core.clock import utcnow
 from c360.core.errors import MissingDependency
 from c360.spec.expressions import ExpressionError, parse_expression
-from c360.spec.models import ProductSpec
+from c360.spec.models import ProductSpec, SourceSpec
 
 if TYPE_CHECKING:
     from openlineage.client.event_v2 import RunEvent
@@ -93,6 +94,86 @@ def _c360_version() -> str:
         return "0"
 
 
+_FILE_CONNECTORS = frozenset({"csv", "jsonl", "json", "parquet", "excel", "xlsx", "file", "eventlog"})
+_SAAS_HOSTS = {"hubspot": "https://api.hubapi.com", "stripe": "https://api.stripe.com"}
+
+
+def _host_port(host: str | None, port: Any, default_port: int) -> str:
+    return f"{host or '127.0.0.1'}:{port or default_port}"
+
+
+def source_dataset(name: str, src: SourceSpec, *, product: str = "c360",
+                   base_dir: Path | None = None) -> tuple[str, str]:
+    """``(namespace, name)`` of a source's dataset, per the OpenLineage naming spec.
+
+    PostgreSQL ``postgres://host:port`` + ``db.schema.table``; MySQL ``mysql://host:port`` +
+    ``db.table``; S3 ``s3://bucket`` + key; files ``file`` + absolute path (relative paths
+    resolved against ``base_dir``, the spec's folder); Snowflake ``snowflake://account`` +
+    ``db.schema.table``; BigQuery ``bigquery`` + ``project.dataset.table``; Kafka
+    ``kafka://host:port`` + topic; the SaaS APIs by their hosts (``https://acme.my.salesforce.com``)
+    + the object. A connector without a naming rule keeps ``c360`` + ``<product>.source.<name>``.
+    Credentials in a DSN are never part of a name.
+    """
+    from urllib.parse import urlsplit
+
+    o = src.options
+    table = str(src.stream or o.get("table") or name)
+    kind = src.connector.lower()
+
+    def text(key: str) -> str | None:
+        value = o.get(key)
+        if value is None:
+            return None
+        secret = getattr(value, "get_secret_value", None)
+        return str(secret() if callable(secret) else value)
+
+    if kind in ("postgres", "postgresql", "redshift"):
+        scheme, default = ("redshift", 5439) if kind == "redshift" else ("postgres", 5432)
+        dsn = text("dsn")
+        if dsn:
+            u = urlsplit(dsn)
+            host, port, db = u.hostname, u.port, u.path.lstrip("/") or None
+        else:
+            host, port, db = text("host"), o.get("port"), None
+        db = text("dbname") or db or text("user") or "postgres"
+        schema = text("schema_name") or "public"
+        return f"{scheme}://{_host_port(host, port, default)}", f"{db}.{schema}.{table}"
+    if kind in ("mysql", "mariadb"):
+        db = text("database")
+        return f"mysql://{_host_port(text('host'), o.get('port'), 3306)}", f"{db}.{table}" if db else table
+    if kind == "s3":
+        prefix = text("prefix") or ""
+        key = prefix if src.stream is None and prefix else f"{prefix}{src.stream or ''}" or table
+        return f"s3://{text('bucket')}", key
+    if kind == "snowflake":
+        db, schema = text("database") or "", text("schema_name") or "PUBLIC"
+        return f"snowflake://{text('account')}", f"{db}.{schema}.{table}" if db else f"{schema}.{table}"
+    if kind == "bigquery":
+        return "bigquery", f"{text('project')}.{text('dataset')}.{table}"
+    if kind == "kafka":
+        first = (text("bootstrap_servers") or "").split(",")[0].strip()
+        return f"kafka://{first}", str(text("topic") or src.stream or name)
+    if kind in _FILE_CONNECTORS or kind == "sqlite":
+        path = Path(text("path") or name)
+        if not path.is_absolute() and base_dir is not None:
+            path = (base_dir / path).resolve()
+        # SQLite: the database file is the dataset's container; the table follows it.
+        return "file", f"{path}/{table}" if kind == "sqlite" else str(path)
+    if kind == "salesforce":
+        return (text("instance_url") or "https://login.salesforce.com").rstrip("/"), table
+    if kind == "zendesk":
+        base = text("base_url") or f"https://{text('subdomain')}.zendesk.com"
+        return base.rstrip("/"), table
+    if kind in _SAAS_HOSTS:
+        return (text("base_url") or _SAAS_HOSTS[kind]).rstrip("/"), table
+    if kind in ("rest", "http", "graphql"):
+        url = text("base_url") or text("url") or text("endpoint")
+        if url:
+            u = urlsplit(url)
+            return f"{u.scheme}://{u.netloc}", (u.path.rstrip("/") + "/" + table) if src.stream else (u.path or table)
+    return "c360", f"{product}.source.{name}"
+
+
 def column_transformations(expr: str) -> list[tuple[str, str, str, str]]:
     """(source, column, type, subtype) per column an expression reads, in OpenLineage's terms.
 
@@ -131,8 +212,12 @@ def column_transformations(expr: str) -> list[tuple[str, str, str, str]]:
 
 def build_event(product: ProductSpec, state: State, run_id: str, *, namespace: str = "c360",
                 when: dt.datetime | None = None, error: str | None = None,
-                customers: int | None = None) -> RunEvent:
-    """One run event of the build of ``product``, with the client's models."""
+                customers: int | None = None, base_dir: Path | None = None) -> RunEvent:
+    """One run event of the build of ``product``, with the client's models.
+
+    Inputs are the real source systems, named by :func:`source_dataset`; the output is the
+    snapshot in ``namespace``.
+    """
     try:
         from openlineage.client.event_v2 import (
             InputDataset,
@@ -155,6 +240,8 @@ def build_event(product: ProductSpec, state: State, run_id: str, *, namespace: s
     except ImportError:
         raise MissingDependency("openlineage-python", "lineage") from None
 
+    names = {n: source_dataset(n, src, product=product.product, base_dir=base_dir)
+             for n, src in product.sources.items()}
     inputs = []
     for name, src in product.sources.items():
         fields = [
@@ -165,8 +252,8 @@ def build_event(product: ProductSpec, state: State, run_id: str, *, namespace: s
         ]
         inputs.append(
             InputDataset(
-                namespace,
-                f"{product.product}.source.{name}",
+                names[name][0],
+                names[name][1],
                 facets={"schema": schema_dataset.SchemaDatasetFacet(fields=fields)},
             )
         )
@@ -183,7 +270,7 @@ def build_event(product: ProductSpec, state: State, run_id: str, *, namespace: s
         out_fields.append(schema_dataset.SchemaDatasetFacetFields(
             name=fname, type=f.type, description=f.description, ordinal_position=i))
         inputs_of = [
-            cl.InputField(namespace, f"{product.product}.source.{src}", column,
+            cl.InputField(*names.get(src, (namespace, f"{product.product}.source.{src}")), column,
                           transformations=[cl.Transformation(type=kind, subtype=sub)])
             for src, column, kind, sub in column_transformations(f.expr)
         ]
@@ -234,9 +321,10 @@ def event_json(event: RunEvent) -> str:
 class LineageEmitter:
     """Sends a build's run events to the configured file and/or endpoint."""
 
-    def __init__(self, product: ProductSpec, config: LineageConfig) -> None:
+    def __init__(self, product: ProductSpec, config: LineageConfig, base_dir: Path | None = None) -> None:
         self.product = product
         self.config = config
+        self.base_dir = base_dir
         self.errors: list[str] = []  # delivery failures, kept for the run's summary
 
     def emit(
@@ -245,7 +333,7 @@ class LineageEmitter:
         if not self.config.enabled:
             return
         body = event_json(build_event(self.product, state, run_id, namespace=self.config.namespace,
-                                      error=error, customers=customers))
+                                      error=error, customers=customers, base_dir=self.base_dir))
         if self.config.file is not None:
             try:
                 self.config.file.parent.mkdir(parents=True, exist_ok=True)
@@ -284,12 +372,24 @@ class LineageEmitter:
         self.emit("FAIL", run_id, error=error)
 
 
-def emitter(product: ProductSpec, config: LineageConfig | None = None) -> LineageEmitter:
-    """The build's emitter, configured from the environment unless ``config`` is given."""
+def emitter(product: ProductSpec, config: LineageConfig | None = None, *,
+            base_dir: Path | None = None) -> LineageEmitter:
+    """The build's emitter, configured from the environment unless ``config`` is given.
+
+    Lineage configured without the OpenLineage client installed is warned of (and kept in
+    the emitter's ``errors``) and nothing is emitted: lineage never fails a build.
+    """
     cfg = config or LineageConfig.from_env()
     if cfg.enabled:
         try:
             import openlineage.client  # noqa: F401
         except ImportError:
-            raise MissingDependency("openlineage-python", "lineage") from None
-    return LineageEmitter(product, cfg)
+            message = (f"OpenLineage is configured ({ENV_URL} / {ENV_FILE}) but the 'openlineage-python' "
+                       "package is not installed; no lineage is emitted. Install it with: "
+                       "pip install 'c360[lineage]'")
+            warnings.warn(message, RuntimeWarning, stacklevel=2)
+            log.warning("%s", message)
+            quiet = LineageEmitter(product, LineageConfig(namespace=cfg.namespace), base_dir)
+            quiet.errors.append(message)
+            return quiet
+    return LineageEmitter(product, cfg, base_dir)
