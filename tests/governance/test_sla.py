@@ -95,7 +95,7 @@ def endpoints() -> Iterator[str]:
 def test_a_slow_endpoint_violates_the_latency_sla_measured_from_real_reads(built_demo: BuiltDemo,
                                                                            endpoints: str) -> None:
     spec = load_spec(built_demo.spec_path).model  # support: p99 ≤ 50 ms
-    recorder = LatencyRecorder()
+    recorder = LatencyRecorder(min_samples=5)  # judged from 5 reads (the default asks for 100)
     with httpx.Client() as client:
         for _ in range(5):
             started = time.perf_counter()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hmac
+import logging
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
@@ -32,7 +33,9 @@ from c360.api.limits import RateLimiter
 from c360.api.metrics import Metrics
 from c360.api.service import MAX_BATCH, ApiError, Reply, Service
 from c360.api.state import ServerState
+from c360.core.logs import emit as emit_log
 from c360.pipeline.live import LiveReader
+from c360.pipeline.metrics import BuildCollector
 from c360.spec.validate import Spec
 from c360.store import Store
 from c360.web import mount as mount_web
@@ -148,7 +151,7 @@ def create_app(
     jwt_config = jwt if jwt is not None else JwtConfig.load()
     n_workers = workers or int(os.environ.get("C360_WORKERS", "1") or 1)
     metrics = Metrics(lambda: (state.snapshot.version, state.snapshot.built_ts),
-                      sla=lambda: service.compliance())
+                      sla=lambda: service.compliance(), build=BuildCollector(store))
     service = Service(
         state,
         jwt=JwtVerifier(jwt_config) if jwt_config else None,
@@ -198,7 +201,8 @@ def create_app(
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> Response:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
-        return _response(Reply.error(ApiError(exc.status_code, code, str(exc.detail))))
+        kept = [(k.lower().encode(), v.encode()) for k, v in (exc.headers or {}).items()]  # 405's Allow
+        return _response(Reply.error(ApiError(exc.status_code, code, str(exc.detail), kept)))
 
     def caller(
         request: Request, allowed: frozenset[str], route: str, mode: str = "materialised"
@@ -216,13 +220,15 @@ def create_app(
     @app.get(
         "/v1/customers/{customer_id}",
         summary="One customer, as the caller's projection",
+        operation_id="getCustomer",
         responses={
             **COMMON,
+            410: _err("The major this consumer is pinned to is past its sunset"),
             200: _ok(_CUSTOMER, "The projection; freshness in X-C360-* headers"),
             304: {"description": "Not modified (If-None-Match matched the ETag)"},
             308: {"description": "The id was merged; follow Location"},
             404: _err("No such customer (or none this consumer may see)"),
-            503: _err("A live read could not reach a source; the message names it"),
+            503: _err("A live read could not reach a source, or the pinned major is not built yet"),
         },
     )
     def get_customer(
@@ -245,8 +251,11 @@ def create_app(
     @app.post(
         "/v1/customers:batchGet",
         summary=f"Up to {MAX_BATCH} customers in one call",
+        operation_id="batchGetCustomers",
         responses={
             **COMMON,
+            410: _err("The major this consumer is pinned to is past its sunset"),
+            503: _err("The pinned major is not built yet"),
             200: _ok(
                 {
                     "type": "object",
@@ -266,10 +275,13 @@ def create_app(
     @app.get(
         "/v1/customers:lookup",
         summary="Find a customer by a source's key or by email",
+        operation_id="lookupCustomer",
         description="`source` and `key` together (e.g. billing and cus_...), or `email`. Allowed "
         "only where the consumer is granted, in the clear, a field read from that "
         "source, or an email field.",
-        responses={**COMMON, 200: _ok(_ITEMS), 404: _err("No customer matches")},
+        responses={**COMMON, 200: _ok(_ITEMS), 404: _err("No customer matches"),
+                   410: _err("The major this consumer is pinned to is past its sunset"),
+                   503: _err("The pinned major is not built yet")},
     )
     def lookup(
         request: Request,
@@ -283,8 +295,11 @@ def create_app(
     @app.get(
         "/v1/customers",
         summary="Page through customers, as the caller's projection",
+        operation_id="listCustomers",
         responses={
             **COMMON,
+            410: _err("The major this consumer is pinned to is past its sunset"),
+            503: _err("The pinned major is not built yet"),
             200: _ok(
                 {
                     **_ITEMS,
@@ -315,7 +330,10 @@ def create_app(
     @app.get(
         "/v1/schema",
         summary="The caller's fields: type, unit, description, lineage, masking",
-        responses={**COMMON, 200: _ok({"type": "object"})},
+        operation_id="getSchema",
+        responses={**COMMON, 200: _ok({"type": "object"}),
+                   410: _err("The major this consumer is pinned to is past its sunset"),
+                   503: _err("The pinned major is not built yet")},
     )
     def get_schema(request: Request) -> Response:
         consumer, policy = caller(request, frozenset(), "schema")
@@ -324,6 +342,7 @@ def create_app(
     @app.get(
         "/v1/subscriptions",
         summary="Every subscription with its live SLA compliance (for the product's owners)",
+        operation_id="getSubscriptions",
         responses={**COMMON, 200: _ok({"type": "object"})},
     )
     def get_subscriptions(request: Request) -> Response:
@@ -370,13 +389,14 @@ def create_app(
                            served=served))
         return Response(page, media_type="text/html; charset=utf-8")
 
-    @app.get("/healthz", summary="Liveness", responses={200: _ok({"type": "object"})})
+    @app.get("/healthz", summary="Liveness", operation_id="getHealth", responses={200: _ok({"type": "object"})})
     def healthz() -> Response:
         return Response(orjson.dumps({"status": "ok", "version": __version__}), media_type=JSON)
 
     @app.get(
         "/readyz",
         summary="Readiness: a snapshot is loaded",
+        operation_id="getReadiness",
         responses={200: _ok({"type": "object"}), 503: _err("No snapshot yet")},
     )
     def readyz() -> Response:
@@ -402,6 +422,7 @@ def create_app(
     @app.get(
         "/metrics",
         summary="Prometheus metrics (for C360_METRICS_TOKEN or an owner)",
+        operation_id="getMetrics",
         responses={
             **COMMON,
             200: {
@@ -437,6 +458,9 @@ def _response(reply: Reply) -> Response:
 
 
 _PREFIX = "/v1/customers/"
+_FAST_ROUTE = "/v1/customers/{customer_id}"
+_ACCESS = logging.getLogger("c360.access")
+_PROBES = frozenset({"/healthz", "/readyz"})
 
 
 class FastPath:
@@ -496,17 +520,37 @@ class FastPath:
             labels = scope.get("c360.labels")
             if labels is not None:
                 consumer, mode, route = labels
-                self._observe(consumer, mode, route, status, time.perf_counter() - started)
-            elif status >= 400:
-                self.service.metrics.observe(
-                    "unknown", "-", "other", status, time.perf_counter() - started
-                )
+                self._observe(consumer, mode, route, status, time.perf_counter() - started, scope)
+            else:
+                if status >= 400:
+                    self.service.metrics.observe(
+                        "unknown", "-", "other", status, time.perf_counter() - started
+                    )
+                if _ACCESS.isEnabledFor(logging.INFO):
+                    self._access("-", "-", status, time.perf_counter() - started, scope)
 
-    def _observe(self, consumer: str, mode: str, route: str, status: int, seconds: float) -> None:
+    def _observe(self, consumer: str, mode: str, route: str, status: int, seconds: float,
+                 scope: Scope | None = None) -> None:
         self.service.metrics.observe(consumer, mode, route, status, seconds)
         if status < 400:
             # Subscriptions' latency SLAs are judged on answered reads.
             self.service.latency.observe(consumer, seconds)
+        if _ACCESS.isEnabledFor(logging.INFO):
+            self._access(consumer, mode, status, seconds, scope)
+
+    def _access(self, consumer: str, mode: str, status: int, seconds: float, scope: Scope | None) -> None:
+        """The access line: the route's template (never the raw path or query), no credential."""
+        found = scope.get("route") if scope is not None else None
+        template = getattr(found, "path", None) if found is not None else None
+        if template is None:
+            template = _FAST_ROUTE if scope is None else "-"
+        # Probes (every few seconds from the kubelet) are logged at DEBUG only.
+        level = logging.DEBUG if template in _PROBES else logging.INFO
+        if _ACCESS.isEnabledFor(level):
+            emit_log(_ACCESS, level, "request", {
+                "consumer": consumer, "method": scope["method"] if scope is not None else "GET",
+                "route": template, "status": status, "ms": round(seconds * 1000, 3), "mode": mode,
+                "snapshot": self.service.state.snapshot.version})
 
     def _get(self, scope: Scope) -> Reply | None:
         inm = None

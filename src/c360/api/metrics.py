@@ -1,4 +1,4 @@
-"""Prometheus metrics: latency per consumer and mode, errors, and the served snapshot's age.
+"""Prometheus metrics: latency per consumer and mode, errors, the served snapshot's age, the last build.
 
 With several worker processes set ``PROMETHEUS_MULTIPROC_DIR`` (``c360 serve`` does): each
 worker writes its samples there and ``/metrics`` aggregates them all.
@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 BUCKETS = (0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -46,8 +46,8 @@ class _SlaCollector(Collector):
         age = GaugeMetricFamily("c360_subscription_data_age_seconds",
                                 "Age of the oldest data behind the subscription's fields",
                                 labels=["consumer", "purpose"])
-        drift = GaugeMetricFamily("c360_purpose_drift_reads",
-                                  "Reads of fields outside the consumer's subscriptions", labels=["consumer"])
+        drift = CounterMetricFamily("c360_purpose_drift_reads",  # exposed as c360_purpose_drift_reads_total
+                                    "Reads of fields outside the consumer's subscriptions", labels=["consumer"])
         seen = set()
         for s in self._statuses():
             ok.add_metric([s.consumer, s.purpose], 1.0 if s.compliant else 0.0)
@@ -63,7 +63,8 @@ class _SlaCollector(Collector):
 
 class Metrics:
     def __init__(
-        self, snapshot: Callable[[], tuple[int, float]], sla: Callable[[], list[Any]] | None = None
+        self, snapshot: Callable[[], tuple[int, float]], sla: Callable[[], list[Any]] | None = None,
+        build: Collector | None = None,
     ) -> None:
         self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
         # One registry per app (tests build many apps in one process); in multiprocess mode the
@@ -86,10 +87,13 @@ class Metrics:
         self._children: dict[tuple[str, str, str], Any] = {}
         self._snapshot = _SnapshotCollector(snapshot)
         self._sla = _SlaCollector(sla) if sla is not None else None
+        self._build = build  # the last build, read from the store at scrape time
         if not self.multiprocess:
             self.registry.register(self._snapshot)
             if self._sla is not None:
                 self.registry.register(self._sla)
+            if self._build is not None:
+                self.registry.register(self._build)
 
     def observe(self, consumer: str, mode: str, route: str, status: int, seconds: float) -> None:
         key = (consumer, mode, route)
@@ -110,4 +114,6 @@ class Metrics:
         registry.register(self._snapshot)
         if self._sla is not None:
             registry.register(self._sla)
+        if self._build is not None:
+            registry.register(self._build)
         return bytes(generate_latest(registry))

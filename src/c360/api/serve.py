@@ -18,6 +18,7 @@ requests past that with ``503``; granian takes it as its backpressure (requests 
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -26,8 +27,10 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from c360.api.app import create_app, mask_key_for
+from c360.core import logs
 from c360.core.errors import C360Error, MissingDependency
 
+_LOG = logging.getLogger("c360.serve")
 DEFAULT_HEADER_TIMEOUT = 10.0
 DEFAULT_MAX_CONNECTIONS = 1000
 
@@ -58,10 +61,37 @@ def app_from_env() -> FastAPI:
     from c360.spec.validate import load_spec
     from c360.store import Store, default_url
 
+    if os.environ.get("C360_LOG_FORMAT") or os.environ.get("C360_LOG_LEVEL"):
+        logs.setup()  # as `c360 serve` chose (it exports its choice); a caller of run() that did not, logs nothing
     spec = load_spec(os.environ["C360_SPEC"])
     url = os.environ.get("C360_STORE_URL") or default_url(spec.base_dir)
     store = Store.open(url, migrate=False)
     return create_app(spec, store)
+
+
+def _started(spec_path: Path, store_url: str | None, *, host: str, port: int, workers: int,
+             server: str) -> None:
+    """The start-up line: versions, the snapshot to be served, how it is served (no secrets)."""
+    from c360 import __version__
+    from c360.api.serving import mode
+    from c360.spec.validate import load_spec
+    from c360.store import Store, default_url
+
+    spec = load_spec(spec_path)
+    snapshot = None
+    try:
+        store = Store.open(store_url or os.environ.get("C360_STORE_URL") or default_url(spec.base_dir),
+                           migrate=False)
+        try:
+            current = store.current_snapshot()
+            snapshot = current.version if current else 0
+        finally:
+            store.close()
+    except Exception:  # the workers report a store they cannot open; this line is informational
+        snapshot = None
+    logs.event(_LOG, "c360 serve starting", version=__version__, product=spec.model.product,
+               spec_version=spec.model.version, snapshot=snapshot, serving=mode(), server=server,
+               workers=workers, host=host, port=port)
 
 
 def run(
@@ -87,8 +117,11 @@ def run(
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         metrics_dir = tempfile.mkdtemp(prefix="c360-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    chosen = server or os.environ.get("C360_SERVER", "uvicorn")
+    if _LOG.isEnabledFor(logging.INFO):
+        _started(spec_path, store_url, host=host, port=port, workers=max(workers, 1), server=chosen)
     try:
-        if (server or os.environ.get("C360_SERVER", "uvicorn")) == "granian":
+        if chosen == "granian":
             _granian(host, port, workers)
         else:
             _uvicorn(host, port, workers)

@@ -32,7 +32,7 @@ from c360.governance.sla import (
     LatencyRecorder,
     PurposeDrift,
     SubscriptionStatus,
-    compliance,
+    evaluate,
     lifecycle_headers,
     pinned_major,
     sunset_error,
@@ -178,8 +178,7 @@ class Service:
     def compliance(self) -> list[SubscriptionStatus]:
         snap = self.state.snapshot
         built = dt.datetime.fromtimestamp(snap.built_ts, dt.UTC) if snap.version else None
-        return compliance(self.spec.model, built_at=built, sync_times=self.state.store.sync_times(),
-                          latency=self.latency, drift=self.drift)
+        return evaluate(self.spec.model, self.state.store, built_at=built, latency=self.latency, drift=self.drift)
 
     def label(self, consumer: str) -> str:
         return consumer if consumer in self.state.policies else "unknown"

@@ -170,14 +170,11 @@ def subscriptions(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Every subscription with its SLAs and live compliance (exit 1 when one is violated)."""
-    from c360.governance.sla import compliance
+    from c360.governance.sla import evaluate
 
     s = open_spec(spec)
     st = open_store(s, store)
-    snap = st.current_snapshot()
-    statuses = compliance(
-        s.model, built_at=snap.built_at if snap else None, sync_times=st.sync_times()
-    )
+    statuses = evaluate(s.model, st)  # the server's evaluation; latency is judged where reads are served
     if as_json:
         sys.stdout.write(json.dumps([x.as_dict() for x in statuses], indent=2) + "\n")
     else:
@@ -236,7 +233,7 @@ def docs(
     """Write the product's documentation as a static HTML site."""
     from c360.governance.contracts import approved_plans, changelog
     from c360.governance.docs import Site, VersionEntry, write_site
-    from c360.governance.sla import compliance
+    from c360.governance.sla import evaluate
 
     s = open_spec(spec)
     st = open_store(s, store)
@@ -244,9 +241,7 @@ def docs(
     history = [VersionEntry(v.version, v.applied_at, v.applied_by, plan, approved.get(v.version))
                for v, plan in changelog(st)]
     snap = st.current_snapshot()
-    statuses = (
-        compliance(s.model, built_at=snap.built_at, sync_times=st.sync_times()) if snap else None
-    )
+    statuses = evaluate(s.model, st, built_at=snap.built_at) if snap else None
     index = write_site(Site(s.model, history, statuses, served=_pinned_specs(s, st)), out)
     console.print(f"wrote {index}", highlight=False, soft_wrap=True)
 

@@ -20,11 +20,37 @@ app = typer.Typer(
     name="c360",
     help="Customer 360 as a governed data product.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish, PowerShell
     pretty_exceptions_enable=False,
 )
 console = Console()
 err = Console(stderr=True)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON (no colour or markup).")]
+
+
+def write_json(data: Any) -> None:
+    """``data`` as indented JSON on stdout, nothing else (for ``--json``)."""
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def _version(value: bool) -> None:
+    if value:
+        from c360 import __version__
+
+        sys.stdout.write(f"c360 {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Customer 360 as a governed data product."""
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -49,7 +75,9 @@ def friendly(fn: F) -> F:
                 err.print(f"  {issue}", markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
         except C360Error as exc:
-            err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+            # markup=False: a message such as "pip install 'c360[postgres]'" must print whole
+            err.print("[red]error:[/red] ", end="", highlight=False)
+            err.print(str(exc), markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
@@ -67,10 +95,13 @@ def open_store(spec: Spec, url: str | None) -> Any:
 
 @app.command()
 @friendly
-def validate(spec: SpecArg) -> None:
+def validate(spec: SpecArg, as_json: JsonFlag = False) -> None:
     """Check a spec; print every problem found (exit 1) or a one-line summary (exit 0)."""
     from c360.engine.materialise import check_plan
 
+    if as_json:
+        _validate_json(spec)
+        return
     s = open_spec(spec)
     problems = check_plan(s.model)
     if problems:
@@ -85,6 +116,28 @@ def validate(spec: SpecArg) -> None:
         console.print(f"[yellow]note[/yellow] {note}", highlight=False, soft_wrap=True)
     console.print(f"[green]ok[/green] {m.product} {m.version}: {len(m.sources)} sources, "
                   f"{len(m.fields)} fields, {len(m.consumers)} consumers")
+
+
+def _validate_json(spec: Path) -> None:
+    """``validate --json``: ``{"valid", "problems": [{file, line, key, message, suggestion}], ...}``."""
+    from dataclasses import asdict
+
+    from c360.engine.materialise import check_plan
+    from c360.governance.policy import notes
+
+    try:
+        s = open_spec(spec)
+    except SpecError as exc:
+        write_json({"valid": False, "problems": [asdict(i) for i in exc.issues], "notes": []})
+        raise typer.Exit(1) from None
+    problems = [{"file": str(spec), "line": None, "key": f"fields.{p}".split(":")[0], "message": f"fields.{p}",
+                 "suggestion": None} for p in check_plan(s.model)]
+    m = s.model
+    write_json({"valid": not problems, "problems": problems, "notes": [str(n) for n in notes(m)],
+                "product": m.product, "version": m.version, "sources": len(m.sources),
+                "fields": len(m.fields), "consumers": len(m.consumers)})
+    if problems:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -154,6 +207,12 @@ def sync(
         raise typer.Exit(1)
 
 
+LogFormatOpt = Annotated[str | None, typer.Option(
+    "--log-format", envvar="C360_LOG_FORMAT", help="Logs on stderr: logfmt (default) or json.")]
+LogLevelOpt = Annotated[str | None, typer.Option(
+    "--log-level", envvar="C360_LOG_LEVEL", help="DEBUG, INFO (default), WARNING or ERROR.")]
+
+
 @app.command()
 @friendly
 def build(
@@ -163,8 +222,14 @@ def build(
     skip_sync: Annotated[bool, typer.Option("--skip-sync", help="Build from what is staged.")] = False,
     as_of: Annotated[str | None, typer.Option("--as-of", help="Build time for now() (ISO-8601).")] = None,
     retrain: Annotated[bool, typer.Option("--retrain", help="Train the matching model afresh.")] = False,
+    log_format: LogFormatOpt = None,
+    log_level: LogLevelOpt = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Sync, resolve identities, materialise and publish a new snapshot."""
+    from c360.core import logs
+
+    logs.setup(log_format, log_level)
     from c360.cli.reporter import RichReporter
     from c360.engine.columns import parse_timestamp
     from c360.pipeline.build import build as run_build
@@ -172,6 +237,10 @@ def build(
     s = open_spec(spec)
     st = open_store(s, store)
     when = parse_timestamp(as_of) if as_of else None
+    if as_json:  # no progress display: stdout holds the report only
+        report = run_build(s, st, full=full, skip_sync=skip_sync, as_of=when, retrain=retrain)
+        write_json(report.as_dict())
+        return
     with RichReporter(console) as rep:
         report = run_build(s, st, full=full, skip_sync=skip_sync, as_of=when, reporter=rep, retrain=retrain)
     print_build_summary(report)
@@ -250,8 +319,13 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8360,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    log_format: LogFormatOpt = None,
+    log_level: LogLevelOpt = None,
 ) -> None:
-    """Serve the product's API."""
+    """Serve the product's API (a start-up line, then one access line per request, on stderr)."""
+    from c360.core import logs
+
+    logs.setup(log_format, log_level, export=True)  # exported: each worker logs alike
     from c360.api.serve import run
 
     s = open_spec(spec)

@@ -1,9 +1,18 @@
 """Subscriptions' SLAs, measured: freshness from data age, latency from reads, purpose drift.
 
 The API feeds :class:`LatencyRecorder` (``observe(consumer, seconds)`` per answered read)
-and :class:`PurposeDrift` (``record(consumer, fields)`` per read); :func:`compliance`
-turns those and the served snapshot's age into one status per subscription, for the
-CLI, ``GET /v1/subscriptions`` and ``/metrics``.
+and :class:`PurposeDrift` (``record(consumer, fields)`` per read); :func:`evaluate` turns
+those, the store's sync times and the snapshot's age into one status per subscription. It is
+the one evaluation behind ``/``, ``GET /v1/subscriptions``, ``/metrics``, ``c360
+subscriptions`` and ``c360 docs``.
+
+A latency SLA is judged on the reads of a recent window (``C360_SLA_WINDOW_SECONDS``, default
+300 s, at most :data:`WINDOW` reads), and only once that window holds ``C360_SLA_MIN_SAMPLES``
+reads (default 100, the fewest for which a p99 is not simply the slowest read): one slow read
+neither turns a subscription red on its own nor keeps it red once it has aged out. Until then
+the observed p99 is shown, and ``latency_ok`` is None. Latency is measured by each server
+process; the command line, which serves no reads, reports freshness and leaves latency
+unjudged.
 
 Version lifecycle for consumers pinned to an earlier major lives here too:
 :func:`lifecycle_headers` gives the ``Deprecation``/``Sunset`` headers (RFC 9745 / RFC 8594)
@@ -14,18 +23,33 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 import threading
+import time
 from collections import Counter, deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from email.utils import format_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from c360.core.clock import utcnow
 from c360.spec.expressions import ExpressionError, column_refs, parse_expression
 from c360.spec.models import ProductSpec, SubscriptionSpec, duration_seconds
 
+if TYPE_CHECKING:
+    from c360.store import Store
+
 WINDOW = 10_000  # latency samples kept per consumer (the most recent)
+WINDOW_SECONDS = 300.0  # latency SLAs are judged over the reads of the last five minutes ...
+MIN_SAMPLES = 100  # ... once there are this many
+
+
+def _env_number(name: str, default: float) -> float:
+    try:
+        value = float(os.environ.get(name) or default)
+    except ValueError:
+        return default
+    return value if value > 0 else default
 
 
 class LatencyRecorder:
@@ -37,24 +61,34 @@ class LatencyRecorder:
     99
     """
 
-    def __init__(self, window: int = WINDOW) -> None:
+    def __init__(self, window: int = WINDOW, *, window_seconds: float | None = None,
+                 min_samples: int | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self._window = window
-        self._samples: dict[str, deque[float]] = {}
+        self.window_seconds = window_seconds or _env_number("C360_SLA_WINDOW_SECONDS", WINDOW_SECONDS)
+        self.min_samples = int(min_samples or _env_number("C360_SLA_MIN_SAMPLES", MIN_SAMPLES))
+        self._clock = clock
+        self._samples: dict[str, deque[tuple[float, float]]] = {}
         self._counts: Counter[str] = Counter()
         self._lock = threading.Lock()
 
     def observe(self, consumer: str, seconds: float) -> None:
+        now = self._clock()
         with self._lock:
             q = self._samples.get(consumer)
             if q is None:
                 q = self._samples[consumer] = deque(maxlen=self._window)
-            q.append(seconds)
+            q.append((now, seconds))
             self._counts[consumer] += 1
 
-    def quantile(self, consumer: str, q: float) -> float | None:
-        """The ``q`` quantile (nearest rank) of recent samples, in seconds; None without samples."""
+    def recent(self, consumer: str) -> list[float]:
+        """The latencies of the window (the last ``window_seconds``, at most ``window`` reads)."""
+        cutoff = self._clock() - self.window_seconds
         with self._lock:
-            samples = sorted(self._samples.get(consumer, ()))
+            return [s for t, s in self._samples.get(consumer, ()) if t >= cutoff]
+
+    def quantile(self, consumer: str, q: float) -> float | None:
+        """The ``q`` quantile (nearest rank) of the window's samples, in seconds; None without samples."""
+        samples = sorted(self.recent(consumer))
         if not samples:
             return None
         rank = max(1, math.ceil(q * len(samples)))
@@ -62,6 +96,13 @@ class LatencyRecorder:
 
     def p99(self, consumer: str) -> float | None:
         return self.quantile(consumer, 0.99)
+
+    def judged(self, consumer: str) -> tuple[float | None, int]:
+        """The window's p99 (None without samples) and how many reads it holds."""
+        samples = sorted(self.recent(consumer))
+        if not samples:
+            return None, 0
+        return samples[max(1, math.ceil(0.99 * len(samples))) - 1], len(samples)
 
     def count(self, consumer: str) -> int:
         """Reads observed since start (not only those in the window)."""
@@ -121,6 +162,8 @@ class SubscriptionStatus:
     samples: int
     drift: int
     violations: tuple[str, ...] = field(default=())
+    window_samples: int = 0  # reads in the window the latency SLA is judged on
+    min_samples: int = 0  # reads the window must hold before the latency SLA is judged
 
     @property
     def compliant(self) -> bool:
@@ -131,7 +174,8 @@ class SubscriptionStatus:
                 "major": self.major, "freshness": self.freshness, "age_seconds": self.age_seconds,
                 "freshness_ok": self.freshness_ok, "latency_p99_ms": self.latency_p99_ms,
                 "observed_p99_ms": self.observed_p99_ms, "latency_ok": self.latency_ok,
-                "samples": self.samples, "purpose_drift": self.drift,
+                "samples": self.samples, "window_samples": self.window_samples,
+                "min_samples": self.min_samples, "purpose_drift": self.drift,
                 "compliant": self.compliant, "violations": list(self.violations)}
 
 
@@ -189,10 +233,11 @@ def compliance(
                 fresh_ok = age <= duration_seconds(sub.freshness)
                 if not fresh_ok:
                     violations.append(f"data is {_human(age)} old; the SLA is {sub.freshness}")
-        p99 = latency.p99(sub.consumer) if latency is not None else None
+        p99, in_window = latency.judged(sub.consumer) if latency is not None else (None, 0)
         p99_ms = p99 * 1000 if p99 is not None else None
         lat_ok: bool | None = None
-        if sub.latency_p99_ms is not None and p99_ms is not None:
+        needed = latency.min_samples if latency is not None else 0
+        if sub.latency_p99_ms is not None and p99_ms is not None and in_window >= needed:
             lat_ok = p99_ms <= sub.latency_p99_ms
             if not lat_ok:
                 violations.append(
@@ -213,9 +258,34 @@ def compliance(
                 latency.count(sub.consumer) if latency is not None else 0,
                 drift.total(sub.consumer) if drift is not None else 0,
                 tuple(violations),
+                in_window,
+                needed,
             )
         )
     return out
+
+
+def evaluate(
+    product: ProductSpec,
+    store: Store,
+    *,
+    built_at: dt.datetime | Literal["published"] | None = "published",
+    latency: LatencyRecorder | None = None,
+    drift: PurposeDrift | None = None,
+    now: dt.datetime | None = None,
+) -> list[SubscriptionStatus]:
+    """Every subscription's compliance, as ``/``, ``/metrics``, the API and the CLI all judge it.
+
+    Freshness from the store's sync times and the snapshot's build time (``built_at``: the
+    served snapshot's, as a server knows it; by default the store's published snapshot);
+    latency from ``latency`` (a server's own reads), judged over its window once it holds
+    enough samples; purpose drift from ``drift``.
+    """
+    if built_at == "published":
+        snap = store.current_snapshot()
+        built_at = snap.built_at if snap is not None else None
+    return compliance(product, built_at=built_at, sync_times=store.sync_times(), latency=latency,
+                      drift=drift, now=now)
 
 
 def _human(seconds: float) -> str:

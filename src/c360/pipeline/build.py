@@ -9,6 +9,7 @@ leaves the previous snapshot (and map) served.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from c360.connectors.base import Quarantined
-from c360.core import jsonutil
+from c360.core import jsonutil, logs
 from c360.core.clock import utcnow
 from c360.core.errors import BuildError, C360Error
 from c360.core.ids import new_customer_id
@@ -34,11 +35,14 @@ from c360.identity.records import PERSON_NAME_ATTRIBUTES, IdentityRecord, make_r
 from c360.identity.resolve import Resolution, resolve
 from c360.identity.stable import Assignment, assign_ids
 from c360.identity.transforms import Transform, compose
+from c360.pipeline.metrics import push_build_metrics
 from c360.pipeline.progress import Reporter, Silent
 from c360.pipeline.sync import QuarantineReasons, SourceSync, quarantine_threshold, sync
 from c360.spec.validate import IDENTITY_ATTRIBUTES, Spec
 from c360.store import Store
 from c360.store import identity as idmap
+
+_LOG = logging.getLogger("c360.build")
 
 
 @dataclass
@@ -361,11 +365,15 @@ def build(
     version: int | None = None
     clock = time.perf_counter()
 
-    def lap(stage: str) -> None:
+    logs.event(_LOG, "build started", run_id=run_id, product=spec.model.product,
+               spec_version=spec.model.version, full=full, skip_sync=skip_sync)
+
+    def lap(stage: str, **counts: Any) -> None:
         nonlocal clock
         now = time.perf_counter()
         report.seconds[stage] = round(now - clock, 3)
         clock = now
+        logs.event(_LOG, "build stage", run_id=run_id, stage=stage, seconds=report.seconds[stage], **counts)
         if fail_after is not None:
             fail_after(stage)
 
@@ -375,7 +383,8 @@ def build(
             report.synced = sync(spec, store, run_id=run_id, full=full, reporter=reporter)
             for s in report.synced:
                 report.quarantined[s.source] = s.quarantined
-        lap("sync")
+        lap("sync", records={s.source: s.records for s in report.synced},
+            quarantined=sum(report.quarantined.values()))
 
         norm = normalise(spec, store, reporter)
         for name, items in norm.quarantined.items():
@@ -389,7 +398,8 @@ def build(
         refuse_unreadable(spec, store, report, norm)
         report.staged = {n: len(f) for n, f in norm.frames.items()}
         report.unmapped = {f"{s}.{c}={v}": n for (s, c, v), n in norm.unmapped.counts.items()}
-        lap("normalise")
+        lap("normalise", records=report.staged, quarantined=sum(report.quarantined.values()),
+            nulled=sum(report.nulled.values()))
 
         reporter.start("resolve identities")
         resolution, assignment, rows = resolve_identities(spec, store, norm.frames, run_id, retrain=retrain)
@@ -401,7 +411,8 @@ def build(
         for e in assignment.events:
             report.identity_events[e.kind] = report.identity_events.get(e.kind, 0) + 1
         reporter.finish("resolve identities", f"{len(resolution.clusters)} customers")
-        lap("resolve")
+        lap("resolve", customers=len(resolution.clusters), unresolved=report.unresolved, review=report.review,
+            identity_events=report.identity_events)
 
         attach_ids(norm.frames, rows)
         customer_ids = sorted(set(assignment.ids.values()))
@@ -411,26 +422,33 @@ def build(
         report.customers = store.write_snapshot(version, records)
         reporter.finish("materialise", f"{report.customers} customers")
         report.majors = materialise_majors(spec, store, norm, rows, customer_ids, version, as_of, reporter)
-        lap("materialise")
+        lap("materialise", customers=report.customers, majors=len(report.majors))
 
         # Quality gates read back what was written; an error-level failure raises before publish.
         written = ((c, jsonutil.loads(d)) for c, d in store.snapshot_rows(version))
         report.quality = gate(spec.model, written, newest=newest_times(spec, store, norm.frames),
                               as_of=as_of).as_dict()
-        lap("check")
+        lap("check", warnings=len(report.quality.get("warnings", [])))
 
         publish(store, version, run_id, rows, assignment, resolution, grain=spec.model.grain,
                 records=resolution.records)
         report.version = version
-        lap("publish")
+        lap("publish", version=version)
     except Exception as exc:
         if version is not None:
             store.fail_snapshot(version)
         store.finish_run(run_id, "failed", {**report.as_dict(), "error": str(exc)})
         lineage.fail(run_id, str(exc))
+        # The error's kind only: its message may quote a source value (the CLI prints it).
+        logs.event(_LOG, "build failed", logging.ERROR, run_id=run_id, error=type(exc).__name__,
+                   seconds=round(sum(report.seconds.values()), 3))
+        push_build_metrics(spec, store, run_id)
         if isinstance(exc, C360Error):
             raise
         raise BuildError(f"build failed: {type(exc).__name__}: {exc}") from exc
     store.finish_run(run_id, "succeeded", report.as_dict())
     lineage.complete(run_id, report.customers)
+    logs.event(_LOG, "build finished", run_id=run_id, version=version, customers=report.customers,
+               quarantined=sum(report.quarantined.values()), seconds=round(sum(report.seconds.values()), 3))
+    push_build_metrics(spec, store, run_id)
     return report
