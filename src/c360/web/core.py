@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote
@@ -10,6 +11,7 @@ from urllib.parse import parse_qs, quote
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.concurrency import run_in_threadpool
 
 from c360.api.erasures import DryRunLimiter
 from c360.governance import audit
@@ -102,6 +104,29 @@ class Web:
                                         "(an old page, or a form sent from another site). Reload the page "
                                         "and try again."),
                             status_code=403, headers=SECURITY_HEADERS)
+
+
+def web(request: Request) -> Web:
+    w: Web = request.app.state.c360_web
+    return w
+
+
+FormAction = Callable[[Web, Request, User, dict[str, str]], Response]
+
+
+async def signed_form(request: Request, action: FormAction) -> Response:
+    """A form posted by a signed-in user with this session's CSRF token, acted on in a worker thread.
+
+    Without a session: to the sign-in page; with a missing or wrong token: refused and audited.
+    """
+    w = web(request)
+    user = w.user(request)
+    form = await read_form(request) or {}
+    if user is None:
+        return w.to_login(request)
+    if not w.sessions.check_csrf(user, form.get("csrf")):
+        return w.csrf_refused(request, user)
+    return await run_in_threadpool(action, w, request, user, form)
 
 
 def safe_next(target: str | None) -> str:

@@ -18,16 +18,11 @@ from c360.governance.lineage import field_lineage
 from c360.governance.policy import View, served_view
 from c360.spec.models import ProductSpec
 from c360.store import identity as idmap
-from c360.web.core import Web, read_form, safe_next
+from c360.web.core import Web, read_form, safe_next, web
 from c360.web.graph import lineage_svg
 from c360.web.session import COOKIE, LOGIN_COOKIE, roles_of
 
 router = APIRouter(prefix="/app", include_in_schema=False)
-
-
-def web(request: Request) -> Web:
-    w: Web = request.app.state.c360_web
-    return w
 
 
 # -- signing in -------------------------------------------------------------------------------

@@ -15,14 +15,12 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy import select
-from starlette.concurrency import run_in_threadpool
 
 from c360.core.errors import C360Error, StoreError
 from c360.governance.audit import verify
 from c360.governance.erasure import SubjectRef, dry_run, erase
 from c360.store.schema import audit_log
-from c360.web.core import Web, read_form
-from c360.web.pages import web
+from c360.web.core import Web, signed_form, web
 from c360.web.session import User
 
 router = APIRouter(prefix="/app", include_in_schema=False)
@@ -107,17 +105,10 @@ def _audit_page(w: Web, request: Request, user: User, *, actor: str = "", kind: 
 
 @router.post("/audit/verify")
 async def audit_verify(request: Request) -> Response:
-    w = web(request)
-    user = w.user(request)
-    form = await read_form(request) or {}
-    if user is None:
-        return w.to_login(request)
-    if not w.sessions.check_csrf(user, form.get("csrf")):
-        return w.csrf_refused(request, user)
-    return await run_in_threadpool(_verify, w, request, user)
+    return await signed_form(request, _verify)
 
 
-def _verify(w: Web, request: Request, user: User) -> Response:
+def _verify(w: Web, request: Request, user: User, form: dict[str, str]) -> Response:
     if not user.can("dpo"):
         return w.refuse(request, user, "dpo", "verify the audit chain")
     result = verify(w.store)
@@ -156,14 +147,7 @@ def erasure_form(request: Request) -> Response:
 
 @router.post("/erasure")
 async def erasure_post(request: Request) -> Response:
-    w = web(request)
-    user = w.user(request)
-    form = await read_form(request) or {}
-    if user is None:
-        return w.to_login(request)
-    if not w.sessions.check_csrf(user, form.get("csrf")):
-        return w.csrf_refused(request, user)
-    return await run_in_threadpool(_erasure, w, request, user, form)
+    return await signed_form(request, _erasure)
 
 
 def _erasure(w: Web, request: Request, user: User, form: dict[str, str]) -> Response:

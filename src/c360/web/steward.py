@@ -14,7 +14,6 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
-from starlette.concurrency import run_in_threadpool
 
 from c360.core import jsonutil
 from c360.core.jsonutil import content_hash
@@ -24,8 +23,7 @@ from c360.spec.models import ProductSpec
 from c360.store import Store
 from c360.store import identity as idmap
 from c360.store.schema import identity_map, staged_records
-from c360.web.core import Web, read_form
-from c360.web.pages import web
+from c360.web.core import Web, signed_form, web
 from c360.web.session import User
 
 router = APIRouter(prefix="/app", include_in_schema=False)
@@ -141,14 +139,7 @@ def _review_page(w: Web, request: Request, user: User, skipped: set[str], *, mes
 
 @router.post("/review/decide")
 async def decide(request: Request) -> Response:
-    w = web(request)
-    user = w.user(request)
-    form = await read_form(request) or {}
-    if user is None:
-        return w.to_login(request)
-    if not w.sessions.check_csrf(user, form.get("csrf")):
-        return w.csrf_refused(request, user)
-    return await run_in_threadpool(_decide, w, request, user, form)
+    return await signed_form(request, _decide)
 
 
 def _decide(w: Web, request: Request, user: User, form: dict[str, str]) -> Response:
