@@ -34,12 +34,14 @@ $(VENV)/chart-tools/bin/helm: deploy/helm/tools.sh
 
 test: $(VENV)/.dev $(VENV)/chart-tools/bin/helm  ## run the whole test suite (and lint, types, layers)
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 lint: $(VENV)/.dev  ## ruff and the import layers
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/lint-imports
 
 typecheck: $(VENV)/.dev  ## mypy --strict on src/

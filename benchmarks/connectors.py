@@ -101,16 +101,20 @@ def make_parquet(n: int, folder: Path) -> Path:
     import pyarrow.parquet as pq
 
     path = folder / f"customers_{n}.parquet"
-    schema = pa.schema([
-        ("id", pa.int64()), ("email", pa.string()), ("name", pa.string()), ("plan", pa.string()),
-        ("mrr", pa.string()), ("updated_at", pa.timestamp("us", tz="UTC")),
-        ("deleted_at", pa.timestamp("us", tz="UTC")),
-    ])
+    schema = pa.schema(
+        [
+            ("id", pa.int64()),
+            ("email", pa.string()),
+            ("name", pa.string()),
+            ("plan", pa.string()),
+            ("mrr", pa.string()),
+            ("updated_at", pa.timestamp("us", tz="UTC")),
+            ("deleted_at", pa.timestamp("us", tz="UTC")),
+        ]
+    )
 
     def table(chunk: list[tuple[Any, ...]]) -> Any:
-        return pa.Table.from_pylist(
-            [dict(zip(schema.names, r, strict=True)) for r in chunk], schema=schema
-        )
+        return pa.Table.from_pylist([dict(zip(schema.names, r, strict=True)) for r in chunk], schema=schema)
 
     with pq.ParquetWriter(path, schema) as writer:
         chunk: list[tuple[Any, ...]] = []
@@ -132,9 +136,14 @@ def salesforce_fake(n: int) -> Any:
 
     fake = SalesforceFake(page_size=2_000, polls_before_done=1)
     fake.records["Account"] = [
-        {"IsDeleted": False, "Id": f"001B{i:011d}", "Name": f"Customer {i} Ltd",
-         "Website": f"https://c{i}.example", "BillingPostalCode": f"{i % 90_000 + 10_000}",
-         "SystemModstamp": stamp(i)}
+        {
+            "IsDeleted": False,
+            "Id": f"001B{i:011d}",
+            "Name": f"Customer {i} Ltd",
+            "Website": f"https://c{i}.example",
+            "BillingPostalCode": f"{i % 90_000 + 10_000}",
+            "SystemModstamp": stamp(i),
+        }
         for i in range(1, n + 1)
     ]
     return fake
@@ -149,8 +158,7 @@ def sync(case: str, target: str, staging: Path) -> dict[str, Any]:
 
     connector = case
     if case == "postgres":
-        options: dict[str, Any] = {**PG, "cursor_column": "updated_at",
-                                   "deleted_column": "deleted_at"}
+        options: dict[str, Any] = {**PG, "cursor_column": "updated_at", "deleted_column": "deleted_at"}
         stream = target
     elif case.startswith("sf_"):
         if str(ROOT) not in sys.path:
@@ -158,8 +166,13 @@ def sync(case: str, target: str, staging: Path) -> dict[str, Any]:
         from tests.connectors.fakes.salesforce import TOKEN
 
         connector, stream = "salesforce", "Account"
-        options = {"instance_url": target, "access_token": TOKEN, "fields": SF_FIELDS,
-                   "bulk": case == "sf_bulk", "bulk_poll_interval": 0.1}
+        options = {
+            "instance_url": target,
+            "access_token": TOKEN,
+            "fields": SF_FIELDS,
+            "bulk": case == "sf_bulk",
+            "bulk_poll_interval": 0.1,
+        }
     else:
         options = {"path": target}
         stream = Path(target).name
@@ -179,8 +192,7 @@ def sync(case: str, target: str, staging: Path) -> dict[str, Any]:
         values = []
         for r in batch.records:
             payload = orjson.dumps(r.data, option=orjson.OPT_SORT_KEYS)
-            values.append((case, r.key, payload.decode(), hashlib.sha256(payload).hexdigest(),
-                           int(r.deleted)))
+            values.append((case, r.key, payload.decode(), hashlib.sha256(payload).hexdigest(), int(r.deleted)))
         db.executemany(insert, values)
         db.commit()
         count += len(values)
@@ -191,8 +203,14 @@ def sync(case: str, target: str, staging: Path) -> dict[str, Any]:
     conn.close()
     staged = db.execute("SELECT count(*) FROM staging").fetchone()[0]
     db.close()
-    return {"rows": count, "staged": staged, "seconds": seconds, "peak_mib": peak_mib(),
-            "cursor": cursor, "requests": requests}
+    return {
+        "rows": count,
+        "staged": staged,
+        "seconds": seconds,
+        "peak_mib": peak_mib(),
+        "cursor": cursor,
+        "requests": requests,
+    }
 
 
 def peak_mib() -> float:
@@ -222,8 +240,11 @@ def run_child(case: str, target: str, folder: Path) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", default="100000,1000000", help="comma-separated row counts")
-    parser.add_argument("--salesforce-rows", default="100000",
-                        help="comma-separated Account counts for Salesforce REST vs Bulk (0: none)")
+    parser.add_argument(
+        "--salesforce-rows",
+        default="100000",
+        help="comma-separated Account counts for Salesforce REST vs Bulk (0: none)",
+    )
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -257,8 +278,10 @@ def main() -> None:
     for case, n, seconds, rate, peak, requests in results:
         reqs = "" if requests is None else f"{requests:,}"
         print(f"{case:<10} {n:>10,} {seconds:>9.2f} {rate:>10,.0f} {peak:>9.1f} {reqs:>9}")
-    print(f"(python {sys.version.split()[0]}, {os.cpu_count()} cores; batch size 5,000;"
-          " peak = VmHWM of the child process)")
+    print(
+        f"(python {sys.version.split()[0]}, {os.cpu_count()} cores; batch size 5,000;"
+        " peak = VmHWM of the child process)"
+    )
 
 
 def salesforce_cases(counts: str, folder: Path) -> list[tuple[Any, ...]]:
@@ -278,8 +301,7 @@ def salesforce_cases(counts: str, folder: Path) -> list[tuple[Any, ...]]:
                 r = run_child(case, server.url, folder)
                 assert r["rows"] == r["staged"] == n, r
                 assert r["requests"] == fake.served - served, (r, fake.served - served)
-                out.append((case, n, r["seconds"], n / r["seconds"], r["peak_mib"],
-                            r["requests"]))
+                out.append((case, n, r["seconds"], n / r["seconds"], r["peak_mib"], r["requests"]))
     return out
 
 

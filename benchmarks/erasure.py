@@ -64,9 +64,17 @@ def fill(store: Store, n: int) -> None:
     chunk = 5000
     with store.engine.begin() as conn:
         for v in (1, 2):
-            conn.execute(insert(snapshots).values(version=v, run_id="bench", spec_version="1.0.0",
-                                                  status="published" if v == 2 else "retired",
-                                                  built_at=NOW, as_of=NOW, customers=n))
+            conn.execute(
+                insert(snapshots).values(
+                    version=v,
+                    run_id="bench",
+                    spec_version="1.0.0",
+                    status="published" if v == 2 else "retired",
+                    built_at=NOW,
+                    as_of=NOW,
+                    customers=n,
+                )
+            )
         conn.execute(insert(published).values(id=1, version=2, published_at=NOW))
     for start in range(0, n, chunk):
         staged, mapped, custs, snaps = [], [], [], []
@@ -74,26 +82,64 @@ def fill(store: Store, n: int) -> None:
             cid = f"c_{i:012d}"
             email = f"person{i}@account{i}.example"
             recs = {
-                ("crm", f"001{i:015d}"): {"Id": f"001{i:015d}", "Name": f"Account {i} Ltd",
-                                          "Website": f"account{i}.example"},
-                ("billing", f"cus_{i:014d}"): {"id": f"cus_{i:014d}", "name": f"Account {i} Ltd",
-                                               "email": email, "phone": f"0161 {i:07d}",
-                                               "metadata": {"crm_account_id": f"001{i:015d}"}},
-                ("support", str(10_000_000 + i)): {"id": 10_000_000 + i, "status": "open",
-                                                   "requester": {"email": email, "name": f"Person {i}"},
-                                                   "organization": {"name": f"Account {i} Ltd"}},
-                ("invoices", f"in_{i:020d}"): {"id": f"in_{i:020d}", "customer": f"cus_{i:014d}",
-                                               "amount_paid": 4200, "currency": "gbp", "status": "paid"},
+                ("crm", f"001{i:015d}"): {
+                    "Id": f"001{i:015d}",
+                    "Name": f"Account {i} Ltd",
+                    "Website": f"account{i}.example",
+                },
+                ("billing", f"cus_{i:014d}"): {
+                    "id": f"cus_{i:014d}",
+                    "name": f"Account {i} Ltd",
+                    "email": email,
+                    "phone": f"0161 {i:07d}",
+                    "metadata": {"crm_account_id": f"001{i:015d}"},
+                },
+                ("support", str(10_000_000 + i)): {
+                    "id": 10_000_000 + i,
+                    "status": "open",
+                    "requester": {"email": email, "name": f"Person {i}"},
+                    "organization": {"name": f"Account {i} Ltd"},
+                },
+                ("invoices", f"in_{i:020d}"): {
+                    "id": f"in_{i:020d}",
+                    "customer": f"cus_{i:014d}",
+                    "amount_paid": 4200,
+                    "currency": "gbp",
+                    "status": "paid",
+                },
             }
             for (s, k), data in recs.items():
-                staged.append({"source": s, "key": k, "payload": jsonutil.dumps(data),
-                               "content_hash": jsonutil.content_hash(data), "fetched_at": NOW, "deleted": False})
-                mapped.append({"source": s, "key": k, "customer_id": cid,
-                               "method": "belongs_to" if s == "invoices" else "rule", "score": 1.0,
-                               "evidence": None, "run_id": "bench", "updated_at": NOW})
+                staged.append(
+                    {
+                        "source": s,
+                        "key": k,
+                        "payload": jsonutil.dumps(data),
+                        "content_hash": jsonutil.content_hash(data),
+                        "fetched_at": NOW,
+                        "deleted": False,
+                    }
+                )
+                mapped.append(
+                    {
+                        "source": s,
+                        "key": k,
+                        "customer_id": cid,
+                        "method": "belongs_to" if s == "invoices" else "rule",
+                        "score": 1.0,
+                        "evidence": None,
+                        "run_id": "bench",
+                        "updated_at": NOW,
+                    }
+                )
             custs.append({"customer_id": cid, "created_at": NOW, "status": "active", "run_id": "bench"})
-            record = {"customer_id": cid, "account_name": f"Account {i} Ltd", "mrr": 42.0, "ltv": 504.0,
-                      "billing_contact_email": email, "open_tickets": 1}
+            record = {
+                "customer_id": cid,
+                "account_name": f"Account {i} Ltd",
+                "mrr": 42.0,
+                "ltv": 504.0,
+                "billing_contact_email": email,
+                "open_tickets": 1,
+            }
             for v in (1, 2):
                 snaps.append({"version": v, "customer_id": cid, "data": jsonutil.dumps(record)})
         with store.engine.begin() as conn:
@@ -114,16 +160,21 @@ def bench_erasures(url: str, label: str, n: int, count: int) -> None:
     for kind, subjects in (("customer", picks[:count]), ("email", picks[count:])):
         times = []
         for i in subjects:
-            who = (SubjectRef(customer_id=f"c_{i:012d}") if kind == "customer"
-                   else SubjectRef(email=f"person{i}@account{i}.example"))
+            who = (
+                SubjectRef(customer_id=f"c_{i:012d}")
+                if kind == "customer"
+                else SubjectRef(email=f"person{i}@account{i}.example")
+            )
             t = time.perf_counter()
             result = erase(store, spec, who, reason="benchmark")
             times.append(time.perf_counter() - t)
             assert result.committed
         times.sort()
         p95 = times[min(len(times) - 1, int(len(times) * 0.95))]
-        print(f"{label}: erasure by {kind:<8} p50 {statistics.median(times) * 1000:7.1f} ms  "
-              f"p95 {p95 * 1000:7.1f} ms  ({count} erasures, {n:,} customers)")
+        print(
+            f"{label}: erasure by {kind:<8} p50 {statistics.median(times) * 1000:7.1f} ms  "
+            f"p95 {p95 * 1000:7.1f} ms  ({count} erasures, {n:,} customers)"
+        )
     store.close()
 
 
@@ -138,15 +189,31 @@ def bench_invisible(url: str, label: str, n: int, count: int, directory: Path) -
     store = Store.open(url)
     key = store.create_key("finance")
     port = _free_port()
-    argv = [sys.executable, "-c", "from c360.cli import main; main()", "serve", str(SPEC), "--store", url,
-            "--host", "127.0.0.1", "--port", str(port), "--workers", "2"]
+    argv = [
+        sys.executable,
+        "-c",
+        "from c360.cli import main; main()",
+        "serve",
+        str(SPEC),
+        "--store",
+        url,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "2",
+    ]
     log = directory / f"serve-{port}.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     # A fresh connection per request, so that both workers answer.
-    http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10,
-                        headers={"Authorization": f"Bearer {key}"},
-                        limits=httpx.Limits(max_keepalive_connections=0))
+    http = httpx.Client(
+        base_url=f"http://127.0.0.1:{port}",
+        timeout=10,
+        headers={"Authorization": f"Bearer {key}"},
+        limits=httpx.Limits(max_keepalive_connections=0),
+    )
     spec = load_spec(SPEC)
     try:
         deadline = time.monotonic() + 600
@@ -177,10 +244,12 @@ def bench_invisible(url: str, label: str, n: int, count: int, directory: Path) -
                     raise SystemExit(f"{label}: customer {cid} still served 30 s after its erasure")
             first.append(seen_gone or 0.0)
             every.append(now)
-        print(f"{label}: time to invisible after erase returns: first answer p50 "
-              f"{statistics.median(first) * 1000:6.0f} ms, max {max(first) * 1000:6.0f} ms; every worker p50 "
-              f"{statistics.median(every) * 1000:6.0f} ms, max {max(every) * 1000:6.0f} ms "
-              f"({count} erasures, 2 workers, {n:,} customers)")
+        print(
+            f"{label}: time to invisible after erase returns: first answer p50 "
+            f"{statistics.median(first) * 1000:6.0f} ms, max {max(first) * 1000:6.0f} ms; every worker p50 "
+            f"{statistics.median(every) * 1000:6.0f} ms, max {max(every) * 1000:6.0f} ms "
+            f"({count} erasures, 2 workers, {n:,} customers)"
+        )
     finally:
         http.close()
         os.killpg(proc.pid, 15)
@@ -201,10 +270,21 @@ def bench_verify(rows: int, directory: Path) -> None:
         for seq in range(1, rows + 1):
             at = f"2026-06-01T12:00:00.{seq % 1_000_000:06d}Z"
             detail = '{"fields":["customer_id","mrr"],"mode":"materialised"}'
-            h = key.mac(audit.content(at, "read", "consumer:finance", f"c_{seq % 100_000:012d}", detail)
-                        + prev.encode())
-            batch.append({"seq": seq, "at": at, "kind": "read", "actor": "consumer:finance",
-                          "subject": f"c_{seq % 100_000:012d}", "detail": detail, "prev_hash": prev, "hash": h})
+            h = key.mac(
+                audit.content(at, "read", "consumer:finance", f"c_{seq % 100_000:012d}", detail) + prev.encode()
+            )
+            batch.append(
+                {
+                    "seq": seq,
+                    "at": at,
+                    "kind": "read",
+                    "actor": "consumer:finance",
+                    "subject": f"c_{seq % 100_000:012d}",
+                    "detail": detail,
+                    "prev_hash": prev,
+                    "hash": h,
+                }
+            )
             prev = h
             if len(batch) == 50_000:
                 conn.execute(insert(audit_log), batch)
@@ -233,8 +313,10 @@ def bench_read_audit(directory: Path, calls: int) -> None:
     n = auditor.flush()
     flush = time.perf_counter() - t
     auditor.close()
-    print(f"read audit: record() {per_call * 1e6:.2f} µs per call on the caller's thread; "
-          f"flush {n:,} reads in {flush:.2f} s = {n / flush:,.0f} reads/s group-committed (SQLite)")
+    print(
+        f"read audit: record() {per_call * 1e6:.2f} µs per call on the caller's thread; "
+        f"flush {n:,} reads in {flush:.2f} s = {n / flush:,.0f} reads/s group-committed (SQLite)"
+    )
     assert audit.verify(store).ok
     store.close()
 
@@ -264,8 +346,9 @@ def main() -> None:
         bench_invisible(f"sqlite:///{d}/store.db", "SQLite    ", args.customers, args.erasures, d)
         if pg_up():
             name = f"c360_bench_{uuid.uuid4().hex[:8]}"
-            admin = create_engine(f"{PG}/postgres".replace("postgresql://", "postgresql+psycopg://"),
-                                  isolation_level="AUTOCOMMIT")
+            admin = create_engine(
+                f"{PG}/postgres".replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
+            )
             with admin.connect() as conn:
                 conn.execute(text(f'CREATE DATABASE "{name}"'))
             try:

@@ -16,13 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from c360.identity import domains, names
-from c360.identity.normalise import (
-    company_name,
-    corporate_domain,
-    email,
-    normalise_attributes,
-    registrable_domain,
-)
+from c360.identity.normalise import company_name, corporate_domain, email, normalise_attributes, registrable_domain
 
 WORDS = (
     "acme", "northwind", "contoso", "fabrikam", "initech", "umbrella", "globex", "hooli",
@@ -54,9 +48,7 @@ def generate(n: int, seed: int = 7) -> tuple[list[str], list[str]]:
         if rng.random() < 0.33:
             host = rng.choice(FREE)
         else:
-            host = (
-                f"{rng.choice(['', 'mail.', 'eu.'])}{words[0].lower()}{i % 5003}.{rng.choice(TLDS)}"
-            )
+            host = f"{rng.choice(['', 'mail.', 'eu.'])}{words[0].lower()}{i % 5003}.{rng.choice(TLDS)}"
         emails.append(f" {user.title()}@{host} ")
     return company_names, emails
 

@@ -96,12 +96,26 @@ def write_snapshot(url: str, n: int) -> tuple[list[str], str]:
     store = Store.open(url)
     version = store.begin_snapshot("bench", "1.0.0", dt.datetime.now(dt.UTC))
     ids = [f"c_{i:012x}" for i in range(n)]
-    store.write_snapshot(version, ((cid, {
-        "customer_id": cid, "account_name": f"Account {cid[2:].upper()}", "segment": "smb",
-        "annual_revenue": round(rnd.uniform(1e5, 1e9), 2), "mrr": round(rnd.uniform(0, 5000), 2),
-        "ltv": round(rnd.uniform(0, 90000), 2), "invoice_status": "paid", "billing_active": True,
-        "billing_contact_email": f"ap@{cid[2:]}.example.com",
-    }) for cid in ids))
+    store.write_snapshot(
+        version,
+        (
+            (
+                cid,
+                {
+                    "customer_id": cid,
+                    "account_name": f"Account {cid[2:].upper()}",
+                    "segment": "smb",
+                    "annual_revenue": round(rnd.uniform(1e5, 1e9), 2),
+                    "mrr": round(rnd.uniform(0, 5000), 2),
+                    "ltv": round(rnd.uniform(0, 90000), 2),
+                    "invoice_status": "paid",
+                    "billing_active": True,
+                    "billing_contact_email": f"ap@{cid[2:]}.example.com",
+                },
+            )
+            for cid in ids
+        ),
+    )
     store.publish(version)
     key = store.create_key("finance")
     store.close()
@@ -175,14 +189,29 @@ def start(spec: Path, url: str, code: Code, workers: int) -> tuple[subprocess.Po
     port.bind(("127.0.0.1", 0))
     number = port.getsockname()[1]
     port.close()
-    env = {**os.environ, "C360_MASK_KEY": "bench-mask-key-0123456789abcdef0123",
-           "C360_READ_AUDIT": "on" if code.audit else "off"}
+    env = {
+        **os.environ,
+        "C360_MASK_KEY": "bench-mask-key-0123456789abcdef0123",
+        "C360_READ_AUDIT": "on" if code.audit else "off",
+    }
     if code.pythonpath:
         env["PYTHONPATH"] = code.pythonpath
-    argv = [sys.executable, "-c", "from c360.cli import main; main()", "serve", str(spec), "--store", url,
-            "--host", "127.0.0.1", "--port", str(number), "--workers", str(workers)]
-    proc = subprocess.Popen(argv, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    argv = [
+        sys.executable,
+        "-c",
+        "from c360.cli import main; main()",
+        "serve",
+        str(spec),
+        "--store",
+        url,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(number),
+        "--workers",
+        str(workers),
+    ]
+    proc = subprocess.Popen(argv, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{number}"
     deadline = time.monotonic() + 120
     while True:
@@ -200,16 +229,32 @@ def start(spec: Path, url: str, code: Code, workers: int) -> tuple[subprocess.Po
         time.sleep(0.1)
 
 
-def run_case(spec: Path, url: str, key: str, script: Path, code: Code, connections: int, kill: str,
-             seconds: float, workers: int) -> dict[str, Any]:
+def run_case(
+    spec: Path, url: str, key: str, script: Path, code: Code, connections: int, kill: str, seconds: float, workers: int
+) -> dict[str, Any]:
     """Load, SIGKILL under that load, wait for the writers, count."""
     before = audited(url)
     proc, base = start(spec, url, code, workers)
     # wrk would run past the kill, so that the kill lands under load; it is stopped just after.
     # Its latency figures are of completed requests, all before the kill.
-    load = subprocess.Popen(["wrk", f"-t{min(connections, 2)}", f"-c{connections}", f"-d{seconds + 5:.0f}s",
-                             "--timeout", "5s", "-H", f"Authorization: Bearer {key}", "-s", str(script), base],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    load = subprocess.Popen(
+        [
+            "wrk",
+            f"-t{min(connections, 2)}",
+            f"-c{connections}",
+            f"-d{seconds + 5:.0f}s",
+            "--timeout",
+            "5s",
+            "-H",
+            f"Authorization: Bearer {key}",
+            "-s",
+            str(script),
+            base,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     began = time.monotonic()
     time.sleep(seconds)
     tree = descendants(proc.pid)
@@ -241,10 +286,16 @@ def run_case(spec: Path, url: str, key: str, script: Path, code: Code, connectio
 
 
 def report(store: str, code: str, connections: int, kill: str, r: dict[str, Any]) -> None:
-    loss = (f"audited {r['audited']:7,}  lost {r['lost']:6,} ({r['lost_seconds'] * 1000:6.0f} ms of load)"
-            if "audited" in r else "audit off")
-    print(f"  {store:<10} {code:<9} c={connections:<3} kill {kill:<5}  answered {r['answered']:7,}  {loss}  "
-          f"p50 {r['p50']:6.2f} ms  p99 {r['p99']:7.2f} ms  {r['rps']:7,.0f} req/s", flush=True)
+    loss = (
+        f"audited {r['audited']:7,}  lost {r['lost']:6,} ({r['lost_seconds'] * 1000:6.0f} ms of load)"
+        if "audited" in r
+        else "audit off"
+    )
+    print(
+        f"  {store:<10} {code:<9} c={connections:<3} kill {kill:<5}  answered {r['answered']:7,}  {loss}  "
+        f"p50 {r['p50']:6.2f} ms  p99 {r['p99']:7.2f} ms  {r['rps']:7,.0f} req/s",
+        flush=True,
+    )
 
 
 def commit_per_read(name: str, url: str, n: int = 300) -> None:
@@ -270,8 +321,11 @@ def commit_per_read(name: str, url: str, n: int = 300) -> None:
     store.close()
     waits.sort()
     p50, p99 = statistics.median(waits), waits[int(len(waits) * 0.99)]
-    print(f"  {name:<10} a commit per read (durable before the answer): +{p50 * 1000:.2f} ms p50, "
-          f"+{p99 * 1000:.2f} ms p99 per read; at most {1 / p50:,.0f} reads/s per worker", flush=True)
+    print(
+        f"  {name:<10} a commit per read (durable before the answer): +{p50 * 1000:.2f} ms p50, "
+        f"+{p99 * 1000:.2f} ms p99 per read; at most {1 / p50:,.0f} reads/s per worker",
+        flush=True,
+    )
 
 
 def bench_store(name: str, url: str, tmp: Path, codes: list[Code], args: argparse.Namespace) -> None:
@@ -293,12 +347,18 @@ def bench_store(name: str, url: str, tmp: Path, codes: list[Code], args: argpars
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stores", default="sqlite,postgresql")
-    parser.add_argument("--code", action="append",
-                        help="worktree (the default), a git revision to compare with, or off (no auditing)")
-    parser.add_argument("--levels", type=lambda s: [int(x) for x in s.split(",")], default=list(LEVELS),
-                        help="wrk connections, comma-separated (default 1,8,32)")
-    parser.add_argument("--kills", type=lambda s: s.split(","), default=list(KILLS),
-                        help="group, all or both (default group,all)")
+    parser.add_argument(
+        "--code", action="append", help="worktree (the default), a git revision to compare with, or off (no auditing)"
+    )
+    parser.add_argument(
+        "--levels",
+        type=lambda s: [int(x) for x in s.split(",")],
+        default=list(LEVELS),
+        help="wrk connections, comma-separated (default 1,8,32)",
+    )
+    parser.add_argument(
+        "--kills", type=lambda s: s.split(","), default=list(KILLS), help="group, all or both (default group,all)"
+    )
     parser.add_argument("--seconds", type=float, default=2.0, help="load before the kill")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--customers", type=int, default=10_000)
@@ -317,8 +377,11 @@ def main() -> None:
         # One key for every case and store, outside the user's configuration.
         os.environ["C360_AUDIT_KEY_FILE"] = str(tmp / "audit.key")
         codes = [code_of(c, tmp) for c in args.code or ["worktree"]]
-        print(f"read audit under kill -9: {args.workers} workers, {args.seconds:g} s of wrk load per case, "
-              f"reads committed every {flush_interval()} s", flush=True)
+        print(
+            f"read audit under kill -9: {args.workers} workers, {args.seconds:g} s of wrk load per case, "
+            f"reads committed every {flush_interval()} s",
+            flush=True,
+        )
         for name in stores:
             if name == "sqlite":
                 bench_store(name, f"sqlite:///{tmp}/store.db", tmp, codes, args)

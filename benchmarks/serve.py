@@ -179,8 +179,7 @@ def demo_with_pg_product(dir: Path, accounts: int, product_dsn: str) -> Path:
     rows = src.execute(f"SELECT {', '.join(cols)} FROM users").fetchall()
     with psycopg.connect(product_dsn, autocommit=True) as pg:
         defs = ", ".join(
-            f"{c} {'bigint PRIMARY KEY' if c == 'id' else 'bigint' if c == 'seats' else 'text'}"
-            for c in cols
+            f"{c} {'bigint PRIMARY KEY' if c == 'id' else 'bigint' if c == 'seats' else 'text'}" for c in cols
         )
         pg.execute(f"CREATE TABLE users ({defs})")
         with pg.cursor().copy(f"COPY users ({', '.join(cols)}) FROM STDIN") as copy:
@@ -202,21 +201,23 @@ PIDS: dict[str, int] = {}
 
 
 @contextmanager
-def server(spec: Path, url: str, workers: int, kind: str, audit: bool = True,
-           env_extra: dict[str, str] | None = None) -> Iterator[str]:
+def server(
+    spec: Path, url: str, workers: int, kind: str, audit: bool = True, env_extra: dict[str, str] | None = None
+) -> Iterator[str]:
     port = free_port()
-    env = {**os.environ, "C360_SERVER": kind, "C360_MASK_KEY": "bench-mask-key-0123456789abcdef0123",
-           "C360_READ_AUDIT": "on" if audit else "off", **(env_extra or {})}
+    env = {
+        **os.environ,
+        "C360_SERVER": kind,
+        "C360_MASK_KEY": "bench-mask-key-0123456789abcdef0123",
+        "C360_READ_AUDIT": "on" if audit else "off",
+        **(env_extra or {}),
+    }
     code = (
         "from pathlib import Path; from c360.api.serve import run; "
         f"run(Path({str(spec)!r}), {url!r}, host='127.0.0.1', port={port}, workers={workers})"
     )
     proc = subprocess.Popen(
-        [sys.executable, "-c", code],
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        [sys.executable, "-c", code], env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -428,8 +429,11 @@ def wait_for(base: str, version: int, timeout: float = 1800) -> float:
 def memory_row(store: str, mode: str, when: str, m: dict[str, Any], file_mib: float) -> None:
     each = " ".join(f"{p:7.1f}" for p in m["private"])
     anon = " ".join(f"{p:7.1f}" for p in m["anon"])
-    print(f"  {store:<10} {mode:<7} {when:<16} worker private MiB [{each}] (anonymous [{anon}])"
-          f"  tree PSS {m['pss']:8.1f} MiB  serving file {file_mib:8.1f} MiB", flush=True)
+    print(
+        f"  {store:<10} {mode:<7} {when:<16} worker private MiB [{each}] (anonymous [{anon}])"
+        f"  tree PSS {m['pss']:8.1f} MiB  serving file {file_mib:8.1f} MiB",
+        flush=True,
+    )
 
 
 def scripts(ids_file: Path) -> tuple[str, str]:
@@ -441,10 +445,7 @@ def scripts(ids_file: Path) -> tuple[str, str]:
 def materialised_cases(store_name: str, url: str, tmp: Path, args: argparse.Namespace) -> None:
     started = time.perf_counter()
     ids, key = write_snapshot(url, args.customers)
-    print(
-        f"  {store_name}: {len(ids):,} customers written in {time.perf_counter() - started:.1f}s",
-        flush=True,
-    )
+    print(f"  {store_name}: {len(ids):,} customers written in {time.perf_counter() - started:.1f}s", flush=True)
     ids_file = tmp / f"ids-{store_name}.txt"
     ids_file.write_text("\n".join(ids) + "\n")
     spec = tmp / "product.yaml"
@@ -471,8 +472,12 @@ def materialised_cases(store_name: str, url: str, tmp: Path, args: argparse.Name
             memory_row(store_name, mode, "after swap", memory(base), serving_file_mib(url) if mode == "file" else 0)
             report(store_name, f"{mode}: GET one, c=1, after swap", wrk(base, key, get, 1, args.seconds))
             cpu = idle_cpu(base, args.idle_seconds)
-            print(f"  {store_name:<10} {mode:<7} idle CPU per worker: "
-                  + " ".join(f"{c:.2f}%" for c in cpu) + f" of a core over {args.idle_seconds:.0f}s", flush=True)
+            print(
+                f"  {store_name:<10} {mode:<7} idle CPU per worker: "
+                + " ".join(f"{c:.2f}%" for c in cpu)
+                + f" of a core over {args.idle_seconds:.0f}s",
+                flush=True,
+            )
     if args.audit_off:
         # The same cases with read auditing off: what recording every read costs.
         with server(spec, url, args.workers, args.server, audit=False) as base:
@@ -481,9 +486,7 @@ def materialised_cases(store_name: str, url: str, tmp: Path, args: argparse.Name
             report(store_name, "GET one, c=32, audit off", wrk(base, key, get, 32, args.seconds))
 
 
-def live_case(
-    store_name: str, url: str, tmp: Path, args: argparse.Namespace, product_dsn: str
-) -> None:
+def live_case(store_name: str, url: str, tmp: Path, args: argparse.Namespace, product_dsn: str) -> None:
     from c360.pipeline.build import build
     from c360.spec.validate import load_spec
     from c360.store import Store
@@ -506,9 +509,7 @@ def live_case(
     get, _ = scripts(ids_file)
     with server(spec_path, url, args.workers, args.server) as base:
         wrk(base, key, get, 1, 2)
-        report(
-            store_name, f"live GET ({len(ids):,} cust.), c=1", wrk(base, key, get, 1, args.seconds)
-        )
+        report(store_name, f"live GET ({len(ids):,} cust.), c=1", wrk(base, key, get, 1, args.seconds))
         hidden_vs_absent(store_name, base, campaigns, hidden)
 
 
@@ -545,14 +546,15 @@ def hidden_vs_absent(store_name: str, base: str, key: str, hidden: list[str], n:
         statuses[kind].add(resp.status)
     conn.close()
     h, a = (statistics.median(times[k]) for k in ("hidden", "absent"))
-    print(f"  {store_name:<10} live GET hidden vs absent     median {h:.3f} ms vs {a:.3f} ms "
-          f"(statuses {sorted(statuses['hidden'])} vs {sorted(statuses['absent'])}, {n} each)", flush=True)
+    print(
+        f"  {store_name:<10} live GET hidden vs absent     median {h:.3f} ms vs {a:.3f} ms "
+        f"(statuses {sorted(statuses['hidden'])} vs {sorted(statuses['absent'])}, {n} each)",
+        flush=True,
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
@@ -562,8 +564,9 @@ def main() -> None:
     parser.add_argument("--modes", default="file,memory", help="serving modes to measure (C360_SERVING)")
     parser.add_argument("--idle-seconds", type=float, default=10.0)
     parser.add_argument("--no-live", action="store_true", help="skip the live-read cases")
-    parser.add_argument("--audit-off", action="store_true",
-                        help="also measure with read auditing off, to show what auditing costs")
+    parser.add_argument(
+        "--audit-off", action="store_true", help="also measure with read auditing off, to show what auditing costs"
+    )
     args = parser.parse_args()
     from c360.api.audit import flush_interval
 
@@ -574,10 +577,7 @@ def main() -> None:
         )
     stores = args.stores.split(",")
     if "postgresql" in stores and not pg_up():
-        print(
-            "PostgreSQL is not reachable on 127.0.0.1:5432: "
-            "skipping the PostgreSQL store and the live read"
-        )
+        print("PostgreSQL is not reachable on 127.0.0.1:5432: skipping the PostgreSQL store and the live read")
         stores.remove("postgresql")
     print(
         f"serving benchmark: {args.customers:,} customers, {args.server}, "
@@ -607,10 +607,7 @@ def main() -> None:
                         with pg_database("c360_bench_live") as url:
                             live_case(name, url, tmp, args, product_dsn)
         else:
-            print(
-                "  live read: skipped "
-                "(product telemetry lives in PostgreSQL, which is not reachable)"
-            )
+            print("  live read: skipped (product telemetry lives in PostgreSQL, which is not reachable)")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ Usage:
   python baselines.py splink --data DIR --out preds.csv [--threshold 0.9] [--seed 42]
 Per-step timing and peak memory go to stderr.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,13 +40,19 @@ from pathlib import Path
 
 import phonenumbers
 
-try:   # ASCII folding that also romanises Cyrillic (Соколова -> Sokolova); NFKD folding otherwise
+try:  # ASCII folding that also romanises Cyrillic (Соколова -> Sokolova); NFKD folding otherwise
     from anyascii import anyascii
 except ImportError:  # pragma: no cover
     anyascii = None
 
-FILES = {"shop": "shop_customers.csv", "app": "app_users.jsonl", "newsletter": "newsletter_members.csv",
-         "loyalty": "loyalty_cards.csv", "support": "support_contacts.jsonl", "crm": "crm_contacts.csv"}
+FILES = {
+    "shop": "shop_customers.csv",
+    "app": "app_users.jsonl",
+    "newsletter": "newsletter_members.csv",
+    "loyalty": "loyalty_cards.csv",
+    "support": "support_contacts.jsonl",
+    "crm": "crm_contacts.csv",
+}
 
 # ----------------------------------------------------------------------------------------------------
 # logging: per-step wall time and peak RSS
@@ -62,9 +69,13 @@ class Step:
         return self
 
     def __exit__(self, *exc):
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024   # KiB -> MiB on Linux
-        print(f"[{time.perf_counter() - _T0:7.1f}s] {self.name:<40} {time.perf_counter() - self.t:7.2f}s  "
-              f"peak RSS {peak:,.0f} MiB", file=sys.stderr, flush=True)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB -> MiB on Linux
+        print(
+            f"[{time.perf_counter() - _T0:7.1f}s] {self.name:<40} {time.perf_counter() - self.t:7.2f}s  "
+            f"peak RSS {peak:,.0f} MiB",
+            file=sys.stderr,
+            flush=True,
+        )
         return False
 
 
@@ -82,10 +93,28 @@ def read_jsonl(path: Path) -> list[dict]:
 
 
 _COUNTRY_WORDS = {
-    "united kingdom": "GB", "uk": "GB", "great britain": "GB", "england": "GB", "scotland": "GB", "wales": "GB",
-    "germany": "DE", "deutschland": "DE", "france": "FR", "poland": "PL", "polska": "PL", "spain": "ES",
-    "espana": "ES", "turkey": "TR", "turkiye": "TR", "united states": "US", "usa": "US",
-    "united states of america": "US", "netherlands": "NL", "nederland": "NL", "holland": "NL", "denmark": "DK",
+    "united kingdom": "GB",
+    "uk": "GB",
+    "great britain": "GB",
+    "england": "GB",
+    "scotland": "GB",
+    "wales": "GB",
+    "germany": "DE",
+    "deutschland": "DE",
+    "france": "FR",
+    "poland": "PL",
+    "polska": "PL",
+    "spain": "ES",
+    "espana": "ES",
+    "turkey": "TR",
+    "turkiye": "TR",
+    "united states": "US",
+    "usa": "US",
+    "united states of america": "US",
+    "netherlands": "NL",
+    "nederland": "NL",
+    "holland": "NL",
+    "denmark": "DK",
     "danmark": "DK",
 }
 _LANG_COUNTRY = {"de": "DE", "fr": "FR", "pl": "PL", "es": "ES", "tr": "TR", "nl": "NL", "da": "DK"}
@@ -139,8 +168,30 @@ def norm_phone(s, country: str | None) -> str | None:
     return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
 
 
-_TITLES = {"mr", "mrs", "ms", "miss", "dr", "herr", "frau", "fru", "hr", "m", "mme", "mlle", "pan", "pani", "sr",
-           "sra", "d", "dna", "bay", "bayan", "dhr", "mevr"}
+_TITLES = {
+    "mr",
+    "mrs",
+    "ms",
+    "miss",
+    "dr",
+    "herr",
+    "frau",
+    "fru",
+    "hr",
+    "m",
+    "mme",
+    "mlle",
+    "pan",
+    "pani",
+    "sr",
+    "sra",
+    "d",
+    "dna",
+    "bay",
+    "bayan",
+    "dhr",
+    "mevr",
+}
 
 
 def clean_name(s) -> str | None:
@@ -192,42 +243,108 @@ def load(data: Path) -> list[dict]:
     out = []
 
     def rec(src, key, first, sur, dob, emails, phones, cc, pc=None, city=None, fks=()):
-        out.append({"source": src, "key": str(key), "first_name": first, "surname": sur, "dob": dob,
-                    "emails": [e for e in (norm_email(x) for x in emails) if e],
-                    "phones": [p for p in (norm_phone(x, cc) for x in phones) if p],
-                    "postcode": clean_postcode(pc), "city": clean_name(city), "country": cc,
-                    "fks": [(s, str(k)) for s, k in fks if k]})
+        out.append(
+            {
+                "source": src,
+                "key": str(key),
+                "first_name": first,
+                "surname": sur,
+                "dob": dob,
+                "emails": [e for e in (norm_email(x) for x in emails) if e],
+                "phones": [p for p in (norm_phone(x, cc) for x in phones) if p],
+                "postcode": clean_postcode(pc),
+                "city": clean_name(city),
+                "country": cc,
+                "fks": [(s, str(k)) for s, k in fks if k],
+            }
+        )
 
     for r in read_csv(data / FILES["shop"]):
         cc = country_of(r["Default Address Country Code"])
-        rec("shop", r["Customer ID"], clean_name(r["First Name"]), clean_name(r["Last Name"]), None, [r["Email"]],
-            [r["Phone"], r["Default Address Phone"]], cc, r["Default Address Zip"], r["Default Address City"])
+        rec(
+            "shop",
+            r["Customer ID"],
+            clean_name(r["First Name"]),
+            clean_name(r["Last Name"]),
+            None,
+            [r["Email"]],
+            [r["Phone"], r["Default Address Phone"]],
+            cc,
+            r["Default Address Zip"],
+            r["Default Address City"],
+        )
     for r in read_jsonl(data / FILES["app"]):
         if r.get("given_name") is not None or r.get("family_name") is not None:
             first, sur = clean_name(r.get("given_name")), clean_name(r.get("family_name"))
         else:
             first, sur = split_full_name(r.get("display_name"))
-        rec("app", r["id"], first, sur, parse_date(r.get("date_of_birth"), "iso"), [r.get("email")],
-            [r.get("phone")], country_of(r.get("locale")), None, r.get("city"),
-            [("shop", r.get("shop_customer_id"))])
+        rec(
+            "app",
+            r["id"],
+            first,
+            sur,
+            parse_date(r.get("date_of_birth"), "iso"),
+            [r.get("email")],
+            [r.get("phone")],
+            country_of(r.get("locale")),
+            None,
+            r.get("city"),
+            [("shop", r.get("shop_customer_id"))],
+        )
     for r in read_csv(data / FILES["newsletter"]):
         # Birthday is month/day only: not a date of birth, left out
-        rec("newsletter", r["LEID"], clean_name(r["First Name"]), clean_name(r["Last Name"]), None,
-            [r["Email Address"]], [r["Phone Number"]], country_of(r["CC"]))
+        rec(
+            "newsletter",
+            r["LEID"],
+            clean_name(r["First Name"]),
+            clean_name(r["Last Name"]),
+            None,
+            [r["Email Address"]],
+            [r["Phone Number"]],
+            country_of(r["CC"]),
+        )
     for r in read_csv(data / FILES["loyalty"]):
         first, sur = split_full_name(r["full_name"])
-        rec("loyalty", r["card_number"], first, sur, parse_date(r["birth_date"], "%d/%m/%Y"), [r["email"]],
-            [r["phone"]], country_of(r["country"]), r["postcode"], r["city"])
+        rec(
+            "loyalty",
+            r["card_number"],
+            first,
+            sur,
+            parse_date(r["birth_date"], "%d/%m/%Y"),
+            [r["email"]],
+            [r["phone"]],
+            country_of(r["country"]),
+            r["postcode"],
+            r["city"],
+        )
     for r in read_jsonl(data / FILES["support"]):
         first, sur = split_full_name(r.get("name"))
         uf = r.get("user_fields") or {}
-        rec("support", r["id"], first, sur, None, [r.get("email")], [r.get("phone")], country_of(r.get("locale")),
-            fks=[("app", r.get("external_id")), ("loyalty", uf.get("loyalty_card"))])
+        rec(
+            "support",
+            r["id"],
+            first,
+            sur,
+            None,
+            [r.get("email")],
+            [r.get("phone")],
+            country_of(r.get("locale")),
+            fks=[("app", r.get("external_id")), ("loyalty", uf.get("loyalty_card"))],
+        )
     for r in read_csv(data / FILES["crm"]):
         emails = [r["email"], *(r["hs_additional_emails"] or "").split(";")]
-        rec("crm", r["hs_object_id"], clean_name(r["firstname"]), clean_name(r["lastname"]),
-            parse_date(r["date_of_birth"], "iso"), emails, [r["phone"], r["mobilephone"]], country_of(r["country"]),
-            r["zip"], r["city"])
+        rec(
+            "crm",
+            r["hs_object_id"],
+            clean_name(r["firstname"]),
+            clean_name(r["lastname"]),
+            parse_date(r["date_of_birth"], "iso"),
+            emails,
+            [r["phone"], r["mobilephone"]],
+            country_of(r["country"]),
+            r["zip"],
+            r["city"],
+        )
     return out
 
 
@@ -296,18 +413,29 @@ def run_splink(recs: list[dict], threshold: float, seed: int, max_key_records: i
     with Step("splink: flatten + null placeholder values"):
         junk_e = frequent_values(recs, "emails", max_key_records)
         junk_p = frequent_values(recs, "phones", max_key_records)
-        junk_d = frequent_values(recs, "dob", 5 * max_key_records)   # birthdays legitimately repeat more
+        junk_d = frequent_values(recs, "dob", 5 * max_key_records)  # birthdays legitimately repeat more
         rows = []
         for i, r in enumerate(recs):
             emails = [e for e in r["emails"] if e not in junk_e]
             phones = [p for p in r["phones"] if p not in junk_p]
-            rows.append({"unique_id": i, "source": r["source"], "first_name": r["first_name"],
-                         "surname": r["surname"], "dob": None if r["dob"] in junk_d else r["dob"],
-                         "email": emails[0] if emails else None, "phone": phones[0] if phones else None,
-                         "postcode": r["postcode"], "city": r["city"]})
+            rows.append(
+                {
+                    "unique_id": i,
+                    "source": r["source"],
+                    "first_name": r["first_name"],
+                    "surname": r["surname"],
+                    "dob": None if r["dob"] in junk_d else r["dob"],
+                    "email": emails[0] if emails else None,
+                    "phone": phones[0] if phones else None,
+                    "postcode": r["postcode"],
+                    "city": r["city"],
+                }
+            )
         df = pd.DataFrame(rows)
-        print(f"    {len(df):,} records; nulled {len(junk_e)} e-mails, {len(junk_p)} phones, {len(junk_d)} dobs",
-              file=sys.stderr)
+        print(
+            f"    {len(df):,} records; nulled {len(junk_e)} e-mails, {len(junk_p)} phones, {len(junk_d)} dobs",
+            file=sys.stderr,
+        )
 
     # exact e-mail (tf-adjusted) and same local part at another provider; no fuzzy levels (see docstring)
     email = cl.CustomComparison(
@@ -315,24 +443,28 @@ def run_splink(recs: list[dict], threshold: float, seed: int, max_key_records: i
         comparison_levels=[
             cll.NullLevel("email"),
             cll.ExactMatchLevel("email").configure(tf_adjustment_column="email"),
-            cll.CustomLevel("regexp_extract(email_l, '^[^@]+') = regexp_extract(email_r, '^[^@]+')")
-            .configure(label_for_charts="same local part, other domain"),
+            cll.CustomLevel("regexp_extract(email_l, '^[^@]+') = regexp_extract(email_r, '^[^@]+')").configure(
+                label_for_charts="same local part, other domain"
+            ),
             cll.ElseLevel(),
-        ])
+        ],
+    )
     location = cl.CustomComparison(
         output_column_name="postcode_city",
         comparison_levels=[
-            cll.CustomLevel("(postcode_l IS NULL AND city_l IS NULL) OR (postcode_r IS NULL AND city_r IS NULL)")
-            .configure(is_null_level=True, label_for_charts="no location on one side"),
+            cll.CustomLevel(
+                "(postcode_l IS NULL AND city_l IS NULL) OR (postcode_r IS NULL AND city_r IS NULL)"
+            ).configure(is_null_level=True, label_for_charts="no location on one side"),
             cll.ExactMatchLevel("postcode"),
             cll.ExactMatchLevel("city").configure(tf_adjustment_column="city"),
             cll.ElseLevel(),
-        ])
+        ],
+    )
     settings = SettingsCreator(
         link_type="dedupe_only",
         unique_id_column_name="unique_id",
         comparisons=[
-            cl.NameComparison("first_name"),                      # exact (tf) / JW 0.92 / 0.88 / 0.7 / else
+            cl.NameComparison("first_name"),  # exact (tf) / JW 0.92 / 0.88 / 0.7 / else
             cl.NameComparison("surname"),
             cl.DateOfBirthComparison("dob", input_is_string=True),
             email,
@@ -356,7 +488,8 @@ def run_splink(recs: list[dict], threshold: float, seed: int, max_key_records: i
         linker = Linker(sdf, settings, log_level=30)
     with Step("splink: prior from deterministic rules"):
         linker.training.estimate_probability_two_random_records_match(
-            [block_on("email"), block_on("phone"), block_on("first_name", "surname", "dob")], recall=0.7)
+            [block_on("email"), block_on("phone"), block_on("first_name", "surname", "dob")], recall=0.7
+        )
     with Step("splink: u by random sampling"):
         linker.training.estimate_u_using_random_sampling(max_pairs=1e7, seed=seed)
     for cols in (("first_name", "surname"), ("dob",), ("email",)):
@@ -388,8 +521,12 @@ def main(argv=None) -> None:
     ap.add_argument("--out", required=True, type=Path)
     ap.add_argument("--threshold", type=float, default=0.9, help="splink: match probability to link/cluster at")
     ap.add_argument("--seed", type=int, default=42, help="splink: seed for u sampling")
-    ap.add_argument("--max-key-records", type=int, default=10,
-                    help="a key value held by more records than this is treated as a placeholder")
+    ap.add_argument(
+        "--max-key-records",
+        type=int,
+        default=10,
+        help="a key value held by more records than this is treated as a placeholder",
+    )
     a = ap.parse_args(argv)
     with Step("read + normalise six sources"):
         recs = load(a.data)

@@ -3,6 +3,7 @@
 Evidence comes only from what is in the rendered rows; the ceiling uses the truth solely to restrict
 links to records of one person (see README, Recall ceiling).
 """
+
 from __future__ import annotations
 
 import re
@@ -37,9 +38,14 @@ def norm_phone(s, cc):
     if len(d) < 6 or d in PLACEHOLDER_PHONE_DIGITS or len(set(d)) <= 2:
         return None
     s2 = s.strip()
-    if not s2.startswith("+") and not s2.startswith("00") and cc and d.startswith(CC_CODE.get(cc, "##")) \
-            and len(d) >= 11:
-        s2 = "+" + d   # country code without '+'
+    if (
+        not s2.startswith("+")
+        and not s2.startswith("00")
+        and cc
+        and d.startswith(CC_CODE.get(cc, "##"))
+        and len(d) >= 11
+    ):
+        s2 = "+" + d  # country code without '+'
     try:
         n = phonenumbers.parse(s2, cc or None)
     except phonenumbers.NumberParseException:
@@ -83,9 +89,43 @@ def norm_email(e):
     return f"{local}@{dom}"
 
 
-_STOP = {"mr", "mrs", "ms", "miss", "dr", "herr", "frau", "m", "mme", "mlle", "pan", "pani", "sr", "sra", "d", "dna",
-         "bay", "bayan", "dhr", "mevr", "mw", "hr", "fru", "jr", "junior", "senior", "y", "van", "de", "den", "der",
-         "ter", "ten", "te", "caller"}
+_STOP = {
+    "mr",
+    "mrs",
+    "ms",
+    "miss",
+    "dr",
+    "herr",
+    "frau",
+    "m",
+    "mme",
+    "mlle",
+    "pan",
+    "pani",
+    "sr",
+    "sra",
+    "d",
+    "dna",
+    "bay",
+    "bayan",
+    "dhr",
+    "mevr",
+    "mw",
+    "hr",
+    "fru",
+    "jr",
+    "junior",
+    "senior",
+    "y",
+    "van",
+    "de",
+    "den",
+    "der",
+    "ter",
+    "ten",
+    "te",
+    "caller",
+}
 
 
 def _ctok(t):
@@ -131,11 +171,12 @@ def _ed1(a, b):
         return False
     if len(a) == len(b):
         diff = [i for i in range(len(a)) if a[i] != b[i]]
-        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]]
-                                  and a[diff[1]] == b[diff[0]])
+        return len(diff) == 1 or (
+            len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
+        )
     if len(a) > len(b):
         a, b = b, a
-    return any(b[:i] + b[i + 1:] == a for i in range(len(b)))
+    return any(b[:i] + b[i + 1 :] == a for i in range(len(b)))
 
 
 def names_compatible(A, B):
@@ -180,8 +221,16 @@ def _dob(s, fmt):
 
 def features(src, row):
     """Identity evidence a resolver could read from a row (normalised generously)."""
-    f = {"emails": [], "phones": [], "names": frozenset(), "dob": None, "pc": None, "city": None, "line": None,
-         "fks": []}
+    f = {
+        "emails": [],
+        "phones": [],
+        "names": frozenset(),
+        "dob": None,
+        "pc": None,
+        "city": None,
+        "line": None,
+        "fks": [],
+    }
     if src == "shop":
         cc = row["Default Address Country Code"] or None
         f["emails"] = [row["Email"]]
@@ -274,15 +323,21 @@ def recall_ceiling(recs):
                 fi = feats[id(xs[i])]
                 for j in range(i + 1, n):
                     fj = feats[id(xs[j])]
-                    ok = (bool(set(fi["emails"]) & set(fj["emails"])) or bool(set(fi["phones"]) & set(fj["phones"]))
-                          or (xs[j].src, xs[j].key) in fi["fks"] or (xs[i].src, xs[i].key) in fj["fks"]
-                          or any(keyed.get(k) is not None and keyed[k].p.pid == pid and k in fj["fks"]
-                                 for k in fi["fks"]))
+                    ok = (
+                        bool(set(fi["emails"]) & set(fj["emails"]))
+                        or bool(set(fi["phones"]) & set(fj["phones"]))
+                        or (xs[j].src, xs[j].key) in fi["fks"]
+                        or (xs[i].src, xs[i].key) in fj["fks"]
+                        or any(keyed.get(k) is not None and keyed[k].p.pid == pid and k in fj["fks"] for k in fi["fks"])
+                    )
                     if not ok and not exact_only and names_compatible(fi["names"], fj["names"]):
-                        ok = (dob_match(fi["dob"], fj["dob"])
-                              or (fi["pc"] and fi["pc"] == fj["pc"]) or (fi["city"] and fi["city"] == fj["city"])
-                              or (fi["line"] and fi["line"] == fj["line"])
-                              or (fi["names"] == fj["names"] and len(name_people.get(fi["names"], ())) == 1))
+                        ok = (
+                            dob_match(fi["dob"], fj["dob"])
+                            or (fi["pc"] and fi["pc"] == fj["pc"])
+                            or (fi["city"] and fi["city"] == fj["city"])
+                            or (fi["line"] and fi["line"] == fj["line"])
+                            or (fi["names"] == fj["names"] and len(name_people.get(fi["names"], ())) == 1)
+                        )
                     if ok:
                         par[_find(par, i)] = _find(par, j)
             comp = Counter(_find(par, i) for i in range(n))
@@ -295,8 +350,12 @@ def recall_ceiling(recs):
                 for i in range(n):
                     if comp[_find(par, i)] == 1:
                         iso_src[xs[i].src] += 1
-    return {"true_pairs": total, "reachable_pairs": reach, "recall_ceiling": round(reach / total, 4) if total else 1.0,
-            "exact_key_reachable_pairs": reach_exact,
-            "exact_key_recall_ceiling": round(reach_exact / total, 4) if total else 1.0,
-            "records_isolated_within_their_person": unreachable_records,
-            "isolated_records_per_source": {s: iso_src[s] for s in SOURCES}}
+    return {
+        "true_pairs": total,
+        "reachable_pairs": reach,
+        "recall_ceiling": round(reach / total, 4) if total else 1.0,
+        "exact_key_reachable_pairs": reach_exact,
+        "exact_key_recall_ceiling": round(reach_exact / total, 4) if total else 1.0,
+        "records_isolated_within_their_person": unreachable_records,
+        "isolated_records_per_source": {s: iso_src[s] for s in SOURCES},
+    }

@@ -30,6 +30,7 @@ recall ceiling); baselines.py and score.py are the reference baselines and the s
 
 Deterministic: same --people/--seed and Faker version -> byte-identical files.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -100,7 +101,7 @@ class Addr:
     line: str
     line2: str
     postcode: str
-    city: str           # canonical
+    city: str  # canonical
     city_variants: list
     state: str
     cc: str
@@ -116,18 +117,18 @@ class Person:
     surname: str
     dob: date
     addr: Addr
-    surname2: str = ""            # ES second surname
+    surname2: str = ""  # ES second surname
     given_cyr: str = ""
     surname_cyr: str = ""
     nick: str = ""
-    suffix: str = ""              # Jr / Sr
+    suffix: str = ""  # Jr / Sr
     mobile: str = ""
     landline: str = ""
     email: str = ""
-    email2: str = ""              # a second personal address
+    email2: str = ""  # a second personal address
     work_email: str = ""
-    family_mailbox: str = ""      # household / twins mailbox
-    shared_mailbox: str = ""      # unrelated-people mailbox (shared_mailbox groups)
+    family_mailbox: str = ""  # household / twins mailbox
+    shared_mailbox: str = ""  # unrelated-people mailbox (shared_mailbox groups)
     mailbox_p: float = 0.0
     maiden: str = ""
     married_at: datetime | None = None
@@ -138,9 +139,9 @@ class Person:
     email_changed_at: datetime | None = None
     mobile_old: str = ""
     mobile_changed_at: datetime | None = None
-    groups: list = field(default_factory=list)   # [(kind, group_id)]
+    groups: list = field(default_factory=list)  # [(kind, group_id)]
     loyalty_boost: float = 1.0
-    force: list = field(default_factory=list)    # systems that must be present
+    force: list = field(default_factory=list)  # systems that must be present
     records: list = field(default_factory=list)
 
 
@@ -152,7 +153,7 @@ class Rec:
     dup: int = 0
     key: str = ""
     row: dict = None
-    tags: list = field(default_factory=list)     # [(kind, group_id)]
+    tags: list = field(default_factory=list)  # [(kind, group_id)]
     force_phone: bool = False
     force_mailbox: bool = False
     cc: str = ""
@@ -172,7 +173,7 @@ class Gen(Renderer):
         self.used_emails: set = set()
         self.used_phones: set = set()
         self.group_seq = Counter()
-        self.groups = []   # (kind, gid, [Person])
+        self.groups = []  # (kind, gid, [Person])
 
     # --- basic draws ------------------------------------------------------------------
     def pick_cc(self):
@@ -222,8 +223,20 @@ class Gen(Renderer):
         if city is None:
             city = wchoice(r, [(c, c[2]) for c in CITIES[cc]])
         if cc == "TR":
-            street = r.choice(["Atatürk", "Cumhuriyet", "İnönü", "Gazi", "Fevzi Çakmak", "Mimar Sinan", "Barbaros",
-                               "Bağdat", "Kazım Karabekir", "Millet"])
+            street = r.choice(
+                [
+                    "Atatürk",
+                    "Cumhuriyet",
+                    "İnönü",
+                    "Gazi",
+                    "Fevzi Çakmak",
+                    "Mimar Sinan",
+                    "Barbaros",
+                    "Bağdat",
+                    "Kazım Karabekir",
+                    "Millet",
+                ]
+            )
             line = f"{street} {r.choice(['Cad.', 'Sok.', 'Bulvarı', 'Caddesi', 'Sokak'])} No:{r.randint(1, 180)}"
         elif cc == "GB":
             line = f"{r.randint(1, 240)} {f.street_name()}"
@@ -233,11 +246,17 @@ class Gen(Renderer):
             line = re.sub(r"\s+", " ", f.street_address().replace("\n", " ")).strip()
         line2 = ""
         if r.random() < 0.14:
-            line2 = {"GB": f"Flat {r.randint(1, 40)}", "US": f"Apt {r.randint(1, 30)}{r.choice('ABCD')}",
-                     "DE": f"{r.randint(1, 5)}. OG", "FR": f"Bât. {r.choice('ABC')}", "PL": f"m. {r.randint(1, 80)}",
-                     "ES": f"{r.randint(1, 9)}º {r.choice('ABCD')}", "TR": f"D:{r.randint(1, 20)}",
-                     "NL": f"{r.choice(['A', 'B', 'bis', 'hs'])}",
-                     "DK": f"{r.randint(1, 5)}. {r.choice(['th', 'tv', 'mf'])}"}[cc]
+            line2 = {
+                "GB": f"Flat {r.randint(1, 40)}",
+                "US": f"Apt {r.randint(1, 30)}{r.choice('ABCD')}",
+                "DE": f"{r.randint(1, 5)}. OG",
+                "FR": f"Bât. {r.choice('ABC')}",
+                "PL": f"m. {r.randint(1, 80)}",
+                "ES": f"{r.randint(1, 9)}º {r.choice('ABCD')}",
+                "TR": f"D:{r.randint(1, 20)}",
+                "NL": f"{r.choice(['A', 'B', 'bis', 'hs'])}",
+                "DK": f"{r.randint(1, 5)}. {r.choice(['th', 'tv', 'mf'])}",
+            }[cc]
         pc = f.postcode()
         if cc == "NL":
             pc = pc[:4] + " " + pc[4:] if " " not in pc else pc
@@ -252,12 +271,40 @@ class Gen(Renderer):
         if not s:
             s = "x"
         yy = f"{dob.year % 100:02d}"
-        pat = wchoice(r, [("g.s", 24), ("gs", 14), ("g_s", 5), ("gi.s", 8), ("gsi", 4), ("s.g", 6), ("g", 4),
-                          ("gyy", 8), ("g.syy", 8), ("gsn", 9), ("s", 3), ("gin", 3), ("g-s", 4)])
+        pat = wchoice(
+            r,
+            [
+                ("g.s", 24),
+                ("gs", 14),
+                ("g_s", 5),
+                ("gi.s", 8),
+                ("gsi", 4),
+                ("s.g", 6),
+                ("g", 4),
+                ("gyy", 8),
+                ("g.syy", 8),
+                ("gsn", 9),
+                ("s", 3),
+                ("gin", 3),
+                ("g-s", 4),
+            ],
+        )
         n = str(r.randint(1, 999))
-        local = {"g.s": f"{g}.{s}", "gs": g + s, "g_s": f"{g}_{s}", "gi.s": f"{g[0]}.{s}", "gsi": f"{g}{s[0]}",
-                 "s.g": f"{s}.{g}", "g": g, "gyy": g + yy, "g.syy": f"{g}.{s}{yy}", "gsn": g + s + n, "s": s + n,
-                 "gin": g[0] + s + n, "g-s": f"{g}-{s}"}[pat]
+        local = {
+            "g.s": f"{g}.{s}",
+            "gs": g + s,
+            "g_s": f"{g}_{s}",
+            "gi.s": f"{g[0]}.{s}",
+            "gsi": f"{g}{s[0]}",
+            "s.g": f"{s}.{g}",
+            "g": g,
+            "gyy": g + yy,
+            "g.syy": f"{g}.{s}{yy}",
+            "gsn": g + s + n,
+            "s": s + n,
+            "gin": g[0] + s + n,
+            "g-s": f"{g}-{s}",
+        }[pat]
         dom = domain or wchoice(r, FREEMAIL[cc])
         e = f"{local}@{dom}"
         k = 0
@@ -273,8 +320,18 @@ class Gen(Renderer):
         sep = r.choice(["-", "", "-"])
         return f"{s}{sep}{r.choice(TRADE[cc])}.{TLD[cc] if r.random() < 0.7 else 'com'}"
 
-    def new_person(self, cc=None, gender=None, age=(18, 86), origin=None, surname=None, given=None,
-                   dob=None, addr=None, landline=None):
+    def new_person(
+        self,
+        cc=None,
+        gender=None,
+        age=(18, 86),
+        origin=None,
+        surname=None,
+        given=None,
+        dob=None,
+        addr=None,
+        landline=None,
+    ):
         r = self.rng
         cc = cc or self.pick_cc()
         if origin is None:
@@ -289,8 +346,16 @@ class Gen(Renderer):
             elif cc == "US" and x < 0.10:
                 origin = "ES"
         gender = gender or r.choice("MF")
-        p = Person(pid=self.pid(len(self.people)), cc=cc, origin=origin, gender=gender, given="", surname="",
-                   dob=date(2000, 1, 1), addr=None)
+        p = Person(
+            pid=self.pid(len(self.people)),
+            cc=cc,
+            origin=origin,
+            gender=gender,
+            given="",
+            surname="",
+            dob=date(2000, 1, 1),
+            addr=None,
+        )
         if origin == "RU":
             p.given_cyr = given if given and not is_ascii(given) else self.draw_given("RU", gender)
             p.surname_cyr = surname if surname and not is_ascii(surname) else self.draw_surname("RU", gender)
@@ -324,8 +389,14 @@ class Gen(Renderer):
 
     def group(self, kind, members):
         self.group_seq[kind] += 1
-        gid = {"household": "hh", "twins": "tw", "father_son": "fs", "namesakes_city": "nc",
-               "shared_mailbox": "sm", "recycled_phone": "rp"}[kind] + f"{self.group_seq[kind]:04d}"
+        gid = {
+            "household": "hh",
+            "twins": "tw",
+            "father_son": "fs",
+            "namesakes_city": "nc",
+            "shared_mailbox": "sm",
+            "recycled_phone": "rp",
+        }[kind] + f"{self.group_seq[kind]:04d}"
         for m in members:
             m.groups.append((kind, gid))
         self.groups.append((kind, gid, members))
@@ -336,8 +407,17 @@ class Gen(Renderer):
         s = re.sub(r"[^a-z]", "", strip_accents(members[0].surname.split(" ")[-1]).lower()) or "family"
         g1 = re.sub(r"[^a-z]", "", strip_accents(members[0].given.split(" ")[0]).lower())
         g2 = re.sub(r"[^a-z]", "", strip_accents(members[1].given.split(" ")[0]).lower())
-        local = r.choice([f"{s}family", f"the{s}s", f"{g1}and{g2}", f"{g1}.{g2}", f"familie.{s}", f"{s}.home",
-                          f"{s}{r.randint(1, 99)}"])
+        local = r.choice(
+            [
+                f"{s}family",
+                f"the{s}s",
+                f"{g1}and{g2}",
+                f"{g1}.{g2}",
+                f"familie.{s}",
+                f"{s}.home",
+                f"{s}{r.randint(1, 99)}",
+            ]
+        )
         e = f"{local}@{wchoice(r, FREEMAIL[cc])}"
         while e in self.used_emails:
             e = f"{local}{r.randint(1, 999)}@{wchoice(r, FREEMAIL[cc])}"
@@ -366,8 +446,15 @@ class Gen(Renderer):
                     sur = gendered(PL_SURNAMES, lead.surname, g)
                 if same and lead.origin == "RU":
                     sur = gendered(RU_SURNAMES, lead.surname_cyr, g)
-                m = self.new_person(cc=cc, gender=g, age=(max(18, la - 6), la + 6), origin=lead.origin, surname=sur,
-                                    addr=addr, landline=land)
+                m = self.new_person(
+                    cc=cc,
+                    gender=g,
+                    age=(max(18, la - 6), la + 6),
+                    origin=lead.origin,
+                    surname=sur,
+                    addr=addr,
+                    landline=land,
+                )
                 if same and lead.surname2:
                     m.surname2 = r.choice([lead.surname2, m.surname2])
             else:
@@ -378,8 +465,15 @@ class Gen(Renderer):
                     sur = gendered(PL_SURNAMES, lead.surname, g)
                 if lead.origin == "RU":
                     sur = gendered(RU_SURNAMES, lead.surname_cyr, g)
-                m = self.new_person(cc=cc, gender=g, age=(18, max(19, la - 20)), origin=lead.origin, surname=sur,
-                                    addr=addr, landline=land)
+                m = self.new_person(
+                    cc=cc,
+                    gender=g,
+                    age=(18, max(19, la - 20)),
+                    origin=lead.origin,
+                    surname=sur,
+                    addr=addr,
+                    landline=land,
+                )
                 if lead.surname2:
                     m.surname2 = lead.surname2
             members.append(m)
@@ -402,17 +496,18 @@ class Gen(Renderer):
         if a.origin == "PL" and g != a.gender:
             sur = gendered(PL_SURNAMES, a.surname, g)
         given = None
-        if r.random() < 0.35 and a.origin != "RU":   # same initial: Anna / Anja, Michael / Mark
+        if r.random() < 0.35 and a.origin != "RU":  # same initial: Anna / Anja, Michael / Mark
             pool = [x for x in GIVEN[a.origin][0 if g == "M" else 1] if x[0] == a.given[0] and x != a.given]
             given = r.choice(pool) if pool else None
         for _ in range(10):
-            b = self.new_person(cc=cc, gender=g, origin=a.origin, surname=sur, given=given, dob=a.dob, addr=addr,
-                                landline=land)
+            b = self.new_person(
+                cc=cc, gender=g, origin=a.origin, surname=sur, given=given, dob=a.dob, addr=addr, landline=land
+            )
             if b.given != a.given:
                 break
             self.people.pop()
             given = None
-        else:   # ten draws gave the twin the same given name: no twin, a keeps the flat
+        else:  # ten draws gave the twin the same given name: no twin, a keeps the flat
             return
         b.surname2 = a.surname2
         if r.random() < 0.2:
@@ -432,8 +527,16 @@ class Gen(Renderer):
         sdob = f.dob + timedelta(days=int(gap * 365.25))
         if (NOW.date() - sdob).days < 18 * 365:
             sdob = NOW.date() - timedelta(days=int(r.uniform(18, 22) * 365.25))
-        s = self.new_person(cc=cc, gender="M", origin=f.origin, surname=f.surname_cyr or f.surname,
-                            given=f.given_cyr or f.given, dob=sdob, addr=addr, landline=land)
+        s = self.new_person(
+            cc=cc,
+            gender="M",
+            origin=f.origin,
+            surname=f.surname_cyr or f.surname,
+            given=f.given_cyr or f.given,
+            dob=sdob,
+            addr=addr,
+            landline=land,
+        )
         s.surname2 = f.surname2 if r.random() < 0.5 else s.surname2
         s.nick = f.nick if r.random() < 0.5 else s.nick
         if cc in ("GB", "US"):
@@ -494,9 +597,14 @@ class Gen(Renderer):
         r = self.rng
         n = self.n
         scale = n / 20000
-        plan = ([self.make_household] * round(330 * scale) + [self.make_twins] * round(70 * scale)
-                + [self.make_father_son] * round(90 * scale) + [self.make_namesakes] * round(110 * scale)
-                + [self.make_shared_mailbox] * round(60 * scale) + [self.make_recycled_phone] * round(150 * scale))
+        plan = (
+            [self.make_household] * round(330 * scale)
+            + [self.make_twins] * round(70 * scale)
+            + [self.make_father_son] * round(90 * scale)
+            + [self.make_namesakes] * round(110 * scale)
+            + [self.make_shared_mailbox] * round(60 * scale)
+            + [self.make_recycled_phone] * round(150 * scale)
+        )
         r.shuffle(plan)
         for fn in plan:
             if len(self.people) >= n:
@@ -514,12 +622,17 @@ class Gen(Renderer):
                 if p.landline:
                     p.landline_old = self.new_phone(p.cc, "landline")
                 p.moved_at = NOW  # placeholder: set from record times later
-            if (p.gender == "F" and 25 <= age <= 65 and p.origin not in ("RU", "ES") and not p.groups
-                    and r.random() < 0.08):
+            if (
+                p.gender == "F"
+                and 25 <= age <= 65
+                and p.origin not in ("RU", "ES")
+                and not p.groups
+                and r.random() < 0.08
+            ):
                 p.maiden = self.draw_surname(p.origin, "F")
                 if p.maiden != p.surname:
                     p.married_at = NOW
-                    if r.random() < 0.55:   # old mailbox carries the maiden name; new one the married name
+                    if r.random() < 0.55:  # old mailbox carries the maiden name; new one the married name
                         p.email_old = self.make_email(p.given, p.maiden, p.dob, p.cc)
                         p.email_changed_at = NOW
                 else:
@@ -546,7 +659,7 @@ class Gen(Renderer):
                 chosen.append(wchoice(r, [(s, w[s]) for s in PHONE_SOURCES if w[s] > 0]))
             while len(chosen) < k and any(w[s] > 0 and s not in chosen for s in SOURCES):
                 chosen.append(wchoice(r, [(s, w[s]) for s in SOURCES if s not in chosen and w[s] > 0]))
-            for s in SOURCES:   # keep a fixed order
+            for s in SOURCES:  # keep a fixed order
                 if s not in chosen:
                     continue
                 cnt = 1 + (r.random() < DUP_RATE[s]) + (r.random() < DUP_RATE[s] * 0.15)
@@ -596,8 +709,14 @@ class Gen(Renderer):
         r = self.rng
         recs = [x for p in self.people for x in p.records]
         recs.sort(key=lambda x: (x.t, x.p.pid, x.src, x.dup))
-        fn = {"shop": self.render_shop, "app": self.render_app, "newsletter": self.render_newsletter,
-              "loyalty": self.render_loyalty, "support": self.render_support, "crm": self.render_crm}
+        fn = {
+            "shop": self.render_shop,
+            "app": self.render_app,
+            "newsletter": self.render_newsletter,
+            "loyalty": self.render_loyalty,
+            "support": self.render_support,
+            "crm": self.render_crm,
+        }
         for rec in recs:
             rec.row = fn[rec.src](rec)
         # Mailchimp: an address is a member at most once per audience (case-insensitive)
@@ -616,7 +735,7 @@ class Gen(Renderer):
         for rec in recs:
             by_src[rec.src].append(rec)
         # keys (increasing with creation time, as the systems allocate them)
-        k = 6_100_000_000_000 + r.randint(0, 10 ** 9)
+        k = 6_100_000_000_000 + r.randint(0, 10**9)
         for rec in by_src["shop"]:
             k += r.randint(1, 4_000_000)
             rec.key = str(k)
@@ -634,7 +753,7 @@ class Gen(Renderer):
             s = str(c)
             rec.key = s + luhn_digit(s)
             rec.row["card_number"] = rec.key
-        z = 360_012_000_000 + r.randint(0, 10 ** 8)
+        z = 360_012_000_000 + r.randint(0, 10**8)
         sub = "help-" + hashlib.sha256(str(self.seed).encode()).hexdigest()[:6]
         for rec in by_src["support"]:
             z += r.randint(1, 40_000)
@@ -654,7 +773,7 @@ class Gen(Renderer):
             shops = [x for x in p.records if x.src == "shop"]
             hh = [m for m in household_of.get(p.pid, []) if m is not p]
             if shops and r.random() < 0.35:
-                if hh and r.random() < 0.10:   # the family shares one Shopify login
+                if hh and r.random() < 0.10:  # the family shares one Shopify login
                     other = [x for m in hh for x in m.records if x.src == "shop"]
                     if other:
                         target = r.choice(other)
@@ -664,7 +783,7 @@ class Gen(Renderer):
                         continue
                 rec.row["shop_customer_id"] = r.choice(shops).key
             elif shops and r.random() < 0.03:
-                rec.row["shop_customer_id"] = str(6_000_000_000_000 + r.randint(0, 10 ** 11))
+                rec.row["shop_customer_id"] = str(6_000_000_000_000 + r.randint(0, 10**11))
                 self.tag(rec, "stale_fk")
         for rec in by_src["support"]:
             p = rec.p
@@ -684,7 +803,7 @@ class Gen(Renderer):
             for x in p.records:
                 new = []
                 for k, g in x.tags:
-                    if k == "moved_old":   # only if another record shows the current address
+                    if k == "moved_old":  # only if another record shows the current address
                         if kinds["addr_new"]:
                             new.append(("moved", ""))
                     elif k == "addr_new":
@@ -718,8 +837,10 @@ class Gen(Renderer):
         # step may have replaced or mangled the address after it was picked)
         for p in self.people:
             gids = dict(p.groups)
-            for mb, kind, gid in ((p.shared_mailbox, "shared_mailbox", gids.get("shared_mailbox")),
-                                  (p.family_mailbox, "family_mailbox", gids.get("household", gids.get("twins")))):
+            for mb, kind, gid in (
+                (p.shared_mailbox, "shared_mailbox", gids.get("shared_mailbox")),
+                (p.family_mailbox, "family_mailbox", gids.get("household", gids.get("twins"))),
+            ):
                 if not mb or not gid:
                     continue
                 key = norm_email(mb)
@@ -750,8 +871,17 @@ def write_jsonl(path: Path, rows: list) -> str:
 
 
 # kinds whose groups hold DISTINCT people who look alike (the rest are the same person under variation)
-NEGATIVE_KINDS = ["household", "family_mailbox", "twins", "father_son", "namesakes_city", "shared_mailbox",
-                  "recycled_phone", "shared_account_fk", "placeholder"]
+NEGATIVE_KINDS = [
+    "household",
+    "family_mailbox",
+    "twins",
+    "father_son",
+    "namesakes_city",
+    "shared_mailbox",
+    "recycled_phone",
+    "shared_account_fk",
+    "placeholder",
+]
 
 
 def pairs(n):
@@ -776,7 +906,7 @@ def main():
     for s in SOURCES:
         rows = [x.row for x in sorted(g.by_src[s], key=lambda x: int(x.key) if x.key.isdigit() else 0)]
         if s == "app":
-            rows = [x.row for x in g.by_src[s]]   # table order = signup order
+            rows = [x.row for x in g.by_src[s]]  # table order = signup order
         path = out / FILES[s]
         files[FILES[s]] = write_jsonl(path, rows) if path.suffix == ".jsonl" else write_csv(path, rows, cols[s])
     truth = sorted((x.src, x.key, x.p.pid) for x in g.recs)
@@ -797,7 +927,7 @@ def main():
         for i, s in enumerate(SOURCES):
             if c[s] > 1:
                 sp[f"{s}|{s}"] += pairs(c[s])
-            for t in SOURCES[i + 1:]:
+            for t in SOURCES[i + 1 :]:
                 if c[s] and c[t]:
                     sp[f"{s}|{t}"] += c[s] * c[t]
     kind_records = Counter(k for _, _, _, k, _ in hard)
@@ -809,11 +939,17 @@ def main():
             if k == kind:
                 grp[gid].append(pid)
         cross = sum(pairs(len(v)) - sum(pairs(c) for c in Counter(v).values()) for v in grp.values())
-        neg[kind] = {"groups": sum(1 for v in grp.values() if len(set(v)) > 1),
-                     "records": sum(len(v) for v in grp.values()), "cross_person_pairs": cross}
+        neg[kind] = {
+            "groups": sum(1 for v in grp.values() if len(set(v)) > 1),
+            "records": sum(len(v) for v in grp.values()),
+            "cross_person_pairs": cross,
+        }
     ceiling = recall_ceiling(g.recs)
     stats = {
-        "generator": GENERATOR_VERSION, "faker_version": faker_pkg.VERSION, "seed": a.seed, "people": a.people,
+        "generator": GENERATOR_VERSION,
+        "faker_version": faker_pkg.VERSION,
+        "seed": a.seed,
+        "people": a.people,
         "records": len(g.recs),
         "records_per_source": {s: len(g.by_src[s]) for s in SOURCES},
         "people_per_number_of_systems": {str(k): nsys[k] for k in sorted(nsys)},
@@ -829,9 +965,20 @@ def main():
         "files_sha256": files,
     }
     (out / "stats.json").write_text(json.dumps(stats, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(json.dumps({"out": str(out), "seed": a.seed, "people": a.people, "records": len(g.recs),
-                      "per_source": stats["records_per_source"], "true_pairs": true_pairs,
-                      "recall_ceiling": ceiling["recall_ceiling"]}, ensure_ascii=False))
+    print(
+        json.dumps(
+            {
+                "out": str(out),
+                "seed": a.seed,
+                "people": a.people,
+                "records": len(g.recs),
+                "per_source": stats["records_per_source"],
+                "true_pairs": true_pairs,
+                "recall_ceiling": ceiling["recall_ceiling"],
+            },
+            ensure_ascii=False,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """persons benchmark: how each of the six systems renders a record (mixed into generate.Gen)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -40,8 +41,14 @@ class Renderer:
     # --- rendering helpers ----------------------------------------------------------------
     def state(self, rec):
         p, t = rec.p, rec.t
-        st = {"surname": p.surname, "addr": p.addr, "landline": p.landline, "mobile": p.mobile, "email": p.email,
-              "old": set()}
+        st = {
+            "surname": p.surname,
+            "addr": p.addr,
+            "landline": p.landline,
+            "mobile": p.mobile,
+            "email": p.email,
+            "old": set(),
+        }
         if p.married_at and t < p.married_at:
             st["surname"] = p.maiden
             st["old"].add("marriage_name_change")
@@ -260,9 +267,12 @@ class Renderer:
             y = r.random()
             if y < 0.5:
                 return date(min(p.dob.year + 100, 2099), p.dob.month, min(p.dob.day, 28))
-            return (rec.t + timedelta(days=r.randint(1, 400))).date() if rec.t < NOW - timedelta(days=400) else \
-                (NOW + timedelta(days=r.randint(30, 900))).date()
-        if x < placeholder_p + 0.02:   # day/month swapped (only when ambiguous) or off by one day
+            return (
+                (rec.t + timedelta(days=r.randint(1, 400))).date()
+                if rec.t < NOW - timedelta(days=400)
+                else (NOW + timedelta(days=r.randint(30, 900))).date()
+            )
+        if x < placeholder_p + 0.02:  # day/month swapped (only when ambiguous) or off by one day
             d = p.dob
             if d.day <= 12 and d.month != d.day:
                 self.tag(rec, "dob_swapped")
@@ -358,10 +368,21 @@ class Renderer:
         created = rec.t.astimezone(tz)
         orders = max(0, int(r.expovariate(1 / 4.0)))
         spent = round(sum(r.uniform(8, 180) for _ in range(orders)), 2)
-        tags = [t for t in ("vip" if spent > 600 else "", "newsletter" if r.random() < 0.3 else "",
-                            "wholesale" if r.random() < 0.02 else "", "pos" if r.random() < 0.15 else "") if t]
+        tags = [
+            t
+            for t in (
+                "vip" if spent > 600 else "",
+                "newsletter" if r.random() < 0.3 else "",
+                "wholesale" if r.random() < 0.02 else "",
+                "pos" if r.random() < 0.15 else "",
+            )
+            if t
+        ]
         return {
-            "Customer ID": "", "First Name": self.ws(given), "Last Name": self.ws(surname), "Email": self.ws(email),
+            "Customer ID": "",
+            "First Name": self.ws(given),
+            "Last Name": self.ws(surname),
+            "Email": self.ws(email),
             "Accepts Email Marketing": "yes" if r.random() < 0.45 else "no",
             "Default Address Company": "",
             "Default Address Address1": self.line_str(addr) if has_addr else "",
@@ -371,10 +392,14 @@ class Renderer:
             "Default Address Country Code": addr.cc if has_addr or r.random() < 0.5 else "",
             "Default Address Zip": self.postcode_str(addr) if has_addr else "",
             "Default Address Phone": aphone,
-            "Phone": phone, "Accepts SMS Marketing": "yes" if phone and r.random() < 0.3 else "no",
-            "Total Spent": f"{spent:.2f}", "Total Orders": str(orders),
+            "Phone": phone,
+            "Accepts SMS Marketing": "yes" if phone and r.random() < 0.3 else "no",
+            "Total Spent": f"{spent:.2f}",
+            "Total Orders": str(orders),
             "Created At": created.strftime("%Y-%m-%d %H:%M:%S %z"),
-            "Note": "", "Tax Exempt": "no", "Tags": ", ".join(tags),
+            "Note": "",
+            "Tax Exempt": "no",
+            "Tags": ", ".join(tags),
         }
 
     def render_app(self, rec):
@@ -383,8 +408,12 @@ class Renderer:
         given, surname = self.name_parts(rec, st)
         given, surname = self.case_name(given, "app"), self.case_name(surname, "app")
         platform = wchoice(r, [("ios", 50), ("android", 45), ("web", 5)])
-        auth = wchoice(r, [("apple", 40), ("password", 40), ("phone", 20)] if platform == "ios" else
-                       [("google", 45), ("password", 35), ("phone", 20)])
+        auth = wchoice(
+            r,
+            [("apple", 40), ("password", 40), ("phone", 20)]
+            if platform == "ios"
+            else [("google", 45), ("password", 35), ("phone", 20)],
+        )
         email = None
         if auth == "apple" and r.random() < 0.6:
             email = self.relay(rec)
@@ -436,10 +465,18 @@ class Renderer:
                 self.tag(rec, "swapped_order")
             row["given_name"] = self.ws(given) if r.random() < 0.95 else None
             row["family_name"] = self.ws(surname) if r.random() < 0.88 else None
-        row.update({"date_of_birth": dob, "city": city, "locale": LOCALE[p.cc] if r.random() < 0.9 else "en-US",
-                    "platform": platform, "auth_provider": auth, "shop_customer_id": None,
-                    "marketing_opt_in": r.random() < 0.4,
-                    "signup_at": rec.t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{r.randint(0, 999):03d}Z"})
+        row.update(
+            {
+                "date_of_birth": dob,
+                "city": city,
+                "locale": LOCALE[p.cc] if r.random() < 0.9 else "en-US",
+                "platform": platform,
+                "auth_provider": auth,
+                "shop_customer_id": None,
+                "marketing_opt_in": r.random() < 0.4,
+                "signup_at": rec.t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{r.randint(0, 999):03d}Z",
+            }
+        )
         return row
 
     def render_newsletter(self, rec):
@@ -469,18 +506,26 @@ class Renderer:
         conf = opt + timedelta(minutes=r.randint(1, 3000))
         geo_cc = p.cc if r.random() < 0.88 else r.choice([*COUNTRIES, ""])
         return {
-            "Email Address": email.strip() if r.random() < 0.7 else email, "First Name": given, "Last Name": surname,
-            "Birthday": bday, "Phone Number": phone,
+            "Email Address": email.strip() if r.random() < 0.7 else email,
+            "First Name": given,
+            "Last Name": surname,
+            "Birthday": bday,
+            "Phone Number": phone,
             "MEMBER_RATING": str(wchoice(r, [(1, 10), (2, 45), (3, 25), (4, 12), (5, 8)])),
-            "OPTIN_TIME": opt.strftime("%Y-%m-%d %H:%M:%S"), "OPTIN_IP": "",
+            "OPTIN_TIME": opt.strftime("%Y-%m-%d %H:%M:%S"),
+            "OPTIN_IP": "",
             "CONFIRM_TIME": conf.strftime("%Y-%m-%d %H:%M:%S"),
             "CONFIRM_IP": f"{r.randint(2, 223)}.{r.randint(0, 255)}.{r.randint(0, 255)}.{r.randint(1, 254)}",
             "GMTOFF": str(TZ[geo_cc][1]) if geo_cc else "",
             "TIMEZONE": LOCALE.get(geo_cc, "") and TZ[geo_cc][0] if geo_cc else "",
-            "CC": geo_cc, "REGION": p.addr.state if geo_cc == "US" else "",
-            "LAST_CHANGED": (conf + timedelta(days=r.randint(0, 900)) if conf < NOW - timedelta(days=900)
-                             else conf).strftime("%Y-%m-%d %H:%M:%S"),
-            "LEID": "", "EUID": "".join(r.choice("0123456789abcdef") for _ in range(10)), "NOTES": "",
+            "CC": geo_cc,
+            "REGION": p.addr.state if geo_cc == "US" else "",
+            "LAST_CHANGED": (
+                conf + timedelta(days=r.randint(0, 900)) if conf < NOW - timedelta(days=900) else conf
+            ).strftime("%Y-%m-%d %H:%M:%S"),
+            "LEID": "",
+            "EUID": "".join(r.choice("0123456789abcdef") for _ in range(10)),
+            "NOTES": "",
             "TAGS": r.choice(["", "", "web signup", "popup", "checkout", "in-store"]),
         }
 
@@ -531,14 +576,24 @@ class Renderer:
         has_line = not only and r.random() < 0.75
         city = self.city_str(addr) if (not only and r.random() < 0.8) or (only and r.random() < 0.5) else ""
         self.addr_state(rec, st, bool(has_pc or has_line or city))
-        status = "replaced" if rec.dup == 0 and len([q for q in p.records if q.src == "loyalty"]) > 1 else \
-            wchoice(r, [("active", 80), ("inactive", 20)])
+        status = (
+            "replaced"
+            if rec.dup == 0 and len([q for q in p.records if q.src == "loyalty"]) > 1
+            else wchoice(r, [("active", 80), ("inactive", 20)])
+        )
         return {
-            "card_number": "", "full_name": self.ws(full), "birth_date": dob, "phone": phone, "email": email,
+            "card_number": "",
+            "full_name": self.ws(full),
+            "birth_date": dob,
+            "phone": phone,
+            "email": email,
             "address_line": self.line_str(addr) if has_line else "",
             "postcode": self.postcode_str(addr) if has_pc else "",
-            "city": city, "country": p.cc, "store_code": f"{p.cc}-{r.randint(1, 420):04d}",
-            "enrolled_on": rec.t.strftime("%d/%m/%Y"), "points_balance": str(int(r.expovariate(1 / 900))),
+            "city": city,
+            "country": p.cc,
+            "store_code": f"{p.cc}-{r.randint(1, 420):04d}",
+            "enrolled_on": rec.t.strftime("%d/%m/%Y"),
+            "points_balance": str(int(r.expovariate(1 / 900))),
             "status": status,
         }
 
@@ -563,7 +618,7 @@ class Renderer:
         if only:
             name = f"{given} {surname}"
         elif email and x < 0.10:
-            name = email.split("@")[0]          # Zendesk names users after the e-mail local part
+            name = email.split("@")[0]  # Zendesk names users after the e-mail local part
             self.tag(rec, "name_from_email")
         elif x < 0.18:
             name = given
@@ -578,13 +633,27 @@ class Renderer:
             name = j
         org = None
         if p.shared_mailbox and email == p.shared_mailbox:
-            org = 360000000000 + int(hashlib.sha256(p.shared_mailbox.encode()).hexdigest()[:8], 16) % 10 ** 9
+            org = 360000000000 + int(hashlib.sha256(p.shared_mailbox.encode()).hexdigest()[:8], 16) % 10**9
         created = rec.t.strftime("%Y-%m-%dT%H:%M:%SZ")
         upd = min(NOW, rec.t + timedelta(days=r.randint(0, 700))).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return {"id": 0, "url": "", "name": self.ws(name), "email": email, "phone": phone,
-                "role": "end-user", "locale": ZD_LOCALE[p.cc], "time_zone": TZ[p.cc][0],
-                "organization_id": org, "external_id": None, "tags": [], "verified": bool(email) and r.random() < 0.7,
-                "active": True, "created_at": created, "updated_at": upd, "user_fields": {"loyalty_card": None}}
+        return {
+            "id": 0,
+            "url": "",
+            "name": self.ws(name),
+            "email": email,
+            "phone": phone,
+            "role": "end-user",
+            "locale": ZD_LOCALE[p.cc],
+            "time_zone": TZ[p.cc][0],
+            "organization_id": org,
+            "external_id": None,
+            "tags": [],
+            "verified": bool(email) and r.random() < 0.7,
+            "active": True,
+            "created_at": created,
+            "updated_at": upd,
+            "user_fields": {"loyalty_card": None},
+        }
 
     def render_crm(self, rec):
         r, p = self.rng, rec.p
@@ -610,10 +679,13 @@ class Renderer:
                 email = self.pick_email(rec, st, "crm") if r.random() < 0.9 or rec.force_mailbox else ""
             email = self.junk_email(rec, email)
             if r.random() < 0.13:
-                others = [e for e in (p.email2, p.work_email, p.email_old, p.email)
-                          if e and e.lower() != (email or "").lower()]
+                others = [
+                    e
+                    for e in (p.email2, p.work_email, p.email_old, p.email)
+                    if e and e.lower() != (email or "").lower()
+                ]
                 if others:
-                    extra = ";".join(self.email_noise(rec, e) for e in others[:r.choice([1, 1, 2])])
+                    extra = ";".join(self.email_noise(rec, e) for e in others[: r.choice([1, 1, 2])])
                     self.tag(rec, "multi_contact")
             styles = [("intl", 35), ("national", 30), ("e164", 15), ("plus0", 8), ("00", 7), ("digits_cc", 5)]
             pl = self.placeholder_phone(rec, 0.01)
@@ -642,9 +714,21 @@ class Renderer:
         self.addr_state(rec, st, bool(city or zipc or line))
         created = rec.t.strftime("%Y-%m-%d %H:%M")
         mod = min(NOW, rec.t + timedelta(days=r.randint(0, 900))).strftime("%Y-%m-%d %H:%M")
-        return {"hs_object_id": "", "firstname": self.ws(given), "lastname": self.ws(surname), "email": self.ws(email),
-                "hs_additional_emails": extra, "phone": phone, "mobilephone": mobile, "date_of_birth": dob,
-                "address": line, "city": city, "zip": zipc, "country": country, "createdate": created,
-                "lastmodifieddate": mod,
-                "lifecyclestage": wchoice(r, [("subscriber", 25), ("lead", 30), ("customer", 35), ("other", 10)]),
-                "hs_lead_status": r.choice(["", "", "NEW", "OPEN", "CONNECTED", "UNQUALIFIED"])}
+        return {
+            "hs_object_id": "",
+            "firstname": self.ws(given),
+            "lastname": self.ws(surname),
+            "email": self.ws(email),
+            "hs_additional_emails": extra,
+            "phone": phone,
+            "mobilephone": mobile,
+            "date_of_birth": dob,
+            "address": line,
+            "city": city,
+            "zip": zipc,
+            "country": country,
+            "createdate": created,
+            "lastmodifieddate": mod,
+            "lifecyclestage": wchoice(r, [("subscriber", 25), ("lead", 30), ("customer", 35), ("other", 10)]),
+            "hs_lead_status": r.choice(["", "", "NEW", "OPEN", "CONNECTED", "UNQUALIFIED"]),
+        }

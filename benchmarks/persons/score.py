@@ -18,6 +18,7 @@ Reports
 
 from score import score; score(data_dir, {(source, source_key): cluster_id}) returns the same figures as a dict.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,8 +30,17 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 # used when stats.json does not list them (it does, from generator persons-1 on)
-DEFAULT_NEGATIVE_KINDS = ["household", "family_mailbox", "twins", "father_son", "namesakes_city", "shared_mailbox",
-                          "recycled_phone", "shared_account_fk", "placeholder"]
+DEFAULT_NEGATIVE_KINDS = [
+    "household",
+    "family_mailbox",
+    "twins",
+    "father_son",
+    "namesakes_city",
+    "shared_mailbox",
+    "recycled_phone",
+    "shared_account_fk",
+    "placeholder",
+]
 
 
 def pairs(n: int) -> int:
@@ -67,8 +77,9 @@ def _touching(recs: list, tagged: set, cluster: dict, person: dict) -> tuple[int
     for ks in by_person.values():
         un = [k for k in ks if k not in tagged]
         tot += pairs(len(ks)) - pairs(len(un))
-        found += (sum(pairs(c) for c in Counter(cluster[k] for k in ks).values())
-                  - sum(pairs(c) for c in Counter(cluster[k] for k in un).values()))
+        found += sum(pairs(c) for c in Counter(cluster[k] for k in ks).values()) - sum(
+            pairs(c) for c in Counter(cluster[k] for k in un).values()
+        )
     return tot, found
 
 
@@ -92,16 +103,25 @@ def score(data_dir: str | Path, pred: dict) -> dict:
     p, r = _ratio(tp, pred_pairs), _ratio(tp, true_pairs)
     if pred_pairs == 0:
         p = 1.0 if true_pairs == 0 else None
-    out = {"records": len(person), "predicted_records_unknown": unknown, "records_missing_prediction": missing,
-           "clusters_predicted": len(set(cluster.values())), "people": len(set(person.values())),
-           "true_pairs": true_pairs, "predicted_pairs": pred_pairs, "true_positive_pairs": tp,
-           "precision": p, "recall": r, "f1": _f1(p, r)}
+    out = {
+        "records": len(person),
+        "predicted_records_unknown": unknown,
+        "records_missing_prediction": missing,
+        "clusters_predicted": len(set(cluster.values())),
+        "people": len(set(person.values())),
+        "true_pairs": true_pairs,
+        "predicted_pairs": pred_pairs,
+        "true_positive_pairs": tp,
+        "precision": p,
+        "recall": r,
+        "f1": _f1(p, r),
+    }
     rc = stats.get("recall_ceiling") or {}
     out["recall_ceiling"] = rc.get("recall_ceiling")
     out["exact_key_recall_ceiling"] = rc.get("exact_key_recall_ceiling")
 
     # ---- per kind
-    tagged = defaultdict(set)                       # kind -> records
+    tagged = defaultdict(set)  # kind -> records
     groups = defaultdict(lambda: defaultdict(set))  # kind -> group -> records
     for h in hard:
         k = (h["source"], h["source_key"])
@@ -118,8 +138,13 @@ def score(data_dir: str | Path, pred: dict) -> dict:
         ks = tagged[kind]
         people_recs = [x for pid in {person[k] for k in ks} for x in recs_of[pid]]
         tot, found = _touching(people_recs, ks, cluster, person)
-        row = {"negative": kind in negative, "records": len(ks), "people": len({person[k] for k in ks}),
-               "true_pairs_touching": tot, "recall_touching": _ratio(found, tot)}
+        row = {
+            "negative": kind in negative,
+            "records": len(ks),
+            "people": len({person[k] for k in ks}),
+            "true_pairs_touching": tot,
+            "recall_touching": _ratio(found, tot),
+        }
         if kind in negative:
             cross = merged = n_groups = bad_groups = 0
             for g in groups[kind].values():
@@ -133,9 +158,16 @@ def score(data_dir: str | Path, pred: dict) -> dict:
                     bad_groups += gm > 0
                 cross += gc
                 merged += gm
-            row.update({"groups": n_groups, "cross_person_pairs": cross, "wrongly_merged_pairs": merged,
-                        "wrongly_merged_share": _ratio(merged, cross), "groups_with_a_wrong_merge": bad_groups,
-                        "groups_with_a_wrong_merge_share": _ratio(bad_groups, n_groups)})
+            row.update(
+                {
+                    "groups": n_groups,
+                    "cross_person_pairs": cross,
+                    "wrongly_merged_pairs": merged,
+                    "wrongly_merged_share": _ratio(merged, cross),
+                    "groups_with_a_wrong_merge": bad_groups,
+                    "groups_with_a_wrong_merge_share": _ratio(bad_groups, n_groups),
+                }
+            )
         kinds[kind] = row
     out["kinds"] = kinds
     return out
@@ -146,24 +178,31 @@ def _fmt(x) -> str:
 
 
 def render(res: dict) -> str:
-    lines = [f"records {res['records']:,}  people {res['people']:,}  predicted clusters {res['clusters_predicted']:,}"
-             f"  (missing predictions {res['records_missing_prediction']}, unknown rows "
-             f"{res['predicted_records_unknown']})",
-             f"pairwise  precision {_fmt(res['precision'])}  recall {_fmt(res['recall'])}  f1 {_fmt(res['f1'])}"
-             f"   (true pairs {res['true_pairs']:,}, predicted {res['predicted_pairs']:,}, "
-             f"correct {res['true_positive_pairs']:,})",
-             f"recall ceiling {_fmt(res['recall_ceiling'])}  "
-             f"(exact-key ceiling {_fmt(res['exact_key_recall_ceiling'])})",
-             "", "negative kinds (distinct people who look alike): share of cross-person pairs wrongly merged",
-             f"  {'kind':<20}{'groups':>7}{'x-pairs':>9}{'merged':>8}{'share':>8}{'bad grp':>9}{'recall*':>9}"]
+    lines = [
+        f"records {res['records']:,}  people {res['people']:,}  predicted clusters {res['clusters_predicted']:,}"
+        f"  (missing predictions {res['records_missing_prediction']}, unknown rows "
+        f"{res['predicted_records_unknown']})",
+        f"pairwise  precision {_fmt(res['precision'])}  recall {_fmt(res['recall'])}  f1 {_fmt(res['f1'])}"
+        f"   (true pairs {res['true_pairs']:,}, predicted {res['predicted_pairs']:,}, "
+        f"correct {res['true_positive_pairs']:,})",
+        f"recall ceiling {_fmt(res['recall_ceiling'])}  (exact-key ceiling {_fmt(res['exact_key_recall_ceiling'])})",
+        "",
+        "negative kinds (distinct people who look alike): share of cross-person pairs wrongly merged",
+        f"  {'kind':<20}{'groups':>7}{'x-pairs':>9}{'merged':>8}{'share':>8}{'bad grp':>9}{'recall*':>9}",
+    ]
     for k, v in res["kinds"].items():
         if v["negative"]:
-            lines.append(f"  {k:<20}{v['groups']:>7}{v['cross_person_pairs']:>9}{v['wrongly_merged_pairs']:>8}"
-                         f"{_fmt(v['wrongly_merged_share']):>8}{_fmt(v['groups_with_a_wrong_merge_share']):>9}"
-                         f"{_fmt(v['recall_touching']):>9}")
-    lines += ["  * recall of the true pairs touching the kind's records", "",
-              "positive kinds (same person under variation): recall of true pairs touching the kind's records",
-              f"  {'kind':<22}{'records':>8}{'pairs':>8}{'recall':>8}"]
+            lines.append(
+                f"  {k:<20}{v['groups']:>7}{v['cross_person_pairs']:>9}{v['wrongly_merged_pairs']:>8}"
+                f"{_fmt(v['wrongly_merged_share']):>8}{_fmt(v['groups_with_a_wrong_merge_share']):>9}"
+                f"{_fmt(v['recall_touching']):>9}"
+            )
+    lines += [
+        "  * recall of the true pairs touching the kind's records",
+        "",
+        "positive kinds (same person under variation): recall of true pairs touching the kind's records",
+        f"  {'kind':<22}{'records':>8}{'pairs':>8}{'recall':>8}",
+    ]
     for k, v in res["kinds"].items():
         if not v["negative"]:
             lines.append(f"  {k:<22}{v['records']:>8}{v['true_pairs_touching']:>8}{_fmt(v['recall_touching']):>8}")
@@ -175,12 +214,25 @@ def _selftest() -> None:
     """Hand-made truth and predictions with known answers."""
     with tempfile.TemporaryDirectory() as td:
         d = Path(td)
-        truth = [("s", "a1", "A"), ("s", "a2", "A"), ("t", "a3", "A"), ("s", "b1", "B"), ("t", "b2", "B"),
-                 ("t", "c1", "C")]
-        hard = [("s", "a1", "A", "household", "g1"), ("s", "a2", "A", "household", "g1"),
-                ("s", "b1", "B", "household", "g1"), ("t", "b2", "B", "household", "g1"),
-                ("t", "a3", "A", "nickname", ""), ("t", "b2", "B", "typo", ""), ("s", "a1", "A", "email_variant", ""),
-                ("t", "c1", "C", "twins", "g2"), ("t", "b2", "B", "twins", "g2")]
+        truth = [
+            ("s", "a1", "A"),
+            ("s", "a2", "A"),
+            ("t", "a3", "A"),
+            ("s", "b1", "B"),
+            ("t", "b2", "B"),
+            ("t", "c1", "C"),
+        ]
+        hard = [
+            ("s", "a1", "A", "household", "g1"),
+            ("s", "a2", "A", "household", "g1"),
+            ("s", "b1", "B", "household", "g1"),
+            ("t", "b2", "B", "household", "g1"),
+            ("t", "a3", "A", "nickname", ""),
+            ("t", "b2", "B", "typo", ""),
+            ("s", "a1", "A", "email_variant", ""),
+            ("t", "c1", "C", "twins", "g2"),
+            ("t", "b2", "B", "twins", "g2"),
+        ]
         with (d / "truth.csv").open("w", newline="") as f:
             w = csv.writer(f)
             w.writerow(["source", "source_key", "true_person_id"])
@@ -189,11 +241,18 @@ def _selftest() -> None:
             w = csv.writer(f)
             w.writerow(["source", "source_key", "true_person_id", "kind", "group_id"])
             w.writerows(hard)
-        (d / "stats.json").write_text(json.dumps({"negative_kinds": ["household", "twins"],
-                                                  "recall_ceiling": {"recall_ceiling": 0.9}}))
+        (d / "stats.json").write_text(
+            json.dumps({"negative_kinds": ["household", "twins"], "recall_ceiling": {"recall_ceiling": 0.9}})
+        )
         # 1. {a1 a2 b1} {a3} {b2} {c1 missing}: pred pairs 3, tp 1 (a1-a2), true pairs 3 (A) + 1 (B) = 4
-        pred = {("s", "a1"): "X", ("s", "a2"): "X", ("s", "b1"): "X", ("t", "a3"): "Y", ("t", "b2"): "Z",
-                ("zz", "nope"): "Q"}
+        pred = {
+            ("s", "a1"): "X",
+            ("s", "a2"): "X",
+            ("s", "b1"): "X",
+            ("t", "a3"): "Y",
+            ("t", "b2"): "Z",
+            ("zz", "nope"): "Q",
+        }
         res = score(d, pred)
         assert (res["true_pairs"], res["predicted_pairs"], res["true_positive_pairs"]) == (4, 3, 1), res
         assert res["precision"] == round(1 / 3, 4) and res["recall"] == 0.25, res

@@ -1,4 +1,5 @@
 """persons benchmark: constants, text helpers and phone formats shared by the generator modules."""
+
 from __future__ import annotations
 
 import random
@@ -10,8 +11,14 @@ import phonenumbers
 
 NOW = datetime(2026, 11, 20, 12, 0, 0, tzinfo=UTC)
 SOURCES = ["shop", "app", "newsletter", "loyalty", "support", "crm"]
-FILES = {"shop": "shop_customers.csv", "app": "app_users.jsonl", "newsletter": "newsletter_members.csv",
-         "loyalty": "loyalty_cards.csv", "support": "support_contacts.jsonl", "crm": "crm_contacts.csv"}
+FILES = {
+    "shop": "shop_customers.csv",
+    "app": "app_users.jsonl",
+    "newsletter": "newsletter_members.csv",
+    "loyalty": "loyalty_cards.csv",
+    "support": "support_contacts.jsonl",
+    "crm": "crm_contacts.csv",
+}
 WINDOW_START = {"shop": 2016, "app": 2019, "newsletter": 2014, "loyalty": 2009, "support": 2017, "crm": 2015}
 SYS_WEIGHT = {"shop": 1.0, "app": 0.75, "newsletter": 0.70, "loyalty": 0.60, "crm": 0.55, "support": 0.45}
 N_SYSTEMS = [(1, 0.36), (2, 0.27), (3, 0.18), (4, 0.11), (5, 0.05), (6, 0.03)]
@@ -22,16 +29,55 @@ NICK_P = {"app": 0.70, "newsletter": 0.55, "support": 0.60, "shop": 0.40, "crm":
 # probability that a non-ASCII name is ASCII-folded in a record
 FOLD_P = {"shop": 0.22, "app": 0.20, "newsletter": 0.30, "loyalty": 0.15, "support": 0.40, "crm": 0.25}
 CC_CODE = {"GB": "44", "DE": "49", "FR": "33", "PL": "48", "ES": "34", "TR": "90", "US": "1", "NL": "31", "DK": "45"}
-ZD_LOCALE = {"GB": "en-gb", "DE": "de", "FR": "fr", "PL": "pl", "ES": "es", "TR": "tr", "US": "en-US", "NL": "nl",
-             "DK": "da"}
+ZD_LOCALE = {
+    "GB": "en-gb",
+    "DE": "de",
+    "FR": "fr",
+    "PL": "pl",
+    "ES": "es",
+    "TR": "tr",
+    "US": "en-US",
+    "NL": "nl",
+    "DK": "da",
+}
 
 # ----------------------------------------------------------------------------------------
 # text helpers
 # ----------------------------------------------------------------------------------------
-_SPECIAL = str.maketrans({"ß": "ss", "ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE", "ı": "i",
-                          "đ": "d", "œ": "oe", "Œ": "OE", "ð": "d", "þ": "th"})
-_DE = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "ß": "ss", "ø": "oe",
-                     "Ø": "Oe", "å": "aa", "Å": "Aa", "æ": "ae", "Æ": "Ae"})
+_SPECIAL = str.maketrans(
+    {
+        "ß": "ss",
+        "ł": "l",
+        "Ł": "L",
+        "ø": "o",
+        "Ø": "O",
+        "æ": "ae",
+        "Æ": "AE",
+        "ı": "i",
+        "đ": "d",
+        "œ": "oe",
+        "Œ": "OE",
+        "ð": "d",
+        "þ": "th",
+    }
+)
+_DE = str.maketrans(
+    {
+        "ä": "ae",
+        "ö": "oe",
+        "ü": "ue",
+        "Ä": "Ae",
+        "Ö": "Oe",
+        "Ü": "Ue",
+        "ß": "ss",
+        "ø": "oe",
+        "Ø": "Oe",
+        "å": "aa",
+        "Å": "Aa",
+        "æ": "ae",
+        "Æ": "Ae",
+    }
+)
 
 
 def strip_accents(s: str) -> str:
@@ -50,14 +96,39 @@ def is_ascii(s: str) -> bool:
 # Cyrillic -> Latin, three schemes. A = "BGN-like" (the person's canonical Latin spelling),
 # B = ICAO 2013 (modern passports: Iuliia, Dmitrii), C = popular / English-style (Alexander, Julia)
 _CYR_A = dict(zip("абвгдзиклмнопрстуфыэ", "abvgdziklmnoprstufye", strict=True)) | {
-    "е": "e", "ё": "e", "ж": "zh", "й": "y", "х": "kh", "ц": "ts", "ч": "ch", "ш": "sh", "щ": "shch",
-    "ъ": "", "ь": "", "ю": "yu", "я": "ya"}
+    "е": "e",
+    "ё": "e",
+    "ж": "zh",
+    "й": "y",
+    "х": "kh",
+    "ц": "ts",
+    "ч": "ch",
+    "ш": "sh",
+    "щ": "shch",
+    "ъ": "",
+    "ь": "",
+    "ю": "yu",
+    "я": "ya",
+}
 _CYR_B = _CYR_A | {"й": "i", "ъ": "ie", "ю": "iu", "я": "ia"}
 _CYR_C = _CYR_A | {"х": "h", "й": "i", "ё": "yo"}
-_CYR_POPULAR = {"Александр": "Alexander", "Алексей": "Alexey", "Александра": "Alexandra", "Юлия": "Julia",
-                "Мария": "Maria", "Наталья": "Natalia", "Евгений": "Evgeny", "Екатерина": "Ekaterina",
-                "Ксения": "Ksenia", "Дмитрий": "Dmitry", "Сергей": "Sergei", "Юрий": "Yury", "Андрей": "Andrei",
-                "Анастасия": "Anastasia", "Татьяна": "Tatiana"}
+_CYR_POPULAR = {
+    "Александр": "Alexander",
+    "Алексей": "Alexey",
+    "Александра": "Alexandra",
+    "Юлия": "Julia",
+    "Мария": "Maria",
+    "Наталья": "Natalia",
+    "Евгений": "Evgeny",
+    "Екатерина": "Ekaterina",
+    "Ксения": "Ksenia",
+    "Дмитрий": "Dmitry",
+    "Сергей": "Sergei",
+    "Юрий": "Yury",
+    "Андрей": "Andrei",
+    "Анастасия": "Anastasia",
+    "Татьяна": "Tatiana",
+}
 _VOW = set("аеёиоуыэюяьъ")
 
 
@@ -73,8 +144,9 @@ def translit(word: str, scheme: str) -> str:
             out.append("ye")
         elif ch == "и" and nxt == "й" and i + 2 == len(low):
             out.append({"A": "i", "B": "i", "C": ""}[scheme])  # -ий: A iy, B ii, C y
-        elif ((ch == "й" and i + 1 == len(low) and i > 0 and low[i - 1] == "и" and scheme == "C")
-              or (ch == "ы" and nxt == "й" and i + 2 == len(low))):
+        elif (ch == "й" and i + 1 == len(low) and i > 0 and low[i - 1] == "и" and scheme == "C") or (
+            ch == "ы" and nxt == "й" and i + 2 == len(low)
+        ):
             out.append("y")
         elif ch == "й" and i > 0 and low[i - 1] == "ы" and i + 1 == len(low):
             out.append("")
@@ -105,13 +177,13 @@ def typo(s: str, rng: random.Random) -> str:
     if op == "sub":
         nb = _NEIGH.get(c.lower())
         if not nb:
-            return s[:i] + s[i + 1:]
+            return s[:i] + s[i + 1 :]
         r = rng.choice(nb)
-        return s[:i] + (r.upper() if c.isupper() else r) + s[i + 1:]
+        return s[:i] + (r.upper() if c.isupper() else r) + s[i + 1 :]
     if op == "del":
-        return s[:i] + s[i + 1:]
+        return s[:i] + s[i + 1 :]
     if op == "swap" and i + 1 < len(s) and s[i + 1].isalpha() and s[i + 1] != c:
-        return s[:i] + s[i + 1] + c + s[i + 2:]
+        return s[:i] + s[i + 1] + c + s[i + 2 :]
     return s[:i] + c + s[i:]
 
 
@@ -158,26 +230,63 @@ def _d(rng, n):
 
 
 PHONE_GEN = {
-    "GB": {"mobile": lambda r: "7" + r.choice("45789") + _d(r, 8),
-           "landline": lambda r: r.choice(["20" + r.choice("378") + _d(r, 7), "161" + _d(r, 7), "113" + _d(r, 7),
-                                           "121" + _d(r, 7), "141" + _d(r, 7), "117" + _d(r, 7), "131" + _d(r, 7)])},
-    "DE": {"mobile": lambda r: r.choice(["151" + _d(r, 8), "160" + _d(r, 7), "170" + _d(r, 7), "171" + _d(r, 7),
-                                         "172" + _d(r, 7), "176" + _d(r, 8), "157" + _d(r, 8)]),
-           "landline": lambda r: r.choice(["30" + _d(r, 8), "89" + _d(r, 8), "40" + _d(r, 8), "221" + _d(r, 7),
-                                           "69" + _d(r, 8), "711" + _d(r, 7)])},
+    "GB": {
+        "mobile": lambda r: "7" + r.choice("45789") + _d(r, 8),
+        "landline": lambda r: r.choice(
+            [
+                "20" + r.choice("378") + _d(r, 7),
+                "161" + _d(r, 7),
+                "113" + _d(r, 7),
+                "121" + _d(r, 7),
+                "141" + _d(r, 7),
+                "117" + _d(r, 7),
+                "131" + _d(r, 7),
+            ]
+        ),
+    },
+    "DE": {
+        "mobile": lambda r: r.choice(
+            [
+                "151" + _d(r, 8),
+                "160" + _d(r, 7),
+                "170" + _d(r, 7),
+                "171" + _d(r, 7),
+                "172" + _d(r, 7),
+                "176" + _d(r, 8),
+                "157" + _d(r, 8),
+            ]
+        ),
+        "landline": lambda r: r.choice(
+            ["30" + _d(r, 8), "89" + _d(r, 8), "40" + _d(r, 8), "221" + _d(r, 7), "69" + _d(r, 8), "711" + _d(r, 7)]
+        ),
+    },
     "FR": {"mobile": lambda r: r.choice("67") + _d(r, 8), "landline": lambda r: r.choice("12345") + _d(r, 8)},
-    "PL": {"mobile": lambda r: r.choice(["50", "51", "53", "57", "60", "66", "69", "72", "78", "79", "88"]) + _d(r, 7),
-           "landline": lambda r: r.choice(["22", "12", "61", "71", "58", "42"]) + _d(r, 7)},
+    "PL": {
+        "mobile": lambda r: r.choice(["50", "51", "53", "57", "60", "66", "69", "72", "78", "79", "88"]) + _d(r, 7),
+        "landline": lambda r: r.choice(["22", "12", "61", "71", "58", "42"]) + _d(r, 7),
+    },
     "ES": {"mobile": lambda r: "6" + _d(r, 8), "landline": lambda r: r.choice(["91", "93", "95", "96"]) + _d(r, 7)},
-    "TR": {"mobile": lambda r: "5" + r.choice(["30", "32", "33", "35", "42", "44", "05", "06", "52", "55"]) + _d(r, 7),
-           "landline": lambda r: r.choice(["212", "216", "312", "232", "224"]) + _d(r, 7)},
-    "US": {"mobile": lambda r: r.choice(["212", "646", "415", "312", "617", "213", "305", "206", "512", "404", "718",
-                                         "713", "214", "602"]) + r.choice("23456789") + _d(r, 2) + _d(r, 4),
-           "landline": None},
-    "NL": {"mobile": lambda r: "6" + r.choice("12345") + _d(r, 7),
-           "landline": lambda r: r.choice(["20", "10", "30", "70", "40", "50"]) + _d(r, 7)},
-    "DK": {"mobile": lambda r: r.choice(["2", "3", "4", "5", "6"]) + _d(r, 7),
-           "landline": lambda r: r.choice(["3", "4", "7", "8", "9"]) + _d(r, 7)},
+    "TR": {
+        "mobile": lambda r: "5" + r.choice(["30", "32", "33", "35", "42", "44", "05", "06", "52", "55"]) + _d(r, 7),
+        "landline": lambda r: r.choice(["212", "216", "312", "232", "224"]) + _d(r, 7),
+    },
+    "US": {
+        "mobile": lambda r: (
+            r.choice(["212", "646", "415", "312", "617", "213", "305", "206", "512", "404", "718", "713", "214", "602"])
+            + r.choice("23456789")
+            + _d(r, 2)
+            + _d(r, 4)
+        ),
+        "landline": None,
+    },
+    "NL": {
+        "mobile": lambda r: "6" + r.choice("12345") + _d(r, 7),
+        "landline": lambda r: r.choice(["20", "10", "30", "70", "40", "50"]) + _d(r, 7),
+    },
+    "DK": {
+        "mobile": lambda r: r.choice(["2", "3", "4", "5", "6"]) + _d(r, 7),
+        "landline": lambda r: r.choice(["3", "4", "7", "8", "9"]) + _d(r, 7),
+    },
 }
 PHONE_GEN["US"]["landline"] = PHONE_GEN["US"]["mobile"]
 
@@ -211,6 +320,18 @@ def fmt_phone(e164: str, style: str, rng: random.Random) -> str:
     raise ValueError(style)
 
 
-STREET_ABBR = ((" Street", " St"), ("straße", "str."), ("Straße", "Str."), (" Road", " Rd"), ("straat", "str."),
-                (" Avenue", " Ave"), ("Calle ", "C/ "), ("rue ", "r. "), ("ulica ", "ul. "), ("Caddesi", "Cad."),
-                ("Sokak", "Sok."), (" Lane", " Ln"), ("vej ", "vej. "))
+STREET_ABBR = (
+    (" Street", " St"),
+    ("straße", "str."),
+    ("Straße", "Str."),
+    (" Road", " Rd"),
+    ("straat", "str."),
+    (" Avenue", " Ave"),
+    ("Calle ", "C/ "),
+    ("rue ", "r. "),
+    ("ulica ", "ul. "),
+    ("Caddesi", "Cad."),
+    ("Sokak", "Sok."),
+    (" Lane", " Ln"),
+    ("vej ", "vej. "),
+)

@@ -12,15 +12,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from c360.client import (
-        Client,
-        ClientError,
-        Customer,
-        Forbidden,
-        NotFound,
-        RateLimited,
-        Unauthorized,
-    )
+    from c360.client import Client, ClientError, Customer, Forbidden, NotFound, RateLimited, Unauthorized
     from c360.core.errors import C360Error
     from c360.product import Product
 
@@ -36,8 +28,18 @@ _LAZY = {
     "Product": "c360.product",
 }
 
-__all__ = ["C360Error", "Client", "ClientError", "Customer", "Forbidden", "NotFound", "Product",
-           "RateLimited", "Unauthorized", "__version__"]
+__all__ = [
+    "C360Error",
+    "Client",
+    "ClientError",
+    "Customer",
+    "Forbidden",
+    "NotFound",
+    "Product",
+    "RateLimited",
+    "Unauthorized",
+    "__version__",
+]
 
 
 def __getattr__(name: str) -> Any:

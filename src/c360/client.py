@@ -89,8 +89,14 @@ class Gone(ClientError):
 class RateLimited(ClientError):
     """429 after every retry; ``retry_after`` is the server's last ``Retry-After`` in seconds."""
 
-    def __init__(self, status: int, code: str, message: str, response: httpx.Response | None = None,
-                 retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        response: httpx.Response | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(status, code, message, response)
         self.retry_after = retry_after
 
@@ -104,14 +110,24 @@ class TransportFailed(ClientError):
 
 
 _BY_STATUS: dict[int, type[ClientError]] = {
-    400: BadRequest, 401: Unauthorized, 403: Forbidden, 404: NotFound, 410: Gone, 429: RateLimited,
+    400: BadRequest,
+    401: Unauthorized,
+    403: Forbidden,
+    404: NotFound,
+    410: Gone,
+    429: RateLimited,
 }
 
 # --------------------------------------------------------------------------- typed results
 
 _PY_TYPES: dict[str, type] = {
-    "string": str, "integer": int, "decimal": Decimal, "boolean": bool,
-    "timestamp": dt.datetime, "date": dt.date, "json": object,
+    "string": str,
+    "integer": int,
+    "decimal": Decimal,
+    "boolean": bool,
+    "timestamp": dt.datetime,
+    "date": dt.date,
+    "json": object,
 }
 
 
@@ -162,14 +178,23 @@ class Schema:
     def from_json(cls, body: Mapping[str, Any]) -> Schema:
         fields = {
             f["name"]: FieldInfo(
-                name=f["name"], type=f.get("type", "json"), unit=f.get("unit"),
-                description=f.get("description"), pii=bool(f.get("pii")),
-                masking=f.get("masking"), lineage=f.get("lineage"),
+                name=f["name"],
+                type=f.get("type", "json"),
+                unit=f.get("unit"),
+                description=f.get("description"),
+                pii=bool(f.get("pii")),
+                masking=f.get("masking"),
+                lineage=f.get("lineage"),
             )
             for f in body.get("fields", [])
         }
-        return cls(str(body.get("consumer", "")), str(body.get("product", "")), str(body.get("version", "")),
-                   fields, dict(body))
+        return cls(
+            str(body.get("consumer", "")),
+            str(body.get("product", "")),
+            str(body.get("version", "")),
+            fields,
+            dict(body),
+        )
 
     def typed_dict(self) -> type:
         """A ``TypedDict`` of this consumer's fields, made at run time (for ``typing.get_type_hints``)."""
@@ -357,8 +382,13 @@ class Client:
         if changed_since:
             params["changed_since"] = changed_since
         body = self._json("GET", "v1/customers", params=params)
-        return Page([self._customer(i) for i in body.get("items", [])], body.get("next_cursor"),
-                    body.get("snapshot"), body.get("built_at"), body)
+        return Page(
+            [self._customer(i) for i in body.get("items", [])],
+            body.get("next_cursor"),
+            body.get("snapshot"),
+            body.get("built_at"),
+            body,
+        )
 
     def changes(self, since: str | dt.datetime | None = None, *, limit: int = 100) -> Iterator[Page]:
         """Every page of customers changed after ``since`` (all of them when ``None``), in id order.
@@ -385,8 +415,7 @@ class Client:
     def _customer(self, raw: Mapping[str, Any]) -> Customer:
         return Customer(raw, self.schema())
 
-    def _json(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
-              body: Any = None) -> Any:
+    def _json(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, body: Any = None) -> Any:
         url = urljoin(self.base_url, path)
         for _ in range(self.max_redirects + 1):
             response = self._send(method, url, params, body)
@@ -407,8 +436,14 @@ class Client:
         attempt = 0
         while True:
             try:
-                response = self._http.request(method, url, params=dict(params) if params else None,
-                                              json=body, headers=headers, follow_redirects=False)
+                response = self._http.request(
+                    method,
+                    url,
+                    params=dict(params) if params else None,
+                    json=body,
+                    headers=headers,
+                    follow_redirects=False,
+                )
             except httpx.TransportError as exc:
                 if attempt >= self.max_retries:
                     raise TransportFailed(0, "transport_error", str(exc) or type(exc).__name__) from exc
@@ -425,7 +460,7 @@ class Client:
     def _delay(self, attempt: int, retry_after: str | None) -> float:
         wait = _retry_after_seconds(retry_after)
         if wait is None:
-            wait = self.backoff * (2 ** attempt)
+            wait = self.backoff * (2**attempt)
         return float(min(max(wait, 0.0), self.max_backoff))
 
     def _parse(self, method: str, url: str, params: Mapping[str, Any] | None, response: httpx.Response) -> Any:
@@ -472,6 +507,5 @@ def _error(response: httpx.Response) -> ClientError:
         pass
     cls = _BY_STATUS.get(status) or (ServerError if status >= 500 else ClientError)
     if cls is RateLimited:
-        return RateLimited(status, code, message, response,
-                           _retry_after_seconds(response.headers.get("retry-after")))
+        return RateLimited(status, code, message, response, _retry_after_seconds(response.headers.get("retry-after")))
     return cls(status, code, message, response)

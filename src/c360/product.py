@@ -85,8 +85,14 @@ class Product:
 
         return Store.open(self.store_url or default_url(self.spec.base_dir))
 
-    def build(self, *, full: bool = False, skip_sync: bool = False, as_of: dt.datetime | str | None = None,
-              retrain: bool = False) -> BuildReport:
+    def build(
+        self,
+        *,
+        full: bool = False,
+        skip_sync: bool = False,
+        as_of: dt.datetime | str | None = None,
+        retrain: bool = False,
+    ) -> BuildReport:
         """``c360 build``: sync, resolve, materialise, check and publish; the build's report."""
         from c360.engine.columns import parse_timestamp
         from c360.pipeline.build import build
@@ -114,9 +120,17 @@ class Product:
         finally:
             store.close()
 
-    def erase(self, *, reason: str, customer: str | None = None, email: str | None = None,
-              source: str | None = None, key: str | None = None, dry_run: bool = False,
-              vacuum: bool = False) -> ErasureResult:
+    def erase(
+        self,
+        *,
+        reason: str,
+        customer: str | None = None,
+        email: str | None = None,
+        source: str | None = None,
+        key: str | None = None,
+        dry_run: bool = False,
+        vacuum: bool = False,
+    ) -> ErasureResult:
         """``c360 erase``: one data subject in one transaction (a dry run changes nothing, and is audited)."""
         from c360.governance.erasure import SubjectRef, erase
         from c360.governance.erasure import dry_run as plan_erasure

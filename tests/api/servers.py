@@ -21,15 +21,30 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start(spec: Path, store_url: str, log: Path, *, workers: int = 1,
-          env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], int]:
+def start(
+    spec: Path, store_url: str, log: Path, *, workers: int = 1, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], int]:
     """``c360 serve`` in its own session (so a test can kill its whole group), once ready."""
     port = free_port()
-    argv = [sys.executable, "-c", "from c360.cli import main; main()", "serve", str(spec), "--store", store_url,
-            "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    argv = [
+        sys.executable,
+        "-c",
+        "from c360.cli import main; main()",
+        "serve",
+        str(spec),
+        "--store",
+        store_url,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
     with log.open("wb") as out:
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            argv, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, start_new_session=True
+        )
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -60,8 +75,9 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def running(spec: Path, store_url: str, log: Path, *, workers: int = 1,
-            env: dict[str, str] | None = None) -> Iterator[int]:
+def running(
+    spec: Path, store_url: str, log: Path, *, workers: int = 1, env: dict[str, str] | None = None
+) -> Iterator[int]:
     """The port of a ready server, stopped when the block ends."""
     proc, port = start(spec, store_url, log, workers=workers, env=env)
     try:

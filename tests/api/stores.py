@@ -49,8 +49,12 @@ def copy_store(src_url: str, dst_url: str) -> Store:
                 if rows and serial and dst.dialect == "postgresql":
                     # Explicit ids do not move PostgreSQL's sequences: move them past the copied rows.
                     col = serial[0].name
-                    write.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', '{col}'), "
-                                       f"(SELECT max({col}) FROM {table.name}))"))
+                    write.execute(
+                        text(
+                            f"SELECT setval(pg_get_serial_sequence('{table.name}', '{col}'), "
+                            f"(SELECT max({col}) FROM {table.name}))"
+                        )
+                    )
     finally:
         src.close()
     return dst

@@ -130,8 +130,11 @@ def test_schema_lists_the_callers_fields_with_lineage(api: Api) -> None:
     mrr = next(f for f in body["fields"] if f["name"] == "mrr")
     assert mrr["type"] == "decimal" and mrr["unit"] == "GBP" and mrr["description"]
     assert {(x["source"], x["column"]) for x in mrr["lineage"]} == {
-        ("subscriptions", "amount"), ("subscriptions", "quantity"), ("subscriptions", "interval"),
-        ("subscriptions", "status")}
+        ("subscriptions", "amount"),
+        ("subscriptions", "quantity"),
+        ("subscriptions", "interval"),
+        ("subscriptions", "status"),
+    }
     name = next(f for f in body["fields"] if f["name"] == "account_name")
     assert {x["source"] for x in name["lineage"]} == {"crm", "billing"}
 
@@ -140,5 +143,13 @@ def test_health_readiness_and_openapi(api: Api) -> None:
     assert api.client.get("/healthz").json()["status"] == "ok"
     assert api.client.get("/readyz").json()["status"] == "ready"
     paths = api.client.get("/openapi.json").json()["paths"]
-    assert {"/v1/customers/{customer_id}", "/v1/customers", "/v1/schema", "/v1/customers:batchGet",
-            "/v1/customers:lookup", "/metrics", "/healthz", "/readyz"} <= set(paths)
+    assert {
+        "/v1/customers/{customer_id}",
+        "/v1/customers",
+        "/v1/schema",
+        "/v1/customers:batchGet",
+        "/v1/customers:lookup",
+        "/metrics",
+        "/healthz",
+        "/readyz",
+    } <= set(paths)

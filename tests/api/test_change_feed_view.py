@@ -26,8 +26,9 @@ SINCE = "2026-06-01T00:00:00Z"
 
 
 @pytest.fixture(params=STORES)
-def store(request: pytest.FixtureRequest, built_demo: BuiltDemo,
-          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+def store(
+    request: pytest.FixtureRequest, built_demo: BuiltDemo, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Store]:
     """A private copy of the built demo's store, its one version built on 2026-06-01."""
     with ExitStack() as stack:
         if request.param == "sqlite":
@@ -38,8 +39,11 @@ def store(request: pytest.FixtureRequest, built_demo: BuiltDemo,
         stack.callback(s.close)
         v1 = s.current_version()
         with s.engine.begin() as conn:
-            conn.execute(update(snapshots).where(snapshots.c.version == v1).values(
-                built_at=dt.datetime(2026, 6, 1, tzinfo=dt.UTC)))
+            conn.execute(
+                update(snapshots)
+                .where(snapshots.c.version == v1)
+                .values(built_at=dt.datetime(2026, 6, 1, tzinfo=dt.UTC))
+            )
         yield s
 
 
@@ -65,8 +69,9 @@ def _publish_v2(store: Store) -> tuple[list[str], list[str]]:
 
 
 def _feed(client: TestClient, key: str) -> list[str]:
-    page = client.get("/v1/customers", headers={"Authorization": f"Bearer {key}"},
-                      params={"changed_since": SINCE, "limit": 1000})
+    page = client.get(
+        "/v1/customers", headers={"Authorization": f"Bearer {key}"}, params={"changed_since": SINCE, "limit": 1000}
+    )
     assert page.status_code == 200, page.text
     return [i["customer_id"] for i in page.json()["items"]]
 

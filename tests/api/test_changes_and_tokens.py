@@ -29,8 +29,9 @@ CONFIG = JwtConfig(issuer="https://idp.example", audience="c360", secret=SECRET)
 
 
 @pytest.fixture(scope="module", params=STORES)
-def private_store(request: pytest.FixtureRequest, built_demo: BuiltDemo,
-                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+def private_store(
+    request: pytest.FixtureRequest, built_demo: BuiltDemo, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Store]:
     """A copy of the built demo's store that a test may publish new versions into."""
     if request.param == "sqlite":
         store = copy_store(built_demo.store_url, f"sqlite:///{tmp_path_factory.mktemp('chg')}/store.db")
@@ -48,20 +49,23 @@ def test_changed_since_lists_exactly_the_changed_customers(private_store: Store,
     v1 = store.current_version()
     assert v1 is not None
     with store.engine.begin() as conn:  # v1 was built well before v2
-        conn.execute(update(snapshots).where(snapshots.c.version == v1).values(
-            built_at=dt.datetime(2026, 6, 1, tzinfo=dt.UTC)))
+        conn.execute(
+            update(snapshots).where(snapshots.c.version == v1).values(built_at=dt.datetime(2026, 6, 1, tzinfo=dt.UTC))
+        )
     records = {cid: orjson.loads(data) for cid, data in store.snapshot_rows(v1)}
     changed = sorted(records)[3:9]
     v2 = store.begin_snapshot("test-run", "1.0.0", dt.datetime(2026, 6, 2, tzinfo=dt.UTC))
-    store.write_snapshot(v2, ((cid, {**r, "mrr": (r["mrr"] or 0) + 1.0} if cid in changed else r)
-                              for cid, r in sorted(records.items())))
+    store.write_snapshot(
+        v2, ((cid, {**r, "mrr": (r["mrr"] or 0) + 1.0} if cid in changed else r) for cid, r in sorted(records.items()))
+    )
     store.publish(v2)
     spec = load_spec(built_demo.spec_path)
     key = store.create_key("finance")
     with TestClient(create_app(spec, store, refresh_seconds=0, mask_key=b"k", jwt=None)) as client:
         headers = {"Authorization": f"Bearer {key}"}
-        page = client.get("/v1/customers", headers=headers,
-                          params={"changed_since": "2026-06-01T00:00:00Z", "limit": 1000}).json()
+        page = client.get(
+            "/v1/customers", headers=headers, params={"changed_since": "2026-06-01T00:00:00Z", "limit": 1000}
+        ).json()
         assert page["snapshot"] == v2
         assert [i["customer_id"] for i in page["items"]] == changed
         # Paging through a change feed in small pages visits the same customers.
@@ -75,12 +79,14 @@ def test_changed_since_lists_exactly_the_changed_customers(private_store: Store,
                 break
         assert seen == changed
         # Before anything the store still keeps: everyone (a feed may over-report, never miss).
-        everyone = client.get("/v1/customers", headers=headers,
-                              params={"changed_since": "2020-01-01T00:00:00Z", "limit": 1000}).json()
+        everyone = client.get(
+            "/v1/customers", headers=headers, params={"changed_since": "2020-01-01T00:00:00Z", "limit": 1000}
+        ).json()
         assert len(everyone["items"]) == len(records)
         # After the newest build: nothing.
-        none = client.get("/v1/customers", headers=headers,
-                          params={"changed_since": page["built_at"], "limit": 1000}).json()
+        none = client.get(
+            "/v1/customers", headers=headers, params={"changed_since": page["built_at"], "limit": 1000}
+        ).json()
         assert none["items"] == []
 
 
@@ -108,11 +114,14 @@ def test_a_valid_jwt_names_the_consumer(jwt_client: tuple[TestClient, str]) -> N
     assert r.status_code == 200 and "open_tickets" in r.json()
 
 
-@pytest.mark.parametrize("claims, message", [
-    ({"exp": int(time.time()) - 3600}, "expired"),
-    ({"aud": "someone-else"}, "not valid"),
-    ({"iss": "https://evil.example"}, "not valid"),
-])
+@pytest.mark.parametrize(
+    "claims, message",
+    [
+        ({"exp": int(time.time()) - 3600}, "expired"),
+        ({"aud": "someone-else"}, "not valid"),
+        ({"iss": "https://evil.example"}, "not valid"),
+    ],
+)
 def test_bad_tokens_are_401(jwt_client: tuple[TestClient, str], claims: dict[str, object], message: str) -> None:
     client, cid = jwt_client
     r = client.get(f"/v1/customers/{cid}", headers={"Authorization": f"Bearer {_token(**claims)}"})
@@ -121,8 +130,11 @@ def test_bad_tokens_are_401(jwt_client: tuple[TestClient, str], claims: dict[str
 
 def test_forged_signature_and_unknown_consumer(jwt_client: tuple[TestClient, str]) -> None:
     client, cid = jwt_client
-    forged = jwt.encode({"iss": "https://idp.example", "aud": "c360", "exp": int(time.time()) + 60,
-                         "c360_consumer": "finance"}, "not-the-secret-but-long-enough-1234", algorithm="HS256")
+    forged = jwt.encode(
+        {"iss": "https://idp.example", "aud": "c360", "exp": int(time.time()) + 60, "c360_consumer": "finance"},
+        "not-the-secret-but-long-enough-1234",
+        algorithm="HS256",
+    )
     assert client.get(f"/v1/customers/{cid}", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
     stranger = _token(c360_consumer="stranger")
     assert client.get(f"/v1/customers/{cid}", headers={"Authorization": f"Bearer {stranger}"}).status_code == 403

@@ -21,8 +21,12 @@ SLACK = 8.0  # a loaded test machine; the bound itself is HEADER_TIMEOUT
 
 @contextmanager
 def _server(demo: BuiltDemo, log: Path, server: str, **env: str) -> Iterator[int]:
-    with running(demo.spec_path, demo.store_url, log,
-                 env={"C360_SERVER": server, "C360_HEADER_TIMEOUT": str(HEADER_TIMEOUT), **env}) as port:
+    with running(
+        demo.spec_path,
+        demo.store_url,
+        log,
+        env={"C360_SERVER": server, "C360_HEADER_TIMEOUT": str(HEADER_TIMEOUT), **env},
+    ) as port:
         yield port
 
 
@@ -48,8 +52,15 @@ def _closed_within(sock: socket.socket, seconds: float, trickle: bytes = b"") ->
     return None
 
 
-SERVERS = ["uvicorn", pytest.param("granian", marks=pytest.mark.skipif(
-    __import__("importlib").util.find_spec("granian") is None, reason="granian is an optional extra"))]
+SERVERS = [
+    "uvicorn",
+    pytest.param(
+        "granian",
+        marks=pytest.mark.skipif(
+            __import__("importlib").util.find_spec("granian") is None, reason="granian is an optional extra"
+        ),
+    ),
+]
 
 
 @pytest.mark.parametrize("server", SERVERS)
@@ -78,8 +89,9 @@ def test_silent_and_trickling_connections_are_closed(built_demo: BuiltDemo, tmp_
 
 
 def test_requests_past_the_connection_limit_get_a_503(built_demo: BuiltDemo, tmp_path: Path) -> None:
-    with _server(built_demo, tmp_path / "serve.log", "uvicorn", C360_MAX_CONNECTIONS="4",
-                 C360_HEADER_TIMEOUT="60") as port:
+    with _server(
+        built_demo, tmp_path / "serve.log", "uvicorn", C360_MAX_CONNECTIONS="4", C360_HEADER_TIMEOUT="60"
+    ) as port:
         held = [socket.create_connection(("127.0.0.1", port)) for _ in range(6)]
         try:
             time.sleep(0.5)

@@ -36,8 +36,9 @@ def bearer(case: Case, consumer: str) -> dict[str, str]:  # noqa: F811
 
 def audit_rows(case: Case, kind: str) -> list[Any]:  # noqa: F811
     with case.store.engine.connect() as conn:
-        rows = conn.execute(text("SELECT at, kind, actor, subject, detail FROM audit_log WHERE kind = :k ORDER BY seq"),
-                            {"k": kind}).all()
+        rows = conn.execute(
+            text("SELECT at, kind, actor, subject, detail FROM audit_log WHERE kind = :k ORDER BY seq"), {"k": kind}
+        ).all()
     return list(rows)
 
 
@@ -49,8 +50,9 @@ def test_an_api_dry_run_answers_counts_only_and_is_audited(case: Case) -> None: 
     person = pick_person(case.store, case.spec)
     client, auth = client_for(case), bearer(case, "finance")
     before = without_audit(case)
-    got = client.post("/v1/erasures", headers=auth,
-                      json={"email": person.email, "reason": "Art. 17 request", "dry_run": True})
+    got = client.post(
+        "/v1/erasures", headers=auth, json={"email": person.email, "reason": "Art. 17 request", "dry_run": True}
+    )
     assert got.status_code == 200, got.text
     body = got.json()
     assert body["committed"] is False
@@ -75,16 +77,18 @@ def test_an_api_dry_run_answers_counts_only_and_is_audited(case: Case) -> None: 
 
 def test_a_dry_run_for_nobody_is_audited_too(case: Case) -> None:  # noqa: F811
     client, auth = client_for(case), bearer(case, "finance")
-    got = client.post("/v1/erasures", headers=auth,
-                      json={"email": "nobody@nowhere.example", "reason": "probe", "dry_run": True})
+    got = client.post(
+        "/v1/erasures", headers=auth, json={"email": "nobody@nowhere.example", "reason": "probe", "dry_run": True}
+    )
     assert got.status_code == 404
     [row] = audit_rows(case, "erasure_dry_run")
     detail = jsonutil.loads(row.detail)
     assert detail["found"] is False and detail["selector"] == "email" and row.subject.startswith("p_")
     assert "nobody@nowhere.example" not in row.detail
     # The same address gives the same pseudonym: a DPO can see one consumer probing one person.
-    client.post("/v1/erasures", headers=auth, json={"email": "NOBODY@nowhere.example", "reason": "probe",
-                                                     "dry_run": True})
+    client.post(
+        "/v1/erasures", headers=auth, json={"email": "NOBODY@nowhere.example", "reason": "probe", "dry_run": True}
+    )
     assert len({r.subject for r in audit_rows(case, "erasure_dry_run")}) == 1
 
 
@@ -129,10 +133,14 @@ def test_a_consumer_holding_the_dpo_right_sees_the_plan(case: Case) -> None:  # 
     person = pick_person(case.store, case.spec)
     finance = case.spec.model.consumers["finance"]
     case.spec.model.consumers["finance"] = finance.model_construct(
-        **{**dict(finance), "rights": [*finance.rights, "dpo"]})
+        **{**dict(finance), "rights": [*finance.rights, "dpo"]}
+    )
     try:
-        got = client_for(case).post("/v1/erasures", headers=bearer(case, "finance"),
-                                    json={"email": person.email, "reason": "Art. 17 request", "dry_run": True})
+        got = client_for(case).post(
+            "/v1/erasures",
+            headers=bearer(case, "finance"),
+            json={"email": person.email, "reason": "Art. 17 request", "dry_run": True},
+        )
     finally:
         case.spec.model.consumers["finance"] = finance
     assert got.status_code == 200
@@ -144,8 +152,21 @@ def test_a_consumer_holding_the_dpo_right_sees_the_plan(case: Case) -> None:  # 
 def test_a_cli_dry_run_shows_the_plan_and_is_audited(case: Case) -> None:  # noqa: F811
     person = pick_person(case.store, case.spec)
     before = without_audit(case)
-    result = CliRunner().invoke(cli, ["erase", str(case.dir / "product.yaml"), "--email", person.email,
-                                      "--reason", "Art. 17 request", "--dry-run", "--store", case.url, "--json"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "erase",
+            str(case.dir / "product.yaml"),
+            "--email",
+            person.email,
+            "--reason",
+            "Art. 17 request",
+            "--dry-run",
+            "--store",
+            case.url,
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     plan = json.loads(result.output)
     assert {(c["source"], c["key"]) for c in plan["changes"]} >= set(person.keys)
@@ -155,8 +176,20 @@ def test_a_cli_dry_run_shows_the_plan_and_is_audited(case: Case) -> None:  # noq
     assert row.actor.startswith("cli:") and row.subject == plan["subject"]
     assert detail["found"] is True and detail["shown"] == "plan" and person.email not in row.detail
     # A look-up of nobody from the command line is audited as well.
-    result = CliRunner().invoke(cli, ["erase", str(case.dir / "product.yaml"), "--email", "nobody@nowhere.example",
-                                      "--reason", "probe", "--dry-run", "--store", case.url])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "erase",
+            str(case.dir / "product.yaml"),
+            "--email",
+            "nobody@nowhere.example",
+            "--reason",
+            "probe",
+            "--dry-run",
+            "--store",
+            case.url,
+        ],
+    )
     assert result.exit_code == 1 and "nothing to erase" in result.output
     assert [jsonutil.loads(r.detail)["found"] for r in audit_rows(case, "erasure_dry_run")] == [True, False]
 
@@ -174,8 +207,9 @@ def test_a_real_erasure_is_not_held_by_the_dry_run_allowance(case: Case) -> None
 def test_erasing_someone_absent_is_a_404_and_audited(case: Case) -> None:  # noqa: F811
     auth = bearer(case, "finance")
     before = without_audit(case)
-    got = client_for(case).post("/v1/erasures", headers=auth,
-                                json={"email": "nobody-here@example.org", "reason": "Art. 17 request"})
+    got = client_for(case).post(
+        "/v1/erasures", headers=auth, json={"email": "nobody-here@example.org", "reason": "Art. 17 request"}
+    )
     assert got.status_code == 404 and got.json()["error"]["code"] == "not_found"
     [row] = audit_rows(case, "erasure_not_found")
     assert row.actor == "consumer:finance" and "nobody-here" not in str(row.subject) + row.detail

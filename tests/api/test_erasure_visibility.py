@@ -69,8 +69,7 @@ def _still_served(http: httpx.Client, key: str, s: Subjects) -> list[str]:
     gone = http.get(f"/v1/customers/{s.customer}", headers=auth)
     if gone.status_code != 404:
         seen.append(f"GET erased customer: {gone.status_code} {gone.text[:200]}")
-    batch = http.post("/v1/customers:batchGet", headers=auth,
-                      json={"ids": [s.person_account, s.customer]}).json()
+    batch = http.post("/v1/customers:batchGet", headers=auth, json={"ids": [s.person_account, s.customer]}).json()
     if batch["not_found"] != [s.customer] or s.email in orjson.dumps(batch).decode().lower():
         seen.append("batchGet")
     page = http.get("/v1/customers", headers=auth, params={"limit": 1000}).json()
@@ -86,9 +85,15 @@ def _still_served(http: httpx.Client, key: str, s: Subjects) -> list[str]:
 @contextmanager
 def _server(c: Case, log: Path) -> Iterator[httpx.Client]:
     """``c360 serve`` with two workers in a process of its own, until the block ends."""
-    with running(c.dir / "product.yaml", c.url, log, workers=2) as port, httpx.Client(
+    with (
+        running(c.dir / "product.yaml", c.url, log, workers=2) as port,
+        httpx.Client(
             # Fresh connections each request, so the two workers both answer.
-            base_url=f"http://127.0.0.1:{port}", timeout=10, limits=httpx.Limits(max_keepalive_connections=0)) as http:
+            base_url=f"http://127.0.0.1:{port}",
+            timeout=10,
+            limits=httpx.Limits(max_keepalive_connections=0),
+        ) as http,
+    ):
         yield http
 
 
@@ -119,8 +124,7 @@ def _app(c: Case) -> Any:
 
 
 def _page(client: TestClient, key: str, **params: str) -> dict[str, dict[str, Any]]:
-    got = client.get("/v1/customers", headers={"Authorization": f"Bearer {key}"},
-                     params={"limit": "1000", **params})
+    got = client.get("/v1/customers", headers={"Authorization": f"Bearer {key}"}, params={"limit": "1000", **params})
     assert got.status_code == 200, got.text
     return {i["customer_id"]: i for i in got.json()["items"]}
 

@@ -36,8 +36,7 @@ def app_and_key(built_demo: BuiltDemo) -> Iterator[tuple[object, str]]:
     store.close()
 
 
-CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance,
-          content_type_conformance]
+CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance, content_type_conformance]
 
 
 def test_no_server_errors_and_answers_match_the_schema(app_and_key: tuple[object, str]) -> None:
@@ -46,13 +45,17 @@ def test_no_server_errors_and_answers_match_the_schema(app_and_key: tuple[object
     app, key = app_and_key
     api_schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     operations = [result.ok() for result in api_schema.get_all_operations()]
-    assert {op.path for op in operations} >= {"/v1/customers/{customer_id}", "/v1/customers:batchGet",
-                                                "/v1/customers:lookup", "/v1/customers", "/v1/schema"}
+    assert {op.path for op in operations} >= {
+        "/v1/customers/{customer_id}",
+        "/v1/customers:batchGet",
+        "/v1/customers:lookup",
+        "/v1/customers",
+        "/v1/schema",
+    }
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck),
-                  database=None)
+        @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         def run(case: schemathesis.Case) -> None:
             case.call_and_validate(headers={"Authorization": f"Bearer {key}"}, checks=CHECKS)
 

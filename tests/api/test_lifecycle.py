@@ -26,10 +26,13 @@ def client(built_demo: BuiltDemo, tmp_path: Path) -> Iterator[tuple[TestClient, 
     shutil.copytree(built_demo.dir, d)
     text = (d / "product.yaml").read_text()
     text = text.replace("version: 1.0.0", "version: 2.0.0")
-    text = text.replace("purpose: revenue reporting, freshness: 24h}",
-                        "purpose: revenue reporting, freshness: 24h, major: 1}")
-    text = text.replace("    description: Revenue reporting and billing reconciliation\n",
-                        "    description: Revenue reporting and billing reconciliation\n    rights: [owner]\n")
+    text = text.replace(
+        "purpose: revenue reporting, freshness: 24h}", "purpose: revenue reporting, freshness: 24h, major: 1}"
+    )
+    text = text.replace(
+        "    description: Revenue reporting and billing reconciliation\n",
+        "    description: Revenue reporting and billing reconciliation\n    rights: [owner]\n",
+    )
     text += f"\nlifecycle:\n  sunset: {{1: {SUNSET}}}\n"
     (d / "product.yaml").write_text(text)
     spec = load_spec(d / "product.yaml")

@@ -36,8 +36,9 @@ def test_mode_live_on_request_and_etag(served: Served) -> None:
     r = served.get(f"/v1/customers/{cid}", "churn_model", params={"mode": "live"})
     assert r.status_code == 200 and r.headers["x-c360-mode"] == "live"
     assert r.json()["active_seats"] == served.records[cid]["active_seats"]
-    again = served.get(f"/v1/customers/{cid}", "churn_model", params={"mode": "live"},
-                       headers={"If-None-Match": r.headers["etag"]})
+    again = served.get(
+        f"/v1/customers/{cid}", "churn_model", params={"mode": "live"}, headers={"If-None-Match": r.headers["etag"]}
+    )
     assert again.status_code == 304
     bad = served.get(f"/v1/customers/{cid}", "churn_model", params={"mode": "psychic"})
     assert bad.status_code == 400
@@ -54,8 +55,9 @@ def broken(built_demo: BuiltDemo, demo_store: tuple[str, Store]) -> Iterator[Ser
     """The same product, with its product database gone."""
     kind, store = demo_store
     good = policy_spec(built_demo)
-    spec = load_spec_text(good.text.replace("path: product.db", "path: gone/product.db"),
-                          built_demo.dir / "broken.yaml")
+    spec = load_spec_text(
+        good.text.replace("path: product.db", "path: gone/product.db"), built_demo.dir / "broken.yaml"
+    )
     yield from serve(spec, store, kind)
 
 
@@ -90,16 +92,19 @@ def crm_gone(built_demo: BuiltDemo, demo_store: tuple[str, Store]) -> Iterator[S
     """The same product, with its CRM export gone: the source of the marketing row filter."""
     kind, store = demo_store
     good = policy_spec(built_demo)
-    spec = load_spec_text(good.text.replace("path: crm_accounts.csv", "path: gone/crm_accounts.csv"),
-                          built_demo.dir / "crm_gone.yaml")
+    spec = load_spec_text(
+        good.text.replace("path: crm_accounts.csv", "path: gone/crm_accounts.csv"), built_demo.dir / "crm_gone.yaml"
+    )
     yield from serve(spec, store, kind)
 
 
 def test_a_hidden_customer_and_an_absent_one_answer_alike_with_a_source_down(crm_gone: Served) -> None:
     hidden = next(c for c, r in sorted(crm_gone.records.items()) if r["marketing_opt_in"] is False)
     shown = next(c for c, r in sorted(crm_gone.records.items()) if r["marketing_opt_in"] is True)
-    answers = [crm_gone.get(f"/v1/customers/{cid}", "marketing", params={"mode": "live"})
-               for cid in (hidden, "c_absent0000000000")]
+    answers = [
+        crm_gone.get(f"/v1/customers/{cid}", "marketing", params={"mode": "live"})
+        for cid in (hidden, "c_absent0000000000")
+    ]
     assert [r.status_code for r in answers] == [404, 404]
     errors = [r.json()["error"] for r in answers]
     assert errors[0]["code"] == errors[1]["code"] == "not_found"

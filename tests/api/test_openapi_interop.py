@@ -30,10 +30,15 @@ def doc(client: TestClient) -> dict[str, Any]:
     return body
 
 
-@pytest.mark.parametrize(("method", "path", "allow"), [
-    ("DELETE", "/v1/customers/c_x", "GET"), ("PUT", "/v1/schema", "GET"),
-    ("GET", "/v1/customers:batchGet", "POST"), ("POST", "/healthz", "GET"),
-])
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("DELETE", "/v1/customers/c_x", "GET"),
+        ("PUT", "/v1/schema", "GET"),
+        ("GET", "/v1/customers:batchGet", "POST"),
+        ("POST", "/healthz", "GET"),
+    ],
+)
 def test_405_says_what_is_allowed(client: TestClient, method: str, path: str, allow: str) -> None:
     r = client.request(method, path)
     assert r.status_code == 405 and r.headers["allow"] == allow

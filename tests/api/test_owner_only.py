@@ -67,16 +67,16 @@ def test_a_short_jwt_secret_is_warned_of(caplog: pytest.LogCaptureFixture, secre
     from c360.api.auth import JwtConfig
 
     with caplog.at_level("WARNING", logger="c360.api"):
-        cfg = JwtConfig.load({"C360_JWT_ISSUER": "https://idp", "C360_JWT_AUDIENCE": "c360",
-                              "C360_JWT_SECRET": secret})
+        cfg = JwtConfig.load({"C360_JWT_ISSUER": "https://idp", "C360_JWT_AUDIENCE": "c360", "C360_JWT_SECRET": secret})
     assert cfg is not None
     assert ("C360_JWT_SECRET" in caplog.text) is warned
     if len(secret) > 1:
         assert secret not in caplog.text  # never the secret itself
 
 
-def test_a_short_mask_key_is_warned_of(served: Served, caplog: pytest.LogCaptureFixture,
-                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_short_mask_key_is_warned_of(
+    served: Served, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from c360.api.app import mask_key_for
 
     monkeypatch.setenv("C360_MASK_KEY", "k")

@@ -38,8 +38,9 @@ def version_two(text: str, *, pin: bool = True) -> str:
     text = text.replace("retain: {mrr:", "retain: {monthly_recurring_revenue:")
     text = text.replace("      delinquent: boolean\n", "      delinquent: boolean\n      livemode: boolean\n")
     if pin:
-        text = text.replace("purpose: revenue reporting, freshness: 24h}",
-                            "purpose: revenue reporting, freshness: 24h, major: 1}")
+        text = text.replace(
+            "purpose: revenue reporting, freshness: 24h}", "purpose: revenue reporting, freshness: 24h, major: 1}"
+        )
         text += f"\nlifecycle:\n  sunset: {{1: {SUNSET}}}\n"
     assert " mrr" not in text.replace("major: 1", "")
     return text
@@ -124,9 +125,7 @@ def test_erasing_a_customer_removes_it_from_every_shape(pinned: Pinned) -> None:
     assert cid not in dict(pinned.store.snapshot_rows(version))
 
 
-def test_a_pin_to_a_major_this_store_never_saw_fails_the_build_clearly(
-    built_demo: BuiltDemo, tmp_path: Path
-) -> None:
+def test_a_pin_to_a_major_this_store_never_saw_fails_the_build_clearly(built_demo: BuiltDemo, tmp_path: Path) -> None:
     d = tmp_path / "demo"
     shutil.copytree(built_demo.dir, d)
     text = version_two((d / "product.yaml").read_text()).replace("version: 2.0.0", "version: 3.0.0")

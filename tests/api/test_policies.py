@@ -18,8 +18,17 @@ def _first(served: Served, pred: Any) -> str:
 def test_grants_are_exact_and_in_product_order(served: Served) -> None:
     cid = _first(served, lambda r: r["billing_contact_email"])
     body = served.get(f"/v1/customers/{cid}", "finance").json()
-    assert list(body) == ["customer_id", "account_name", "segment", "annual_revenue", "mrr", "ltv",
-                          "invoice_status", "billing_active", "billing_contact_email"]
+    assert list(body) == [
+        "customer_id",
+        "account_name",
+        "segment",
+        "annual_revenue",
+        "mrr",
+        "ltv",
+        "invoice_status",
+        "billing_active",
+        "billing_contact_email",
+    ]
     assert body["billing_contact_email"] == served.records[cid]["billing_contact_email"]
     assert body["mrr"] == served.records[cid]["mrr"]
 
@@ -45,8 +54,11 @@ def test_hash_mask_is_keyed_and_stable(served: Served) -> None:
 def test_last4_mask(served: Served) -> None:
     cid = _first(served, lambda r: r["billing_contact_email"])
     body = served.get(f"/v1/customers/{cid}", "analyst").json()
-    assert body == {"customer_id": cid, "segment": served.records[cid]["segment"],
-                    "billing_contact_email": served.records[cid]["billing_contact_email"][-4:]}
+    assert body == {
+        "customer_id": cid,
+        "segment": served.records[cid]["segment"],
+        "billing_contact_email": served.records[cid]["billing_contact_email"][-4:],
+    }
 
 
 def test_row_filter_hides_customers_exactly_like_unknown_ones(served: Served) -> None:
@@ -80,11 +92,20 @@ def test_union_of_policies_per_row(served: Served) -> None:
     for cid, r in served.records.items():
         enterprise, paying = r["segment"] == "enterprise", (r["mrr"] or 0) > 0
         if enterprise and paying:
-            expected[cid] = {"customer_id": cid, "account_name": r["account_name"], "segment": r["segment"],
-                             "annual_revenue": r["annual_revenue"], "mrr": r["mrr"]}
+            expected[cid] = {
+                "customer_id": cid,
+                "account_name": r["account_name"],
+                "segment": r["segment"],
+                "annual_revenue": r["annual_revenue"],
+                "mrr": r["mrr"],
+            }
         elif enterprise:
-            expected[cid] = {"customer_id": cid, "account_name": r["account_name"], "segment": r["segment"],
-                             "annual_revenue": None}
+            expected[cid] = {
+                "customer_id": cid,
+                "account_name": r["account_name"],
+                "segment": r["segment"],
+                "annual_revenue": None,
+            }
         elif paying:
             expected[cid] = {"customer_id": cid, "annual_revenue": r["annual_revenue"], "mrr": r["mrr"]}
     assert got == expected
@@ -94,10 +115,13 @@ def test_union_of_policies_per_row(served: Served) -> None:
 
 def test_deny_by_default(served: Served) -> None:
     cid = next(iter(served.records))
-    for r in (served.get(f"/v1/customers/{cid}", "nobody"), served.get("/v1/customers", "nobody"),
-              served.get("/v1/schema", "nobody"),
-              served.post("/v1/customers:batchGet", "nobody", json={"ids": [cid]}),
-              served.get("/v1/customers:lookup", "nobody", params={"email": "a@b.c"})):
+    for r in (
+        served.get(f"/v1/customers/{cid}", "nobody"),
+        served.get("/v1/customers", "nobody"),
+        served.get("/v1/schema", "nobody"),
+        served.post("/v1/customers:batchGet", "nobody", json={"ids": [cid]}),
+        served.get("/v1/customers:lookup", "nobody", params={"email": "a@b.c"}),
+    ):
         assert r.status_code == 403
         assert r.json()["error"]["code"] == "forbidden"
     # A key whose consumer left the spec is denied the same way.
@@ -136,12 +160,16 @@ def test_lookup_by_email_and_by_source_key(served: Served) -> None:
     assert by_key.status_code == 200 and by_key.json()["items"][0]["customer_id"] == cid
     # analyst sees billing's email only masked, and no other billing field: no lookups by billing keys,
     # refused alike for a key that exists and one that does not.
-    refused = [served.get("/v1/customers:lookup", "analyst", params={"source": "billing", "key": k})
-               for k in (billing_key, "cus_nope")]
+    refused = [
+        served.get("/v1/customers:lookup", "analyst", params={"source": "billing", "key": k})
+        for k in (billing_key, "cus_nope")
+    ]
     assert [r.status_code for r in refused] == [403, 403] and refused[0].json() == refused[1].json()
     # support's account_name reads billing.name in the clear: it may look up by billing keys.
-    assert served.get("/v1/customers:lookup", "support",
-                      params={"source": "billing", "key": billing_key}).status_code == 200
+    assert (
+        served.get("/v1/customers:lookup", "support", params={"source": "billing", "key": billing_key}).status_code
+        == 200
+    )
     missing = served.get("/v1/customers:lookup", "finance", params={"source": "billing", "key": "cus_nope"})
     assert missing.status_code == 404
 
@@ -161,8 +189,10 @@ def test_lookup_of_a_customer_hidden_by_a_row_filter_is_a_plain_404(served: Serv
     assert r.status_code == r_none.status_code == 404
     assert r.json() == r_none.json()
     # emea's two policies share no source-reading field in the clear: no source-key lookups at all.
-    assert served.get("/v1/customers:lookup", "emea",
-                      params={"source": "crm", "key": crm_keys(shown)[0]}).status_code == 403
+    assert (
+        served.get("/v1/customers:lookup", "emea", params={"source": "crm", "key": crm_keys(shown)[0]}).status_code
+        == 403
+    )
 
 
 def test_filters_by_any_field_are_refused_alike(served: Served) -> None:

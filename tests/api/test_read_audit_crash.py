@@ -50,8 +50,9 @@ class Served:
 
 
 @pytest.fixture(params=STORES)
-def served(request: pytest.FixtureRequest, built_demo: BuiltDemo, tmp_path: Path,
-           monkeypatch: pytest.MonkeyPatch) -> Iterator[Served]:
+def served(
+    request: pytest.FixtureRequest, built_demo: BuiltDemo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Served]:
     """A private copy of the built demo on each store, chained under the demo's own audit key."""
     d = tmp_path / "demo"
     shutil.copytree(built_demo.dir, d)
@@ -114,8 +115,9 @@ def _serve_read_and_kill(s: Served, tmp_path: Path, *, writers_too: bool) -> Run
     proc, port = start(s.dir / "product.yaml", s.url, tmp_path / "serve.log", workers=2)
     tree: set[int] = set()
     # Fresh connections for every request, so both workers (and both writers) take reads.
-    http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10,
-                        limits=httpx.Limits(max_keepalive_connections=0))
+    http = httpx.Client(
+        base_url=f"http://127.0.0.1:{port}", timeout=10, limits=httpx.Limits(max_keepalive_connections=0)
+    )
     try:
         answered: list[float] = []
         for i in range(READS):
@@ -173,6 +175,8 @@ def test_killing_every_process_loses_only_the_reads_of_the_stated_window(served:
     # Only reads answered within the window before the kill may be missing.
     exposed = sum(1 for t in run.answered if t > run.killed_at - window)
     lost = READS - audited
-    assert lost <= exposed, (f"{lost} answered reads were never audited; only the {exposed} answered in the "
-                             f"last {window:.2f} s before the kill may be")
+    assert lost <= exposed, (
+        f"{lost} answered reads were never audited; only the {exposed} answered in the "
+        f"last {window:.2f} s before the kill may be"
+    )
     assert audit.verify(served.store).ok

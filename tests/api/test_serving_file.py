@@ -60,12 +60,14 @@ def _republish(store: Store, spec: Spec, change: dict[str, Any] | None = None) -
 def _expected_path(state: ServerState, store: Store, spec: Spec) -> Path:
     info = store.current_snapshot()
     assert info is not None and state.directory is not None
-    return state.directory / serving.file_name(info.version, serving.fingerprint(
-        info.version, info.run_id, spec, MASK_KEY))
+    return state.directory / serving.file_name(
+        info.version, serving.fingerprint(info.version, info.run_id, spec, MASK_KEY)
+    )
 
 
 def test_the_file_is_written_beside_the_store_and_answers_as_memory_does(
-        own: tuple[Spec, Store], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    own: tuple[Spec, Store], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     spec, store = own
     keys = {c: store.create_key(c) for c in spec.model.consumers}
     with TestClient(_app(spec, store)) as client:
@@ -112,8 +114,9 @@ def _everything(client: TestClient, keys: dict[str, str]) -> dict[str, Any]:
             if isinstance(email, str) and "@" in email:
                 r = client.get("/v1/customers:lookup", headers=auth, params={"email": email.upper()})
                 got[f"email:{email}"] = (r.status_code, r.content)
-        changes = client.get("/v1/customers", headers=auth,
-                             params={"changed_since": "2026-01-01T00:00:00Z", "limit": "1000"})
+        changes = client.get(
+            "/v1/customers", headers=auth, params={"changed_since": "2026-01-01T00:00:00Z", "limit": "1000"}
+        )
         got["changes"] = (changes.status_code, changes.content)
         out[consumer] = got
     return out
@@ -121,7 +124,8 @@ def _everything(client: TestClient, keys: dict[str, str]) -> dict[str, Any]:
 
 @pytest.mark.parametrize("writer", ["inline", "child"])
 def test_a_new_version_swaps_files_and_old_files_are_removed(
-        own: tuple[Spec, Store], writer: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    own: tuple[Spec, Store], writer: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     if writer == "child":
         monkeypatch.setattr(serving, "INLINE_MAX", 0)
     spec, store = own
@@ -137,8 +141,11 @@ def test_a_new_version_swaps_files_and_old_files_are_removed(
         r = client.get(f"/v1/customers/{cid}", headers={"Authorization": f"Bearer {key}"})
         assert r.json()["account_name"] == "Renamed Ltd" and r.headers["x-c360-snapshot"] == str(v2)
         # The change feed since the first build lists the renamed customer, and only it.
-        since = client.get("/v1/customers", headers={"Authorization": f"Bearer {key}"},
-                           params={"changed_since": first.built_at, "limit": "1000"}).json()
+        since = client.get(
+            "/v1/customers",
+            headers={"Authorization": f"Bearer {key}"},
+            params={"changed_since": first.built_at, "limit": "1000"},
+        ).json()
         assert [i["customer_id"] for i in since["items"]] == [cid]
         v3 = _republish(store, spec)
         state.refresh()
@@ -148,8 +155,7 @@ def test_a_new_version_swaps_files_and_old_files_are_removed(
 
 
 @pytest.mark.parametrize("damage", ["truncated", "garbage", "other_snapshot"])
-def test_a_bad_file_is_refused_and_the_previous_snapshot_stays_served(
-        own: tuple[Spec, Store], damage: str) -> None:
+def test_a_bad_file_is_refused_and_the_previous_snapshot_stays_served(own: tuple[Spec, Store], damage: str) -> None:
     spec, store = own
     key = store.create_key("finance")
     auth = {"Authorization": f"Bearer {key}"}
@@ -196,7 +202,8 @@ def test_a_file_is_checked_against_its_header() -> None:
 
 @pytest.mark.parametrize("writer", ["inline", "child"])
 def test_an_erased_customer_is_never_served_from_the_file(
-        own: tuple[Spec, Store], writer: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    own: tuple[Spec, Store], writer: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     if writer == "child":  # big snapshots are written by a child process: the overlay goes to it
         monkeypatch.setattr(serving, "INLINE_MAX", 0)
     spec, store = own

@@ -21,8 +21,9 @@ def test_validate_ok_exits_0() -> None:
 
 
 def test_validate_prints_every_problem_and_exits_1(tmp_path: Path) -> None:
-    bad = EXAMPLE.read_text().replace("[customer_id, account_name, segment, mrr,",
-                                      "[customer_id, account_name, segment, mmr,")
+    bad = EXAMPLE.read_text().replace(
+        "[customer_id, account_name, segment, mrr,", "[customer_id, account_name, segment, mmr,"
+    )
     bad = bad.replace("connector: csv", "connector: cvs")
     (tmp_path / "p.yaml").write_text(bad)
     result = runner.invoke(app, ["validate", str(tmp_path / "p.yaml")])
@@ -51,8 +52,9 @@ def test_connectors_list_json() -> None:
 
 
 def test_consumer_key_for_unknown_consumer_exits_1(built_demo: BuiltDemo) -> None:
-    result = runner.invoke(app, ["consumers", "create", str(built_demo.spec_path), "financ",
-                                 "--store", built_demo.store_url])
+    result = runner.invoke(
+        app, ["consumers", "create", str(built_demo.spec_path), "financ", "--store", built_demo.store_url]
+    )
     assert result.exit_code == 1 and "did you mean 'finance'?" in result.output
 
 

@@ -46,8 +46,9 @@ def test_validate_json_lists_every_problem(tmp_path: Path) -> None:
     assert result.exit_code == 1
     body = json.loads(result.stdout)
     assert body["valid"] is False
-    assert any("unknown connector 'cvs'" in p["message"] and p["suggestion"] == "csv" and p["line"]
-               for p in body["problems"])
+    assert any(
+        "unknown connector 'cvs'" in p["message"] and p["suggestion"] == "csv" and p["line"] for p in body["problems"]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +62,9 @@ def demo_copy(built_demo: BuiltDemo, tmp_path_factory: pytest.TempPathFactory) -
 
 def test_build_json(demo_copy: tuple[Path, str]) -> None:
     spec, store = demo_copy
-    result = runner.invoke(app, ["build", str(spec), "--store", store, "--skip-sync", "--as-of",
-                                 "2026-06-01T00:00:00Z", "--json"])
+    result = runner.invoke(
+        app, ["build", str(spec), "--store", store, "--skip-sync", "--as-of", "2026-06-01T00:00:00Z", "--json"]
+    )
     assert result.exit_code == 0, result.output
     body = json.loads(result.stdout)
     assert body["version"] >= 1 and body["customers"] > 0 and "staged" in body

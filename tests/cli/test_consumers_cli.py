@@ -74,30 +74,51 @@ def test_revoke_one_key_by_prefix_or_all(built_demo: BuiltDemo, store_url: str) 
     store = Store.open(store_url)
     a = _cli(built_demo, store_url, "create", "marketing").strip()
     b = _cli(built_demo, store_url, "create", "marketing").strip()
-    assert "revoked 1 key(s)" in _cli(built_demo, store_url, "revoke", "marketing", "--key",
-                                      _shown(a, "marketing") + "…")
+    assert "revoked 1 key(s)" in _cli(
+        built_demo, store_url, "revoke", "marketing", "--key", _shown(a, "marketing") + "…"
+    )
     assert store.consumer_for_key(a) is None and store.consumer_for_key(b) == "marketing"
     assert "revoked 1 key(s)" in _cli(built_demo, store_url, "revoke", "marketing")
     assert store.consumer_for_key(b) is None
-    result = runner.invoke(app, ["consumers", "revoke", str(built_demo.spec_path), "marketing", "--key",
-                                 "c360_marketing_x", "--store", store_url])
+    result = runner.invoke(
+        app,
+        [
+            "consumers",
+            "revoke",
+            str(built_demo.spec_path),
+            "marketing",
+            "--key",
+            "c360_marketing_x",
+            "--store",
+            store_url,
+        ],
+    )
     assert result.exit_code == 1 and "no active key" in result.output
 
 
-def test_a_prefix_identifies_one_key_even_when_the_consumer_name_is_long(
-        built_demo: BuiltDemo, store_url: str) -> None:
+def test_a_prefix_identifies_one_key_even_when_the_consumer_name_is_long(built_demo: BuiltDemo, store_url: str) -> None:
     store = Store.open(store_url)
     a = _cli(built_demo, store_url, "create", "churn_model").strip()
     b = _cli(built_demo, store_url, "create", "churn_model").strip()
     shown = {k["prefix"] for k in _keys(built_demo, store_url, "churn_model") if k["status"] == "active"}
     assert {_shown(a, "churn_model"), _shown(b, "churn_model")} <= shown
     # The consumer's name alone is shared by both keys: refused, and nothing is revoked.
-    both = runner.invoke(app, ["consumers", "revoke", str(built_demo.spec_path), "churn_model", "--key",
-                               "c360_churn_model", "--store", store_url])
+    both = runner.invoke(
+        app,
+        [
+            "consumers",
+            "revoke",
+            str(built_demo.spec_path),
+            "churn_model",
+            "--key",
+            "c360_churn_model",
+            "--store",
+            store_url,
+        ],
+    )
     assert both.exit_code == 1 and "matches" in both.output
     assert store.consumer_for_key(a) == store.consumer_for_key(b) == "churn_model"
-    assert "revoked 1 key(s)" in _cli(built_demo, store_url, "revoke", "churn_model", "--key",
-                                      _shown(b, "churn_model"))
+    assert "revoked 1 key(s)" in _cli(built_demo, store_url, "revoke", "churn_model", "--key", _shown(b, "churn_model"))
     assert store.consumer_for_key(a) == "churn_model" and store.consumer_for_key(b) is None
 
 
@@ -106,8 +127,19 @@ def test_expiring_keys(built_demo: BuiltDemo, store_url: str) -> None:
     listed = _keys(built_demo, store_url, "churn_model")
     assert listed[0]["expires_at"] is not None and listed[0]["status"] == "active"
     assert Store.open(store_url).consumer_for_key(key) == "churn_model"
-    bad = runner.invoke(app, ["consumers", "create", str(built_demo.spec_path), "churn_model",
-                              "--expires-in-days", "0", "--store", store_url])
+    bad = runner.invoke(
+        app,
+        [
+            "consumers",
+            "create",
+            str(built_demo.spec_path),
+            "churn_model",
+            "--expires-in-days",
+            "0",
+            "--store",
+            store_url,
+        ],
+    )
     assert bad.exit_code == 2
 
 

@@ -27,12 +27,8 @@ def test_plan_exit_codes_safe_breaking_and_invalid(tmp_path: Path) -> None:
     old, new = _case("type_changed")
     result = runner.invoke(app, ["plan", new, "--against", old])
     assert result.exit_code == 1
-    assert (
-        "breaking (1)" in result.output
-        and "type of 'mrr' changed from decimal to integer" in result.output
-    )
-    assert ("affects finance (owner finance-eng; purpose: revenue reporting; SLA: freshness 24h)"
-            in result.output)
+    assert "breaking (1)" in result.output and "type of 'mrr' changed from decimal to integer" in result.output
+    assert "affects finance (owner finance-eng; purpose: revenue reporting; SLA: freshness 24h)" in result.output
 
     old, new = _case("bad_semver_patch_for_addition")
     result = runner.invoke(app, ["plan", new, "--against", old])
@@ -53,9 +49,9 @@ def test_plan_json_carries_the_blast_radius() -> None:
     assert plan["summary"] == {"breaking": 1, "semantic": 0, "safe": 0}
     (change,) = plan["changes"]
     assert change["kind"] == "vocabulary_narrowed" and change["field"] == "segment"
-    assert [
-        (a["consumer"], a["owner"], a["freshness"], a["latency_p99_ms"]) for a in change["affected"]
-    ] == [("support", "support-tools", "15m", 50.0)]
+    assert [(a["consumer"], a["owner"], a["freshness"], a["latency_p99_ms"]) for a in change["affected"]] == [
+        ("support", "support-tools", "15m", 50.0)
+    ]
 
 
 def test_apply_then_plan_against_the_store(tmp_path: Path) -> None:
@@ -85,13 +81,13 @@ def test_apply_then_plan_against_the_store(tmp_path: Path) -> None:
 
 def test_subscriptions_without_a_published_snapshot_all_violate(tmp_path: Path) -> None:
     old, _ = _case("type_changed")
-    result = runner.invoke(
-        app, ["subscriptions", old, "--store", f"sqlite:///{tmp_path}/s.db", "--json"]
-    )
+    result = runner.invoke(app, ["subscriptions", old, "--store", f"sqlite:///{tmp_path}/s.db", "--json"])
     assert result.exit_code == 1
     rows = json.loads(result.stdout)
     assert [(r["consumer"], r["violations"]) for r in rows] == [
-        ("finance", ["nothing published yet"]), ("support", ["nothing published yet"])]
+        ("finance", ["nothing published yet"]),
+        ("support", ["nothing published yet"]),
+    ]
 
 
 def test_subscriptions_of_the_built_demo(built_demo: BuiltDemo) -> None:
@@ -108,25 +104,17 @@ def test_subscriptions_of_the_built_demo(built_demo: BuiltDemo) -> None:
 def test_contract_export_and_docs(built_demo: BuiltDemo, tmp_path: Path) -> None:
     need_module("open_data_contract_standard")
     spec = str(built_demo.spec_path)
-    result = runner.invoke(
-        app, ["contract", "export", spec, "--format", "odcs", "--out", str(tmp_path / "o")]
-    )
+    result = runner.invoke(app, ["contract", "export", spec, "--format", "odcs", "--out", str(tmp_path / "o")])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "o" / "customer_360.finance.odcs.yaml").exists()
-    result = runner.invoke(
-        app, ["contract", "export", spec, "--format", "jsonschema", "--out", str(tmp_path / "j")]
-    )
+    result = runner.invoke(app, ["contract", "export", spec, "--format", "jsonschema", "--out", str(tmp_path / "j")])
     assert result.exit_code == 0
     schema = json.loads((tmp_path / "j" / "customer_360.support.schema.json").read_text())
     assert "open_tickets" in schema["properties"] and "mrr" not in schema["properties"]
-    result = runner.invoke(
-        app, ["contract", "export", spec, "--format", "xml", "--out", str(tmp_path / "x")]
-    )
+    result = runner.invoke(app, ["contract", "export", spec, "--format", "xml", "--out", str(tmp_path / "x")])
     assert result.exit_code == 1 and "expected odcs or jsonschema" in result.output
 
-    result = runner.invoke(
-        app, ["docs", spec, "--out", str(tmp_path / "site"), "--store", built_demo.store_url]
-    )
+    result = runner.invoke(app, ["docs", spec, "--out", str(tmp_path / "site"), "--store", built_demo.store_url])
     assert result.exit_code == 0, result.output
     html = (tmp_path / "site" / "index.html").read_text()
     assert "customer_360" in html and "Monthly recurring revenue" in html and "1.0.0" in html
@@ -138,7 +126,9 @@ def test_lineage_of_one_field_and_of_all(built_demo: BuiltDemo) -> None:
     assert result.exit_code == 0
     rows = json.loads(result.stdout)
     assert [(r["source"], r["column"], r["transformation"]) for r in rows] == [
-        ("crm", "Name", "direct transformation"), ("billing", "name", "direct transformation")]
+        ("crm", "Name", "direct transformation"),
+        ("billing", "name", "direct transformation"),
+    ]
     result = runner.invoke(app, ["lineage", spec, "--json"])
     fields = {r["field"] for r in json.loads(result.stdout)}
     assert fields == {"customer_id", *(f for f in fields if f != "customer_id")} and "mrr" in fields

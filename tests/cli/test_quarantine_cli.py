@@ -33,8 +33,7 @@ def test_one_bad_record_over_two_builds_counts_once_with_its_latest_reason(tmp_p
 def test_quarantined_latest_is_one_row_per_source_and_location(store_url: str) -> None:
     st = Store.open(store_url)
     try:
-        st.add_quarantine("run-1", "crm", [Quarantined("crm:a3", "old reason"),
-                                          Quarantined("crm.csv:7", "bad row")])
+        st.add_quarantine("run-1", "crm", [Quarantined("crm:a3", "old reason"), Quarantined("crm.csv:7", "bad row")])
         st.add_quarantine("run-2", "crm", [Quarantined("crm:a3", "new reason")])
         st.add_quarantine("run-2", "events", [Quarantined("crm:a3", "another source, same text")])
         rows = st.quarantined_latest()

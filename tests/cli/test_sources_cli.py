@@ -70,15 +70,15 @@ def _sync_runs(store_url: str) -> list[tuple[str, dict[str, object]]]:
     st = Store.open(store_url)
     try:
         with st.engine.connect() as conn:
-            rows = conn.execute(select(runs.c.status, runs.c.summary).where(runs.c.kind == "sync")
-                                .order_by(runs.c.started_at)).all()
+            rows = conn.execute(
+                select(runs.c.status, runs.c.summary).where(runs.c.kind == "sync").order_by(runs.c.started_at)
+            ).all()
     finally:
         st.close()
     return [(status, json.loads(summary or "{}")) for status, summary in rows]
 
 
-def test_a_failing_source_does_not_stop_the_others_and_the_run_is_failed(
-        built_demo: BuiltDemo, tmp_path: Path) -> None:
+def test_a_failing_source_does_not_stop_the_others_and_the_run_is_failed(built_demo: BuiltDemo, tmp_path: Path) -> None:
     """Issue #17: the first failing source stopped every source after it; the run stayed running."""
     d = tmp_path / "demo"
     shutil.copytree(built_demo.dir, d)

@@ -1,8 +1,8 @@
 """A local HTTP server for connector tests: a handler function answers each request.
 
-    def handler(req: FakeRequest) -> FakeResponse: ...
-    with serve(handler) as base_url:
-        ...  # talk to base_url; every request is also kept in server.requests
+def handler(req: FakeRequest) -> FakeResponse: ...
+with serve(handler) as base_url:
+    ...  # talk to base_url; every request is also kept in server.requests
 """
 
 from __future__ import annotations

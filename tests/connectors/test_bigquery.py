@@ -165,10 +165,7 @@ def test_missing_table_and_column_are_terminal(api: Api) -> None:
 def test_lookup_by_keys(api: Api) -> None:
     fake, _ = api
     found = connector(api).lookup("accounts", key="id", keys=["3", "42", "8"])
-    assert sorted((r.key, r.data["name"]) for r in found) == [
-        ("3", "Account 3"),
-        ("8", "Account 8"),
-    ]
+    assert sorted((r.key, r.data["name"]) for r in found) == [("3", "Account 3"), ("8", "Account 8")]
     # the keys travelled as an ARRAY<STRING> query parameter, bound by the fake
     assert "['3', '42', '8']" in fake.queries[-1]
 

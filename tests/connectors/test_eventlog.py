@@ -28,26 +28,31 @@ def ev(user: str, ts: Any, kind: str = "login", **extra: Any) -> dict[str, Any]:
 def logs(tmp_path: Path) -> Path:
     folder = tmp_path / "logs"
     folder.mkdir()
-    log(folder / "events-2026-05-01.jsonl", [
-        ev("u1", "2026-05-01T09:00:00Z"),
-        ev("u2", "2026-05-01T10:00:00+02:00"),  # 08:00 UTC: out of order within the file
-        "{not json",
-        ev("u3", 1777633200),  # epoch seconds: 2026-05-01T11:00:00Z
-    ])
-    log(folder / "events-2026-05-02.jsonl", [
-        ev("u1", "2026-05-02T09:00:00Z", plan="pro"),
-        {"timestamp": "2026-05-02T09:30:00Z", "type": "login"},  # no key
-        ev("u4", "yesterday"),  # unreadable time
-        ev("u2", "2026-05-02T10:00:00Z", "deleted"),
-    ])
+    log(
+        folder / "events-2026-05-01.jsonl",
+        [
+            ev("u1", "2026-05-01T09:00:00Z"),
+            ev("u2", "2026-05-01T10:00:00+02:00"),  # 08:00 UTC: out of order within the file
+            "{not json",
+            ev("u3", 1777633200),  # epoch seconds: 2026-05-01T11:00:00Z
+        ],
+    )
+    log(
+        folder / "events-2026-05-02.jsonl",
+        [
+            ev("u1", "2026-05-02T09:00:00Z", plan="pro"),
+            {"timestamp": "2026-05-02T09:30:00Z", "type": "login"},  # no key
+            ev("u4", "yesterday"),  # unreadable time
+            ev("u2", "2026-05-02T10:00:00Z", "deleted"),
+        ],
+    )
     log(folder / "events.jsonl", [ev("u5", "2026-05-03T08:00:00.250Z")])
     log(folder / "audit.ndjson", [ev("admin", "2026-05-03T00:00:00Z")])
     return tmp_path
 
 
 def connector(base: Path, **extra: Any) -> Any:
-    return make_connector("eventlog", {"path": "logs", "key_field": "user_id", **extra},
-                          base_dir=base)
+    return make_connector("eventlog", {"path": "logs", "key_field": "user_id", **extra}, base_dir=base)
 
 
 def keys(batches: list[Batch]) -> list[str]:
@@ -72,8 +77,7 @@ def test_full_read_in_file_order_with_tombstones_and_quarantine(logs: Path) -> N
     assert bad == [
         ("events-2026-05-01.jsonl:3", "invalid JSON"),
         ("events-2026-05-02.jsonl:2", "missing key 'user_id'"),
-        ("events-2026-05-02.jsonl:3",
-         "unreadable event time timestamp='yesterday' (expected ISO-8601 or epoch)"),
+        ("events-2026-05-02.jsonl:3", "unreadable event time timestamp='yesterday' (expected ISO-8601 or epoch)"),
     ]
     # The cursor is the latest event time, in UTC.
     assert batches[-1].cursor == "2026-05-03T08:00:00.250000Z"
@@ -84,11 +88,15 @@ def test_incremental_read_returns_only_later_events(logs: Path) -> None:
     cursor = list(conn.read("events", key="id"))[-1].cursor
     nothing = list(conn.read("events", key="id", since=cursor))
     assert keys(nothing) == [] and nothing[-1].cursor == cursor
-    log(logs / "logs" / "events.jsonl", [
-        ev("u6", "2026-05-03T09:00:00Z"),
-        ev("u7", "2026-05-03T07:00:00Z"),  # late, before the cursor: already past
-        ev("u5", "2026-05-03T09:30:00Z", "deleted"),
-    ], append=True)
+    log(
+        logs / "logs" / "events.jsonl",
+        [
+            ev("u6", "2026-05-03T09:00:00Z"),
+            ev("u7", "2026-05-03T07:00:00Z"),  # late, before the cursor: already past
+            ev("u5", "2026-05-03T09:30:00Z", "deleted"),
+        ],
+        append=True,
+    )
     later = list(conn.read("events", key="id", since=cursor))
     assert keys(later) == ["u6", "u5"]
     assert [r.deleted for b in later for r in b.records] == [False, True]
@@ -129,14 +137,16 @@ def test_discover_streams_and_columns(logs: Path) -> None:
 
 
 def test_configurable_fields_and_delete_types(tmp_path: Path) -> None:
-    log(tmp_path / "crm.jsonl", [
-        {"account": {"id": "a1"}, "at": "2026-01-01T00:00:00Z", "event": "created"},
-        {"account": {"id": "a1"}, "at": "2026-01-02T00:00:00Z", "event": "archived"},
-    ])
+    log(
+        tmp_path / "crm.jsonl",
+        [
+            {"account": {"id": "a1"}, "at": "2026-01-01T00:00:00Z", "event": "created"},
+            {"account": {"id": "a1"}, "at": "2026-01-02T00:00:00Z", "event": "archived"},
+        ],
+    )
     conn = make_connector(
         "eventlog",
-        {"path": "crm.jsonl", "time_field": "at", "type_field": "event",
-         "delete_types": ["archived", "purged"]},
+        {"path": "crm.jsonl", "time_field": "at", "type_field": "event", "delete_types": ["archived", "purged"]},
         base_dir=tmp_path,
     )
     batches = list(conn.read("crm", key="account.id"))

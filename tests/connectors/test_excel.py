@@ -17,9 +17,7 @@ from tests.conftest import need_module
 HEADER = ["account_id", "name", "signed_up", "seats"]
 
 
-def workbook(
-    path: Path, accounts: list[list[Any]], contacts: list[list[Any]] | None = None
-) -> None:
+def workbook(path: Path, accounts: list[list[Any]], contacts: list[list[Any]] | None = None) -> None:
     import openpyxl
 
     wb = openpyxl.Workbook()
@@ -36,9 +34,7 @@ def workbook(
 
 
 def accounts(n: int) -> list[list[Any]]:
-    return [
-        [f"A{i}", f"Account {i}", dt.datetime(2026, 1, i, 9, 30), i * 5] for i in range(1, n + 1)
-    ]
+    return [[f"A{i}", f"Account {i}", dt.datetime(2026, 1, i, 9, 30), i * 5] for i in range(1, n + 1)]
 
 
 def keys(batches: list[Batch]) -> list[str]:
@@ -66,8 +62,7 @@ def test_full_read_quarantines_bad_rows(book: Path) -> None:
     assert len(batches) >= 3
     assert keys(batches) == [f"A{i}" for i in range(1, 8)]
     first = batches[0].records[0]
-    assert first.data == {"account_id": "A1", "name": "Account 1",
-                          "signed_up": "2026-01-01T09:30:00", "seats": 5}
+    assert first.data == {"account_id": "A1", "name": "Account 1", "signed_up": "2026-01-01T09:30:00", "seats": 5}
     bad = [q for b in batches for q in b.quarantined]
     assert [(q.location, q.reason) for q in bad] == [
         ("crm.xlsx!Accounts:4", "missing key 'account_id'"),
@@ -106,7 +101,9 @@ def test_lookup_and_discover(book: Path) -> None:
     streams = {s.name: s for s in conn.discover()}
     assert sorted(streams) == ["Accounts", "Contacts"]
     assert [(c.name, c.type) for c in streams["Accounts"].columns] == [
-        ("account_id", "string"), ("name", "string"), ("signed_up", "datetime"),
+        ("account_id", "string"),
+        ("name", "string"),
+        ("signed_up", "datetime"),
         ("seats", "integer"),
     ]
     contacts = list(conn.read("crm.xlsx!Contacts", key="email"))
@@ -131,5 +128,4 @@ def test_errors_name_what_to_fix(book: Path) -> None:
     broken = book.parent / "broken.xlsx"
     broken.write_text("not a zip")
     with pytest.raises(TerminalSourceError, match=r"not a readable \.xlsx workbook"):
-        list(make_connector("excel", {"path": "broken.xlsx"}, base_dir=book.parent)
-             .read("Sheet", key="id"))
+        list(make_connector("excel", {"path": "broken.xlsx"}, base_dir=book.parent).read("Sheet", key="id"))

@@ -29,7 +29,7 @@ def folder(tmp_path: Path) -> Path:
         "3,Initech,initech.test,extra\n"  # line 4: too wide
         ",Nameless,none.test\n"  # line 5: no key
         "\n"
-        "4,\"Umbrella, Inc\",umbrella.test\n"
+        '4,"Umbrella, Inc",umbrella.test\n'
         "5,Hooli,hooli.test\n"
     )
     (d / "2026" / "tickets.jsonl").write_text(
@@ -140,5 +140,7 @@ def test_lookup_index_follows_the_file(tmp_path: Path) -> None:
     f.write_text('{"id": 1, "name": "Ada"}\n{"id": 2, "name": "Grace Hopper"}\n{"id": 3, "name": "Edsger"}\n')
     os.utime(f, ns=(f.stat().st_atime_ns, f.stat().st_mtime_ns + 1_000_000))
     assert [r.data["name"] for r in conn.lookup("people.jsonl", key="id", keys=["3", "2"])] == [
-        "Grace Hopper", "Edsger"]
+        "Grace Hopper",
+        "Edsger",
+    ]
     assert conn.lookup("people.jsonl", key="id", keys=["9"]) == []

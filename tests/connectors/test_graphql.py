@@ -185,10 +185,7 @@ def test_incremental_read_returns_changes_and_tombstones(api: Api) -> None:
 
 def test_lookup_by_keys(api: Api) -> None:
     found = connector(_url(api)).lookup("customers", key="id", keys=["c5", "nope", "c1"])
-    assert [(r.key, r.data["email"]) for r in found] == [
-        ("c5", "c5@example.com"),
-        ("c1", "c1@example.com"),
-    ]
+    assert [(r.key, r.data["email"]) for r in found] == [("c5", "c5@example.com"), ("c1", "c1@example.com")]
     with pytest.raises(TerminalSourceError, match="lookup"):
         connector(_url(api), lookup=None).lookup("customers", key="id", keys=["c1"])
 
@@ -223,12 +220,7 @@ def test_options_and_registry(api: Api) -> None:
     )
     conn = make_connector(
         "graphql",
-        {
-            "url": _url(api) + "/graphql",
-            "connection": "customers",
-            "fields": ["id"],
-            "auth_token": TOKEN,
-        },
+        {"url": _url(api) + "/graphql", "connection": "customers", "fields": ["id"], "auth_token": TOKEN},
         base_dir=Path("."),
     )
     batches = list(conn.read("customers", key="id"))

@@ -27,8 +27,7 @@ class Script:
 
 
 def _source(url: str, waits: list[float], **kw: object) -> HttpSource:
-    return HttpSource("billing", url, headers={"Authorization": f"Bearer {SECRET}"},
-                      sleep=waits.append, **kw)  # type: ignore[arg-type]
+    return HttpSource("billing", url, headers={"Authorization": f"Bearer {SECRET}"}, sleep=waits.append, **kw)  # type: ignore[arg-type]
 
 
 def test_parse_retry_after_seconds_and_http_date() -> None:
@@ -98,12 +97,10 @@ def test_5xx_then_success() -> None:
         assert waits == [0.25, 0.5]
 
 
-@pytest.mark.parametrize(("status", "words"), [
-    (401, "credentials were rejected"),
-    (403, "credentials were rejected"),
-    (404, "not found"),
-    (400, "answered 400"),
-])
+@pytest.mark.parametrize(
+    ("status", "words"),
+    [(401, "credentials were rejected"), (403, "credentials were rejected"), (404, "not found"), (400, "answered 400")],
+)
 def test_4xx_is_terminal_without_retry(status: int, words: str) -> None:
     handler = Script(FakeResponse(status, {"error": "nope"}))
     with serve(handler) as srv:
@@ -139,8 +136,10 @@ def test_custom_classifier_turns_a_403_into_transient() -> None:
             return TransientSourceError("crm", "limit", retry_after=None)
         return None
 
-    handler = Script(FakeResponse(403, [{"errorCode": "REQUEST_LIMIT_EXCEEDED"}]),
-                     FakeResponse(403, [{"errorCode": "INSUFFICIENT_ACCESS"}]))
+    handler = Script(
+        FakeResponse(403, [{"errorCode": "REQUEST_LIMIT_EXCEEDED"}]),
+        FakeResponse(403, [{"errorCode": "INSUFFICIENT_ACCESS"}]),
+    )
     with serve(handler) as srv:
         waits: list[float] = []
         source = HttpSource("crm", srv.url, sleep=waits.append, backoff=1.0, classify=classify)

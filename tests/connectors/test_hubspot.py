@@ -22,8 +22,7 @@ T0 = 1_700_000_000_000  # epoch ms
 def _fake() -> HubSpotFake:
     fake = HubSpotFake()
     for i in range(1, 8):
-        fake.put("companies", str(100 + i), T0 + i * 1000, name=f"Company {i}",
-                 domain=f"c{i}.example")
+        fake.put("companies", str(100 + i), T0 + i * 1000, name=f"Company {i}", domain=f"c{i}.example")
     # Two companies modified in the same millisecond: neither may be lost at a page edge.
     fake.put("companies", "109", T0 + 7000, name="Company 9", domain="c9.example")
     fake.put("companies", None, T0 + 8000, name="No id")
@@ -82,8 +81,7 @@ def test_incremental_changes_and_archived_tombstones(server: FakeServer) -> None
     assert _records(batches) == [("103", False), ("120", False), ("105", True)]
     assert batches[0].records[0].data["properties"]["name"] == "Company 3 renamed"
     flt = fake.searches[-1]["filterGroups"][0]["filters"][0]
-    assert flt == {"propertyName": "hs_lastmodifieddate", "operator": "GTE",
-                   "value": str(T0 + 7000)}
+    assert flt == {"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": str(T0 + 7000)}
     # The next sync sees nothing new: the archived watermark moved too.
     again = list(conn.read("companies", key="id", since=batches[-1].cursor))
     assert _records(again) == []
@@ -91,10 +89,17 @@ def test_incremental_changes_and_archived_tombstones(server: FakeServer) -> None
 
 def test_429_with_retry_after_is_retried(server: FakeServer) -> None:
     waits: list[float] = []
-    _fake_of(server).fail_next(429, {"status": "error", "errorType": "RATE_LIMIT",
-                                     "message": "You have reached your secondly limit.",
-                                     "policyName": "SECONDLY"},
-                               headers={"Retry-After": "2"}, path_contains="/search")
+    _fake_of(server).fail_next(
+        429,
+        {
+            "status": "error",
+            "errorType": "RATE_LIMIT",
+            "message": "You have reached your secondly limit.",
+            "policyName": "SECONDLY",
+        },
+        headers={"Retry-After": "2"},
+        path_contains="/search",
+    )
     conn = _conn(server.url, sleep=waits.append)
     assert len(_records(list(conn.read("companies", key="id")))) == 8
     assert waits == [2.0]
@@ -141,8 +146,7 @@ def test_contacts_use_lastmodifieddate(server: FakeServer) -> None:
 
 
 def test_discover_lists_properties(server: FakeServer, tmp_path: Path) -> None:
-    conn = make_connector("hubspot", {"access_token": TOKEN, "base_url": server.url},
-                          base_dir=tmp_path)
+    conn = make_connector("hubspot", {"access_token": TOKEN, "base_url": server.url}, base_dir=tmp_path)
     streams = {s.name: s for s in conn.discover()}
     assert set(streams) == {"companies", "contacts", "deals"}
     assert "domain" in {c.name for c in streams["companies"].columns}
@@ -154,9 +158,7 @@ def test_bad_cursor_is_terminal(server: FakeServer) -> None:
         list(_conn(server.url).read("companies", key="id", since="2024-01-01"))
 
 
-def test_search_window_limit_restarts_from_the_watermark(
-    server: FakeServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_search_window_limit_restarts_from_the_watermark(server: FakeServer, monkeypatch: pytest.MonkeyPatch) -> None:
     import c360.connectors.hubspot as hubspot
 
     monkeypatch.setattr(hubspot, "_SEARCH_WINDOW", 4)  # HubSpot's is 10,000

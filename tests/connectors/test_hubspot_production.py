@@ -18,8 +18,12 @@ from tests.connectors.fakes.oauth import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN
 from tests.connectors.httpfake import FakeServer, serve
 
 T0 = 1_700_000_000_000
-OAUTH = {"grant": "refresh_token", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
-         "refresh_token": REFRESH_TOKEN}
+OAUTH = {
+    "grant": "refresh_token",
+    "client_id": CLIENT_ID,
+    "client_secret": CLIENT_SECRET,
+    "refresh_token": REFRESH_TOKEN,
+}
 
 
 def _fake() -> HubSpotFake:
@@ -27,8 +31,14 @@ def _fake() -> HubSpotFake:
     for i in range(1, 4):
         fake.put("companies", str(100 + i), T0 + i, name=f"Company {i}")
         fake.put("contacts", str(500 + i), T0 + i, email=f"p{i}@acme.example")
-        fake.put("deals", str(900 + i), T0 + i * 1000, dealname=f"Deal {i}", amount=str(i * 100),
-                 dealstage="closedwon" if i == 1 else "appointmentscheduled")
+        fake.put(
+            "deals",
+            str(900 + i),
+            T0 + i * 1000,
+            dealname=f"Deal {i}",
+            amount=str(i * 100),
+            dealstage="closedwon" if i == 1 else "appointmentscheduled",
+        )
     fake.associate("contacts", "501", "companies", "101")
     fake.associate("contacts", "502", "companies", "101")
     fake.associate("deals", "901", "companies", "101")
@@ -52,8 +62,7 @@ def _conn(url: str, *, sleep: Any = None, tmp: Path | None = None, **opts: Any) 
     if not {"oauth", "access_token", "access_token_file"} & set(opts):
         opts["oauth"] = OAUTH
     options = HubSpotOptions.model_validate({"base_url": url, **opts})
-    return HubSpotConnector(options, base_dir=tmp, sleep=sleep or (lambda _s: None),
-                            clock=lambda: 10_000.0)
+    return HubSpotConnector(options, base_dir=tmp, sleep=sleep or (lambda _s: None), clock=lambda: 10_000.0)
 
 
 def _keys(batches: list[Batch]) -> list[tuple[str, bool]]:
@@ -101,8 +110,9 @@ def test_deals_incremental_with_associations_and_tombstones(server: FakeServer) 
     batches = list(conn.read("deals", key="id"))
     assert [k for k, _ in _keys(batches)] == ["901", "902", "903"]
     deal = {r.key: r.data for b in batches for r in b.records}
-    assert deal["901"]["associations"]["companies"] == [{"toObjectId": 101, "associationTypes": [
-        {"category": "HUBSPOT_DEFINED", "typeId": 341, "label": None}]}]
+    assert deal["901"]["associations"]["companies"] == [
+        {"toObjectId": 101, "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": 341, "label": None}]}
+    ]
     assert [a["toObjectId"] for a in deal["901"]["associations"]["contacts"]] == [501]
     assert deal["903"]["associations"] == {"companies": [], "contacts": []}  # 207, none found
     assert deal["901"]["properties"]["dealstage"] == "closedwon"
@@ -121,13 +131,16 @@ def test_contacts_carry_their_companies_across_association_pages(server: FakeSer
     batches = list(_conn(server.url).read("contacts", key="id"))
     contact = {r.key: r.data for b in batches for r in b.records}
     assert [a["toObjectId"] for a in contact["501"]["associations"]["companies"]] == [
-        101, 102, 103]  # the third from GET /crm/v4/objects/contacts/501/associations/companies
-    assert any(r.path == "/crm/v4/objects/contacts/501/associations/companies"
-               for r in server.requests)
+        101,
+        102,
+        103,
+    ]  # the third from GET /crm/v4/objects/contacts/501/associations/companies
+    assert any(r.path == "/crm/v4/objects/contacts/501/associations/companies" for r in server.requests)
     batch_reads = [r for r in server.requests if r.path.endswith("/batch/read")]
     assert [i["id"] for i in batch_reads[0].json()["inputs"]] == ["501", "502", "503"]
-    assert "associations" not in next(iter(_conn(server.url, associations={}).read(
-        "contacts", key="id"))).records[0].data
+    assert (
+        "associations" not in next(iter(_conn(server.url, associations={}).read("contacts", key="id"))).records[0].data
+    )
 
 
 def test_start_date_bounds_the_first_read(server: FakeServer) -> None:
@@ -136,21 +149,26 @@ def test_start_date_bounds_the_first_read(server: FakeServer) -> None:
     batches = list(conn.read("deals", key="id"))
     assert [k for k, _ in _keys(batches)] == ["902", "903"]
     flt = fake.searches[-1]["filterGroups"][0]["filters"][0]
-    assert flt == {"propertyName": "hs_lastmodifieddate", "operator": "GTE",
-                   "value": str(T0 + 2000)}
+    assert flt == {"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": str(T0 + 2000)}
     assert json.loads(batches[-1].cursor or "")["archived"] == T0 + 2000
 
 
 def test_pacing_by_rate_limit_headers(server: FakeServer) -> None:
     fake = _fake_of(server)
     waits: list[float] = []
-    fake.headers = {"X-HubSpot-RateLimit-Max": "190", "X-HubSpot-RateLimit-Remaining": "150",
-                    "X-HubSpot-RateLimit-Interval-Milliseconds": "10000"}
+    fake.headers = {
+        "X-HubSpot-RateLimit-Max": "190",
+        "X-HubSpot-RateLimit-Remaining": "150",
+        "X-HubSpot-RateLimit-Interval-Milliseconds": "10000",
+    }
     _conn(server.url, sleep=waits.append).check()
     assert waits == []
-    fake.headers = {"X-HubSpot-RateLimit-Max": "190", "X-HubSpot-RateLimit-Remaining": "5",
-                    "X-HubSpot-RateLimit-Interval-Milliseconds": "10000",
-                    "X-HubSpot-RateLimit-Secondly": "19",
-                    "X-HubSpot-RateLimit-Secondly-Remaining": "10"}
+    fake.headers = {
+        "X-HubSpot-RateLimit-Max": "190",
+        "X-HubSpot-RateLimit-Remaining": "5",
+        "X-HubSpot-RateLimit-Interval-Milliseconds": "10000",
+        "X-HubSpot-RateLimit-Secondly": "19",
+        "X-HubSpot-RateLimit-Secondly-Remaining": "10",
+    }
     _conn(server.url, sleep=waits.append).check()
     assert waits == [pytest.approx(2.0)]  # ten seconds shared among the five left

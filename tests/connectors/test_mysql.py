@@ -49,9 +49,7 @@ def test_mysql_contract(maria: tuple[str, Db]) -> None:
 
     def make() -> Any:
         return make_connector(
-            "mysql",
-            options(cursor_column="updated_at", deleted_column="deleted_at"),
-            base_dir=Path("."),
+            "mysql", options(cursor_column="updated_at", deleted_column="deleted_at"), base_dir=Path(".")
         )
 
     sql_contract(make, db, table)
@@ -84,15 +82,12 @@ def test_mysql_string_keys_and_backtick_names(maria: tuple[str, Db]) -> None:
     found = conn.lookup(table, key="account id", keys=["acc-3"])
     assert [(r.key, r.data["order"]) for r in found] == [("acc-3", 3)]
     info = {s.name: s for s in conn.discover()}[table]
-    assert [(c.name, c.type) for c in info.columns] == [("account id", "varchar(20)"),
-                                                        ("order", "int(11)")]
+    assert [(c.name, c.type) for c in info.columns] == [("account id", "varchar(20)"), ("order", "int(11)")]
     conn.close()
 
 
 def test_mysql_bad_credentials_are_terminal_and_never_leak_secrets(maria: tuple[str, Db]) -> None:
-    conn = make_connector(
-        "mysql", options(user="no_such_user_c360", password="s3cret-Pa55"), base_dir=Path(".")
-    )
+    conn = make_connector("mysql", options(user="no_such_user_c360", password="s3cret-Pa55"), base_dir=Path("."))
     with pytest.raises(TerminalSourceError) as err:
         conn.check()
     text = str(err.value)

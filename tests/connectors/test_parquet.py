@@ -18,21 +18,28 @@ from c360.core.errors import TerminalSourceError
 
 
 def write(path: Path, rows: list[dict[str, Any]], row_group_size: int = 4) -> None:
-    schema = pa.schema([
-        ("id", pa.int64()),
-        ("email", pa.string()),
-        ("signed_up", pa.timestamp("us", tz="UTC")),
-        ("mrr", pa.decimal128(10, 2)),
-        ("tags", pa.list_(pa.string())),
-    ])
+    schema = pa.schema(
+        [
+            ("id", pa.int64()),
+            ("email", pa.string()),
+            ("signed_up", pa.timestamp("us", tz="UTC")),
+            ("mrr", pa.decimal128(10, 2)),
+            ("tags", pa.list_(pa.string())),
+        ]
+    )
     pq.write_table(pa.Table.from_pylist(rows, schema=schema), path, row_group_size=row_group_size)
 
 
 def rows(n: int, start: int = 1) -> list[dict[str, Any]]:
     t0 = dt.datetime(2026, 5, 1, tzinfo=dt.UTC)
     return [
-        {"id": i, "email": f"c{i}@example.com", "signed_up": t0 + dt.timedelta(hours=i),
-         "mrr": decimal.Decimal(f"{i}.50"), "tags": ["b2b"] if i % 2 else []}
+        {
+            "id": i,
+            "email": f"c{i}@example.com",
+            "signed_up": t0 + dt.timedelta(hours=i),
+            "mrr": decimal.Decimal(f"{i}.50"),
+            "tags": ["b2b"] if i % 2 else [],
+        }
         for i in range(start, start + n)
     ]
 
@@ -61,8 +68,11 @@ def test_full_read_in_batches_with_plain_values(folder: Path) -> None:
     assert keys(batches) == [str(i) for i in range(1, 11)]
     first = batches[0].records[0]
     assert first.data == {
-        "id": 1, "email": "c1@example.com", "signed_up": "2026-05-01T01:00:00.000000+00:00",
-        "mrr": "1.50", "tags": ["b2b"],
+        "id": 1,
+        "email": "c1@example.com",
+        "signed_up": "2026-05-01T01:00:00.000000+00:00",
+        "mrr": "1.50",
+        "tags": ["b2b"],
     }
     assert not first.deleted
     digest = file_digest(folder / "exports" / "customers.parquet")
@@ -111,14 +121,15 @@ def test_missing_key_is_quarantined(tmp_path: Path) -> None:
 def test_lookup_and_discover(folder: Path) -> None:
     conn = connector(folder)
     found = conn.lookup("customers.parquet", key="id", keys=["7", "2", "404"])
-    assert sorted((r.key, r.data["email"]) for r in found) == [
-        ("2", "c2@example.com"), ("7", "c7@example.com")
-    ]
+    assert sorted((r.key, r.data["email"]) for r in found) == [("2", "c2@example.com"), ("7", "c7@example.com")]
     streams = {s.name: s for s in conn.discover()}
     assert sorted(streams) == ["customers.parquet", "leads.parquet"]
     assert [(c.name, c.type) for c in streams["customers.parquet"].columns] == [
-        ("id", "int64"), ("email", "string"), ("signed_up", "timestamp[us, tz=UTC]"),
-        ("mrr", "decimal128(10, 2)"), ("tags", "list<element: string>"),
+        ("id", "int64"),
+        ("email", "string"),
+        ("signed_up", "timestamp[us, tz=UTC]"),
+        ("mrr", "decimal128(10, 2)"),
+        ("tags", "list<element: string>"),
     ]
 
 

@@ -41,8 +41,7 @@ def pg() -> Iterator[tuple[str, Db]]:
 
 
 def options(schema: str, **extra: Any) -> dict[str, Any]:
-    return {"host": HOST, "port": PORT, "user": "postgres", "dbname": "test",
-            "schema_name": schema, **extra}
+    return {"host": HOST, "port": PORT, "user": "postgres", "dbname": "test", "schema_name": schema, **extra}
 
 
 def test_postgres_contract(pg: tuple[str, Db]) -> None:
@@ -50,9 +49,7 @@ def test_postgres_contract(pg: tuple[str, Db]) -> None:
 
     def make() -> Any:
         return make_connector(
-            "postgres",
-            options(schema, cursor_column="updated_at", deleted_column="deleted_at"),
-            base_dir=Path("."),
+            "postgres", options(schema, cursor_column="updated_at", deleted_column="deleted_at"), base_dir=Path(".")
         )
 
     sql_contract(make, db, "customers")
@@ -85,9 +82,7 @@ def test_postgres_dsn_and_redshift_subclass(pg: tuple[str, Db]) -> None:
     assert [r.data["amount"] for b in batches for r in b.records] == ["1.50", 2, None]
     conn.close()
 
-    rs = make_connector(
-        "redshift", options(schema, sslmode="disable"), base_dir=Path(".")
-    )
+    rs = make_connector("redshift", options(schema, sslmode="disable"), base_dir=Path("."))
     assert isinstance(rs, RedshiftConnector) and rs.name == "redshift"
     assert keys_of(list(rs.read("accounts", key="id"))) == ["a", "b", "c"]
     assert RedshiftConnector.Options.model_validate({}).port == 5439  # type: ignore[attr-defined]
@@ -97,9 +92,7 @@ def test_postgres_dsn_and_redshift_subclass(pg: tuple[str, Db]) -> None:
 def test_postgres_bad_credentials_are_terminal_and_never_leak_secrets(pg: tuple[str, Db]) -> None:
     schema, _ = pg
     conn = make_connector(
-        "postgres",
-        options(schema, user="no_such_role_c360", password="s3cret-Pa55"),
-        base_dir=Path("."),
+        "postgres", options(schema, user="no_such_role_c360", password="s3cret-Pa55"), base_dir=Path(".")
     )
     with pytest.raises(TerminalSourceError) as err:
         conn.check()
@@ -108,8 +101,7 @@ def test_postgres_bad_credentials_are_terminal_and_never_leak_secrets(pg: tuple[
     assert "s3cret-Pa55" not in text
     assert "s3cret-Pa55" not in repr(conn.options)  # type: ignore[attr-defined]
 
-    wrong_db = make_connector("postgres", options(schema, dbname="no_such_db_c360"),
-                              base_dir=Path("."))
+    wrong_db = make_connector("postgres", options(schema, dbname="no_such_db_c360"), base_dir=Path("."))
     with pytest.raises(TerminalSourceError, match="no_such_db_c360"):
         wrong_db.check()
 
@@ -119,8 +111,7 @@ def test_postgres_unreachable_server_is_transient() -> None:
     # A port nobody listens on: connection refused is worth retrying later.
     conn = make_connector(
         "postgres",
-        {"host": "127.0.0.1", "port": 1, "user": "postgres", "password": "hunter2",
-         "connect_timeout": 2},
+        {"host": "127.0.0.1", "port": 1, "user": "postgres", "password": "hunter2", "connect_timeout": 2},
         base_dir=Path("."),
     )
     with pytest.raises(TransientSourceError) as err:

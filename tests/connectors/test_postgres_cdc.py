@@ -32,11 +32,21 @@ HOST, PORT = "127.0.0.1", 5432
 
 
 def test_parse_tuple_reads_quotes_nulls_types_and_quoted_names() -> None:
-    text = ("id[integer]:1 name[text]:'O''Brien, Jr' \"Customer Id\"[character varying]:'a b' "
-            "tags[text[]]:'{x,y}' at[timestamp with time zone]:'2026-01-01 10:00:00+00' gone[text]:null "
-            "big[text]:unchanged-toast-datum n[numeric]:12.50 ok[boolean]:true")
-    assert parse_tuple(text) == {"id": "1", "name": "O'Brien, Jr", "Customer Id": "a b", "tags": "{x,y}",
-                                 "at": "2026-01-01 10:00:00+00", "gone": None, "n": "12.50", "ok": "true"}
+    text = (
+        "id[integer]:1 name[text]:'O''Brien, Jr' \"Customer Id\"[character varying]:'a b' "
+        "tags[text[]]:'{x,y}' at[timestamp with time zone]:'2026-01-01 10:00:00+00' gone[text]:null "
+        "big[text]:unchanged-toast-datum n[numeric]:12.50 ok[boolean]:true"
+    )
+    assert parse_tuple(text) == {
+        "id": "1",
+        "name": "O'Brien, Jr",
+        "Customer Id": "a b",
+        "tags": "{x,y}",
+        "at": "2026-01-01 10:00:00+00",
+        "gone": None,
+        "n": "12.50",
+        "ok": "true",
+    }
 
 
 def test_parse_change_of_every_kind() -> None:
@@ -44,8 +54,7 @@ def test_parse_change_of_every_kind() -> None:
     assert c is not None and c.op == "INSERT" and c.tables == (("public", "t"),) and c.new == {"id": "1", "name": "a"}
     c = parse_change("table public.t: DELETE: id[integer]:1")
     assert c is not None and c.old == {"id": "1"} and c.new is None
-    c = parse_change('table "My Schema"."T": UPDATE: old-key: id[integer]:1 new-tuple: id[integer]:2 '
-                     "name[text]:'b'")
+    c = parse_change('table "My Schema"."T": UPDATE: old-key: id[integer]:1 new-tuple: id[integer]:2 name[text]:\'b\'')
     assert c is not None and c.tables == (("My Schema", "T"),) and c.old == {"id": "1"}
     assert c.new == {"id": "2", "name": "b"}
     c = parse_change("table public.a, public.b: TRUNCATE: (no-flags)")
@@ -114,8 +123,10 @@ def pg() -> Iterator[tuple[str, Any]]:
     level = admin.execute("SHOW wal_level").fetchone()[0]  # type: ignore[index]
     if level != "logical":
         admin.close()
-        message = (f"PostgreSQL on {HOST}:{PORT} has wal_level = {level}; CDC needs logical (ALTER SYSTEM SET "
-                   "wal_level = logical, then restart the server)")
+        message = (
+            f"PostgreSQL on {HOST}:{PORT} has wal_level = {level}; CDC needs logical (ALTER SYSTEM SET "
+            "wal_level = logical, then restart the server)"
+        )
         if REQUIRE_SERVICES:
             pytest.fail(message + " (C360_REQUIRE_SERVICES=1)")
         pytest.skip(message)
@@ -125,15 +136,21 @@ def pg() -> Iterator[tuple[str, Any]]:
     try:
         yield schema, admin
     finally:
-        admin.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-                      "WHERE slot_name LIKE %s AND active_pid IS NULL", (f"%{schema}%",))
+        admin.execute(
+            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+            "WHERE slot_name LIKE %s AND active_pid IS NULL",
+            (f"%{schema}%",),
+        )
         admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
         admin.close()
 
 
 def connector(schema: str, **extra: Any) -> Any:
-    return make_connector("postgres", {"host": HOST, "port": PORT, "user": "postgres", "dbname": "test",
-                                       "schema_name": schema, "cdc": True, **extra}, base_dir=Path("."))
+    return make_connector(
+        "postgres",
+        {"host": HOST, "port": PORT, "user": "postgres", "dbname": "test", "schema_name": schema, "cdc": True, **extra},
+        base_dir=Path("."),
+    )
 
 
 def drain(conn: Any, since: str | None, batch_size: int = 2, key: str = "id") -> tuple[list[Batch], str | None]:
@@ -154,13 +171,18 @@ def latest(batches: list[Batch]) -> dict[str, Record]:
 
 
 def confirmed(admin: Any, slot: str) -> str:
-    return str(admin.execute("SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = %s",
-                             (slot,)).fetchone()[0])
+    return str(
+        admin.execute(
+            "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = %s", (slot,)
+        ).fetchone()[0]
+    )
 
 
 def setup_customers(admin: Any, n: int = 5) -> None:
-    admin.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT, "
-                  "updated_at TIMESTAMPTZ NOT NULL DEFAULT '2026-01-01T00:00:00Z')")
+    admin.execute(
+        "CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT, "
+        "updated_at TIMESTAMPTZ NOT NULL DEFAULT '2026-01-01T00:00:00Z')"
+    )
     for i in range(1, n + 1):
         admin.execute("INSERT INTO customers (id, name) VALUES (%s, %s)", (i, f"Customer {i}"))
 
@@ -215,8 +237,9 @@ def test_a_batch_not_followed_by_another_leaves_the_slot_until_the_next_read(pg:
     assert confirmed(admin, slot) == json.loads(cursor)["lsn"]  # not advanced: never confirmed
     assert batch.cursor is not None
     rest, _ = drain(conn, batch.cursor)  # resumes after the committed batch, not before it
-    assert sorted(r.key for r in records(rest)) == sorted(str(i) for i in range(10, 16) if str(i) not in
-                                                         {r.key for r in batch.records})
+    assert sorted(r.key for r in records(rest)) == sorted(
+        str(i) for i in range(10, 16) if str(i) not in {r.key for r in batch.records}
+    )
     conn.close()
 
 
@@ -286,7 +309,8 @@ def test_check_and_a_missing_table(pg: tuple[str, Any]) -> None:
 def test_sync_stages_hard_deletes_and_a_reread_tombstones_what_went(pg: tuple[str, Any], tmp_path: Path) -> None:
     schema, admin = pg
     setup_customers(admin, 4)
-    spec = load_spec_text(textwrap.dedent(f"""\
+    spec = load_spec_text(
+        textwrap.dedent(f"""\
         product: p
         version: 1.0.0
         owner: {{team: t}}
@@ -304,7 +328,9 @@ def test_sync_stages_hard_deletes_and_a_reread_tombstones_what_went(pg: tuple[st
             identity: {{name: name}}
         fields:
           name: {{type: string, description: n, expr: min(crm.name)}}
-        """), tmp_path / "product.yaml")
+        """),
+        tmp_path / "product.yaml",
+    )
     store = Store.open(f"sqlite:///{tmp_path}/store.db")
     first = sync_source(spec, store, "crm", run_id="r1")
     assert first.counts.new == 4 and store.staged_counts() == {"crm": 4}

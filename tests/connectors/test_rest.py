@@ -17,12 +17,7 @@ from tests.connectors.httpfake import Current, FakeServer, need_fake_server, ser
 
 def _customers() -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = [
-        {
-            "id": f"c{i}",
-            "name": f"Customer {i}",
-            "updated_at": f"2024-01-0{i}T00:00:00Z",
-            "deleted": False,
-        }
+        {"id": f"c{i}", "name": f"Customer {i}", "updated_at": f"2024-01-0{i}T00:00:00Z", "deleted": False}
         for i in range(1, 8)
     ]
     rows.insert(3, {"name": "no key here", "updated_at": "2024-01-01T12:00:00Z"})
@@ -49,10 +44,7 @@ STYLES: dict[str, dict[str, Any]] = {
         "stream": {"path": "/page/customers"},
         "pagination": {"type": "page", "page_param": "page", "size_param": "per_page", "size": 3},
     },
-    "link_header": {
-        "stream": {"path": "/link/customers"},
-        "pagination": {"type": "link_header"},
-    },
+    "link_header": {"stream": {"path": "/link/customers"}, "pagination": {"type": "link_header"}},
 }
 
 
@@ -71,9 +63,7 @@ def api(server: tuple[Current, FakeServer]) -> tuple[RestApi, FakeServer]:
     return current.fake, srv
 
 
-def connector(
-    url: str, style: str = "cursor", sleeps: list[float] | None = None, **extra: Any
-) -> RestConnector:
+def connector(url: str, style: str = "cursor", sleeps: list[float] | None = None, **extra: Any) -> RestConnector:
     opts: dict[str, Any] = {
         "base_url": url,
         "streams": {"customers": STYLES[style]["stream"]},
@@ -209,11 +199,7 @@ def test_lookup_reads_just_those_keys(api: Api) -> None:
     _, server = api
     found = connector(server.url).lookup("customers", key="id", keys=["c3", "missing", "c6"])
     assert [(r.key, r.data["name"]) for r in found] == [("c3", "Customer 3"), ("c6", "Customer 6")]
-    assert {r.path for r in server.requests} == {
-        "/customers/c3",
-        "/customers/missing",
-        "/customers/c6",
-    }
+    assert {r.path for r in server.requests} == {"/customers/c3", "/customers/missing", "/customers/c6"}
 
 
 def test_lookup_needs_a_configured_path(api: Api) -> None:
@@ -241,9 +227,7 @@ def test_unknown_stream_and_bad_records_path(api: Api) -> None:
     with pytest.raises(TerminalSourceError, match="no stream 'orders'"):
         list(conn.read("orders", key="id"))
     bad = connector(
-        server.url,
-        "offset",
-        streams={"customers": {"path": "/offset/customers", "records_path": "results"}},
+        server.url, "offset", streams={"customers": {"path": "/offset/customers", "records_path": "results"}}
     )
     with pytest.raises(TerminalSourceError, match="records_path"):
         read_all(bad)
@@ -266,8 +250,6 @@ def test_registry_builds_it_and_options_are_strict(api: Api) -> None:
     assert batches[-1].cursor is None  # not incremental
     conn.close()
     with pytest.raises(ValueError, match="token"):
-        RestOptions.model_validate(
-            {"base_url": "http://x", "streams": {}, "auth": {"type": "bearer"}}
-        )
+        RestOptions.model_validate({"base_url": "http://x", "streams": {}, "auth": {"type": "bearer"}})
     with pytest.raises(ValueError, match="pagnation"):
         RestOptions.model_validate({"base_url": "http://x", "streams": {}, "pagnation": {}})

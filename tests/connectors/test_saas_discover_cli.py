@@ -34,18 +34,24 @@ def test_discover_lists_new_streams_with_oauth_from_env_and_file(
     monkeypatch.setenv("ZD_REFRESH_TOKEN", REFRESH_TOKEN)
     spec = yaml.safe_load((d / "product.yaml").read_text())
     spec["sources"]["support_zd"] = {
-        "description": "Zendesk through OAuth", "connector": "zendesk", "stream": "users",
-        "base_url": zendesk.url, "key": "id", "identity": {"email": "email"},
-        "oauth": {"grant": "refresh_token", "client_id": CLIENT_ID,
-                  "client_secret_file": "zd_secret", "refresh_token": "${ZD_REFRESH_TOKEN}"},
+        "description": "Zendesk through OAuth",
+        "connector": "zendesk",
+        "stream": "users",
+        "base_url": zendesk.url,
+        "key": "id",
+        "identity": {"email": "email"},
+        "oauth": {
+            "grant": "refresh_token",
+            "client_id": CLIENT_ID,
+            "client_secret_file": "zd_secret",
+            "refresh_token": "${ZD_REFRESH_TOKEN}",
+        },
         "columns": {"id": "string", "email": "string"},
     }
     (d / "product.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
-    result = runner.invoke(app, ["sources", "check", str(d / "product.yaml"),
-                                 "--source", "support_zd"])
+    result = runner.invoke(app, ["sources", "check", str(d / "product.yaml"), "--source", "support_zd"])
     assert result.exit_code == 0, result.output
-    result = runner.invoke(app, ["sources", "discover", str(d / "product.yaml"), "support_zd"],
-                           terminal_width=200)
+    result = runner.invoke(app, ["sources", "discover", str(d / "product.yaml"), "support_zd"], terminal_width=200)
     assert result.exit_code == 0, result.output
     for stream in ("tickets", "users", "organizations", "satisfaction_ratings", "ticket_metrics"):
         assert stream in result.output

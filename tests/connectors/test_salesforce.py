@@ -22,13 +22,20 @@ from tests.connectors.httpfake import FakeServer, serve
 def _fake() -> SalesforceFake:
     fake = SalesforceFake(page_size=2)
     for i in range(1, 7):
-        fake.put("Account", f"001A{i:011d}", i, Name=f"Account {i}",
-                 Website=f"https://a{i}.example", BillingPostalCode=f"SW1A {i}AA")
+        fake.put(
+            "Account",
+            f"001A{i:011d}",
+            i,
+            Name=f"Account {i}",
+            Website=f"https://a{i}.example",
+            BillingPostalCode=f"SW1A {i}AA",
+        )
     # Same SystemModstamp as Account 6: keyset order must keep both.
     fake.put("Account", "001A00000000007", 6, Name="Account 7")
     fake.put("Account", None, 7, Name="No Id")
-    fake.put("Contact", "003C00000000001", 1, Email="ada@acme.example", LastName="Lovelace",
-             AccountId="001A00000000001")
+    fake.put(
+        "Contact", "003C00000000001", 1, Email="ada@acme.example", LastName="Lovelace", AccountId="001A00000000001"
+    )
     return fake
 
 
@@ -47,8 +54,7 @@ def _conn(url: str, **kw: Any) -> SalesforceConnector:
     http = {"sleep": kw.pop("sleep", lambda _s: None), "backoff": kw.pop("backoff", 0.0)}
     if "max_retries" in kw:
         http["max_retries"] = kw.pop("max_retries")
-    return SalesforceConnector(SalesforceOptions(instance_url=url, access_token=TOKEN, **kw),
-                               **http)
+    return SalesforceConnector(SalesforceOptions(instance_url=url, access_token=TOKEN, **kw), **http)
 
 
 def _keys(batches: list[Batch]) -> list[tuple[str, bool]]:
@@ -63,8 +69,9 @@ def test_full_read_pages_with_next_records_url(server: FakeServer) -> None:
     assert _fake_of(server).queries[0] == ("query", "SELECT COUNT() FROM Account")  # bulk: auto
     resource, soql = _fake_of(server).queries[1]
     assert resource == "query"
-    assert soql.startswith("SELECT Id, IsDeleted, Name, Website, BillingPostalCode, "
-                           "SystemModstamp FROM Account")  # base64 Logo left out
+    assert soql.startswith(
+        "SELECT Id, IsDeleted, Name, Website, BillingPostalCode, SystemModstamp FROM Account"
+    )  # base64 Logo left out
     assert soql.endswith("ORDER BY SystemModstamp, Id")
     more = [r.path for r in server.requests if re.search(r"/query/\w+-\d+$", r.path)]
     assert len(more) == 3
@@ -84,23 +91,24 @@ def test_incremental_uses_query_all_and_emits_tombstones(server: FakeServer) -> 
     fake.delete("Account", "001A00000000004", 21)
     fake.put("Account", "001A00000000009", 22, Name="Account 9")
     batches = list(conn.read("Account", key="Id", since=cursor))
-    assert _keys(batches) == [("001A00000000002", False), ("001A00000000004", True),
-                              ("001A00000000009", False)]
+    assert _keys(batches) == [("001A00000000002", False), ("001A00000000004", True), ("001A00000000009", False)]
     resource, soql = fake.queries[-1]
     assert resource == "queryAll"
-    assert (f"WHERE SystemModstamp > {stamp(6)} OR (SystemModstamp = {stamp(6)} "
-            "AND Id > '001A00000000007')") in soql
+    assert (f"WHERE SystemModstamp > {stamp(6)} OR (SystemModstamp = {stamp(6)} AND Id > '001A00000000007')") in soql
     assert batches[0].records[0].data["Name"] == "Account 2 renamed"
     # Resuming from a mid-read cursor neither skips nor repeats rows that share a stamp.
     mid = json.dumps([stamp(6), "001A00000000006"])
-    assert [k for k, _ in _keys(list(conn.read("Account", key="Id", since=mid)))][:1] == [
-        "001A00000000007"]
+    assert [k for k, _ in _keys(list(conn.read("Account", key="Id", since=mid)))][:1] == ["001A00000000007"]
 
 
 def test_429_with_retry_after_is_retried(server: FakeServer) -> None:
     waits: list[float] = []
-    _fake_of(server).fail_next(429, [{"message": "slow down", "errorCode": "REQUEST_LIMIT"}],
-                               headers={"Retry-After": "4"}, path_contains="/query")
+    _fake_of(server).fail_next(
+        429,
+        [{"message": "slow down", "errorCode": "REQUEST_LIMIT"}],
+        headers={"Retry-After": "4"},
+        path_contains="/query",
+    )
     assert len(_keys(list(_conn(server.url, sleep=waits.append).read("Account", key="Id")))) == 7
     assert waits == [4.0]
 
@@ -108,13 +116,15 @@ def test_429_with_retry_after_is_retried(server: FakeServer) -> None:
 def test_request_limit_exceeded_403_is_transient(server: FakeServer) -> None:
     fake = _fake_of(server)
     waits: list[float] = []
-    fake.fail_next(403, [{"message": "TotalRequests Limit exceeded.",
-                          "errorCode": "REQUEST_LIMIT_EXCEEDED"}], path_contains="/query")
+    fake.fail_next(
+        403,
+        [{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}],
+        path_contains="/query",
+    )
     conn = _conn(server.url, sleep=waits.append, backoff=1.0)
     assert len(_keys(list(conn.read("Account", key="Id")))) == 7
     assert waits == [1.0]
-    fake.fail_next(403, [{"message": "TotalRequests Limit exceeded.",
-                          "errorCode": "REQUEST_LIMIT_EXCEEDED"}], times=5)
+    fake.fail_next(403, [{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}], times=5)
     with pytest.raises(TransientSourceError, match="REQUEST_LIMIT_EXCEEDED"):
         _conn(server.url, max_retries=2).check()
 
@@ -166,8 +176,7 @@ def test_5xx_is_retried(server: FakeServer) -> None:
 
 
 def test_401_invalid_session_is_terminal(server: FakeServer) -> None:
-    conn = SalesforceConnector(SalesforceOptions(instance_url=server.url,
-                                                 access_token="00Dbad!expired"))
+    conn = SalesforceConnector(SalesforceOptions(instance_url=server.url, access_token="00Dbad!expired"))
     with pytest.raises(TerminalSourceError) as info:
         conn.check()
     message = str(info.value)
@@ -183,8 +192,7 @@ def test_unknown_field_is_terminal_with_hint(server: FakeServer) -> None:
 
 def test_lookup_by_ids(server: FakeServer) -> None:
     conn = _conn(server.url, fields=["Name"])
-    found = conn.lookup("Account", key="Id", keys=["001A00000000003", "001A00000000005",
-                                                     "001Xmissing", "o'brien"])
+    found = conn.lookup("Account", key="Id", keys=["001A00000000003", "001A00000000005", "001Xmissing", "o'brien"])
     assert sorted(r.key for r in found) == ["001A00000000003", "001A00000000005"]
     soql = _fake_of(server).queries[-1][1]
     assert soql.startswith("SELECT Name, Id FROM Account WHERE Id IN (")
@@ -193,20 +201,24 @@ def test_lookup_by_ids(server: FakeServer) -> None:
 
 
 def test_discover(server: FakeServer, tmp_path: Path) -> None:
-    conn = make_connector("salesforce", {"instance_url": server.url, "access_token": TOKEN},
-                          base_dir=tmp_path)
+    conn = make_connector("salesforce", {"instance_url": server.url, "access_token": TOKEN}, base_dir=tmp_path)
     assert [s.name for s in conn.discover()] == ["Account", "Contact", "Opportunity", "Case"]
     described = _conn(server.url, objects=["Contact"]).discover()
     assert [c.name for c in described[0].columns] == [
-        "Id", "IsDeleted", "AccountId", "Email", "LastName", "SystemModstamp"]
+        "Id",
+        "IsDeleted",
+        "AccountId",
+        "Email",
+        "LastName",
+        "SystemModstamp",
+    ]
     assert described[0].cursor_field == "SystemModstamp" and described[0].key == "Id"
 
 
 def test_options_and_bad_cursor(server: FakeServer) -> None:
     with pytest.raises(ValidationError, match="API version"):
         SalesforceOptions(instance_url=server.url, access_token=TOKEN, api_version="latest")
-    assert SalesforceOptions(instance_url="x", access_token=TOKEN, api_version="v60.0"
-                             ).api_version == "60.0"
+    assert SalesforceOptions(instance_url="x", access_token=TOKEN, api_version="v60.0").api_version == "60.0"
     with pytest.raises(TerminalSourceError, match="cannot resume"):
         list(_conn(server.url).read("Account", key="Id", since="yesterday"))
     with pytest.raises(TerminalSourceError, match="not a valid object"):

@@ -14,14 +14,7 @@ from pydantic import ValidationError
 from c360.connectors.base import Batch
 from c360.connectors.salesforce import SalesforceConnector, SalesforceOptions
 from c360.core.errors import TerminalSourceError
-from tests.connectors.fakes.oauth import (
-    CLIENT_ID,
-    CLIENT_SECRET,
-    REFRESH_TOKEN,
-    USERNAME,
-    TokenIssuer,
-    rsa_pair,
-)
+from tests.connectors.fakes.oauth import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, USERNAME, TokenIssuer, rsa_pair
 from tests.connectors.fakes.salesforce import SalesforceFake, stamp
 from tests.connectors.httpfake import FakeServer, serve
 
@@ -48,12 +41,20 @@ def _fake_of(server: FakeServer) -> SalesforceFake:
 
 def _conn(url: str, *, sleep: Any = None, tmp: Path | None = None, **opts: Any) -> SalesforceConnector:
     if "oauth" not in opts and "access_token_file" not in opts:
-        opts.setdefault("oauth", {"grant": "refresh_token", "client_id": CLIENT_ID,
-                                  "client_secret": CLIENT_SECRET, "refresh_token": REFRESH_TOKEN})
+        opts.setdefault(
+            "oauth",
+            {
+                "grant": "refresh_token",
+                "client_id": CLIENT_ID,
+                "client_secret": CLIENT_SECRET,
+                "refresh_token": REFRESH_TOKEN,
+            },
+        )
     opts.setdefault("bulk", False)
     options = SalesforceOptions.model_validate({"instance_url": url, **opts})
-    return SalesforceConnector(options, base_dir=tmp, sleep=sleep or (lambda _s: None),
-                               backoff=0.0, clock=lambda: 1_000_000.0)
+    return SalesforceConnector(
+        options, base_dir=tmp, sleep=sleep or (lambda _s: None), backoff=0.0, clock=lambda: 1_000_000.0
+    )
 
 
 def _keys(batches: list[Batch]) -> list[tuple[str, bool]]:
@@ -86,8 +87,15 @@ def test_refresh_refused_is_terminal_and_never_shows_the_secret(server: FakeServ
     assert fake.issuer is not None
     fake.issuer.echo_secret_in_errors = True  # the server puts the refused token in its error
     stale = "5Aep861-revoked-refresh-token-s3cret"
-    conn = _conn(server.url, oauth={"grant": "refresh_token", "client_id": CLIENT_ID,
-                                    "client_secret": CLIENT_SECRET, "refresh_token": stale})
+    conn = _conn(
+        server.url,
+        oauth={
+            "grant": "refresh_token",
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "refresh_token": stale,
+        },
+    )
     with pytest.raises(TerminalSourceError) as info:
         conn.check()
     message = str(info.value)
@@ -102,27 +110,28 @@ def test_refresh_refused_is_terminal_and_never_shows_the_secret(server: FakeServ
 def test_client_credentials_flow(server: FakeServer) -> None:
     fake = _fake_of(server)
     assert fake.issuer is not None
-    conn = _conn(server.url, oauth={"grant": "client_credentials", "client_id": CLIENT_ID,
-                                    "client_secret": CLIENT_SECRET})
+    conn = _conn(
+        server.url, oauth={"grant": "client_credentials", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
+    )
     conn.check()
-    assert fake.issuer.grants == [{"grant_type": "client_credentials", "client_id": CLIENT_ID,
-                                   "client_secret": CLIENT_SECRET}]
-    bad = _conn(server.url, oauth={"grant": "client_credentials", "client_id": CLIENT_ID,
-                                   "client_secret": "wrong-secret-value"})
+    assert fake.issuer.grants == [
+        {"grant_type": "client_credentials", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
+    ]
+    bad = _conn(
+        server.url, oauth={"grant": "client_credentials", "client_id": CLIENT_ID, "client_secret": "wrong-secret-value"}
+    )
     with pytest.raises(TerminalSourceError, match="client credentials flow") as info:
         bad.check()
     assert "wrong-secret-value" not in str(info.value)
 
 
-def test_jwt_bearer_assertion_is_verified_with_the_public_key(server: FakeServer,
-                                                              tmp_path: Path) -> None:
+def test_jwt_bearer_assertion_is_verified_with_the_public_key(server: FakeServer, tmp_path: Path) -> None:
     fake = _fake_of(server)
     assert fake.issuer is not None
     private, public = rsa_pair()
     fake.issuer.public_key = public
     (tmp_path / "server.key").write_bytes(private)
-    oauth = {"grant": "jwt_bearer", "client_id": CLIENT_ID, "username": USERNAME,
-             "private_key_file": "server.key"}
+    oauth = {"grant": "jwt_bearer", "client_id": CLIENT_ID, "username": USERNAME, "private_key_file": "server.key"}
     conn = _conn(server.url, tmp=tmp_path, oauth=oauth)
     conn.check()
     grant = fake.issuer.grants[-1]
@@ -147,9 +156,16 @@ def test_secrets_from_files(server: FakeServer, tmp_path: Path) -> None:
     fake = _fake_of(server)
     (tmp_path / "secret").write_text(CLIENT_SECRET + "\n")
     (tmp_path / "refresh").write_text(REFRESH_TOKEN + "\n")
-    conn = _conn(server.url, tmp=tmp_path, oauth={
-        "grant": "refresh_token", "client_id": CLIENT_ID, "client_secret_file": "secret",
-        "refresh_token_file": "refresh"})
+    conn = _conn(
+        server.url,
+        tmp=tmp_path,
+        oauth={
+            "grant": "refresh_token",
+            "client_id": CLIENT_ID,
+            "client_secret_file": "secret",
+            "refresh_token_file": "refresh",
+        },
+    )
     conn.check()
     assert fake.issuer is not None and fake.issuer.grants[-1]["client_secret"] == CLIENT_SECRET
     (tmp_path / "token").write_text(fake.token)
@@ -159,19 +175,26 @@ def test_secrets_from_files(server: FakeServer, tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="exactly one of"):
         SalesforceOptions(instance_url=server.url)
     with pytest.raises(ValidationError, match="'refresh_token' or 'refresh_token_file'"):
-        SalesforceOptions.model_validate({"instance_url": server.url, "oauth": {
-            "grant": "refresh_token", "client_id": CLIENT_ID}})
+        SalesforceOptions.model_validate(
+            {"instance_url": server.url, "oauth": {"grant": "refresh_token", "client_id": CLIENT_ID}}
+        )
 
 
-def test_rotated_refresh_token_is_written_back_to_its_file(server: FakeServer,
-                                                           tmp_path: Path) -> None:
+def test_rotated_refresh_token_is_written_back_to_its_file(server: FakeServer, tmp_path: Path) -> None:
     fake = _fake_of(server)
     assert fake.issuer is not None
     fake.issuer.rotate = True
     (tmp_path / "refresh").write_text(REFRESH_TOKEN)
-    conn = _conn(server.url, tmp=tmp_path, oauth={
-        "grant": "refresh_token", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
-        "refresh_token_file": "refresh"})
+    conn = _conn(
+        server.url,
+        tmp=tmp_path,
+        oauth={
+            "grant": "refresh_token",
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "refresh_token_file": "refresh",
+        },
+    )
     conn.check()
     fake.issuer.expire()
     conn.check()  # renews with the rotated token, not the spent one
@@ -182,8 +205,12 @@ def test_rotated_refresh_token_is_written_back_to_its_file(server: FakeServer,
 
 def test_a_renewed_token_refused_again_is_terminal(server: FakeServer) -> None:
     fake = _fake_of(server)
-    fake.fail_next(401, [{"message": "Session expired or invalid", "errorCode":
-                          "INVALID_SESSION_ID"}], path_contains="/limits", times=2)
+    fake.fail_next(
+        401,
+        [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}],
+        path_contains="/limits",
+        times=2,
+    )
     with pytest.raises(TerminalSourceError, match="freshly renewed access token was refused"):
         _conn(server.url).check()
     assert fake.issuer is not None and fake.issuer.issued == 2
@@ -197,8 +224,9 @@ def test_bulk_job_completes_over_several_csv_pages(server: FakeServer) -> None:
     fake.polls_before_done = 2
     fake.put("Account", "001A00000000099", 30, Name='Quote "and", comma', Website="x.example")
     waits: list[float] = []
-    conn = _conn(server.url, bulk=True, bulk_page_size=3, bulk_poll_interval=1.5,
-                 sleep=waits.append, fields=["Name", "Website"])
+    conn = _conn(
+        server.url, bulk=True, bulk_page_size=3, bulk_poll_interval=1.5, sleep=waits.append, fields=["Name", "Website"]
+    )
     batches = list(conn.read("Account", key="Id", batch_size=2))
     keys = [k for k, _ in _keys(batches)]
     assert keys == [f"001A{i:011d}" for i in range(1, 8)] + ["001A00000000099"]
@@ -209,8 +237,7 @@ def test_bulk_job_completes_over_several_csv_pages(server: FakeServer) -> None:
     last = batches[-1].records[-1].data
     assert last["Name"] == 'Quote "and", comma' and last["IsDeleted"] is False
     assert batches[0].records[0].data["Website"] is None  # empty CSV value: null
-    assert last["attributes"] == {"type": "Account", "url":
-                                  "/services/data/v59.0/sobjects/Account/001A00000000099"}
+    assert last["attributes"] == {"type": "Account", "url": "/services/data/v59.0/sobjects/Account/001A00000000099"}
     # Results come in no order: the keyset moves at the end of the job; until then each
     # batch names the job and the results page to go on from.
     mid = [json.loads(b.cursor or "") for b in batches[:-1]]
@@ -305,13 +332,31 @@ def test_bulk_auto_counts_first_and_picks_the_path(server: FakeServer) -> None:
 # -- streams, start dates, pacing ----------------------------------------------------------
 
 
-@pytest.mark.parametrize("obj,fields", [
-    ("Opportunity", {"Name": "Renewal", "StageName": "Prospecting", "Amount": 1200.5,
-                     "AccountId": "001A00000000001", "IsWon": False}),
-    ("Case", {"Subject": "Login broken", "Status": "New", "AccountId": "001A00000000001",
-              "ContactId": "003C00000000001"}),
-    ("Contact", {"LastName": "Lovelace", "Email": "ada@acme.example"}),
-])
+@pytest.mark.parametrize(
+    "obj,fields",
+    [
+        (
+            "Opportunity",
+            {
+                "Name": "Renewal",
+                "StageName": "Prospecting",
+                "Amount": 1200.5,
+                "AccountId": "001A00000000001",
+                "IsWon": False,
+            },
+        ),
+        (
+            "Case",
+            {
+                "Subject": "Login broken",
+                "Status": "New",
+                "AccountId": "001A00000000001",
+                "ContactId": "003C00000000001",
+            },
+        ),
+        ("Contact", {"LastName": "Lovelace", "Email": "ada@acme.example"}),
+    ],
+)
 def test_customer_360_objects_read_incrementally_with_tombstones(
     server: FakeServer, obj: str, fields: dict[str, Any]
 ) -> None:
@@ -336,10 +381,8 @@ def test_start_date_bounds_the_first_read(server: FakeServer) -> None:
     start = dt.datetime.fromtimestamp(T_BASE + 5, dt.UTC)
     conn = _conn(server.url, fields=["Name"], start_date=start.isoformat())
     batches = list(conn.read("Account", key="Id"))
-    assert [k for k, _ in _keys(batches)] == ["001A00000000005", "001A00000000006",
-                                              "001A00000000007"]
-    assert f"WHERE SystemModstamp >= {start.strftime('%Y-%m-%dT%H:%M:%SZ')} ORDER BY" in (
-        fake.queries[-1][1])
+    assert [k for k, _ in _keys(batches)] == ["001A00000000005", "001A00000000006", "001A00000000007"]
+    assert f"WHERE SystemModstamp >= {start.strftime('%Y-%m-%dT%H:%M:%SZ')} ORDER BY" in (fake.queries[-1][1])
     # A date alone is midnight UTC; later reads go on from the cursor, not the start date.
     day = _conn(server.url, fields=["Name"], start_date="2023-11-14")
     assert len(_keys(list(day.read("Account", key="Id")))) == 7

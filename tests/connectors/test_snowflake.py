@@ -15,8 +15,15 @@ from c360.core.errors import TerminalSourceError, TransientSourceError
 from tests.conftest import need_module
 from tests.connectors.test_sqlite import Db, sql_contract
 
-LOGIN = {"account": "acme-eu1", "user": "c360_reader", "password": "s3cret-Pa55",
-         "warehouse": "reporting", "database": "crm", "schema_name": "sales", "role": "reader"}
+LOGIN = {
+    "account": "acme-eu1",
+    "user": "c360_reader",
+    "password": "s3cret-Pa55",
+    "warehouse": "reporting",
+    "database": "crm",
+    "schema_name": "sales",
+    "role": "reader",
+}
 
 
 @pytest.fixture
@@ -47,9 +54,7 @@ def test_snowflake_contract(snow: Db) -> None:
 
     def make() -> Any:
         return make_connector(
-            "snowflake",
-            {**LOGIN, "cursor_column": "updated_at", "deleted_column": "deleted_at"},
-            base_dir=Path("."),
+            "snowflake", {**LOGIN, "cursor_column": "updated_at", "deleted_column": "deleted_at"}, base_dir=Path(".")
         )
 
     sql_contract(make, snow, table)
@@ -69,9 +74,7 @@ def test_snowflake_columns_come_back_upper_case(snow: Db) -> None:
     assert [r.data["AMOUNT"] for r in records] == ["10.50", 3, None]
     assert [r.key for r in conn.lookup("accounts", key="ID", keys=["a3"])] == ["a3"]
     info = {s.name: s for s in conn.discover()}["ACCOUNTS"]
-    assert [(c.name, c.type) for c in info.columns] == [
-        ("ID", "TEXT"), ("NAME", "TEXT"), ("AMOUNT", "NUMBER")
-    ]
+    assert [(c.name, c.type) for c in info.columns] == [("ID", "TEXT"), ("NAME", "TEXT"), ("AMOUNT", "NUMBER")]
     conn.close()
 
 
@@ -89,9 +92,7 @@ def test_snowflake_driver_errors_map_to_transient_or_terminal() -> None:
     from snowflake.connector import errors
 
     conn = make_connector("snowflake", LOGIN, base_dir=Path("."))
-    login = errors.DatabaseError(
-        msg="250001: Incorrect username or password was specified.", errno=250001
-    )
+    login = errors.DatabaseError(msg="250001: Incorrect username or password was specified.", errno=250001)
     bad = conn.translate_error(login)  # type: ignore[attr-defined]
     assert isinstance(bad, TerminalSourceError)
     assert "check the account, user, password and role" in str(bad)

@@ -62,9 +62,7 @@ FULL_ORDER = ["4", "8", "1", "2", "3", "5", "6", "7"]
 def create_customers(db: Db, table: str) -> None:
     q, ts, p = db.quote, db.timestamp_type, db.placeholder
     db.execute(
-        f"CREATE TABLE {q(table)} (id INTEGER PRIMARY KEY, email VARCHAR(100),"
-        f" updated_at {ts}, deleted_at {ts})",
-        (),
+        f"CREATE TABLE {q(table)} (id INTEGER PRIMARY KEY, email VARCHAR(100), updated_at {ts}, deleted_at {ts})", ()
     )
     for row in ROWS:
         db.execute(f"INSERT INTO {q(table)} VALUES ({p}, {p}, {p}, {p})", row)
@@ -111,8 +109,7 @@ def sql_contract(make: Callable[[], SqlConnector], db: Db, table: str) -> None:
             ("bob@new.example.com", "2026-05-02T09:00:00", 2),
         )
         db.execute(
-            f"INSERT INTO {q(table)} VALUES ({p}, {p}, {p}, {p})",
-            (9, "ivy@example.com", "2026-05-02T09:00:01", None),
+            f"INSERT INTO {q(table)} VALUES ({p}, {p}, {p}, {p})", (9, "ivy@example.com", "2026-05-02T09:00:01", None)
         )
         db.execute(
             f"UPDATE {q(table)} SET deleted_at = {p}, updated_at = {p} WHERE id = {p}",
@@ -170,8 +167,7 @@ def lookback_contract(make: Callable[[float], SqlConnector], db: Db, table: str)
         set_email(7, "gus@new.example.com", last)
         changed = list(conn.read(table, key="id", since=cursor, batch_size=3))
         assert keys_of(changed) == ["6", "7"]
-        assert {col(r, "email") for b in changed for r in b.records} == {
-            "flo@new.example.com", "gus@new.example.com"}
+        assert {col(r, "email") for b in changed for r in b.records} == {"flo@new.example.com", "gus@new.example.com"}
         assert json.loads(changed[-1].cursor or "")[:2] == [last, 7]
         # Nothing changed since: nothing is delivered twice, page size 1 included.
         assert keys_of(list(conn.read(table, key="id", since=changed[-1].cursor))) == []
@@ -228,8 +224,7 @@ def test_sqlite_update_at_the_last_cursor_value_is_read(sqlite_db: tuple[Path, D
     def make(lookback: float) -> Any:
         return make_connector(
             "sqlite",
-            {"path": path.name, "cursor_column": "updated_at", "deleted_column": "deleted_at",
-             "lookback": lookback},
+            {"path": path.name, "cursor_column": "updated_at", "deleted_column": "deleted_at", "lookback": lookback},
             base_dir=path.parent,
         )
 
@@ -263,9 +258,7 @@ def test_sqlite_row_without_key_is_quarantined(sqlite_db: tuple[Path, Db]) -> No
     assert '"seen": "2"' in bad[0].raw
 
 
-def test_sqlite_missing_file_and_table_are_terminal(
-    sqlite_db: tuple[Path, Db], tmp_path: Path
-) -> None:
+def test_sqlite_missing_file_and_table_are_terminal(sqlite_db: tuple[Path, Db], tmp_path: Path) -> None:
     path, db = sqlite_db
     create_customers(db, "customers")
     missing = make_connector("sqlite", {"path": "nope.db"}, base_dir=tmp_path)

@@ -23,8 +23,14 @@ T0 = 1_700_000_000
 def _fake() -> StripeFake:
     fake = StripeFake()
     for i in range(1, 8):
-        fake.add("customers", f"cus_{i:04d}", T0 + i * 10, email=f"c{i}@acme.example",
-                 name=f"Customer {i}", metadata={"crm_account_id": f"001A{i}"})
+        fake.add(
+            "customers",
+            f"cus_{i:04d}",
+            T0 + i * 10,
+            email=f"c{i}@acme.example",
+            name=f"Customer {i}",
+            metadata={"crm_account_id": f"001A{i}"},
+        )
     fake.add("customers", "cus_0008", T0 + 70, email="c8@acme.example")  # same second as 7
     fake.add("customers", None, T0 + 5, email="no-id@acme.example")
     fake.add("subscriptions", "sub_1", T0, customer="cus_0001", status="active")
@@ -47,8 +53,7 @@ def _fake_of(server: FakeServer) -> StripeFake:
 def _conn(url: str, key: str = API_KEY, **kw: Any) -> StripeConnector:
     kw.setdefault("sleep", lambda _s: None)
     max_retries = kw.pop("max_retries", 5)
-    return StripeConnector(StripeOptions(api_key=key, base_url=url, max_retries=max_retries),
-                           **kw)
+    return StripeConnector(StripeOptions(api_key=key, base_url=url, max_retries=max_retries), **kw)
 
 
 def _keys(batches: list[Batch]) -> list[tuple[str, bool]]:
@@ -70,8 +75,7 @@ def test_full_read_pages_newest_first_and_quarantines(server: FakeServer) -> Non
     assert [(c["created"], c["after"]) for c in progress] == [(None, "cus_0006"), (None, "cus_0003")]
     assert progress[1]["newest"] == T0 + 70
     cursor = json.loads(batches[-1].cursor or "")
-    assert cursor["created"] == T0 + 70 and sorted(cursor["created_ids"]) == [
-        "cus_0007", "cus_0008"]
+    assert cursor["created"] == T0 + 70 and sorted(cursor["created_ids"]) == ["cus_0007", "cus_0008"]
     assert "after" not in cursor
     lists = [r for r in server.requests if r.path == "/v1/customers"]
     assert [r.arg("starting_after") for r in lists] == [None, "cus_0006", "cus_0003"]
@@ -96,7 +100,9 @@ def test_incremental_reads_new_objects_and_events(server: FakeServer) -> None:
     assert objects_call.arg("created[gte]") == str(T0 + 70)
     events_call = [r for r in server.requests if r.path == "/v1/events"][-1]
     assert {v[0] for k, v in events_call.query.items() if k.startswith("types")} == {
-        "customer.updated", "customer.deleted"}
+        "customer.updated",
+        "customer.deleted",
+    }
     # Nothing since: nothing returned, cursor stable.
     final = batches[-1].cursor
     again = list(conn.read("customers", key="id", since=final))
@@ -109,10 +115,12 @@ def test_incremental_reads_new_objects_and_events(server: FakeServer) -> None:
 
 def test_429_with_retry_after_is_retried(server: FakeServer) -> None:
     waits: list[float] = []
-    _fake_of(server).fail_next(429, {"error": {"type": "invalid_request_error",
-                                               "code": "rate_limit",
-                                               "message": "Request rate limit exceeded."}},
-                               headers={"Retry-After": "3"}, path_contains="/v1/customers")
+    _fake_of(server).fail_next(
+        429,
+        {"error": {"type": "invalid_request_error", "code": "rate_limit", "message": "Request rate limit exceeded."}},
+        headers={"Retry-After": "3"},
+        path_contains="/v1/customers",
+    )
     batches = list(_conn(server.url, sleep=waits.append).read("customers", key="id"))
     assert len(_keys(batches)) == 8
     assert waits == [3.0]
@@ -121,8 +129,9 @@ def test_429_with_retry_after_is_retried(server: FakeServer) -> None:
 def test_5xx_is_retried_then_transient(server: FakeServer) -> None:
     fake = _fake_of(server)
     waits: list[float] = []
-    fake.fail_next(500, {"error": {"type": "api_error", "message": "Something went wrong"}},
-                   path_contains="/v1/customers", times=2)
+    fake.fail_next(
+        500, {"error": {"type": "api_error", "message": "Something went wrong"}}, path_contains="/v1/customers", times=2
+    )
     conn = _conn(server.url, sleep=waits.append, backoff=0.5)
     assert len(_keys(list(conn.read("customers", key="id")))) == 8
     assert waits == [0.5, 1.0]
@@ -158,11 +167,9 @@ def test_subscriptions_include_every_status(server: FakeServer) -> None:
 
 
 def test_discover_and_registry(server: FakeServer, tmp_path: Path) -> None:
-    conn = make_connector("stripe", {"api_key": API_KEY, "base_url": server.url},
-                          base_dir=tmp_path)
+    conn = make_connector("stripe", {"api_key": API_KEY, "base_url": server.url}, base_dir=tmp_path)
     streams = {s.name: s for s in conn.discover()}
-    assert set(streams) == {"customers", "subscriptions", "invoices", "charges", "refunds",
-                            "disputes"}
+    assert set(streams) == {"customers", "subscriptions", "invoices", "charges", "refunds", "disputes"}
     assert streams["customers"].cursor_field == "created" and streams["customers"].key == "id"
     with pytest.raises(TerminalSourceError, match="unknown stream 'customer'"):
         list(conn.read("customer", key="id"))

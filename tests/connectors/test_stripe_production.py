@@ -25,15 +25,36 @@ def _fake() -> StripeFake:
     fake = StripeFake(items_shown=2)
     for i in range(1, 4):
         fake.add("customers", f"cus_{i}", T0 + i, email=f"c{i}@acme.example")
-        fake.add("charges", f"ch_{i}", T0 + i, customer=f"cus_{i}", amount=1000 * i,
-                 currency="eur", status="succeeded", refunded=False)
-        fake.add("refunds", f"re_{i}", T0 + 10 + i, charge=f"ch_{i}", amount=100 * i,
-                 currency="eur", status="succeeded")
-        fake.add("disputes", f"dp_{i}", T0 + 20 + i, charge=f"ch_{i}", amount=1000 * i,
-                 currency="eur", status="needs_response", reason="fraudulent")
-    fake.subscription("sub_1", T0 + 1, [("price_a", 900), ("price_b", 100), ("price_c", 50),
-                                         ("price_d", 25), ("price_e", 5)], customer="cus_1",
-                      status="active")
+        fake.add(
+            "charges",
+            f"ch_{i}",
+            T0 + i,
+            customer=f"cus_{i}",
+            amount=1000 * i,
+            currency="eur",
+            status="succeeded",
+            refunded=False,
+        )
+        fake.add(
+            "refunds", f"re_{i}", T0 + 10 + i, charge=f"ch_{i}", amount=100 * i, currency="eur", status="succeeded"
+        )
+        fake.add(
+            "disputes",
+            f"dp_{i}",
+            T0 + 20 + i,
+            charge=f"ch_{i}",
+            amount=1000 * i,
+            currency="eur",
+            status="needs_response",
+            reason="fraudulent",
+        )
+    fake.subscription(
+        "sub_1",
+        T0 + 1,
+        [("price_a", 900), ("price_b", 100), ("price_c", 50), ("price_d", 25), ("price_e", 5)],
+        customer="cus_1",
+        status="active",
+    )
     fake.subscription("sub_2", T0 + 2, [("price_a", 900)], customer="cus_2", status="active")
     return fake
 
@@ -58,23 +79,24 @@ class Clock:
         return self.now
 
 
-def _conn(url: str, *, clock: Clock | None = None, tmp: Path | None = None,
-          **opts: Any) -> StripeConnector:
+def _conn(url: str, *, clock: Clock | None = None, tmp: Path | None = None, **opts: Any) -> StripeConnector:
     if "api_key_file" not in opts:
         opts.setdefault("api_key", API_KEY)
-    return StripeConnector(StripeOptions.model_validate({"base_url": url, **opts}), base_dir=tmp,
-                           sleep=lambda _s: None, clock=clock or Clock(T0 + 100))
+    return StripeConnector(
+        StripeOptions.model_validate({"base_url": url, **opts}),
+        base_dir=tmp,
+        sleep=lambda _s: None,
+        clock=clock or Clock(T0 + 100),
+    )
 
 
 def _keys(batches: list[Batch]) -> list[tuple[str, bool]]:
     return [(r.key, r.deleted) for b in batches for r in b.records]
 
 
-@pytest.mark.parametrize("stream,prefix,event", [
-    ("refunds", "re", "updated"),
-    ("disputes", "dp", "closed"),
-    ("charges", "ch", "refunded"),
-])
+@pytest.mark.parametrize(
+    "stream,prefix,event", [("refunds", "re", "updated"), ("disputes", "dp", "closed"), ("charges", "ch", "refunded")]
+)
 def test_new_streams_read_incrementally_through_their_events(
     server: FakeServer, stream: str, prefix: str, event: str
 ) -> None:
@@ -90,8 +112,9 @@ def test_new_streams_read_incrementally_through_their_events(
     got = {r.key: r.data for b in batches for r in b.records}
     assert list(got) == [f"{prefix}_9", f"{prefix}_2"]
     assert got[f"{prefix}_2"]["status"] == "changed"
-    types = {v[0] for r in server.requests if r.path == "/v1/events"
-             for k, v in r.query.items() if k.startswith("types")}
+    types = {
+        v[0] for r in server.requests if r.path == "/v1/events" for k, v in r.query.items() if k.startswith("types")
+    }
     assert any(t.endswith(f".{event}") for t in types)
     assert not any(b.notices for b in batches)
 
@@ -102,7 +125,12 @@ def test_subscriptions_carry_every_item_with_its_price(server: FakeServer) -> No
     subs = {r.key: r.data for b in batches for r in b.records}
     items = subs["sub_1"]["items"]
     assert [i["price"]["id"] for i in items["data"]] == [
-        "price_a", "price_b", "price_c", "price_d", "price_e"]  # 2 inline, 3 fetched
+        "price_a",
+        "price_b",
+        "price_c",
+        "price_d",
+        "price_e",
+    ]  # 2 inline, 3 fetched
     assert items["has_more"] is False and items["data"][0]["price"]["unit_amount"] == 900
     fetched = [r for r in server.requests if r.path == "/v1/subscription_items"]
     assert [r.arg("subscription") for r in fetched] == ["sub_1"]  # sub_2 was complete
@@ -126,9 +154,7 @@ def test_start_date_bounds_the_first_read(server: FakeServer) -> None:
     assert listing.arg("created[gte]") == str(T0 + 2)
 
 
-def test_events_cursor_older_than_30_days_reads_everything_again_with_a_notice(
-    server: FakeServer,
-) -> None:
+def test_events_cursor_older_than_30_days_reads_everything_again_with_a_notice(server: FakeServer) -> None:
     fake = _fake_of(server)
     clock = Clock(T0 + 100)
     conn = _conn(server.url, clock=clock)
@@ -157,13 +183,10 @@ def test_events_cursor_older_than_30_days_reads_everything_again_with_a_notice(
 
 
 def test_a_legacy_cursor_without_its_check_time_uses_its_watermarks(server: FakeServer) -> None:
-    legacy = json.dumps({"created": T0 + 3, "created_ids": ["cus_3"], "events": None,
-                         "event_ids": []})
-    fresh = list(_conn(server.url, clock=Clock(T0 + 10 * DAY)).read(
-        "customers", key="id", since=legacy))
+    legacy = json.dumps({"created": T0 + 3, "created_ids": ["cus_3"], "events": None, "event_ids": []})
+    fresh = list(_conn(server.url, clock=Clock(T0 + 10 * DAY)).read("customers", key="id", since=legacy))
     assert not any(b.notices for b in fresh) and _keys(fresh) == []
-    stale = list(_conn(server.url, clock=Clock(T0 + 40 * DAY)).read(
-        "customers", key="id", since=legacy))
+    stale = list(_conn(server.url, clock=Clock(T0 + 40 * DAY)).read("customers", key="id", since=legacy))
     assert [n.kind for b in stale for n in b.notices] == ["events_expired"]
     assert len(_keys(stale)) == 3
 
@@ -177,8 +200,7 @@ def test_api_key_from_a_file(server: FakeServer, tmp_path: Path) -> None:
         StripeOptions(base_url=server.url)
 
 
-def test_the_sync_reports_the_events_gap(server: FakeServer, tmp_path: Path,
-                                         built_demo: Any) -> None:
+def test_the_sync_reports_the_events_gap(server: FakeServer, tmp_path: Path, built_demo: Any) -> None:
     """End to end: an old cursor in the store; the sync re-reads and its summary says why."""
     import shutil
     import time
@@ -193,9 +215,14 @@ def test_the_sync_reports_the_events_gap(server: FakeServer, tmp_path: Path,
     shutil.copytree(built_demo.dir, d)
     spec_doc = yaml.safe_load((d / "product.yaml").read_text())
     spec_doc["sources"]["stripe_live"] = {
-        "description": "Stripe customers, through the API", "connector": "stripe",
-        "stream": "customers", "base_url": server.url, "api_key": API_KEY, "key": "id",
-        "identity": {"email": "email"}, "columns": {"id": "string", "email": "string"},
+        "description": "Stripe customers, through the API",
+        "connector": "stripe",
+        "stream": "customers",
+        "base_url": server.url,
+        "api_key": API_KEY,
+        "key": "id",
+        "identity": {"email": "email"},
+        "columns": {"id": "string", "email": "string"},
     }
     (d / "product.yaml").write_text(yaml.safe_dump(spec_doc, sort_keys=False))
     spec = load_spec(d / "product.yaml")
@@ -203,8 +230,9 @@ def test_the_sync_reports_the_events_gap(server: FakeServer, tmp_path: Path,
     try:
         run_id = store.start_run("sync")
         forty_days_ago = int(time.time()) - 40 * DAY  # relative to now: no wall-clock race
-        old = json.dumps({"created": T0 + 3, "created_ids": ["cus_3"], "events": None,
-                          "event_ids": [], "checked": forty_days_ago})
+        old = json.dumps(
+            {"created": T0 + 3, "created_ids": ["cus_3"], "events": None, "event_ids": [], "checked": forty_days_ago}
+        )
         store.stage("stripe_live", [], cursor=old, run_id=run_id)
         out = sync_source(spec, store, "stripe_live", run_id=run_id)
         assert out.notices["events_expired"]["count"] == 1

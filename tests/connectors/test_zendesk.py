@@ -18,23 +18,27 @@ from tests.connectors.httpfake import FakeServer, serve
 T0 = 1_700_000_000
 
 
-def _ticket(i: int, *, requester: int, org: int | None = None, status: str = "open",
-            at: int = 0) -> dict[str, Any]:
-    return {"id": i, "subject": f"ticket {i}", "status": status, "requester_id": requester,
-            "organization_id": org, "created_at": iso(T0), "updated_at": iso(T0 + at)}
+def _ticket(i: int, *, requester: int, org: int | None = None, status: str = "open", at: int = 0) -> dict[str, Any]:
+    return {
+        "id": i,
+        "subject": f"ticket {i}",
+        "status": status,
+        "requester_id": requester,
+        "organization_id": org,
+        "created_at": iso(T0),
+        "updated_at": iso(T0 + at),
+    }
 
 
 def _fake() -> ZendeskFake:
     fake = ZendeskFake()
-    fake.upsert("users", {"id": 10, "name": "Ada", "email": "ada@acme.example",
-                          "active": True, "updated_at": iso(T0)})
-    fake.upsert("users", {"id": 11, "name": "Bob", "email": "bob@globex.example",
-                          "active": True, "updated_at": iso(T0 + 1)})
-    fake.upsert("organizations", {"id": 90, "name": "Acme", "updated_at": iso(T0),
-                                  "deleted_at": None})
+    fake.upsert("users", {"id": 10, "name": "Ada", "email": "ada@acme.example", "active": True, "updated_at": iso(T0)})
+    fake.upsert(
+        "users", {"id": 11, "name": "Bob", "email": "bob@globex.example", "active": True, "updated_at": iso(T0 + 1)}
+    )
+    fake.upsert("organizations", {"id": 90, "name": "Acme", "updated_at": iso(T0), "deleted_at": None})
     for i in range(1, 7):
-        fake.upsert("tickets", _ticket(i, requester=10 if i % 2 else 11,
-                                       org=90 if i % 2 else None, at=i))
+        fake.upsert("tickets", _ticket(i, requester=10 if i % 2 else 11, org=90 if i % 2 else None, at=i))
     fake.upsert("tickets", {"subject": "no id", "status": "open", "updated_at": iso(T0 + 7)})
     return fake
 
@@ -102,10 +106,8 @@ def test_incremental_returns_changes_and_tombstones(server: FakeServer) -> None:
 def test_429_with_retry_after_is_retried(server: FakeServer) -> None:
     fake = _fake_of(server)
     waits: list[float] = []
-    fake.fail_next(429, {"error": "TooManyRequests"}, headers={"Retry-After": "7"},
-                   path_contains="/incremental/")
-    conn = ZendeskConnector(ZendeskOptions(base_url=server.url, email=EMAIL, api_token=TOKEN),
-                            sleep=waits.append)
+    fake.fail_next(429, {"error": "TooManyRequests"}, headers={"Retry-After": "7"}, path_contains="/incremental/")
+    conn = ZendeskConnector(ZendeskOptions(base_url=server.url, email=EMAIL, api_token=TOKEN), sleep=waits.append)
     records = [r for b in conn.read("tickets", key="id") for r in b.records]
     assert len(records) == 6
     assert waits == [7.0]
@@ -122,8 +124,7 @@ def test_5xx_is_retried_then_gives_up(server: FakeServer) -> None:
 
 
 def test_401_is_terminal_and_hides_the_token(server: FakeServer) -> None:
-    conn = ZendeskConnector(ZendeskOptions(base_url=server.url, email=EMAIL,
-                                           api_token="wrong-token-value"))
+    conn = ZendeskConnector(ZendeskOptions(base_url=server.url, email=EMAIL, api_token="wrong-token-value"))
     with pytest.raises(TerminalSourceError) as info:
         conn.check()
     message = str(info.value)
@@ -156,23 +157,20 @@ def test_users_and_organizations_streams(server: FakeServer) -> None:
     orgs = _all(conn.read("organizations", key="id"))
     assert [r.key for b in orgs for r in b.records] == ["90"]
     assert orgs[-1].cursor == str(T0)
-    fake.upsert("organizations", {"id": 90, "name": "Acme", "updated_at": iso(T0 + 50),
-                                  "deleted_at": iso(T0 + 50)})
-    fake.upsert("users", {"id": 11, "name": "Bob", "email": "bob@globex.example",
-                          "active": False, "updated_at": iso(T0 + 50)})
-    gone = [r for b in conn.read("organizations", key="id", since=orgs[-1].cursor)
-            for r in b.records]
+    fake.upsert("organizations", {"id": 90, "name": "Acme", "updated_at": iso(T0 + 50), "deleted_at": iso(T0 + 50)})
+    fake.upsert(
+        "users", {"id": 11, "name": "Bob", "email": "bob@globex.example", "active": False, "updated_at": iso(T0 + 50)}
+    )
+    gone = [r for b in conn.read("organizations", key="id", since=orgs[-1].cursor) for r in b.records]
     assert [(r.key, r.deleted) for r in gone] == [("90", True)]
     left = [r for b in conn.read("users", key="id", since=users[-1].cursor) for r in b.records]
     assert [(r.key, r.deleted) for r in left] == [("11", True)]
 
 
 def test_discover_and_registry(server: FakeServer, tmp_path: Any) -> None:
-    conn = make_connector("zendesk", {"base_url": server.url, "email": EMAIL,
-                                      "api_token": TOKEN}, base_dir=tmp_path)
+    conn = make_connector("zendesk", {"base_url": server.url, "email": EMAIL, "api_token": TOKEN}, base_dir=tmp_path)
     streams = {s.name: s for s in conn.discover()}
-    assert set(streams) == {"tickets", "users", "organizations", "satisfaction_ratings",
-                            "ticket_metrics"}
+    assert set(streams) == {"tickets", "users", "organizations", "satisfaction_ratings", "ticket_metrics"}
     assert "requester" in {c.name for c in streams["tickets"].columns}
     with pytest.raises(TerminalSourceError, match="unknown stream 'ticket'"):
         _all(conn.read("ticket", key="id"))

@@ -17,19 +17,22 @@ from tests.connectors.fakes.zendesk import EMAIL, TOKEN, ZendeskFake, iso
 from tests.connectors.httpfake import FakeServer, serve
 
 T0 = 1_700_000_000
-OAUTH = {"grant": "refresh_token", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
-         "refresh_token": REFRESH_TOKEN}
+OAUTH = {
+    "grant": "refresh_token",
+    "client_id": CLIENT_ID,
+    "client_secret": CLIENT_SECRET,
+    "refresh_token": REFRESH_TOKEN,
+}
 
 
 def _fake() -> ZendeskFake:
     fake = ZendeskFake(issuer=TokenIssuer(path="/oauth/tokens", expires_in=7200))
     for i in range(1, 6):
-        fake.upsert("tickets", {"id": i, "status": "open", "requester_id": 10,
-                                "updated_at": iso(T0 + i * 100)})
-        fake.metric_sets[i] = {"id": 9000 + i, "ticket_id": i, "replies": i,
-                               "updated_at": iso(T0 + i * 100)}
-        fake.satisfaction_ratings.append({"id": 700 + i, "ticket_id": i, "score": "good",
-                                          "updated_at": iso(T0 + i * 100)})
+        fake.upsert("tickets", {"id": i, "status": "open", "requester_id": 10, "updated_at": iso(T0 + i * 100)})
+        fake.metric_sets[i] = {"id": 9000 + i, "ticket_id": i, "replies": i, "updated_at": iso(T0 + i * 100)}
+        fake.satisfaction_ratings.append(
+            {"id": 700 + i, "ticket_id": i, "score": "good", "updated_at": iso(T0 + i * 100)}
+        )
     return fake
 
 
@@ -44,13 +47,13 @@ def _fake_of(server: FakeServer) -> ZendeskFake:
     return server.handler
 
 
-def _conn(url: str, *, sleep: Any = None, tmp: Path | None = None, clock: Any = None,
-          **opts: Any) -> ZendeskConnector:
+def _conn(url: str, *, sleep: Any = None, tmp: Path | None = None, clock: Any = None, **opts: Any) -> ZendeskConnector:
     if not {"oauth", "api_token", "api_token_file", "oauth_token"} & set(opts):
         opts["oauth"] = OAUTH
     options = ZendeskOptions.model_validate({"base_url": url, **opts})
-    return ZendeskConnector(options, base_dir=tmp, sleep=sleep or (lambda _s: None),
-                            backoff=0.0, clock=clock or (lambda: 5_000.0))
+    return ZendeskConnector(
+        options, base_dir=tmp, sleep=sleep or (lambda _s: None), backoff=0.0, clock=clock or (lambda: 5_000.0)
+    )
 
 
 def _keys(batches: list[Batch]) -> list[tuple[str, bool]]:
@@ -67,8 +70,12 @@ def test_oauth_token_expiring_mid_sync_is_refreshed(server: FakeServer) -> None:
     assert [k for k, _ in _keys([first, *rest])] == ["1", "2", "3", "4", "5"]
     assert fake.issuer.issued == 2
     grant = fake.issuer.grants[-1]  # Zendesk takes the token request as JSON
-    assert grant == {"grant_type": "refresh_token", "client_id": CLIENT_ID,
-                     "client_secret": CLIENT_SECRET, "refresh_token": REFRESH_TOKEN}
+    assert grant == {
+        "grant_type": "refresh_token",
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "refresh_token": REFRESH_TOKEN,
+    }
 
 
 def test_token_is_renewed_before_expires_in_runs_out(server: FakeServer) -> None:
@@ -80,8 +87,7 @@ def test_token_is_renewed_before_expires_in_runs_out(server: FakeServer) -> None
     now[0] += 7200 - 30  # within a minute of the token's two hours
     conn.check()
     assert fake.issuer.issued == 2
-    assert not any(r.headers.get("authorization") == "Bearer 00Dfake!access-1"
-                   for r in server.requests[-1:])
+    assert not any(r.headers.get("authorization") == "Bearer 00Dfake!access-1" for r in server.requests[-1:])
 
 
 def test_refresh_refused_is_terminal_without_the_secret(server: FakeServer) -> None:
@@ -114,11 +120,9 @@ def test_ticket_metrics_ride_on_the_ticket_export_with_tombstones(server: FakeSe
     assert batches[0].records[0].data["replies"] == 1
     export = [r for r in server.requests if "incremental/tickets" in r.path]
     assert all(r.arg("include") == "metric_sets" for r in export)
-    fake.upsert("tickets", {"id": 2, "status": "solved", "requester_id": 10,
-                            "updated_at": iso(T0 + 900)})
+    fake.upsert("tickets", {"id": 2, "status": "solved", "requester_id": 10, "updated_at": iso(T0 + 900)})
     fake.metric_sets[2] = {**fake.metric_sets[2], "replies": 7, "updated_at": iso(T0 + 900)}
-    fake.upsert("tickets", {"id": 4, "status": "deleted", "requester_id": 10,
-                            "updated_at": iso(T0 + 901)})
+    fake.upsert("tickets", {"id": 4, "status": "deleted", "requester_id": 10, "updated_at": iso(T0 + 901)})
     again = list(conn.read("ticket_metrics", key="ticket_id", since=batches[-1].cursor))
     assert _keys(again) == [("2", False), ("4", True)]
     assert again[0].records[0].data["replies"] == 7
@@ -138,13 +142,13 @@ def test_satisfaction_ratings_incremental_and_resumable(server: FakeServer) -> N
     assert calls[1].arg("page[after]") == mid["after"]  # resumed, not started over
     done = json.loads(rest[-1].cursor or "")
     assert done == {"start": T0 + 500}
-    fake.satisfaction_ratings[1] = {**fake.satisfaction_ratings[1], "score": "bad",
-                                    "updated_at": iso(T0 + 1000)}
+    fake.satisfaction_ratings[1] = {**fake.satisfaction_ratings[1], "score": "bad", "updated_at": iso(T0 + 1000)}
     changed = list(conn.read("satisfaction_ratings", key="id", since=rest[-1].cursor))
     assert [k for k, _ in _keys(changed)] == ["702", "705"]  # the change, and the boundary again
     assert changed[0].records[0].data["score"] == "bad"
-    assert [r for r in server.requests if r.path == "/api/v2/satisfaction_ratings"][-1].arg(
-        "start_time") == str(T0 + 500)
+    assert [r for r in server.requests if r.path == "/api/v2/satisfaction_ratings"][-1].arg("start_time") == str(
+        T0 + 500
+    )
 
 
 @pytest.mark.parametrize("stream", ["tickets", "satisfaction_ratings", "ticket_metrics"])

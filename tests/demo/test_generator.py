@@ -97,8 +97,7 @@ def owner(out: Path) -> dict[tuple[str, str], str]:
 def test_same_arguments_give_byte_identical_files(tmp_path: Path) -> None:
     a = generate(tmp_path / "a", accounts=120, seed=3, difficulty="hard", as_of=AS_OF)
     b = generate(tmp_path / "b", accounts=120, seed=3, difficulty="hard", as_of=AS_OF)
-    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == sorted(a.files[k].name
-                                                                        for k in a.files)
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == sorted(a.files[k].name for k in a.files)
     for name, path in a.files.items():
         assert path.read_bytes() == b.files[name].read_bytes(), name
     assert a.counts == b.counts and a.malformed == b.malformed
@@ -146,9 +145,21 @@ def test_crm_export_has_the_salesforce_shape(default: GenerateReport) -> None:
     crm, _ = crm_rows(default.out_dir)
     header = next(csv.reader((default.out_dir / "crm_accounts.csv").open(encoding="utf-8")))
     assert header == [
-        "Id", "Name", "Website", "Phone", "BillingStreet", "BillingCity", "BillingPostalCode",
-        "BillingCountry", "Industry", "Tier", "AnnualRevenue", "OwnerName", "MarketingOptIn",
-        "CreatedDate", "SystemModstamp",
+        "Id",
+        "Name",
+        "Website",
+        "Phone",
+        "BillingStreet",
+        "BillingCity",
+        "BillingPostalCode",
+        "BillingCountry",
+        "Industry",
+        "Tier",
+        "AnnualRevenue",
+        "OwnerName",
+        "MarketingOptIn",
+        "CreatedDate",
+        "SystemModstamp",
     ]
     assert {r["Tier"] for r in crm} == {"Tier 1", "Tier 2", "Tier 3", "Strategic"}
     assert {r["MarketingOptIn"] for r in crm} == {"true", "false"}
@@ -169,9 +180,16 @@ def test_product_table_schema(default: GenerateReport) -> None:
     finally:
         db.close()
     assert cols == [
-        ("id", "INTEGER"), ("email", "TEXT"), ("full_name", "TEXT"), ("workspace", "TEXT"),
-        ("role", "TEXT"), ("seats", "INTEGER"), ("created_at", "TEXT"),
-        ("last_login_at", "TEXT"), ("updated_at", "TEXT"), ("deleted_at", "TEXT"),
+        ("id", "INTEGER"),
+        ("email", "TEXT"),
+        ("full_name", "TEXT"),
+        ("workspace", "TEXT"),
+        ("role", "TEXT"),
+        ("seats", "INTEGER"),
+        ("created_at", "TEXT"),
+        ("last_login_at", "TEXT"),
+        ("updated_at", "TEXT"),
+        ("deleted_at", "TEXT"),
     ]
 
 
@@ -201,7 +219,8 @@ def test_websites_come_in_several_forms(default: GenerateReport) -> None:
     crm, _ = crm_rows(default.out_dir)
     forms = Counter(
         (w.split("://")[0] if "://" in w else "", "www." in w, w.endswith("/"))
-        for w in (r["Website"] for r in crm) if w
+        for w in (r["Website"] for r in crm)
+        if w
     )
     assert len(forms) >= 5
     assert any(not r["Website"] for r in crm)  # some accounts have none
@@ -213,8 +232,11 @@ def test_billing_names_differ_from_crm_for_a_share(default: GenerateReport) -> N
     crm, _ = crm_rows(out)
     crm_name = {truth_of[("crm", r["Id"])]: r["Name"] for r in crm}
     customers, _ = jsonl(out / "billing_customers.jsonl")
-    pairs = [(c["name"], crm_name[truth_of[("billing", c["id"])]]) for c in customers
-             if truth_of[("billing", c["id"])] in crm_name]
+    pairs = [
+        (c["name"], crm_name[truth_of[("billing", c["id"])]])
+        for c in customers
+        if truth_of[("billing", c["id"])] in crm_name
+    ]
     differ = sum(b != c for b, c in pairs)
     assert 0.25 < differ / len(pairs) < 0.8
     assert any(b == b.upper() and b != c for b, c in pairs)  # "NORTHWIND TRADING LIMITED"
@@ -230,8 +252,7 @@ def test_billing_uses_unix_seconds_minor_units_and_partial_xrefs(default: Genera
     assert all(len(c["address"]["country"]) == 2 for c in customers)
     with_xref = sum("crm_account_id" in c["metadata"] for c in customers)
     assert 0.4 < with_xref / len(customers) < 0.8
-    assert all(c["metadata"] in ({}, {"crm_account_id": c["metadata"].get("crm_account_id")})
-               for c in customers)
+    assert all(c["metadata"] in ({}, {"crm_account_id": c["metadata"].get("crm_account_id")}) for c in customers)
     per_customer = Counter(s["customer"] for s in subs)
     assert set(per_customer) == set(currency) and set(per_customer.values()) <= {1, 2}
     for s in subs:
@@ -251,8 +272,11 @@ def test_jpy_amounts_have_no_minor_unit(tmp_path: Path) -> None:
     subs, _ = jsonl(report.files["billing_subscriptions"])
 
     def monthly(currency: str) -> list[float]:
-        return [s["plan"]["amount"] / (10 if s["plan"]["interval"] == "year" else 1)
-                for s in subs if s["plan"]["currency"] == currency]
+        return [
+            s["plan"]["amount"] / (10 if s["plan"]["interval"] == "year" else 1)
+            for s in subs
+            if s["plan"]["currency"] == currency
+        ]
 
     # A pound is ~190 yen and 100 pence, so like-for-like prices in each currency's own unit
     # (whole yen, pence) are ~1.9x apart; yen written in hundredths would be ~190x.
@@ -291,8 +315,11 @@ def test_support_has_a_free_mail_share_with_and_without_org(default: GenerateRep
     placed = {t["requester"]["email"].strip().lower() for t in tickets if t["organization"]}
     placed |= {u["email"].strip().lower() for u in users(default.out_dir) if u["deleted_at"] is None}
     truth_of = owner(default.out_dir)
-    named = {(truth_of[("product", str(u["id"]))], u["full_name"].strip().lower()) for u in users(default.out_dir)
-             if u["deleted_at"] is None and u["full_name"]}
+    named = {
+        (truth_of[("product", str(u["id"]))], u["full_name"].strip().lower())
+        for u in users(default.out_dir)
+        if u["deleted_at"] is None and u["full_name"]
+    }
     for t in free:
         email = t["requester"]["email"].strip().lower()
         by_name = (truth_of[("support", str(t["id"]))], t["requester"]["name"].strip().lower()) in named
@@ -392,8 +419,7 @@ def test_hard_cases_are_what_their_tag_says(hard: GenerateReport) -> None:
     # shared_address: distinct accounts at one street and postcode
     at = defaultdict(set)
     for r in by_kind["shared_address"]:
-        at[(r["BillingStreet"], r["BillingPostalCode"].upper().replace(" ", ""))].add(
-            truth_of[("crm", r["Id"])])
+        at[(r["BillingStreet"], r["BillingPostalCode"].upper().replace(" ", ""))].add(truth_of[("crm", r["Id"])])
     assert any(len(accounts) == 2 for accounts in at.values())
 
     customers, _ = jsonl(out / "billing_customers.jsonl")
@@ -425,8 +451,7 @@ def test_hard_cases_are_what_their_tag_says(hard: GenerateReport) -> None:
     domain_owner = defaultdict(set)
     for t in tickets:
         if kind_of[("support", str(t["id"]))] == "clean":
-            domain_owner[t["requester"]["email"].split("@")[1].lower()].add(
-                truth_of[("support", str(t["id"]))])
+            domain_owner[t["requester"]["email"].split("@")[1].lower()].add(truth_of[("support", str(t["id"]))])
     contractors = [t for t in tickets if kind_of[("support", str(t["id"]))] == "contractor"]
     assert contractors and all(t["organization"] for t in contractors)
     for t in contractors:

@@ -33,40 +33,34 @@ def _with_checks(checks: dict[str, str]) -> object:
 
 RECORDS = [
     ("c_1", {"account_name": "Acme", "segment": "smb", "mrr": 10.0, "contact_email": "a@acme.io"}),
-    (
-        "c_2",
-        {"account_name": None, "segment": "enterprise", "mrr": -5.0, "contact_email": "a@acme.io"},
-    ),
+    ("c_2", {"account_name": None, "segment": "enterprise", "mrr": -5.0, "contact_email": "a@acme.io"}),
     ("c_3", {"account_name": "Beta", "segment": "gold", "mrr": None, "contact_email": None}),
-    (
-        "c_4",
-        {"account_name": "Gamma", "segment": None, "mrr": 20000.0, "contact_email": "g@gamma.io"},
-    ),
+    ("c_4", {"account_name": "Gamma", "segment": None, "mrr": 20000.0, "contact_email": "g@gamma.io"}),
 ]
 
 
 def test_each_check_kind_names_the_offending_customers() -> None:
-    product = _with_checks({
-        "mrr": "[{check: range, min: 0, max: 10000}]",
-        "segment": "[{check: accepted_values, values: [smb, mid_market, enterprise]}]",
-        "contact_email": "[{check: unique, level: warn}]",
-    })
+    product = _with_checks(
+        {
+            "mrr": "[{check: range, min: 0, max: 10000}]",
+            "segment": "[{check: accepted_values, values: [smb, mid_market, enterprise]}]",
+            "contact_email": "[{check: unique, level: warn}]",
+        }
+    )
     report = run_checks(product, RECORDS)  # type: ignore[arg-type]
     # account_name already declares not_null in the spec.
     errors = {(f.field_name, f.check): f for f in report.errors}
-    assert set(errors) == {("account_name", "not_null"), ("mrr", "range(min=0, max=10000)"),
-                           ("segment", "accepted_values(smb, mid_market, enterprise)")}
+    assert set(errors) == {
+        ("account_name", "not_null"),
+        ("mrr", "range(min=0, max=10000)"),
+        ("segment", "accepted_values(smb, mid_market, enterprise)"),
+    }
     assert errors[("account_name", "not_null")].sample == ["c_2"]
     assert errors[("mrr", "range(min=0, max=10000)")].sample == ["c_2", "c_4"]
     # null is not_null's business, not accepted_values'
     assert errors[("segment", "accepted_values(smb, mid_market, enterprise)")].sample == ["c_3"]
     (warn,) = report.warnings
-    assert (warn.field_name, warn.check, warn.failing, warn.sample) == (
-        "contact_email",
-        "unique",
-        2,
-        ["c_1", "c_2"],
-    )
+    assert (warn.field_name, warn.check, warn.failing, warn.sample) == ("contact_email", "unique", 2, ["c_1", "c_2"])
     assert report.records == 4 and report.checked == 4
 
 
@@ -86,16 +80,12 @@ def test_range_rejects_values_that_are_not_numbers() -> None:
     assert [f.sample for f in report.errors] == [["c_1"]]
 
 
-def _demo_with_checks(
-    built_demo: BuiltDemo, tmp_path: Path, checks: dict[str, str]
-) -> tuple[Path, Store]:
+def _demo_with_checks(built_demo: BuiltDemo, tmp_path: Path, checks: dict[str, str]) -> tuple[Path, Store]:
     d = tmp_path / "demo"
     shutil.copytree(built_demo.dir, d)
     text = (d / "product.yaml").read_text()
     for name, yaml_checks in checks.items():
-        text = text.replace(
-            f"  {name}:\n    type:", f"  {name}:\n    checks: {yaml_checks}\n    type:", 1
-        )
+        text = text.replace(f"  {name}:\n    type:", f"  {name}:\n    checks: {yaml_checks}\n    type:", 1)
     (d / "product.yaml").write_text(text)
     return d, Store.open(f"sqlite:///{d}/store.db")
 
@@ -113,20 +103,14 @@ def test_an_error_level_failure_blocks_the_publish_and_keeps_the_previous_snapsh
     with pytest.raises(QualityGateFailed) as exc:
         build(load_spec(d / "product.yaml"), store, skip_sync=True, as_of=AS_OF)
     (failure,) = exc.value.failures
-    assert (failure.field_name, failure.check, failure.level) == (
-        "open_tickets",
-        "range(max=0)",
-        "error",
-    )
+    assert (failure.field_name, failure.check, failure.level) == ("open_tickets", "range(max=0)", "error")
     assert failure.failing == len(offending)
     assert failure.sample == offending[:5]
     assert store.current_snapshot() == before  # still served
     assert dict(store.snapshot_rows(before.version)).keys() == served.keys()
 
 
-def test_warn_level_failures_publish_and_are_reported(
-    built_demo: BuiltDemo, tmp_path: Path
-) -> None:
+def test_warn_level_failures_publish_and_are_reported(built_demo: BuiltDemo, tmp_path: Path) -> None:
     d, store = _demo_with_checks(built_demo, tmp_path, {"csat": "[{check: not_null, level: warn}]"})
     before = store.current_snapshot()
     report = build(load_spec(d / "product.yaml"), store, skip_sync=True, as_of=AS_OF)
@@ -141,10 +125,9 @@ def test_warn_level_failures_publish_and_are_reported(
 
 
 def test_freshness_judges_each_feeding_source_against_the_as_of() -> None:
-    product = _with_checks({
-        "mrr": "[{check: freshness, max_age: 24h}]",
-        "segment": "[{check: freshness, max_age: 1h, level: warn}]",
-    })
+    product = _with_checks(
+        {"mrr": "[{check: freshness, max_age: 24h}]", "segment": "[{check: freshness, max_age: 1h, level: warn}]"}
+    )
     newest = {("billing", None): AS_OF - dt.timedelta(hours=30), ("crm", None): AS_OF - dt.timedelta(minutes=5)}
     ok = [r for r in RECORDS if r[1]["account_name"] is not None]
     report = run_checks(product, ok, newest=newest, as_of=AS_OF)  # type: ignore[arg-type]

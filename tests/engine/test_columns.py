@@ -68,9 +68,15 @@ def test_unreadable_timestamp_is_explained() -> None:
         parse_timestamp("yesterday")
 
 
-@given(st.datetimes(min_value=dt.datetime(1971, 1, 1), max_value=dt.datetime(2100, 1, 1),
-                    timezones=st.sampled_from([UTC, dt.timezone(dt.timedelta(hours=5, minutes=30)),
-                                               dt.timezone(dt.timedelta(hours=-8))])))
+@given(
+    st.datetimes(
+        min_value=dt.datetime(1971, 1, 1),
+        max_value=dt.datetime(2100, 1, 1),
+        timezones=st.sampled_from(
+            [UTC, dt.timezone(dt.timedelta(hours=5, minutes=30)), dt.timezone(dt.timedelta(hours=-8))]
+        ),
+    )
+)
 def test_iso_round_trip_keeps_the_instant(ts: dt.datetime) -> None:
     assert parse_timestamp(ts.isoformat()) == ts
 
@@ -115,17 +121,27 @@ def test_missing_values_are_null(reader: ColumnReader) -> None:
 
 
 AMOUNTS = "subscriptions.data[].items.data[].price.unit_amount"
-LIST_SPEC = SPEC.replace("      active: boolean\n", "      active: boolean\n"
-                         f"      unit_amounts: {{from: '{AMOUNTS}', type: integer}}\n"
-                         "      domains: {from: 'organization.domain_names[]', type: string}\n")
+LIST_SPEC = SPEC.replace(
+    "      active: boolean\n",
+    "      active: boolean\n"
+    f"      unit_amounts: {{from: '{AMOUNTS}', type: integer}}\n"
+    "      domains: {from: 'organization.domain_names[]', type: string}\n",
+)
 
 
 def test_a_list_path_reads_every_element() -> None:
     spec = load_spec_text(LIST_SPEC)
     reader = ColumnReader("billing", spec.model.sources["billing"], spec.model)
-    payload = {"id": "c1", "subscriptions": {"data": [
-        {"items": {"data": [{"price": {"unit_amount": 900}}, {"price": {"unit_amount": "100"}}]}},
-        {"items": {"data": [{"price": {}}]}}]}, "organization": {"domain_names": ["acme.com", "acme.io"]}}
+    payload = {
+        "id": "c1",
+        "subscriptions": {
+            "data": [
+                {"items": {"data": [{"price": {"unit_amount": 900}}, {"price": {"unit_amount": "100"}}]}},
+                {"items": {"data": [{"price": {}}]}},
+            ]
+        },
+        "organization": {"domain_names": ["acme.com", "acme.io"]},
+    }
     out = reader.read(payload)
     assert out["unit_amounts"] == [900, 100]
     assert out["domains"] == ["acme.com", "acme.io"]
@@ -174,5 +190,6 @@ def test_a_format_on_a_column_that_is_no_date_is_refused() -> None:
     from c360.spec.validate import SpecError
 
     with pytest.raises(SpecError, match="'format' belongs to a date or timestamp column"):
-        load_spec_text(PERSON_SPEC.replace('born: {type: date, format: "%d/%m/%Y"}',
-                                           'born: {type: string, format: "%d/%m/%Y"}'))
+        load_spec_text(
+            PERSON_SPEC.replace('born: {type: date, format: "%d/%m/%Y"}', 'born: {type: string, format: "%d/%m/%Y"}')
+        )

@@ -56,8 +56,13 @@ def frames() -> dict[str, SourceFrame]:
 def test_fields_combine_sources_without_multiplying_rows() -> None:
     spec = load_spec_text(SPEC).model
     rows = dict(materialise(spec, frames(), ["c_a", "c_b", "c_c"], T0))
-    assert rows["c_a"] == {"customer_id": "c_a", "account_name": "New Name", "open_tickets": 2,
-                           "recent": True, "label": "New Name (3)"}
+    assert rows["c_a"] == {
+        "customer_id": "c_a",
+        "account_name": "New Name",
+        "open_tickets": 2,
+        "recent": True,
+        "label": "New Name (3)",
+    }
     assert rows["c_b"]["open_tickets"] == 0 and rows["c_b"]["recent"] is False
     assert rows["c_c"]["account_name"] == "unknown"
 
@@ -71,9 +76,10 @@ def test_now_is_bound_to_the_build_time() -> None:
 
 
 def test_an_aggregate_over_two_sources_is_refused() -> None:
-    text = SPEC.replace("expr: \"crm.name || ' (' || cast(count(tickets.id) as varchar) || ')'\"",
-                        "expr: \"cast(count(crm.id) + count(tickets.id) as varchar)\"") \
-        .replace("count(crm.id) + count(tickets.id)", "sum(crm.id || tickets.id)")
+    text = SPEC.replace(
+        "expr: \"crm.name || ' (' || cast(count(tickets.id) as varchar) || ')'\"",
+        'expr: "cast(count(crm.id) + count(tickets.id) as varchar)"',
+    ).replace("count(crm.id) + count(tickets.id)", "sum(crm.id || tickets.id)")
     spec = load_spec_text(text).model
     with pytest.raises(ExpressionError, match="reads several sources"):
         compile_plan(spec, T0)

@@ -83,23 +83,33 @@ def test_clean(value: str, options: dict[str, object], expected: str) -> None:
 
 def test_hygiene_runs_before_the_vocabulary_and_for_every_value() -> None:
     r = reader(name=", trim: true, collapse_spaces: true")
-    out = r.read({"Id": " a1 ", "Name": "  Acme   Widgets ", "Email": " Jane@ACME.com ",
-                  "Tier": "  tier    1 ", "Seats": " 3 ", "Created": "2026-01-01T00:00:00Z"})
+    out = r.read(
+        {
+            "Id": " a1 ",
+            "Name": "  Acme   Widgets ",
+            "Email": " Jane@ACME.com ",
+            "Tier": "  tier    1 ",
+            "Seats": " 3 ",
+            "Created": "2026-01-01T00:00:00Z",
+        }
+    )
     assert out["Id"] == "a1" and out["Name"] == "Acme Widgets" and out["Email"] == "jane@acme.com"
     assert out["Tier"] == "smb"  # "  tier    1 " -> "Tier 1" -> smb
     assert out["Seats"] == 3
 
 
 def test_a_column_without_hygiene_keeps_its_value_as_sent() -> None:
-    out = reader().read({"Id": "a1", "Name": "  Acme   Widgets ", "Email": None, "Tier": None,
-                         "Seats": None, "Created": None})
+    out = reader().read(
+        {"Id": "a1", "Name": "  Acme   Widgets ", "Email": None, "Tier": None, "Seats": None, "Created": None}
+    )
     assert out["Name"] == "  Acme   Widgets "
 
 
 def test_hygiene_applies_to_each_element_of_a_list_path() -> None:
-    text = spec_text().replace("      Seats: {type: integer}\n",
-                               "      Seats: {type: integer}\n"
-                               "      Tags: {type: string, from: \"tags[].name\", trim: true, case: lower}\n")
+    text = spec_text().replace(
+        "      Seats: {type: integer}\n",
+        '      Seats: {type: integer}\n      Tags: {type: string, from: "tags[].name", trim: true, case: lower}\n',
+    )
     spec = load_spec_text(text)
     r = ColumnReader("crm", spec.model.sources["crm"], spec.model)
     out = r.read({"Id": "a1", "tags": [{"name": " VIP "}, {"name": "Churn Risk"}]})
@@ -146,8 +156,7 @@ def write(d: Path, rows: list[str], **kw: str) -> Path:
 ROWS = [f"a{i},Company {i},c{i}@x{i}.com,Tier 1,{i},2026-01-{i:02d}T00:00:00Z" for i in range(1, 20)]
 
 
-def test_a_build_quarantines_the_record_naming_each_bad_column_with_key_value_and_expectation(
-        tmp_path: Path) -> None:
+def test_a_build_quarantines_the_record_naming_each_bad_column_with_key_value_and_expectation(tmp_path: Path) -> None:
     rows = [*ROWS, "a20,  Bad   Co ,X@BAD.COM , tier   3 ,lots,not a date"]
     spec = write(tmp_path, rows, name=", trim: true, collapse_spaces: true")
     store = Store.open(f"sqlite:///{tmp_path}/store.db")
@@ -155,8 +164,10 @@ def test_a_build_quarantines_the_record_naming_each_bad_column_with_key_value_an
     assert report.version is not None and report.quarantined["crm"] == 1
     [q] = [q for q in store.quarantined() if q["source"] == "crm"]
     assert q["location"] == "crm:a20"
-    assert q["reason"] == ("column 'Seats': expected a number, found 'lots'; column 'Created': expected an "
-                           "ISO-8601 timestamp or Unix seconds, found 'not a date'")
+    assert q["reason"] == (
+        "column 'Seats': expected a number, found 'lots'; column 'Created': expected an "
+        "ISO-8601 timestamp or Unix seconds, found 'not a date'"
+    )
     published = [json.loads(d) for _, d in store.snapshot_rows(report.version)]
     assert len(published) == 19 and {p["tier"] for p in published} == {"smb"}
 
@@ -193,8 +204,9 @@ def issues(text: str) -> list[str]:
 
 def test_an_unknown_case_is_located_with_the_choices() -> None:
     [issue] = issues(spec_text(name=", case: sideways"))
-    assert issue.startswith("product.yaml:14: sources.crm.columns.Name.case: 'sideways' is not valid; "
-                            "expected one of: lower, upper, title")
+    assert issue.startswith(
+        "product.yaml:14: sources.crm.columns.Name.case: 'sideways' is not valid; expected one of: lower, upper, title"
+    )
 
 
 def test_hygiene_on_a_column_that_is_not_text_is_located() -> None:

@@ -119,8 +119,12 @@ def test_an_inserted_row_is_caught(store: Store) -> None:
     with store.engine.begin() as conn:
         for seq in range(10, 5, -1):
             conn.execute(text("UPDATE audit_log SET seq = seq + 1 WHERE seq = :s"), {"s": seq})
-        conn.execute(text("INSERT INTO audit_log (seq, at, kind, actor, subject, detail, prev_hash, hash) "
-                          "SELECT 6, at, kind, actor, subject, detail, prev_hash, hash FROM audit_log WHERE seq = 2"))
+        conn.execute(
+            text(
+                "INSERT INTO audit_log (seq, at, kind, actor, subject, detail, prev_hash, hash) "
+                "SELECT 6, at, kind, actor, subject, detail, prev_hash, hash FROM audit_log WHERE seq = 2"
+            )
+        )
         conn.execute(text("UPDATE audit_head SET seq = 11"))
     problem = audit.verify(store).problem
     assert problem is not None and (problem.seq, problem.kind) == (6, "inserted")
@@ -128,8 +132,11 @@ def test_an_inserted_row_is_caught(store: Store) -> None:
 
 def test_a_forged_row_at_the_end_is_caught(store: Store) -> None:
     fill(store, 3)
-    _exec(store, "INSERT INTO audit_log (seq, at, kind, actor, subject, detail, prev_hash, hash) "
-                 "SELECT 4, at, kind, actor, subject, detail, hash, hash FROM audit_log WHERE seq = 3")
+    _exec(
+        store,
+        "INSERT INTO audit_log (seq, at, kind, actor, subject, detail, prev_hash, hash) "
+        "SELECT 4, at, kind, actor, subject, detail, hash, hash FROM audit_log WHERE seq = 3",
+    )
     problem = audit.verify(store).problem
     assert problem is not None and (problem.seq, problem.kind) == (4, "inserted")
 

@@ -38,9 +38,7 @@ def _odcs_validator() -> Any:
 
     import jsonschema
 
-    schema = (
-        files("open_data_contract_standard").joinpath("schema.json").read_text(encoding="utf-8")
-    )
+    schema = files("open_data_contract_standard").joinpath("schema.json").read_text(encoding="utf-8")
     return jsonschema.Draft201909Validator(json.loads(schema))
 
 
@@ -58,9 +56,7 @@ def test_odcs_documents_validate_against_the_standards_schema() -> None:
     assert props["customer_id"]["primaryKey"] is True
     assert props["billing_contact_email"]["classification"] == "restricted"
     assert props["account_name"]["transformSourceObjects"] == ["billing.name", "crm.Name"]
-    assert {
-        p["customProperties"][0]["value"] for p in props.values() if "customProperties" in p
-    } == {"GBP", "ratio"}
+    assert {p["customProperties"][0]["value"] for p in props.values() if "customProperties" in p} == {"GBP", "ratio"}
     latency = [s for s in doc["slaProperties"] if s["property"] == "latency"]
     assert {(s["value"], s["element"]) for s in latency} >= {(15, "open_tickets,csat,last_login")}
 
@@ -74,11 +70,7 @@ def test_a_consumer_view_holds_only_its_grants_masks_and_checks(tmp_path: Path) 
     )
     product = load_spec_text(text, base.path).model
     doc = odcs_document(product, "support")
-    assert [p["name"] for p in doc["schema"][0]["properties"]] == [
-        "customer_id",
-        "account_name",
-        "segment",
-    ]
+    assert [p["name"] for p in doc["schema"][0]["properties"]] == ["customer_id", "account_name", "segment"]
     assert [r["role"] for r in doc["roles"]] == ["support"]
     finance = {p["name"]: p for p in odcs_document(product, "finance")["schema"][0]["properties"]}
     assert {"property": "mask", "value": "email"} in finance["contact_email"]["customProperties"]
@@ -96,7 +88,8 @@ def test_export_writes_the_product_and_every_view(tmp_path: Path) -> None:
     product = load_spec(DEMO_SPEC).model
     written = export(product, tmp_path / "odcs", "odcs")
     assert sorted(p.name for p in written) == sorted(
-        ["customer_360.odcs.yaml", *(f"customer_360.{c}.odcs.yaml" for c in product.consumers)])
+        ["customer_360.odcs.yaml", *(f"customer_360.{c}.odcs.yaml" for c in product.consumers)]
+    )
     for path in written:
         assert OpenDataContractStandard.from_file(str(path)).version == "1.0.0"
     schemas = export(product, tmp_path / "js", "jsonschema")
@@ -114,9 +107,7 @@ def test_json_schema_accepts_the_records_served_and_rejects_others(built_demo: B
     for consumer in product.consumers:
         schema = consumer_json_schema(product, consumer)
         jsonschema.Draft202012Validator.check_schema(schema)
-        validator = jsonschema.Draft202012Validator(
-            schema, format_checker=jsonschema.FormatChecker()
-        )
+        validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
         fields = list(effective_grants(product, consumer))
         for r in records:
             view = {f: r[f] for f in fields}
@@ -163,17 +154,15 @@ def test_apply_records_versions_with_approval_and_refuses_bad_steps(store: Store
 
     plan = apply(store, breaking.model, breaking.text, "bob")
     assert plan.breaking and [c.kind for c in plan.changes] == ["type_changed"]
-    assert [(v.version, v.applied_by) for v in history(store)] == [
-        ("1.0.0", "alice"),
-        ("2.0.0", "bob"),
-    ]
+    assert [(v.version, v.applied_by) for v in history(store)] == [("1.0.0", "alice"), ("2.0.0", "bob")]
     assert published(store) is not None and published(store).version == "2.0.0"  # type: ignore[union-attr]
     approved = approved_plans(store)
     assert approved["2.0.0"]["approved_by"] == "bob"
     assert approved["2.0.0"]["plan"]["changes"][0]["affected"][0]["consumer"] == "finance"
     with store.engine.connect() as conn:
-        rows = conn.execute(select(audit_log.c.detail).where(audit_log.c.kind == "spec_apply")
-                            .order_by(audit_log.c.seq)).all()
+        rows = conn.execute(
+            select(audit_log.c.detail).where(audit_log.c.kind == "spec_apply").order_by(audit_log.c.seq)
+        ).all()
     details = [loads(d) for (d,) in rows]
     approvals = [(d["version"], d["approved_by"]) for d in details]
     assert approvals == [("1.0.0", "alice"), ("2.0.0", "bob")]
@@ -194,8 +183,5 @@ def test_apply_approves_a_version_a_build_already_recorded(store: Store) -> None
     apply(store, v1.model, v1.text, "alice")
     assert [(v.version, v.applied_by) for v in history(store)] == [("1.0.0", "alice")]
     other = load_spec_text(v1.text.replace("Legal name from the CRM", "Legal name"), v1.path)
-    with pytest.raises(
-        C360Error,
-        match=r"the spec changed but its version is still 1\.0\.0; set version to 1\.0\.1",
-    ):
+    with pytest.raises(C360Error, match=r"the spec changed but its version is still 1\.0\.0; set version to 1\.0\.1"):
         apply(store, other.model, other.text, "bob")

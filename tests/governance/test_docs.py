@@ -67,12 +67,12 @@ def _site(tmp_path: Path) -> tuple[Site, Path]:
     v2 = load_spec_text(text, v2.path)
     apply(store, v2.model, v2.text, "bob")
     approved = approved_plans(store)
-    history = [VersionEntry(v.version, v.applied_at, v.applied_by, plan, approved.get(v.version))
-               for v, plan in changelog(store)]
+    history = [
+        VersionEntry(v.version, v.applied_at, v.applied_by, plan, approved.get(v.version))
+        for v, plan in changelog(store)
+    ]
     built = dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC)
-    statuses = compliance(
-        v2.model, built_at=built, sync_times={}, now=built + dt.timedelta(hours=1)
-    )
+    statuses = compliance(v2.model, built_at=built, sync_times={}, now=built + dt.timedelta(hours=1))
     site = Site(v2.model, history, statuses)
     return site, write_site(site, tmp_path / "site")
 
@@ -90,11 +90,7 @@ def test_the_site_documents_the_product_its_fields_and_their_lineage(tmp_path: P
     assert list(fields) == site.product.field_names
     _, type_, unit, definition, pii, lineage, _ = fields["mrr"]
     assert (type_, unit, definition, pii) == ("decimal", "GBP", "Monthly recurring revenue", "")
-    assert (
-        "billing.amount" in lineage
-        and "billing.status" in lineage
-        and "jsonl billing.jsonl" in lineage
-    )
+    assert "billing.amount" in lineage and "billing.status" in lineage and "jsonl billing.jsonl" in lineage
     assert "sum(billing.amount) filter (where billing.status = 'active')" in lineage
     assert fields["contact_email"][4] == "PII"
     assert fields["account_name"][6] == "not null"
@@ -108,11 +104,8 @@ def test_the_site_shows_history_access_and_subscriptions(tmp_path: Path) -> None
     page = Tables()
     page.feed(index.read_text())
     assert "2.0.0" in page.headings and "1.0.0" in page.headings
-    assert any(i.startswith("breaking") and "'contact_email' now masked (email) for 'finance'" in i
-               for i in page.items)
-    assert any(
-        i.startswith("safe") and "description of 'contact_email' changed" in i for i in page.items
-    )
+    assert any(i.startswith("breaking") and "'contact_email' now masked (email) for 'finance'" in i for i in page.items)
+    assert any(i.startswith("safe") and "description of 'contact_email' changed" in i for i in page.items)
     matrix = page.tables[3]
     assert matrix[0] == ["field", "finance", "support"]
     cells = {row[0]: row[1:] for row in matrix[1:]}
@@ -129,9 +122,7 @@ def test_history_says_when_a_version_was_only_recorded_by_a_build(tmp_path: Path
     store = Store.open(f"sqlite:///{tmp_path}/store.db")
     v1 = load_spec(GOLDEN / "mask_added" / "old.yaml")
     store.record_spec(v1.model.product, v1.model.version, v1.text)
-    history = [
-        VersionEntry(v.version, v.applied_at, v.applied_by, plan) for v, plan in changelog(store)
-    ]
+    history = [VersionEntry(v.version, v.applied_at, v.applied_by, plan) for v, plan in changelog(store)]
     html = render(Site(v1.model, history))
     assert "recorded by a build, not approved" in html and "First recorded version." in html
     assert "not measured" in html

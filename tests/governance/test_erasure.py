@@ -109,8 +109,9 @@ class Case:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def case(request: pytest.FixtureRequest, built_demo: BuiltDemo, tmp_path: Path,
-         monkeypatch: pytest.MonkeyPatch) -> Iterator[Case]:
+def case(
+    request: pytest.FixtureRequest, built_demo: BuiltDemo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Case]:
     """A private copy of the built demo on each store, with erasure consumers in its spec."""
     d = tmp_path / "demo"
     shutil.copytree(built_demo.dir, d, ignore=shutil.ignore_patterns("pg.yaml"))
@@ -170,8 +171,9 @@ def dump(store: Store) -> dict[str, list[tuple[Any, ...]]]:
     with store.engine.connect() as conn:
         for table in sorted(inspect(conn).get_table_names()):
             rows = conn.execute(text(f'SELECT * FROM "{table}"')).all()
-            out[table] = sorted((tuple(bytes(v) if isinstance(v, memoryview) else v for v in r) for r in rows),
-                                key=repr)
+            out[table] = sorted(
+                (tuple(bytes(v) if isinstance(v, memoryview) else v for v in r) for r in rows), key=repr
+            )
     return out
 
 
@@ -226,8 +228,17 @@ def test_dry_run_shows_every_change_and_changes_nothing(case: Case) -> None:
 def test_a_person_is_removed_from_their_account(case: Case) -> None:
     store, spec = case.store, case.spec
     person = pick_person(store, spec)
-    cid = str(next(iter(store.engine.connect().execute(select(identity_map.c.customer_id).where(
-        identity_map.c.source == person.keys[0][0], identity_map.c.key == person.keys[0][1])))).customer_id)
+    cid = str(
+        next(
+            iter(
+                store.engine.connect().execute(
+                    select(identity_map.c.customer_id).where(
+                        identity_map.c.source == person.keys[0][0], identity_map.c.key == person.keys[0][1]
+                    )
+                )
+            )
+        ).customer_id
+    )
     version = store.current_version()
     assert version is not None
     record_before = jsonutil.loads(dict(store.snapshot_rows(version))[cid])
@@ -420,8 +431,7 @@ def test_post_erasures_needs_the_erasure_right(case: Case) -> None:
     assert client.post("/v1/erasures", json=body).status_code == 401
     denied = client.post("/v1/erasures", json=body, headers={"Authorization": f"Bearer {marketing}"})
     assert denied.status_code == 403 and denied.json()["error"]["code"] == "forbidden"
-    dry = client.post("/v1/erasures", json={**body, "dry_run": True},
-                      headers={"Authorization": f"Bearer {finance}"})
+    dry = client.post("/v1/erasures", json={**body, "dry_run": True}, headers={"Authorization": f"Bearer {finance}"})
     assert dry.status_code == 200 and dry.json()["committed"] is False
     # Only the erasure right: counts, never which records (that is the DPO's).
     assert "changes" not in dry.json() and set(dry.json()["records_by_source"]) >= {s for s, _ in person.keys}

@@ -18,16 +18,7 @@ from c360.governance.suppression import ERASED, Keys
 from c360.pipeline.build import build
 from c360.store import Store
 from c360.store.schema import identity_map, staged_records
-from tests.governance.test_erasure import (  # noqa: F401
-    AS_OF,
-    Case,
-    Person,
-    case,
-    dump,
-    pg_demo_template,
-    pick_person,
-    residue,
-)
+from tests.governance.test_erasure import AS_OF, Case, Person, case, dump, pg_demo_template, pick_person, residue  # noqa: F401
 
 KEYS = Keys(b"s" * 32, b"n" * 32)
 
@@ -37,8 +28,9 @@ KEYS = Keys(b"s" * 32, b"n" * 32)
 
 def payload(store: Store, source: str, key: str) -> dict[str, Any]:
     with store.engine.connect() as conn:
-        raw = conn.execute(select(staged_records.c.payload).where(
-            staged_records.c.source == source, staged_records.c.key == key)).scalar_one()
+        raw = conn.execute(
+            select(staged_records.c.payload).where(staged_records.c.source == source, staged_records.c.key == key)
+        ).scalar_one()
     return jsonutil.loads(raw)  # type: ignore[no-any-return]
 
 
@@ -60,21 +52,30 @@ def written_forms(phone: str) -> list[str]:
 
 
 def another_ticket(
-    case: Case, person: Person, not_of: str | None = None  # noqa: F811
+    case: Case,  # noqa: F811
+    person: Person,
+    not_of: str | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """A support ticket of someone else (and of another customer than ``not_of``), as its source
     file holds it."""
     with case.store.engine.connect() as conn:
-        owners = dict(conn.execute(select(identity_map.c.key, identity_map.c.customer_id).where(
-            identity_map.c.source == "support")).all())
+        owners = dict(
+            conn.execute(
+                select(identity_map.c.key, identity_map.c.customer_id).where(identity_map.c.source == "support")
+            ).all()
+        )
     for line in (case.dir / "support_tickets.jsonl").read_text().splitlines():
         try:
             t = json.loads(line)
         except ValueError:
             continue
         key, requester = str(t["id"]), t.get("requester") or {}
-        if (("support", key) not in person.keys and (requester.get("email") or "").lower() != person.email
-                and key in owners and owners[key] != not_of):
+        if (
+            ("support", key) not in person.keys
+            and (requester.get("email") or "").lower() != person.email
+            and key in owners
+            and owners[key] != not_of
+        ):
             return key, t
     raise AssertionError("no other ticket")
 
@@ -94,10 +95,14 @@ def rewrite_ticket(path: Path, ticket: dict[str, Any]) -> None:
 def note_about(person: Person, phone: str) -> tuple[str, str]:
     """Free text naming the person's email and phone, and what is left after the scrub."""
     v1, v2, v3 = written_forms(phone)
-    note = (f"Please copy {person.email.upper()} and call her on {v1} or {v2}; tel. {v3}. "
-            "Our ops desk is ops@example.org, ticket 4711.")
-    left = (f"Please copy {ERASED} and call her on {ERASED} or {ERASED}; tel. {ERASED}. "
-            "Our ops desk is ops@example.org, ticket 4711.")
+    note = (
+        f"Please copy {person.email.upper()} and call her on {v1} or {v2}; tel. {v3}. "
+        "Our ops desk is ops@example.org, ticket 4711."
+    )
+    left = (
+        f"Please copy {ERASED} and call her on {ERASED} or {ERASED}; tel. {ERASED}. "
+        "Our ops desk is ops@example.org, ticket 4711."
+    )
     return note, left
 
 
@@ -121,7 +126,8 @@ def test_an_anonymised_ticket_keeps_no_support_desk_id_of_the_person(case: Case)
     assert residue(store, needles)  # the scan finds the requester id before the erasure
     # Tickets the desk filed under another address of the same user keep it: they are not found.
     others = [
-        row.key for row in store.staged("support")
+        row.key
+        for row in store.staged("support")
         if ("support", row.key) not in person.keys and str(get_path(row.payload, "requester.id")) in ids
     ]
     result = erase(store, spec, SubjectRef(email=person.email), reason="Art. 17 request")
@@ -177,14 +183,19 @@ def test_free_text_of_another_persons_ticket_is_scrubbed_and_stays_scrubbed(case
 def test_erasing_a_customer_scrubs_their_emails_from_other_customers_tickets(case: Case) -> None:  # noqa: F811
     store, spec = case.store, case.spec
     person = pick_person(store, spec)
-    cid = next(r.customer_id for r in erase(store, spec, SubjectRef(email=person.email), reason="r",
-                                            dry_run=True).plan.records if r.customer_id)
+    cid = next(
+        r.customer_id
+        for r in erase(store, spec, SubjectRef(email=person.email), reason="r", dry_run=True).plan.records
+        if r.customer_id
+    )
     key, _ = another_ticket(case, person, not_of=cid)
     body = {**payload(store, "support", key), "description": f"see {person.email} for the contract"}
     with store.engine.begin() as conn:
-        conn.execute(update(staged_records)
-                     .where(staged_records.c.source == "support", staged_records.c.key == key)
-                     .values(payload=jsonutil.dumps(body), content_hash=jsonutil.content_hash(body)))
+        conn.execute(
+            update(staged_records)
+            .where(staged_records.c.source == "support", staged_records.c.key == key)
+            .values(payload=jsonutil.dumps(body), content_hash=jsonutil.content_hash(body))
+        )
     result = erase(store, spec, SubjectRef(customer_id=str(cid)), reason="Art. 17 request")
     assert result.plan.scope == "customer"
     assert payload(store, "support", key)["description"] == f"see {ERASED} for the contract"
@@ -198,9 +209,11 @@ def test_the_scrub_rolls_back_with_the_erasure(case: Case) -> None:  # noqa: F81
     key, _ = another_ticket(case, person)
     body = {**payload(store, "support", key), "description": f"cc {person.email}"}
     with store.engine.begin() as conn:
-        conn.execute(update(staged_records)
-                     .where(staged_records.c.source == "support", staged_records.c.key == key)
-                     .values(payload=jsonutil.dumps(body), content_hash=jsonutil.content_hash(body)))
+        conn.execute(
+            update(staged_records)
+            .where(staged_records.c.source == "support", staged_records.c.key == key)
+            .values(payload=jsonutil.dumps(body), content_hash=jsonutil.content_hash(body))
+        )
     before = dump(store)
 
     def fail(at: str) -> None:
@@ -249,8 +262,15 @@ def test_a_phone_is_found_in_its_common_written_forms(stored: str, written: str)
 
 @pytest.mark.parametrize(
     "written",
-    ["303 555 8211", "9328211 0", "2025-02-19 06:00", "2025-02-19T06:00:27Z", "932 8211", "30393282110",
-     "503.932.8211"],
+    [
+        "303 555 8211",
+        "9328211 0",
+        "2025-02-19 06:00",
+        "2025-02-19T06:00:27Z",
+        "932 8211",
+        "30393282110",
+        "503.932.8211",
+    ],
 )
 def test_other_numbers_are_left_alone(written: str) -> None:
     digests = KEYS.phone_digests("303.932.8211")

@@ -28,14 +28,19 @@ def check(doc: dict[str, Any]) -> None:
     jsonschema.validators.validator_for(schema)(schema).validate(doc)
 
 
-@pytest.mark.parametrize(("url", "expected"), [
-    ("postgresql://c360:secret@db.internal:6543/c360", {"type": "postgresql", "host": "db.internal", "port": 6543,
-                                                        "database": "c360", "schema": "public"}),
-    ("postgresql+psycopg://db/c360", {"type": "postgresql", "host": "db", "port": 5432, "database": "c360"}),
-    ("sqlite:////srv/c360/store.db", {"type": "custom", "database": "/srv/c360/store.db"}),
-    ("sqlite:///rel/store.db", {"type": "custom", "database": "rel/store.db"}),
-    ("duckdb:////srv/c360/store.duckdb", {"type": "duckdb", "database": "/srv/c360/store.duckdb"}),
-])
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (
+            "postgresql://c360:secret@db.internal:6543/c360",
+            {"type": "postgresql", "host": "db.internal", "port": 6543, "database": "c360", "schema": "public"},
+        ),
+        ("postgresql+psycopg://db/c360", {"type": "postgresql", "host": "db", "port": 5432, "database": "c360"}),
+        ("sqlite:////srv/c360/store.db", {"type": "custom", "database": "/srv/c360/store.db"}),
+        ("sqlite:///rel/store.db", {"type": "custom", "database": "rel/store.db"}),
+        ("duckdb:////srv/c360/store.duckdb", {"type": "duckdb", "database": "/srv/c360/store.duckdb"}),
+    ],
+)
 def test_servers_block_per_store(url: str, expected: dict[str, Any]) -> None:
     product = load_spec(EXAMPLE).model
     doc = odcs_document(product, store_url=url)

@@ -39,47 +39,58 @@ def _client() -> None:
 
 def parse_event(data: dict[str, Any]) -> Any:
     """Rebuild a run event from its JSON with the client's models; their validators check it."""
-    from openlineage.client.event_v2 import (
-        InputDataset,
-        Job,
-        OutputDataset,
-        Run,
-        RunEvent,
-        RunState,
-    )
+    from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
     from openlineage.client.facet_v2 import column_lineage_dataset as cl
     from openlineage.client.facet_v2 import error_message_run, schema_dataset
 
     def schema(f: dict[str, Any]) -> Any:
-        return schema_dataset.SchemaDatasetFacet(fields=[
-            schema_dataset.SchemaDatasetFacetFields(name=x["name"], type=x.get("type"),
-                                                    description=x.get("description"),
-                                                    ordinal_position=x.get("ordinal_position"))
-            for x in f["fields"]])
+        return schema_dataset.SchemaDatasetFacet(
+            fields=[
+                schema_dataset.SchemaDatasetFacetFields(
+                    name=x["name"],
+                    type=x.get("type"),
+                    description=x.get("description"),
+                    ordinal_position=x.get("ordinal_position"),
+                )
+                for x in f["fields"]
+            ]
+        )
 
     def lineage(f: dict[str, Any]) -> Any:
-        return cl.ColumnLineageDatasetFacet(fields={
-            name: cl.Fields(
-                inputFields=[cl.InputField(i["namespace"], i["name"], i["field"], transformations=[
-                    cl.Transformation(type=t["type"], subtype=t.get("subtype"))
-                    for t in i.get("transformations", [])]) for i in v["inputFields"]],
-                transformationDescription=v.get("transformationDescription"))
-            for name, v in f["fields"].items()})
+        return cl.ColumnLineageDatasetFacet(
+            fields={
+                name: cl.Fields(
+                    inputFields=[
+                        cl.InputField(
+                            i["namespace"],
+                            i["name"],
+                            i["field"],
+                            transformations=[
+                                cl.Transformation(type=t["type"], subtype=t.get("subtype"))
+                                for t in i.get("transformations", [])
+                            ],
+                        )
+                        for i in v["inputFields"]
+                    ],
+                    transformationDescription=v.get("transformationDescription"),
+                )
+                for name, v in f["fields"].items()
+            }
+        )
 
     run_facets: dict[str, Any] = {}
     if "errorMessage" in data["run"].get("facets", {}):
         e = data["run"]["facets"]["errorMessage"]
         run_facets["errorMessage"] = error_message_run.ErrorMessageRunFacet(
-            message=e["message"], programmingLanguage=e["programmingLanguage"])
+            message=e["message"], programmingLanguage=e["programmingLanguage"]
+        )
     return RunEvent(
         eventType=RunState(data["eventType"]),
         eventTime=data["eventTime"],
         run=Run(runId=data["run"]["runId"], facets=run_facets),
         job=Job(namespace=data["job"]["namespace"], name=data["job"]["name"]),
         inputs=[
-            InputDataset(
-                i["namespace"], i["name"], facets={"schema": schema(i["facets"]["schema"])}
-            )
+            InputDataset(i["namespace"], i["name"], facets={"schema": schema(i["facets"]["schema"])})
             for i in data["inputs"]
         ],
         outputs=[
@@ -122,10 +133,13 @@ def test_column_lineage_of_a_field_combining_several_sources() -> None:
     fields = data["outputs"][0]["facets"]["columnLineage"]["fields"]
     inputs = {(i["namespace"], i["name"], i["field"]) for i in fields["account_name"]["inputFields"]}
     here = DEMO_SPEC.parent.resolve()
-    assert inputs == {("file", str(here / "crm_accounts.csv"), "Name"),
-                      ("file", str(here / "billing_customers.jsonl"), "name")}
+    assert inputs == {
+        ("file", str(here / "crm_accounts.csv"), "Name"),
+        ("file", str(here / "billing_customers.jsonl"), "name"),
+    }
     assert {(i["namespace"], i["name"]) for i in data["inputs"]} >= {
-        (i["namespace"], i["name"]) for i in fields["account_name"]["inputFields"]}
+        (i["namespace"], i["name"]) for i in fields["account_name"]["inputFields"]
+    }
     mrr = {i["field"]: i["transformations"][0] for i in fields["mrr"]["inputFields"]}
     assert mrr["amount"] == {"type": "DIRECT", "subtype": "AGGREGATION"}
     assert mrr["status"] == {"type": "INDIRECT", "subtype": "FILTER"}
@@ -176,9 +190,7 @@ def test_a_build_emits_start_and_complete_and_a_failed_one_fail(
     assert {e["run"]["runId"] for e in events} == {run_uuid(report.run_id)}
     for e in events:
         parse_event(e)
-    assert (
-        events[1]["outputs"][0]["outputFacets"]["outputStatistics"]["rowCount"] == report.customers
-    )
+    assert events[1]["outputs"][0]["outputFacets"]["outputStatistics"]["rowCount"] == report.customers
 
     def boom(stage: str) -> None:
         if stage == "normalise":
@@ -215,31 +227,23 @@ def endpoint() -> Iterator[tuple[str, list[tuple[dict[str, str], dict[str, Any]]
 
 
 def test_events_are_posted_to_an_http_endpoint_with_the_bearer_key(
-    endpoint: tuple[str, list[tuple[dict[str, str], dict[str, Any]]]]
+    endpoint: tuple[str, list[tuple[dict[str, str], dict[str, Any]]]],
 ) -> None:
     url, received = endpoint
     product = load_spec(DEMO_SPEC).model
-    em = emitter(
-        product, LineageConfig.from_mapping({"url": url, "api_key": "k-123", "namespace": "test"})
-    )
+    em = emitter(product, LineageConfig.from_mapping({"url": url, "api_key": "k-123", "namespace": "test"}))
     em.start("build-9")
     em.complete("build-9", customers=7)
     assert [b["eventType"] for _, b in received] == ["START", "COMPLETE"]
     headers, body = received[1]
     assert headers["Authorization"] == "Bearer k-123"
-    assert body["job"] == {
-        "namespace": "test",
-        "name": "customer_360.build",
-        "facets": body["job"]["facets"],
-    }
+    assert body["job"] == {"namespace": "test", "name": "customer_360.build", "facets": body["job"]["facets"]}
     parse_event(body)
     assert em.errors == []
 
 
 def test_an_unreachable_endpoint_is_reported_not_raised() -> None:
     product = load_spec(DEMO_SPEC).model
-    em = LineageEmitter(
-        product, LineageConfig(url="http://127.0.0.1:9/api/v1/lineage", timeout=0.5)
-    )
+    em = LineageEmitter(product, LineageConfig(url="http://127.0.0.1:9/api/v1/lineage", timeout=0.5))
     em.fail("build-3", "boom")
     assert len(em.errors) == 1 and "cannot reach OpenLineage endpoint" in em.errors[0]

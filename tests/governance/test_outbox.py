@@ -54,17 +54,42 @@ def hook() -> Iterator[Hook]:
 
 def queue(store: Store, consumers: dict[str, str]) -> None:
     with store.engine.begin() as conn:
-        conn.execute(insert(erasures).values(erasure_id="er_1", requested_at=T0, actor="cli:ana", scope="person",
-                                             subject="p_1", reason="Art. 17", report='{"notify_sources":["crm"]}'))
-        conn.execute(insert(erasure_outbox), [
-            {"erasure_id": "er_1", "consumer": c, "url": url, "payload": '{"event":"erasure","erasure_id":"er_1"}',
-             "state": "pending", "attempts": 0, "next_attempt_at": T0} for c, url in consumers.items()])
+        conn.execute(
+            insert(erasures).values(
+                erasure_id="er_1",
+                requested_at=T0,
+                actor="cli:ana",
+                scope="person",
+                subject="p_1",
+                reason="Art. 17",
+                report='{"notify_sources":["crm"]}',
+            )
+        )
+        conn.execute(
+            insert(erasure_outbox),
+            [
+                {
+                    "erasure_id": "er_1",
+                    "consumer": c,
+                    "url": url,
+                    "payload": '{"event":"erasure","erasure_id":"er_1"}',
+                    "state": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": T0,
+                }
+                for c, url in consumers.items()
+            ],
+        )
 
 
 def states(store: Store) -> dict[str, tuple[str, int]]:
     with store.engine.connect() as conn:
-        return {c: (s, a) for c, s, a in conn.execute(select(
-            erasure_outbox.c.consumer, erasure_outbox.c.state, erasure_outbox.c.attempts))}
+        return {
+            c: (s, a)
+            for c, s, a in conn.execute(
+                select(erasure_outbox.c.consumer, erasure_outbox.c.state, erasure_outbox.c.attempts)
+            )
+        }
 
 
 def test_retried_with_backoff_until_acknowledged(store: Store, hook: Hook) -> None:

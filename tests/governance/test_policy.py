@@ -25,14 +25,7 @@ from c360.core.errors import SpecError
 from c360.governance.access import policy_for
 from c360.governance.contracts import consumer_json_schema, odcs_document
 from c360.governance.docs import Site, render
-from c360.governance.policy import (
-    assignments,
-    canonical,
-    implies,
-    notes,
-    served_view,
-    view_of,
-)
+from c360.governance.policy import assignments, canonical, implies, notes, served_view, view_of
 from c360.spec.expressions import parse_expression
 from c360.spec.models import ProductSpec
 from c360.spec.validate import load_spec, load_spec_text
@@ -72,8 +65,12 @@ def test_a_policy_without_customer_id_keeps_it_in_the_clear_where_the_base_appli
 def test_a_row_filtered_policy_without_customer_id_makes_rows_without_it() -> None:
     product = spec_with(
         "policies:\n  - {name: extra, consumers: [support], fields: [mrr], row_filter: 'mrr > 0'}\n",
-        {"    fields: [customer_id, account_name, segment]\n":
-         "    fields: [customer_id, account_name, segment]\n    row_filter: \"segment = 'smb'\"\n"})
+        {
+            "    fields: [customer_id, account_name, segment]\n": (
+                "    fields: [customer_id, account_name, segment]\n    row_filter: \"segment = 'smb'\"\n"
+            )
+        },
+    )
     view = view_of(product, "support")
     # A paying non-smb customer is visible by the policy alone, without customer_id.
     assert "customer_id" not in view.clear_everywhere
@@ -86,7 +83,8 @@ def test_the_most_revealing_mask_wins_and_every_form_is_listed() -> None:
     product = spec_with(
         "policies:\n  - {name: contacts, consumers: [finance], fields: [contact_email],"
         " masks: {contact_email: email}}\n",
-        {FINANCE: FINANCE + "    masks: {contact_email: redact}\n"})
+        {FINANCE: FINANCE + "    masks: {contact_email: redact}\n"},
+    )
     view = view_of(product, "finance")
     assert view.forms["contact_email"] == ("email",)  # both always apply: email wins
     served = policy_for(product, "finance").view({"customer_id": "c", "contact_email": "jane@acme.com"}, b"k")
@@ -96,7 +94,8 @@ def test_the_most_revealing_mask_wins_and_every_form_is_listed() -> None:
 def test_filters_make_forms_depend_on_the_row() -> None:
     product = spec_with(
         "policies:\n  - {name: contacts, consumers: [finance], fields: [contact_email], row_filter: 'mrr > 0'}\n",
-        {FINANCE: FINANCE + "    masks: {contact_email: hash}\n"})
+        {FINANCE: FINANCE + "    masks: {contact_email: hash}\n"},
+    )
     view = view_of(product, "finance")
     assert view.forms["contact_email"] == ("hash", None)
     assert view.masks_of("contact_email") == ["hash"] and view.mask("contact_email") == "hash"
@@ -105,29 +104,36 @@ def test_filters_make_forms_depend_on_the_row() -> None:
 
 
 def test_an_unknown_consumer_is_denied_even_when_a_policy_names_it() -> None:
-    product = ProductSpec.model_validate({**BASE.model.model_dump(by_alias=True), "policies": [
-        {"name": "ghost", "consumers": ["nobody"], "fields": ["mrr"]}]})
+    product = ProductSpec.model_validate(
+        {
+            **BASE.model.model_dump(by_alias=True),
+            "policies": [{"name": "ghost", "consumers": ["nobody"], "fields": ["mrr"]}],
+        }
+    )
     view = view_of(product, "nobody")
     assert view.denied and view.fields == () and view.cases == ()
 
 
-@pytest.mark.parametrize("a, b, expected", [
-    ("segment = 'smb'", "segment in ('smb', 'mid_market')", True),
-    ("segment in ('smb', 'mid_market')", "segment = 'smb'", False),
-    ("'smb' = segment", "segment in ('smb')", True),
-    ("mrr > 10", "mrr > 0", True),
-    ("mrr > 10", "mrr >= 10", True),
-    ("mrr >= 10", "mrr > 10", False),
-    ("mrr >= 11", "mrr > 10", True),
-    ("mrr < 0", "mrr <= 0", True),
-    ("mrr > 0", "mrr < 100", False),
-    ("mrr > 0 and segment = 'smb'", "mrr > 0", True),
-    ("mrr > 0", "mrr > 0 or segment = 'smb'", True),
-    ("segment = 'smb' or segment = 'mid_market'", "segment in ('smb', 'mid_market', 'enterprise')", True),
-    ("segment = 'smb'", "segment = 'enterprise'", False),
-    ("not segment = 'smb'", "segment = 'smb'", False),
-    ("segment = '1'", "segment in (1)", False),  # a string is not a number
-])
+@pytest.mark.parametrize(
+    "a, b, expected",
+    [
+        ("segment = 'smb'", "segment in ('smb', 'mid_market')", True),
+        ("segment in ('smb', 'mid_market')", "segment = 'smb'", False),
+        ("'smb' = segment", "segment in ('smb')", True),
+        ("mrr > 10", "mrr > 0", True),
+        ("mrr > 10", "mrr >= 10", True),
+        ("mrr >= 10", "mrr > 10", False),
+        ("mrr >= 11", "mrr > 10", True),
+        ("mrr < 0", "mrr <= 0", True),
+        ("mrr > 0", "mrr < 100", False),
+        ("mrr > 0 and segment = 'smb'", "mrr > 0", True),
+        ("mrr > 0", "mrr > 0 or segment = 'smb'", True),
+        ("segment = 'smb' or segment = 'mid_market'", "segment in ('smb', 'mid_market', 'enterprise')", True),
+        ("segment = 'smb'", "segment = 'enterprise'", False),
+        ("not segment = 'smb'", "segment = 'smb'", False),
+        ("segment = '1'", "segment in (1)", False),  # a string is not a number
+    ],
+)
 def test_implications_between_row_filters(a: str, b: str, expected: bool) -> None:
     assert implies(parse_expression(canonical(a)), parse_expression(canonical(b))) is expected
 
@@ -150,7 +156,8 @@ def test_json_schema_types_a_field_by_the_mask_it_is_served_with() -> None:
     product = spec_with(
         "policies:\n  - {name: contacts, consumers: [finance], fields: [contact_email],"
         " masks: {contact_email: email}}\n",
-        {FINANCE: FINANCE + "    masks: {contact_email: redact}\n"})
+        {FINANCE: FINANCE + "    masks: {contact_email: redact}\n"},
+    )
     prop = consumer_json_schema(product, "finance")["properties"]["contact_email"]
     assert prop["type"] == ["string", "null"]  # served j***@acme.com, never only null
 
@@ -158,14 +165,16 @@ def test_json_schema_types_a_field_by_the_mask_it_is_served_with() -> None:
 def test_json_schema_of_row_dependent_fields() -> None:
     product = spec_with(
         "policies:\n  - {name: contacts, consumers: [support], fields: [contact_email], row_filter: 'mrr > 0'}\n"
-        "  - {name: hashed, consumers: [support], fields: [contact_email], masks: {contact_email: hash}}\n")
+        "  - {name: hashed, consumers: [support], fields: [contact_email], masks: {contact_email: hash}}\n"
+    )
     schema = consumer_json_schema(product, "support")
     prop = schema["properties"]["contact_email"]
     assert [p["type"] for p in prop["anyOf"]] == [["string", "null"], ["string", "null"]]
     assert "depending on the row" in prop["description"]
     assert schema["required"] == ["customer_id", "account_name", "segment", "contact_email"]
     only_some = spec_with(
-        "policies:\n  - {name: contacts, consumers: [support], fields: [mrr], row_filter: 'mrr > 0'}\n")
+        "policies:\n  - {name: contacts, consumers: [support], fields: [mrr], row_filter: 'mrr > 0'}\n"
+    )
     assert "mrr" not in consumer_json_schema(only_some, "support")["required"]
 
 
@@ -173,7 +182,8 @@ def test_odcs_view_shows_the_served_mask_and_every_row_filter() -> None:
     product = spec_with(
         "policies:\n  - {name: contacts, consumers: [finance], fields: [contact_email],"
         " masks: {contact_email: email}, row_filter: 'mrr > 0'}\n",
-        {FINANCE: "    fields: [customer_id, account_name, mrr]\n    row_filter: \"segment = 'smb'\"\n"})
+        {FINANCE: "    fields: [customer_id, account_name, mrr]\n    row_filter: \"segment = 'smb'\"\n"},
+    )
     doc = odcs_document(product, "finance")
     props = {p["name"]: p for p in doc["schema"][0]["properties"]}
     assert {"property": "mask", "value": "email"} in props["contact_email"]["customProperties"]
@@ -222,7 +232,8 @@ def test_the_docs_grid_includes_policies_entries_and_the_served_mask() -> None:
         "policies:\n  - {name: contacts, consumers: [finance], fields: [contact_email],"
         " masks: {contact_email: email}}\n"
         "  - {name: paying, consumers: [support], fields: [mrr], row_filter: 'mrr > 0'}\n",
-        {FINANCE: FINANCE + "    masks: {contact_email: redact}\n"})
+        {FINANCE: FINANCE + "    masks: {contact_email: redact}\n"},
+    )
     about, cells = grid(render(Site(product)))
     assert cells["contact_email"] == ["masked: email", ""]
     assert cells["mrr"] == ["✓", "✓ (some rows)"]
@@ -231,10 +242,14 @@ def test_the_docs_grid_includes_policies_entries_and_the_served_mask() -> None:
 
 def test_the_docs_grid_shows_a_pinned_consumer_its_majors_view() -> None:
     v1 = BASE.model
-    v2 = spec_with("", {"version: 1.0.0": "version: 2.0.0",
-                        FINANCE: FINANCE + "    masks: {contact_email: email}\n",
-                        "purpose: revenue reporting, freshness: 24h}": "purpose: revenue reporting, "
-                        "freshness: 24h, major: 1}"})
+    v2 = spec_with(
+        "",
+        {
+            "version: 1.0.0": "version: 2.0.0",
+            FINANCE: FINANCE + "    masks: {contact_email: email}\n",
+            "purpose: revenue reporting, freshness: 24h}": "purpose: revenue reporting, freshness: 24h, major: 1}",
+        },
+    )
     assert served_view(v2, "finance", {}).forms["contact_email"] == ("email",)
     assert served_view(v2, "finance", {"finance": v1}).forms["contact_email"] == (None,)
     about, cells = grid(render(Site(v2, served={"finance": v1})))
@@ -254,58 +269,71 @@ def problems_of(extra: str, replace: dict[str, str] | None = None) -> list[str]:
 
 def test_a_policy_row_filter_serving_cannot_compile_is_a_located_error() -> None:
     (issue,) = problems_of(
-        "policies:\n  - {name: long, consumers: [support], fields: [mrr], row_filter: 'length(segment) > 3'}\n")
+        "policies:\n  - {name: long, consumers: [support], fields: [mrr], row_filter: 'length(segment) > 3'}\n"
+    )
     assert issue.startswith("policies[0].row_filter: this row filter cannot be served")
     assert "not supported in a row filter" in issue
-    (issue,) = problems_of("", {"    fields: [customer_id, account_name, segment]\n":
-                                "    fields: [customer_id, account_name, segment]\n"
-                                "    row_filter: 'sum(mrr) > 0'\n"})
+    (issue,) = problems_of(
+        "",
+        {
+            "    fields: [customer_id, account_name, segment]\n": "    fields: [customer_id, account_name, segment]\n"
+            "    row_filter: 'sum(mrr) > 0'\n"
+        },
+    )
     assert issue.startswith("consumers.support.row_filter: this row filter cannot be served")
 
 
 def test_a_policy_row_filter_that_does_not_parse_is_reported_once() -> None:
-    issues = problems_of(
-        "policies:\n  - {name: bad, consumers: [support], fields: [mrr], row_filter: 'mrr > ('}\n")
+    issues = problems_of("policies:\n  - {name: bad, consumers: [support], fields: [mrr], row_filter: 'mrr > ('}\n")
     assert len(issues) == 1 and issues[0].startswith("policies[0].row_filter: cannot parse")
     # Read as SQL, ``mrr > > 1`` is the shift ``mrr >> 1``: it parses, but no server could evaluate it.
-    (issue,) = problems_of(
-        "policies:\n  - {name: bad, consumers: [support], fields: [mrr], row_filter: 'mrr > > 1'}\n")
+    (issue,) = problems_of("policies:\n  - {name: bad, consumers: [support], fields: [mrr], row_filter: 'mrr > > 1'}\n")
     assert issue.startswith("policies[0].row_filter: this row filter cannot be served: 'mrr >> 1'")
 
 
 def test_masks_whose_values_differ_in_type_on_one_field_are_an_error() -> None:
     (issue,) = problems_of(
         "policies:\n  - {name: years, consumers: [finance], fields: [contact_email], masks: {contact_email: year}}\n",
-        {FINANCE: FINANCE + "    masks: {contact_email: email}\n"})
-    assert issue.startswith("policies[0].masks.contact_email: 'contact_email' is masked year here but email "
-                            "by consumers.finance for consumer 'finance'")
+        {FINANCE: FINANCE + "    masks: {contact_email: email}\n"},
+    )
+    assert issue.startswith(
+        "policies[0].masks.contact_email: 'contact_email' is masked year here but email "
+        "by consumers.finance for consumer 'finance'"
+    )
 
 
 def test_masks_of_one_type_are_served_most_revealing_first_and_noted() -> None:
     product = spec_with(
         "policies:\n  - {name: shown, consumers: [finance], fields: [contact_email], masks: {contact_email: email},"
         " row_filter: 'mrr > 0'}\n",
-        {FINANCE: FINANCE + "    masks: {contact_email: hash}\n"})
+        {FINANCE: FINANCE + "    masks: {contact_email: hash}\n"},
+    )
     assert view_of(product, "finance").forms["contact_email"] == ("hash", "email")
     assert any("'contact_email' as hash, email, depending on the row" in n for n in notes(product))
 
 
 def test_a_pinned_consumers_policy_naming_a_field_this_major_lacks_is_a_located_error() -> None:
-    issues = problems_of("", {
-        "version: 1.0.0": "version: 2.0.0",
-        "  mrr:\n": "  monthly_revenue:\n",
-        "purpose: revenue reporting, freshness: 24h}": "purpose: revenue reporting, freshness: 24h, major: 1}",
-        "fields: [mrr, account_name]": "fields: [monthly_revenue, account_name]"})
+    issues = problems_of(
+        "",
+        {
+            "version: 1.0.0": "version: 2.0.0",
+            "  mrr:\n": "  monthly_revenue:\n",
+            "purpose: revenue reporting, freshness: 24h}": "purpose: revenue reporting, freshness: 24h, major: 1}",
+            "fields: [mrr, account_name]": "fields: [monthly_revenue, account_name]",
+        },
+    )
     pinned = [i for i in issues if "pinned" in i]
     assert pinned == [
         "consumers.finance.fields[2]: consumer 'finance' is pinned to major 1 (served from that major's recorded "
         "spec), but consumers.finance names 'mrr', which major 2 no longer has; name major 2's fields here: "
-        "they apply once the pin is dropped"]
+        "they apply once the pin is dropped"
+    ]
 
 
 def test_too_many_row_filters_for_one_consumer_is_an_error() -> None:
-    policies = "".join(f"  - {{name: p{i}, consumers: [support], fields: [mrr], row_filter: 'mrr > {i}'}}\n"
-                       for i in range(11))
+    policies = "".join(
+        f"  - {{name: p{i}, consumers: [support], fields: [mrr], row_filter: 'mrr > {i}'}}\n" for i in range(11)
+    )
     (issue,) = problems_of("policies:\n" + policies)
     assert issue.startswith("consumers.support: 11 distinct row filters apply to consumer 'support'")
 
@@ -329,7 +357,8 @@ def _build(spec: Path, store: list[str]) -> None:
 
 
 def test_granting_support_one_more_field_planned_safe_keeps_every_read_working(
-        demo_copy: tuple[Path, list[str]]) -> None:
+    demo_copy: tuple[Path, list[str]],
+) -> None:
     spec, store = demo_copy
     text = spec.read_text().replace("version: 1.0.0", "version: 1.1.0")
     spec.write_text(text + "\npolicies:\n  - {name: billing_context, consumers: [support], fields: [billing_active]}\n")
@@ -356,8 +385,9 @@ def test_granting_support_one_more_field_planned_safe_keeps_every_read_working(
 def test_the_product_page_shows_a_pinned_consumer_what_it_is_served(demo_copy: tuple[Path, list[str]]) -> None:
     spec, store = demo_copy
     text = version_two(spec.read_text())
-    masked = re.sub(r"(  finance:\n(?:    .*\n)+?    fields: \[[^\]]*\]\n)",
-                    r"\1    masks: {billing_contact_email: email}\n", text)
+    masked = re.sub(
+        r"(  finance:\n(?:    .*\n)+?    fields: \[[^\]]*\]\n)", r"\1    masks: {billing_contact_email: email}\n", text
+    )
     assert masked != text
     spec.write_text(masked)
     assert runner.invoke(cli, ["apply", str(spec), "--approved-by", "bob", *store]).exit_code == 0

@@ -15,14 +15,7 @@ import httpx
 import pytest
 
 from c360.core.errors import SpecError
-from c360.governance.sla import (
-    LatencyRecorder,
-    PurposeDrift,
-    compliance,
-    lifecycle_headers,
-    pinned_major,
-    sunset_error,
-)
+from c360.governance.sla import LatencyRecorder, PurposeDrift, compliance, lifecycle_headers, pinned_major, sunset_error
 from c360.spec.validate import load_spec, load_spec_text
 from c360.store import Store
 from tests.conftest import BuiltDemo
@@ -57,9 +50,7 @@ def test_the_oldest_source_behind_a_subscription_sets_its_age(built_demo: BuiltD
     syncs = {s: built for s in spec.sources}
     syncs["support"] = built - dt.timedelta(days=2)  # tickets last synced two days before the build
     syncs["crm"] = built + dt.timedelta(hours=1)  # synced after the build: not yet served
-    st = _by_consumer(
-        compliance(spec, built_at=built, sync_times=syncs, now=built + dt.timedelta(minutes=5))
-    )
+    st = _by_consumer(compliance(spec, built_at=built, sync_times=syncs, now=built + dt.timedelta(minutes=5)))
     assert st["support"].age_seconds == 2 * 86400 + 300  # open_tickets and csat read support
     assert st["finance"].age_seconds == 300  # billing sources only
     assert not st["support"].compliant and st["finance"].compliant
@@ -92,8 +83,9 @@ def endpoints() -> Iterator[str]:
     server.server_close()
 
 
-def test_a_slow_endpoint_violates_the_latency_sla_measured_from_real_reads(built_demo: BuiltDemo,
-                                                                           endpoints: str) -> None:
+def test_a_slow_endpoint_violates_the_latency_sla_measured_from_real_reads(
+    built_demo: BuiltDemo, endpoints: str
+) -> None:
     spec = load_spec(built_demo.spec_path).model  # support: p99 ≤ 50 ms
     recorder = LatencyRecorder(min_samples=5)  # judged from 5 reads (the default asks for 100)
     with httpx.Client() as client:
@@ -104,14 +96,8 @@ def test_a_slow_endpoint_violates_the_latency_sla_measured_from_real_reads(built
     now = dt.datetime.now(dt.UTC)
     st = _by_consumer(compliance(spec, built_at=now, sync_times={}, latency=recorder, now=now))
     support = st["support"]
-    assert (
-        support.samples == 5
-        and support.observed_p99_ms is not None
-        and support.observed_p99_ms >= 100
-    )
-    assert support.latency_ok is False and any(
-        "exceeds the SLA of 50 ms" in v for v in support.violations
-    )
+    assert support.samples == 5 and support.observed_p99_ms is not None and support.observed_p99_ms >= 100
+    assert support.latency_ok is False and any("exceeds the SLA of 50 ms" in v for v in support.violations)
     assert st["finance"].latency_ok is None  # no latency SLA, no measurement
 
 
@@ -142,10 +128,12 @@ def test_reads_outside_a_consumers_subscriptions_count_as_purpose_drift() -> Non
 
 # -- pinned majors ----------------------------------------------------------------------------
 
+
 def _v2(sunset: str | None, pin: str = "major: 1") -> str:
     text = (GOLDEN / "type_changed" / "new.yaml").read_text()
-    text = text.replace("purpose: revenue reporting, freshness: 24h}",
-                        f"purpose: revenue reporting, freshness: 24h, {pin}}}")
+    text = text.replace(
+        "purpose: revenue reporting, freshness: 24h}", f"purpose: revenue reporting, freshness: 24h, {pin}}}"
+    )
     if sunset:
         text += f"lifecycle:\n  sunset:\n    1: {sunset}\n"
     return text
@@ -155,9 +143,7 @@ def test_a_consumer_pinned_to_an_earlier_major_gets_deprecation_and_sunset_heade
     future = dt.date.today() + dt.timedelta(days=90)
     spec = load_spec_text(_v2(future.isoformat())).model
     assert pinned_major(spec, "finance") == 1 and pinned_major(spec, "support") is None
-    headers = lifecycle_headers(
-        spec, "finance", deprecated_at=dt.datetime(2026, 1, 2, tzinfo=dt.UTC)
-    )
+    headers = lifecycle_headers(spec, "finance", deprecated_at=dt.datetime(2026, 1, 2, tzinfo=dt.UTC))
     assert headers["Deprecation"] == "@1767312000"
     assert headers["Sunset"] == future.strftime("%a, %d %b %Y 23:59:59 GMT")
     assert headers["Link"] == '</v2>; rel="successor-version"'
@@ -167,10 +153,7 @@ def test_a_consumer_pinned_to_an_earlier_major_gets_deprecation_and_sunset_heade
     after = dt.datetime.combine(future + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
     message = sunset_error(spec, "finance", now=after)
     assert message is not None
-    assert (
-        f"sunset on {future.isoformat()}" in message
-        and "move consumer 'finance' to version 2.0.0" in message
-    )
+    assert f"sunset on {future.isoformat()}" in message and "move consumer 'finance' to version 2.0.0" in message
     assert sunset_error(spec, "support", now=after) is None
 
 
@@ -179,15 +162,11 @@ def test_lifecycle_rules_are_located_errors() -> None:
         load_spec_text(_v2("2020-01-01"), "p.yaml")
     (issue,) = exc.value.issues
     assert issue.key == "lifecycle.sunset.1" and issue.line is not None and issue.file == "p.yaml"
-    assert (
-        "sunset date 2020-01-01 of major 1 is in the past; move finance to major 2" in issue.message
-    )
+    assert "sunset date 2020-01-01 of major 1 is in the past; move finance to major 2" in issue.message
     with pytest.raises(SpecError) as exc:
         load_spec_text(_v2(None, pin="major: 3"), "p.yaml")
     (issue,) = exc.value.issues
-    assert (
-        issue.key == "subscriptions[0].major" and "major version 3 does not exist" in issue.message
-    )
+    assert issue.key == "subscriptions[0].major" and "major version 3 does not exist" in issue.message
     text = _v2(None).replace("lifecycle:", "") + "lifecycle: {sunset: {2: 2999-01-01}}\n"
     with pytest.raises(SpecError, match="cannot sunset major 2"):
         load_spec_text(text, "p.yaml")

@@ -30,8 +30,9 @@ class Clock:
 def _support(recorder: LatencyRecorder) -> SubscriptionStatus:
     spec = load_spec(GOLDEN / "type_changed" / "old.yaml").model  # support: p99 ≤ 50 ms
     now = dt.datetime.now(dt.UTC)
-    return next(s for s in compliance(spec, built_at=now, sync_times={}, latency=recorder, now=now)
-                if s.consumer == "support")
+    return next(
+        s for s in compliance(spec, built_at=now, sync_times={}, latency=recorder, now=now) if s.consumer == "support"
+    )
 
 
 def test_one_slow_first_read_is_not_judged_and_faster_reads_clear_it() -> None:
@@ -97,8 +98,9 @@ def test_the_page_the_api_the_metrics_and_the_cli_agree(built_demo: BuiltDemo) -
             page = client.get("/", headers=auth).text
     finally:
         store.close()
-    out = CliRunner().invoke(cli, ["subscriptions", str(built_demo.spec_path), "--store", built_demo.store_url,
-                                   "--json"])
+    out = CliRunner().invoke(
+        cli, ["subscriptions", str(built_demo.spec_path), "--store", built_demo.store_url, "--json"]
+    )
     cli_rows = json.loads(out.stdout)
     key = [(s.consumer, s.purpose, s.compliant, s.freshness_ok) for s in ref]
     assert [(s["consumer"], s["purpose"], s["compliant"], s["freshness_ok"]) for s in api] == key

@@ -26,14 +26,27 @@ def product() -> Iterator[object]:
 
 def suppress(store: Store, entries: dict[str, str], kind: str = "key") -> None:
     with store.engine.begin() as conn:
-        conn.execute(insert(suppression), [
-            {"digest": d, "kind": kind, "action": a, "erasure_id": "er_1", "created_at": dt.datetime.now(dt.UTC)}
-            for d, a in entries.items()])
+        conn.execute(
+            insert(suppression),
+            [
+                {"digest": d, "kind": kind, "action": a, "erasure_id": "er_1", "created_at": dt.datetime.now(dt.UTC)}
+                for d, a in entries.items()
+            ],
+        )
 
 
 def billing(key: str, email: str) -> Record:
-    return Record(key, {"id": key, "name": "Polder Chemicals B.V.", "email": email, "phone": "030 761 1658",
-                        "metadata": {"crm_account_id": "001x"}, "currency": "eur"})
+    return Record(
+        key,
+        {
+            "id": key,
+            "name": "Polder Chemicals B.V.",
+            "email": email,
+            "phone": "030 761 1658",
+            "metadata": {"crm_account_id": "001x"},
+            "currency": "eur",
+        },
+    )
 
 
 def test_nothing_suppressed_admits_everything_untouched(store: Store, product: object) -> None:
@@ -48,8 +61,10 @@ def test_a_dropped_key_and_its_children_never_land(store: Store, product: object
     sup = Suppressor.load(store, product)  # type: ignore[arg-type]
     out = sup.admit("billing", [billing("cus_gone", "x@y.com"), billing("cus_kept", "k@y.com")])
     assert [r.key for r in out] == ["cus_kept"]
-    inv = [Record("in_1", {"id": "in_1", "customer": "cus_gone", "amount_paid": 100}),
-           Record("in_2", {"id": "in_2", "customer": "cus_kept", "amount_paid": 200})]
+    inv = [
+        Record("in_1", {"id": "in_1", "customer": "cus_gone", "amount_paid": 100}),
+        Record("in_2", {"id": "in_2", "customer": "cus_kept", "amount_paid": 200}),
+    ]
     assert [r.key for r in sup.admit("invoices", inv)] == ["in_2"]
     assert sup.dropped == 2
 
@@ -70,8 +85,16 @@ def test_an_anonymised_person_arrives_anonymised_and_their_children_relinked(sto
     [inv] = sup.admit("invoices", [Record("in_9", {"id": "in_9", "customer": "cus_p", "amount_paid": 5})])
     assert inv.key == "in_9" and inv.data["customer"] == pseudo
     # A new record carrying the erased email (another ticket) is anonymised too.
-    ticket = Record("77", {"id": 77, "status": "open", "requester": {"email": "LOTTE@polder.nl", "name": "Lotte"},
-                           "organization": {"name": "Polder"}, "subject": "mail lotte@polder.nl back"})
+    ticket = Record(
+        "77",
+        {
+            "id": 77,
+            "status": "open",
+            "requester": {"email": "LOTTE@polder.nl", "name": "Lotte"},
+            "organization": {"name": "Polder"},
+            "subject": "mail lotte@polder.nl back",
+        },
+    )
     [t] = sup.admit("support", [ticket])
     assert t.key == keys.pseudonym_key("support", "77")
     assert t.data["requester"] == {} and t.data["subject"] == "mail [erased] back"

@@ -6,8 +6,13 @@ import pytest
 
 from c360.identity.evaluate import TruthRow, evaluate, evaluate_all
 
-T = [TruthRow("crm", "1", "A"), TruthRow("billing", "1", "A"), TruthRow("support", "1", "A"),
-     TruthRow("crm", "2", "B"), TruthRow("billing", "2", "B")]
+T = [
+    TruthRow("crm", "1", "A"),
+    TruthRow("billing", "1", "A"),
+    TruthRow("support", "1", "A"),
+    TruthRow("crm", "2", "B"),
+    TruthRow("billing", "2", "B"),
+]
 
 
 def test_perfect() -> None:

@@ -38,14 +38,17 @@ def test_salesforce_ids_in_both_forms() -> None:
     assert salesforce_id(" 0015g0000WvoNiqaqe ") == "0015g0000WvoNiqAQE"  # suffix case does not matter
 
 
-@pytest.mark.parametrize(("names", "value", "country", "expected"), [
-    (["trim", "lower"], "  AbC ", None, "abc"),
-    (["digits"], "DUNS 12-345-6789", None, "123456789"),
-    (["e164"], "020 7946 0123", "GB", "+442079460123"),
-    (["domain"], "https://www.Acme.co.uk/about", None, "acme.co.uk"),
-    (["email"], " <Jo@ACME.com> ", None, "jo@acme.com"),
-    (["e164"], "not a phone", "GB", None),
-])
+@pytest.mark.parametrize(
+    ("names", "value", "country", "expected"),
+    [
+        (["trim", "lower"], "  AbC ", None, "abc"),
+        (["digits"], "DUNS 12-345-6789", None, "123456789"),
+        (["e164"], "020 7946 0123", "GB", "+442079460123"),
+        (["domain"], "https://www.Acme.co.uk/about", None, "acme.co.uk"),
+        (["email"], " <Jo@ACME.com> ", None, "jo@acme.com"),
+        (["e164"], "not a phone", "GB", None),
+    ],
+)
 def test_transforms(names: list[str], value: str, country: str | None, expected: str | None) -> None:
     assert compose(names)(value, country) == expected
 

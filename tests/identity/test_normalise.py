@@ -37,10 +37,7 @@ FRAGMENTS = st.sampled_from(
         "Suite", "#", "sw1a1aa", "12345-6789", "UK", "Mr", "Smith, John", "Jr", "xn--",
     ]
 )  # fmt: skip
-TEXT = st.one_of(
-    st.text(),
-    st.lists(st.one_of(FRAGMENTS, st.text(max_size=4)), max_size=8).map("".join),
-)
+TEXT = st.one_of(st.text(), st.lists(st.one_of(FRAGMENTS, st.text(max_size=4)), max_size=8).map("".join))
 MAYBE_TEXT = st.one_of(st.none(), TEXT)
 REGIONS = st.one_of(st.none(), st.sampled_from(["GB", "US", "DE", "UK", "Germany", "XX", ""]))
 
@@ -82,9 +79,7 @@ def test_company_name_examples(raw: str, expected: str) -> None:
     assert company_name(raw) == expected
 
 
-@pytest.mark.parametrize(
-    "raw", [None, "", "   ", "n/a", "N/A", "none", "-", "unknown", "TEST", "Ltd"]
-)
+@pytest.mark.parametrize("raw", [None, "", "   ", "n/a", "N/A", "none", "-", "unknown", "TEST", "Ltd"])
 def test_company_name_placeholders_are_none(raw: str | None) -> None:
     assert company_name(raw) is None
 
@@ -250,9 +245,7 @@ def test_email_is_total_idempotent_and_clean(raw: str | None) -> None:
     assert email(value) == value
 
 
-ORDINARY_EMAILS = st.from_regex(
-    r"[A-Za-z0-9._%+-]{1,20}@[A-Za-z0-9-]{1,20}\.(com|co\.uk|io|de)", fullmatch=True
-)
+ORDINARY_EMAILS = st.from_regex(r"[A-Za-z0-9._%+-]{1,20}@[A-Za-z0-9-]{1,20}\.(com|co\.uk|io|de)", fullmatch=True)
 
 
 @given(ORDINARY_EMAILS)
@@ -489,8 +482,7 @@ def test_normalise_attributes_record() -> None:
 
 def test_normalise_attributes_free_mail_and_defaults() -> None:
     attrs = normalise_attributes(
-        {"email": "jo@gmail.com", "phone": 4155552671, "postcode": 2134.0, "name": float("nan")},
-        default_region="US",
+        {"email": "jo@gmail.com", "phone": 4155552671, "postcode": 2134.0, "name": float("nan")}, default_region="US"
     )
     assert attrs.email == "jo@gmail.com"
     assert attrs.email_domain is None  # free mail is never company evidence
@@ -555,5 +547,12 @@ def test_cities_compare_in_one_form_whatever_the_spelling() -> None:
 def test_country_codes_and_names_in_other_languages() -> None:
     from c360.identity.places import country
 
-    assert [country(x) for x in ("GER", "Holland", "England", "Deutschland", "NED", "Allemagne", "Pays-Bas")] == \
-        ["DE", "NL", "GB", "DE", "NL", "DE", "NL"]
+    assert [country(x) for x in ("GER", "Holland", "England", "Deutschland", "NED", "Allemagne", "Pays-Bas")] == [
+        "DE",
+        "NL",
+        "GB",
+        "DE",
+        "NL",
+        "DE",
+        "NL",
+    ]

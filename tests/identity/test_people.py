@@ -16,8 +16,17 @@ from c360.identity.people import Person, conflict, resolve_people, shared_values
 from c360.identity.persons import date_of_birth, name_key, person_parts, personal_email
 from c360.identity.records import IdentityRecord, make_record
 
-IDENTITY = {"first_name": "first", "last_name": "last", "person_name": "name", "email": ["email", "email2"],
-            "phone": ["phone", "mobile"], "dob": "dob", "postcode": "zip", "city": "city", "country": "cc"}
+IDENTITY = {
+    "first_name": "first",
+    "last_name": "last",
+    "person_name": "name",
+    "email": ["email", "email2"],
+    "phone": ["phone", "mobile"],
+    "dob": "dob",
+    "postcode": "zip",
+    "city": "city",
+    "country": "cc",
+}
 
 
 def test_nicknames_and_diminutives_are_variants_of_the_name() -> None:
@@ -62,9 +71,20 @@ def test_a_date_of_birth_in_the_future_or_a_placeholder_is_missing_evidence() ->
 
 
 def test_several_emails_and_phones_per_record() -> None:
-    r = make_record("crm", "1", IDENTITY, {"first": "Ann", "last": "Lee", "email": "ann@x.org",
-                                           "email2": "Ann.Lee@Gmail.com", "phone": "020 7946 0958",
-                                           "mobile": "+44 7700 900123", "cc": "GB"})
+    r = make_record(
+        "crm",
+        "1",
+        IDENTITY,
+        {
+            "first": "Ann",
+            "last": "Lee",
+            "email": "ann@x.org",
+            "email2": "Ann.Lee@Gmail.com",
+            "phone": "020 7946 0958",
+            "mobile": "+44 7700 900123",
+            "cc": "GB",
+        },
+    )
     assert r.attrs.emails == ("ann@x.org", "ann.lee@gmail.com")
     assert r.attrs.phones == ("+442079460958", "+447700900123")
     assert (r.attrs.given_name, r.attrs.family_name) == ("ann", "lee")
@@ -84,20 +104,84 @@ def test_household_members_twins_and_father_and_son_conflict() -> None:
 
 
 def test_a_value_held_by_people_who_cannot_be_one_is_shared() -> None:
-    persons = {"a": Person("john", "smith", None, None), "b": Person("mary", "smith", None, None),
-               "c": Person("bob", "jones", None, None), "d": Person("robert", "jones", None, None)}
+    persons = {
+        "a": Person("john", "smith", None, None),
+        "b": Person("mary", "smith", None, None),
+        "c": Person("bob", "jones", None, None),
+        "d": Person("robert", "jones", None, None),
+    }
     shared = shared_values({"smiths@gmail.com": ["a", "b"], "bob@jones.net": ["c", "d"]}, persons)
     assert shared == {"smiths@gmail.com"}
 
 
 # ------------------------------------------------------------------- resolution end to end
 
-GIVEN = ["oliver", "amelia", "george", "isla", "harry", "ava", "noah", "mia", "jack", "ella", "leo", "grace",
-         "arthur", "lily", "oscar", "freya", "charlie", "emily", "henry", "sophie", "thomas", "lucy", "william",
-         "hannah", "james", "chloe", "samuel", "ruby", "daniel", "evie"]
-FAMILY = ["taylor", "brown", "wilson", "evans", "thomas", "roberts", "walker", "wright", "thompson", "white",
-          "hughes", "edwards", "green", "hall", "wood", "harris", "lewis", "martin", "jackson", "clarke", "clark",
-          "turner", "hill", "scott", "cooper", "morris", "ward", "moore", "king", "watson", "baker", "harrison"]
+GIVEN = [
+    "oliver",
+    "amelia",
+    "george",
+    "isla",
+    "harry",
+    "ava",
+    "noah",
+    "mia",
+    "jack",
+    "ella",
+    "leo",
+    "grace",
+    "arthur",
+    "lily",
+    "oscar",
+    "freya",
+    "charlie",
+    "emily",
+    "henry",
+    "sophie",
+    "thomas",
+    "lucy",
+    "william",
+    "hannah",
+    "james",
+    "chloe",
+    "samuel",
+    "ruby",
+    "daniel",
+    "evie",
+]
+FAMILY = [
+    "taylor",
+    "brown",
+    "wilson",
+    "evans",
+    "thomas",
+    "roberts",
+    "walker",
+    "wright",
+    "thompson",
+    "white",
+    "hughes",
+    "edwards",
+    "green",
+    "hall",
+    "wood",
+    "harris",
+    "lewis",
+    "martin",
+    "jackson",
+    "clarke",
+    "clark",
+    "turner",
+    "hill",
+    "scott",
+    "cooper",
+    "morris",
+    "ward",
+    "moore",
+    "king",
+    "watson",
+    "baker",
+    "harrison",
+]
 
 
 def _population(n: int, seed: int = 5) -> tuple[list[IdentityRecord], dict[str, int]]:
@@ -110,9 +194,15 @@ def _population(n: int, seed: int = 5) -> tuple[list[IdentityRecord], dict[str, 
         email = f"{first}.{last}.{i}@example-mail.com"
         phone = f"+4477009{i:05d}"
         for s in range(rnd.choice([1, 2, 2, 3])):
-            row = {"first": first, "last": last, "email": email if rnd.random() < 0.7 else None,
-                   "phone": phone if rnd.random() < 0.6 else None, "dob": dob if rnd.random() < 0.6 else None,
-                   "zip": f"AB{i % 97} {i % 9}XY" if rnd.random() < 0.5 else None, "cc": "GB"}
+            row = {
+                "first": first,
+                "last": last,
+                "email": email if rnd.random() < 0.7 else None,
+                "phone": phone if rnd.random() < 0.6 else None,
+                "dob": dob if rnd.random() < 0.6 else None,
+                "zip": f"AB{i % 97} {i % 9}XY" if rnd.random() < 0.5 else None,
+                "cc": "GB",
+            }
             key = f"p{i}-{s}"
             records.append(make_record(f"sys{s}", key, IDENTITY, row))
             truth[f"sys{s}:{key}"] = i
@@ -131,36 +221,98 @@ def planted() -> tuple[dict[str, str], dict[str, str]]:
         # One person, hard to link: a nickname, a transliteration, an e-mail variant.
         "bob": _add(records, "shop", "bob", first="Bob", last="Zabinski", dob="1971-04-12", zip="ZZ1 1AA"),
         "robert": _add(records, "loyalty", "robert", name="ZABINSKI, Robert", dob="1971-04-12", zip="ZZ1 1AA"),
-        "mueller": _add(records, "shop", "mueller", first="Jürgen", last="Müller", dob="1966-09-30",
-                        phone="+49 30 901820"),
-        "muller": _add(records, "app", "muller", name="Juergen Mueller", dob="1966-09-30", phone="030 901820",
-                       cc="DE"),
+        "mueller": _add(
+            records, "shop", "mueller", first="Jürgen", last="Müller", dob="1966-09-30", phone="+49 30 901820"
+        ),
+        "muller": _add(records, "app", "muller", name="Juergen Mueller", dob="1966-09-30", phone="030 901820", cc="DE"),
         "gmail1": _add(records, "shop", "gm1", first="Tess", last="Quill", email="t.quill+shop@googlemail.com"),
         "gmail2": _add(records, "app", "gm2", name="Tess Quill", email="TQuill@gmail.com"),
         # Different people who look alike: a household on one mailbox and landline, a father and son.
-        "wife": _add(records, "shop", "wife", first="Mary", last="Vexley", email="vexleys@gmail.com",
-                     phone="020 7946 0101", zip="VX1 2AB", dob="1970-01-15"),
-        "husband": _add(records, "app", "husband", name="Peter Vexley", email="vexleys@gmail.com",
-                        phone="020 7946 0101", zip="VX1 2AB"),
-        "father": _add(records, "shop", "father", first="Alan", last="Yarrow", dob="1955-06-01", zip="YY9 9ZZ",
-                       phone="020 7946 0202"),
-        "son": _add(records, "app", "son", name="Alan Yarrow", dob="1983-11-20", zip="YY9 9ZZ",
-                    phone="020 7946 0202"),
+        "wife": _add(
+            records,
+            "shop",
+            "wife",
+            first="Mary",
+            last="Vexley",
+            email="vexleys@gmail.com",
+            phone="020 7946 0101",
+            zip="VX1 2AB",
+            dob="1970-01-15",
+        ),
+        "husband": _add(
+            records,
+            "app",
+            "husband",
+            name="Peter Vexley",
+            email="vexleys@gmail.com",
+            phone="020 7946 0101",
+            zip="VX1 2AB",
+        ),
+        "father": _add(
+            records,
+            "shop",
+            "father",
+            first="Alan",
+            last="Yarrow",
+            dob="1955-06-01",
+            zip="YY9 9ZZ",
+            phone="020 7946 0202",
+        ),
+        "son": _add(records, "app", "son", name="Alan Yarrow", dob="1983-11-20", zip="YY9 9ZZ", phone="020 7946 0202"),
         # A father and son of one name at one postcode: the son's shop record gives no date of birth,
         # but his loyalty card shows the postcode holds two people of that name.
-        "f_shop": _add(records, "shop", "f_shop", first="Ivor", last="Quimby", email="ivor.quimby@btinternet.com",
-                       zip="QQ1 1QQ", city="Quarrytown"),
-        "f_app": _add(records, "app", "f_app", name="Ivor Quimby", email="ivor.quimby@btinternet.com",
-                      dob="1950-03-03", zip="QQ1 1QQ"),
-        "s_card": _add(records, "loyalty", "s_card", name="Ivor Quimby", dob="1979-08-08", zip="QQ1 1QQ",
-                       email="iquimby.work@quarry-mail.com"),
-        "s_shop": _add(records, "shop", "s_shop", first="Ivor", last="Quimby", email="ivorq79@gmail.com",
-                       zip="QQ1 1QQ", city="Quarrytown"),
+        "f_shop": _add(
+            records,
+            "shop",
+            "f_shop",
+            first="Ivor",
+            last="Quimby",
+            email="ivor.quimby@btinternet.com",
+            zip="QQ1 1QQ",
+            city="Quarrytown",
+        ),
+        "f_app": _add(
+            records,
+            "app",
+            "f_app",
+            name="Ivor Quimby",
+            email="ivor.quimby@btinternet.com",
+            dob="1950-03-03",
+            zip="QQ1 1QQ",
+        ),
+        "s_card": _add(
+            records,
+            "loyalty",
+            "s_card",
+            name="Ivor Quimby",
+            dob="1979-08-08",
+            zip="QQ1 1QQ",
+            email="iquimby.work@quarry-mail.com",
+        ),
+        "s_shop": _add(
+            records,
+            "shop",
+            "s_shop",
+            first="Ivor",
+            last="Quimby",
+            email="ivorq79@gmail.com",
+            zip="QQ1 1QQ",
+            city="Quarrytown",
+        ),
         # A Jr has a father of his name: at their postcode, a record of that name alone is either.
-        "jr": _add(records, "shop", "jr", first="Tobias", last="Ashdown Jr", email="toby.ashdown@btinternet.com",
-                   zip="TA1 1AT", city="Tarnford"),
-        "sr": _add(records, "app", "sr", name="Tobias Ashdown", email="t.ashdown1950@aol.com", zip="TA1 1AT",
-                   city="Tarnford"),
+        "jr": _add(
+            records,
+            "shop",
+            "jr",
+            first="Tobias",
+            last="Ashdown Jr",
+            email="toby.ashdown@btinternet.com",
+            zip="TA1 1AT",
+            city="Tarnford",
+        ),
+        "sr": _add(
+            records, "app", "sr", name="Tobias Ashdown", email="t.ashdown1950@aol.com", zip="TA1 1AT", city="Tarnford"
+        ),
         "either": _add(records, "loyalty", "either", name="Tobias Ashdown", zip="TA1 1AT", city="Tarnford"),
         # Known only by a name.
         "only": _add(records, "loyalty", "only", name="Quentin Ormsby"),
@@ -170,8 +322,9 @@ def planted() -> tuple[dict[str, str], dict[str, str]]:
     marked = {r: "name_only" for r in resolution.name_only}
     assert resolution.shared_values >= 2  # the household's mailbox and landline
     # A steward sees why the household's two were not joined: the pair is a candidate, refused or below.
-    near = {frozenset((m.left, m.right)) for m in resolution.review} | \
-        {frozenset((c.left, c.right)) for c in resolution.conflicts}
+    near = {frozenset((m.left, m.right)) for m in resolution.review} | {
+        frozenset((c.left, c.right)) for c in resolution.conflicts
+    }
     assert frozenset((rid["wife"], rid["husband"])) in near
     return {k: customer.get(v, "") for k, v in rid.items()}, {k: marked.get(v, "") for k, v in rid.items()}
 
@@ -202,14 +355,14 @@ def test_father_and_son_of_one_name_stay_apart(planted: tuple[dict[str, str], ..
 
 
 def test_one_name_at_one_place_known_to_be_two_people_needs_personal_evidence(
-        planted: tuple[dict[str, str], ...]) -> None:
+    planted: tuple[dict[str, str], ...],
+) -> None:
     customer, _ = planted
     assert customer["f_shop"] == customer["f_app"] != ""
     assert customer["s_shop"] != customer["f_shop"]
 
 
-def test_a_junior_at_one_place_makes_a_record_of_the_name_alone_ambiguous(
-        planted: tuple[dict[str, str], ...]) -> None:
+def test_a_junior_at_one_place_makes_a_record_of_the_name_alone_ambiguous(planted: tuple[dict[str, str], ...]) -> None:
     customer, _ = planted
     assert customer["either"] not in (customer["jr"], customer["sr"])
 
@@ -236,7 +389,7 @@ def test_population_resolves_with_high_precision_and_recall() -> None:
         by: dict[object, list[str]] = {}
         for r, g in groups.items():
             by.setdefault(g, []).append(r)
-        return {(a, b) for g in by.values() for i, a in enumerate(sorted(g)) for b in sorted(g)[i + 1:]}
+        return {(a, b) for g in by.values() for i, a in enumerate(sorted(g)) for b in sorted(g)[i + 1 :]}
 
     true, found = pairs(dict(truth)), pairs({r: pred.get(r, r) for r in truth})
     assert len(true & found) / len(found) >= 0.97
@@ -255,11 +408,21 @@ def test_truth_id_column_found_whatever_it_is_called(tmp_path: Path) -> None:
 
 
 def test_placeholder_phone_bad_email_and_initials_are_counted_not_used() -> None:
-    attrs = normalise_attributes({"first_name": "J", "last_name": "S.", "phone": ["0000000000", "020 7946 0958"],
-                                  "email": ["n/a", "js@example.org"], "country": "GB"})
+    attrs = normalise_attributes(
+        {
+            "first_name": "J",
+            "last_name": "S.",
+            "phone": ["0000000000", "020 7946 0958"],
+            "email": ["n/a", "js@example.org"],
+            "country": "GB",
+        }
+    )
     assert attrs.phones == ("+442079460958",) and attrs.emails == ("js@example.org",)
-    assert sorted(attrs.refused) == ["email not an address, or a placeholder", "name only initials",
-                                     "phone unreadable, or a placeholder"]
+    assert sorted(attrs.refused) == [
+        "email not an address, or a placeholder",
+        "name only initials",
+        "phone unreadable, or a placeholder",
+    ]
 
 
 def test_a_declared_identifier_outweighs_a_given_name_written_differently() -> None:
@@ -267,8 +430,13 @@ def test_a_declared_identifier_outweighs_a_given_name_written_differently() -> N
     twin_b = Person("connor", "shepherd", "1932-09-07", None)
     assert conflict(twin_a, twin_b) is not None  # twins: one surname, birthday and address
     same_id = frozenset({"national_id:5731308"})
-    assert conflict(Person("olivia", "shepherd", "1932-09-07", None, same_id),
-                    Person("connor", "shepherd", "1932-09-07", None, same_id)) is None
+    assert (
+        conflict(
+            Person("olivia", "shepherd", "1932-09-07", None, same_id),
+            Person("connor", "shepherd", "1932-09-07", None, same_id),
+        )
+        is None
+    )
     assert conflict(Person("john", "smith", None, "jr", same_id), Person("john", "smith", None, "sr", same_id))
 
 

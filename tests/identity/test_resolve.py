@@ -23,11 +23,21 @@ PEOPLE = frozenset({"support", "product"})
 PRIOR = 2.0**-13 / (1 + 2.0**-13)
 
 
-def rec(source: str, key: str, *, name: str | None = None, domain: str | None = None, email: str | None = None,
-        person: str | None = None, refs: dict[str, str] | None = None, ids: dict[str, str] | None = None,
-        parent: str | None = None) -> IdentityRecord:
-    attrs = IdentityAttributes(name=name, name_tokens=tuple((name or "").split()) or None, email=email,
-                               email_domain=domain, person_name=person)
+def rec(
+    source: str,
+    key: str,
+    *,
+    name: str | None = None,
+    domain: str | None = None,
+    email: str | None = None,
+    person: str | None = None,
+    refs: dict[str, str] | None = None,
+    ids: dict[str, str] | None = None,
+    parent: str | None = None,
+) -> IdentityRecord:
+    attrs = IdentityAttributes(
+        name=name, name_tokens=tuple((name or "").split()) or None, email=email, email_domain=domain, person_name=person
+    )
     return IdentityRecord(source, key, attrs, refs or {}, ids or {}, parent)
 
 
@@ -60,8 +70,7 @@ def clusters_of(result: resolve_mod.Resolution) -> set[frozenset[str]]:
 
 
 def run(records: list[IdentityRecord], rules: Sequence[Rule] = (), **kw: Any) -> resolve_mod.Resolution:
-    return resolve(records, rules, grain="account", threshold=0.9, review_threshold=0.5, person_sources=PEOPLE,
-                   **kw)
+    return resolve(records, rules, grain="account", threshold=0.9, review_threshold=0.5, person_sources=PEOPLE, **kw)
 
 
 def test_account_records_link_above_the_threshold_only(scores: Scores) -> None:
@@ -74,9 +83,11 @@ def test_account_records_link_above_the_threshold_only(scores: Scores) -> None:
 
 def test_the_same_email_on_a_ticket_and_a_product_user_is_one_customer(scores: Scores) -> None:
     """Loss 1: evidence between people. A ticket and a product user sharing an address are one."""
-    records = [rec("crm", "1", name="acme", domain="acme.com"),
-               rec("product", "u1", name="acme", domain="acme.com", email="jo@acme.com"),
-               rec("support", "t1", domain="acme.com", email="jo@acme.com")]
+    records = [
+        rec("crm", "1", name="acme", domain="acme.com"),
+        rec("product", "u1", name="acme", domain="acme.com", email="jo@acme.com"),
+        rec("support", "t1", domain="acme.com", email="jo@acme.com"),
+    ]
     scores[("crm:1", "product:u1")] = 10.0
     out = run(records)
     assert clusters_of(out) == {frozenset({"crm:1", "product:u1", "support:t1"})}
@@ -85,15 +96,19 @@ def test_the_same_email_on_a_ticket_and_a_product_user_is_one_customer(scores: S
 
 def test_users_of_one_workspace_are_one_customer_whatever_it_is_called(scores: Scores) -> None:
     """Loss 1: 13 of 14 users of a workspace named "Untitled" used to become 13 customers."""
-    records = [rec("product", f"u{i}", name="untitled", email=f"p{i}@gmail.com", ids={"workspace_id": "77"})
-               for i in range(14)]
+    records = [
+        rec("product", f"u{i}", name="untitled", email=f"p{i}@gmail.com", ids={"workspace_id": "77"}) for i in range(14)
+    ]
     out = run(records)
     assert clusters_of(out) == {frozenset(f"product:u{i}" for i in range(14))}
 
 
 def test_a_person_between_two_customers_is_not_guessed(scores: Scores) -> None:
-    records = [rec("crm", "1", name="acme coffee leeds"), rec("crm", "2", name="acme coffee york"),
-               rec("support", "t", email="jo@gmail.com", domain=None, person="jo bloggs", name=None)]
+    records = [
+        rec("crm", "1", name="acme coffee leeds"),
+        rec("crm", "2", name="acme coffee york"),
+        rec("support", "t", email="jo@gmail.com", domain=None, person="jo bloggs", name=None),
+    ]
     scores[("support:t", "crm:1")] = -2.0
     scores[("support:t", "crm:2")] = -3.0  # within 3 bits of the best
     out = run(records)
@@ -104,8 +119,11 @@ def test_a_person_between_two_customers_is_not_guessed(scores: Scores) -> None:
 
 
 def test_a_clear_favourite_takes_the_person_even_below_the_threshold(scores: Scores) -> None:
-    records = [rec("crm", "1", name="acme", domain="acme.com"), rec("crm", "2", name="zenith", domain="zen.com"),
-               rec("support", "t", domain="acme.com", email="jo@acme.com")]
+    records = [
+        rec("crm", "1", name="acme", domain="acme.com"),
+        rec("crm", "2", name="zenith", domain="zen.com"),
+        rec("support", "t", domain="acme.com", email="jo@acme.com"),
+    ]
     scores[("support:t", "crm:1")] = -1.0  # 12 bits of evidence: one domain, nothing against
     scores[("support:t", "crm:2")] = -12.0
     out = run(records)
@@ -113,8 +131,11 @@ def test_a_clear_favourite_takes_the_person_even_below_the_threshold(scores: Sco
 
 
 def test_a_person_never_chains_two_customers(scores: Scores) -> None:
-    records = [rec("billing", "a", name="acme"), rec("billing", "b", name="acme labs"),
-               rec("support", "t", domain="acme.com", email="jo@acme.com")]
+    records = [
+        rec("billing", "a", name="acme"),
+        rec("billing", "b", name="acme labs"),
+        rec("support", "t", domain="acme.com", email="jo@acme.com"),
+    ]
     scores[("support:t", "billing:a")] = 9.0
     scores[("support:t", "billing:b")] = 9.0
     out = run(records)
@@ -123,13 +144,27 @@ def test_a_person_never_chains_two_customers(scores: Scores) -> None:
 
 def test_two_crm_accounts_stay_apart_unless_their_own_evidence_says_duplicate(scores: Scores) -> None:
     """Loss 2: subsidiaries on a parent's domain. People bridge them; the CRM keeps them apart."""
-    records = [rec("crm", "log", name="halden logistics", domain="halden.com"),
-               rec("crm", "de", name="halden deutschland", domain="halden.com"),
-               rec("billing", "b", name="halden logistics", domain="halden.com"),
-               rec("product", "u", name="halden logistics", domain="halden.com", email="a@halden.com",
-                   ids={"workspace_id": "1"}),
-               rec("product", "v", name="halden deutschland", domain="halden.com", email="b@halden.com",
-                   ids={"workspace_id": "2"})]
+    records = [
+        rec("crm", "log", name="halden logistics", domain="halden.com"),
+        rec("crm", "de", name="halden deutschland", domain="halden.com"),
+        rec("billing", "b", name="halden logistics", domain="halden.com"),
+        rec(
+            "product",
+            "u",
+            name="halden logistics",
+            domain="halden.com",
+            email="a@halden.com",
+            ids={"workspace_id": "1"},
+        ),
+        rec(
+            "product",
+            "v",
+            name="halden deutschland",
+            domain="halden.com",
+            email="b@halden.com",
+            ids={"workspace_id": "2"},
+        ),
+    ]
     scores[("billing:b", "crm:log")] = 20.0
     scores[("billing:b", "crm:de")] = 6.0  # the shared domain: a bridge the CRM refuses
     scores[("product:u", "crm:log")] = 20.0
@@ -137,8 +172,7 @@ def test_two_crm_accounts_stay_apart_unless_their_own_evidence_says_duplicate(sc
     scores[("product:u", "product:v")] = 15.0  # colleagues on one domain: no bridge either
     scores[("crm:log", "crm:de")] = 2.0  # domain alike, names not: no duplicate
     out = run(records)
-    assert clusters_of(out) == {frozenset({"crm:log", "billing:b", "product:u"}),
-                                frozenset({"crm:de", "product:v"})}
+    assert clusters_of(out) == {frozenset({"crm:log", "billing:b", "product:u"}), frozenset({"crm:de", "product:v"})}
     assert any("different records of a source" in c.evidence.get("refused", "") for c in out.conflicts)
 
 
@@ -149,8 +183,10 @@ def test_a_crm_duplicate_with_agreeing_evidence_joins(scores: Scores) -> None:
 
 
 def test_an_account_and_its_parent_stay_apart_whatever_the_score(scores: Scores) -> None:
-    records = [rec("crm", "p", name="halden group", domain="halden.com"),
-               rec("crm", "s", name="halden group uk", domain="halden.com", parent="p")]
+    records = [
+        rec("crm", "p", name="halden group", domain="halden.com"),
+        rec("crm", "s", name="halden group uk", domain="halden.com", parent="p"),
+    ]
     scores[("crm:p", "crm:s")] = 30.0
     out = run(records)
     assert clusters_of(out) == {frozenset({"crm:p"}), frozenset({"crm:s"})}
@@ -159,10 +195,12 @@ def test_an_account_and_its_parent_stay_apart_whatever_the_score(scores: Scores)
 def test_a_15_character_salesforce_id_finds_its_18_character_account(scores: Scores) -> None:
     """Loss 3: rules compared exact strings, so Stripe's 15-character id never matched."""
     rule = Rule("billing", "crm_account_id", "crm", "Id")
-    records = [rec("crm", "0015g0000WvoNiqAQE", name="acme", refs={"Id": "0015g0000WvoNiqAQE"}),
-               rec("crm", "0015g0000WvoNirAQE", name="zenith", refs={"Id": "0015g0000WvoNirAQE"}),
-               rec("billing", "a", name="acme ltd", refs={"crm_account_id": "0015g0000WvoNiq"}),
-               rec("billing", "b", name="odd", refs={"crm_account_id": "0015g0000WvoNiqAQ"})]  # 17 characters
+    records = [
+        rec("crm", "0015g0000WvoNiqAQE", name="acme", refs={"Id": "0015g0000WvoNiqAQE"}),
+        rec("crm", "0015g0000WvoNirAQE", name="zenith", refs={"Id": "0015g0000WvoNirAQE"}),
+        rec("billing", "a", name="acme ltd", refs={"crm_account_id": "0015g0000WvoNiq"}),
+        rec("billing", "b", name="odd", refs={"crm_account_id": "0015g0000WvoNiqAQ"}),
+    ]  # 17 characters
     out = run(records, [rule])
     assert frozenset({"crm:0015g0000WvoNiqAQE", "billing:a"}) in clusters_of(out)
     assert out.transform_failures == {"billing.crm_account_id": 1}
@@ -178,9 +216,11 @@ def test_a_rule_with_a_declared_transform() -> None:
 
 def test_a_wrong_cross_reference_loses_to_the_better_candidate(scores: Scores) -> None:
     rule = Rule("billing", "crm_account_id", "crm", "Id")
-    records = [rec("crm", "X", name="halden deutschland", refs={"Id": "X"}),
-               rec("crm", "Y", name="halden logistics", refs={"Id": "Y"}),
-               rec("billing", "b", name="halden logistics", refs={"crm_account_id": "X"})]
+    records = [
+        rec("crm", "X", name="halden deutschland", refs={"Id": "X"}),
+        rec("crm", "Y", name="halden logistics", refs={"Id": "Y"}),
+        rec("billing", "b", name="halden logistics", refs={"crm_account_id": "X"}),
+    ]
     scores[("billing:b", "X")] = 0.0
     scores[("billing:b", "crm:X")] = 1.0  # the rule's pair: weighs the threshold, no more
     scores[("billing:b", "crm:Y")] = 25.0
@@ -191,15 +231,21 @@ def test_a_wrong_cross_reference_loses_to_the_better_candidate(scores: Scores) -
 
 def test_declaring_an_identifier_keeps_the_record_in_matching(scores: Scores) -> None:
     """Loss 4: a record with a rule column was kept out of the domain roll-up."""
-    records = [rec("crm", "1", name="acme", domain="acme.com"),
-               rec("product", "u", name="acme", domain="acme.com", email="a@acme.com", ids={"workspace_id": "9"})]
+    records = [
+        rec("crm", "1", name="acme", domain="acme.com"),
+        rec("product", "u", name="acme", domain="acme.com", email="a@acme.com", ids={"workspace_id": "9"}),
+    ]
     scores[("product:u", "crm:1")] = 12.0
     assert clusters_of(run(records)) == {frozenset({"crm:1", "product:u"})}
 
 
 def test_steward_pins_win(scores: Scores) -> None:
-    records = [rec("crm", "1", name="acme"), rec("billing", "a", name="acme"),
-               rec("crm", "2", name="zenith"), rec("billing", "z", name="zenith")]
+    records = [
+        rec("crm", "1", name="acme"),
+        rec("billing", "a", name="acme"),
+        rec("crm", "2", name="zenith"),
+        rec("billing", "z", name="zenith"),
+    ]
     scores[("crm:1", "billing:a")] = 20.0
     scores[("crm:2", "billing:z")] = 20.0
     out = run(records, link_pins=[("crm:1", "crm:2")], unlink_pins=[("crm:2", "billing:z")])
@@ -209,10 +255,12 @@ def test_steward_pins_win(scores: Scores) -> None:
 
 
 def test_people_nothing_places_stay_unresolved(scores: Scores) -> None:
-    records = [rec("crm", "1", name="acme"),
-               rec("support", "t1", email="jo@gmail.com", person="jo"),
-               rec("support", "t2", email="jo@gmail.com", person="jo"),
-               rec("support", "t3")]
+    records = [
+        rec("crm", "1", name="acme"),
+        rec("support", "t1", email="jo@gmail.com", person="jo"),
+        rec("support", "t2", email="jo@gmail.com", person="jo"),
+        rec("support", "t3"),
+    ]
     out = run(records)
     assert sorted(out.unresolved) == ["support:t1", "support:t2", "support:t3"]
     assert clusters_of(out) == {frozenset({"crm:1"})}
@@ -220,8 +268,11 @@ def test_people_nothing_places_stay_unresolved(scores: Scores) -> None:
 
 def test_without_sources_of_people_every_system_is_deduplicated_in_itself(scores: Scores) -> None:
     """Four systems of accounts alone (no people): duplicates within one system join too."""
-    records = [rec("erp", "1", name="united partners"), rec("erp", "2", name="untied partners"),
-               rec("crm", "3", name="united partners")]
+    records = [
+        rec("erp", "1", name="united partners"),
+        rec("erp", "2", name="untied partners"),
+        rec("crm", "3", name="united partners"),
+    ]
     scores[("erp:1", "erp:2")] = 9.0
     scores[("erp:1", "crm:3")] = 9.0
     out = resolve(records, [], grain="account", threshold=0.9)

@@ -126,8 +126,9 @@ def test_metrics_show_the_last_build_and_drift_as_a_counter(built: Built) -> Non
     app = create_app(built.spec, store, refresh_seconds=0, mask_key=b"k" * 32, jwt=None)
     try:
         with TestClient(app) as client:
-            page = client.get("/v1/customers", params={"limit": 3},
-                              headers={"Authorization": f"Bearer {finance}"}).json()
+            page = client.get(
+                "/v1/customers", params={"limit": 3}, headers={"Authorization": f"Bearer {finance}"}
+            ).json()
             assert page["items"]
             text = client.get("/metrics", headers={"Authorization": f"Bearer {key}"}).text
     finally:

@@ -27,8 +27,13 @@ def test_the_health_check_asks_for_readiness() -> None:
 
 def test_checkov_passes_the_dockerfile(tmp_path: Path) -> None:
     checkov = _tool("checkov")
-    done = subprocess.run([checkov, "-f", str(DOCKERFILE), "--framework", "dockerfile", "-o", "json", "--quiet"],
-                          capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [checkov, "-f", str(DOCKERFILE), "--framework", "dockerfile", "-o", "json", "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     report = json.loads(done.stdout) if done.stdout.strip().startswith("{") else {}
     failed = [c["check_id"] for c in report.get("results", {}).get("failed_checks", [])]
     assert not failed and done.returncode == 0, (failed, done.stderr[-2000:])

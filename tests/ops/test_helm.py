@@ -26,9 +26,9 @@ FULL = CHART / "ci" / "full-values.yaml"
 # Every checkov finding the chart leaves, with the reason. Anything else fails the test.
 ACCEPTED = {
     "CKV_K8S_11": "no CPU limit by default: CFS throttling adds tail latency to the p99 SLA; CPU is requested, "
-                  "and the HPA scales on it (set serve.resources.limits.cpu to cap it)",
+    "and the HPA scales on it (set serve.resources.limits.cpu to cap it)",
     "CKV_K8S_35": "c360 reads its credentials (C360_STORE_URL, C360_AUDIT_KEY, C360_MASK_KEY, the spec's "
-                  "${VARIABLES}) from the environment, from the operator's existing Secret",
+    "${VARIABLES}) from the environment, from the operator's existing Secret",
 }
 DEFAULTS_ONLY = {  # the full values file sets these; the defaults cannot know a digest or a registry
     "CKV_K8S_43": "an image digest is site-specific: image.digest pins it (ci/full-values.yaml does)",
@@ -76,9 +76,13 @@ def test_the_chart_lints(values: list[str]) -> None:
 
 def test_the_schema_refuses_bad_values() -> None:
     helm = _tool("helm")
-    for bad, why in [("serve.replicas=two", "/serve/replicas"), ("existingSecret=", "/existingSecret"),
-                     ("logs.format=xml", "/logs/format"), ("securityContext.runAsNonRoot=false", "runAsNonRoot"),
-                     ("serve.replica=3", "replica")]:
+    for bad, why in [
+        ("serve.replicas=two", "/serve/replicas"),
+        ("existingSecret=", "/existingSecret"),
+        ("logs.format=xml", "/logs/format"),
+        ("securityContext.runAsNonRoot=false", "runAsNonRoot"),
+        ("serve.replica=3", "replica"),
+    ]:
         done = _run(helm, "template", "r", str(CHART), "--set", bad, ok=False)
         assert done.returncode != 0 and why in done.stderr, (bad, done.stderr)
 
@@ -95,14 +99,31 @@ def test_the_default_spec_is_a_valid_product(tmp_path: Path) -> None:
 def test_rendered_manifests_follow_convention(tmp_path: Path) -> None:
     docs = _docs(_render(tmp_path, "full", "-f", str(FULL)))
     kinds = sorted(str(d["kind"]) for d in docs)
-    assert kinds == sorted(["ConfigMap", "CronJob", "Deployment", "HorizontalPodAutoscaler", "Ingress",
-                            "NetworkPolicy", "PodDisruptionBudget", "Service", "ServiceAccount", "ServiceMonitor"])
+    assert kinds == sorted(
+        [
+            "ConfigMap",
+            "CronJob",
+            "Deployment",
+            "HorizontalPodAutoscaler",
+            "Ingress",
+            "NetworkPolicy",
+            "PodDisruptionBudget",
+            "Service",
+            "ServiceAccount",
+            "ServiceMonitor",
+        ]
+    )
     for d in docs:
         meta = d["metadata"]
         assert isinstance(meta, dict) and meta["namespace"] == "c360"
         labels = meta["labels"]
-        for label in ("app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/version",
-                      "app.kubernetes.io/managed-by", "helm.sh/chart"):
+        for label in (
+            "app.kubernetes.io/name",
+            "app.kubernetes.io/instance",
+            "app.kubernetes.io/version",
+            "app.kubernetes.io/managed-by",
+            "helm.sh/chart",
+        ):
             assert label in labels, (d["kind"], label)
     by_kind = {d["kind"]: d for d in docs}
     deploy: dict[str, object] = by_kind["Deployment"]  # type: ignore[assignment]
@@ -141,16 +162,30 @@ def test_checkov_finds_nothing_unexplained(tmp_path: Path, name: str, values: li
     rendered = _render(tmp_path, name, *values)
     accepted = {**ACCEPTED, **(DEFAULTS_ONLY if name == "defaults" else {})}
     checkov = _tool("checkov")
-    done = _run(checkov, "-f", str(rendered), "--framework", "kubernetes", "-o", "json", "--quiet",
-                "--skip-check", ",".join(sorted(accepted)), ok=False)
+    done = _run(
+        checkov,
+        "-f",
+        str(rendered),
+        "--framework",
+        "kubernetes",
+        "-o",
+        "json",
+        "--quiet",
+        "--skip-check",
+        ",".join(sorted(accepted)),
+        ok=False,
+    )
     assert done.returncode in (0, 1), done.stderr
     report = json.loads(done.stdout) if done.stdout.strip().startswith(("{", "[")) else {}
     reports = report if isinstance(report, list) else [report]
-    failed = [(c["check_id"], c["resource"])
-              for r in reports if r for c in r.get("results", {}).get("failed_checks", [])]
+    failed = [
+        (c["check_id"], c["resource"]) for r in reports if r for c in r.get("results", {}).get("failed_checks", [])
+    ]
     assert not failed, failed
     assert done.returncode == 0, done.stdout[-2000:]
     passed = sum(r.get("summary", {}).get("passed", 0) for r in reports if r)
     assert passed > 50, passed
-    print(f"checkov {name}: {passed} passed; accepted: " + "; ".join(f"{k}: {v}" for k, v in accepted.items()),
-          file=sys.stderr)
+    print(
+        f"checkov {name}: {passed} passed; accepted: " + "; ".join(f"{k}: {v}" for k, v in accepted.items()),
+        file=sys.stderr,
+    )

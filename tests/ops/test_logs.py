@@ -32,12 +32,23 @@ def _capture(fmt: str) -> tuple[logging.Logger, io.StringIO]:
 
 def test_logfmt_quotes_what_needs_quoting_and_flattens_mappings() -> None:
     log, out = _capture("logfmt")
-    logs.event(log, "build stage", stage="sync", seconds=1.25, records={"crm": 12, "billing": 3},
-               note='a "b" c', empty=None, ok=True)
+    logs.event(
+        log,
+        "build stage",
+        stage="sync",
+        seconds=1.25,
+        records={"crm": 12, "billing": 3},
+        note='a "b" c',
+        empty=None,
+        ok=True,
+    )
     line = out.getvalue().strip()
-    assert re.match(r"ts=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z level=info logger=c360.test "
-                    r'msg="build stage" stage=sync seconds=1.25 records.crm=12 records.billing=3 '
-                    r'note="a \\"b\\" c" empty= ok=true$', line), line
+    assert re.match(
+        r"ts=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z level=info logger=c360.test "
+        r'msg="build stage" stage=sync seconds=1.25 records.crm=12 records.billing=3 '
+        r'note="a \\"b\\" c" empty= ok=true$',
+        line,
+    ), line
 
 
 def test_json_is_one_object_a_line() -> None:
@@ -62,8 +73,13 @@ def test_levels_and_formats_are_checked(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def _c360(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-c", "from c360.cli import main; main()", *args],
-                          capture_output=True, env={**os.environ, **(env or {})}, timeout=300, check=False)
+    return subprocess.run(
+        [sys.executable, "-c", "from c360.cli import main; main()", *args],
+        capture_output=True,
+        env={**os.environ, **(env or {})},
+        timeout=300,
+        check=False,
+    )
 
 
 def test_a_demo_build_and_serve_log_no_email_and_no_key(tmp_path: Path) -> None:
@@ -74,27 +90,42 @@ def test_a_demo_build_and_serve_log_no_email_and_no_key(tmp_path: Path) -> None:
     generate(demo, accounts=60, seed=5, as_of=dt.date.fromisoformat(DEMO_AS_OF))
     shutil.copyfile(Path(__file__).parents[2] / "src/c360/demo/product.yaml", demo / "product.yaml")
     url = f"sqlite:///{demo}/store.db"
-    built = _c360("build", str(demo / "product.yaml"), "--store", url, "--as-of", "2026-06-01T00:00:00Z",
-                  "--log-format", "logfmt")
+    built = _c360(
+        "build", str(demo / "product.yaml"), "--store", url, "--as-of", "2026-06-01T00:00:00Z", "--log-format", "logfmt"
+    )
     assert built.returncode == 0, built.stderr.decode()
     build_log = built.stderr
     stages = [ln for ln in build_log.decode().splitlines() if 'msg="build stage"' in ln]
     assert [re.search(r" stage=(\w+)", ln).group(1) for ln in stages] == [  # type: ignore[union-attr]
-        "sync", "normalise", "resolve", "materialise", "check", "publish"]
+        "sync",
+        "normalise",
+        "resolve",
+        "materialise",
+        "check",
+        "publish",
+    ]
     assert re.search(r"stage=normalise seconds=[\d.]+ records\.crm=\d+", build_log.decode())
     assert 'msg="build finished"' in build_log.decode()
 
     store = Store.open(url)
     keys = {c: store.create_key(c) for c in ("finance", "support", "marketing", "churn_model", "product_owner")}
-    emails = sorted({m for f in demo.iterdir() if f.is_file() and f.suffix in {".csv", ".json", ".jsonl", ".ndjson"}
-                     for m in EMAIL.findall(f.read_bytes())})
+    emails = sorted(
+        {
+            m
+            for f in demo.iterdir()
+            if f.is_file() and f.suffix in {".csv", ".json", ".jsonl", ".ndjson"}
+            for m in EMAIL.findall(f.read_bytes())
+        }
+    )
     assert len(emails) > 20
     ids = [cid for cid, _ in store.snapshot_rows(store.current_version() or 0)][:5]
     store.close()
 
     log = tmp_path / "serve.log"
-    with running(demo / "product.yaml", url, log, env={"C360_LOG_FORMAT": "json"}) as port, \
-            httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+    with (
+        running(demo / "product.yaml", url, log, env={"C360_LOG_FORMAT": "json"}) as port,
+        httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http,
+    ):
         sent = 0
         for key in keys.values():
             auth = {"Authorization": f"Bearer {key}"}
@@ -132,5 +163,5 @@ def test_a_demo_build_and_serve_log_no_email_and_no_key(tmp_path: Path) -> None:
     for consumer, key in keys.items():
         secret = key.removeprefix(f"c360_{consumer}_").encode()  # the random part, 32 characters
         assert len(secret) == 32 and key.encode() not in captured
-        assert not any(secret[i:i + 12] in captured for i in range(len(secret) - 11))  # nor any 12 of it
+        assert not any(secret[i : i + 12] in captured for i in range(len(secret) - 11))  # nor any 12 of it
     assert not any(cid.encode() in line for cid in ids for line in served.splitlines() if b"c360.access" in line)

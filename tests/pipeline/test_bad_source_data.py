@@ -19,9 +19,26 @@ from tests.api.stores import STORES, pg_database
 
 AS_OF = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 WORDS = [
-    "Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark", "Wayne", "Wonka", "Tyrell",
-    "Cyberdyne", "Soylent", "Vandelay", "Pied", "Aperture", "Gringotts", "Oscorp", "Monarch",
-    "Nakatomi", "Virtucon", "Krusty",
+    "Acme",
+    "Globex",
+    "Initech",
+    "Umbrella",
+    "Hooli",
+    "Stark",
+    "Wayne",
+    "Wonka",
+    "Tyrell",
+    "Cyberdyne",
+    "Soylent",
+    "Vandelay",
+    "Pied",
+    "Aperture",
+    "Gringotts",
+    "Oscorp",
+    "Monarch",
+    "Nakatomi",
+    "Virtucon",
+    "Krusty",
 ]
 
 SPEC = """\
@@ -74,13 +91,23 @@ def crm_rows(bad: dict[int, str] | None = None) -> list[str]:
 
 
 def event_lines(extra: list[str] | None = None) -> list[str]:
-    lines = [json.dumps({"id": f"e{i}", "account": f"a{i}", "n": 1, "at": f"2026-02-{i:02d}T00:00:00Z",
-                         "amount": 10}) for i in range(1, 21)]
+    lines = [
+        json.dumps({"id": f"e{i}", "account": f"a{i}", "n": 1, "at": f"2026-02-{i:02d}T00:00:00Z", "amount": 10})
+        for i in range(1, 21)
+    ]
     return lines + (extra or [])
 
 
-def write(d: Path, *, crm: list[str] | bytes | None = None, events: list[str] | None = None,
-          product: str = "", crm_opts: str = "", seats: str = "", created: str = "") -> Path:
+def write(
+    d: Path,
+    *,
+    crm: list[str] | bytes | None = None,
+    events: list[str] | None = None,
+    product: str = "",
+    crm_opts: str = "",
+    seats: str = "",
+    created: str = "",
+) -> Path:
     d.mkdir(exist_ok=True)
     (d / "product.yaml").write_text(SPEC.format(product=product, crm=crm_opts, seats=seats, created=created))
     body = crm if crm is not None else crm_rows()
@@ -131,9 +158,11 @@ def test_an_unreadable_timestamp_quarantines_its_record_and_the_build_publishes(
 
 
 def test_a_jsonl_number_out_of_range_for_its_type_quarantines_its_record(tmp_path: Path) -> None:
-    extra = ['{"id": "e21", "account": "a1", "n": 1, "at": 1e17, "amount": 1}',
-             '{"id": "e22", "account": "a2", "n": 1e20, "at": "2026-01-01T00:00:00Z", "amount": 1}',
-             '{"id": "e23", "account": "a3", "n": 1e17, "at": "2026-01-01T00:00:00Z", "amount": 1}']
+    extra = [
+        '{"id": "e21", "account": "a1", "n": 1, "at": 1e17, "amount": 1}',
+        '{"id": "e22", "account": "a2", "n": 1e20, "at": "2026-01-01T00:00:00Z", "amount": 1}',
+        '{"id": "e23", "account": "a3", "n": 1e17, "at": "2026-01-01T00:00:00Z", "amount": 1}',
+    ]
     spec = write(tmp_path, events=event_lines(extra))
     report, store = run(spec)
     assert report.version is not None
@@ -151,8 +180,12 @@ def test_a_money_value_too_large_for_a_number_is_quarantined_not_nulled(tmp_path
         spec = write(tmp_path, crm=crm_rows({2: "a2,Globex Holdings,2,1e400,2026-01-02T00:00:00Z,"}))
         source, key, column = "crm", "a2", "Revenue"
     else:
-        spec = write(tmp_path, events=event_lines(
-            ['{"id": "e21", "account": "a2", "n": 1, "at": "2026-01-01T00:00:00Z", "amount": 1e400}']))
+        spec = write(
+            tmp_path,
+            events=event_lines(
+                ['{"id": "e21", "account": "a2", "n": 1, "at": "2026-01-01T00:00:00Z", "amount": 1e400}']
+            ),
+        )
         source, key, column = "events", "e21", "amount"
     report, store = run(spec)
     assert report.version is not None
@@ -162,9 +195,11 @@ def test_a_money_value_too_large_for_a_number_is_quarantined_not_nulled(tmp_path
 
 
 def test_on_invalid_null_keeps_the_record_with_that_field_null_and_says_so(tmp_path: Path) -> None:
-    spec = write(tmp_path, crm=crm_rows({3: "a3,Initech Holdings,3,300,inf,", 4: "a4,Umbrella Holdings,1e20,400,"
-                                                                                 "2026-01-04T00:00:00Z,"}),
-                 created=", on_invalid: null")
+    spec = write(
+        tmp_path,
+        crm=crm_rows({3: "a3,Initech Holdings,3,300,inf,", 4: "a4,Umbrella Holdings,1e20,400,2026-01-04T00:00:00Z,"}),
+        created=", on_invalid: null",
+    )
     report, store = run(spec)
     assert report.version is not None
     out = published(store)
@@ -187,8 +222,9 @@ def test_on_invalid_null_for_a_whole_source(tmp_path: Path) -> None:
 def test_an_integer_sum_that_overflows_names_the_field(tmp_path: Path) -> None:
     big = 2**62
     spec = write(tmp_path, crm=crm_rows({1: f"a1,Acme Holdings,{big},100,2026-01-01T00:00:00Z,"}))
-    (tmp_path / "product.yaml").write_text((tmp_path / "product.yaml").read_text().replace(
-        "expr: sum(crm.Seats)", "expr: sum(crm.Seats) * 4"))
+    (tmp_path / "product.yaml").write_text(
+        (tmp_path / "product.yaml").read_text().replace("expr: sum(crm.Seats)", "expr: sum(crm.Seats) * 4")
+    )
     with pytest.raises(BuildError, match="field 'seats'"):
         run(spec)
 
@@ -204,7 +240,8 @@ def test_a_csv_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
 
 
 def test_a_mostly_quarantined_source_fails_the_build_and_keeps_the_previous_snapshot(
-        tmp_path: Path, store_url: str) -> None:
+    tmp_path: Path, store_url: str
+) -> None:
     spec = write(tmp_path)
     first, store = run(spec, store_url)
     before = published(store)
@@ -229,7 +266,8 @@ def test_a_mostly_quarantined_source_fails_the_build_and_keeps_the_previous_snap
 
 
 def test_bad_values_past_the_threshold_fail_the_build_naming_the_commonest_reason(
-        tmp_path: Path, store_url: str) -> None:
+    tmp_path: Path, store_url: str
+) -> None:
     bad = {i: f"a{i},{WORDS[i - 1]} Holdings,{i},{i},yesterday," for i in (2, 3, 4)}
     spec = write(tmp_path, crm=crm_rows(bad))
     with pytest.raises(BuildError) as failed:
@@ -247,8 +285,14 @@ def test_the_threshold_is_set_per_source_or_for_the_product(tmp_path: Path) -> N
     report, _ = run(write(tmp_path / "b", crm=crm_rows(bad), product="quarantine_threshold: 0.5"))
     assert report.version is not None
     with pytest.raises(BuildError, match="source 'crm'"):
-        run(write(tmp_path / "c", crm=crm_rows(bad), product="quarantine_threshold: 0.5",
-                  crm_opts="    quarantine_threshold: 0.1"))
+        run(
+            write(
+                tmp_path / "c",
+                crm=crm_rows(bad),
+                product="quarantine_threshold: 0.5",
+                crm_opts="    quarantine_threshold: 0.1",
+            )
+        )
 
 
 def test_the_new_settings_are_validated() -> None:

@@ -76,9 +76,7 @@ def test_rebuild_on_unchanged_sources_keeps_every_id(demo_copy: tuple[Path, Stor
 
 
 @pytest.mark.parametrize("stage", ["sync", "normalise", "resolve", "materialise"])
-def test_a_build_failing_midway_leaves_the_previous_snapshot_served(
-    demo_copy: tuple[Path, Store], stage: str
-) -> None:
+def test_a_build_failing_midway_leaves_the_previous_snapshot_served(demo_copy: tuple[Path, Store], stage: str) -> None:
     d, store = demo_copy
     before = store.current_snapshot()
     map_before = idmap.all_rows(store)

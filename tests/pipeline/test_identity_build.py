@@ -66,8 +66,9 @@ def test_unlink_pin_splits_and_survives_rebuilds(demo: tuple[Path, Store]) -> No
     spec = load_spec(d / "product.yaml")
     before = ids(store)
     # A customer known to both CRM and billing.
-    pair = next((c, r) for c, r in crm_customers(store)
-                if any(k.startswith("billing:") and v == c for k, v in before.items()))
+    pair = next(
+        (c, r) for c, r in crm_customers(store) if any(k.startswith("billing:") and v == c for k, v in before.items())
+    )
     cid, crm_rid = pair
     billing_rid = next(k for k, v in before.items() if v == cid and k.startswith("billing:"))
     idmap.add_pin(store, "unlink", crm_rid, billing_rid, "two companies", "steward")

@@ -44,9 +44,11 @@ def test_one_source_reserved_tlds_and_unparsable_phones_still_build(tmp_path: Pa
     rows = ["id,name,website,phone,duns"]
     for i in range(40):
         rows.append(f"a{i},Company {i} Holdings,www.company{i}.test,not a phone {i},")
-    rows += ["d1,Atlantic Logistics,www.bobby.example,+1-384-555-0180 x4817,49-450-6609",
-             "d2,Atlantc Logistics,bobby.example,1 384 555 0180,494506609",
-             "d3,Pacific Print,www.pacific.invalid,???,"]
+    rows += [
+        "d1,Atlantic Logistics,www.bobby.example,+1-384-555-0180 x4817,49-450-6609",
+        "d2,Atlantc Logistics,bobby.example,1 384 555 0180,494506609",
+        "d3,Pacific Print,www.pacific.invalid,???,",
+    ]
     write(tmp_path, "crm.csv", "\n".join(rows) + "\n")
     store = Store.open(f"sqlite:///{tmp_path}/store.db")
     report = build(load_spec(tmp_path / "product.yaml"), store, as_of=AS_OF)
@@ -58,7 +60,10 @@ def test_one_source_reserved_tlds_and_unparsable_phones_still_build(tmp_path: Pa
 
 
 def test_people_with_nothing_but_free_mail_build_and_stay_unresolved(tmp_path: Path) -> None:
-    write(tmp_path, "product.yaml", """\
+    write(
+        tmp_path,
+        "product.yaml",
+        """\
 product: desk
 version: 1.0.0
 owner: {team: data}
@@ -71,9 +76,13 @@ sources:
     identity: {email: email, person_name: requester}
 fields:
   tickets: {type: integer, description: Tickets, expr: count(support.id)}
-""")
-    write(tmp_path, "tickets.csv", "id,email,requester\n1,jo@gmail.com,Jo Bloggs\n2,jo@gmail.com,Jo Bloggs\n"
-                                   "3,al@yahoo.com,Al\n")
+""",
+    )
+    write(
+        tmp_path,
+        "tickets.csv",
+        "id,email,requester\n1,jo@gmail.com,Jo Bloggs\n2,jo@gmail.com,Jo Bloggs\n3,al@yahoo.com,Al\n",
+    )
     store = Store.open(f"sqlite:///{tmp_path}/store.db")
     report = build(load_spec(tmp_path / "product.yaml"), store, as_of=AS_OF)
     assert report.version is not None
@@ -94,7 +103,10 @@ def test_a_rule_column_is_a_cross_reference_not_a_key_shared_by_its_own_records(
 
     The second cites the wrong account (a stale cross-reference); name and domain place it.
     """
-    write(tmp_path, "product.yaml", """\
+    write(
+        tmp_path,
+        "product.yaml",
+        """\
 product: accounts
 version: 1.0.0
 owner: {team: data}
@@ -116,9 +128,20 @@ identity:
   distinct: [crm, billing]
 fields:
   account_name: {type: string, description: Name, expr: first(crm.name)}
-""")
-    names = ["Orchard Design", "Harbour Freight", "Kestrel Analytics", "Lumen Dental", "Northwind Bakery",
-             "Quarry Stoneworks", "Riverbend Clinics", "Saffron Foods", "Tidewater Marine", "Upland Farms"]
+""",
+    )
+    names = [
+        "Orchard Design",
+        "Harbour Freight",
+        "Kestrel Analytics",
+        "Lumen Dental",
+        "Northwind Bakery",
+        "Quarry Stoneworks",
+        "Riverbend Clinics",
+        "Saffron Foods",
+        "Tidewater Marine",
+        "Upland Farms",
+    ]
     domain = {n: n.lower().replace(" ", "") + ".com" for n in names}
     crm = ["id,name,website"] + [f"a{i},{n},www.{domain[n]}" for i, n in enumerate(names)]
     billing = ["id,name,email,crm_id"] + [f"b{i},{n},ap@{domain[n]},a{i}" for i, n in enumerate(names) if i]

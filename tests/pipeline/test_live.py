@@ -31,8 +31,9 @@ def demo_dir(built_demo: BuiltDemo, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 @pytest.fixture(scope="module", params=STORES)
-def live(request: pytest.FixtureRequest, built_demo: BuiltDemo,
-         demo_dir: Path) -> Iterator[tuple[Spec, Store, LiveReader]]:
+def live(
+    request: pytest.FixtureRequest, built_demo: BuiltDemo, demo_dir: Path
+) -> Iterator[tuple[Spec, Store, LiveReader]]:
     with store_of(request.param, built_demo.store_url) as store:
         spec = load_spec(demo_dir / "product.yaml")
         reader = LiveReader(spec, store)
@@ -64,15 +65,20 @@ def test_only_the_sources_the_fields_read_are_asked(live: tuple[Spec, Store, Liv
     assert set(result.record) == {"customer_id", "open_tickets", "csat"}
 
 
-def test_a_change_at_the_source_shows_live_before_any_build(live: tuple[Spec, Store, LiveReader],
-                                                            demo_dir: Path) -> None:
+def test_a_change_at_the_source_shows_live_before_any_build(
+    live: tuple[Spec, Store, LiveReader], demo_dir: Path
+) -> None:
     _, store, reader = live
     tickets = demo_dir / "support_tickets.jsonl"
     lines = tickets.read_text().splitlines()
     ticket_keys = {r.key: r.customer_id for r in idmap.all_rows(store) if r.source == "support"}
-    index, row = next((i, json.loads(line)) for i, line in enumerate(lines)
-                      if line.startswith("{") and json.loads(line).get("status") == "closed"
-                      and str(json.loads(line)["id"]) in ticket_keys)
+    index, row = next(
+        (i, json.loads(line))
+        for i, line in enumerate(lines)
+        if line.startswith("{")
+        and json.loads(line).get("status") == "closed"
+        and str(json.loads(line)["id"]) in ticket_keys
+    )
     cid = ticket_keys[str(row["id"])]
     before = reader.read(cid, ["open_tickets"]).record["open_tickets"]
     original = tickets.read_text()
@@ -91,8 +97,9 @@ def test_unknown_customer_is_not_found(live: tuple[Spec, Store, LiveReader]) -> 
     assert not result.found and result.record == {} and result.sources == []
 
 
-def test_a_source_that_is_down_is_named_and_no_value_is_made_up(live: tuple[Spec, Store, LiveReader],
-                                                               demo_dir: Path) -> None:
+def test_a_source_that_is_down_is_named_and_no_value_is_made_up(
+    live: tuple[Spec, Store, LiveReader], demo_dir: Path
+) -> None:
     spec, store, _ = live
     text = spec.text.replace("path: product.db", "path: missing/product.db")
     broken = load_spec_text(text, demo_dir / "broken.yaml")

@@ -44,8 +44,9 @@ def write(d: Path, required: dict[str, bool] | None = None, rows: int = 5) -> Pa
     d.mkdir(parents=True, exist_ok=True)
     (d / "product.yaml").write_text(spec_text(required))
     for n in NAMES:
-        (d / f"{n}.jsonl").write_text("".join(json.dumps({"id": f"{n}{i}", "name": f"Company {i}", "n": 1}) + "\n"
-                                              for i in range(rows)))
+        (d / f"{n}.jsonl").write_text(
+            "".join(json.dumps({"id": f"{n}{i}", "name": f"Company {i}", "n": 1}) + "\n" for i in range(rows))
+        )
     return d / "product.yaml"
 
 
@@ -64,8 +65,7 @@ class Gate:
         gate = self
 
         class Fake:
-            def read(self, stream: str, *, key: str, since: str | None = None,
-                     batch_size: int = 0) -> Iterator[Batch]:
+            def read(self, stream: str, *, key: str, since: str | None = None, batch_size: int = 0) -> Iterator[Batch]:
                 with gate.lock:
                     gate.active += 1
                     gate.most = max(gate.most, gate.active)
@@ -74,8 +74,10 @@ class Gate:
                     if source in gate.fail:
                         raise TerminalSourceError(source, "bad credentials")
                     for b in range(gate.batches):
-                        records = [Record(f"{source}-{b}-{i}", {"id": f"{source}-{b}-{i}", "name": "x", "n": 1})
-                                   for i in range(gate.per_batch)]
+                        records = [
+                            Record(f"{source}-{b}-{i}", {"id": f"{source}-{b}-{i}", "name": "x", "n": 1})
+                            for i in range(gate.per_batch)
+                        ]
                         yield Batch(records, cursor=None)
                 finally:
                     with gate.lock:
@@ -108,7 +110,8 @@ def spec_in(tmp_path: Path, required: dict[str, bool] | None = None) -> Spec:
 
 
 def test_sources_sync_at_once_and_every_batch_lands(
-        tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     gate = Gate(parties=4)
     monkeypatch.setattr(sync_module, "open_connector", lambda spec, source: gate.connector(source))
     spec = spec_in(tmp_path)
@@ -130,7 +133,8 @@ def test_the_pool_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_one_failing_source_is_reported_on_its_own_while_the_others_sync(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     gate = Gate(parties=4, batches=2)
     gate.fail = {"bravo", "delta"}
     monkeypatch.setattr(sync_module, "open_connector", lambda spec, source: gate.connector(source))
@@ -159,13 +163,13 @@ def test_an_in_memory_store_syncs_one_source_at_a_time(tmp_path: Path) -> None:
 
 
 def test_an_interrupted_sync_stops_the_other_sources_between_batches(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     class Slow:
         def __init__(self, source: str) -> None:
             self.source = source
 
-        def read(self, stream: str, *, key: str, since: str | None = None,
-                 batch_size: int = 0) -> Iterator[Batch]:
+        def read(self, stream: str, *, key: str, since: str | None = None, batch_size: int = 0) -> Iterator[Batch]:
             for b in range(1000):
                 time.sleep(0.01)
                 yield Batch([Record(f"{b}", {"id": f"{b}", "name": "x", "n": 1})], cursor=None)

@@ -24,8 +24,10 @@ def _status(store: Store, run_id: str) -> tuple[str, dict[str, object]]:
 
 def _killed_run(url: str) -> str:
     """A build started by another process that is then killed with SIGKILL."""
-    code = ("import sys, time; from c360.store import Store; s = Store.open(sys.argv[1]); "
-            "print(s.start_run('build'), flush=True); time.sleep(60)")
+    code = (
+        "import sys, time; from c360.store import Store; s = Store.open(sys.argv[1]); "
+        "print(s.start_run('build'), flush=True); time.sleep(60)"
+    )
     proc = subprocess.Popen([sys.executable, "-c", code, url], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     run_id = proc.stdout.readline().strip()

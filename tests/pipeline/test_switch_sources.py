@@ -55,8 +55,11 @@ def postgres_users(built_demo: BuiltDemo) -> Iterator[str]:
     cols = [c[1] for c in src.execute("PRAGMA table_info(users)")]
     rows = src.execute(f"SELECT {', '.join(cols)} FROM users").fetchall()
     with psycopg.connect(PG, autocommit=True) as conn:
-        conn.execute(f"CREATE TABLE {table} (id integer primary key, "
-                     + ", ".join(f"{c} text" if c not in ("seats",) else f"{c} integer" for c in cols[1:]) + ")")
+        conn.execute(
+            f"CREATE TABLE {table} (id integer primary key, "
+            + ", ".join(f"{c} text" if c not in ("seats",) else f"{c} integer" for c in cols[1:])
+            + ")"
+        )
         with conn.cursor() as cur:
             cur.executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))})", rows)
     yield table
@@ -66,8 +69,11 @@ def postgres_users(built_demo: BuiltDemo) -> Iterator[str]:
 
 def stripe_fake(d: Path) -> StripeFake:
     fake = StripeFake()
-    for stream, name in (("customers", "billing_customers.jsonl"), ("subscriptions", "billing_subscriptions.jsonl"),
-                         ("invoices", "billing_invoices.jsonl")):
+    for stream, name in (
+        ("customers", "billing_customers.jsonl"),
+        ("subscriptions", "billing_subscriptions.jsonl"),
+        ("invoices", "billing_invoices.jsonl"),
+    ):
         for line in (d / name).read_text().splitlines():
             try:
                 obj = json.loads(line)
@@ -90,14 +96,17 @@ def test_product_from_postgres_and_billing_from_stripe_gives_the_same_product(
     with serve(stripe_fake(d)) as server:
         monkeypatch.setenv("STRIPE_API_KEY", API_KEY)
         text = (d / "product.yaml").read_text()
-        for source, stream in (("billing", "customers"), ("subscriptions", "subscriptions"),
-                               ("invoices", "invoices")):
+        for source, stream in (("billing", "customers"), ("subscriptions", "subscriptions"), ("invoices", "invoices")):
             text = re.sub(
                 rf"(\n  {source}:\n(?:    .*\n)*?)    connector: jsonl\n    path: [^\n]+\n",
                 rf"\g<1>    connector: stripe\n    stream: {stream}\n    base_url: {server.url}\n"
-                r"    api_key: ${STRIPE_API_KEY}\n", text)
-        text = text.replace("    connector: sqlite\n    path: product.db\n    stream: users\n",
-                            f"    connector: postgres\n    dsn: {PG}\n    stream: {postgres_users}\n")
+                r"    api_key: ${STRIPE_API_KEY}\n",
+                text,
+            )
+        text = text.replace(
+            "    connector: sqlite\n    path: product.db\n    stream: users\n",
+            f"    connector: postgres\n    dsn: {PG}\n    stream: {postgres_users}\n",
+        )
         assert text.count("connector: stripe") == 3 and "connector: postgres" in text
         (d / "product.yaml").write_text(text)
 

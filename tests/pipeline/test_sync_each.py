@@ -57,7 +57,8 @@ class FailsOnce:
 
 
 def test_interrupted_first_stripe_sync_resumes_where_it_stopped(
-        built_demo: BuiltDemo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    built_demo: BuiltDemo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     need_module("stripe")
     d = _copy(built_demo, tmp_path)
     customers = len((d / "billing_customers.jsonl").read_text().splitlines())
@@ -65,9 +66,12 @@ def test_interrupted_first_stripe_sync_resumes_where_it_stopped(
     handler = FailsOnce(stripe_fake(d), nth=2)
     with serve(handler) as server:
         monkeypatch.setenv("STRIPE_API_KEY", API_KEY)
-        text = re.sub(r"(\n  billing:\n(?:    .*\n)*?)    connector: jsonl\n    path: [^\n]+\n",
-                      rf"\g<1>    connector: stripe\n    stream: customers\n    base_url: {server.url}\n"
-                      r"    api_key: ${STRIPE_API_KEY}\n", (d / "product.yaml").read_text())
+        text = re.sub(
+            r"(\n  billing:\n(?:    .*\n)*?)    connector: jsonl\n    path: [^\n]+\n",
+            rf"\g<1>    connector: stripe\n    stream: customers\n    base_url: {server.url}\n"
+            r"    api_key: ${STRIPE_API_KEY}\n",
+            (d / "product.yaml").read_text(),
+        )
         (d / "product.yaml").write_text(text)
         spec = load_spec(d / "product.yaml")
         store = Store.open(f"sqlite:///{d}/store.db")

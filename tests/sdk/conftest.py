@@ -43,8 +43,15 @@ def sdk_demo(built_demo: BuiltDemo, tmp_path_factory: pytest.TempPathFactory) ->
     assert version is not None
     survivor = sorted(cid for cid, _ in store.snapshot_rows(version))[0]
     with store.engine.begin() as conn:
-        conn.execute(insert(customers).values(customer_id=MERGED, created_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
-                                              status="merged", merged_into=survivor, run_id="test"))
+        conn.execute(
+            insert(customers).values(
+                customer_id=MERGED,
+                created_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+                status="merged",
+                merged_into=survivor,
+                run_id="test",
+            )
+        )
     store.close()
     return Demo(d, d / "product.yaml", url, keys, survivor)
 

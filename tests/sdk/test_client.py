@@ -113,8 +113,13 @@ def mock_client(answers: list[httpx.Response], sleeps: list[float], **kw: typing
             return schema
         return queue.pop(0)
 
-    return Client("http://c360.test", api_key="k", http=httpx.Client(transport=httpx.MockTransport(handler)),
-                  sleep=sleeps.append, **kw)
+    return Client(
+        "http://c360.test",
+        api_key="k",
+        http=httpx.Client(transport=httpx.MockTransport(handler)),
+        sleep=sleeps.append,
+        **kw,
+    )
 
 
 def _error(status: int, code: str, headers: dict[str, str] | None = None) -> httpx.Response:
@@ -123,8 +128,9 @@ def _error(status: int, code: str, headers: dict[str, str] | None = None) -> htt
 
 def test_429_waits_for_retry_after() -> None:
     sleeps: list[float] = []
-    c360 = mock_client([_error(429, "rate_limited", {"Retry-After": "3"}),
-                        httpx.Response(200, json={"customer_id": "c_1"})], sleeps)
+    c360 = mock_client(
+        [_error(429, "rate_limited", {"Retry-After": "3"}), httpx.Response(200, json={"customer_id": "c_1"})], sleeps
+    )
     assert c360.get("c_1").id == "c_1"
     assert sleeps == [3.0]
 
@@ -132,8 +138,9 @@ def test_429_waits_for_retry_after() -> None:
 def test_retry_after_as_an_http_date() -> None:
     sleeps: list[float] = []
     when = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=20)).strftime("%a, %d %b %Y %H:%M:%S GMT")
-    c360 = mock_client([_error(503, "not_ready", {"Retry-After": when}),
-                        httpx.Response(200, json={"customer_id": "c_1"})], sleeps)
+    c360 = mock_client(
+        [_error(503, "not_ready", {"Retry-After": when}), httpx.Response(200, json={"customer_id": "c_1"})], sleeps
+    )
     c360.get("c_1")
     assert len(sleeps) == 1 and 15 <= sleeps[0] <= 21
 
@@ -175,8 +182,9 @@ def test_transport_errors_are_retried() -> None:
             raise httpx.ConnectError("refused", request=request)
         return httpx.Response(200, json={"customer_id": "c_1"})
 
-    c360 = Client("http://c360.test", token="jwt", http=httpx.Client(transport=httpx.MockTransport(handler)),
-                  sleep=sleeps.append)
+    c360 = Client(
+        "http://c360.test", token="jwt", http=httpx.Client(transport=httpx.MockTransport(handler)), sleep=sleeps.append
+    )
     assert c360.get("c_1").id == "c_1" and len(sleeps) == 1
 
 
@@ -189,6 +197,8 @@ def test_import_c360_is_cheap() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, c360; heavy = [m for m in ('fastapi', 'splink', 'duckdb', 'sqlalchemy', 'typer') "
-            "if m in sys.modules]; print(heavy); assert not heavy, heavy; c360.Client; c360.Product")
+    code = (
+        "import sys, c360; heavy = [m for m in ('fastapi', 'splink', 'duckdb', 'sqlalchemy', 'typer') "
+        "if m in sys.modules]; print(heavy); assert not heavy, heavy; c360.Client; c360.Product"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -27,8 +27,9 @@ def test_doc_has_examples() -> None:
     assert len(blocks()) >= 3
 
 
-def test_doc_examples_run(served_demo: Demo, monkeypatch: pytest.MonkeyPatch,
-                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_doc_examples_run(
+    served_demo: Demo, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("C360_URL", served_demo.url)
     monkeypatch.setenv("C360_API_KEY", served_demo.keys["finance"])
     namespace: dict[str, object] = {"__name__": "docs_sdk"}
@@ -38,8 +39,9 @@ def test_doc_examples_run(served_demo: Demo, monkeypatch: pytest.MonkeyPatch,
     assert "not found: not_found" in out and "changed since last sync: 0" in out
 
 
-def test_readme_sdk_example_runs(served_demo: Demo, monkeypatch: pytest.MonkeyPatch,
-                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_readme_sdk_example_runs(
+    served_demo: Demo, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("C360_URL", served_demo.url)
     monkeypatch.setenv("C360_API_KEY", served_demo.keys["finance"])
     (code,) = readme_sdk_blocks()

@@ -50,13 +50,7 @@ def test_golden_cases_cover_every_change_class() -> None:
         "consumer_removed",
     ):
         assert (kind, "breaking") in kinds, kind
-    for kind in (
-        "field_added",
-        "description_changed",
-        "grant_added",
-        "vocabulary_widened",
-        "made_nullable",
-    ):
+    for kind in ("field_added", "description_changed", "grant_added", "vocabulary_widened", "made_nullable"):
         assert (kind, "safe") in kinds, kind
     assert ("expression_changed", "semantic") in kinds
 
@@ -67,8 +61,15 @@ def test_removed_field_names_every_subscriber_with_owner_purpose_and_sla() -> No
     assert change["field"] == "contact_email"
     # Nobody subscribes to contact_email, but finance is granted it: it is named, without a purpose.
     assert change["affected"] == [
-        {"consumer": "finance", "owner": "finance-eng", "purpose": None, "fields": [],
-         "freshness": None, "latency_p99_ms": None, "major": None}
+        {
+            "consumer": "finance",
+            "owner": "finance-eng",
+            "purpose": None,
+            "fields": [],
+            "freshness": None,
+            "latency_p99_ms": None,
+            "major": None,
+        }
     ]
     renamed = _plan("field_renamed")
     (change,) = [c for c in renamed["changes"] if c["level"] == "breaking"]  # type: ignore[union-attr]
@@ -88,9 +89,7 @@ def test_removed_field_names_every_subscriber_with_owner_purpose_and_sla() -> No
 
 def test_exit_codes_and_semver_verdicts() -> None:
     assert _plan("safe_additions")["exit_code"] == 0
-    assert (
-        _plan("expression_changed")["exit_code"] == 0
-    )  # semantic: flagged for review, not blocking
+    assert _plan("expression_changed")["exit_code"] == 0  # semantic: flagged for review, not blocking
     assert _plan("docs_only_patch")["exit_code"] == 0
     assert _plan("field_removed")["exit_code"] == 1  # breaking, even with the right major step
     assert _plan("field_removed")["semver"]["ok"] is True  # type: ignore[index]
@@ -106,8 +105,9 @@ def test_exit_codes_and_semver_verdicts() -> None:
 
 
 def test_semver_rules() -> None:
-    plan = diff(load_spec(GOLDEN / "type_changed" / "old.yaml").model,
-                load_spec(GOLDEN / "type_changed" / "new.yaml").model)
+    plan = diff(
+        load_spec(GOLDEN / "type_changed" / "old.yaml").model, load_spec(GOLDEN / "type_changed" / "new.yaml").model
+    )
     assert not check_semver("1.4.2", "1.5.0", plan.changes).ok
     assert check_semver("1.4.2", "2.0.0", plan.changes).ok
     assert check_semver("0.3.1", "0.4.0", plan.changes).ok  # before 1.0.0 a minor step may break
@@ -117,8 +117,10 @@ def test_semver_rules() -> None:
 
 def test_whitespace_and_case_in_expressions_is_not_a_change() -> None:
     old = load_spec(GOLDEN / "expression_changed" / "old.yaml")
-    text = old.text.replace("sum(billing.amount) filter (where billing.status = 'active')",
-                            "SUM(billing.amount)   FILTER (WHERE billing.status = 'active')")
+    text = old.text.replace(
+        "sum(billing.amount) filter (where billing.status = 'active')",
+        "SUM(billing.amount)   FILTER (WHERE billing.status = 'active')",
+    )
     assert text != old.text
     plan = diff(old.model, load_spec_text(text, old.path).model)
     assert plan.changes == []
@@ -127,14 +129,12 @@ def test_whitespace_and_case_in_expressions_is_not_a_change() -> None:
 def test_effective_grants_union_policies_and_masks() -> None:
     old = load_spec(GOLDEN / "mask_added" / "new.yaml")
     text = old.text + (
-        "policies:\n  - {name: ops, consumers: [support], fields: [mrr, contact_email],"
-        " masks: {contact_email: hash}}\n"
+        "policies:\n  - {name: ops, consumers: [support], fields: [mrr, contact_email], masks: {contact_email: hash}}\n"
     )
     model = load_spec_text(text, old.path).model
     assert effective_grants(model, "finance")["contact_email"] == "email"
     support = effective_grants(model, "support")
-    assert support == {"customer_id": None, "account_name": None, "segment": None, "mrr": None,
-                       "contact_email": "hash"}
+    assert support == {"customer_id": None, "account_name": None, "segment": None, "mrr": None, "contact_email": "hash"}
     assert effective_grants(model, "nobody") == {}
 
 

@@ -61,8 +61,9 @@ def test_a_policy_granting_one_more_field_is_a_safe_minor_change() -> None:
     assert plan.exit_code == 0 and plan.semver is not None and plan.semver.required == "minor"
 
 
-CONTACTS = ("policies:\n  - {name: contacts, consumers: [finance], fields: [contact_email],"
-            " masks: {contact_email: %s}}\n")
+CONTACTS = (
+    "policies:\n  - {name: contacts, consumers: [finance], fields: [contact_email], masks: {contact_email: %s}}\n"
+)
 
 
 def test_a_policy_mask_changed_from_email_to_redact_is_breaking() -> None:
@@ -76,7 +77,11 @@ def test_a_policy_mask_changed_from_email_to_redact_is_breaking() -> None:
     plan = diff(old, new)
     change = only(plan, "mask_changed")
     assert (change.level, change.path, change.before, change.after) == (
-        "breaking", "policies.contacts.masks.contact_email", "email", "redact")
+        "breaking",
+        "policies.contacts.masks.contact_email",
+        "email",
+        "redact",
+    )
     assert plan.exit_code == 1 and not plan.semver.ok  # type: ignore[union-attr]
     assert diff(new, old).of("breaking") == []  # and back: redact → email reveals more
 
@@ -85,9 +90,11 @@ def test_a_row_filter_added_to_a_policy_is_breaking() -> None:
     old = spec("policies:\n  - {name: extra, consumers: [support], fields: [mrr]}\n")
     new = spec("policies:\n  - {name: extra, consumers: [support], fields: [mrr], row_filter: 'mrr > 0'}\n")
     plan = diff(old, new)
-    assert of(plan, "support") == [("grant_withdrawn", "breaking", "policies.extra.row_filter"),
-                                   # mrr (read from billing) in the clear on every row let it look up by billing keys
-                                   ("lookup_lost", "breaking", "consumers.support")]
+    assert of(plan, "support") == [
+        ("grant_withdrawn", "breaking", "policies.extra.row_filter"),
+        # mrr (read from billing) in the clear on every row let it look up by billing keys
+        ("lookup_lost", "breaking", "consumers.support"),
+    ]
     assert only(plan, "grant_withdrawn").message == "'support' no longer granted 'mrr' on some rows"
     assert plan.exit_code == 1 and plan.semver is not None and not plan.semver.ok
     assert "no contract change" not in plan.semver.message
@@ -104,18 +111,19 @@ def test_the_blast_radius_names_a_consumer_granted_a_field_without_subscribing_t
     new = spec(replace={"    expr: billing.email": "    expr: lower(billing.email)"}, version="1.1.0")
     change = only(diff(old, new), "expression_changed")
     assert [(a.consumer, a.purpose) for a in change.affected] == [("finance", None)]
-    typed = only(diff(old, spec(replace={"    type: decimal": "    type: integer"}, version="2.0.0")),
-                 "type_changed")
+    typed = only(diff(old, spec(replace={"    type: decimal": "    type: integer"}, version="2.0.0")), "type_changed")
     assert [(a.consumer, a.purpose) for a in typed.affected] == [("finance", "revenue reporting")]
 
 
 def test_the_plan_command_names_an_unsubscribed_consumer(tmp_path: Path) -> None:
     redacted = {FINANCE: FINANCE + "    masks: {contact_email: redact}\n"}
     old, new = tmp_path / "old.yaml", tmp_path / "new.yaml"
-    old.write_text(BASE.text.replace(FINANCE, FINANCE + "    masks: {contact_email: redact}\n")
-                   + CONTACTS % "email")
-    new.write_text(old.read_text().replace("contact_email: email", "contact_email: redact")
-                   .replace("version: 1.0.0", "version: 2.0.0"))
+    old.write_text(BASE.text.replace(FINANCE, FINANCE + "    masks: {contact_email: redact}\n") + CONTACTS % "email")
+    new.write_text(
+        old.read_text()
+        .replace("contact_email: email", "contact_email: redact")
+        .replace("version: 1.0.0", "version: 2.0.0")
+    )
     assert spec(CONTACTS % "email", redacted) == load_spec(old).model
     result = runner.invoke(cli, ["plan", str(new), "--against", str(old)])
     assert result.exit_code == 1, result.output
@@ -133,14 +141,16 @@ def _filtered(row_filter: str) -> dict[str, str]:
 def test_row_filters_widened_provably_are_safe_anything_else_breaking() -> None:
     narrow, wide = _filtered("segment = 'smb'"), _filtered("segment in ('smb', 'mid_market')")
     assert of(diff(spec(replace=narrow), spec(replace=wide)), "support") == [
-        ("row_filter_widened", "safe", "consumers.support.row_filter")]
+        ("row_filter_widened", "safe", "consumers.support.row_filter")
+    ]
     back = diff(spec(replace=wide), spec(replace=narrow))
     assert of(back, "support") == [("row_filter_changed", "breaking", "consumers.support.row_filter")]
     assert only(back, "row_filter_changed").message == "'support' now sees only rows where segment = 'smb'"
     other = diff(spec(replace=narrow), spec(replace=_filtered("segment = 'enterprise'")))
     assert of(other, "support") == [("row_filter_changed", "breaking", "consumers.support.row_filter")]
     assert of(diff(spec(replace=narrow), spec()), "support") == [
-        ("row_filter_removed", "safe", "consumers.support.row_filter")]
+        ("row_filter_removed", "safe", "consumers.support.row_filter")
+    ]
     same = _filtered("segment  =   'smb'")
     assert diff(spec(replace=narrow), spec(replace=same)).changes == []
 
@@ -156,16 +166,18 @@ def test_a_mask_between_two_kinds_is_not_a_widening() -> None:
 def test_rows_without_customer_id_in_the_clear_stop_reads_by_id() -> None:
     smb = _filtered("segment = 'smb'")
     old = spec(replace=smb)
-    new = spec("policies:\n  - {name: paying, consumers: [support], fields: [mrr], row_filter: 'mrr > 0'}\n",
-               replace=smb)
+    new = spec(
+        "policies:\n  - {name: paying, consumers: [support], fields: [mrr], row_filter: 'mrr > 0'}\n", replace=smb
+    )
     kinds = [(c.kind, c.level) for c in diff(old, new).changes]
     assert ("read_by_id_lost", "breaking") in kinds
     assert not policy_for(new, "support").unmasked_everywhere >= {"customer_id"}
 
 
 def test_a_consumer_granted_nothing_any_more_loses_each_field() -> None:
-    subscription = ("  - {consumer: support, fields: [segment], purpose: agent context, freshness: 15m,"
-                    " latency_p99_ms: 50}\n")
+    subscription = (
+        "  - {consumer: support, fields: [segment], purpose: agent context, freshness: 15m, latency_p99_ms: 50}\n"
+    )
     new = spec(replace={SUPPORT: "    fields: []\n", subscription: ""}, version="2.0.0")
     kinds = [c.kind for c in diff(spec(), new).changes if c.consumer == "support"]
     assert kinds == ["grant_withdrawn"] * 3 + ["subscription_removed"]
@@ -175,16 +187,25 @@ def test_a_consumer_granted_nothing_any_more_loses_each_field() -> None:
 
 DOC: dict[str, Any] = yaml.safe_load(BASE.text)
 FIELDS = ["customer_id", "account_name", "segment", "mrr", "contact_email"]
-FILTERS = [None, "segment = 'smb'", "segment in ('smb', 'mid_market')", "mrr > 0", "mrr > 10",
-           "segment = 'enterprise' or mrr > 10", "mrr >= 0 and segment = 'smb'"]
+FILTERS = [
+    None,
+    "segment = 'smb'",
+    "segment in ('smb', 'mid_market')",
+    "mrr > 0",
+    "mrr > 10",
+    "segment = 'enterprise' or mrr > 10",
+    "mrr >= 0 and segment = 'smb'",
+]
 MASKS = [None, None, "redact", "hash", "email", "last4"]
 KEY = b"property-key"
 
-grant = st.fixed_dictionaries({
-    "fields": st.lists(st.sampled_from(FIELDS), unique=True, max_size=5),
-    "masks": st.dictionaries(st.sampled_from(FIELDS), st.sampled_from(MASKS), max_size=3),
-    "row_filter": st.sampled_from(FILTERS),
-})
+grant = st.fixed_dictionaries(
+    {
+        "fields": st.lists(st.sampled_from(FIELDS), unique=True, max_size=5),
+        "masks": st.dictionaries(st.sampled_from(FIELDS), st.sampled_from(MASKS), max_size=3),
+        "row_filter": st.sampled_from(FILTERS),
+    }
+)
 
 
 def _entry(g: dict[str, Any]) -> dict[str, Any]:
@@ -215,13 +236,19 @@ def spec_pairs(draw: st.DrawFn) -> tuple[ProductSpec, ProductSpec]:
     return _product(base, policies), _product(new_base, new_policies)
 
 
-records = st.lists(st.fixed_dictionaries({
-    "customer_id": st.sampled_from(["c1", "c2", "c3"]),
-    "account_name": st.sampled_from(["Acme", "Globex", None]),
-    "segment": st.sampled_from(["smb", "mid_market", "enterprise", None]),
-    "mrr": st.sampled_from([None, -1, 0, 5, 10, 10.5, 11]),
-    "contact_email": st.sampled_from(["jane.doe@acme.com", "x", None]),
-}), min_size=1, max_size=6)
+records = st.lists(
+    st.fixed_dictionaries(
+        {
+            "customer_id": st.sampled_from(["c1", "c2", "c3"]),
+            "account_name": st.sampled_from(["Acme", "Globex", None]),
+            "segment": st.sampled_from(["smb", "mid_market", "enterprise", None]),
+            "mrr": st.sampled_from([None, -1, 0, 5, 10, 10.5, 11]),
+            "contact_email": st.sampled_from(["jane.doe@acme.com", "x", None]),
+        }
+    ),
+    min_size=1,
+    max_size=6,
+)
 
 
 def _served(product: ProductSpec, data: bytes) -> bytes | None:
@@ -234,7 +261,8 @@ def _served(product: ProductSpec, data: bytes) -> bytes | None:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(spec_pairs(), records)
 def test_what_plan_says_about_a_consumer_is_what_it_is_served(
-        pair: tuple[ProductSpec, ProductSpec], rows: list[dict[str, Any]]) -> None:
+    pair: tuple[ProductSpec, ProductSpec], rows: list[dict[str, Any]]
+) -> None:
     old, new = pair
     changes = [c for c in diff(old, new).changes if c.consumer == "support"]
     before_policy, after_policy = policy_for(old, "support"), policy_for(new, "support")

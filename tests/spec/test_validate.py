@@ -65,8 +65,7 @@ def test_unknown_consumer_field_names_line_and_suggests() -> None:
     assert issue.line == 26
     assert issue.suggestion == "mrr"
     assert str(issue) == (
-        "p.yaml:26: consumers.finance.fields[1]: unknown field 'mmr' in consumers.finance.fields; "
-        "did you mean 'mrr'?"
+        "p.yaml:26: consumers.finance.fields[1]: unknown field 'mmr' in consumers.finance.fields; did you mean 'mrr'?"
     )
 
 
@@ -174,16 +173,21 @@ def test_missing_file() -> None:
         load_spec("/nonexistent/product.yaml")
 
 
-TWO_SOURCES = BASE.replace("""    identity: {name: Name}
-""", """    identity: {name: Name, parent: ParentId, city: Name}
+TWO_SOURCES = BASE.replace(
+    """    identity: {name: Name}
+""",
+    """    identity: {name: Name, parent: ParentId, city: Name}
   billing:
     connector: csv
     path: billing.csv
     key: id
     columns: {id: string, ref: string, ws: string}
     identity: {workspace_id: ws}
-""").replace("      Amount: {type: money, currency: GBP}\n",
-            "      Amount: {type: money, currency: GBP}\n      ParentId: string\n")
+""",
+).replace(
+    "      Amount: {type: money, currency: GBP}\n",
+    "      Amount: {type: money, currency: GBP}\n      ParentId: string\n",
+)
 
 
 def test_rules_may_put_each_side_in_a_form_first() -> None:
@@ -195,8 +199,9 @@ def test_rules_may_put_each_side_in_a_form_first() -> None:
 
 
 def test_a_rule_names_a_column_with_spaces_in_double_quotes() -> None:
-    text = TWO_SOURCES.replace("columns: {id: string, ref: string, ws: string}",
-                               "columns: {id: string, CRM Ref: string, ws: string}")
+    text = TWO_SOURCES.replace(
+        "columns: {id: string, ref: string, ws: string}", "columns: {id: string, CRM Ref: string, ws: string}"
+    )
     (rule,) = load_spec_text(text + """identity:\n  rules: ['billing."CRM Ref" = crm.Id']\n""").rules
     assert (rule.left_source, rule.left_column, rule.right_column) == ("billing", "CRM Ref", "Id")
     assert str(rule) == 'billing."CRM Ref" = crm.Id'
@@ -212,8 +217,12 @@ def test_identifiers_are_declared_with_their_strength_and_transform() -> None:
     text = TWO_SOURCES + "identity:\n  identifiers: {workspace_id: {strength: evidence, transform: [trim, lower]}}\n"
     ident = load_spec_text(text).model.identity.identifiers["workspace_id"]
     assert (ident.strength, ident.transform) == ("evidence", ["trim", "lower"])
-    assert load_spec_text(TWO_SOURCES + "identity:\n  identifiers: {workspace_id: key}\n").model.identity \
-        .identifiers["workspace_id"].strength == "key"
+    assert (
+        load_spec_text(TWO_SOURCES + "identity:\n  identifiers: {workspace_id: key}\n")
+        .model.identity.identifiers["workspace_id"]
+        .strength
+        == "key"
+    )
 
 
 def test_an_identifier_no_source_declares_is_an_error() -> None:
@@ -241,13 +250,18 @@ def test_yaml_merge_keys_are_read() -> None:
 
 def test_an_expression_cannot_read_a_file_or_call_what_is_not_allowed() -> None:
     """A field once published a local file: `(select * from read_csv_auto('<file>') limit 1)`."""
-    for expr in ("coalesce(crm.Name, (select * from read_csv_auto('/etc/passwd') limit 1))",
-                 "read_csv_auto('/etc/passwd')", "getenv('HOME')", "current_setting('threads')"):
+    for expr in (
+        "coalesce(crm.Name, (select * from read_csv_auto('/etc/passwd') limit 1))",
+        "read_csv_auto('/etc/passwd')",
+        "getenv('HOME')",
+        "current_setting('threads')",
+    ):
         text = BASE.replace("    expr: crm.Name\n", f'    expr: "{expr}"\n')
         (issue,) = issues_of(text)
         assert issue.key == "fields.account_name.expr" and "not allowed" in issue.message, expr
-    text = BASE.replace("    fields: [customer_id, mrr]\n",
-                        "    fields: [customer_id, mrr]\n    row_filter: \"exists (select 1)\"\n")
+    text = BASE.replace(
+        "    fields: [customer_id, mrr]\n", '    fields: [customer_id, mrr]\n    row_filter: "exists (select 1)"\n'
+    )
     assert any("not allowed" in i.message for i in issues_of(text))
 
 

@@ -67,8 +67,11 @@ class Site:
         page = c.get("/app/login")
         token = re.search(r'name="csrf" value="([^"]+)"', page.text)
         assert token, page.text
-        r = c.post("/app/login", data={"credential": self.keys[consumer], "csrf": token.group(1), "next": "/app"},
-                   follow_redirects=False)
+        r = c.post(
+            "/app/login",
+            data={"credential": self.keys[consumer], "csrf": token.group(1), "next": "/app"},
+            follow_redirects=False,
+        )
         assert r.status_code == 303, r.text
         return c
 

@@ -29,8 +29,16 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: 
 from playwright.sync_api import Request as PwRequest  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SHOTS = Path(__file__).parents[2] / "build" / "screenshots"
 pytestmark = pytest.mark.slow
 

@@ -14,8 +14,15 @@ EXTERNAL = re.compile(r"""(?:src|href|url)\s*=?\s*["'(]?\s*(?:https?:)?//""", re
 
 
 def test_signed_out_pages_go_to_sign_in(site: Site) -> None:
-    for path in ("/app", "/app/fields", "/app/fields/mrr", "/app/review", "/app/customers", "/app/audit",
-                 "/app/erasure"):
+    for path in (
+        "/app",
+        "/app/fields",
+        "/app/fields/mrr",
+        "/app/review",
+        "/app/customers",
+        "/app/audit",
+        "/app/erasure",
+    ):
         r = site.client.get(path, follow_redirects=False)
         assert r.status_code == 303 and r.headers["location"].startswith("/app/login?next="), path
 
@@ -38,8 +45,9 @@ def test_session_cookie_is_httponly_and_strict(site: Site) -> None:
     page = site.client.get("/app/login")
     token = re.search(r'name="csrf" value="([^"]+)"', page.text)
     assert token
-    r = site.client.post("/app/login", data={"credential": site.keys["analyst"], "csrf": token.group(1)},
-                         follow_redirects=False)
+    r = site.client.post(
+        "/app/login", data={"credential": site.keys["analyst"], "csrf": token.group(1)}, follow_redirects=False
+    )
     header = r.headers["set-cookie"].lower()
     assert "c360_session=" in header and "httponly" in header and "samesite=strict" in header
 
@@ -156,8 +164,9 @@ def test_review_accept_stores_a_pin_and_leaves_the_queue(site: Site) -> None:
 
     left = side(site.store, site.spec.model, a)
     assert left.exists and any(f"<td>{v}</td>" in page for v in left.identity.values())  # the records' values
-    r = site.client.post("/app/review/decide", data={"csrf": site.csrf("/app/review"), "a": a, "b": b,
-                                                     "decision": "accept"})
+    r = site.client.post(
+        "/app/review/decide", data={"csrf": site.csrf("/app/review"), "a": a, "b": b, "decision": "accept"}
+    )
     assert r.status_code == 200 and "a pin every later build honours" in r.text
     assert [(p.kind, p.left, p.right) for p in idmap.pins(site.store)] == [("link", *sorted((a, b)))]
     from c360.web.steward import pair_id
@@ -173,8 +182,9 @@ def test_review_refuses_records_that_do_not_exist(site: Site) -> None:
     site.sign_in("steward_desk")
     csrf = site.csrf("/app/review")
     a = idmap.review_pairs(site.store)[0][0]
-    r = site.client.post("/app/review/decide", data={"csrf": csrf, "a": a, "b": "crm:does-not-exist",
-                                                     "decision": "link"})
+    r = site.client.post(
+        "/app/review/decide", data={"csrf": csrf, "a": a, "b": "crm:does-not-exist", "decision": "link"}
+    )
     assert r.status_code == 409 and "there is no record &#39;crm:does-not-exist&#39;" in r.text
     r = site.client.post("/app/review/decide", data={"csrf": csrf, "a": a, "b": "nosuch:1", "decision": "link"})
     assert r.status_code == 409 and "unknown source" in r.text
@@ -186,13 +196,15 @@ def test_review_skip_and_reject(site: Site) -> None:
     site.sign_in("steward_desk")
     pairs = idmap.review_pairs(site.store)
     a, b, _, _ = pairs[0]
-    r = site.client.post("/app/review/decide", data={"csrf": site.csrf("/app/review"), "a": a, "b": b,
-                                                     "decision": "skip"})
+    r = site.client.post(
+        "/app/review/decide", data={"csrf": site.csrf("/app/review"), "a": a, "b": b, "decision": "skip"}
+    )
     assert r.status_code == 200 and f'<b id="remaining">{len(pairs) - 1}</b>' in r.text
     assert idmap.pins(site.store) == []
     c, d, _, _ = pairs[1]
-    r = site.client.post("/app/review/decide", data={"csrf": site.csrf("/app/review"), "a": c, "b": d,
-                                                     "decision": "reject"})
+    r = site.client.post(
+        "/app/review/decide", data={"csrf": site.csrf("/app/review"), "a": c, "b": d, "decision": "reject"}
+    )
     assert [(p.kind, p.left, p.right) for p in idmap.pins(site.store)] == [("unlink", *sorted((c, d)))]
 
 
@@ -283,16 +295,21 @@ def test_offline_docs(site: Site) -> None:
         for ref in re.findall(r'(?:src|href)="(/[^"]+)"', page.text):
             asset = site.client.get(ref)
             assert asset.status_code == 200 and len(asset.content) > 100, ref
-    assert site.client.get("/app/static/vendor/swagger-ui/swagger-ui-bundle.js").headers[
-        "content-type"].startswith(("application/javascript", "text/javascript"))
+    assert (
+        site.client.get("/app/static/vendor/swagger-ui/swagger-ui-bundle.js")
+        .headers["content-type"]
+        .startswith(("application/javascript", "text/javascript"))
+    )
     assert "/app/static/vendor/redoc/redoc.standalone.js" in site.client.get("/redoc").text
 
 
 def test_the_openapi_document_declares_bearer_auth(site: Site) -> None:
     doc = site.client.get("/openapi.json").json()
     assert doc["components"]["securitySchemes"]["bearerAuth"] == {
-        "type": "http", "scheme": "bearer", "description": doc["components"]["securitySchemes"]["bearerAuth"][
-            "description"]}
+        "type": "http",
+        "scheme": "bearer",
+        "description": doc["components"]["securitySchemes"]["bearerAuth"]["description"],
+    }
     assert doc["security"] == [{"bearerAuth": []}]
     assert doc["paths"]["/healthz"]["get"]["security"] == []
     assert not any(p.startswith("/app") for p in doc["paths"])
@@ -300,8 +317,16 @@ def test_the_openapi_document_declares_bearer_auth(site: Site) -> None:
 
 def test_pages_reference_no_external_host(site: Site) -> None:
     site.sign_in("product_owner")
-    for path in ("/app", "/app/fields", "/app/fields/mrr", "/app/review", "/app/customers", "/app/audit",
-                 "/app/erasure", "/app/login"):
+    for path in (
+        "/app",
+        "/app/fields",
+        "/app/fields/mrr",
+        "/app/review",
+        "/app/customers",
+        "/app/audit",
+        "/app/erasure",
+        "/app/login",
+    ):
         page = site.client.get(path)
         assert page.status_code == 200, path
         assert not EXTERNAL.search(page.text), path
@@ -320,14 +345,16 @@ def test_sign_in_with_a_jwt_when_the_api_accepts_them(site: Site) -> None:
     secret = "s" * 40
     config = JwtConfig.model_validate({"issuer": "https://idp.test", "audience": "c360", "secret": secret})
     app = create_app(site.spec, site.store, refresh_seconds=0, mask_key=MASK_KEY, jwt=config)
-    claims = {"iss": "https://idp.test", "aud": "c360", "exp": int(time.time()) + 600,
-              "c360_consumer": "steward_desk"}
+    claims = {"iss": "https://idp.test", "aud": "c360", "exp": int(time.time()) + 600, "c360_consumer": "steward_desk"}
     with TestClient(app) as client:
         page = client.get("/app/login")
         token = re.search(r'name="csrf" value="([^"]+)"', page.text)
         assert token
-        r = client.post("/app/login", data={"credential": jwt.encode(claims, secret, algorithm="HS256"),
-                                            "csrf": token.group(1)}, follow_redirects=False)
+        r = client.post(
+            "/app/login",
+            data={"credential": jwt.encode(claims, secret, algorithm="HS256"), "csrf": token.group(1)},
+            follow_redirects=False,
+        )
         assert r.status_code == 303
         assert client.get("/app/review").status_code == 200
         client.cookies.delete("c360_session")
@@ -348,8 +375,9 @@ def test_an_accepted_pair_is_one_customer_after_the_next_build(site: Site) -> No
     a, b, _, _ = idmap.review_pairs(site.store)[0]
     owners = {r.customer_id for r in idmap.all_rows(site.store) if f"{r.source}:{r.key}" in (a, b)}
     assert len(owners) == 2  # apart before the decision
-    r = site.client.post("/app/review/decide", data={"csrf": site.csrf("/app/review"), "a": a, "b": b,
-                                                     "decision": "accept"})
+    r = site.client.post(
+        "/app/review/decide", data={"csrf": site.csrf("/app/review"), "a": a, "b": b, "decision": "accept"}
+    )
     assert r.status_code == 200
     report = build(site.spec, site.store, as_of=dt.datetime(2026, 6, 1, tzinfo=dt.UTC))
     assert report.version is not None
@@ -368,7 +396,8 @@ def test_sign_in_attempts_are_limited(site: Site) -> None:
         page = site.client.get("/app/login")
         token = re.search(r'name="csrf" value="([^"]+)"', page.text)
         assert token
-        codes.append(site.client.post("/app/login", data={"credential": "c360_guess", "csrf": token.group(1)})
-                     .status_code)
+        codes.append(
+            site.client.post("/app/login", data={"credential": "c360_guess", "csrf": token.group(1)}).status_code
+        )
     assert codes[:-1] == [401] * SIGN_INS_PER_MINUTE and codes[-1] == 429
     assert len(site.audit_rows("web_sign_in_refused")) == SIGN_INS_PER_MINUTE

@@ -90,9 +90,7 @@ COMMON: dict[int | str, dict[str, Any]] = {
 class BatchGet(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    ids: list[str] = Field(
-        min_length=1, max_length=MAX_BATCH, description=f"Up to {MAX_BATCH} customer ids"
-    )
+    ids: list[str] = Field(min_length=1, max_length=MAX_BATCH, description=f"Up to {MAX_BATCH} customer ids")
 
 
 def one_authorization(values: list[str]) -> str | None:
@@ -150,8 +148,11 @@ def create_app(
     state = ServerState(spec, store, key, refresh_seconds)
     jwt_config = jwt if jwt is not None else JwtConfig.load()
     n_workers = workers or int(os.environ.get("C360_WORKERS", "1") or 1)
-    metrics = Metrics(lambda: (state.snapshot.version, state.snapshot.built_ts),
-                      sla=lambda: service.compliance(), build=BuildCollector(store))
+    metrics = Metrics(
+        lambda: (state.snapshot.version, state.snapshot.built_ts),
+        sla=lambda: service.compliance(),
+        build=BuildCollector(store),
+    )
     service = Service(
         state,
         jwt=JwtVerifier(jwt_config) if jwt_config else None,
@@ -189,14 +190,8 @@ def create_app(
     async def _invalid(_: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()))
-        code = (
-            "batch_too_large"
-            if first.get("type") == "too_long" and "ids" in where
-            else "invalid_request"
-        )
-        return _response(
-            Reply.error(ApiError(400, code, f"{where}: {first.get('msg', 'invalid request')}"))
-        )
+        code = "batch_too_large" if first.get("type") == "too_long" and "ids" in where else "invalid_request"
+        return _response(Reply.error(ApiError(400, code, f"{where}: {first.get('msg', 'invalid request')}")))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> Response:
@@ -204,9 +199,7 @@ def create_app(
         kept = [(k.lower().encode(), v.encode()) for k, v in (exc.headers or {}).items()]  # 405's Allow
         return _response(Reply.error(ApiError(exc.status_code, code, str(exc.detail), kept)))
 
-    def caller(
-        request: Request, allowed: frozenset[str], route: str, mode: str = "materialised"
-    ) -> Any:
+    def caller(request: Request, allowed: frozenset[str], route: str, mode: str = "materialised") -> Any:
         unknown = sorted(set(request.query_params) - allowed)
         consumer = request.scope.pop("c360.consumer", None)
         if consumer is None:
@@ -236,17 +229,14 @@ def create_app(
         customer_id: str,
         mode: Literal["materialised", "live"] | None = Query(
             None,
-            description="materialised (the snapshot) or live (read the sources now); "
-            "default: the consumer's delivery",
+            description="materialised (the snapshot) or live (read the sources now); default: the consumer's delivery",
         ),
     ) -> Response:
         consumer, policy = caller(request, frozenset({"mode"}), "get")
         chosen = mode or service.default_mode(consumer)
         request.scope["c360.labels"] = (service.label(consumer), chosen, "get")
         inm = request.headers.get("if-none-match")
-        return _response(
-            service.get(consumer, policy, customer_id, chosen, inm.encode() if inm else None)
-        )
+        return _response(service.get(consumer, policy, customer_id, chosen, inm.encode() if inm else None))
 
     @app.post(
         "/v1/customers:batchGet",
@@ -279,9 +269,13 @@ def create_app(
         description="`source` and `key` together (e.g. billing and cus_...), or `email`. Allowed "
         "only where the consumer is granted, in the clear, a field read from that "
         "source, or an email field.",
-        responses={**COMMON, 200: _ok(_ITEMS), 404: _err("No customer matches"),
-                   410: _err("The major this consumer is pinned to is past its sunset"),
-                   503: _err("The pinned major is not built yet")},
+        responses={
+            **COMMON,
+            200: _ok(_ITEMS),
+            404: _err("No customer matches"),
+            410: _err("The major this consumer is pinned to is past its sunset"),
+            503: _err("The pinned major is not built yet"),
+        },
     )
     def lookup(
         request: Request,
@@ -331,9 +325,12 @@ def create_app(
         "/v1/schema",
         summary="The caller's fields: type, unit, description, lineage, masking",
         operation_id="getSchema",
-        responses={**COMMON, 200: _ok({"type": "object"}),
-                   410: _err("The major this consumer is pinned to is past its sunset"),
-                   503: _err("The pinned major is not built yet")},
+        responses={
+            **COMMON,
+            200: _ok({"type": "object"}),
+            410: _err("The major this consumer is pinned to is past its sunset"),
+            503: _err("The pinned major is not built yet"),
+        },
     )
     def get_schema(request: Request) -> Response:
         consumer, policy = caller(request, frozenset(), "schema")
@@ -382,11 +379,14 @@ def create_app(
         from c360.governance.docs import Site, VersionEntry, render
 
         approved = approved_plans(store)
-        history = [VersionEntry(v.version, v.applied_at, v.applied_by, plan, approved.get(v.version))
-                   for v, plan in changelog(store)]
+        history = [
+            VersionEntry(v.version, v.applied_at, v.applied_by, plan, approved.get(v.version))
+            for v, plan in changelog(store)
+        ]
         served = {c: s.model for c, s in state.snapshot.specs.items()}  # pinned consumers' shapes
-        page = render(Site(spec.model, history, service.compliance() if state.snapshot.version else None,
-                           served=served))
+        page = render(
+            Site(spec.model, history, service.compliance() if state.snapshot.version else None, served=served)
+        )
         return Response(page, media_type="text/html; charset=utf-8")
 
     @app.get("/healthz", summary="Liveness", operation_id="getHealth", responses={200: _ok({"type": "object"})})
@@ -405,18 +405,9 @@ def create_app(
             return _response(Reply.error(ApiError(503, "not_ready", state.problem, snap.raw_headers)))
         if snap.version == 0:
             return _response(
-                Reply.error(
-                    ApiError(
-                        503, "not_ready", "no snapshot has been published yet; run `c360 build`"
-                    )
-                )
+                Reply.error(ApiError(503, "not_ready", "no snapshot has been published yet; run `c360 build`"))
             )
-        body = {
-            "status": "ready",
-            "snapshot": snap.version,
-            "as_of": snap.as_of,
-            "customers": snap.customers,
-        }
+        body = {"status": "ready", "snapshot": snap.version, "as_of": snap.as_of, "customers": snap.customers}
         return Response(orjson.dumps(body), media_type=JSON, headers=snap.headers)
 
     @app.get(
@@ -425,17 +416,17 @@ def create_app(
         operation_id="getMetrics",
         responses={
             **COMMON,
-            200: {
-                "description": "Prometheus text format",
-                "content": {"text/plain": {"schema": {"type": "string"}}},
-            }
+            200: {"description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}},
         },
     )
     def prometheus(request: Request) -> Response:
         """Per-consumer traffic: for a scraper holding ``C360_METRICS_TOKEN``, or an owner."""
         sent = request.headers.get("authorization", "")
-        if not (metrics_token and len(request.headers.getlist("authorization")) == 1
-                and hmac.compare_digest(sent.encode(), f"Bearer {metrics_token}".encode())):
+        if not (
+            metrics_token
+            and len(request.headers.getlist("authorization")) == 1
+            and hmac.compare_digest(sent.encode(), f"Bearer {metrics_token}".encode())
+        ):
             owner_only(request, "metrics")
         return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
@@ -450,10 +441,7 @@ def _response(reply: Reply) -> Response:
     headers = {k.decode(): v.decode() for k, v in reply.headers if k != b"content-type"}
     media = next((v.decode() for k, v in reply.headers if k == b"content-type"), None)
     return Response(
-        reply.body if reply.status != 304 else None,
-        status_code=reply.status,
-        headers=headers,
-        media_type=media,
+        reply.body if reply.status != 304 else None, status_code=reply.status, headers=headers, media_type=media
     )
 
 
@@ -523,14 +511,13 @@ class FastPath:
                 self._observe(consumer, mode, route, status, time.perf_counter() - started, scope)
             else:
                 if status >= 400:
-                    self.service.metrics.observe(
-                        "unknown", "-", "other", status, time.perf_counter() - started
-                    )
+                    self.service.metrics.observe("unknown", "-", "other", status, time.perf_counter() - started)
                 if _ACCESS.isEnabledFor(logging.INFO):
                     self._access("-", "-", status, time.perf_counter() - started, scope)
 
-    def _observe(self, consumer: str, mode: str, route: str, status: int, seconds: float,
-                 scope: Scope | None = None) -> None:
+    def _observe(
+        self, consumer: str, mode: str, route: str, status: int, seconds: float, scope: Scope | None = None
+    ) -> None:
         self.service.metrics.observe(consumer, mode, route, status, seconds)
         if status < 400:
             # Subscriptions' latency SLAs are judged on answered reads.
@@ -547,10 +534,20 @@ class FastPath:
         # Probes (every few seconds from the kubelet) are logged at DEBUG only.
         level = logging.DEBUG if template in _PROBES else logging.INFO
         if _ACCESS.isEnabledFor(level):
-            emit_log(_ACCESS, level, "request", {
-                "consumer": consumer, "method": scope["method"] if scope is not None else "GET",
-                "route": template, "status": status, "ms": round(seconds * 1000, 3), "mode": mode,
-                "snapshot": self.service.state.snapshot.version})
+            emit_log(
+                _ACCESS,
+                level,
+                "request",
+                {
+                    "consumer": consumer,
+                    "method": scope["method"] if scope is not None else "GET",
+                    "route": template,
+                    "status": status,
+                    "ms": round(seconds * 1000, 3),
+                    "mode": mode,
+                    "snapshot": self.service.state.snapshot.version,
+                },
+            )
 
     def _get(self, scope: Scope) -> Reply | None:
         inm = None

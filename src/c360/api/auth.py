@@ -39,8 +39,13 @@ MIN_SECRET_BYTES = 32
 
 def weak_secret(what: str, length: int) -> None:
     """Warn, loudly, of a secret short enough to guess: tokens or masks made with it can be forged."""
-    log.warning("%s is %d byte(s) long; use at least %d random bytes (e.g. `openssl rand -hex 32`): "
-                "a short secret can be guessed", what, length, MIN_SECRET_BYTES)
+    log.warning(
+        "%s is %d byte(s) long; use at least %d random bytes (e.g. `openssl rand -hex 32`): "
+        "a short secret can be guessed",
+        what,
+        length,
+        MIN_SECRET_BYTES,
+    )
 
 
 class AuthFailed(Exception):
@@ -93,8 +98,7 @@ class JwtConfig(BaseModel):
         cfg = cls.model_validate(data)
         if sum(x is not None for x in (cfg.secret, cfg.public_key_file, cfg.jwks_file)) != 1:
             raise C360Error(
-                "JWT configuration needs exactly one of secret (HS256), public_key_file "
-                "(RS256) or jwks_file (RS256)"
+                "JWT configuration needs exactly one of secret (HS256), public_key_file (RS256) or jwks_file (RS256)"
             )
         if cfg.secret is not None and len(cfg.secret.get_secret_value().encode()) < MIN_SECRET_BYTES:
             weak_secret("the JWT secret (C360_JWT_SECRET)", len(cfg.secret.get_secret_value().encode()))
@@ -112,10 +116,7 @@ class JwtVerifier:
         if config.secret is not None:
             self._key, self._algorithms = config.secret.get_secret_value(), ["HS256"]
         elif config.public_key_file is not None:
-            self._key, self._algorithms = (
-                config.public_key_file.read_text(encoding="utf-8"),
-                ["RS256"],
-            )
+            self._key, self._algorithms = (config.public_key_file.read_text(encoding="utf-8"), ["RS256"])
         else:
             assert config.jwks_file is not None
             jwks = jwt.PyJWKSet.from_dict(json.loads(config.jwks_file.read_text(encoding="utf-8")))

@@ -43,10 +43,7 @@ class DryRunLimiter:
     """
 
     def __init__(
-        self,
-        limit: int = DRY_RUNS_PER_MINUTE,
-        window: float = 60.0,
-        clock: Callable[[], float] = time.monotonic,
+        self, limit: int = DRY_RUNS_PER_MINUTE, window: float = 60.0, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self.limit, self.window, self._clock = limit, window, clock
         self._seen: dict[str, deque[float]] = {}
@@ -140,19 +137,11 @@ def post_erasure(body: ErasureRequest, request: Request) -> Response:
     granted = state.spec.model.consumers.get(consumer)
     if granted is None or "erasure" not in granted.rights:
         return _error(403, "forbidden", f"consumer '{consumer}' is not granted the erasure right")
-    who = SubjectRef(
-        customer_id=body.customer_id, email=body.email, source=body.source, key=body.key
-    )
+    who = SubjectRef(customer_id=body.customer_id, email=body.email, source=body.source, key=body.key)
     if body.dry_run:
         return _dry_run(request, state, consumer, granted, who, body.reason)
     try:
-        result = erase(
-            state.store,
-            state.spec,
-            who,
-            reason=body.reason,
-            actor=f"consumer:{consumer}",
-        )
+        result = erase(state.store, state.spec, who, reason=body.reason, actor=f"consumer:{consumer}")
     except StoreError as exc:
         return _error(404, "not_found", str(exc))
     except C360Error as exc:
@@ -192,9 +181,5 @@ def _dry_run(
     except C360Error as exc:
         return _error(400, "invalid_request", str(exc))
     plan = result.plan
-    out: dict[str, Any] = {
-        "committed": False,
-        **(plan.describe() if full else plan.tally()),
-        "subject": plan.subject,
-    }
+    out: dict[str, Any] = {"committed": False, **(plan.describe() if full else plan.tally()), "subject": plan.subject}
     return Response(orjson.dumps(out), media_type=JSON)

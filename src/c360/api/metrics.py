@@ -24,9 +24,7 @@ class _SnapshotCollector(Collector):
 
     def collect(self) -> Iterator[Any]:
         version, built = self._snapshot()
-        age = GaugeMetricFamily(
-            "c360_snapshot_age_seconds", "Seconds since the served snapshot was built"
-        )
+        age = GaugeMetricFamily("c360_snapshot_age_seconds", "Seconds since the served snapshot was built")
         age.add_metric([], time.time() - built if version else float("nan"))
         yield age
         v = GaugeMetricFamily("c360_snapshot_version", "The served snapshot version")
@@ -41,13 +39,21 @@ class _SlaCollector(Collector):
         self._statuses = statuses
 
     def collect(self) -> Iterator[Any]:
-        ok = GaugeMetricFamily("c360_subscription_compliant",
-                               "1 when the subscription meets its SLAs, else 0", labels=["consumer", "purpose"])
-        age = GaugeMetricFamily("c360_subscription_data_age_seconds",
-                                "Age of the oldest data behind the subscription's fields",
-                                labels=["consumer", "purpose"])
-        drift = CounterMetricFamily("c360_purpose_drift_reads",  # exposed as c360_purpose_drift_reads_total
-                                    "Reads of fields outside the consumer's subscriptions", labels=["consumer"])
+        ok = GaugeMetricFamily(
+            "c360_subscription_compliant",
+            "1 when the subscription meets its SLAs, else 0",
+            labels=["consumer", "purpose"],
+        )
+        age = GaugeMetricFamily(
+            "c360_subscription_data_age_seconds",
+            "Age of the oldest data behind the subscription's fields",
+            labels=["consumer", "purpose"],
+        )
+        drift = CounterMetricFamily(
+            "c360_purpose_drift_reads",  # exposed as c360_purpose_drift_reads_total
+            "Reads of fields outside the consumer's subscriptions",
+            labels=["consumer"],
+        )
         seen = set()
         for s in self._statuses():
             ok.add_metric([s.consumer, s.purpose], 1.0 if s.compliant else 0.0)
@@ -63,7 +69,9 @@ class _SlaCollector(Collector):
 
 class Metrics:
     def __init__(
-        self, snapshot: Callable[[], tuple[int, float]], sla: Callable[[], list[Any]] | None = None,
+        self,
+        snapshot: Callable[[], tuple[int, float]],
+        sla: Callable[[], list[Any]] | None = None,
         build: Collector | None = None,
     ) -> None:
         self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))

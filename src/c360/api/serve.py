@@ -69,8 +69,7 @@ def app_from_env() -> FastAPI:
     return create_app(spec, store)
 
 
-def _started(spec_path: Path, store_url: str | None, *, host: str, port: int, workers: int,
-             server: str) -> None:
+def _started(spec_path: Path, store_url: str | None, *, host: str, port: int, workers: int, server: str) -> None:
     """The start-up line: versions, the snapshot to be served, how it is served (no secrets)."""
     from c360 import __version__
     from c360.api.serving import mode
@@ -80,8 +79,7 @@ def _started(spec_path: Path, store_url: str | None, *, host: str, port: int, wo
     spec = load_spec(spec_path)
     snapshot = None
     try:
-        store = Store.open(store_url or os.environ.get("C360_STORE_URL") or default_url(spec.base_dir),
-                           migrate=False)
+        store = Store.open(store_url or os.environ.get("C360_STORE_URL") or default_url(spec.base_dir), migrate=False)
         try:
             current = store.current_snapshot()
             snapshot = current.version if current else 0
@@ -89,19 +87,23 @@ def _started(spec_path: Path, store_url: str | None, *, host: str, port: int, wo
             store.close()
     except Exception:  # the workers report a store they cannot open; this line is informational
         snapshot = None
-    logs.event(_LOG, "c360 serve starting", version=__version__, product=spec.model.product,
-               spec_version=spec.model.version, snapshot=snapshot, serving=mode(), server=server,
-               workers=workers, host=host, port=port)
+    logs.event(
+        _LOG,
+        "c360 serve starting",
+        version=__version__,
+        product=spec.model.product,
+        spec_version=spec.model.version,
+        snapshot=snapshot,
+        serving=mode(),
+        server=server,
+        workers=workers,
+        host=host,
+        port=port,
+    )
 
 
 def run(
-    spec_path: Path,
-    store_url: str | None,
-    *,
-    host: str,
-    port: int,
-    workers: int = 1,
-    server: str | None = None,
+    spec_path: Path, store_url: str | None, *, host: str, port: int, workers: int = 1, server: str | None = None
 ) -> None:
     from c360.api.serving import mode
     from c360.spec.validate import load_spec

@@ -49,9 +49,7 @@ Headers = list[tuple[bytes, bytes]]
 class ApiError(Exception):
     """An answer other than 200, with a stable ``code``."""
 
-    def __init__(
-        self, status: int, code: str, message: str, headers: Headers | None = None
-    ) -> None:
+    def __init__(self, status: int, code: str, message: str, headers: Headers | None = None) -> None:
         self.status, self.code, self.message, self.headers = status, code, message, headers or []
         super().__init__(message)
 
@@ -68,9 +66,7 @@ class Reply:
 
     @classmethod
     def error(cls, exc: ApiError) -> Reply:
-        return cls(
-            exc.status, [(b"content-type", JSON), *exc.headers], error_body(exc.code, exc.message)
-        )
+        return cls(exc.status, [(b"content-type", JSON), *exc.headers], error_body(exc.code, exc.message))
 
 
 # Reading by id is looking up by customer_id: only for consumers that see it in the clear.
@@ -78,8 +74,7 @@ def _by_id() -> ApiError:
     return ApiError(
         403,
         "forbidden",
-        "this consumer is not granted customer_id in the clear, so it "
-        "cannot read, page or batch customers by id",
+        "this consumer is not granted customer_id in the clear, so it cannot read, page or batch customers by id",
     )
 
 
@@ -90,9 +85,7 @@ def _etag(body: bytes) -> bytes:
 def _matches(if_none_match: bytes | None, etag: bytes) -> bool:
     if not if_none_match:
         return False
-    return if_none_match.strip() == b"*" or etag in {
-        t.strip().removeprefix(b"W/") for t in if_none_match.split(b",")
-    }
+    return if_none_match.strip() == b"*" or etag in {t.strip().removeprefix(b"W/") for t in if_none_match.split(b",")}
 
 
 class Service:
@@ -119,17 +112,14 @@ class Service:
         self._lookup_sources = {c: self._sources_for(p) for c, p in state.policies.items()}
         self._pinned_lookups: dict[tuple[str, str], tuple[frozenset[str], frozenset[str]]] = {}
         self._lives: dict[str, LiveReader] = {}
-        self._default_live = {
-            c for c, spec in self.spec.model.consumers.items() if spec.delivery == "live"
-        }
+        self._default_live = {c for c, spec in self.spec.model.consumers.items() if spec.delivery == "live"}
         # Subscriptions' SLAs, measured where the reads happen.
         product = self.spec.model
         self.latency = LatencyRecorder()
         self.drift = PurposeDrift(product)
         self.pinned = {c for c in product.consumers if pinned_major(product, c) is not None}
         self.lifecycle = {
-            c: [(k.lower().encode(), v.encode()) for k, v in lifecycle_headers(product, c).items()]
-            for c in self.pinned
+            c: [(k.lower().encode(), v.encode()) for k, v in lifecycle_headers(product, c).items()] for c in self.pinned
         }
 
     # -- who, and may it --------------------------------------------------------------
@@ -139,9 +129,7 @@ class Service:
             consumer = Authenticator(self.state.keys, self.jwt).consumer(authorization)
         except AuthFailed as exc:
             challenge = f'Bearer error="{exc.error}"' if exc.error else "Bearer"
-            raise ApiError(
-                401, "unauthenticated", exc.message, [(b"www-authenticate", challenge.encode())]
-            ) from None
+            raise ApiError(401, "unauthenticated", exc.message, [(b"www-authenticate", challenge.encode())]) from None
         wait = self.limiter.retry_after(consumer)
         if wait is not None:
             raise ApiError(
@@ -171,8 +159,13 @@ class Service:
         spec = self.spec.model.consumers.get(consumer)
         if spec is None or "owner" not in spec.rights:
             raise ApiError(403, "forbidden", "subscriptions are shown to the product's owners only")
-        body = orjson.dumps({"product": self.spec.model.product, "version": self.spec.model.version,
-                             "subscriptions": [s.as_dict() for s in self.compliance()]})
+        body = orjson.dumps(
+            {
+                "product": self.spec.model.product,
+                "version": self.spec.model.version,
+                "subscriptions": [s.as_dict() for s in self.compliance()],
+            }
+        )
         return Reply(200, [(b"content-type", JSON), *self.state.snapshot.raw_headers], body)
 
     def compliance(self) -> list[SubscriptionStatus]:
@@ -222,9 +215,7 @@ class Service:
         if_none_match: bytes | None = None,
     ) -> Reply:
         if not ID.match(customer_id):
-            raise ApiError(
-                400, "invalid_id", "a customer id is 1 to 64 letters, digits, '_', '.' or '-'"
-            )
+            raise ApiError(400, "invalid_id", "a customer id is 1 to 64 letters, digits, '_', '.' or '-'")
         if "customer_id" not in policy.unmasked_everywhere:
             raise _by_id()
         if (mode or self.default_mode(consumer)) == "live":
@@ -261,11 +252,7 @@ class Service:
         return ApiError(404, "not_found", f"no customer '{customer_id}'", snap.raw_headers)
 
     def get_live(
-        self,
-        consumer: str,
-        policy: ConsumerPolicy,
-        customer_id: str,
-        if_none_match: bytes | None = None,
+        self, consumer: str, policy: ConsumerPolicy, customer_id: str, if_none_match: bytes | None = None
     ) -> Reply:
         snap = self.state.snapshot
         view = snap.views.get(consumer)
@@ -295,10 +282,7 @@ class Service:
             if result.retry_after:
                 extra.append((b"retry-after", str(max(1, round(result.retry_after))).encode()))
             raise ApiError(
-                503,
-                "source_unavailable",
-                f"live read failed: source {names} is unavailable; retry later",
-                extra,
+                503, "source_unavailable", f"live read failed: source {names} is unavailable; retry later", extra
             )
         record = {"customer_id": customer_id, **result.record}
         acc = policy.access(record)
@@ -323,9 +307,7 @@ class Service:
         if "customer_id" not in policy.unmasked_everywhere:
             raise _by_id()
         if len(ids) > MAX_BATCH:
-            raise ApiError(
-                400, "batch_too_large", f"at most {MAX_BATCH} ids per call (got {len(ids)})"
-            )
+            raise ApiError(400, "batch_too_large", f"at most {MAX_BATCH} ids per call (got {len(ids)})")
         for i, cid in enumerate(ids):
             if not isinstance(cid, str) or not ID.match(cid):
                 raise ApiError(400, "invalid_id", f"ids[{i}] is not a customer id")
@@ -344,12 +326,7 @@ class Service:
         return Reply(200, [(b"content-type", JSON), *snap.raw_headers], out)
 
     def page(
-        self,
-        consumer: str,
-        policy: ConsumerPolicy,
-        limit: int,
-        cursor: str | None,
-        changed_since: str | None,
+        self, consumer: str, policy: ConsumerPolicy, limit: int, cursor: str | None, changed_since: str | None
     ) -> Reply:
         if "customer_id" not in policy.unmasked_everywhere:
             raise _by_id()
@@ -358,9 +335,7 @@ class Service:
             try:
                 since = parse_timestamp(changed_since).timestamp()
             except ValueProblem:
-                raise ApiError(
-                    400, "invalid_request", "changed_since: expected an ISO-8601 time"
-                ) from None
+                raise ApiError(400, "invalid_request", "changed_since: expected an ISO-8601 time") from None
         snap = self.state.snapshot
         view = snap.views.get(consumer)
         after = _decode_cursor(cursor) if cursor else None
@@ -380,12 +355,7 @@ class Service:
                         bodies.append(body)
         self.auditor.record_many(consumer, picked, policy.fields, "materialised")
         next_cursor = _encode_cursor(picked[-1]) if more else None
-        head = {
-            "snapshot": snap.version,
-            "as_of": snap.as_of,
-            "built_at": snap.built_at,
-            "next_cursor": next_cursor,
-        }
+        head = {"snapshot": snap.version, "as_of": snap.as_of, "built_at": snap.built_at, "next_cursor": next_cursor}
         body = b'{"items":[' + b",".join(bodies) + b"]," + orjson.dumps(head)[1:]
         return Reply(200, [(b"content-type", JSON), *snap.raw_headers], body)
 
@@ -395,12 +365,7 @@ class Service:
         return lookup_sources(product or self.spec.model, policy.compiled)
 
     def lookup(
-        self,
-        consumer: str,
-        policy: ConsumerPolicy,
-        source: str | None,
-        key: str | None,
-        email: str | None,
+        self, consumer: str, policy: ConsumerPolicy, source: str | None, key: str | None, email: str | None
     ) -> Reply:
         snap = self.state.snapshot
         view = snap.views.get(consumer)
@@ -410,8 +375,7 @@ class Service:
                 raise ApiError(
                     403,
                     "forbidden",
-                    "this consumer may not look customers up by email: "
-                    "it is granted no email field in the clear",
+                    "this consumer may not look customers up by email: it is granted no email field in the clear",
                 )
             ids = list(view.emails_of(email.strip().lower())) if view is not None else []
         elif source is not None and key is not None and email is None:
@@ -426,15 +390,11 @@ class Service:
                 )
             with self.state.store.engine.connect() as conn:
                 hit = conn.execute(
-                    select(identity_map.c.customer_id).where(
-                        identity_map.c.source == source, identity_map.c.key == key
-                    )
+                    select(identity_map.c.customer_id).where(identity_map.c.source == source, identity_map.c.key == key)
                 ).scalar()
             ids = [str(hit)] if hit is not None else []
         else:
-            raise ApiError(
-                400, "invalid_request", "look up by 'source' and 'key' together, or by 'email'"
-            )
+            raise ApiError(400, "invalid_request", "look up by 'source' and 'key' together, or by 'email'")
         hits = [(c, b) for c in ids if view is not None and (b := view.get(c)) is not None]
         if not hits:
             raise ApiError(404, "not_found", "no customer matches", snap.raw_headers)
@@ -459,8 +419,7 @@ class Service:
             "allow_stale": bool(spec and spec.allow_stale),
             "rate_limit": spec.rate_limit if spec else None,
             "row_filters": [
-                {"policy": name, "row_filter": row_filter}
-                for name, row_filter in policy.compiled.row_filters
+                {"policy": name, "row_filter": row_filter} for name, row_filter in policy.compiled.row_filters
             ],
             "fields": fields,
         }

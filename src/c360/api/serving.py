@@ -117,8 +117,7 @@ def fingerprint(version: int, run_id: str, spec: Spec, mask_key: bytes, mark: in
     """What a file's answers depend on: the snapshot, the last erasure applied to it in place
     (``mark``, its edit sequence number), the spec and the mask key."""
     h = hashlib.blake2b(digest_size=8)
-    for part in (str(FORMAT), str(version), str(mark), run_id, spec.text,
-                 hashlib.sha256(mask_key).hexdigest()):
+    for part in (str(FORMAT), str(version), str(mark), run_id, spec.text, hashlib.sha256(mask_key).hexdigest()):
         h.update(part.encode())
         h.update(b"\0")
     return h.hexdigest()
@@ -144,8 +143,9 @@ class ServingFile:
             raise ServingFileError(f"serving file {path} is missing")
         size = path.stat().st_size
         try:
-            env = lmdb.open(str(path), subdir=False, readonly=True, lock=False, max_dbs=max_dbs,
-                            readahead=False, create=False)
+            env = lmdb.open(
+                str(path), subdir=False, readonly=True, lock=False, max_dbs=max_dbs, readahead=False, create=False
+            )
         except lmdb.Error as exc:
             raise ServingFileError(f"serving file {path} cannot be read as LMDB: {exc}") from None
         self.env = env
@@ -163,7 +163,8 @@ class ServingFile:
             if header.get("version") != version or header.get("fingerprint") != fp:
                 raise ServingFileError(
                     f"serving file {path} holds snapshot {header.get('version')} "
-                    f"({header.get('fingerprint')}), not snapshot {version} ({fp})")
+                    f"({header.get('fingerprint')}), not snapshot {version} ({fp})"
+                )
             self.header = header
             # (Handles opened inside a read transaction do not outlive it: opened on their own.)
             self.meta_db = env.open_db(b"k", create=False)
@@ -180,7 +181,8 @@ class ServingFile:
                 for consumer, n in header["consumers"].items():
                     if txn.stat(self.dbs[consumer][0])["entries"] != n:
                         raise ServingFileError(
-                            f"serving file {path}: consumer '{consumer}' count differs from its header")
+                            f"serving file {path}: consumer '{consumer}' count differs from its header"
+                        )
         except ServingFileError:
             env.close()
             raise
@@ -307,8 +309,9 @@ class FileView:
             return float(_TIME.unpack(raw)[0])
         return self.record_changed(snap, cid)
 
-    def patched(self, snap: Snapshot, wanted: Sequence[str],
-                now: dict[str, dict[str, tuple[bytes, list[str]]]]) -> FileView:
+    def patched(
+        self, snap: Snapshot, wanted: Sequence[str], now: dict[str, dict[str, tuple[bytes, list[str]]]]
+    ) -> FileView:
         """This view with ``wanted`` re-projected (``now``): they are served from the overlay."""
         overlay, osince = dict(self.overlay), dict(self.osince)
         oemails = {e: tuple(i for i in ids if i not in wanted) for e, ids in self.oemails.items()}
@@ -322,8 +325,7 @@ class FileView:
             osince[cid] = self.changed_at(snap, cid) if old == body else None
             for e in found:
                 oemails[e] = (*oemails.get(e, ()), cid)
-        return FileView(self.file, self.consumer, overlay, osince,
-                        {e: ids for e, ids in oemails.items() if ids})
+        return FileView(self.file, self.consumer, overlay, osince, {e: ids for e, ids in oemails.items() if ids})
 
 
 # -- writing ------------------------------------------------------------------------------
@@ -345,8 +347,7 @@ class Continuity:
     def of(cls, snap: Snapshot) -> Continuity | None:
         if snap.file is None or snap.file.closed:
             return None
-        views = {c: (v.overlay, v.osince) for c, v in snap.views.items()
-                 if isinstance(v, FileView) and v.overlay}
+        views = {c: (v.overlay, v.osince) for c, v in snap.views.items() if isinstance(v, FileView) and v.overlay}
         return cls(snap.file, dict(snap.edited), views)
 
     def meta(self, cid: str) -> tuple[int, float] | None:
@@ -379,24 +380,30 @@ class Continuity:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "path": str(self.file.path), "version": self.file.header["version"],
+            "path": str(self.file.path),
+            "version": self.file.header["version"],
             "fingerprint": self.file.header["fingerprint"],
             "edited": {c: list(e) if e is not None else None for c, e in self.edited.items()},
-            "views": {c: [{k: b.hex() if b is not None else None for k, b in bodies.items()}, since]
-                      for c, (bodies, since) in self.views.items()},
+            "views": {
+                c: [{k: b.hex() if b is not None else None for k, b in bodies.items()}, since]
+                for c, (bodies, since) in self.views.items()
+            },
         }
 
     @classmethod
     def from_json(cls, job: dict[str, Any], max_dbs: int) -> Continuity:
         file = ServingFile(Path(job["path"]), version=job["version"], fp=job["fingerprint"], max_dbs=max_dbs)
         edited = {c: (int(e[0]), float(e[1])) if e is not None else None for c, e in job["edited"].items()}
-        views = {c: ({k: bytes.fromhex(b) if b is not None else None for k, b in bodies.items()}, since)
-                 for c, (bodies, since) in job["views"].items()}
+        views = {
+            c: ({k: bytes.fromhex(b) if b is not None else None for k, b in bodies.items()}, since)
+            for c, (bodies, since) in job["views"].items()
+        }
         return cls(file, edited, views)
 
 
-def write(path: Path, spec: Spec, store: Store, mask_key: bytes, fp: str, version: int,
-          previous: Continuity | None = None) -> None:
+def write(
+    path: Path, spec: Spec, store: Store, mask_key: bytes, fp: str, version: int, previous: Continuity | None = None
+) -> None:
     """Write the serving file of snapshot ``version`` (the published one) to ``path``.
 
     Written under a temporary name and renamed into place once complete.
@@ -412,8 +419,18 @@ def write(path: Path, spec: Spec, store: Store, mask_key: bytes, fp: str, versio
     built_ts = float(int(info.built_at.timestamp()))
     tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
     tmp.unlink(missing_ok=True)
-    env = lmdb.open(str(tmp), subdir=False, map_size=MAP_SIZE, max_dbs=_max_dbs(spec), lock=False,
-                    sync=False, metasync=False, meminit=False, readahead=False, mode=0o600)
+    env = lmdb.open(
+        str(tmp),
+        subdir=False,
+        map_size=MAP_SIZE,
+        max_dbs=_max_dbs(spec),
+        lock=False,
+        sync=False,
+        metasync=False,
+        meminit=False,
+        readahead=False,
+        mode=0o600,
+    )
     try:
         meta_db = env.open_db(b"k")
         groups: list[tuple[Spec, dict[str, ConsumerPolicy], int | None]] = [(spec, served.main, None)]
@@ -421,8 +438,11 @@ def write(path: Path, spec: Spec, store: Store, mask_key: bytes, fp: str, versio
         dbs = {}
         for _, group, _ in groups:
             for c in group:
-                dbs[c] = (env.open_db(b"r:" + c.encode()), env.open_db(b"e:" + c.encode(), dupsort=True),
-                          env.open_db(b"s:" + c.encode()))
+                dbs[c] = (
+                    env.open_db(b"r:" + c.encode()),
+                    env.open_db(b"e:" + c.encode(), dupsort=True),
+                    env.open_db(b"s:" + c.encode()),
+                )
         counts = dict.fromkeys(dbs, 0)
         customers = 0
         stable: set[str] = set()
@@ -436,8 +456,7 @@ def write(path: Path, spec: Spec, store: Store, mask_key: bytes, fp: str, versio
                 if major is None:
                     h = record_hash(data)
                     before = previous.meta(cid) if previous is not None else None
-                    txn.put(key, _META.pack(h, before[1] if before and before[0] == h else built_ts),
-                            db=meta_db)
+                    txn.put(key, _META.pack(h, before[1] if before and before[0] == h else built_ts), db=meta_db)
                     customers += 1
                     if previous is None:
                         stable.add(cid)
@@ -468,14 +487,33 @@ def write(path: Path, spec: Spec, store: Store, mask_key: bytes, fp: str, versio
             known_since = float(previous.file.header["known_since"])
         else:
             main = {c: p for c, p in served.main.items() if not p.denied}
-            known_since = _history(env, store, info.version, built_ts, stable, main,
-                                   email_fields(spec.model), mask_key, meta_db, dbs, retained_versions)
+            known_since = _history(
+                env,
+                store,
+                info.version,
+                built_ts,
+                stable,
+                main,
+                email_fields(spec.model),
+                mask_key,
+                meta_db,
+                dbs,
+                retained_versions,
+            )
         header = {
-            "format": FORMAT, "version": info.version, "spec_version": info.spec_version,
-            "run_id": info.run_id, "fingerprint": fp, "built_ts": built_ts, "known_since": known_since,
-            "edit_seq": seq, "customers": customers, "consumers": counts,
+            "format": FORMAT,
+            "version": info.version,
+            "spec_version": info.spec_version,
+            "run_id": info.run_id,
+            "fingerprint": fp,
+            "built_ts": built_ts,
+            "known_since": known_since,
+            "edit_seq": seq,
+            "customers": customers,
+            "consumers": counts,
             "majors": {str(m): sorted(p) for m, (_, p) in served.majors.items()},
-            "written_at": time.time(), "sentinel": SENTINEL,
+            "written_at": time.time(),
+            "sentinel": SENTINEL,
         }
         with env.begin(write=True) as txn:
             txn.put(b"header", orjson.dumps(header))
@@ -493,9 +531,19 @@ def write(path: Path, spec: Spec, store: Store, mask_key: bytes, fp: str, versio
         os.close(fd)
 
 
-def _history(env: Any, store: Store, version: int, built_ts: float, stable: set[str],
-             policies: dict[str, ConsumerPolicy], emails: frozenset[str], mask_key: bytes,
-             meta_db: Any, dbs: dict[str, tuple[Any, Any, Any]], retained: Any) -> float:
+def _history(
+    env: Any,
+    store: Store,
+    version: int,
+    built_ts: float,
+    stable: set[str],
+    policies: dict[str, ConsumerPolicy],
+    emails: frozenset[str],
+    mask_key: bytes,
+    meta_db: Any,
+    dbs: dict[str, tuple[Any, Any, Any]],
+    retained: Any,
+) -> float:
     """When each customer's record (and each consumer's projection) last changed, from older versions.
 
     The streaming twin of :func:`c360.api.state._history`, updating the file being written.
@@ -558,8 +606,18 @@ def edit_mark(store: Store, version: int) -> int:
     return max((seq for seq, v, _, _ in store.edits_since(0) if v == version), default=0)
 
 
-def prepare(spec: Spec, store: Store, mask_key: bytes, directory: Path, version: int, run_id: str,
-            customers: int, previous: Continuity | None = None, *, mark: int = 0) -> Prepared:
+def prepare(
+    spec: Spec,
+    store: Store,
+    mask_key: bytes,
+    directory: Path,
+    version: int,
+    run_id: str,
+    customers: int,
+    previous: Continuity | None = None,
+    *,
+    mark: int = 0,
+) -> Prepared:
     """The verified serving file of ``version`` as of edit ``mark``: opened if there, else written
     first (one writer)."""
     started = time.perf_counter()
@@ -587,17 +645,23 @@ def prepare(spec: Spec, store: Store, mask_key: bytes, directory: Path, version:
     return Prepared(opened, time.perf_counter() - started, written)
 
 
-def _write_in_child(path: Path, spec: Spec, store: Store, mask_key: bytes, fp: str, version: int,
-                    previous: Continuity | None) -> None:
+def _write_in_child(
+    path: Path, spec: Spec, store: Store, mask_key: bytes, fp: str, version: int, previous: Continuity | None
+) -> None:
     """Write in a child process: the writer's transient memory is never a worker's."""
     job = {
-        "path": str(path), "spec_path": str(spec.path), "spec_text": spec.text,
+        "path": str(path),
+        "spec_path": str(spec.path),
+        "spec_text": spec.text,
         "store_url": store.engine.url.render_as_string(hide_password=False),
-        "mask_key": mask_key.hex(), "fingerprint": fp, "version": version,
+        "mask_key": mask_key.hex(),
+        "fingerprint": fp,
+        "version": version,
         "previous": previous.as_json() if previous is not None else None,
     }
-    done = subprocess.run([sys.executable, "-m", "c360.api.serving"], input=orjson.dumps(job),
-                          capture_output=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "c360.api.serving"], input=orjson.dumps(job), capture_output=True, check=False
+    )
     if done.returncode != 0:
         tail = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["(no output)"]
         raise ServingFileError(f"writing serving file {path} failed: {tail[0]}")
@@ -639,8 +703,15 @@ def _main() -> None:
         except ServingFileError:
             previous = None
     try:
-        write(Path(job["path"]), spec, store, bytes.fromhex(job["mask_key"]), job["fingerprint"],
-              int(job["version"]), previous)
+        write(
+            Path(job["path"]),
+            spec,
+            store,
+            bytes.fromhex(job["mask_key"]),
+            job["fingerprint"],
+            int(job["version"]),
+            previous,
+        )
     finally:
         store.close()
 

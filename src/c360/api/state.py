@@ -170,17 +170,14 @@ def build_views(
             for e in found:
                 out_emails[consumer].setdefault(e, []).append(cid)
     return {
-        c: ConsumerView(
-            out_rows[c],
-            tuple(sorted(out_rows[c])),
-            {e: tuple(ids) for e, ids in out_emails[c].items()},
-        )
+        c: ConsumerView(out_rows[c], tuple(sorted(out_rows[c])), {e: tuple(ids) for e, ids in out_emails[c].items()})
         for c in policies
     }
 
 
-def project(policies: dict[str, ConsumerPolicy], emails: frozenset[str], data: bytes,
-            mask_key: bytes) -> dict[str, tuple[bytes, list[str]]]:
+def project(
+    policies: dict[str, ConsumerPolicy], emails: frozenset[str], data: bytes, mask_key: bytes
+) -> dict[str, tuple[bytes, list[str]]]:
     """One stored record as each consumer is served it, with the emails it may be looked up by.
 
     A consumer a row filter hides the record from is left out: for it the customer does not exist.
@@ -216,7 +213,10 @@ def retained_versions(store: Store, upto: int) -> list[tuple[int, dt.datetime]]:
 
 
 def _history(
-    store: Store, current: dict[str, int], current_ts: float, version: int,
+    store: Store,
+    current: dict[str, int],
+    current_ts: float,
+    version: int,
     seen: Sequence[tuple[dict[str, ConsumerPolicy], frozenset[str], dict[str, ConsumerView]]] = (),
     mask_key: bytes = b"",
 ) -> tuple[dict[str, float], float]:
@@ -270,8 +270,7 @@ class Shapes:
     unavailable: dict[str, str]
 
 
-def shapes(spec: Spec, store: Store, version: int, spec_version: str,
-           policies: dict[str, ConsumerPolicy]) -> Shapes:
+def shapes(spec: Spec, store: Store, version: int, spec_version: str, policies: dict[str, ConsumerPolicy]) -> Shapes:
     """Match consumers to the shapes snapshot ``version`` holds.
 
     A consumer whose subscription pins an earlier major reads that major's view, projected
@@ -301,11 +300,13 @@ def shapes(spec: Spec, store: Store, version: int, spec_version: str,
         elif want in views and views[want] in texts:
             old = recorded(views[want])
             out.majors.setdefault(want, (old, {}))[1][consumer] = out.policies[consumer] = policy_for(
-                old.model, consumer)
+                old.model, consumer
+            )
         else:
             out.unavailable[consumer] = (
                 f"snapshot {version} holds no major-{want} view for consumer '{consumer}' (it was built "
-                "before the pin or the major's spec was never recorded); run a build")
+                "before the pin or the major's spec was never recorded); run a build"
+            )
             continue
         out.specs[consumer] = old
     return out
@@ -335,10 +336,7 @@ def load_snapshot(
     if previous.version:
         # A version loaded before in this process: unchanged records keep their change time, and
         # a consumer whose projection of a changed record is the same keeps its own.
-        changed = {
-            c: (previous.changed[c] if previous.hashes.get(c) == h else built_ts)
-            for c, h in hashes.items()
-        }
+        changed = {c: (previous.changed[c] if previous.hashes.get(c) == h else built_ts) for c, h in hashes.items()}
         for consumer, view in built.items():
             before = previous.views.get(consumer)
             if not isinstance(before, ConsumerView):
@@ -351,8 +349,9 @@ def load_snapshot(
                     view.since[cid] = before.changed_at(previous, cid)
         known_since = previous.changes_known_since
     else:
-        changed, known_since = _history(store, hashes, built_ts, info.version,
-                                        [(served.main, email_fields(spec.model), built)], mask_key)
+        changed, known_since = _history(
+            store, hashes, built_ts, info.version, [(served.main, email_fields(spec.model), built)], mask_key
+        )
     as_of = iso(info.as_of)
     return Snapshot(
         info.version,
@@ -393,11 +392,25 @@ def load_file_snapshot(
     served = shapes(spec, store, info.version, info.spec_version, policies)
     # Erasures applied to this version in place: a file written before them is not this one.
     mark = serving.edit_mark(store, info.version)
-    prepared = serving.prepare(spec, store, mask_key, directory, info.version, info.run_id,
-                               info.customers, serving.Continuity.of(previous), mark=mark)
+    prepared = serving.prepare(
+        spec,
+        store,
+        mask_key,
+        directory,
+        info.version,
+        info.run_id,
+        info.customers,
+        serving.Continuity.of(previous),
+        mark=mark,
+    )
     sf = prepared.file
-    log.info("serving snapshot %s from %s (%s in %.1fs)", info.version, sf.path,
-             "written" if prepared.written else "opened", prepared.seconds)
+    log.info(
+        "serving snapshot %s from %s (%s in %.1fs)",
+        info.version,
+        sf.path,
+        "written" if prepared.written else "opened",
+        prepared.seconds,
+    )
     as_of = iso(info.as_of)
     views: dict[str, View] = {c: FileView(sf, c) for c in sf.header["consumers"]}
     return Snapshot(
@@ -420,8 +433,16 @@ def load_file_snapshot(
     )
 
 
-def apply_edits(spec: Spec, store: Store, mask_key: bytes, snap: Snapshot, ids: Iterable[str],
-                at: float, seq: int, policies: dict[str, ConsumerPolicy]) -> Snapshot:
+def apply_edits(
+    spec: Spec,
+    store: Store,
+    mask_key: bytes,
+    snap: Snapshot,
+    ids: Iterable[str],
+    at: float,
+    seq: int,
+    policies: dict[str, ConsumerPolicy],
+) -> Snapshot:
     """``snap`` with some customers' stored records re-read (an erasure changed them in place).
 
     A customer whose record is gone leaves every view; the others are re-projected. The
@@ -449,11 +470,11 @@ def apply_edits(spec: Spec, store: Store, mask_key: bytes, snap: Snapshot, ids: 
     # Consumers served the snapshot's own records (a consumer pinned to the snapshot's own major
     # reads them too, by its pinned policy); those of earlier majors are patched below.
     elsewhere = {c for _, pinned in snap.majors.values() for c in pinned}
-    main = {c: snap.policies.get(c, p) for c, p in policies.items()
-            if c not in elsewhere and c not in snap.unavailable}
+    main = {c: snap.policies.get(c, p) for c, p in policies.items() if c not in elsewhere and c not in snap.unavailable}
     groups = [(spec.model, main, fresh)] + [
         (old.model, pinned, store.records_of(snap.version, wanted, major))
-        for major, (old, pinned) in snap.majors.items()]
+        for major, (old, pinned) in snap.majors.items()
+    ]
     views = dict(snap.views)
     for product, group, records in groups:
         emails = email_fields(product)
@@ -468,8 +489,13 @@ def apply_edits(spec: Spec, store: Store, mask_key: bytes, snap: Snapshot, ids: 
     return replace(snap, views=views, hashes=hashes, changed=changed, edited=edited, edit_seq=seq)
 
 
-def _patched(view: ConsumerView, snap: Snapshot, consumer: str, wanted: Sequence[str],
-             now: dict[str, dict[str, tuple[bytes, list[str]]]]) -> ConsumerView:
+def _patched(
+    view: ConsumerView,
+    snap: Snapshot,
+    consumer: str,
+    wanted: Sequence[str],
+    now: dict[str, dict[str, tuple[bytes, list[str]]]],
+) -> ConsumerView:
     rows, since, emails = dict(view.rows), dict(view.since), dict(view.emails)
     for cid in wanted:
         old = view.rows.get(cid)
@@ -554,9 +580,7 @@ class ServerState:
                 if self.directory is not None:
                     self._load_file(version)
                 else:
-                    self.snapshot = load_snapshot(
-                        self.spec, self.store, self.mask_key, self.snapshot, self.policies
-                    )
+                    self.snapshot = load_snapshot(self.spec, self.store, self.mask_key, self.snapshot, self.policies)
             self._apply_edits()
             if self._rewrite and version is not None and version == self.snapshot.version:
                 # The overlay already hides what was erased; the file still holds it on disk. A
@@ -565,9 +589,7 @@ class ServerState:
                 self._load_file(version)
                 self._apply_edits()
             self._close_retired()
-        self.keys = {
-            h: (c, e.timestamp() if e else None) for h, (c, e) in self.store.active_keys().items()
-        }
+        self.keys = {h: (c, e.timestamp() if e else None) for h, (c, e) in self.store.active_keys().items()}
 
     def _load_file(self, version: int) -> None:
         """Swap to the new version's serving file; refuse a bad one and keep the previous."""
@@ -577,8 +599,7 @@ class ServerState:
             return
         old = self.snapshot
         try:
-            new = load_file_snapshot(self.spec, self.store, self.mask_key, self.directory, old,
-                                     self.policies)
+            new = load_file_snapshot(self.spec, self.store, self.mask_key, self.directory, old, self.policies)
         except (ServingFileError, OSError, ValueError) as exc:
             self.problem = f"snapshot {version} is not served: {exc}"
             self._failed = (version, time.monotonic())
@@ -614,8 +635,9 @@ class ServerState:
             return 0
         at = max(a for _, a in mine).timestamp()
         self._rewrite = self.snapshot.file is not None
-        self.snapshot = apply_edits(self.spec, self.store, self.mask_key, snap, (c for c, _ in mine),
-                                    at, seq, self.policies)
+        self.snapshot = apply_edits(
+            self.spec, self.store, self.mask_key, snap, (c for c, _ in mine), at, seq, self.policies
+        )
         return len({c for c, _ in mine})
 
     def start(self) -> None:

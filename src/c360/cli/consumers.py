@@ -22,15 +22,12 @@ from c360.core.ids import hash_key, key_prefix, shown_prefix
 from c360.spec.validate import Spec
 from c360.store.schema import consumer_keys
 
-consumers_app = typer.Typer(
-    help="Consumers' keys: create, list, rotate, revoke.", no_args_is_help=True
-)
+consumers_app = typer.Typer(help="Consumers' keys: create, list, rotate, revoke.", no_args_is_help=True)
 app.add_typer(consumers_app, name="consumers")
 
 NameArg = Annotated[str, typer.Argument(help="The consumer, as named in the spec.")]
 ExpiresOpt = Annotated[
-    int | None,
-    typer.Option("--expires-in-days", min=1, help="The key expires after this many days."),
+    int | None, typer.Option("--expires-in-days", min=1, help="The key expires after this many days.")
 ]
 
 
@@ -39,9 +36,7 @@ def _known(spec: Spec, name: str) -> None:
         from c360.core.text import closest
 
         hint = closest(name, spec.model.consumers)
-        raise C360Error(
-            f"unknown consumer '{name}'" + (f"; did you mean '{hint}'?" if hint else "")
-        )
+        raise C360Error(f"unknown consumer '{name}'" + (f"; did you mean '{hint}'?" if hint else ""))
 
 
 def _expiry(days: int | None) -> dt.datetime | None:
@@ -54,16 +49,13 @@ def _aware(ts: dt.datetime | None) -> dt.datetime | None:
 
 @consumers_app.command("create")
 @friendly
-def create(
-    spec: SpecArg, name: NameArg, store: StoreOpt = None, expires_in_days: ExpiresOpt = None
-) -> None:
+def create(spec: SpecArg, name: NameArg, store: StoreOpt = None, expires_in_days: ExpiresOpt = None) -> None:
     """Create a key for a consumer; it is shown once and stored only as a hash."""
     s = open_spec(spec)
     _known(s, name)
     st = open_store(s, store)
     key = st.create_key(name, expires_at=_expiry(expires_in_days))
-    _audit(st, "key_created", name, prefix=shown_prefix(key_prefix(key, name), name),
-           expires_in_days=expires_in_days)
+    _audit(st, "key_created", name, prefix=shown_prefix(key_prefix(key, name), name), expires_in_days=expires_in_days)
     console.print(key, highlight=False, soft_wrap=True)
 
 
@@ -104,13 +96,7 @@ def list_keys(
     table = Table("consumer", "key prefix", "created", "expires", "status")
     for row in rows:
         status = row["status"] if row["in_spec"] else f"{row['status']} (not in the spec: denied)"
-        table.add_row(
-            row["consumer"],
-            row["prefix"] + "…",
-            row["created_at"],
-            row["expires_at"] or "never",
-            status,
-        )
+        table.add_row(row["consumer"], row["prefix"] + "…", row["created_at"], row["expires_at"] or "never", status)
     console.print(table)
 
 
@@ -121,10 +107,7 @@ def rotate(
     name: NameArg,
     store: StoreOpt = None,
     grace_hours: Annotated[
-        float,
-        typer.Option(
-            "--grace-hours", min=0, help="Old keys keep working this long (0: revoked now)."
-        ),
+        float, typer.Option("--grace-hours", min=0, help="Old keys keep working this long (0: revoked now).")
     ] = 0,
     expires_in_days: ExpiresOpt = None,
 ) -> None:
@@ -154,16 +137,18 @@ def rotate(
                 .values(expires_at=until)
             )
         elif old:
-            conn.execute(
-                update(consumer_keys).where(consumer_keys.c.id.in_(old)).values(revoked_at=now)
-            )
+            conn.execute(update(consumer_keys).where(consumer_keys.c.id.in_(old)).values(revoked_at=now))
     key = st.create_key(name, expires_at=_expiry(expires_in_days))
-    _audit(st, "key_rotated", name, prefix=shown_prefix(key_prefix(key, name), name), old_keys=len(old),
-           grace_hours=grace_hours)
-    when = f"expire in {grace_hours:g}h" if grace_hours > 0 else "are revoked"
-    console.print(
-        f"new key for {name} (shown once); {len(old)} old key(s) {when}:", highlight=False
+    _audit(
+        st,
+        "key_rotated",
+        name,
+        prefix=shown_prefix(key_prefix(key, name), name),
+        old_keys=len(old),
+        grace_hours=grace_hours,
     )
+    when = f"expire in {grace_hours:g}h" if grace_hours > 0 else "are revoked"
+    console.print(f"new key for {name} (shown once); {len(old)} old key(s) {when}:", highlight=False)
     console.print(key, highlight=False, soft_wrap=True)
 
 
@@ -174,8 +159,7 @@ def revoke(
     name: NameArg,
     store: StoreOpt = None,
     key_prefix: Annotated[
-        str | None,
-        typer.Option("--key", help="Only the key with this prefix (as `list` shows it)."),
+        str | None, typer.Option("--key", help="Only the key with this prefix (as `list` shows it).")
     ] = None,
 ) -> None:
     """Revoke every key of a consumer, or just one by its prefix."""
@@ -187,24 +171,31 @@ def revoke(
         given = key_prefix.rstrip("…")
         wanted = given.removeprefix(f"c360_{name}_")
         with st.engine.begin() as conn:
-            active = conn.execute(select(consumer_keys.c.id, consumer_keys.c.prefix, consumer_keys.c.key_hash).where(
-                consumer_keys.c.consumer == name, consumer_keys.c.revoked_at.is_(None))).all()
+            active = conn.execute(
+                select(consumer_keys.c.id, consumer_keys.c.prefix, consumer_keys.c.key_hash).where(
+                    consumer_keys.c.consumer == name, consumer_keys.c.revoked_at.is_(None)
+                )
+            ).all()
             # The whole key, or the start of one key's prefix as `list` shows it.
             hits = [r.id for r in active if r.key_hash == hash_key(given)]
             if not hits and wanted:
-                hits = [r.id for r in active
-                        if shown_prefix(r.prefix, name).startswith(given) or r.prefix.startswith(wanted)]
+                hits = [
+                    r.id
+                    for r in active
+                    if shown_prefix(r.prefix, name).startswith(given) or r.prefix.startswith(wanted)
+                ]
             if not hits:
-                raise C360Error(
-                    f"no active key of {name} has the prefix '{given}'; see `c360 consumers list`"
-                )
+                raise C360Error(f"no active key of {name} has the prefix '{given}'; see `c360 consumers list`")
             if len(hits) > 1:
                 raise C360Error(
                     f"the prefix '{given}' matches {len(hits)} active keys of {name}: give more of it "
                     "(as `c360 consumers list` shows it), or omit --key to revoke them all"
                 )
-            n = int(conn.execute(update(consumer_keys).where(consumer_keys.c.id == hits[0])
-                                 .values(revoked_at=utcnow())).rowcount)
+            n = int(
+                conn.execute(
+                    update(consumer_keys).where(consumer_keys.c.id == hits[0]).values(revoked_at=utcnow())
+                ).rowcount
+            )
     _audit(st, "key_revoked", name, keys=n, prefix=key_prefix)
     console.print(f"revoked {n} key(s) of {name}")
 

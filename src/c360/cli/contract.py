@@ -48,13 +48,9 @@ def _load_valid(path: Path) -> Spec:
 
 def print_plan(plan: Plan) -> None:
     old = plan.old_version or "(nothing recorded)"
-    console.print(
-        f"plan for [bold]{plan.product}[/bold]: {old} → {plan.new_version}", highlight=False
-    )
+    console.print(f"plan for [bold]{plan.product}[/bold]: {old} → {plan.new_version}", highlight=False)
     if not plan.changes:
-        console.print(
-            "no contract change" if plan.old_version else "first version: nothing to compare"
-        )
+        console.print("no contract change" if plan.old_version else "first version: nothing to compare")
     for level in ("breaking", "semantic", "safe"):
         changes = plan.of(level)  # type: ignore[arg-type, unused-ignore]
         if not changes:
@@ -66,14 +62,11 @@ def print_plan(plan: Plan) -> None:
             if level == "safe":
                 continue
             if not c.affected:
-                console.print(
-                    "    blast radius: no consumer's view changes", style="dim", highlight=False
-                )
+                console.print("    blast radius: no consumer's view changes", style="dim", highlight=False)
             for a in c.affected:
                 if a.purpose is None:
                     console.print(
-                        f"    affects {a.consumer} (owner {a.owner or 'not set'}; "
-                        "no subscription relies on this)",
+                        f"    affects {a.consumer} (owner {a.owner or 'not set'}; no subscription relies on this)",
                         markup=False,
                         highlight=False,
                         soft_wrap=True,
@@ -98,9 +91,7 @@ def print_plan(plan: Plan) -> None:
                 )
     if plan.semver is not None:
         style = "green" if plan.semver.ok else "red"
-        console.print(
-            f"\nversion: [{style}]{plan.semver.message}[/{style}]", highlight=False, soft_wrap=True
-        )
+        console.print(f"\nversion: [{style}]{plan.semver.message}[/{style}]", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -109,10 +100,7 @@ def plan(
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
     against: Annotated[
         Path | None,
-        typer.Option(
-            "--against",
-            help="Compare with this spec file instead of the version recorded in the store.",
-        ),
+        typer.Option("--against", help="Compare with this spec file instead of the version recorded in the store."),
     ] = None,
     store: StoreOpt = None,
 ) -> None:
@@ -157,17 +145,14 @@ def apply(
     result = run_apply(open_store(s, store), s.model, s.text, approved_by)
     print_plan(result)
     console.print(
-        f"\n[green]applied[/green] {s.model.product} {s.model.version}, approved by {approved_by}",
-        highlight=False,
+        f"\n[green]applied[/green] {s.model.product} {s.model.version}, approved by {approved_by}", highlight=False
     )
 
 
 @app.command()
 @friendly
 def subscriptions(
-    spec: SpecArg,
-    store: StoreOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    spec: SpecArg, store: StoreOpt = None, as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False
 ) -> None:
     """Every subscription with its SLAs and live compliance (exit 1 when one is violated)."""
     from c360.governance.sla import evaluate
@@ -178,22 +163,24 @@ def subscriptions(
     if as_json:
         sys.stdout.write(json.dumps([x.as_dict() for x in statuses], indent=2) + "\n")
     else:
-        table = Table(
-            "consumer", "purpose", "fields", "freshness", "age", "latency p99", "major", "status"
-        )
+        table = Table("consumer", "purpose", "fields", "freshness", "age", "latency p99", "major", "status")
         for x in statuses:
             age = _age(x.age_seconds)
-            fresh = (
-                f"[{'green' if x.freshness_ok else 'red'}]{x.freshness}[/]" if x.freshness else ""
-            )
+            fresh = f"[{'green' if x.freshness_ok else 'red'}]{x.freshness}[/]" if x.freshness else ""
             lat = f"{x.latency_p99_ms:g} ms" if x.latency_p99_ms is not None else ""
             if x.observed_p99_ms is not None:
                 lat += f" (seen {x.observed_p99_ms:.1f})"
-            status = (
-                "[green]ok[/green]" if x.compliant else "[red]" + "; ".join(x.violations) + "[/red]"
+            status = "[green]ok[/green]" if x.compliant else "[red]" + "; ".join(x.violations) + "[/red]"
+            table.add_row(
+                x.consumer,
+                x.purpose,
+                ", ".join(x.fields),
+                fresh,
+                age,
+                lat,
+                str(x.major) if x.major is not None else "",
+                status,
             )
-            table.add_row(x.consumer, x.purpose, ", ".join(x.fields), fresh, age, lat,
-                          str(x.major) if x.major is not None else "", status)
         console.print(table)
     if any(not x.compliant for x in statuses):
         raise typer.Exit(1)
@@ -238,8 +225,9 @@ def docs(
     s = open_spec(spec)
     st = open_store(s, store)
     approved = approved_plans(st)
-    history = [VersionEntry(v.version, v.applied_at, v.applied_by, plan, approved.get(v.version))
-               for v, plan in changelog(st)]
+    history = [
+        VersionEntry(v.version, v.applied_at, v.applied_by, plan, approved.get(v.version)) for v, plan in changelog(st)
+    ]
     snap = st.current_snapshot()
     statuses = evaluate(s.model, st, built_at=snap.built_at) if snap else None
     index = write_site(Site(s.model, history, statuses, served=_pinned_specs(s, st)), out)
@@ -280,19 +268,21 @@ def lineage(
     if field is not None:
         if field not in names:
             hint = closest(field, names)
-            raise C360Error(
-                f"unknown field '{field}'" + (f"; did you mean '{hint}'?" if hint else "")
-            )
+            raise C360Error(f"unknown field '{field}'" + (f"; did you mean '{hint}'?" if hint else ""))
         names = [field]
     rows: list[dict[str, Any]] = []
     for name in names:
-        how = {} if name == "customer_id" else {
-            (src, col): f"{kind.lower()} {sub.lower()}" for src, col, kind, sub in
-            column_transformations(m.fields[name].expr)}
+        how = (
+            {}
+            if name == "customer_id"
+            else {
+                (src, col): f"{kind.lower()} {sub.lower()}"
+                for src, col, kind, sub in column_transformations(m.fields[name].expr)
+            }
+        )
         expr = None if name == "customer_id" else " ".join(m.fields[name].expr.split())
         for x in field_lineage(m, name):
-            rows.append({"field": name, **x, "transformation": how.get((x["source"], x["column"])),
-                         "expression": expr})
+            rows.append({"field": name, **x, "transformation": how.get((x["source"], x["column"])), "expression": expr})
     if as_json:
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         return
@@ -307,6 +297,4 @@ def lineage(
         )
     console.print(table)
     if field is not None and rows and rows[0]["expression"]:
-        console.print(
-            f"expression: {rows[0]['expression']}", markup=False, highlight=False, soft_wrap=True
-        )
+        console.print(f"expression: {rows[0]['expression']}", markup=False, highlight=False, soft_wrap=True)

@@ -34,8 +34,9 @@ def generate_demo(out: Path, accounts: int, seed: int, difficulty: str, as_of: s
     report = generate(out, accounts=accounts, seed=seed, difficulty=difficulty, as_of=day)
     spec = out / "product.yaml"
     shutil.copyfile(TEMPLATE, spec)
-    console.print(f"wrote the demo sources for {accounts:,} accounts to {out}/ "
-                  f"({', '.join(Path(f).name for f in report.files)})")
+    console.print(
+        f"wrote the demo sources for {accounts:,} accounts to {out}/ ({', '.join(Path(f).name for f in report.files)})"
+    )
     return spec
 
 
@@ -91,13 +92,19 @@ def demo(
     console.print("\ntry:")
     for name in ("finance", "support"):
         if name in keys:
-            console.print(f"  curl -s -H 'Authorization: Bearer {keys[name]}' {base}/v1/customers/{some_id}",
-                          highlight=False, soft_wrap=True)
+            console.print(
+                f"  curl -s -H 'Authorization: Bearer {keys[name]}' {base}/v1/customers/{some_id}",
+                highlight=False,
+                soft_wrap=True,
+            )
     console.print(f"  curl -s {base}/v1/customers/{some_id}    # no key: 401", highlight=False)
     if "product_owner" in keys:
-        console.print(f"  open {base}/app in a browser and sign in with product_owner's key (the web app: "
-                      "fields and lineage, customers, the review queue, the audit log, erasure)",
-                      highlight=False, soft_wrap=True)
+        console.print(
+            f"  open {base}/app in a browser and sign in with product_owner's key (the web app: "
+            "fields and lineage, customers, the review queue, the audit log, erasure)",
+            highlight=False,
+            soft_wrap=True,
+        )
         console.print(f"  {base}/docs and {base}/redoc: the API's documentation, served offline", highlight=False)
     if no_serve:
         return

@@ -12,17 +12,11 @@ from rich.table import Table
 
 from c360.cli.main import SpecArg, StoreOpt, app, console, err, friendly, open_spec, open_store
 
-erasures_app = typer.Typer(
-    help="Erasure requests and their delivery to consumers.", no_args_is_help=True
-)
+erasures_app = typer.Typer(help="Erasure requests and their delivery to consumers.", no_args_is_help=True)
 app.add_typer(erasures_app, name="erasures")
-subject_app = typer.Typer(
-    help="Data subjects' rights: access (GDPR Art. 15).", no_args_is_help=True
-)
+subject_app = typer.Typer(help="Data subjects' rights: access (GDPR Art. 15).", no_args_is_help=True)
 app.add_typer(subject_app, name="subject")
-audit_app = typer.Typer(
-    help="The hash-chained audit log: verify and export it.", no_args_is_help=True
-)
+audit_app = typer.Typer(help="The hash-chained audit log: verify and export it.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
@@ -36,24 +30,13 @@ def _print_json(value: Any) -> None:
 @friendly
 def erase(
     spec: SpecArg,
-    reason: Annotated[
-        str, typer.Option("--reason", help="Why, e.g. 'Art. 17 request, ticket 4711'.")
-    ],
-    customer: Annotated[
-        str | None, typer.Option("--customer", help="Erase this customer id.")
-    ] = None,
-    email: Annotated[
-        str | None, typer.Option("--email", help="Erase the person with this email.")
-    ] = None,
-    source: Annotated[
-        str | None, typer.Option("--source", help="With --key: erase this record's person.")
-    ] = None,
+    reason: Annotated[str, typer.Option("--reason", help="Why, e.g. 'Art. 17 request, ticket 4711'.")],
+    customer: Annotated[str | None, typer.Option("--customer", help="Erase this customer id.")] = None,
+    email: Annotated[str | None, typer.Option("--email", help="Erase the person with this email.")] = None,
+    source: Annotated[str | None, typer.Option("--source", help="With --key: erase this record's person.")] = None,
     key: Annotated[str | None, typer.Option("--key", help="The record's key in --source.")] = None,
     dry_run: Annotated[
-        bool,
-        typer.Option(
-            "--dry-run", help="Show exactly what would change; change nothing (the look-up is audited)."
-        ),
+        bool, typer.Option("--dry-run", help="Show exactly what would change; change nothing (the look-up is audited).")
     ] = False,
     vacuum: Annotated[
         bool, typer.Option("--vacuum", help="SQLite: also rebuild the database file afterwards.")
@@ -81,11 +64,7 @@ def erase(
     plan = result.plan
     if as_json:
         _print_json(
-            {
-                "committed": result.committed,
-                **(plan.describe() if dry_run else plan.summary()),
-                "subject": plan.subject,
-            }
+            {"committed": result.committed, **(plan.describe() if dry_run else plan.summary()), "subject": plan.subject}
         )
     else:
         head = (
@@ -111,10 +90,7 @@ def erase(
             console.print(f"  {name}: {what}", highlight=False)
         if plan.consumers:
             console.print(f"consumers notified by webhook: {', '.join(plan.consumers)}")
-        console.print(
-            "source systems to notify (c360 does not delete in them): "
-            + ", ".join(plan.notify_sources)
-        )
+        console.print("source systems to notify (c360 does not delete in them): " + ", ".join(plan.notify_sources))
     if result.committed and result.wal_checkpointed is False:
         err.print(
             "[yellow]readers held the SQLite write-ahead log: old page images stay in it until "
@@ -123,9 +99,7 @@ def erase(
     if result.committed and plan.consumers:
         sent = deliver(st)
         if sent.failed:
-            err.print(
-                f"{sent.failed} webhook(s) not yet acknowledged; retried by `c360 erasures deliver`"
-            )
+            err.print(f"{sent.failed} webhook(s) not yet acknowledged; retried by `c360 erasures deliver`")
 
 
 @erasures_app.command("list")
@@ -195,10 +169,7 @@ def subject_export(
         return
     out.write_text(text)
     out.chmod(0o600)
-    console.print(
-        f"wrote {len(doc['records'])} record(s) and {len(doc['customers'])} customer "
-        f"record(s) to {out}"
-    )
+    console.print(f"wrote {len(doc['records'])} record(s) and {len(doc['customers'])} customer record(s) to {out}")
 
 
 @audit_app.command("verify")
@@ -209,9 +180,7 @@ def audit_verify(
     checkpoints: Annotated[
         Path | None,
         typer.Option(
-            "--checkpoints",
-            help="An earlier `audit export` file "
-            "whose signed checkpoints the chain must still match.",
+            "--checkpoints", help="An earlier `audit export` file whose signed checkpoints the chain must still match."
         ),
     ] = None,
 ) -> None:
@@ -232,10 +201,7 @@ def audit_verify(
         err.print(f"[red]audit chain broken at {result.problem}[/red]", highlight=False)
         raise typer.Exit(1)
     rate = result.rows / result.seconds if result.seconds else 0.0
-    console.print(
-        f"[green]ok[/green] {result.rows:,} row(s), head {result.head_hash[:16]}… "
-        f"({rate:,.0f} rows/s)"
-    )
+    console.print(f"[green]ok[/green] {result.rows:,} row(s), head {result.head_hash[:16]}… ({rate:,.0f} rows/s)")
 
 
 @audit_app.command("export")
@@ -243,9 +209,7 @@ def audit_verify(
 def audit_export(
     spec: SpecArg,
     out: Annotated[Path | None, typer.Option("--out", help="Write here (default: stdout).")] = None,
-    every: Annotated[
-        int, typer.Option("--every", min=1, help="A signed checkpoint every N rows.")
-    ] = 1000,
+    every: Annotated[int, typer.Option("--every", min=1, help="A signed checkpoint every N rows.")] = 1000,
     store: StoreOpt = None,
 ) -> None:
     """Write the audit chain as JSON Lines with signed checkpoints (chain head + count)."""

@@ -14,16 +14,18 @@ from rich.table import Table
 from c360.cli.main import JsonFlag, SpecArg, StoreOpt, app, console, friendly, open_spec, open_store, write_json
 from c360.core.errors import C360Error
 
-identity_app = typer.Typer(help="The identity map: evaluate, explain, export, link, unlink, review.",
-                           no_args_is_help=True)
+identity_app = typer.Typer(
+    help="The identity map: evaluate, explain, export, link, unlink, review.", no_args_is_help=True
+)
 app.add_typer(identity_app, name="identity")
 
 
 def _rid(text: str) -> str:
     source, sep, key = text.partition(":")
     if not sep or not source or not key:
-        raise typer.BadParameter(f"'{text}' is not a source record; write it as source:key, "
-                                 "e.g. crm:0018d00PXgtqk9DAMQ")
+        raise typer.BadParameter(
+            f"'{text}' is not a source record; write it as source:key, e.g. crm:0018d00PXgtqk9DAMQ"
+        )
     return text
 
 
@@ -32,9 +34,12 @@ def _rid(text: str) -> str:
 def evaluate_cmd(
     spec: SpecArg,
     truth: Annotated[Path, typer.Option("--truth", help="CSV: source,source_key,true_account_id[,kind].")],
-    truth_column: Annotated[str | None, typer.Option(
-        "--truth-column",
-        help="The truth file's id column (default: true_account_id, or its one true_… column).")] = None,
+    truth_column: Annotated[
+        str | None,
+        typer.Option(
+            "--truth-column", help="The truth file's id column (default: true_account_id, or its one true_… column)."
+        ),
+    ] = None,
     store: StoreOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
@@ -50,8 +55,10 @@ def evaluate_cmd(
         raise C360Error(str(exc)) from exc
     predicted = {f"{r.source}:{r.key}": r.customer_id for r in idmap.all_rows(st)}
     if not predicted:
-        raise C360Error("no identity map in this store yet (or the builds so far failed): run `c360 build SPEC` "
-                        "and evaluate what it published")
+        raise C360Error(
+            "no identity map in this store yet (or the builds so far failed): run `c360 build SPEC` "
+            "and evaluate what it published"
+        )
     staged = {(src, r.key) for src in s.model.sources for r in st.staged(src)}
     kept = [t for t in rows if (t.source, t.key) in staged]
     scores = evaluate(kept, predicted)
@@ -59,24 +66,40 @@ def evaluate_cmd(
     if as_json:
         sys.stdout.write(json.dumps({**full, "truth_rows_not_staged": len(rows) - len(kept)}) + "\n")
         return
-    table = Table("measure", "precision", "recall", "F1", title=f"{scores.records:,} records, "
-                  f"{scores.true_entities:,} true entities, {scores.predicted_clusters:,} customers")
+    table = Table(
+        "measure",
+        "precision",
+        "recall",
+        "F1",
+        title=f"{scores.records:,} records, "
+        f"{scores.true_entities:,} true entities, {scores.predicted_clusters:,} customers",
+    )
     table.add_row("pairwise", f"{scores.precision:.4f}", f"{scores.recall:.4f}", f"{scores.f1:.4f}")
-    table.add_row("pairwise, across sources", f"{scores.cross_source_precision:.4f}",
-                  f"{scores.cross_source_recall:.4f}", f"{scores.cross_source_f1:.4f}")
-    table.add_row("B-cubed", f"{scores.bcubed_precision:.4f}", f"{scores.bcubed_recall:.4f}",
-                  f"{scores.bcubed_f1:.4f}")
+    table.add_row(
+        "pairwise, across sources",
+        f"{scores.cross_source_precision:.4f}",
+        f"{scores.cross_source_recall:.4f}",
+        f"{scores.cross_source_f1:.4f}",
+    )
+    table.add_row("B-cubed", f"{scores.bcubed_precision:.4f}", f"{scores.bcubed_recall:.4f}", f"{scores.bcubed_f1:.4f}")
     dec = full["decidable"]
-    table.add_row("pairwise, decidable records", f"{dec['precision']:.4f}", f"{dec['recall']:.4f}",
-                  f"{dec['f1']:.4f}")
+    table.add_row("pairwise, decidable records", f"{dec['precision']:.4f}", f"{dec['recall']:.4f}", f"{dec['f1']:.4f}")
     best = full["ceiling"]
-    table.add_row("pairwise, best possible without guessing", f"{best['precision']:.4f}",
-                  f"{best['recall']:.4f}", f"{best['f1']:.4f}")
+    table.add_row(
+        "pairwise, best possible without guessing",
+        f"{best['precision']:.4f}",
+        f"{best['recall']:.4f}",
+        f"{best['f1']:.4f}",
+    )
     console.print(table)
-    console.print(f"undecidable records (no evidence can place them): {full['undecidable_records']}, "
-                  f"of which guessed into a customer: {full['undecidable_guessed']}")
-    console.print(f"over-merged true entities: {scores.over_merged_entities}; split: {scores.split_entities}; "
-                  f"unresolved records: {scores.unresolved}; truth rows not staged: {len(rows) - len(kept)}")
+    console.print(
+        f"undecidable records (no evidence can place them): {full['undecidable_records']}, "
+        f"of which guessed into a customer: {full['undecidable_guessed']}"
+    )
+    console.print(
+        f"over-merged true entities: {scores.over_merged_entities}; split: {scores.split_entities}; "
+        f"unresolved records: {scores.unresolved}; truth rows not staged: {len(rows) - len(kept)}"
+    )
     kinds = Table("kind", "records", "in an over-merged customer", "of a split entity", title="by kind")
     for kind, k in scores.by_kind.items():
         kinds.add_row(kind, str(k["records"]), str(k["in_over_merged_cluster"]), str(k["of_split_entity"]))
@@ -107,12 +130,25 @@ def explain_cmd(
         candidates = []
         for a, b, p, ev in sorted(near, key=lambda x: -x[2])[:10]:
             ours, other = (a, b) if a in mine else (b, a)
-            candidates.append({"record": ours, "candidate": other, "probability": p,
-                               "weights": ev.get("weights", {}), "refused": ev.get("refused")})
-        write_json({"customer_id": customer_id,
-                    "records": [{"source": r.source, "key": r.key, "method": r.method, "score": r.score,
-                                 "evidence": r.evidence} for r in rows],
-                    "candidates": candidates})
+            candidates.append(
+                {
+                    "record": ours,
+                    "candidate": other,
+                    "probability": p,
+                    "weights": ev.get("weights", {}),
+                    "refused": ev.get("refused"),
+                }
+            )
+        write_json(
+            {
+                "customer_id": customer_id,
+                "records": [
+                    {"source": r.source, "key": r.key, "method": r.method, "score": r.score, "evidence": r.evidence}
+                    for r in rows
+                ],
+                "candidates": candidates,
+            }
+        )
         return
     table = Table("record", "method", "score", "evidence", title=f"customer {customer_id}")
     for r in rows:
@@ -125,22 +161,28 @@ def explain_cmd(
             detail = f"belongs to {ev['parent']}"
         else:
             detail = json.dumps(ev) if ev else "no link: a customer of its own"
-        table.add_row(f"{r.source}:{r.key}", r.method, f"{r.score:.3f}" if r.score is not None else "",
-                      detail)
+        table.add_row(f"{r.source}:{r.key}", r.method, f"{r.score:.3f}" if r.score is not None else "", detail)
     console.print(table)
     if near:
-        cands = Table("record", "candidate", "probability", "match weights", "not linked because",
-                      title="nearest candidates it was not linked to")
+        cands = Table(
+            "record",
+            "candidate",
+            "probability",
+            "match weights",
+            "not linked because",
+            title="nearest candidates it was not linked to",
+        )
         for a, b, p, ev in sorted(near, key=lambda x: -x[2])[:10]:
             ours, other = (a, b) if a in mine else (b, a)
             weights = ", ".join(f"{k} {v:+.1f}" for k, v in ev.get("weights", {}).items() if v)
-            why = ev.get("refused") or ("below the threshold, or another candidate nearly as likely"
-                                       if p < 1 else "")
+            why = ev.get("refused") or ("below the threshold, or another candidate nearly as likely" if p < 1 else "")
             cands.add_row(ours, other, f"{p:.3f}", weights, why)
         console.print(cands)
     elif len(rows) == 1:
-        console.print("no candidate scored near it: no other record shares its name, domain, phone, postcode, "
-                      "person or identifiers")
+        console.print(
+            "no candidate scored near it: no other record shares its name, domain, phone, postcode, "
+            "person or identifiers"
+        )
 
 
 @identity_app.command("export")
@@ -161,9 +203,13 @@ def export_cmd(
     rows = idmap.all_rows(st)
     # Records the build could not place are part of the map too: listed, with no customer.
     placed = {(r.source, r.key) for r in rows}
-    rows += [idmap.MapRow(name, r.key, "", "unresolved", None, None)
-             for name, src in s.model.sources.items() if src.belongs_to is None
-             for r in st.staged(name) if (name, r.key) not in placed]
+    rows += [
+        idmap.MapRow(name, r.key, "", "unresolved", None, None)
+        for name, src in s.model.sources.items()
+        if src.belongs_to is None
+        for r in st.staged(name)
+        if (name, r.key) not in placed
+    ]
     f = out.open("w", newline="", encoding="utf-8") if out else sys.stdout
     try:
         if fmt == "csv":
@@ -173,8 +219,18 @@ def export_cmd(
                 w.writerow([r.source, r.key, r.customer_id, r.method, "" if r.score is None else f"{r.score:.4f}"])
         else:
             for r in rows:
-                f.write(json.dumps({"source": r.source, "source_key": r.key, "customer_id": r.customer_id,
-                                    "method": r.method, "score": r.score}) + "\n")
+                f.write(
+                    json.dumps(
+                        {
+                            "source": r.source,
+                            "source_key": r.key,
+                            "customer_id": r.customer_id,
+                            "method": r.method,
+                            "score": r.score,
+                        }
+                    )
+                    + "\n"
+                )
     finally:
         if out:
             f.close()
@@ -198,8 +254,13 @@ def _pin(kind: str, spec: Path, a: str, b: str, reason: str | None, store: str |
     from c360.core.jsonutil import content_hash
     from c360.governance import audit
 
-    audit.record(st, "identity_pin", audit.actor_of(), None,
-                 {"pin": kind, "left": content_hash(a)[:16], "right": content_hash(b)[:16]})
+    audit.record(
+        st,
+        "identity_pin",
+        audit.actor_of(),
+        None,
+        {"pin": kind, "left": content_hash(a)[:16], "right": content_hash(b)[:16]},
+    )
     console.print(f"pinned: {a} {'with' if kind == 'link' else 'apart from'} {b}; every later build honours it")
 
 
@@ -209,36 +270,55 @@ ByOpt = Annotated[str | None, typer.Option("--by", help="Who decided.")]
 
 @identity_app.command("link")
 @friendly
-def link_cmd(spec: SpecArg, a: Annotated[str, typer.Argument(callback=_rid)],
-             b: Annotated[str, typer.Argument(callback=_rid)], reason: ReasonOpt = None,
-             by: ByOpt = None, store: StoreOpt = None) -> None:
+def link_cmd(
+    spec: SpecArg,
+    a: Annotated[str, typer.Argument(callback=_rid)],
+    b: Annotated[str, typer.Argument(callback=_rid)],
+    reason: ReasonOpt = None,
+    by: ByOpt = None,
+    store: StoreOpt = None,
+) -> None:
     """Pin two source records (source:key) to the same customer."""
     _pin("link", spec, a, b, reason, store, by)
 
 
 @identity_app.command("unlink")
 @friendly
-def unlink_cmd(spec: SpecArg, a: Annotated[str, typer.Argument(callback=_rid)],
-               b: Annotated[str, typer.Argument(callback=_rid)], reason: ReasonOpt = None,
-               by: ByOpt = None, store: StoreOpt = None) -> None:
+def unlink_cmd(
+    spec: SpecArg,
+    a: Annotated[str, typer.Argument(callback=_rid)],
+    b: Annotated[str, typer.Argument(callback=_rid)],
+    reason: ReasonOpt = None,
+    by: ByOpt = None,
+    store: StoreOpt = None,
+) -> None:
     """Pin two source records (source:key) to different customers."""
     _pin("unlink", spec, a, b, reason, store, by)
 
 
 @identity_app.command("review")
 @friendly
-def review_cmd(spec: SpecArg, store: StoreOpt = None,
-               limit: Annotated[int, typer.Option(help="Show at most this many pairs.")] = 50,
-               as_json: JsonFlag = False) -> None:
+def review_cmd(
+    spec: SpecArg,
+    store: StoreOpt = None,
+    limit: Annotated[int, typer.Option(help="Show at most this many pairs.")] = 50,
+    as_json: JsonFlag = False,
+) -> None:
     """Borderline pairs of the last build (between the review and the match threshold), with evidence."""
     from c360.store import identity as idmap
 
     s = open_spec(spec)
     pairs = idmap.review_pairs(open_store(s, store))
     if as_json:
-        write_json({"total": len(pairs),
-                    "pairs": [{"left": a, "right": b, "probability": p, "weights": ev.get("weights", {}),
-                               "evidence": ev} for a, b, p, ev in pairs[:limit]]})
+        write_json(
+            {
+                "total": len(pairs),
+                "pairs": [
+                    {"left": a, "right": b, "probability": p, "weights": ev.get("weights", {}), "evidence": ev}
+                    for a, b, p, ev in pairs[:limit]
+                ],
+            }
+        )
         return
     table = Table("left", "right", "probability", "match weights")
     for a, b, p, ev in pairs[:limit]:

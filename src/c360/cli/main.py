@@ -46,19 +46,18 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: Annotated[
-        bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
 ) -> None:
     """Customer 360 as a governed data product."""
+
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 SpecArg = Annotated[Path, typer.Argument(help="The product spec (YAML).", show_default=False)]
 StoreOpt = Annotated[
     str | None,
-    typer.Option("--store", envvar="C360_STORE_URL",
-                 help="Store URL (default: sqlite at <spec dir>/.c360/store.db)."),
+    typer.Option("--store", envvar="C360_STORE_URL", help="Store URL (default: sqlite at <spec dir>/.c360/store.db)."),
 ]
 
 
@@ -114,8 +113,10 @@ def validate(spec: SpecArg, as_json: JsonFlag = False) -> None:
 
     for note in notes(m):
         console.print(f"[yellow]note[/yellow] {note}", highlight=False, soft_wrap=True)
-    console.print(f"[green]ok[/green] {m.product} {m.version}: {len(m.sources)} sources, "
-                  f"{len(m.fields)} fields, {len(m.consumers)} consumers")
+    console.print(
+        f"[green]ok[/green] {m.product} {m.version}: {len(m.sources)} sources, "
+        f"{len(m.fields)} fields, {len(m.consumers)} consumers"
+    )
 
 
 def _validate_json(spec: Path) -> None:
@@ -130,12 +131,29 @@ def _validate_json(spec: Path) -> None:
     except SpecError as exc:
         write_json({"valid": False, "problems": [asdict(i) for i in exc.issues], "notes": []})
         raise typer.Exit(1) from None
-    problems = [{"file": str(spec), "line": None, "key": f"fields.{p}".split(":")[0], "message": f"fields.{p}",
-                 "suggestion": None} for p in check_plan(s.model)]
+    problems = [
+        {
+            "file": str(spec),
+            "line": None,
+            "key": f"fields.{p}".split(":")[0],
+            "message": f"fields.{p}",
+            "suggestion": None,
+        }
+        for p in check_plan(s.model)
+    ]
     m = s.model
-    write_json({"valid": not problems, "problems": problems, "notes": [str(n) for n in notes(m)],
-                "product": m.product, "version": m.version, "sources": len(m.sources),
-                "fields": len(m.fields), "consumers": len(m.consumers)})
+    write_json(
+        {
+            "valid": not problems,
+            "problems": problems,
+            "notes": [str(n) for n in notes(m)],
+            "product": m.product,
+            "version": m.version,
+            "sources": len(m.sources),
+            "fields": len(m.fields),
+            "consumers": len(m.consumers),
+        }
+    )
     if problems:
         raise typer.Exit(1)
 
@@ -147,8 +165,9 @@ def sync(
     source: Annotated[list[str] | None, typer.Option("--source", help="Only this source (repeatable).")] = None,
     full: Annotated[bool, typer.Option("--full", help="Ignore cursors; read everything again.")] = False,
     store: StoreOpt = None,
-    parallel: Annotated[int, typer.Option("--parallel", min=1, envvar="C360_SYNC_PARALLEL",
-                                          help="Sources synced at once.")] = 4,
+    parallel: Annotated[
+        int, typer.Option("--parallel", min=1, envvar="C360_SYNC_PARALLEL", help="Sources synced at once.")
+    ] = 4,
 ) -> None:
     """Read sources into staging (incrementally from each source's cursor).
 
@@ -170,8 +189,7 @@ def sync(
     run_id = st.start_run("sync")
     try:
         with RichReporter(console) as rep:
-            outcome = sync_each(s, st, run_id=run_id, sources=source, full=full, reporter=rep,
-                                parallel=parallel)
+            outcome = sync_each(s, st, run_id=run_id, sources=source, full=full, reporter=rep, parallel=parallel)
     except BaseException as exc:  # interrupted or the store failed: never leave the run 'running'
         st.finish_run(run_id, "failed", {"error": f"{type(exc).__name__}: {exc}"})
         raise
@@ -179,38 +197,64 @@ def sync(
     table = Table("source", "new", "changed", "unchanged", "deleted", "quarantined", "records/s")
     for r in results:
         rate = r.records / r.seconds if r.seconds else 0.0
-        table.add_row(r.source, str(r.counts.new), str(r.counts.changed), str(r.counts.unchanged),
-                      str(r.counts.deleted), str(r.quarantined), f"{rate:,.0f}")
+        table.add_row(
+            r.source,
+            str(r.counts.new),
+            str(r.counts.changed),
+            str(r.counts.unchanged),
+            str(r.counts.deleted),
+            str(r.quarantined),
+            f"{rate:,.0f}",
+        )
     errors = {f.source: f.message for f in outcome.failed if s.model.sources[f.source].required}
     optional = {f.source: f.message for f in outcome.failed if not s.model.sources[f.source].required}
-    st.finish_run(run_id, "failed" if errors else "succeeded",
-                  {"sources": [r.source for r in results], **({"failed": errors} if errors else {}),
-                   **({"failed_optional": optional} if optional else {})})
+    st.finish_run(
+        run_id,
+        "failed" if errors else "succeeded",
+        {
+            "sources": [r.source for r in results],
+            **({"failed": errors} if errors else {}),
+            **({"failed_optional": optional} if optional else {}),
+        },
+    )
     console.print(table)
     print_notices({r.source: r.notices for r in results if r.notices})
     for r in results:
         if r.refused:
             kind, _, where = r.reasons.commonest() or ("", 0, "")
-            console.print(f"[red]{r.source}: {r.quarantined:,} of {r.quarantined + r.records:,} rows read were "
-                          f"quarantined[/red] ({kind}, e.g. {where}); records the read did not show are kept, "
-                          "not deleted, and the next build refuses this source", highlight=False)
+            console.print(
+                f"[red]{r.source}: {r.quarantined:,} of {r.quarantined + r.records:,} rows read were "
+                f"quarantined[/red] ({kind}, e.g. {where}); records the read did not show are kept, "
+                "not deleted, and the next build refuses this source",
+                highlight=False,
+            )
     for message in optional.values():
-        err.print(f"[yellow]failed (required: false):[/yellow] {escape(message)}; a build uses what its last "
-                  "good sync staged", highlight=False, soft_wrap=True)
+        err.print(
+            f"[yellow]failed (required: false):[/yellow] {escape(message)}; a build uses what its last "
+            "good sync staged",
+            highlight=False,
+            soft_wrap=True,
+        )
     for message in errors.values():
         err.print(f"[red]failed:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     if errors:
         not_required = f" ({len(optional)} of them not required)" if optional else ""
-        err.print(f"{len(outcome.failed)} of {len(outcome.failed) + len(results)} source(s) failed to sync"
-                  f"{not_required}; the others were synced. Fix the cause above, then run c360 sync again "
-                  f"(--source NAME syncs just one).", highlight=False, soft_wrap=True)
+        err.print(
+            f"{len(outcome.failed)} of {len(outcome.failed) + len(results)} source(s) failed to sync"
+            f"{not_required}; the others were synced. Fix the cause above, then run c360 sync again "
+            f"(--source NAME syncs just one).",
+            highlight=False,
+            soft_wrap=True,
+        )
         raise typer.Exit(1)
 
 
-LogFormatOpt = Annotated[str | None, typer.Option(
-    "--log-format", envvar="C360_LOG_FORMAT", help="Logs on stderr: logfmt (default) or json.")]
-LogLevelOpt = Annotated[str | None, typer.Option(
-    "--log-level", envvar="C360_LOG_LEVEL", help="DEBUG, INFO (default), WARNING or ERROR.")]
+LogFormatOpt = Annotated[
+    str | None, typer.Option("--log-format", envvar="C360_LOG_FORMAT", help="Logs on stderr: logfmt (default) or json.")
+]
+LogLevelOpt = Annotated[
+    str | None, typer.Option("--log-level", envvar="C360_LOG_LEVEL", help="DEBUG, INFO (default), WARNING or ERROR.")
+]
 
 
 @app.command()
@@ -250,13 +294,14 @@ def print_notices(notices: dict[str, dict[str, dict[str, Any]]]) -> None:
     """What a read took in but may have lost meaning on: undecodable bytes, repeated keys."""
     for source, kinds in notices.items():
         for kind, entry in kinds.items():
-            console.print(f"[yellow]{source}: {entry['count']:,} {kind.replace('_', ' ')}[/yellow], e.g. "
-                          f"{entry['examples'][0]}", highlight=False)
+            console.print(
+                f"[yellow]{source}: {entry['count']:,} {kind.replace('_', ' ')}[/yellow], e.g. {entry['examples'][0]}",
+                highlight=False,
+            )
 
 
 def print_build_summary(report: Any) -> None:
-    table = Table(title=f"snapshot {report.version} published: {report.customers:,} customers",
-                  title_justify="left")
+    table = Table(title=f"snapshot {report.version} published: {report.customers:,} customers", title_justify="left")
     table.add_column("source")
     table.add_column("records", justify="right")
     table.add_column("quarantined", justify="right")
@@ -265,13 +310,15 @@ def print_build_summary(report: Any) -> None:
     console.print(table)
     times = ", ".join(f"{k} {v:.1f}s" for k, v in report.seconds.items())
     ids = ", ".join(f"{k} {v}" for k, v in sorted(report.identity_events.items())) or "no change"
-    console.print(f"identity: {ids}; unresolved records: {report.unresolved}; "
-                  f"pairs for review: {report.review}")
+    console.print(f"identity: {ids}; unresolved records: {report.unresolved}; pairs for review: {report.review}")
     if report.name_only or report.shared_values or report.refused_values:
         refused = ", ".join(f"{k} (x{v})" for k, v in sorted(report.refused_values.items()))
-        console.print(f"identity evidence: {report.name_only} customer(s) known only by a name; "
-                      f"{report.shared_values} contact value(s) shared by several people (weight only)"
-                      + (f"; weak or missing evidence: {refused}" if refused else ""), highlight=False)
+        console.print(
+            f"identity evidence: {report.name_only} customer(s) known only by a name; "
+            f"{report.shared_values} contact value(s) shared by several people (weight only)"
+            + (f"; weak or missing evidence: {refused}" if refused else ""),
+            highlight=False,
+        )
     if report.unmapped:
         shown = ", ".join(f"{k} (x{v})" for k, v in list(report.unmapped.items())[:5])
         console.print(f"[yellow]unmapped vocabulary values (set to null):[/yellow] {shown}")
@@ -285,17 +332,18 @@ def print_build_summary(report: Any) -> None:
         what = w.get("detail") or f"{w['failing']} customer(s), e.g. {', '.join(w['sample'])}"
         console.print(f"[yellow]quality warning[/yellow] {w['field']}: {w['check']} failed: {what}", highlight=False)
     for major, m in sorted(report.majors.items()):
-        console.print(f"major {major} (spec {m['spec_version']}) also built for {', '.join(m['consumers'])}: "
-                      f"{m['customers']:,} customers", highlight=False)
+        console.print(
+            f"major {major} (spec {m['spec_version']}) also built for {', '.join(m['consumers'])}: "
+            f"{m['customers']:,} customers",
+            highlight=False,
+        )
     console.print(f"time: {times}")
 
 
 @app.command()
 @friendly
 def quarantine(
-    spec: SpecArg,
-    store: StoreOpt = None,
-    limit: Annotated[int, typer.Option(help="Show at most this many.")] = 50,
+    spec: SpecArg, store: StoreOpt = None, limit: Annotated[int, typer.Option(help="Show at most this many.")] = 50
 ) -> None:
     """List quarantined records with the place they came from and the reason.
 
@@ -342,15 +390,18 @@ def connectors_list(as_json: Annotated[bool, typer.Option("--json", help="Print 
     """Every connector, and whether its optional client is installed."""
     from c360.connectors.registry import REGISTRY
 
-    rows = [{"name": e.name, "description": e.description, "installed": e.installed,
-             "extra": e.extra} for e in REGISTRY.values()]
+    rows = [
+        {"name": e.name, "description": e.description, "installed": e.installed, "extra": e.extra}
+        for e in REGISTRY.values()
+    ]
     if as_json:
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         return
     table = Table("connector", "installed", "extra", "description")
     for r in rows:
-        table.add_row(str(r["name"]), "yes" if r["installed"] else "[red]no[/red]", str(r["extra"] or ""),
-                      str(r["description"]))
+        table.add_row(
+            str(r["name"]), "yes" if r["installed"] else "[red]no[/red]", str(r["extra"] or ""), str(r["description"])
+        )
     console.print(table)
 
 

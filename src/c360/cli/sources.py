@@ -62,8 +62,7 @@ def check_cmd(
 @sources_app.command("discover")
 @friendly
 def discover_cmd(
-    spec: SpecArg,
-    source: Annotated[str, typer.Argument(help="The source, as named in the spec.")],
+    spec: SpecArg, source: Annotated[str, typer.Argument(help="The source, as named in the spec.")]
 ) -> None:
     """The streams (tables, objects, files) a source's connector can read, with their columns."""
     from c360.pipeline.sync import open_connector

@@ -97,12 +97,7 @@ class Connector(Protocol):
     def discover(self) -> list[StreamInfo]: ...
 
     def read(
-        self,
-        stream: str,
-        *,
-        key: str,
-        since: str | None = None,
-        batch_size: int = DEFAULT_BATCH_SIZE,
+        self, stream: str, *, key: str, since: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE
     ) -> Iterator[Batch]: ...
 
     def lookup(self, stream: str, *, key: str, keys: Sequence[str]) -> list[Record]: ...

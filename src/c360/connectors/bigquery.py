@@ -155,10 +155,7 @@ class BigQueryConnector:
             self._client = self._call(
                 "connect",
                 lambda: self.bq.Client(
-                    project=o.project,
-                    credentials=credentials,
-                    location=o.location,
-                    client_options=client_options,
+                    project=o.project, credentials=credentials, location=o.location, client_options=client_options
                 ),
             )
         return self._client
@@ -190,12 +187,7 @@ class BigQueryConnector:
         return out
 
     def read(
-        self,
-        stream: str,
-        *,
-        key: str,
-        since: str | None = None,
-        batch_size: int = DEFAULT_BATCH_SIZE,
+        self, stream: str, *, key: str, since: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE
     ) -> Iterator[Batch]:
         schema = self._schema(stream)
         cc = self.options.cursor_column

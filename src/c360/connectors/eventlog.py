@@ -109,12 +109,7 @@ class EventLogConnector:
         return out
 
     def read(
-        self,
-        stream: str,
-        *,
-        key: str,
-        since: str | None = None,
-        batch_size: int = DEFAULT_BATCH_SIZE,
+        self, stream: str, *, key: str, since: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE
     ) -> Iterator[Batch]:
         files = self._stream_files(stream)
         after, latest, resume = self._parse_cursor(since)
@@ -157,9 +152,7 @@ class EventLogConnector:
         return None
 
     # -- helpers --------------------------------------------------------------
-    def _event(
-        self, path: Path, line: int, event: Any, key: str
-    ) -> tuple[Record, str] | Quarantined:
+    def _event(self, path: Path, line: int, event: Any, key: str) -> tuple[Record, str] | Quarantined:
         where = f"{path.name}:{line}"
         o = self.options
         record = row_record(event, o.key_field or key, where)
@@ -205,9 +198,7 @@ class EventLogConnector:
         rel = str(path.relative_to(self.root)) if self.root.is_dir() else path.name
         return json.dumps({"after": after, "latest": latest, "file": rel, "line": line})
 
-    def _parse_cursor(
-        self, since: str | None
-    ) -> tuple[str | None, str | None, tuple[tuple[Any, ...], int] | None]:
+    def _parse_cursor(self, since: str | None) -> tuple[str | None, str | None, tuple[tuple[Any, ...], int] | None]:
         """(only events after this time, latest time so far, resume position) from a cursor."""
         if not since:
             return None, None, None

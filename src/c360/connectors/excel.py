@@ -27,13 +27,7 @@ from c360.connectors.base import (
     record_key,
     resolve_path,
 )
-from c360.connectors.filestreams import (
-    FileTree,
-    file_cursor,
-    file_digest,
-    row_record,
-    rows_to_skip,
-)
+from c360.connectors.filestreams import FileTree, file_cursor, file_digest, row_record, rows_to_skip
 from c360.core.errors import MissingDependency, TerminalSourceError
 
 
@@ -42,8 +36,15 @@ class ExcelOptions(ConnectorOptions):
     header_row: int = 1
 
 
-_TYPE_NAMES = {bool: "boolean", int: "integer", float: "number", str: "string",
-               dt.datetime: "datetime", dt.date: "date", dt.time: "time"}
+_TYPE_NAMES = {
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    str: "string",
+    dt.datetime: "datetime",
+    dt.date: "date",
+    dt.time: "time",
+}
 
 
 def _openpyxl() -> Any:
@@ -105,12 +106,7 @@ class ExcelConnector(FileTree):
         return out
 
     def read(
-        self,
-        stream: str,
-        *,
-        key: str,
-        since: str | None = None,
-        batch_size: int = DEFAULT_BATCH_SIZE,
+        self, stream: str, *, key: str, since: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE
     ) -> Iterator[Batch]:
         path, sheet = self._stream(stream)
         digest = file_digest(path)
@@ -171,8 +167,7 @@ class ExcelConnector(FileTree):
             while cells and _blank(cells[-1]):
                 cells.pop()  # sheets pad every row to the widest one
             if header is None:
-                header = [str(c).strip() if c is not None else f"column_{i}"
-                          for i, c in enumerate(cells, start=1)]
+                header = [str(c).strip() if c is not None else f"column_{i}" for i, c in enumerate(cells, start=1)]
                 yield 0, header
                 continue
             if limit is not None and n - first > limit:
@@ -180,10 +175,13 @@ class ExcelConnector(FileTree):
             if not cells:
                 continue
             if len(cells) > len(header):
-                yield n, Quarantined(
-                    self._where(path, sheet, n),
-                    f"expected {len(header)} columns ({', '.join(header)}), found {len(cells)}",
-                    json.dumps([_cell(c) for c in cells], default=str)[:500],
+                yield (
+                    n,
+                    Quarantined(
+                        self._where(path, sheet, n),
+                        f"expected {len(header)} columns ({', '.join(header)}), found {len(cells)}",
+                        json.dumps([_cell(c) for c in cells], default=str)[:500],
+                    ),
                 )
                 continue
             row = dict.fromkeys(header)
@@ -197,15 +195,12 @@ class ExcelConnector(FileTree):
         try:
             return self._xl.load_workbook(path, read_only=True, data_only=True)
         except Exception as exc:  # zipfile.BadZipFile, InvalidFileException, KeyError
-            raise TerminalSourceError(
-                self.name, f"{path}: not a readable .xlsx workbook: {exc}"
-            ) from exc
+            raise TerminalSourceError(self.name, f"{path}: not a readable .xlsx workbook: {exc}") from exc
 
     def _sheet(self, wb: Any, path: Path, sheet: str) -> Any:
         if sheet not in wb.sheetnames:
             raise TerminalSourceError(
-                self.name,
-                f"{path.name} has no sheet '{sheet}' (sheets: {', '.join(wb.sheetnames)})",
+                self.name, f"{path.name} has no sheet '{sheet}' (sheets: {', '.join(wb.sheetnames)})"
             )
         return wb[sheet]
 

@@ -73,12 +73,7 @@ class _FileConnector(FileTree):
         return out
 
     def read(
-        self,
-        stream: str,
-        *,
-        key: str,
-        since: str | None = None,
-        batch_size: int = DEFAULT_BATCH_SIZE,
+        self, stream: str, *, key: str, since: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE
     ) -> Iterator[Batch]:
         path = self._stream_path(stream)
         digest = file_digest(path)
@@ -170,10 +165,13 @@ class CsvConnector(_FileConnector):
                     continue
                 self._note(notices, f"{path.name}:{line}", "".join(values))
                 if len(values) != width:
-                    yield line, Quarantined(
-                        f"{path.name}:{line}",
-                        f"expected {width} columns ({', '.join(header)}), found {len(values)}",
-                        self.options.delimiter.join(values)[:500],
+                    yield (
+                        line,
+                        Quarantined(
+                            f"{path.name}:{line}",
+                            f"expected {width} columns ({', '.join(header)}), found {len(values)}",
+                            self.options.delimiter.join(values)[:500],
+                        ),
                     )
                     continue
                 yield line, {h: (v or None) for h, v in zip(header, values, strict=True)}
@@ -204,13 +202,11 @@ class JsonConnector(_FileConnector):
     def _numbered_rows(self, path: Path, notices: list[Notice] | None = None) -> Iterator[tuple[int, Any]]:
         text = path.read_text(encoding=text_encoding(self.options.encoding), errors="replace")  # type: ignore[attr-defined, unused-ignore]
         if (at := text.find("\ufffd")) >= 0:
-            self._note(notices, f"{path.name}:{text.count(chr(10), 0, at) + 1}", text[at:at + 1])
+            self._note(notices, f"{path.name}:{text.count(chr(10), 0, at) + 1}", text[at : at + 1])
         try:
             data = parse_json(text)
         except json.JSONDecodeError as exc:
-            raise TerminalSourceError(
-                self.name, f"{path}:{exc.lineno}: invalid JSON: {exc.msg}"
-            ) from exc
+            raise TerminalSourceError(self.name, f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from exc
         if isinstance(data, dict):
             # Common API dumps wrap the array: {"data": [...]} or {"records": [...]}.
             arrays = [v for v in data.values() if isinstance(v, list)]

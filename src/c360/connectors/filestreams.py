@@ -67,8 +67,11 @@ def undecodable(where: str, text: str, encoding: str) -> Notice | None:
     """A notice when ``text`` holds bytes the file's encoding could not decode (read as U+FFFD)."""
     if "\ufffd" not in text:
         return None
-    return Notice("undecodable", f"{where}: holds bytes that are not valid {encoding}, read as U+FFFD; "
-                                 f"declare the source's encoding (e.g. encoding: latin-1 or cp1252)")
+    return Notice(
+        "undecodable",
+        f"{where}: holds bytes that are not valid {encoding}, read as U+FFFD; "
+        f"declare the source's encoding (e.g. encoding: latin-1 or cp1252)",
+    )
 
 
 def file_digest(path: Path) -> str:
@@ -143,9 +146,7 @@ class FileTree:
         return sorted(
             p
             for p in self.root.rglob("*")
-            if p.is_file()
-            and p.suffix.lower() in self.suffixes
-            and not p.name.startswith(self.skip_prefixes)
+            if p.is_file() and p.suffix.lower() in self.suffixes and not p.name.startswith(self.skip_prefixes)
         )
 
     def _stream_name(self, f: Path) -> str:
@@ -160,6 +161,5 @@ class FileTree:
             return p
         names = [self._stream_name(f) for f in self._files()]
         raise TerminalSourceError(
-            self.name,
-            f"no stream '{stream}' under {self.root} (found: {', '.join(names) or 'none'})",
+            self.name, f"no stream '{stream}' under {self.root} (found: {', '.join(names) or 'none'})"
         )

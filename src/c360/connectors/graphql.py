@@ -109,11 +109,7 @@ class GraphQLConnector:
     Options: ClassVar[type[ConnectorOptions]] = GraphQLOptions
 
     def __init__(
-        self,
-        options: ConnectorOptions,
-        *,
-        base_dir: Path = Path("."),
-        sleep: Callable[[float], None] = time.sleep,
+        self, options: ConnectorOptions, *, base_dir: Path = Path("."), sleep: Callable[[float], None] = time.sleep
     ) -> None:
         assert isinstance(options, GraphQLOptions)
         self.options = options
@@ -124,9 +120,7 @@ class GraphQLConnector:
         if options.auth_token is not None:
             headers.update(bearer(options.auth_token))
         self._sleep = sleep
-        self.http = source_http(
-            self.name, options.url, options, headers=headers, backoff=options.backoff, sleep=sleep
-        )
+        self.http = source_http(self.name, options.url, options, headers=headers, backoff=options.backoff, sleep=sleep)
 
     # -- protocol ---------------------------------------------------------------
     def check(self) -> None:
@@ -140,12 +134,7 @@ class GraphQLConnector:
         return [StreamInfo(self.stream, infer_columns(rows), None, cursor_field)]
 
     def read(
-        self,
-        stream: str,
-        *,
-        key: str,
-        since: str | None = None,
-        batch_size: int = DEFAULT_BATCH_SIZE,
+        self, stream: str, *, key: str, since: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE
     ) -> Iterator[Batch]:
         self._check_stream(stream)
         inc = self.options.incremental
@@ -179,9 +168,7 @@ class GraphQLConnector:
             if not info.get("hasNextPage") or not end:
                 break
             if end == after:
-                raise TerminalSourceError(
-                    self.name, f"{where}: pageInfo.endCursor did not advance; the server loops"
-                )
+                raise TerminalSourceError(self.name, f"{where}: pageInfo.endCursor did not advance; the server loops")
             after, page = end, page + 1
         yield Batch(records, mark.cursor() if inc is not None else None, bad)
 
@@ -196,14 +183,10 @@ class GraphQLConnector:
             )
         if not keys:
             return []
-        body = self._execute(
-            lk.query, {**self.options.variables, lk.ids_variable: list(keys)}, "lookup"
-        )
+        body = self._execute(lk.query, {**self.options.variables, lk.ids_variable: list(keys)}, "lookup")
         nodes = get_path(body, lk.path)
         if not isinstance(nodes, list):
-            raise TerminalSourceError(
-                self.name, f"lookup: no list at '{lk.path}'; check lookup.path"
-            )
+            raise TerminalSourceError(self.name, f"lookup: no list at '{lk.path}'; check lookup.path")
         df = self.options.deleted_field
         return [
             Record(k, n, bool(df and get_path(n, df)))
@@ -217,32 +200,20 @@ class GraphQLConnector:
     # -- helpers ----------------------------------------------------------------
     def _check_stream(self, stream: str) -> None:
         if stream not in (self.stream, "default"):
-            raise TerminalSourceError(
-                self.name, f"no stream '{stream}'; this source reads '{self.stream}'"
-            )
+            raise TerminalSourceError(self.name, f"no stream '{stream}'; this source reads '{self.stream}'")
 
-    def _variables(
-        self, after: str | None, since: str | None, first: int | None = None
-    ) -> dict[str, Any]:
-        variables: dict[str, Any] = {
-            **self.options.variables,
-            "first": first or self.options.page_size,
-            "after": after,
-        }
+    def _variables(self, after: str | None, since: str | None, first: int | None = None) -> dict[str, Any]:
+        variables: dict[str, Any] = {**self.options.variables, "first": first or self.options.page_size, "after": after}
         inc = self.options.incremental
         if inc is not None:
             variables[inc.variable] = since
         return variables
 
-    def _connection(
-        self, variables: dict[str, Any], where: str
-    ) -> tuple[dict[str, Any], list[Any]]:
+    def _connection(self, variables: dict[str, Any], where: str) -> tuple[dict[str, Any], list[Any]]:
         conn, _ = self._page(variables, where)
         return conn
 
-    def _page(
-        self, variables: dict[str, Any], where: str
-    ) -> tuple[tuple[dict[str, Any], list[Any]], dict[int, str]]:
+    def _page(self, variables: dict[str, Any], where: str) -> tuple[tuple[dict[str, Any], list[Any]], dict[int, str]]:
         """The page's pageInfo and edges, and the edges that errors point into (index → reason)."""
         body = self._execute(self.query, variables, where, partial=True)
         broken: dict[int, str] = {}
@@ -262,20 +233,15 @@ class GraphQLConnector:
         if not isinstance(conn, dict):
             raise TerminalSourceError(
                 self.name,
-                f"{where}: no connection at '{self.connection_path}'; "
-                "check 'connection' or 'connection_path'",
+                f"{where}: no connection at '{self.connection_path}'; check 'connection' or 'connection_path'",
             )
         edges = conn.get("edges") or []
         info = conn.get("pageInfo") or {}
         if not isinstance(edges, list) or not isinstance(info, dict):
-            raise TerminalSourceError(
-                self.name, f"{where}: expected edges and pageInfo at '{self.connection_path}'"
-            )
+            raise TerminalSourceError(self.name, f"{where}: expected edges and pageInfo at '{self.connection_path}'")
         return (info, edges), broken
 
-    def _execute(
-        self, query: str, variables: dict[str, Any], where: str, *, partial: bool = False
-    ) -> dict[str, Any]:
+    def _execute(self, query: str, variables: dict[str, Any], where: str, *, partial: bool = False) -> dict[str, Any]:
         """POST one query; throttling errors are retried, others raised (or left to the caller)."""
         attempt = 0
         while True:
@@ -283,13 +249,9 @@ class GraphQLConnector:
             try:
                 body = response.json()
             except ValueError:
-                raise TerminalSourceError(
-                    self.name, f"{where}: the answer is not JSON; check 'url'"
-                ) from None
+                raise TerminalSourceError(self.name, f"{where}: the answer is not JSON; check 'url'") from None
             if not isinstance(body, dict):
-                raise TerminalSourceError(
-                    self.name, f"{where}: the answer is not a GraphQL response"
-                )
+                raise TerminalSourceError(self.name, f"{where}: the answer is not a GraphQL response")
             errors = body.get("errors")
             if not errors or (partial and body.get("data") is not None and not _throttled(errors)):
                 return body
@@ -300,9 +262,7 @@ class GraphQLConnector:
             attempt += 1
 
     def _error(self, errors: Any, where: str) -> TransientSourceError | TerminalSourceError:
-        messages = "; ".join(
-            str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in errors
-        )[:300]
+        messages = "; ".join(str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in errors)[:300]
         if _throttled(errors):
             return TransientSourceError(self.name, f"{where}: throttled by the server: {messages}")
         return TerminalSourceError(self.name, f"{where}: the query failed: {messages}")

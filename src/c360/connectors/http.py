@@ -40,8 +40,9 @@ class PacedHttpOptions(HttpOptions):
     pace_below: float = Field(default=0.1, ge=0.0, le=1.0)
 
 
-def pace_delay(remaining: float, limit: float | None, *, window: float,
-               reset: float | None = None, below: float = 0.1) -> float:
+def pace_delay(
+    remaining: float, limit: float | None, *, window: float, reset: float | None = None, below: float = 0.1
+) -> float:
     """Seconds to wait before the next request, from what a rate limit has left.
 
     Nothing while more than ``below`` of ``limit`` remains (with no known limit: more than
@@ -56,7 +57,8 @@ def pace_delay(remaining: float, limit: float | None, *, window: float,
     if below <= 0:
         return 0.0
     if (limit is not None and limit > 0 and remaining > below * limit) or (
-            (limit is None or limit <= 0) and remaining > 10):
+        (limit is None or limit <= 0) and remaining > 10
+    ):
         return 0.0
     until = reset if reset is not None and reset >= 0 else window
     return float(until) if remaining <= 0 else until / remaining
@@ -99,11 +101,14 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
 
 
 # What a person can do once retries have run out, by kind of transient failure.
-RATE_LIMITED = ("the API's rate limit is used up: wait for its limit window to reset, or lower "
-                "concurrency (fewer syncs or other clients sharing these credentials), then sync again")
+RATE_LIMITED = (
+    "the API's rate limit is used up: wait for its limit window to reset, or lower "
+    "concurrency (fewer syncs or other clients sharing these credentials), then sync again"
+)
 SERVER_FAILING = "the service kept failing: check its status page, then sync again later"
-UNREACHABLE = ("check the source's URL option and that this machine can reach it (network, proxy, "
-               "firewall, DNS), then sync again")
+UNREACHABLE = (
+    "check the source's URL option and that this machine can reach it (network, proxy, firewall, DNS), then sync again"
+)
 TIMED_OUT = "the server did not answer in time: raise the source's 'timeout' option or sync again later"
 TRY_LATER = "the failure may pass: sync again later"
 
@@ -115,8 +120,7 @@ class RetryableSourceError(TransientSourceError):
     while retries remain, the failure is expected to pass.
     """
 
-    def __init__(self, source: str, message: str, *, next_step: str,
-                 retry_after: float | None = None) -> None:
+    def __init__(self, source: str, message: str, *, next_step: str, retry_after: float | None = None) -> None:
         super().__init__(source, message, retry_after=retry_after)
         self.next_step = next_step
 
@@ -130,8 +134,12 @@ def gave_up(error: TransientSourceError, attempts: int) -> TransientSourceError:
     detail = str(error).removeprefix(f"source '{error.source}': ")
     step = error.next_step if isinstance(error, RetryableSourceError) else TRY_LATER
     plural = "attempt" if attempts == 1 else "attempts"
-    return RetryableSourceError(error.source, f"{detail}; gave up after {attempts} {plural}: {step}",
-                                next_step=step, retry_after=error.retry_after)
+    return RetryableSourceError(
+        error.source,
+        f"{detail}; gave up after {attempts} {plural}: {step}",
+        next_step=step,
+        retry_after=error.retry_after,
+    )
 
 
 Classifier = Callable[[httpx.Response], TransientSourceError | TerminalSourceError | None]
@@ -174,9 +182,7 @@ class HttpSource:
         self.backoff = backoff
         self.max_wait = max_wait
         self._sleep = sleep
-        self.client = httpx.Client(
-            base_url=base_url, headers=dict(headers or {}), auth=auth, timeout=timeout
-        )
+        self.client = httpx.Client(base_url=base_url, headers=dict(headers or {}), auth=auth, timeout=timeout)
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         attempt = 0
@@ -216,9 +222,7 @@ class HttpSource:
     def close(self) -> None:
         self.client.close()
 
-    def _classify(
-        self, method: str, url: str, response: httpx.Response
-    ) -> TransientSourceError | TerminalSourceError:
+    def _classify(self, method: str, url: str, response: httpx.Response) -> TransientSourceError | TerminalSourceError:
         if self._custom_classify is not None:
             custom = self._custom_classify(response)
             if custom is not None:
@@ -235,13 +239,10 @@ class HttpSource:
             )
         if status in (401, 403):
             return TerminalSourceError(
-                self.source,
-                f"{where}: credentials were rejected; check the source's key or token{detail}",
+                self.source, f"{where}: credentials were rejected; check the source's key or token{detail}"
             )
         if status == 404:
-            return TerminalSourceError(
-                self.source, f"{where}: not found; check the object or stream name{detail}"
-            )
+            return TerminalSourceError(self.source, f"{where}: not found; check the object or stream name{detail}")
         return TerminalSourceError(self.source, f"{where}{detail}")
 
 
@@ -259,8 +260,7 @@ def source_http(
     """The source's client, its timeout and retries from ``options`` unless ``overrides`` say."""
     overrides.setdefault("timeout", options.timeout)
     overrides.setdefault("max_retries", options.max_retries)
-    return HttpSource(source, base_url, headers=headers, auth=auth, classify=classify,
-                      pace=pace, **overrides)
+    return HttpSource(source, base_url, headers=headers, auth=auth, classify=classify, pace=pace, **overrides)
 
 
 def bearer(token: SecretStr) -> dict[str, str]:

@@ -34,15 +34,7 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import SecretStr, model_validator
 
-from c360.connectors.base import (
-    DEFAULT_BATCH_SIZE,
-    Batch,
-    Column,
-    ConnectorOptions,
-    Quarantined,
-    Record,
-    StreamInfo,
-)
+from c360.connectors.base import DEFAULT_BATCH_SIZE, Batch, Column, ConnectorOptions, Quarantined, Record, StreamInfo
 from c360.connectors.http import (
     PacedHttpOptions,
     header_number,
@@ -75,8 +67,7 @@ class HubSpotOptions(PacedHttpOptions):
 
     @model_validator(mode="after")
     def _one_credential(self) -> HubSpotOptions:
-        given = [n for n in ("access_token", "access_token_file", "oauth")
-                 if getattr(self, n) is not None]
+        given = [n for n in ("access_token", "access_token_file", "oauth") if getattr(self, n) is not None]
         if len(given) != 1:
             raise ValueError("set exactly one of 'access_token', 'access_token_file' or 'oauth'")
         return self
@@ -89,15 +80,28 @@ class HubSpotConnector:
     Options: ClassVar[type[ConnectorOptions]] = HubSpotOptions
     streams: ClassVar[tuple[str, ...]] = ("companies", "contacts", "deals")
 
-    def __init__(self, options: ConnectorOptions, *, base_dir: Path | None = None,
-                 clock: Callable[[], float] = time.time, **http: Any):
+    def __init__(
+        self,
+        options: ConnectorOptions,
+        *,
+        base_dir: Path | None = None,
+        clock: Callable[[], float] = time.time,
+        **http: Any,
+    ):
         assert isinstance(options, HubSpotOptions)
         self.options = options
         base = options.base_url.rstrip("/")
         headers, auth, self.session = static_or_session(
-            "hubspot", token=options.access_token, token_file=options.access_token_file,
-            oauth=options.oauth, token_url=f"{base}/oauth/v1/token", base_dir=base_dir,
-            http=options, clock=clock, **http)
+            "hubspot",
+            token=options.access_token,
+            token_file=options.access_token_file,
+            oauth=options.oauth,
+            token_url=f"{base}/oauth/v1/token",
+            base_dir=base_dir,
+            http=options,
+            clock=clock,
+            **http,
+        )
         below = options.pace_below
         self.http = source_http(
             "hubspot",
@@ -125,12 +129,7 @@ class HubSpotConnector:
         return out
 
     def read(
-        self,
-        stream: str,
-        *,
-        key: str,
-        since: str | None = None,
-        batch_size: int = DEFAULT_BATCH_SIZE,
+        self, stream: str, *, key: str, since: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE
     ) -> Iterator[Batch]:
         prop = self._cursor_prop(stream)
         limit = max(1, min(batch_size, _PAGE_LIMIT))
@@ -146,9 +145,9 @@ class HubSpotConnector:
                 "limit": limit,
             }
             if state.ts is not None:
-                body["filterGroups"] = [{"filters": [
-                    {"propertyName": prop, "operator": "GTE", "value": str(state.ts)}
-                ]}]
+                body["filterGroups"] = [
+                    {"filters": [{"propertyName": prop, "operator": "GTE", "value": str(state.ts)}]}
+                ]
             window_start = (state.ts, tuple(state.ids))
             after: str | None = None
             page = 0
@@ -166,8 +165,11 @@ class HubSpotConnector:
                         continue
                     ts = _epoch_ms(_prop(item, prop))
                     if ts is None:
-                        bad.append(Quarantined(f"{where} item {i}", f"'{prop}' is missing or "
-                                               "not a timestamp", json.dumps(item)[:1000]))
+                        bad.append(
+                            Quarantined(
+                                f"{where} item {i}", f"'{prop}' is missing or not a timestamp", json.dumps(item)[:1000]
+                            )
+                        )
                         continue
                     if state.seen(ts, rec.key):
                         continue  # read at the boundary instant by the previous window or sync
@@ -182,8 +184,10 @@ class HubSpotConnector:
                 break
             if (state.ts, tuple(state.ids)) == window_start:
                 raise TerminalSourceError(
-                    "hubspot", f"more than {_SEARCH_WINDOW} {stream} share one '{prop}' value;"
-                    " the search API cannot page past them")
+                    "hubspot",
+                    f"more than {_SEARCH_WINDOW} {stream} share one '{prop}' value;"
+                    " the search API cannot page past them",
+                )
         yield from self._archived(stream, key, state, limit)
 
     def lookup(self, stream: str, *, key: str, keys: Sequence[str]) -> list[Record]:
@@ -192,7 +196,7 @@ class HubSpotConnector:
         url = f"/crm/v3/objects/{stream}/batch/read"
         id_property = None if key in ("id", "properties.hs_object_id") else key
         if id_property and id_property.startswith("properties."):
-            id_property = id_property[len("properties."):]
+            id_property = id_property[len("properties.") :]
         out: list[Record] = []
         for i in range(0, len(keys), 100):  # batch read accepts up to 100 inputs
             body: dict[str, Any] = {
@@ -217,16 +221,18 @@ class HubSpotConnector:
     # -- associations (v4) ------------------------------------------------------
     def _associate(self, stream: str, records: list[Record]) -> None:
         """Attach each record's associations to the object types the option names."""
-        wanted = (self.options.associations if self.options.associations is not None
-                  else _ASSOCIATIONS).get(stream) or []
+        wanted = (self.options.associations if self.options.associations is not None else _ASSOCIATIONS).get(
+            stream
+        ) or []
         ids = [str(r.data["id"]) for r in records if r.data.get("id") is not None]
         if not ids:
             return
         for to in wanted:
             found: dict[str, list[Any]] = {i: [] for i in ids}
             url = f"/crm/v4/associations/{stream}/{to}/batch/read"
-            answer = json_object("hubspot", self.http.post(url, json={
-                "inputs": [{"id": i} for i in ids]}), f"POST {url}")
+            answer = json_object(
+                "hubspot", self.http.post(url, json={"inputs": [{"id": i} for i in ids]}), f"POST {url}"
+            )
             for result in answer.get("results") or []:
                 if not isinstance(result, dict):
                     continue
@@ -247,8 +253,9 @@ class HubSpotConnector:
         out: list[Any] = []
         next_after: str | None = after
         while next_after is not None:
-            answer = json_object("hubspot", self.http.get(url, params={
-                "limit": _ASSOC_PAGE, "after": next_after}), f"GET {url}")
+            answer = json_object(
+                "hubspot", self.http.get(url, params={"limit": _ASSOC_PAGE, "after": next_after}), f"GET {url}"
+            )
             out.extend(t for t in answer.get("results") or [] if isinstance(t, dict))
             nxt = ((answer.get("paging") or {}).get("next") or {}).get("after")
             next_after = str(nxt) if nxt is not None else None
@@ -293,8 +300,11 @@ class HubSpotConnector:
     def _describe(self, stream: str) -> list[tuple[str, str]]:
         url = f"/crm/v3/properties/{stream}"
         answer = json_object("hubspot", self.http.get(url), f"GET {url}")
-        return [(str(p["name"]), str(p.get("type", "string")))
-                for p in answer.get("results") or [] if isinstance(p, dict) and "name" in p]
+        return [
+            (str(p["name"]), str(p.get("type", "string")))
+            for p in answer.get("results") or []
+            if isinstance(p, dict) and "name" in p
+        ]
 
     def _props(self, stream: str) -> list[str]:
         if self.options.properties is not None:
@@ -373,12 +383,10 @@ def _pace(response: httpx.Response, below: float) -> float:
     remaining = header_number(h, "X-HubSpot-RateLimit-Remaining")
     if remaining is not None:
         window = (header_number(h, "X-HubSpot-RateLimit-Interval-Milliseconds") or 10_000) / 1000
-        delays.append(pace_delay(remaining, header_number(h, "X-HubSpot-RateLimit-Max"),
-                                 window=window, below=below))
+        delays.append(pace_delay(remaining, header_number(h, "X-HubSpot-RateLimit-Max"), window=window, below=below))
     secondly = header_number(h, "X-HubSpot-RateLimit-Secondly-Remaining")
     if secondly is not None:
-        delays.append(pace_delay(secondly, header_number(h, "X-HubSpot-RateLimit-Secondly"),
-                                 window=1.0, below=below))
+        delays.append(pace_delay(secondly, header_number(h, "X-HubSpot-RateLimit-Secondly"), window=1.0, below=below))
     return max(delays)
 
 

@@ -93,12 +93,7 @@ class KafkaConnector:
         return [StreamInfo(t, key=self.options.key_field) for t in sorted(topics) if not t.startswith("__")]
 
     def read(
-        self,
-        stream: str,
-        *,
-        key: str,
-        since: str | None = None,
-        batch_size: int = DEFAULT_BATCH_SIZE,
+        self, stream: str, *, key: str, since: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE
     ) -> Iterator[Batch]:
         topic = self.options.topic or stream
         start = self._parse_cursor(since)

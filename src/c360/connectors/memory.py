@@ -43,8 +43,7 @@ class MemoryConnector:
         out = []
         for name, rows in self.streams.items():
             cols = sorted({k for r in rows for k in r})
-            out.append(StreamInfo(name, tuple(Column(c, "any") for c in cols),
-                                  cursor_field=self.options.cursor_field))
+            out.append(StreamInfo(name, tuple(Column(c, "any") for c in cols), cursor_field=self.options.cursor_field))
         return out
 
     def read(
@@ -62,8 +61,7 @@ class MemoryConnector:
 
     def lookup(self, stream: str, *, key: str, keys: Sequence[str]) -> list[Record]:
         wanted = set(keys)
-        return [Record(str(get_path(r, key)), dict(r)) for r in self.streams[stream]
-                if str(get_path(r, key)) in wanted]
+        return [Record(str(get_path(r, key)), dict(r)) for r in self.streams[stream] if str(get_path(r, key)) in wanted]
 
     def close(self) -> None:
         return None

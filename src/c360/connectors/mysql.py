@@ -12,12 +12,7 @@ from typing import Any, ClassVar
 
 from c360.connectors.base import Column, ConnectorOptions
 from c360.connectors.sql import ServerOptions, SqlConnector, scrub
-from c360.core.errors import (
-    MissingDependency,
-    SourceError,
-    TerminalSourceError,
-    TransientSourceError,
-)
+from c360.core.errors import MissingDependency, SourceError, TerminalSourceError, TransientSourceError
 
 
 class MySqlOptions(ServerOptions):
@@ -116,9 +111,7 @@ class MySqlConnector(SqlConnector):
         if code == 1054:
             return self._no_column(where, text, stream)
         if code in _AUTH:
-            return TerminalSourceError(
-                self.name, f"{where}: {text}; check the user, password and database options"
-            )
+            return TerminalSourceError(self.name, f"{where}: {text}; check the user, password and database options")
         if code in _TRANSIENT or isinstance(exc, err.OperationalError | err.InterfaceError):
             return TransientSourceError(self.name, f"{where}: {text}")
         return TerminalSourceError(self.name, f"{where}: {text}")

@@ -58,8 +58,11 @@ class OAuthOptions(OptionGroup):
 
     @model_validator(mode="after")
     def _complete(self) -> OAuthOptions:
-        both = [n for n in ("client_secret", "refresh_token", "private_key")
-                if getattr(self, n) is not None and getattr(self, f"{n}_file") is not None]
+        both = [
+            n
+            for n in ("client_secret", "refresh_token", "private_key")
+            if getattr(self, n) is not None and getattr(self, f"{n}_file") is not None
+        ]
         if both:
             raise ValueError(f"set '{both[0]}' or '{both[0]}_file', not both")
         if self.grant == "refresh_token" and not (self.refresh_token or self.refresh_token_file):
@@ -74,8 +77,9 @@ class OAuthOptions(OptionGroup):
         return self
 
 
-def read_secret(source: str, value: SecretStr | None, file: str | None, *, option: str,
-                base_dir: Path | None) -> SecretStr | None:
+def read_secret(
+    source: str, value: SecretStr | None, file: str | None, *, option: str, base_dir: Path | None
+) -> SecretStr | None:
     """The secret given inline, or read from ``file`` (trailing newline dropped); None if neither.
 
     An unreadable or empty file is a terminal error naming the option and the path, never
@@ -126,17 +130,26 @@ class TokenSession:
         self.source, self.options, self.body, self._clock = source, options, body, clock
         self._on_token = on_token
         self.token_url = options.token_url or token_url
-        self.client_secret = read_secret(source, options.client_secret, options.client_secret_file,
-                                         option="client_secret", base_dir=base_dir)
-        self.refresh_token = read_secret(source, options.refresh_token, options.refresh_token_file,
-                                         option="refresh_token", base_dir=base_dir)
-        self._refresh_path = (resolve_path(base_dir or Path("."), options.refresh_token_file)
-                              if options.refresh_token_file else None)
-        self.private_key = read_secret(source, options.private_key, options.private_key_file,
-                                       option="private_key", base_dir=base_dir)
+        self.client_secret = read_secret(
+            source, options.client_secret, options.client_secret_file, option="client_secret", base_dir=base_dir
+        )
+        self.refresh_token = read_secret(
+            source, options.refresh_token, options.refresh_token_file, option="refresh_token", base_dir=base_dir
+        )
+        self._refresh_path = (
+            resolve_path(base_dir or Path("."), options.refresh_token_file) if options.refresh_token_file else None
+        )
+        self.private_key = read_secret(
+            source, options.private_key, options.private_key_file, option="private_key", base_dir=base_dir
+        )
         url = httpx.URL(self.token_url)
-        self.http = source_http(source, str(url.copy_with(path="/", query=None)),
-                                http or HttpOptions(), classify=self._classify, **overrides)
+        self.http = source_http(
+            source,
+            str(url.copy_with(path="/", query=None)),
+            http or HttpOptions(),
+            classify=self._classify,
+            **overrides,
+        )
         self._lock = threading.Lock()
         self._access: str | None = None
         self._expires_at: float | None = None
@@ -147,15 +160,15 @@ class TokenSession:
 
     @property
     def secrets(self) -> list[str]:
-        out = [s.get_secret_value() for s in (self.client_secret, self.refresh_token,
-                                               self.private_key) if s is not None]
+        out = [
+            s.get_secret_value() for s in (self.client_secret, self.refresh_token, self.private_key) if s is not None
+        ]
         return [*out, *([self._access] if self._access else [])]
 
     def token(self) -> str:
         """The current access token, fetched or renewed first when it is missing or expiring."""
         with self._lock:
-            if self._access is None or (
-                    self._expires_at is not None and self._clock() >= self._expires_at - _EARLY):
+            if self._access is None or (self._expires_at is not None and self._clock() >= self._expires_at - _EARLY):
                 self._fetch()
             assert self._access is not None
             return self._access
@@ -193,31 +206,37 @@ class TokenSession:
             answer = None
         token = answer.get("access_token") if isinstance(answer, dict) else None
         if not isinstance(token, str) or not token:
-            raise TerminalSourceError(self.source, f"the {o.grant} token request to {path} "
-                                      "answered without an access_token")
+            raise TerminalSourceError(
+                self.source, f"the {o.grant} token request to {path} answered without an access_token"
+            )
         self.renewals += 1
         self._access = token
         expires = answer.get("expires_in") if isinstance(answer, dict) else None
-        self._expires_at = (self._clock() + float(expires)
-                            if isinstance(expires, int | float) and expires > 0 else None)
+        self._expires_at = self._clock() + float(expires) if isinstance(expires, int | float) and expires > 0 else None
         rotated = answer.get("refresh_token") if isinstance(answer, dict) else None
-        if (o.grant == "refresh_token" and isinstance(rotated, str) and rotated
-                and self.refresh_token is not None
-                and rotated != self.refresh_token.get_secret_value()):
+        if (
+            o.grant == "refresh_token"
+            and isinstance(rotated, str)
+            and rotated
+            and self.refresh_token is not None
+            and rotated != self.refresh_token.get_secret_value()
+        ):
             self.refresh_token = SecretStr(rotated)
             self._write_back(rotated)
         if self._on_token is not None and isinstance(answer, dict):
-            self._on_token({k: v for k, v in answer.items()
-                            if k not in ("access_token", "refresh_token", "id_token")})
+            self._on_token({k: v for k, v in answer.items() if k not in ("access_token", "refresh_token", "id_token")})
 
     def _assertion(self) -> str:
         import jwt
 
         o = self.options
         assert self.private_key is not None
-        claims = {"iss": o.client_id, "sub": o.username,
-                  "aud": o.audience or "https://login.salesforce.com",
-                  "exp": int(self._clock()) + _JWT_LIFETIME}
+        claims = {
+            "iss": o.client_id,
+            "sub": o.username,
+            "aud": o.audience or "https://login.salesforce.com",
+            "exp": int(self._clock()) + _JWT_LIFETIME,
+        }
         try:
             return jwt.encode(claims, self.private_key.get_secret_value(), algorithm="RS256")
         except (ValueError, TypeError, jwt.PyJWTError) as exc:
@@ -238,9 +257,11 @@ class TokenSession:
             os.replace(tmp, self._refresh_path)
         except OSError as exc:
             raise TerminalSourceError(
-                self.source, f"the server rotated the refresh token, and it could not be written "
+                self.source,
+                f"the server rotated the refresh token, and it could not be written "
                 f"back to {self._refresh_path} ({exc.strerror or type(exc).__name__}): make the "
-                "file writable, then authorise the app again") from None
+                "file writable, then authorise the app again",
+            ) from None
 
     def _classify(self, response: httpx.Response) -> TransientSourceError | TerminalSourceError | None:
         status = response.status_code
@@ -259,16 +280,18 @@ class TokenSession:
         grant = self.options.grant
         hint = {
             "refresh_token": "the refresh token was revoked or has expired, or the client is "
-                             "wrong: authorise the app again and set a new refresh_token",
+            "wrong: authorise the app again and set a new refresh_token",
             "client_credentials": "check client_id and client_secret, and that the app allows "
-                                  "the client credentials flow (with a run-as user)",
+            "the client credentials flow (with a run-as user)",
             "jwt_bearer": "check client_id (the consumer key), username, that the app's "
-                          "certificate matches the private key and that the user is "
-                          "pre-authorised for the app",
+            "certificate matches the private key and that the user is "
+            "pre-authorised for the app",
         }[grant]
         return TerminalSourceError(
-            self.source, f"renewing the access token failed: the {grant} token request to "
-            f"{response.request.url.path} answered {status} ({detail}); {hint}")
+            self.source,
+            f"renewing the access token failed: the {grant} token request to "
+            f"{response.request.url.path} answered {status} ({detail}); {hint}",
+        )
 
 
 class TokenAuth(httpx.Auth):
@@ -280,8 +303,7 @@ class TokenAuth(httpx.Auth):
 
     requires_response_body = True
 
-    def __init__(self, session: TokenSession,
-                 expired: Callable[[httpx.Response], bool] | None = None) -> None:
+    def __init__(self, session: TokenSession, expired: Callable[[httpx.Response], bool] | None = None) -> None:
         self.session = session
         self.expired = expired or (lambda r: r.status_code == 401)
 
@@ -315,8 +337,7 @@ def static_or_session(
     Returns ``(headers, auth, session)``; exactly one of the first two carries the token.
     """
     if oauth is not None:
-        tokens = TokenSession(source, oauth, token_url=token_url, base_dir=base_dir, http=http,
-                              **session)
+        tokens = TokenSession(source, oauth, token_url=token_url, base_dir=base_dir, http=http, **session)
         return {}, TokenAuth(tokens, expired), tokens
     fixed = read_secret(source, token, token_file, option=option, base_dir=base_dir)
     if fixed is None:

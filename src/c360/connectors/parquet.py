@@ -63,12 +63,7 @@ class ParquetConnector(FileTree):
         return out
 
     def read(
-        self,
-        stream: str,
-        *,
-        key: str,
-        since: str | None = None,
-        batch_size: int = DEFAULT_BATCH_SIZE,
+        self, stream: str, *, key: str, since: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE
     ) -> Iterator[Batch]:
         path = self._stream_path(stream)
         digest = file_digest(path)
@@ -78,9 +73,7 @@ class ParquetConnector(FileTree):
         pf = self._open(path)
         names = pf.schema_arrow.names
         if key not in names:
-            raise TerminalSourceError(
-                self.name, f"{path.name} has no column '{key}' (columns: {', '.join(names)})"
-            )
+            raise TerminalSourceError(self.name, f"{path.name} has no column '{key}' (columns: {', '.join(names)})")
         position = 0
         for rb in pf.iter_batches(batch_size=batch_size, columns=self._columns(key)):
             if position + rb.num_rows <= skip:
@@ -112,9 +105,7 @@ class ParquetConnector(FileTree):
         return None
 
     # -- helpers --------------------------------------------------------------
-    def _records(
-        self, rb: Any, key: str, file: str, offset: int
-    ) -> tuple[list[Record], list[Quarantined]]:
+    def _records(self, rb: Any, key: str, file: str, offset: int) -> tuple[list[Record], list[Quarantined]]:
         records: list[Record] = []
         bad: list[Quarantined] = []
         names = rb.schema.names
@@ -145,9 +136,7 @@ class ParquetConnector(FileTree):
         try:
             return self._pq.ParquetFile(path)
         except Exception as exc:  # ArrowInvalid and friends: not a Parquet file
-            raise TerminalSourceError(
-                self.name, f"{path}: not a readable Parquet file: {exc}"
-            ) from exc
+            raise TerminalSourceError(self.name, f"{path}: not a readable Parquet file: {exc}") from exc
 
 
 def _jsonable(array: Any) -> Any:

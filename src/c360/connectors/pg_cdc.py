@@ -199,9 +199,11 @@ def _value(values: dict[str, str | None] | None, key: str) -> str | None:
 
 def wal_error(c: PostgresConnector, detail: str) -> TerminalSourceError:
     return TerminalSourceError(
-        c.name, f"{c._where()}: {detail}; CDC (cdc: true) reads a logical replication slot, which needs "
-                "wal_level = logical: run ALTER SYSTEM SET wal_level = logical and restart the server, or drop "
-                "cdc to read by cursor_column")
+        c.name,
+        f"{c._where()}: {detail}; CDC (cdc: true) reads a logical replication slot, which needs "
+        "wal_level = logical: run ALTER SYSTEM SET wal_level = logical and restart the server, or drop "
+        "cdc to read by cursor_column",
+    )
 
 
 class PgCdc:
@@ -232,8 +234,10 @@ class PgCdc:
         elif slot[1] == "lost":
             why = f"the replication slot '{self.slot}' was invalidated (past max_slot_wal_keep_size)"
         elif lsn_value(slot[0]) > lsn_value(cursor[1]):
-            why = (f"the replication slot '{self.slot}' is at {slot[0]}, past the cursor {cursor[1]} (the "
-                   "changes in between were read but not kept)")
+            why = (
+                f"the replication slot '{self.slot}' is at {slot[0]}, past the cursor {cursor[1]} (the "
+                "changes in between were read but not kept)"
+            )
         if why is not None:
             yield from self._first_read(why)
             return
@@ -251,8 +255,7 @@ class PgCdc:
         self._drop_slot()
         repl = self._connect(replication=True)
         try:
-            res = repl.pgconn.exec_(
-                f'CREATE_REPLICATION_SLOT "{self.slot}" LOGICAL {PLUGIN} EXPORT_SNAPSHOT'.encode())
+            res = repl.pgconn.exec_(f'CREATE_REPLICATION_SLOT "{self.slot}" LOGICAL {PLUGIN} EXPORT_SNAPSHOT'.encode())
             if res.status != 2:  # PGRES_TUPLES_OK
                 message = res.error_message.decode(errors="replace").strip()
                 raise self._slot_error(message)
@@ -293,7 +296,9 @@ class PgCdc:
         while True:
             rows = self.c._execute(
                 f"SELECT lsn::text, data FROM pg_logical_slot_peek_changes(%s, %s::pg_lsn, %s, {_OPTIONS})",
-                [self.slot, upto, self.batch_size], stream=self.stream).fetchall()
+                [self.slot, upto, self.batch_size],
+                stream=self.stream,
+            ).fetchall()
             if not rows:
                 return
             ops: dict[str, bool] = {}  # key -> deleted, in the order last changed
@@ -335,9 +340,11 @@ class PgCdc:
         if change.op == "DELETE":
             if old is None:
                 raise TerminalSourceError(
-                    self.c.name, f"{self.stream}: a DELETE came without the key '{self.key}' (the table's replica "
-                                 f"identity does not hold it); run ALTER TABLE {self._qualified()} REPLICA IDENTITY "
-                                 "FULL, then c360 sync --full")
+                    self.c.name,
+                    f"{self.stream}: a DELETE came without the key '{self.key}' (the table's replica "
+                    f"identity does not hold it); run ALTER TABLE {self._qualified()} REPLICA IDENTITY "
+                    "FULL, then c360 sync --full",
+                )
             pending.pop(old, None)
             pending[old] = True
             return
@@ -353,7 +360,7 @@ class PgCdc:
         wanted = [k for k, deleted in ops.items() if not deleted]
         found: dict[str, Record] = {}
         for i in range(0, len(wanted), 1000):
-            for r in self.c.lookup(self.stream, key=self.key, keys=wanted[i: i + 1000]):
+            for r in self.c.lookup(self.stream, key=self.key, keys=wanted[i : i + 1000]):
                 found[r.key] = r
         records = [found.get(k) or Record(k, {}, deleted=True) for k in ops]
         return Batch(records, self._dump(lsn))
@@ -367,8 +374,11 @@ class PgCdc:
             if not replication:
                 return self.c.connect()
             o = self.c.options
-            kwargs: dict[str, Any] = {"connect_timeout": o.connect_timeout, "autocommit": True,
-                                      "replication": "database"}
+            kwargs: dict[str, Any] = {
+                "connect_timeout": o.connect_timeout,
+                "autocommit": True,
+                "replication": "database",
+            }
             if o.sslmode:
                 kwargs["sslmode"] = o.sslmode
             if o.dsn is not None:
@@ -386,9 +396,12 @@ class PgCdc:
         except Exception as exc:
             error = self.c.translate_error(exc, self.stream)
             if replication and "replication" in str(exc).lower():
-                raise TerminalSourceError(self.c.name, f"{self.c._where()}: {self.c._scrub(exc)}; CDC opens a "
-                                          "replication connection: the user needs the REPLICATION attribute "
-                                          "(ALTER ROLE ... REPLICATION) and pg_hba.conf must admit it") from exc
+                raise TerminalSourceError(
+                    self.c.name,
+                    f"{self.c._where()}: {self.c._scrub(exc)}; CDC opens a "
+                    "replication connection: the user needs the REPLICATION attribute "
+                    "(ALTER ROLE ... REPLICATION) and pg_hba.conf must admit it",
+                ) from exc
             raise error from exc
 
     def _slot_error(self, message: str) -> SourceError:
@@ -400,8 +413,9 @@ class PgCdc:
             fix = f"; give the user the REPLICATION attribute (ALTER ROLE {self.c.options.user or '...'} REPLICATION)"
         elif "max_replication_slots" in text or "all replication slots" in text:
             fix = "; raise max_replication_slots, or drop slots no longer used"
-        return TerminalSourceError(self.c.name, f"{self.c._where()}: creating the replication slot "
-                                                f"'{self.slot}': {text}{fix}")
+        return TerminalSourceError(
+            self.c.name, f"{self.c._where()}: creating the replication slot '{self.slot}': {text}{fix}"
+        )
 
     def _wal_error(self, detail: str) -> TerminalSourceError:
         return wal_error(self.c, detail)
@@ -418,11 +432,16 @@ class PgCdc:
             " CASE WHEN c.relreplident = 'i' THEN i.indisreplident ELSE i.indisprimary END)"
             " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
             " WHERE n.nspname = %s AND c.relname = %s AND c.relkind IN ('r', 'p')",
-            [self.schema, self.stream], stream=self.stream).fetchone()
+            [self.schema, self.stream],
+            stream=self.stream,
+        ).fetchone()
         if row is None:
             tables = ", ".join(self.c._tables_quietly()) or "none"
-            raise TerminalSourceError(self.c.name, f"{self.c._where()}: no table '{self.stream}' in schema "
-                                                   f"'{self.schema}' (tables there: {tables}); CDC reads a table")
+            raise TerminalSourceError(
+                self.c.name,
+                f"{self.c._where()}: no table '{self.stream}' in schema "
+                f"'{self.schema}' (tables there: {tables}); CDC reads a table",
+            )
         ident, columns = row
         if ident == "f" or self.key in columns:
             return
@@ -430,37 +449,48 @@ class PgCdc:
         if ident == "d" and not columns:
             held = "is its primary key, and it has none"
         raise TerminalSourceError(
-            self.c.name, f"{self.stream}: its replica identity {held}, so a DELETE would not say which '{self.key}' "
-                         f"went; run ALTER TABLE {self._qualified()} REPLICA IDENTITY FULL (or make '{self.key}' "
-                         "the primary key)")
+            self.c.name,
+            f"{self.stream}: its replica identity {held}, so a DELETE would not say which '{self.key}' "
+            f"went; run ALTER TABLE {self._qualified()} REPLICA IDENTITY FULL (or make '{self.key}' "
+            "the primary key)",
+        )
 
     def _slot_state(self) -> tuple[str, str | None] | None:
         """The slot's confirmed LSN and WAL status, or None when there is no such slot."""
         row = self.c._execute(
             "SELECT confirmed_flush_lsn::text, wal_status, plugin, database FROM pg_replication_slots"
-            " WHERE slot_name = %s", [self.slot], stream=self.stream).fetchone()
+            " WHERE slot_name = %s",
+            [self.slot],
+            stream=self.stream,
+        ).fetchone()
         if row is None or row[0] is None:
             return None
         if row[2] != PLUGIN or row[3] != self._current_db():
             raise TerminalSourceError(
-                self.c.name, f"{self.stream}: the replication slot '{self.slot}' belongs to plugin '{row[2]}' on "
-                             f"database '{row[3]}'; name another with the source's 'slot' option")
+                self.c.name,
+                f"{self.stream}: the replication slot '{self.slot}' belongs to plugin '{row[2]}' on "
+                f"database '{row[3]}'; name another with the source's 'slot' option",
+            )
         return str(row[0]), row[1]
 
     def _drop_slot(self) -> None:
-        state = self.c._execute("SELECT active_pid FROM pg_replication_slots WHERE slot_name = %s",
-                                [self.slot], stream=self.stream).fetchone()
+        state = self.c._execute(
+            "SELECT active_pid FROM pg_replication_slots WHERE slot_name = %s", [self.slot], stream=self.stream
+        ).fetchone()
         if state is None:
             return
         if state[0] is not None:
             raise TerminalSourceError(
-                self.c.name, f"{self.stream}: the replication slot '{self.slot}' is in use by process {state[0]}; "
-                             "another reader holds it (name another with the source's 'slot' option)")
+                self.c.name,
+                f"{self.stream}: the replication slot '{self.slot}' is in use by process {state[0]}; "
+                "another reader holds it (name another with the source's 'slot' option)",
+            )
         self.c._execute("SELECT pg_drop_replication_slot(%s)", [self.slot], stream=self.stream).fetchall()
 
     def _advance(self, lsn: str) -> None:
-        self.c._execute("SELECT pg_replication_slot_advance(%s, %s::pg_lsn)", [self.slot, lsn],
-                        stream=self.stream).fetchall()
+        self.c._execute(
+            "SELECT pg_replication_slot_advance(%s, %s::pg_lsn)", [self.slot, lsn], stream=self.stream
+        ).fetchall()
 
     def _one(self, sql: str) -> str:
         row = self.c._execute(sql, stream=self.stream).fetchone()

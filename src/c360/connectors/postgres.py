@@ -20,12 +20,7 @@ from pydantic import Field, SecretStr
 
 from c360.connectors.base import DEFAULT_BATCH_SIZE, Batch, Column, ConnectorOptions
 from c360.connectors.sql import ServerOptions, SqlConnector, scrub
-from c360.core.errors import (
-    MissingDependency,
-    SourceError,
-    TerminalSourceError,
-    TransientSourceError,
-)
+from c360.core.errors import MissingDependency, SourceError, TerminalSourceError, TransientSourceError
 
 
 class PostgresOptions(ServerOptions):
@@ -52,7 +47,7 @@ _TERMINAL_CONNECT = (
     "permission denied",
     "invalid dsn",
     "invalid connection option",
-    "missing \"=\"",
+    'missing "="',
 )
 
 
@@ -107,12 +102,7 @@ class PostgresConnector(SqlConnector):
                 raise wal_error(self, f"wal_level is '{level}'")
 
     def read(
-        self,
-        stream: str,
-        *,
-        key: str,
-        since: str | None = None,
-        batch_size: int = DEFAULT_BATCH_SIZE,
+        self, stream: str, *, key: str, since: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE
     ) -> Iterator[Batch]:
         if not self.options.cdc:
             yield from super().read(stream, key=key, since=since, batch_size=batch_size)
@@ -122,10 +112,7 @@ class PostgresConnector(SqlConnector):
         yield from PgCdc(self, stream, key, batch_size).read(since)
 
     def tables(self, conn: Any) -> list[str]:
-        sql = (
-            "SELECT table_name FROM information_schema.tables"
-            " WHERE table_schema = %s ORDER BY table_name"
-        )
+        sql = "SELECT table_name FROM information_schema.tables WHERE table_schema = %s ORDER BY table_name"
         return [r[0] for r in self._execute(sql, [self.schema]).fetchall()]
 
     def columns(self, table: str) -> tuple[Column, ...]:
@@ -157,21 +144,15 @@ class PostgresConnector(SqlConnector):
         if state == "42703":
             return self._no_column(where, text, stream)
         if state.startswith(("28", "3D")):
-            return TerminalSourceError(
-                self.name, f"{where}: {text}; check the user, password and dbname options"
-            )
+            return TerminalSourceError(self.name, f"{where}: {text}; check the user, password and dbname options")
         if state == "42501":
-            return TerminalSourceError(
-                self.name, f"{where}: {text}; grant SELECT on '{stream}' to the source's user"
-            )
+            return TerminalSourceError(self.name, f"{where}: {text}; grant SELECT on '{stream}' to the source's user")
         if state.startswith(_TRANSIENT_SQLSTATE):
             return TransientSourceError(self.name, f"{where}: {text}")
         if isinstance(exc, pg.OperationalError):
             # Connection-time failures carry no SQLSTATE: tell them apart by their text.
             if any(t in text.lower() for t in _TERMINAL_CONNECT):
-                return TerminalSourceError(
-                    self.name, f"{where}: {text}; check the connection options and credentials"
-                )
+                return TerminalSourceError(self.name, f"{where}: {text}; check the connection options and credentials")
             return TransientSourceError(self.name, f"{where}: {text}")
         if isinstance(exc, pg.InterfaceError):
             return TransientSourceError(self.name, f"{where}: {text}")

@@ -36,44 +36,49 @@ _ENTRIES = [
     ConnectorEntry("jsonl", "c360.connectors.files", "JsonlConnector", "JSON Lines files"),
     ConnectorEntry("json", "c360.connectors.files", "JsonConnector", "JSON files holding an array of records"),
     ConnectorEntry(
-        "excel", "c360.connectors.excel", "ExcelConnector",
-        "Excel workbooks (.xlsx), one stream per sheet", "openpyxl", "excel",
+        "excel",
+        "c360.connectors.excel",
+        "ExcelConnector",
+        "Excel workbooks (.xlsx), one stream per sheet",
+        "openpyxl",
+        "excel",
     ),
     ConnectorEntry("parquet", "c360.connectors.parquet", "ParquetConnector", "Parquet files", "pyarrow", None),
     ConnectorEntry(
-        "eventlog", "c360.connectors.eventlog", "EventLogConnector",
-        "JSONL event logs, incremental by event time",
+        "eventlog", "c360.connectors.eventlog", "EventLogConnector", "JSONL event logs, incremental by event time"
     ),
     ConnectorEntry("sqlite", "c360.connectors.sqlite", "SqliteConnector", "SQLite databases"),
     ConnectorEntry("postgres", "c360.connectors.postgres", "PostgresConnector", "PostgreSQL", "psycopg", "postgres"),
     ConnectorEntry(
-        "redshift", "c360.connectors.postgres", "RedshiftConnector",
-        "Amazon Redshift (PostgreSQL wire protocol)", "psycopg", "postgres",
+        "redshift",
+        "c360.connectors.postgres",
+        "RedshiftConnector",
+        "Amazon Redshift (PostgreSQL wire protocol)",
+        "psycopg",
+        "postgres",
     ),
     ConnectorEntry("mysql", "c360.connectors.mysql", "MySqlConnector", "MySQL and MariaDB", "pymysql", "mysql"),
     ConnectorEntry(
-        "snowflake", "c360.connectors.snowflake", "SnowflakeConnector",
-        "Snowflake", "snowflake.connector", "snowflake",
+        "snowflake", "c360.connectors.snowflake", "SnowflakeConnector", "Snowflake", "snowflake.connector", "snowflake"
     ),
     ConnectorEntry(
-        "bigquery", "c360.connectors.bigquery", "BigQueryConnector",
-        "Google BigQuery", "google.cloud.bigquery", "bigquery",
+        "bigquery",
+        "c360.connectors.bigquery",
+        "BigQueryConnector",
+        "Google BigQuery",
+        "google.cloud.bigquery",
+        "bigquery",
     ),
-    ConnectorEntry(
-        "salesforce", "c360.connectors.salesforce", "SalesforceConnector",
-        "Salesforce REST (SOQL)",
-    ),
+    ConnectorEntry("salesforce", "c360.connectors.salesforce", "SalesforceConnector", "Salesforce REST (SOQL)"),
     ConnectorEntry("zendesk", "c360.connectors.zendesk", "ZendeskConnector", "Zendesk Support incremental exports"),
     ConnectorEntry("stripe", "c360.connectors.stripe", "StripeConnector", "Stripe (official SDK)", "stripe", "stripe"),
     ConnectorEntry("hubspot", "c360.connectors.hubspot", "HubSpotConnector", "HubSpot CRM search API"),
     ConnectorEntry("rest", "c360.connectors.rest", "RestConnector", "Any REST API, declarative pagination and auth"),
     ConnectorEntry(
-        "graphql", "c360.connectors.graphql", "GraphQLConnector",
-        "GraphQL APIs with relay-style cursor connections",
+        "graphql", "c360.connectors.graphql", "GraphQLConnector", "GraphQL APIs with relay-style cursor connections"
     ),
     ConnectorEntry(
-        "kafka", "c360.connectors.kafka", "KafkaConnector",
-        "Apache Kafka topics", "confluent_kafka", "kafka",
+        "kafka", "c360.connectors.kafka", "KafkaConnector", "Apache Kafka topics", "confluent_kafka", "kafka"
     ),
     ConnectorEntry("s3", "c360.connectors.s3", "S3Connector", "Amazon S3 objects (CSV, JSONL, Parquet)", "boto3", "s3"),
     ConnectorEntry("memory", "c360.connectors.memory", "MemoryConnector", "In-memory streams (tests and examples)"),

@@ -175,11 +175,7 @@ class RestConnector:
     Options: ClassVar[type[ConnectorOptions]] = RestOptions
 
     def __init__(
-        self,
-        options: ConnectorOptions,
-        *,
-        base_dir: Path = Path("."),
-        sleep: Callable[[float], None] = time.sleep,
+        self, options: ConnectorOptions, *, base_dir: Path = Path("."), sleep: Callable[[float], None] = time.sleep
     ) -> None:
         assert isinstance(options, RestOptions)
         self.options = options
@@ -199,8 +195,7 @@ class RestConnector:
             else:
                 self._auth_params[a.param] = secret
         self.http = source_http(
-            self.name, options.base_url, options, headers=headers, auth=auth,
-            backoff=options.backoff, sleep=sleep,
+            self.name, options.base_url, options, headers=headers, auth=auth, backoff=options.backoff, sleep=sleep
         )
 
     # -- protocol ---------------------------------------------------------------
@@ -215,18 +210,11 @@ class RestConnector:
         for name, spec in self.options.streams.items():
             _, items = next(self._pages(name, None), ("", []))
             rows = [r for r in items[:50] if isinstance(r, dict)]
-            out.append(
-                StreamInfo(name, infer_columns(rows), spec.key, inc.cursor_field if inc else None)
-            )
+            out.append(StreamInfo(name, infer_columns(rows), spec.key, inc.cursor_field if inc else None))
         return out
 
     def read(
-        self,
-        stream: str,
-        *,
-        key: str,
-        since: str | None = None,
-        batch_size: int = DEFAULT_BATCH_SIZE,
+        self, stream: str, *, key: str, since: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE
     ) -> Iterator[Batch]:
         inc = self.options.incremental
         mark = HighWater(since)
@@ -279,18 +267,12 @@ class RestConnector:
             return self.options.streams[stream]
         except KeyError:
             known = ", ".join(self.options.streams) or "none"
-            raise TerminalSourceError(
-                self.name, f"no stream '{stream}' configured (configured: {known})"
-            ) from None
+            raise TerminalSourceError(self.name, f"no stream '{stream}' configured (configured: {known})") from None
 
     def _record(self, item: Any, key: str, where: str, bad: list[Quarantined]) -> Record | None:
         if not isinstance(item, dict):
             bad.append(
-                Quarantined(
-                    where,
-                    f"expected an object, found {type(item).__name__}",
-                    dumps(item).decode()[:500],
-                )
+                Quarantined(where, f"expected an object, found {type(item).__name__}", dumps(item).decode()[:500])
             )
             return None
         k = record_key(item, key)
@@ -348,8 +330,7 @@ class RestConnector:
                     return
                 if nxt == cursor:
                     raise TerminalSourceError(
-                        self.name,
-                        f"{where}: the next cursor repeats the last one; check 'cursor_path'",
+                        self.name, f"{where}: the next cursor repeats the last one; check 'cursor_path'"
                     )
                 cursor = nxt
             elif pg.type == "offset":

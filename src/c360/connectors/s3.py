@@ -142,12 +142,7 @@ class S3Connector:
         return out
 
     def read(
-        self,
-        stream: str,
-        *,
-        key: str,
-        since: str | None = None,
-        batch_size: int = DEFAULT_BATCH_SIZE,
+        self, stream: str, *, key: str, since: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE
     ) -> Iterator[Batch]:
         mark, seen = self._parse_cursor(since)
         todo = [

@@ -82,10 +82,10 @@ _TRANSIENT_CODES = {
     "REQUEST_LIMIT_EXCEEDED": (
         "the org's API request limit is used up (it frees up over a rolling 24 hours): wait for "
         "the limit window, lower concurrency or what other integrations use (GET /limits shows "
-        "DailyApiRequests), then sync again"),
+        "DailyApiRequests), then sync again"
+    ),
     "SERVER_UNAVAILABLE": SERVER_FAILING,
-    "UNABLE_TO_LOCK_ROW": ("another process keeps these records locked: sync again once it is "
-                           "done"),
+    "UNABLE_TO_LOCK_ROW": ("another process keeps these records locked: sync again once it is done"),
 }
 
 
@@ -116,11 +116,12 @@ class SalesforceOptions(PacedHttpOptions):
 
     @model_validator(mode="after")
     def _one_credential(self) -> SalesforceOptions:
-        given = [n for n in ("access_token", "access_token_file", "oauth")
-                 if getattr(self, n) is not None]
+        given = [n for n in ("access_token", "access_token_file", "oauth") if getattr(self, n) is not None]
         if len(given) != 1:
-            raise ValueError("set exactly one of 'access_token', 'access_token_file' or 'oauth'"
-                             + (f" (got {', '.join(given)})" if given else ""))
+            raise ValueError(
+                "set exactly one of 'access_token', 'access_token_file' or 'oauth'"
+                + (f" (got {', '.join(given)})" if given else "")
+            )
         return self
 
     @field_validator("api_version")
@@ -138,15 +139,28 @@ class SalesforceConnector:
     name: ClassVar[str] = "salesforce"
     Options: ClassVar[type[ConnectorOptions]] = SalesforceOptions
 
-    def __init__(self, options: ConnectorOptions, *, base_dir: Path | None = None,
-                 clock: Callable[[], float] = time.time, **http: Any):
+    def __init__(
+        self,
+        options: ConnectorOptions,
+        *,
+        base_dir: Path | None = None,
+        clock: Callable[[], float] = time.time,
+        **http: Any,
+    ):
         assert isinstance(options, SalesforceOptions)
         self.options = options
         base = options.instance_url.rstrip("/")
         headers, auth, self.session = static_or_session(
-            "salesforce", token=options.access_token, token_file=options.access_token_file,
-            oauth=options.oauth, token_url=f"{base}/services/oauth2/token", base_dir=base_dir,
-            http=options, clock=clock, **http)
+            "salesforce",
+            token=options.access_token,
+            token_file=options.access_token_file,
+            oauth=options.oauth,
+            token_url=f"{base}/services/oauth2/token",
+            base_dir=base_dir,
+            http=options,
+            clock=clock,
+            **http,
+        )
         self._sleep: Callable[[float], None] = http.get("sleep", time.sleep)
         renewing = self.session is not None
         self.http = source_http(
@@ -174,9 +188,11 @@ class SalesforceConnector:
         names = self.options.objects
         if names is None:
             body = self._get(f"{self.api}/sobjects/")
-            return [StreamInfo(str(s["name"]), key="Id", cursor_field=self.options.cursor_field)
-                    for s in body.get("sobjects") or []
-                    if isinstance(s, dict) and s.get("queryable") and "name" in s]
+            return [
+                StreamInfo(str(s["name"]), key="Id", cursor_field=self.options.cursor_field)
+                for s in body.get("sobjects") or []
+                if isinstance(s, dict) and s.get("queryable") and "name" in s
+            ]
         out = []
         for name in names:
             fields = self._describe(name)
@@ -185,12 +201,7 @@ class SalesforceConnector:
         return out
 
     def read(
-        self,
-        stream: str,
-        *,
-        key: str,
-        since: str | None = None,
-        batch_size: int = DEFAULT_BATCH_SIZE,
+        self, stream: str, *, key: str, since: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE
     ) -> Iterator[Batch]:
         cf = _ident(self.options.cursor_field)
         fields = self._select(stream, key, extra=(cf, "IsDeleted"))
@@ -215,12 +226,10 @@ class SalesforceConnector:
             # No ORDER BY: it turns off the chunking that makes bulk queries of large objects
             # finish, so the keyset is tracked over the whole job instead.
             job_id = self._create_job(stream, resource, soql)
-            yield from self._bulk_results(stream, key, _Job(job_id, None, None, last), batch_size,
-                                          fresh=True)
+            yield from self._bulk_results(stream, key, _Job(job_id, None, None, last), batch_size, fresh=True)
             return
         since_cursor = json.dumps(last) if last else since
-        for n, body in enumerate(self._pages(resource, f"{soql} ORDER BY {cf}, Id", batch_size),
-                                 start=1):
+        for n, body in enumerate(self._pages(resource, f"{soql} ORDER BY {cf}, Id", batch_size), start=1):
             records, bad = _records(body, key, f"{resource} {stream} page {n}")
             for rec in records:
                 mark = _keyset(rec, cf)
@@ -235,8 +244,7 @@ class SalesforceConnector:
         out: list[Record] = []
         for i in range(0, len(keys), 200):
             chunk = ", ".join(_quote(str(k)) for k in keys[i : i + 200])
-            soql = (f"SELECT {', '.join(fields)} FROM {_ident(stream)}"
-                    f" WHERE {_ident(key)} IN ({chunk})")
+            soql = f"SELECT {', '.join(fields)} FROM {_ident(stream)} WHERE {_ident(key)} IN ({chunk})"
             for body in self._pages("query", soql, DEFAULT_BATCH_SIZE):
                 records, _ = _records(body, key, f"lookup {stream}")
                 out.extend(records)
@@ -259,9 +267,20 @@ class SalesforceConnector:
 
     def _create_job(self, stream: str, resource: str, soql: str) -> str:
         url = f"{self.api}/jobs/query"
-        job = json_object("salesforce", self.http.post(url, json={
-            "operation": resource, "query": soql, "contentType": "CSV",
-            "columnDelimiter": "COMMA", "lineEnding": "LF"}), f"POST {url}")
+        job = json_object(
+            "salesforce",
+            self.http.post(
+                url,
+                json={
+                    "operation": resource,
+                    "query": soql,
+                    "contentType": "CSV",
+                    "columnDelimiter": "COMMA",
+                    "lineEnding": "LF",
+                },
+            ),
+            f"POST {url}",
+        )
         job_id = str(job.get("id") or "")
         if not re.fullmatch(r"[A-Za-z0-9]{15,18}", job_id):
             raise TerminalSourceError("salesforce", f"POST {url} answered without a job id")
@@ -269,8 +288,9 @@ class SalesforceConnector:
         self._wait_for(stream, job_id, job)
         return job_id
 
-    def _bulk_results(self, stream: str, key: str, job: _Job, batch_size: int, *,
-                      fresh: bool = False) -> Iterator[Batch]:
+    def _bulk_results(
+        self, stream: str, key: str, job: _Job, batch_size: int, *, fresh: bool = False
+    ) -> Iterator[Batch]:
         """A complete job's CSV results, page by page from ``job.locator``.
 
         The results come in no order, so the keyset cursor moves only at the end of the job;
@@ -317,9 +337,11 @@ class SalesforceConnector:
         while state not in _BULK_END:
             if waited >= self.options.bulk_timeout:
                 raise TerminalSourceError(
-                    "salesforce", f"Bulk API query job {job_id} on {stream} is still {state} "
+                    "salesforce",
+                    f"Bulk API query job {job_id} on {stream} is still {state} "
                     f"after {waited:.0f} s: raise the 'bulk_timeout' option, or read it through "
-                    "REST with 'bulk: false'")
+                    "REST with 'bulk: false'",
+                )
             self._sleep(interval)
             waited += interval
             interval = min(interval * 2, _MAX_POLL)
@@ -328,15 +350,18 @@ class SalesforceConnector:
         if state != "JobComplete":
             message = str(job.get("errorMessage") or "no errorMessage given")[:300]
             raise TerminalSourceError(
-                "salesforce", f"Bulk API query job {job_id} on {stream} ended {state}: {message}"
-                + ("; check the 'fields' and 'cursor_field' options, or read it through REST "
-                   "with 'bulk: false'" if state == "Failed" else "; someone aborted it in the "
-                   "org (Setup > Bulk Data Load Jobs): sync again"))
+                "salesforce",
+                f"Bulk API query job {job_id} on {stream} ended {state}: {message}"
+                + (
+                    "; check the 'fields' and 'cursor_field' options, or read it through REST with 'bulk: false'"
+                    if state == "Failed"
+                    else "; someone aborted it in the org (Setup > Bulk Data Load Jobs): sync again"
+                ),
+            )
 
     def _field_types(self, stream: str) -> dict[str, str]:
         if stream not in self._types:
-            self._types[stream] = {str(f["name"]): str(f.get("type", "string"))
-                                   for f in self._describe(stream)}
+            self._types[stream] = {str(f["name"]): str(f.get("type", "string")) for f in self._describe(stream)}
         return self._types[stream]
 
     def _secrets(self) -> list[str]:
@@ -372,8 +397,7 @@ class SalesforceConnector:
         else:
             if stream not in self._fields:
                 self._fields[stream] = [
-                    str(f["name"]) for f in self._describe(stream)
-                    if f.get("type") not in _UNQUERYABLE_TYPES
+                    str(f["name"]) for f in self._describe(stream) if f.get("type") not in _UNQUERYABLE_TYPES
                 ]
             fields = list(self._fields[stream])
         for name in ("Id", key, *extra):
@@ -393,8 +417,9 @@ def _records(body: dict[str, Any], key: str, where: str) -> tuple[list[Record], 
     return records, bad
 
 
-def _csv_records(text: str, stream: str, key: str, types: dict[str, str], where: str,
-                 api: str) -> tuple[list[Record], list[Quarantined]]:
+def _csv_records(
+    text: str, stream: str, key: str, types: dict[str, str], where: str, api: str
+) -> tuple[list[Record], list[Quarantined]]:
     """A Bulk API CSV page as records shaped like the REST API's (typed, ``attributes`` too).
 
     The CSV has no nulls: an empty value is None. Booleans and numbers are typed by the
@@ -466,13 +491,11 @@ class _Job:
     """A bulk read under way: the job, the next results page, the newest keyset read so far,
     and the keyset the job started from (to start again if its results are gone)."""
 
-    def __init__(self, ident: str, locator: str | None, mark: list[str] | None,
-                 origin: list[str] | None) -> None:
+    def __init__(self, ident: str, locator: str | None, mark: list[str] | None, origin: list[str] | None) -> None:
         self.id, self.locator, self.mark, self.origin = ident, locator, mark, origin
 
     def dump(self) -> str:
-        return json.dumps({"bulk_job": self.id, "locator": self.locator, "mark": self.mark,
-                           "from": self.origin})
+        return json.dumps({"bulk_job": self.id, "locator": self.locator, "mark": self.mark, "from": self.origin})
 
     def finished(self) -> str | None:
         done = self.mark or self.origin
@@ -494,19 +517,23 @@ def _load_cursor(since: str) -> tuple[list[str] | None, _Job | None]:
         value = None
     if _is_keyset(value):
         return [value[0], value[1]], None
-    if (isinstance(value, dict) and isinstance(value.get("bulk_job"), str)
-            and all(v is None or _is_keyset(v) for v in (value.get("mark"), value.get("from")))):
+    if (
+        isinstance(value, dict)
+        and isinstance(value.get("bulk_job"), str)
+        and all(v is None or _is_keyset(v) for v in (value.get("mark"), value.get("from")))
+    ):
         locator = value.get("locator")
-        return None, _Job(value["bulk_job"], str(locator) if locator else None,
-                          value.get("mark"), value.get("from"))
-    raise TerminalSourceError(
-        "salesforce", f"cannot resume from cursor {since[:80]!r}: expected [SystemModstamp, Id]"
-    )
+        return None, _Job(value["bulk_job"], str(locator) if locator else None, value.get("mark"), value.get("from"))
+    raise TerminalSourceError("salesforce", f"cannot resume from cursor {since[:80]!r}: expected [SystemModstamp, Id]")
 
 
 def _is_keyset(value: Any) -> bool:
-    return (isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value)
-            and bool(_DATETIME.match(value[0])))
+    return (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(isinstance(v, str) for v in value)
+        and bool(_DATETIME.match(value[0]))
+    )
 
 
 def _ident(name: str) -> str:
@@ -519,8 +546,9 @@ def _quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _classify(response: httpx.Response, *, renewing: bool = False,
-              secrets: Sequence[str] = ()) -> TransientSourceError | TerminalSourceError | None:
+def _classify(
+    response: httpx.Response, *, renewing: bool = False, secrets: Sequence[str] = ()
+) -> TransientSourceError | TerminalSourceError | None:
     """Read Salesforce's ``[{"message": ..., "errorCode": ...}]`` error arrays."""
     try:
         body = response.json()
@@ -534,18 +562,23 @@ def _classify(response: httpx.Response, *, renewing: bool = False,
     where = f"{response.request.method} {response.request.url.path} answered {response.status_code}"
     if code in _TRANSIENT_CODES:
         return RetryableSourceError(
-            "salesforce", f"{where} ({detail})", next_step=_TRANSIENT_CODES[code],
+            "salesforce",
+            f"{where} ({detail})",
+            next_step=_TRANSIENT_CODES[code],
             retry_after=parse_retry_after(response.headers.get("Retry-After")),
         )
     if response.status_code == 401 or code == "INVALID_SESSION_ID":
         if renewing:
             return TerminalSourceError(
-                "salesforce", f"{where} ({detail}); a freshly renewed access token was refused "
+                "salesforce",
+                f"{where} ({detail}); a freshly renewed access token was refused "
                 "too: check that instance_url is the org the app's token is for and that the "
-                "user is active")
+                "user is active",
+            )
         return TerminalSourceError(
-            "salesforce", f"{where} ({detail}); the access token is expired or invalid: "
-            "get a fresh one for this instance_url, or set 'oauth' so it renews itself"
+            "salesforce",
+            f"{where} ({detail}); the access token is expired or invalid: "
+            "get a fresh one for this instance_url, or set 'oauth' so it renews itself",
         )
     if response.status_code == 429 or response.status_code >= 500:
         return None  # the defaults: transient, honouring Retry-After

@@ -16,12 +16,7 @@ from pydantic import SecretStr
 
 from c360.connectors.base import Column, ConnectorOptions
 from c360.connectors.sql import SqlConnector, SqlOptions, scrub
-from c360.core.errors import (
-    MissingDependency,
-    SourceError,
-    TerminalSourceError,
-    TransientSourceError,
-)
+from c360.core.errors import MissingDependency, SourceError, TerminalSourceError, TransientSourceError
 
 
 class SnowflakeOptions(SqlOptions):

@@ -33,15 +33,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field, SecretStr
 
-from c360.connectors.base import (
-    DEFAULT_BATCH_SIZE,
-    Batch,
-    Column,
-    ConnectorOptions,
-    Quarantined,
-    Record,
-    StreamInfo,
-)
+from c360.connectors.base import DEFAULT_BATCH_SIZE, Batch, Column, ConnectorOptions, Quarantined, Record, StreamInfo
 from c360.core.errors import TerminalSourceError, is_transient
 
 
@@ -179,12 +171,7 @@ class SqlConnector:
         ]
 
     def read(
-        self,
-        stream: str,
-        *,
-        key: str,
-        since: str | None = None,
-        batch_size: int = DEFAULT_BATCH_SIZE,
+        self, stream: str, *, key: str, since: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE
     ) -> Iterator[Batch]:
         cc = self.options.cursor_column
         last: list[Any] | None = json.loads(since) if since else None
@@ -202,10 +189,7 @@ class SqlConnector:
         if not keys:
             return []
         marks = ", ".join([self.placeholder] * len(keys))
-        sql = (
-            f"SELECT * FROM {self._table(stream)}"
-            f" WHERE CAST({self.quote(key)} AS {self.text_type}) IN ({marks})"
-        )
+        sql = f"SELECT * FROM {self._table(stream)} WHERE CAST({self.quote(key)} AS {self.text_type}) IN ({marks})"
         cur = self._execute(sql, [str(k) for k in keys], stream=stream)
         names = [d[0] for d in cur.description]
         ki = self._index(names, key, stream)
@@ -235,8 +219,7 @@ class SqlConnector:
 
     def _no_column(self, where: str, text: str, stream: str | None) -> TerminalSourceError:
         return TerminalSourceError(
-            self.name,
-            f"{where}: {text}; check the key, cursor_column and deleted_column of '{stream}'",
+            self.name, f"{where}: {text}; check the key, cursor_column and deleted_column of '{stream}'"
         )
 
     def _pages(
@@ -275,8 +258,7 @@ class SqlConnector:
                 return
 
     def _page_query(
-        self, stream: str, key: str, phase: str | None, last: list[Any] | None,
-        window: _Window | None, batch_size: int,
+        self, stream: str, key: str, phase: str | None, last: list[Any] | None, window: _Window | None, batch_size: int
     ) -> tuple[str, list[Any]]:
         """The SQL of the next keyset page, and its parameters."""
         table, q, p = self._table(stream), self.quote, self.placeholder
@@ -332,9 +314,7 @@ class SqlConnector:
             raise error from exc
 
     @staticmethod
-    def _record(
-        names: list[str], row: Sequence[Any], ki: int, di: int | None
-    ) -> Record | tuple[str, str]:
+    def _record(names: list[str], row: Sequence[Any], ki: int, di: int | None) -> Record | tuple[str, str]:
         """A record from a plain row (see ``plain_rows``), or (reason, raw) without a key."""
         data = dict(zip(names, row, strict=True))
         if row[ki] is None or row[ki] == "":
@@ -352,8 +332,7 @@ class _Window:
     resumes from such a window: that page starts at ``start``, the window's lower bound.
     """
 
-    def __init__(self, rows: dict[str, tuple[Any, str]], lookback: float, start: Any,
-                 resumed: bool) -> None:
+    def __init__(self, rows: dict[str, tuple[Any, str]], lookback: float, start: Any, resumed: bool) -> None:
         self.rows, self.lookback, self.start, self.resumed = rows, lookback, start, resumed
 
     @classmethod

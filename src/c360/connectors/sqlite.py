@@ -33,9 +33,7 @@ class SqliteConnector(SqlConnector):
             raise TerminalSourceError(self.name, f"no such database file: {self.path}")
         # Quoted, so a path holding '?', '#' or '%' still names the file.
         uri = "file:" + urllib.parse.quote(str(self.path.absolute())) + "?mode=ro"
-        return sqlite3.connect(
-            uri, uri=True, check_same_thread=False, timeout=self.options.busy_timeout
-        )
+        return sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=self.options.busy_timeout)
 
     def tables(self, conn: Any) -> list[str]:
         sql = "SELECT name FROM sqlite_master WHERE type IN ('table','view') ORDER BY name"

@@ -66,37 +66,113 @@ T = TypeVar("T")
 
 # stream -> (the event types that carry its changes, documented top-level fields)
 _STREAMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "customers": (("customer.updated", "customer.deleted"), (
-        "id", "object", "created", "email", "name", "phone", "address", "currency",
-        "delinquent", "description", "metadata", "livemode", "deleted",
-    )),
-    "subscriptions": (("customer.subscription.updated", "customer.subscription.deleted"), (
-        "id", "object", "created", "customer", "status", "currency", "items", "metadata",
-        "current_period_start", "current_period_end", "cancel_at", "canceled_at", "ended_at",
-    )),
-    "invoices": (("invoice.updated", "invoice.deleted"), (
-        "id", "object", "created", "customer", "customer_email", "status", "currency",
-        "amount_due", "amount_paid", "amount_remaining", "total", "subscription", "metadata",
-    )),
-    "charges": (("charge.updated", "charge.captured", "charge.refunded"), (
-        "id", "object", "created", "customer", "amount", "amount_captured", "amount_refunded",
-        "currency", "status", "paid", "refunded", "billing_details", "invoice", "metadata",
-    )),
-    "refunds": (("refund.updated", "charge.refund.updated"), (
-        "id", "object", "created", "amount", "currency", "charge", "payment_intent", "reason",
-        "status", "metadata",
-    )),
-    "disputes": (("charge.dispute.updated", "charge.dispute.closed",
-                  "charge.dispute.funds_withdrawn", "charge.dispute.funds_reinstated"), (
-        "id", "object", "created", "amount", "currency", "charge", "payment_intent", "reason",
-        "status", "is_charge_refundable", "evidence_details", "metadata",
-    )),
+    "customers": (
+        ("customer.updated", "customer.deleted"),
+        (
+            "id",
+            "object",
+            "created",
+            "email",
+            "name",
+            "phone",
+            "address",
+            "currency",
+            "delinquent",
+            "description",
+            "metadata",
+            "livemode",
+            "deleted",
+        ),
+    ),
+    "subscriptions": (
+        ("customer.subscription.updated", "customer.subscription.deleted"),
+        (
+            "id",
+            "object",
+            "created",
+            "customer",
+            "status",
+            "currency",
+            "items",
+            "metadata",
+            "current_period_start",
+            "current_period_end",
+            "cancel_at",
+            "canceled_at",
+            "ended_at",
+        ),
+    ),
+    "invoices": (
+        ("invoice.updated", "invoice.deleted"),
+        (
+            "id",
+            "object",
+            "created",
+            "customer",
+            "customer_email",
+            "status",
+            "currency",
+            "amount_due",
+            "amount_paid",
+            "amount_remaining",
+            "total",
+            "subscription",
+            "metadata",
+        ),
+    ),
+    "charges": (
+        ("charge.updated", "charge.captured", "charge.refunded"),
+        (
+            "id",
+            "object",
+            "created",
+            "customer",
+            "amount",
+            "amount_captured",
+            "amount_refunded",
+            "currency",
+            "status",
+            "paid",
+            "refunded",
+            "billing_details",
+            "invoice",
+            "metadata",
+        ),
+    ),
+    "refunds": (
+        ("refund.updated", "charge.refund.updated"),
+        ("id", "object", "created", "amount", "currency", "charge", "payment_intent", "reason", "status", "metadata"),
+    ),
+    "disputes": (
+        (
+            "charge.dispute.updated",
+            "charge.dispute.closed",
+            "charge.dispute.funds_withdrawn",
+            "charge.dispute.funds_reinstated",
+        ),
+        (
+            "id",
+            "object",
+            "created",
+            "amount",
+            "currency",
+            "charge",
+            "payment_intent",
+            "reason",
+            "status",
+            "is_charge_refundable",
+            "evidence_details",
+            "metadata",
+        ),
+    ),
 }
 _EVENTS_KEPT = 30 * 86_400.0  # Stripe keeps events this long
 _MARGIN = 3_600.0  # ... and a cursor this close to the edge is already too old
 _PAGE_LIMIT = 100
-_RATE_LIMITED = ("Stripe's rate limit for this account is used up: lower concurrency (fewer syncs or "
-                 "other clients using this key at once), wait a minute, then sync again")
+_RATE_LIMITED = (
+    "Stripe's rate limit for this account is used up: lower concurrency (fewer syncs or "
+    "other clients using this key at once), wait a minute, then sync again"
+)
 
 
 class StripeOptions(ConnectorOptions):
@@ -135,8 +211,7 @@ class StripeConnector:
         self.options = options
         self._sleep, self._backoff, self._max_wait = sleep, backoff, max_wait
         self._clock = clock
-        key = read_secret("stripe", options.api_key, options.api_key_file, option="api_key",
-                          base_dir=base_dir)
+        key = read_secret("stripe", options.api_key, options.api_key_file, option="api_key", base_dir=base_dir)
         assert key is not None
         self._key = key
         try:
@@ -158,17 +233,13 @@ class StripeConnector:
         return f"StripeConnector(base_url={self.options.base_url!r})"
 
     def discover(self) -> list[StreamInfo]:
-        return [StreamInfo(name, tuple(Column(c, "any") for c in cols), key="id",
-                           cursor_field="created")
-                for name, (_, cols) in _STREAMS.items()]
+        return [
+            StreamInfo(name, tuple(Column(c, "any") for c in cols), key="id", cursor_field="created")
+            for name, (_, cols) in _STREAMS.items()
+        ]
 
     def read(
-        self,
-        stream: str,
-        *,
-        key: str,
-        since: str | None = None,
-        batch_size: int = DEFAULT_BATCH_SIZE,
+        self, stream: str, *, key: str, since: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE
     ) -> Iterator[Batch]:
         types = _types(stream)
         limit = max(1, min(batch_size, _PAGE_LIMIT))
@@ -176,8 +247,11 @@ class StripeConnector:
         notices: list[Notice] = []
         now = self._clock()
         if since is not None and self.options.use_events:
-            checked = state.checked if state.checked is not None else (
-                state.events.ts if state.events.ts is not None else state.created.ts)
+            checked = (
+                state.checked
+                if state.checked is not None
+                else (state.events.ts if state.events.ts is not None else state.created.ts)
+            )
             if checked is None or now - checked > _EVENTS_KEPT - _MARGIN:
                 notices.append(_expired(stream, checked, now))
                 since, state = None, _State.load(None)
@@ -222,9 +296,7 @@ class StripeConnector:
         return None
 
     # -- reading ----------------------------------------------------------------
-    def _objects(
-        self, stream: str, key: str, params: dict[str, Any], state: _State
-    ) -> Iterator[Batch]:
+    def _objects(self, stream: str, key: str, params: dict[str, Any], state: _State) -> Iterator[Batch]:
         """Objects created since the watermark, newest first; every page's cursor saves progress."""
         mark = state.created
         start = start_epoch(self.options.start_date)
@@ -250,8 +322,11 @@ class StripeConnector:
                     continue
                 created = data.get("created")
                 if not isinstance(created, int):
-                    bad.append(Quarantined(where, "'created' is missing or not a Unix time",
-                                           json.dumps(data, default=str)[:1000]))
+                    bad.append(
+                        Quarantined(
+                            where, "'created' is missing or not a Unix time", json.dumps(data, default=str)[:1000]
+                        )
+                    )
                     continue
                 if mark.has(created, rec.key):
                     continue
@@ -306,8 +381,7 @@ class StripeConnector:
         items["has_more"] = False
 
     def _events(
-        self, stream: str, types: tuple[str, ...], key: str, limit: int, state: _State,
-        now: float,
+        self, stream: str, types: tuple[str, ...], key: str, limit: int, state: _State, now: float
     ) -> Iterator[Batch]:
         mark = state.events if state.events.ts is not None else state.created
         params: dict[str, Any] = {"limit": limit, "types": list(types)}
@@ -327,8 +401,7 @@ class StripeConnector:
                 event = _plain(item)
                 where = f"GET /v1/events page {page} item {i}"
                 if not isinstance(event, dict) or not isinstance(event.get("id"), str):
-                    bad.append(Quarantined(where, "event without an id",
-                                           json.dumps(event, default=str)[:1000]))
+                    bad.append(Quarantined(where, "event without an id", json.dumps(event, default=str)[:1000]))
                     continue
                 last_id = event["id"]
                 created = event.get("created")
@@ -372,14 +445,11 @@ class StripeConnector:
                 raise error
             if attempt >= self.options.max_retries:
                 raise gave_up(error, attempt + 1) from error
-            wait = error.retry_after if error.retry_after is not None else (
-                self._backoff * 2**attempt)
+            wait = error.retry_after if error.retry_after is not None else (self._backoff * 2**attempt)
             self._sleep(min(wait, self._max_wait))
             attempt += 1
 
-    def _translate(
-        self, what: str, exc: Exception
-    ) -> TransientSourceError | TerminalSourceError:
+    def _translate(self, what: str, exc: Exception) -> TransientSourceError | TerminalSourceError:
         s = self._stripe
         status = getattr(exc, "http_status", None)
         body = getattr(exc, "json_body", None)
@@ -395,21 +465,19 @@ class StripeConnector:
         if isinstance(exc, s.RateLimitError):
             headers = getattr(exc, "headers", None) or {}
             retry = headers.get("Retry-After") or headers.get("retry-after")
-            return RetryableSourceError("stripe", text, next_step=_RATE_LIMITED,
-                                        retry_after=parse_retry_after(retry))
+            return RetryableSourceError("stripe", text, next_step=_RATE_LIMITED, retry_after=parse_retry_after(retry))
         if isinstance(exc, s.APIConnectionError):
             return RetryableSourceError(
                 "stripe", f"{what}: could not reach {self.options.base_url}", next_step=UNREACHABLE
             )
         if isinstance(exc, s.AuthenticationError):
             return TerminalSourceError(
-                "stripe", f"{text}: the API key was rejected; check api_key (a secret key sk_... "
-                "or a restricted key rk_... with read access, from the right account and mode)"
+                "stripe",
+                f"{text}: the API key was rejected; check api_key (a secret key sk_... "
+                "or a restricted key rk_... with read access, from the right account and mode)",
             )
         if isinstance(exc, s.PermissionError):
-            return TerminalSourceError(
-                "stripe", f"{text}: the restricted key may not read this; grant it read access"
-            )
+            return TerminalSourceError("stripe", f"{text}: the restricted key may not read this; grant it read access")
         if (status is not None and status >= 500) or (isinstance(exc, s.APIError) and status is None):
             return RetryableSourceError("stripe", text, next_step=SERVER_FAILING)
         return TerminalSourceError("stripe", text)
@@ -438,8 +506,14 @@ class _State:
     way, ``newest`` the newest ``created`` (and ids) it has met so far.
     """
 
-    def __init__(self, created: _Mark, events: _Mark, after: str | None = None,
-                 newest: _Mark | None = None, checked: float | None = None) -> None:
+    def __init__(
+        self,
+        created: _Mark,
+        events: _Mark,
+        after: str | None = None,
+        newest: _Mark | None = None,
+        checked: float | None = None,
+    ) -> None:
         self.created, self.events = created, events
         self.after, self.newest = after, newest or _Mark(None, [])
         self.checked = checked  # when the events were last listed (Unix seconds)
@@ -452,19 +526,25 @@ class _State:
             raw = json.loads(since)
             after = raw.get("after")
             checked = raw.get("checked")
-            return cls(_Mark(raw["created"], list(raw.get("created_ids", []))),
-                       _Mark(raw.get("events"), list(raw.get("event_ids", []))),
-                       str(after) if after is not None else None,
-                       _Mark(raw.get("newest"), list(raw.get("newest_ids", []))),
-                       float(checked) if checked is not None else None)
+            return cls(
+                _Mark(raw["created"], list(raw.get("created_ids", []))),
+                _Mark(raw.get("events"), list(raw.get("event_ids", []))),
+                str(after) if after is not None else None,
+                _Mark(raw.get("newest"), list(raw.get("newest_ids", []))),
+                float(checked) if checked is not None else None,
+            )
         except (ValueError, KeyError, TypeError, AttributeError):
             raise TerminalSourceError(
                 "stripe", f"cannot resume from cursor {since[:80]!r}: not a Stripe cursor"
             ) from None
 
     def dump(self) -> str:
-        out: dict[str, Any] = {"created": self.created.ts, "created_ids": self.created.ids,
-                               "events": self.events.ts, "event_ids": self.events.ids}
+        out: dict[str, Any] = {
+            "created": self.created.ts,
+            "created_ids": self.created.ids,
+            "events": self.events.ts,
+            "event_ids": self.events.ids,
+        }
         if self.checked is not None:
             out["checked"] = int(self.checked)
         if self.after is not None:
@@ -482,13 +562,19 @@ def _types(stream: str) -> tuple[str, ...]:
 
 
 def _expired(stream: str, checked: float | None, now: float) -> Notice:
-    when = ("never" if checked is None else
-            f"{(now - checked) / 86_400:.0f} days ago ("
-            f"{dt.datetime.fromtimestamp(checked, dt.UTC):%Y-%m-%d})")
-    return Notice("events_expired", (
-        f"stripe {stream}: the cursor last followed Stripe's events {when}, and Stripe keeps "
-        "them for 30 days, so changes in between cannot all be seen: reading every object "
-        "again (objects deleted meanwhile are only dropped by 'c360 sync --full')"))
+    when = (
+        "never"
+        if checked is None
+        else f"{(now - checked) / 86_400:.0f} days ago ({dt.datetime.fromtimestamp(checked, dt.UTC):%Y-%m-%d})"
+    )
+    return Notice(
+        "events_expired",
+        (
+            f"stripe {stream}: the cursor last followed Stripe's events {when}, and Stripe keeps "
+            "them for 30 days, so changes in between cannot all be seen: reading every object "
+            "again (objects deleted meanwhile are only dropped by 'c360 sync --full')"
+        ),
+    )
 
 
 def _plain(obj: Any) -> Any:

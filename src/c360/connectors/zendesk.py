@@ -35,15 +35,7 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import SecretStr, model_validator
 
-from c360.connectors.base import (
-    DEFAULT_BATCH_SIZE,
-    Batch,
-    Column,
-    ConnectorOptions,
-    Quarantined,
-    Record,
-    StreamInfo,
-)
+from c360.connectors.base import DEFAULT_BATCH_SIZE, Batch, Column, ConnectorOptions, Quarantined, Record, StreamInfo
 from c360.connectors.http import (
     PacedHttpOptions,
     header_number,
@@ -58,30 +50,95 @@ from c360.core.errors import TerminalSourceError
 
 _COLUMNS: dict[str, tuple[str, ...]] = {
     "tickets": (
-        "id", "url", "external_id", "created_at", "updated_at", "type", "subject",
-        "description", "priority", "status", "requester_id", "submitter_id", "assignee_id",
-        "organization_id", "group_id", "tags", "custom_fields", "requester", "organization",
+        "id",
+        "url",
+        "external_id",
+        "created_at",
+        "updated_at",
+        "type",
+        "subject",
+        "description",
+        "priority",
+        "status",
+        "requester_id",
+        "submitter_id",
+        "assignee_id",
+        "organization_id",
+        "group_id",
+        "tags",
+        "custom_fields",
+        "requester",
+        "organization",
     ),
     "users": (
-        "id", "url", "name", "email", "phone", "created_at", "updated_at", "time_zone",
-        "locale", "organization_id", "role", "active", "verified", "external_id", "tags",
+        "id",
+        "url",
+        "name",
+        "email",
+        "phone",
+        "created_at",
+        "updated_at",
+        "time_zone",
+        "locale",
+        "organization_id",
+        "role",
+        "active",
+        "verified",
+        "external_id",
+        "tags",
         "user_fields",
     ),
     "organizations": (
-        "id", "url", "name", "domain_names", "details", "notes", "external_id", "created_at",
-        "updated_at", "deleted_at", "tags", "organization_fields",
+        "id",
+        "url",
+        "name",
+        "domain_names",
+        "details",
+        "notes",
+        "external_id",
+        "created_at",
+        "updated_at",
+        "deleted_at",
+        "tags",
+        "organization_fields",
     ),
     "satisfaction_ratings": (
-        "id", "url", "assignee_id", "group_id", "requester_id", "ticket_id", "score",
-        "comment", "reason", "reason_code", "created_at", "updated_at",
+        "id",
+        "url",
+        "assignee_id",
+        "group_id",
+        "requester_id",
+        "ticket_id",
+        "score",
+        "comment",
+        "reason",
+        "reason_code",
+        "created_at",
+        "updated_at",
     ),
     "ticket_metrics": (
-        "id", "ticket_id", "url", "created_at", "updated_at", "group_stations",
-        "assignee_stations", "reopens", "replies", "assignee_updated_at", "requester_updated_at",
-        "status_updated_at", "initially_assigned_at", "assigned_at", "solved_at",
-        "latest_comment_added_at", "reply_time_in_minutes", "first_resolution_time_in_minutes",
-        "full_resolution_time_in_minutes", "agent_wait_time_in_minutes",
-        "requester_wait_time_in_minutes", "on_hold_time_in_minutes",
+        "id",
+        "ticket_id",
+        "url",
+        "created_at",
+        "updated_at",
+        "group_stations",
+        "assignee_stations",
+        "reopens",
+        "replies",
+        "assignee_updated_at",
+        "requester_updated_at",
+        "status_updated_at",
+        "initially_assigned_at",
+        "assigned_at",
+        "solved_at",
+        "latest_comment_added_at",
+        "reply_time_in_minutes",
+        "first_resolution_time_in_minutes",
+        "full_resolution_time_in_minutes",
+        "agent_wait_time_in_minutes",
+        "requester_wait_time_in_minutes",
+        "on_hold_time_in_minutes",
     ),
 }
 _KEYS = {"ticket_metrics": "ticket_id"}
@@ -110,8 +167,7 @@ class ZendeskOptions(PacedHttpOptions):
         token = self.api_token is not None or self.api_token_file is not None
         bearer = self.oauth_token is not None or self.oauth_token_file is not None
         if self.oauth is None and not bearer and (self.email is None or not token):
-            raise ValueError("set 'email' and 'api_token' (API token auth), 'oauth_token' or "
-                             "'oauth'")
+            raise ValueError("set 'email' and 'api_token' (API token auth), 'oauth_token' or 'oauth'")
         if self.start_date is not None and self.start_time:
             raise ValueError("set 'start_date' or 'start_time', not both")
         return self
@@ -128,8 +184,14 @@ class ZendeskConnector:
     name: ClassVar[str] = "zendesk"
     Options: ClassVar[type[ConnectorOptions]] = ZendeskOptions
 
-    def __init__(self, options: ConnectorOptions, *, base_dir: Path | None = None,
-                 clock: Callable[[], float] = time.time, **http: Any):
+    def __init__(
+        self,
+        options: ConnectorOptions,
+        *,
+        base_dir: Path | None = None,
+        clock: Callable[[], float] = time.time,
+        **http: Any,
+    ):
         assert isinstance(options, ZendeskOptions)
         self.options = options
         base = (options.base_url or f"https://{options.subdomain}.zendesk.com").rstrip("/")
@@ -138,19 +200,28 @@ class ZendeskConnector:
         self.session: TokenSession | None = None
         if (options.oauth or options.oauth_token or options.oauth_token_file) is not None:
             more, auth, self.session = static_or_session(
-                "zendesk", token=options.oauth_token, token_file=options.oauth_token_file,
-                oauth=options.oauth, token_url=f"{base}/oauth/tokens", base_dir=base_dir,
-                http=options, option="oauth_token", body="json", clock=clock, **http)
+                "zendesk",
+                token=options.oauth_token,
+                token_file=options.oauth_token_file,
+                oauth=options.oauth,
+                token_url=f"{base}/oauth/tokens",
+                base_dir=base_dir,
+                http=options,
+                option="oauth_token",
+                body="json",
+                clock=clock,
+                **http,
+            )
             headers.update(more)
         else:
-            token = read_secret("zendesk", options.api_token, options.api_token_file,
-                                option="api_token", base_dir=base_dir)
+            token = read_secret(
+                "zendesk", options.api_token, options.api_token_file, option="api_token", base_dir=base_dir
+            )
             assert options.email is not None and token is not None
             auth = (f"{options.email}/token", token.get_secret_value())
         below = options.pace_below
         self.http = source_http(
-            "zendesk", base, options, headers=headers, auth=auth,
-            pace=lambda r: _pace(r, below), **http
+            "zendesk", base, options, headers=headers, auth=auth, pace=lambda r: _pace(r, below), **http
         )
 
     def __repr__(self) -> str:
@@ -161,18 +232,14 @@ class ZendeskConnector:
 
     def discover(self) -> list[StreamInfo]:
         return [
-            StreamInfo(name, tuple(Column(c, "any") for c in cols), key=_KEYS.get(name, "id"),
-                       cursor_field="updated_at")
+            StreamInfo(
+                name, tuple(Column(c, "any") for c in cols), key=_KEYS.get(name, "id"), cursor_field="updated_at"
+            )
             for name, cols in _COLUMNS.items()
         ]
 
     def read(
-        self,
-        stream: str,
-        *,
-        key: str,
-        since: str | None = None,
-        batch_size: int = DEFAULT_BATCH_SIZE,
+        self, stream: str, *, key: str, since: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE
     ) -> Iterator[Batch]:
         _known(stream)
         if stream == "satisfaction_ratings":
@@ -270,16 +337,18 @@ class ZendeskConnector:
         """Ratings and metric sets have no show_many: one request per id."""
         out: list[Record] = []
         for k in keys:
-            url = (f"/api/v2/satisfaction_ratings/{int(k)}.json" if stream == "satisfaction_ratings"
-                   else f"/api/v2/tickets/{int(k)}/metrics.json")
+            url = (
+                f"/api/v2/satisfaction_ratings/{int(k)}.json"
+                if stream == "satisfaction_ratings"
+                else f"/api/v2/tickets/{int(k)}/metrics.json"
+            )
             try:
                 body = json_object("zendesk", self.http.get(url), f"GET {url}")
             except TerminalSourceError as exc:
                 if "answered 404" in str(exc):
                     continue
                 raise
-            item = body.get("satisfaction_rating" if stream == "satisfaction_ratings"
-                            else "ticket_metric")
+            item = body.get("satisfaction_rating" if stream == "satisfaction_ratings" else "ticket_metric")
             records, _ = self._records(stream, key, {stream: [item]}, f"GET {url}")
             out.extend(records)
         return out
@@ -306,8 +375,7 @@ class ZendeskConnector:
         return records, bad
 
 
-def _metric_records(key: str, body: dict[str, Any], where: str
-                    ) -> tuple[list[Record], list[Quarantined]]:
+def _metric_records(key: str, body: dict[str, Any], where: str) -> tuple[list[Record], list[Quarantined]]:
     """The metric sets side-loaded with a ticket export page; deleted tickets' as tombstones."""
     records: list[Record] = []
     bad: list[Quarantined] = []
@@ -371,12 +439,19 @@ def _epoch(value: Any) -> int | None:
 def _pace(response: httpx.Response, below: float) -> float:
     """Zendesk's per-minute limit: ``ratelimit-*`` (with a reset), or ``x-rate-limit-*``."""
     h = response.headers
-    for remaining_h, limit_h in (("ratelimit-remaining", "ratelimit-limit"),
-                                 ("x-rate-limit-remaining", "x-rate-limit")):
+    for remaining_h, limit_h in (
+        ("ratelimit-remaining", "ratelimit-limit"),
+        ("x-rate-limit-remaining", "x-rate-limit"),
+    ):
         remaining = header_number(h, remaining_h)
         if remaining is not None:
-            return pace_delay(remaining, header_number(h, limit_h), window=60.0,
-                              reset=header_number(h, "ratelimit-reset"), below=below)
+            return pace_delay(
+                remaining,
+                header_number(h, limit_h),
+                window=60.0,
+                reset=header_number(h, "ratelimit-reset"),
+                below=below,
+            )
     return 0.0
 
 
@@ -401,6 +476,4 @@ def _deleted(stream: str, data: dict[str, Any]) -> bool:
 
 def _known(stream: str) -> None:
     if stream not in _COLUMNS:
-        raise TerminalSourceError(
-            "zendesk", f"unknown stream '{stream}' (known: {', '.join(sorted(_COLUMNS))})"
-        )
+        raise TerminalSourceError("zendesk", f"unknown stream '{stream}' (known: {', '.join(sorted(_COLUMNS))})")

@@ -17,13 +17,15 @@ import duckdb
 
 def connect() -> duckdb.DuckDBPyConnection:
     spill = tempfile.mkdtemp(prefix="c360-duckdb-")
-    con = duckdb.connect(config={
-        "memory_limit": os.environ.get("C360_DUCKDB_MEMORY", "1GB"),
-        "temp_directory": spill,
-        "preserve_insertion_order": False,
-        "autoinstall_known_extensions": False,
-        "autoload_known_extensions": False,
-    })
+    con = duckdb.connect(
+        config={
+            "memory_limit": os.environ.get("C360_DUCKDB_MEMORY", "1GB"),
+            "temp_directory": spill,
+            "preserve_insertion_order": False,
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+        }
+    )
     con.execute("SET TimeZone = 'UTC'")
     # Last, once the spill folder is set: from here on nothing reads or writes a file by name.
     con.execute("SET enable_external_access = false")

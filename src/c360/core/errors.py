@@ -109,9 +109,7 @@ class MissingDependency(C360Error):
     def __init__(self, package: str, extra: str) -> None:
         self.package = package
         self.extra = extra
-        super().__init__(
-            f"the '{package}' package is not installed; install it with: pip install 'c360[{extra}]'"
-        )
+        super().__init__(f"the '{package}' package is not installed; install it with: pip install 'c360[{extra}]'")
 
 
 def is_transient(exc: BaseException) -> bool:

@@ -65,8 +65,12 @@ class LogfmtFormatter(logging.Formatter):
     """``ts=... level=info logger=c360.access msg=request consumer=finance status=200 ...``"""
 
     def format(self, record: logging.LogRecord) -> str:
-        parts = [f"ts={_timestamp(record.created)}", f"level={record.levelname.lower()}",
-                 f"logger={record.name}", f"msg={_logfmt_value(record.getMessage())}"]
+        parts = [
+            f"ts={_timestamp(record.created)}",
+            f"level={record.levelname.lower()}",
+            f"logger={record.name}",
+            f"msg={_logfmt_value(record.getMessage())}",
+        ]
         for key, value in _fields(record).items():
             name = key if key not in _RESERVED else "_" + key
             if isinstance(value, Mapping):  # records={crm: 120} is records.crm=120
@@ -82,8 +86,12 @@ class JsonFormatter(logging.Formatter):
     """One JSON object a line: ``{"ts": ..., "level": "info", "logger": ..., "msg": ..., ...}``."""
 
     def format(self, record: logging.LogRecord) -> str:
-        out: dict[str, Any] = {"ts": _timestamp(record.created), "level": record.levelname.lower(),
-                               "logger": record.name, "msg": record.getMessage()}
+        out: dict[str, Any] = {
+            "ts": _timestamp(record.created),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
         for key, value in _fields(record).items():
             out[key if key not in _RESERVED else "_" + key] = value
         if record.exc_info and record.exc_info[0] is not None:
@@ -106,8 +114,9 @@ def resolve(fmt: str | None = None, level: str | None = None) -> tuple[str, str]
     return chosen, lvl
 
 
-def setup(fmt: str | None = None, level: str | None = None, *, stream: IO[str] | None = None,
-          export: bool = False) -> logging.Logger:
+def setup(
+    fmt: str | None = None, level: str | None = None, *, stream: IO[str] | None = None, export: bool = False
+) -> logging.Logger:
     """Configure the ``c360`` loggers: one handler on ``stream`` (standard error), the level given.
 
     Called again, it replaces its own handler (tests and worker processes call it more than

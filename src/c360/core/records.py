@@ -70,8 +70,10 @@ def _get_list_path(data: Mapping[str, Any], path: str, default: Any) -> Any:
     if items is _MISSING or items is None:
         return default
     if not isinstance(items, list):
-        raise PathError(f"'{head.rstrip('.')}' holds {type(items).__name__} {items!r:.60}, not a list "
-                        f"(the path '{path}' reads every element of a list)")
+        raise PathError(
+            f"'{head.rstrip('.')}' holds {type(items).__name__} {items!r:.60}, not a list "
+            f"(the path '{path}' reads every element of a list)"
+        )
     rest = rest.lstrip(".")
     if not rest:
         return list(items)

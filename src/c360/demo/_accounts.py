@@ -235,9 +235,18 @@ def _new_account(rng: random.Random, reg: Registry, index: int, start: int, end:
     suffix = rng.choice(country.suffixes)
     domain = domain_for(rng, reg, brand, country)
     acc = Account(
-        index=index, country=country, city=country.cities[0], street="", postcode="",
-        phone=(), brand=brand, suffix=suffix, legal_name=f"{brand} {suffix}",
-        web_domain=domain, email_domain=domain, industry=industry,
+        index=index,
+        country=country,
+        city=country.cities[0],
+        street="",
+        postcode="",
+        phone=(),
+        brand=brand,
+        suffix=suffix,
+        legal_name=f"{brand} {suffix}",
+        web_domain=domain,
+        email_domain=domain,
+        industry=industry,
         created=rng.randint(start, end - 21 * DAY),
     )
     _place(rng, reg, acc)
@@ -417,9 +426,7 @@ def _apply_hard_cases(rng: random.Random, reg: Registry, accounts: list[Account]
         acc.kind = "duplicate"
 
 
-def build_accounts(
-    rng: random.Random, reg: Registry, n: int, difficulty: str, start: int, end: int
-) -> list[Account]:
+def build_accounts(rng: random.Random, reg: Registry, n: int, difficulty: str, start: int, end: int) -> list[Account]:
     """The ground truth: ``n`` accounts, their presence in each source, and their people."""
     accounts = [_new_account(rng, reg, i + 1, start, end) for i in range(n)]
     for acc in accounts:
@@ -433,8 +440,6 @@ def build_accounts(
     for acc in accounts:
         fmt = rng.choice(_EMAIL_FORMATS)
         culture = acc.country.culture
-        acc.people = [
-            _person(rng, reg, culture, acc.email_domain, fmt) for _ in range(rng.randint(2, 9))
-        ]
+        acc.people = [_person(rng, reg, culture, acc.email_domain, fmt) for _ in range(rng.randint(2, 9))]
         acc.crm_ids = [reg.salesforce_id() for _ in range(acc.crm_copies)] if acc.in_crm else []
     return accounts

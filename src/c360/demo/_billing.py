@@ -37,7 +37,12 @@ def price_ids(reg: Registry) -> dict[tuple[str, str, str], str]:
 
 
 def subscriptions(
-    rng: random.Random, reg: Registry, end: int, cus_id: str, currency: str, created: int,
+    rng: random.Random,
+    reg: Registry,
+    end: int,
+    cus_id: str,
+    currency: str,
+    created: int,
     prices: dict[tuple[str, str, str], str],
 ) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
     """One or two subscriptions of a customer, each with its invoices (the last 12 periods)."""
@@ -46,11 +51,9 @@ def subscriptions(
         interval = "month" if rng.random() < 0.75 else "year"
         step = 1 if interval == "month" else 12
         amount = PLANS[plan][currency] * (1 if interval == "month" else 10)
-        quantity = {"starter": rng.randint(1, 5), "team": rng.randint(3, 25),
-                    "business": rng.randint(10, 80)}[plan]
+        quantity = {"starter": rng.randint(1, 5), "team": rng.randint(3, 25), "business": rng.randint(10, 80)}[plan]
         began = created + n * rng.randint(0, max(0, min(120 * DAY, end - DAY - created)))
-        status = rng.choices(("active", "trialing", "past_due", "canceled"),
-                             weights=(70, 5, 7, 18))[0]
+        status = rng.choices(("active", "trialing", "past_due", "canceled"), weights=(70, 5, 7, 18))[0]
         if status == "trialing" and end - began > 14 * DAY:
             status = "active"
         periods = [began]
@@ -89,14 +92,16 @@ def subscriptions(
                 state = "open"
             else:
                 state = rng.choices(("paid", "void", "uncollectible"), weights=(95, 3, 2))[0]
-            invoices.append({
-                "id": reg.fresh_id("in_", 24),
-                "object": "invoice",
-                "customer": cus_id,
-                "status": state,
-                "amount_due": due,
-                "amount_paid": due if state == "paid" else 0,
-                "currency": currency,
-                "created": at,
-            })
+            invoices.append(
+                {
+                    "id": reg.fresh_id("in_", 24),
+                    "object": "invoice",
+                    "customer": cus_id,
+                    "status": state,
+                    "amount_due": due,
+                    "amount_paid": due if state == "paid" else 0,
+                    "currency": currency,
+                    "created": at,
+                }
+            )
         yield sub, invoices

@@ -36,16 +36,20 @@ def phone_text(rng: random.Random, country: Country, groups: tuple[str, ...]) ->
     cc, trunk = country.dialing_code, country.trunk
     if country.code == "US":
         area, rest = groups[0], groups[1] + groups[2]
-        return rng.choice((
-            f"({area}) {rest[:3]}-{rest[3:]}", f"+1 {area}-{rest[:3]}-{rest[3:]}",
-            f"{area}.{rest[:3]}.{rest[3:]}", f"+1{area}{rest}", f"1-{area}-{rest[:3]}-{rest[3:]}",
-        ))
+        return rng.choice(
+            (
+                f"({area}) {rest[:3]}-{rest[3:]}",
+                f"+1 {area}-{rest[:3]}-{rest[3:]}",
+                f"{area}.{rest[:3]}.{rest[3:]}",
+                f"+1{area}{rest}",
+                f"1-{area}-{rest[:3]}-{rest[3:]}",
+            )
+        )
     sep = "-" if country.code == "JP" else " "
     national = trunk + sep.join(groups)
     spaced = " ".join(groups) if country.code != "JP" else groups[0] + "-" + "-".join(groups[1:])
     exit_code = "010" if country.code == "JP" else "00"  # the international call prefix
-    forms = [national, national, f"+{cc} {spaced}", f"+{cc}{''.join(groups)}",
-             f"{exit_code}{cc} {spaced}"]
+    forms = [national, national, f"+{cc} {spaced}", f"+{cc}{''.join(groups)}", f"{exit_code}{cc} {spaced}"]
     if country.code == "GB":
         forms.append(f"+44 (0){' '.join(groups)}")
     return rng.choice(forms)
@@ -54,10 +58,16 @@ def phone_text(rng: random.Random, country: Country, groups: tuple[str, ...]) ->
 def website(rng: random.Random, domain: str, path: str, clean: bool) -> str:
     if clean:
         return f"https://www.{domain}{path}"
-    return rng.choice((
-        f"https://www.{domain}{path}", f"{domain}{path}", f"www.{domain}{path}/",
-        f"http://{domain}{path}", f"https://{domain}{path}/", f"http://www.{domain}{path}",
-    ))
+    return rng.choice(
+        (
+            f"https://www.{domain}{path}",
+            f"{domain}{path}",
+            f"www.{domain}{path}/",
+            f"http://{domain}{path}",
+            f"https://{domain}{path}/",
+            f"http://www.{domain}{path}",
+        )
+    )
 
 
 def country_text(rng: random.Random, country: Country, clean: bool) -> str:
@@ -134,10 +144,9 @@ def billing_name(rng: random.Random, acc: Account, clean: bool) -> str:
 
 def crm_duplicate_name(rng: random.Random, acc: Account) -> str:
     """The second CRM record of one company, typed by another rep."""
-    return rng.choice((
-        f"{acc.brand} {other_suffix(rng, acc.suffix)}", acc.brand, acc.legal_name.upper(),
-        typo(rng, acc.legal_name),
-    ))
+    return rng.choice(
+        (f"{acc.brand} {other_suffix(rng, acc.suffix)}", acc.brand, acc.legal_name.upper(), typo(rng, acc.legal_name))
+    )
 
 
 def organization_name(rng: random.Random, acc: Account) -> str:

@@ -26,15 +26,7 @@ from c360.core.clock import utcnow
 from c360.core.errors import C360Error
 from c360.core.text import closest
 from c360.demo import _forms as forms
-from c360.demo._accounts import (
-    DAY,
-    Account,
-    Person,
-    Registry,
-    build_accounts,
-    free_mail_address,
-    outsider,
-)
+from c360.demo._accounts import DAY, Account, Person, Registry, build_accounts, free_mail_address, outsider
 from c360.demo._billing import price_ids, subscriptions
 from c360.demo._words import SALES_OWNERS, TICKET_PRIORITIES, TICKET_SUBJECTS
 
@@ -43,14 +35,36 @@ __all__ = ["DIFFICULTIES", "KINDS", "GenerateReport", "MalformedRecord", "genera
 DIFFICULTIES = ("easy", "default", "hard")
 
 KINDS = (
-    "clean", "near_name", "franchise", "subsidiary_domain", "shared_address", "trading_name",
-    "rebrand", "contractor", "free_mail", "free_mail_no_org", "stale_xref", "duplicate",
+    "clean",
+    "near_name",
+    "franchise",
+    "subsidiary_domain",
+    "shared_address",
+    "trading_name",
+    "rebrand",
+    "contractor",
+    "free_mail",
+    "free_mail_no_org",
+    "stale_xref",
+    "duplicate",
 )
 
 CRM_HEADER = (
-    "Id", "Name", "Website", "Phone", "BillingStreet", "BillingCity", "BillingPostalCode",
-    "BillingCountry", "Industry", "Tier", "AnnualRevenue", "OwnerName", "MarketingOptIn",
-    "CreatedDate", "SystemModstamp",
+    "Id",
+    "Name",
+    "Website",
+    "Phone",
+    "BillingStreet",
+    "BillingCity",
+    "BillingPostalCode",
+    "BillingCountry",
+    "Industry",
+    "Tier",
+    "AnnualRevenue",
+    "OwnerName",
+    "MarketingOptIn",
+    "CreatedDate",
+    "SystemModstamp",
 )
 
 FILES = {
@@ -202,9 +216,7 @@ def generate(
 
     broken = tuple(ctx.broken)
     listed = "; ".join(f"{b.file} line {b.line} ({b.reason})" for b in broken) or "none"
-    readme = _README.format(
-        accounts=accounts, malformed=listed, seed=seed, difficulty=difficulty, as_of=as_of
-    )
+    readme = _README.format(accounts=accounts, malformed=listed, seed=seed, difficulty=difficulty, as_of=as_of)
     (out_dir / FILES["readme"]).write_text(readme, encoding="utf-8")
     return GenerateReport(
         out_dir=out_dir,
@@ -233,11 +245,7 @@ def _pick_broken(ctx: _Context, candidates: list[int], n: int) -> set[int]:
 
 def _write_crm(ctx: _Context) -> int:
     rng = ctx.rng
-    rows = sorted(
-        (crm_id, acc, copy)
-        for acc in ctx.accounts
-        for copy, crm_id in enumerate(acc.crm_ids)
-    )
+    rows = sorted((crm_id, acc, copy) for acc in ctx.accounts for copy, crm_id in enumerate(acc.crm_ids))
     plain = [i for i, (_, acc, _) in enumerate(rows) if acc.kind == "clean"]
     broken = _pick_broken(ctx, plain, _malformed_share(ctx)[0])
     strategic = rng.randrange(len(rows)) if rows else -1
@@ -250,11 +258,10 @@ def _write_crm(ctx: _Context) -> int:
             if i in broken:
                 # A name with a comma written without quotes: one column too many.
                 row[1] = f"{acc.brand}, {acc.suffix.replace(',', '')}"
-                handle.write(",".join(v.replace(",", "") if j != 1 else v
-                                      for j, v in enumerate(row)) + "\n")
-                ctx.broken.append(MalformedRecord(
-                    "crm", FILES["crm"], i + 2, crm_id, "unquoted comma: one column too many"
-                ))
+                handle.write(",".join(v.replace(",", "") if j != 1 else v for j, v in enumerate(row)) + "\n")
+                ctx.broken.append(
+                    MalformedRecord("crm", FILES["crm"], i + 2, crm_id, "unquoted comma: one column too many")
+                )
                 continue
             writer.writerow(row)
             ctx.truth.add("crm", crm_id, acc, "duplicate" if acc.crm_copies > 1 else acc.kind)
@@ -262,8 +269,7 @@ def _write_crm(ctx: _Context) -> int:
     return written
 
 
-def _crm_row(ctx: _Context, crm_id: str, acc: Account, copy: int, *, strategic_tier: bool
-             ) -> list[str]:
+def _crm_row(ctx: _Context, crm_id: str, acc: Account, copy: int, *, strategic_tier: bool) -> list[str]:
     rng, clean = ctx.rng, ctx.clean
     revenue = round(10 ** rng.uniform(5.3, 8.7), -3)
     tier = "Tier 1" if revenue >= 5e7 else "Tier 2" if revenue >= 5e6 else "Tier 3"
@@ -297,9 +303,7 @@ def _write_billing(ctx: _Context) -> dict[str, int]:
     rng = ctx.rng
     prices = price_ids(ctx.reg)
     customers = [
-        (ctx.between(a.created, min(a.created + 30 * DAY, ctx.end - 2 * DAY)), a)
-        for a in ctx.accounts
-        if a.in_billing
+        (ctx.between(a.created, min(a.created + 30 * DAY, ctx.end - 2 * DAY)), a) for a in ctx.accounts if a.in_billing
     ]
     customers.sort(key=lambda c: (-c[0], c[1].index))  # Stripe lists newest first
     stale: set[int] = set()
@@ -336,8 +340,7 @@ def _write_billing(ctx: _Context) -> dict[str, int]:
                 "object": "customer",
                 "name": forms.billing_name(rng, acc, ctx.clean),
                 "email": _billing_email(ctx, acc),
-                "phone": None if rng.random() < 0.2
-                else forms.phone_text(rng, acc.country, acc.phone),
+                "phone": None if rng.random() < 0.2 else forms.phone_text(rng, acc.country, acc.phone),
                 "address": {
                     "city": acc.city.name,
                     "country": acc.country.code,
@@ -359,11 +362,7 @@ def _write_billing(ctx: _Context) -> dict[str, int]:
                 for invoice in invoices:
                     inv_f.write(_json(invoice))
                     n_invoices += 1
-    return {
-        "billing_customers": len(customers),
-        "billing_subscriptions": n_subs,
-        "billing_invoices": n_invoices,
-    }
+    return {"billing_customers": len(customers), "billing_subscriptions": n_subs, "billing_invoices": n_invoices}
 
 
 def _billing_email(ctx: _Context, acc: Account) -> str:
@@ -432,9 +431,9 @@ def _write_support(ctx: _Context) -> int:
             line = _json(_ticket_json(ctx, ticket_id, ticket))
             if i in broken:
                 handle.write(line[: len(line) * 3 // 5] + "\n")
-                ctx.broken.append(MalformedRecord(
-                    "support", FILES["support"], i + 1, str(ticket_id), "truncated JSON line"
-                ))
+                ctx.broken.append(
+                    MalformedRecord("support", FILES["support"], i + 1, str(ticket_id), "truncated JSON line")
+                )
                 continue
             handle.write(line)
             if ticket.kind == "free_mail_no_org":
@@ -446,9 +445,7 @@ def _write_support(ctx: _Context) -> int:
     return written
 
 
-def _contractor_tickets(
-    ctx: _Context, org: Callable[[Account], tuple[int, str]]
-) -> Iterator[_Ticket]:
+def _contractor_tickets(ctx: _Context, org: Callable[[Account], tuple[int, str]]) -> Iterator[_Ticket]:
     """Tickets by a customer's contractor, written from the client's email domain."""
     rng = ctx.rng
     active = [a for a in ctx.accounts if a.in_support]
@@ -467,11 +464,9 @@ def _ticket_json(ctx: _Context, ticket_id: int, t: _Ticket) -> dict[str, Any]:
     rng = ctx.rng
     age = ctx.end - t.created
     if age > 21 * DAY:
-        status = rng.choices(("solved", "closed", "open", "pending", "hold"),
-                             weights=(35, 55, 5, 3, 2))[0]
+        status = rng.choices(("solved", "closed", "open", "pending", "hold"), weights=(35, 55, 5, 3, 2))[0]
     else:
-        status = rng.choices(("new", "open", "pending", "hold", "solved"),
-                             weights=(20, 30, 15, 5, 30))[0]
+        status = rng.choices(("new", "open", "pending", "hold", "solved"), weights=(20, 30, 15, 5, 30))[0]
     updated = ctx.between(t.created, min(ctx.end - 60, t.created + 10 * DAY))
     if status == "closed":
         updated = min(ctx.end - 60, updated + 4 * DAY)
@@ -518,8 +513,7 @@ def _write_product(ctx: _Context) -> int:
         n = rng.randint(1, min(8, len(acc.people)))
         seats = n + rng.randint(0, 15)
         for k, person in enumerate(acc.people[:n]):
-            role = "owner" if k == 0 else rng.choices(("admin", "member", "viewer"),
-                                                      weights=(2, 6, 2))[0]
+            role = "owner" if k == 0 else rng.choices(("admin", "member", "viewer"), weights=(2, 6, 2))[0]
             kind, email = acc.kind, person.email
             if rng.random() < (0.02 if ctx.clean else 0.05):
                 kind, email = "free_mail", free_mail_address(rng, ctx.reg, person)
@@ -549,19 +543,20 @@ def _write_product(ctx: _Context) -> int:
             full_name = None if rng.random() < 0.03 else user.person.name
             if full_name and deleted is None:
                 ctx.truth.placed_names.add((acc.number, full_name.strip().lower()))
-            rows.append((
-                i + 1,
-                user.email,
-                full_name,
-                user.workspace,
-                user.role,
-                user.seats,
-                forms.iso_z(created),
-                None if last_login is None
-                else forms.iso_local(rng, last_login, acc.city, acc.country.dst),
-                forms.iso_z(updated),
-                None if deleted is None else forms.iso_z(deleted),
-            ))
+            rows.append(
+                (
+                    i + 1,
+                    user.email,
+                    full_name,
+                    user.workspace,
+                    user.role,
+                    user.seats,
+                    forms.iso_z(created),
+                    None if last_login is None else forms.iso_local(rng, last_login, acc.city, acc.country.dst),
+                    forms.iso_z(updated),
+                    None if deleted is None else forms.iso_z(deleted),
+                )
+            )
             ctx.truth.add("product", i + 1, acc, user.kind)
             if deleted is None:
                 ctx.truth.placed_emails.add(user.email.strip().lower())

@@ -20,9 +20,7 @@ def describe(check: CheckSpec) -> str:
     if check.check == "accepted_values":
         return f"accepted_values({', '.join(str(v) for v in check.values or [])})"
     if check.check == "range":
-        bounds = [
-            f"{k}={v:g}" for k, v in (("min", check.min), ("max", check.max)) if v is not None
-        ]
+        bounds = [f"{k}={v:g}" for k, v in (("min", check.min), ("max", check.max)) if v is not None]
         return f"range({', '.join(bounds)})"
     if check.check == "freshness":
         what = f"{check.source}.{check.column}" if check.column else check.source
@@ -44,8 +42,13 @@ def fed_by(product: ProductSpec, field_name: str, check: CheckSpec) -> list[str]
 
 def freshness_inputs(product: ProductSpec) -> set[tuple[str, str | None]]:
     """Every (source, column) whose newest time the product's freshness checks need."""
-    return {(s, c.column) for name, f in product.fields.items() for c in f.checks if c.check == "freshness"
-            for s in fed_by(product, name, c)}
+    return {
+        (s, c.column)
+        for name, f in product.fields.items()
+        for c in f.checks
+        if c.check == "freshness"
+        for s in fed_by(product, name, c)
+    }
 
 
 def _freshness(product: ProductSpec, newest: Newest, as_of: dt.datetime) -> list[QualityFailure]:
@@ -60,11 +63,13 @@ def _freshness(product: ProductSpec, newest: Newest, as_of: dt.datetime) -> list
                 t = newest.get((s, c.column))
                 what = f"{s}.{c.column}'s newest value" if c.column else f"{s} was last synced"
                 if t is None:
-                    stale.append(f"{what.replace(' was last synced', ' was never synced')}"
-                                 if not c.column else f"{s}.{c.column} holds no value")
+                    stale.append(
+                        f"{what.replace(' was last synced', ' was never synced')}"
+                        if not c.column
+                        else f"{s}.{c.column} holds no value"
+                    )
                 elif as_of - t > limit:
-                    stale.append(f"{what} {_age(as_of - t)} before the build's as-of ({iso(t)}), "
-                                 f"more than {c.max_age}")
+                    stale.append(f"{what} {_age(as_of - t)} before the build's as-of ({iso(t)}), more than {c.max_age}")
             if stale:
                 out.append(QualityFailure(name, describe(c), c.level, len(stale), [], "; ".join(stale)))
     return out
@@ -131,8 +136,7 @@ class CheckReport:
 
     def as_dict(self) -> dict[str, Any]:
         def one(f: QualityFailure) -> dict[str, Any]:
-            out = {"field": f.field_name, "check": f.check, "level": f.level, "failing": f.failing,
-                   "sample": f.sample}
+            out = {"field": f.field_name, "check": f.check, "level": f.level, "failing": f.failing, "sample": f.sample}
             return {**out, "detail": f.detail} if f.detail else out
 
         return {
@@ -154,8 +158,7 @@ def run_checks(
 
     Freshness checks judge ``newest`` (see :func:`freshness_inputs`) against ``as_of``.
     """
-    states = [_State(name, c) for name, f in product.fields.items() for c in f.checks
-              if c.check != "freshness"]
+    states = [_State(name, c) for name, f in product.fields.items() for c in f.checks if c.check != "freshness"]
     fresh = [c for f in product.fields.values() for c in f.checks if c.check == "freshness"]
     report = CheckReport(checked=len(states) + len(fresh))
     if fresh:
@@ -169,15 +172,18 @@ def run_checks(
             st.observe(customer_id, record.get(st.field_name))
     for st in states:
         if st.failing:
-            failure = QualityFailure(
-                st.field_name, describe(st.check), st.check.level, st.failing, st.sample
-            )
+            failure = QualityFailure(st.field_name, describe(st.check), st.check.level, st.failing, st.sample)
             (report.errors if st.check.level == "error" else report.warnings).append(failure)
     return report
 
 
-def gate(product: ProductSpec, records: Iterable[tuple[str, Mapping[str, Any]]], *,
-         newest: Newest | None = None, as_of: dt.datetime | None = None) -> CheckReport:
+def gate(
+    product: ProductSpec,
+    records: Iterable[tuple[str, Mapping[str, Any]]],
+    *,
+    newest: Newest | None = None,
+    as_of: dt.datetime | None = None,
+) -> CheckReport:
     """Run the checks; raise :class:`QualityGateFailed` when an error-level check fails.
 
     Warn-level failures are returned in the report; the build publishes and shows them.

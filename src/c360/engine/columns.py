@@ -70,8 +70,9 @@ def parse_timestamp(value: Any) -> dt.datetime:
         try:
             ts = _from_epoch(float(value))
         except (ValueProblem, OverflowError):  # OverflowError: an int too large for a float
-            raise ValueProblem(f"expected Unix seconds or milliseconds of a timestamp between the years 1 "
-                               f"and 9999, found {value!r}") from None
+            raise ValueProblem(
+                f"expected Unix seconds or milliseconds of a timestamp between the years 1 and 9999, found {value!r}"
+            ) from None
     elif isinstance(value, str):
         text = value.strip()
         try:
@@ -82,8 +83,10 @@ def parse_timestamp(value: Any) -> dt.datetime:
             try:
                 ts = _from_epoch(number)
             except ValueProblem:
-                raise ValueProblem(f"expected Unix seconds or milliseconds of a timestamp between the years 1 "
-                                   f"and 9999, found {value!r}") from None
+                raise ValueProblem(
+                    f"expected Unix seconds or milliseconds of a timestamp between the years 1 "
+                    f"and 9999, found {value!r}"
+                ) from None
         else:
             try:
                 ts = dt.datetime.fromisoformat(text.replace(" UTC", "+00:00"))
@@ -204,8 +207,9 @@ class ColumnReader:
             elif isinstance(col.map, dict):
                 self.vocab[cname] = col.map
 
-    def read(self, payload: Mapping[str, Any], unmapped: Unmapped | None = None,
-             nulled: list[tuple[str, str]] | None = None) -> dict[str, Any]:
+    def read(
+        self, payload: Mapping[str, Any], unmapped: Unmapped | None = None, nulled: list[tuple[str, str]] | None = None
+    ) -> dict[str, Any]:
         """Normalised values by column; raises :class:`ValueProblem` naming every bad column.
 
         Every column is read, so the problem lists them all (``column 'Seats': expected ...,
@@ -220,8 +224,15 @@ class ColumnReader:
             try:
                 raw = get_path(payload, path)
                 if "[]" in path:
-                    out[cname] = None if raw is None else [
-                        v for v in (self._value(cname, col, item, payload, unmapped) for item in raw) if v is not None]
+                    out[cname] = (
+                        None
+                        if raw is None
+                        else [
+                            v
+                            for v in (self._value(cname, col, item, payload, unmapped) for item in raw)
+                            if v is not None
+                        ]
+                    )
                 else:
                     out[cname] = self._value(cname, col, raw, payload, unmapped)
             except (ValueProblem, PathError) as exc:

@@ -66,8 +66,13 @@ class Plan:
                 f"agg_{src} ON agg_{src}.customer_id = c.customer_id"
             )
         select = ",\n  ".join(f'{f.sql} AS "{f.name}"' for f in self.fields)
-        return "SELECT c.customer_id,\n  " + select + "\nFROM customers c\n" + "\n".join(joins) + \
-            "\nORDER BY c.customer_id"
+        return (
+            "SELECT c.customer_id,\n  "
+            + select
+            + "\nFROM customers c\n"
+            + "\n".join(joins)
+            + "\nORDER BY c.customer_id"
+        )
 
 
 def compile_plan(product: ProductSpec, as_of: dt.datetime, only: list[str] | None = None) -> Plan:
@@ -96,17 +101,18 @@ def compile_plan(product: ProductSpec, as_of: dt.datetime, only: list[str] | Non
                     what = "no column" if not sources else f"several sources ({', '.join(sorted(sources))})"
                     raise ExpressionError(
                         f"field '{name}': aggregate {n.sql(DIALECT)} reads {what}; each aggregate must read "
-                        "exactly one source, e.g. count(support.id)")
+                        "exactly one source, e.g. count(support.id)"
+                    )
                 src = sources.pop()
                 return agg_column(src, _unqualify(n).sql(DIALECT))
             if isinstance(n, exp.Column) and not isinstance(n.this, exp.Star):
                 col = exp.column(n.name, table="s", quoted=True)
-                latest = (f"first({col.sql(DIALECT)} ORDER BY s._fetched_at DESC, s._key DESC) "
-                          f"FILTER (WHERE {col.sql(DIALECT)} IS NOT NULL)")
+                latest = (
+                    f"first({col.sql(DIALECT)} ORDER BY s._fetched_at DESC, s._key DESC) "
+                    f"FILTER (WHERE {col.sql(DIALECT)} IS NOT NULL)"
+                )
                 return agg_column(n.table, latest)
-            if isinstance(n, exp.CurrentTimestamp) or (
-                isinstance(n, exp.Anonymous) and str(n.this).lower() == "now"
-            ):
+            if isinstance(n, exp.CurrentTimestamp) or (isinstance(n, exp.Anonymous) and str(n.this).lower() == "now"):
                 return exp.cast(exp.Literal.string(stamp), exp.DataType.build("TIMESTAMPTZ"))
             return n
 

@@ -68,8 +68,10 @@ class SourceFrame:
     @classmethod
     def for_source(cls, source: SourceSpec) -> SourceFrame:
         """An empty frame with the source's declared columns."""
-        return cls({c: col.type for c, col in source.columns.items()},
-                   frozenset(c for c, col in source.columns.items() if col.from_ and "[]" in col.from_))
+        return cls(
+            {c: col.type for c, col in source.columns.items()},
+            frozenset(c for c, col in source.columns.items() if col.from_ and "[]" in col.from_),
+        )
 
     def _type(self, column: str, t: ColumnType) -> pa.DataType:
         return pa.list_(ARROW_TYPES[t]) if column in self.lists else ARROW_TYPES[t]
@@ -79,8 +81,9 @@ class SourceFrame:
 
     def _table(self) -> pa.Table:
         self._pack()
-        schema = pa.schema([("_fetched_at", pa.timestamp("us", tz="UTC")),
-                            *((c, self._type(c, t)) for c, t in self.columns.items())])
+        schema = pa.schema(
+            [("_fetched_at", pa.timestamp("us", tz="UTC")), *((c, self._type(c, t)) for c, t in self.columns.items())]
+        )
         return pa.Table.from_batches(self._batches, schema=schema)
 
     def rows(self) -> Iterator[dict[str, Any]]:
@@ -95,7 +98,8 @@ class SourceFrame:
     def to_arrow(self) -> pa.Table:
         table = self._table()
         return table.add_column(0, "_key", pa.array(self.keys, pa.string())).add_column(
-            0, "customer_id", pa.array(self.customer_ids or [None] * len(self.keys), pa.string()))
+            0, "customer_id", pa.array(self.customer_ids or [None] * len(self.keys), pa.string())
+        )
 
 
 def connect() -> duckdb.DuckDBPyConnection:
@@ -103,10 +107,7 @@ def connect() -> duckdb.DuckDBPyConnection:
 
 
 def materialise(
-    product: ProductSpec,
-    frames: Mapping[str, SourceFrame],
-    customer_ids: list[str],
-    as_of: dt.datetime,
+    product: ProductSpec, frames: Mapping[str, SourceFrame], customer_ids: list[str], as_of: dt.datetime
 ) -> Iterator[tuple[str, dict[str, Any]]]:
     """Compute every field for every customer; yields (customer_id, record) in id order."""
     plan = compile_plan(product, as_of)
@@ -116,8 +117,9 @@ def materialise(
         con.execute("CREATE TABLE customers AS SELECT * FROM customers_arrow")
         for name, frame in frames.items():
             con.register(f"{name}_arrow", frame.to_arrow())
-            con.execute(f"CREATE TABLE {source_table(name)} AS SELECT * FROM {name}_arrow "
-                        "WHERE customer_id IS NOT NULL")
+            con.execute(
+                f"CREATE TABLE {source_table(name)} AS SELECT * FROM {name}_arrow WHERE customer_id IS NOT NULL"
+            )
         try:
             yield from run_plan(con, plan)
         except BuildError as exc:
@@ -155,8 +157,7 @@ def run_plan(con: duckdb.DuckDBPyConnection, plan: Plan) -> Iterator[tuple[str, 
 
 def check_plan(product: ProductSpec) -> list[str]:
     """Run each field's SQL on empty tables; returns a message per field DuckDB rejects."""
-    frames = {name: SourceFrame.for_source(src)
-              for name, src in product.sources.items()}
+    frames = {name: SourceFrame.for_source(src) for name, src in product.sources.items()}
     problems = []
     now = dt.datetime.now(dt.UTC)
     for fname in product.fields:

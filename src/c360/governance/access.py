@@ -121,10 +121,7 @@ class Access:
         masks = self.masks
         if not masks:
             return {f: record.get(f) for f in self.fields}
-        return {
-            f: (mask_value(masks[f], record.get(f), key) if f in masks else record.get(f))
-            for f in self.fields
-        }
+        return {f: (mask_value(masks[f], record.get(f), key) if f in masks else record.get(f)) for f in self.fields}
 
 
 @dataclass

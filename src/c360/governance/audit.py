@@ -47,9 +47,7 @@ class AuditKey:
 
     def __init__(self, secret: bytes) -> None:
         if len(secret) < 16:
-            raise StoreError(
-                "the audit key must be at least 16 bytes; set C360_AUDIT_KEY to a longer value"
-            )
+            raise StoreError("the audit key must be at least 16 bytes; set C360_AUDIT_KEY to a longer value")
         self._secret = secret
         self._base = hmac.new(secret, digestmod=hashlib.sha256)  # keyed once; copied per MAC
 
@@ -103,9 +101,7 @@ def _load_or_create(path: Path) -> AuditKey:
     except FileNotFoundError:
         pass
     except ValueError:
-        raise StoreError(
-            f"the audit key file {path} is not hex; restore it or set C360_AUDIT_KEY"
-        ) from None
+        raise StoreError(f"the audit key file {path} is not hex; restore it or set C360_AUDIT_KEY") from None
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -167,9 +163,7 @@ _HEAD_SQL = f"SELECT seq, hash FROM {audit_head.name} WHERE id = 1"
 _COLUMNS = "seq, at, kind, actor, subject, detail, prev_hash, hash"
 
 
-def append(
-    conn: Connection, kind: str, actor: str, subject_pseudonym: str | None, detail: dict[str, Any]
-) -> int:
+def append(conn: Connection, kind: str, actor: str, subject_pseudonym: str | None, detail: dict[str, Any]) -> int:
     """Append one row inside the caller's transaction; it commits or rolls back with it.
 
     >>> # with store.engine.begin() as conn:
@@ -181,11 +175,19 @@ def append(
 def append_many(conn: Connection, events: Sequence[Event]) -> int:
     """Append ``events`` in order; returns the sequence number of the last one."""
     now = _iso(utcnow())
-    return _append(conn, [
-        (e.at or now, e.kind, e.actor, e.subject, e.detail if isinstance(e.detail, str)
-         else jsonutil.dumps(e.detail).decode())
-        for e in events
-    ])
+    return _append(
+        conn,
+        [
+            (
+                e.at or now,
+                e.kind,
+                e.actor,
+                e.subject,
+                e.detail if isinstance(e.detail, str) else jsonutil.dumps(e.detail).decode(),
+            )
+            for e in events
+        ],
+    )
 
 
 # (at, kind, actor, subject, detail as JSON text)
@@ -224,9 +226,7 @@ def _append(conn: Connection, items: Sequence[_Item]) -> int:
     return seq
 
 
-def record(
-    store: Store, kind: str, actor: str, subject_pseudonym: str | None, detail: dict[str, Any]
-) -> int:
+def record(store: Store, kind: str, actor: str, subject_pseudonym: str | None, detail: dict[str, Any]) -> int:
     """Append one row in a transaction of its own."""
     with store.engine.begin() as conn:
         return append(conn, kind, actor, subject_pseudonym, detail)
@@ -303,20 +303,25 @@ def verify(store: Store, checkpoints: Iterable[dict[str, Any]] = ()) -> Verifica
     except SQLAlchemyError as exc:
         # A dropped table is tampering too: say so, never a traceback.
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        out.problem = Problem(0, "unreadable", f"the audit tables cannot be read ({reason}): they were "
-                                               "dropped or altered, or the store is not migrated")
+        out.problem = Problem(
+            0,
+            "unreadable",
+            f"the audit tables cannot be read ({reason}): they were dropped or altered, or the store is not migrated",
+        )
     out.seconds = time.perf_counter() - started
     return out
 
 
 def _verify(store: Store, out: Verification, key: AuditKey, pins: dict[int, str]) -> None:
     with store.engine.connect() as conn:
-        head = conn.execute(
-            select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)
-        ).first()
+        head = conn.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)).first()
         if head is None:
-            out.problem = Problem(0, "deleted", "the chain's head row is gone: rows may have been removed "
-                                                "from the end unseen; verify against an export's checkpoints")
+            out.problem = Problem(
+                0,
+                "deleted",
+                "the chain's head row is gone: rows may have been removed "
+                "from the end unseen; verify against an export's checkpoints",
+            )
             return
         out.head_seq, out.head_hash = int(head[0]), str(head[1])
         expected_prev, expected_seq = GENESIS, 1
@@ -324,9 +329,7 @@ def _verify(store: Store, out: Verification, key: AuditKey, pins: dict[int, str]
         for seq, at, kind, actor, subject, detail, prev, h in _rows(conn):
             out.rows += 1
             if seq > out.head_seq:
-                out.problem = Problem(
-                    seq, "inserted", f"it lies beyond the chain's head (row {out.head_seq})"
-                )
+                out.problem = Problem(seq, "inserted", f"it lies beyond the chain's head (row {out.head_seq})")
                 break
             if mac(content(at, kind, actor, subject, detail) + prev.encode()) != h:
                 out.problem = Problem(seq, "altered", "its content or hash does not match its MAC")
@@ -348,17 +351,13 @@ def _verify(store: Store, out: Verification, key: AuditKey, pins: dict[int, str]
                 out.problem = Problem(last, "altered", "the last row differs from the chain's head")
             elif last < out.head_seq:
                 out.problem = Problem(
-                    last + 1,
-                    "truncated",
-                    f"rows {last + 1}..{out.head_seq} were deleted from the end",
+                    last + 1, "truncated", f"rows {last + 1}..{out.head_seq} were deleted from the end"
                 )
             else:
                 beyond = [n for n in pins if n > last]
                 if beyond:
                     out.problem = Problem(
-                        last + 1,
-                        "truncated",
-                        f"a checkpoint records {max(beyond)} row(s); the chain has {last}",
+                        last + 1, "truncated", f"a checkpoint records {max(beyond)} row(s); the chain has {last}"
                     )
 
 
@@ -370,11 +369,7 @@ def _misplaced(conn: Connection, seq: int, expected_seq: int, prev: str) -> Prob
     if owner is not None and int(owner) > seq:
         return Problem(seq, "reordered", f"it was written after row {owner}, which now comes later")
     if owner is not None:
-        return Problem(
-            seq,
-            "inserted",
-            f"it continues row {owner}, not row {seq - 1}: a row was put in between",
-        )
+        return Problem(seq, "inserted", f"it continues row {owner}, not row {seq - 1}: a row was put in between")
     return Problem(seq, "inserted", "it does not continue the chain")
 
 
@@ -389,8 +384,7 @@ def checkpoint(key: AuditKey, count: int, head: str) -> dict[str, Any]:
 
 def check_signature(key: AuditKey, cp: dict[str, Any]) -> bool:
     return hmac.compare_digest(
-        checkpoint(key, int(cp["count"]), str(cp["head"]))["signature"],
-        str(cp.get("signature", "")),
+        checkpoint(key, int(cp["count"]), str(cp["head"]))["signature"], str(cp.get("signature", ""))
     )
 
 
@@ -445,9 +439,7 @@ class ReadAuditor:
     batch: int = 5000
     flushed: int = 0
     failures: int = 0
-    _queue: collections.deque[tuple[float, str, str, Sequence[str], str]] = field(
-        default_factory=collections.deque
-    )
+    _queue: collections.deque[tuple[float, str, str, Sequence[str], str]] = field(default_factory=collections.deque)
     _wake: threading.Event = field(default_factory=threading.Event)
     _stop: threading.Event = field(default_factory=threading.Event)
     _flush_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -473,8 +465,9 @@ class ReadAuditor:
         if len(q) >= self.batch:
             self._wake.set()
 
-    def record_many(self, consumer: str, customer_ids: Sequence[str], fields: Sequence[str],
-                    mode: str = "materialised") -> None:
+    def record_many(
+        self, consumer: str, customer_ids: Sequence[str], fields: Sequence[str], mode: str = "materialised"
+    ) -> None:
         """Queue the reads of one request (a batch, a page), one per customer."""
         at = time.time()
         for cid in customer_ids:

@@ -76,9 +76,11 @@ _READY = "ready"
 # The writer's first lines, run before anything of c360 is imported: it gets the server's
 # import path, the store and the interval from the pipe (a URL may hold a password, which the
 # command line would show to every user of the machine).
-_BOOT = ("import sys; from multiprocessing.connection import Connection; pipe = Connection({fd}); "
-         "path, reads, url, interval = pipe.recv(); sys.path[:] = path; "
-         "from c360.governance.audit_writer import _writer; _writer(pipe, reads, url, interval)")
+_BOOT = (
+    "import sys; from multiprocessing.connection import Connection; pipe = Connection({fd}); "
+    "path, reads, url, interval = pipe.recv(); sys.path[:] = path; "
+    "from c360.governance.audit_writer import _writer; _writer(pipe, reads, url, interval)"
+)
 
 
 def _writer(pipe: Pipe, reads: int, url: str, interval: float) -> None:
@@ -221,7 +223,9 @@ class ProcessReadAuditor:
         try:
             self._process = subprocess.Popen(
                 [sys.executable, "-c", _BOOT.format(fd=child.fileno())],
-                pass_fds=(child.fileno(), theirs), start_new_session=True, stdin=subprocess.DEVNULL,
+                pass_fds=(child.fileno(), theirs),
+                start_new_session=True,
+                stdin=subprocess.DEVNULL,
             )
         finally:
             child.close()
@@ -250,8 +254,9 @@ class ProcessReadAuditor:
     def record(self, consumer: str, customer_id: str, fields: Sequence[str], mode: str = "materialised") -> None:
         self._hand((time.time(), consumer, customer_id, tuple(fields), mode))
 
-    def record_many(self, consumer: str, customer_ids: Sequence[str], fields: Sequence[str],
-                    mode: str = "materialised") -> None:
+    def record_many(
+        self, consumer: str, customer_ids: Sequence[str], fields: Sequence[str], mode: str = "materialised"
+    ) -> None:
         """The reads of one request (a batch, a page): one entry; one audit row per customer."""
         if customer_ids:
             self._hand((time.time(), consumer, tuple(customer_ids), tuple(fields), mode))
@@ -310,6 +315,5 @@ class ProcessReadAuditor:
             try:
                 self._process.wait(10)
             except subprocess.TimeoutExpired:
-                log.error("the read audit writer (pid %d) is still committing; it exits once done",
-                          self._process.pid)
+                log.error("the read audit writer (pid %d) is still committing; it exits once done", self._process.pid)
             self._pipe.close()

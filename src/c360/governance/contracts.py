@@ -42,8 +42,15 @@ JSON_TYPES: dict[str, dict[str, Any]] = {
     "date": {"type": "string", "format": "date"},
     "json": {},
 }
-ODCS_TYPES = {"string": "string", "integer": "integer", "decimal": "number", "boolean": "boolean",
-              "timestamp": "timestamp", "date": "date", "json": "object"}
+ODCS_TYPES = {
+    "string": "string",
+    "integer": "integer",
+    "decimal": "number",
+    "boolean": "boolean",
+    "timestamp": "timestamp",
+    "date": "date",
+    "json": "object",
+}
 MASKED_TYPES: dict[str, dict[str, Any]] = {
     "email": {"type": ["string", "null"]},
     "hash": {"type": ["string", "null"]},
@@ -74,18 +81,14 @@ def parse_recorded(text: str, version: str = "?") -> ProductSpec:
     try:
         return ProductSpec.model_validate(doc.data)
     except Exception as exc:
-        raise C360Error(
-            f"recorded spec version {version} no longer reads as a spec: {exc}"
-        ) from exc
+        raise C360Error(f"recorded spec version {version} no longer reads as a spec: {exc}") from exc
 
 
 def history(store: Store) -> list[SpecVersion]:
     """Every recorded spec version, oldest first (by semantic version)."""
     with store.engine.connect() as conn:
         rows = conn.execute(select(spec_versions)).fetchall()
-    out = [
-        SpecVersion(r.version, r.product, r.text, _aware(r.applied_at), r.applied_by) for r in rows
-    ]
+    out = [SpecVersion(r.version, r.product, r.text, _aware(r.applied_at), r.applied_by) for r in rows]
     return sorted(out, key=lambda v: parse_version(v.version))
 
 
@@ -144,13 +147,13 @@ def apply(store: Store, product: ProductSpec, text: str, approved_by: str) -> Pl
     if plan.semver is not None and not plan.semver.ok:
         raise C360Error(f"cannot apply {product.version}: {plan.semver.message}")
     with store.engine.connect() as conn:
-        row = conn.execute(select(spec_versions.c.text, spec_versions.c.applied_by)
-                           .where(spec_versions.c.version == product.version)).first()
+        row = conn.execute(
+            select(spec_versions.c.text, spec_versions.c.applied_by).where(spec_versions.c.version == product.version)
+        ).first()
     if row is not None:
         if row.text != text:
             raise C360Error(
-                f"version {product.version} is already recorded with different content; "
-                f"give this spec a new version"
+                f"version {product.version} is already recorded with different content; give this spec a new version"
             )
         if row.applied_by:
             raise C360Error(f"version {product.version} was already applied by {row.applied_by}")
@@ -160,16 +163,35 @@ def apply(store: Store, product: ProductSpec, text: str, approved_by: str) -> Pl
         # The version and its audit row commit together, or neither does.
         with store.engine.begin() as conn:
             if row is None:
-                conn.execute(insert(spec_versions).values(
-                    version=product.version, product=product.product, text=text,
-                    applied_at=utcnow(), applied_by=approved_by))
+                conn.execute(
+                    insert(spec_versions).values(
+                        version=product.version,
+                        product=product.product,
+                        text=text,
+                        applied_at=utcnow(),
+                        applied_by=approved_by,
+                    )
+                )
             else:
                 # A build recorded this exact text before it was approved: record the approval.
-                conn.execute(update(spec_versions).where(spec_versions.c.version == product.version)
-                             .values(applied_by=approved_by, applied_at=utcnow()))
-            audit.append(conn, "spec_apply", audit.actor_of(), None, {
-                "product": product.product, "version": product.version, "approved_by": approved_by,
-                "run_id": run_id, "plan": plan.as_dict()})
+                conn.execute(
+                    update(spec_versions)
+                    .where(spec_versions.c.version == product.version)
+                    .values(applied_by=approved_by, applied_at=utcnow())
+                )
+            audit.append(
+                conn,
+                "spec_apply",
+                audit.actor_of(),
+                None,
+                {
+                    "product": product.product,
+                    "version": product.version,
+                    "approved_by": approved_by,
+                    "run_id": run_id,
+                    "plan": plan.as_dict(),
+                },
+            )
     except Exception as exc:
         store.finish_run(run_id, "failed", {**summary, "error": str(exc)})
         raise
@@ -261,17 +283,28 @@ def _quality(name: str, check: CheckSpec, table: str) -> dict[str, Any]:
     if check.check == "unique":
         return {**common, "type": "library", "metric": "duplicateValues", "dimension": "uniqueness"}
     if check.check == "accepted_values":
-        return {**common, "type": "library", "metric": "invalidValues", "dimension": "conformity",
-                "arguments": {"validValues": list(check.values or [])}}
+        return {
+            **common,
+            "type": "library",
+            "metric": "invalidValues",
+            "dimension": "conformity",
+            "arguments": {"validValues": list(check.values or [])},
+        }
     if check.check == "freshness":
         what = f"{check.source}.{check.column}" if check.column else (check.source or "every source feeding it")
-        return {"name": f"{name}_freshness", "severity": severity, "type": "text", "dimension": "timeliness",
-                "description": f"{what} updated within {check.max_age} of the build's as-of time"}
-    bounds = [f"{name} < {check.min:g}" if check.min is not None else "",
-              f"{name} > {check.max:g}" if check.max is not None else ""]
+        return {
+            "name": f"{name}_freshness",
+            "severity": severity,
+            "type": "text",
+            "dimension": "timeliness",
+            "description": f"{what} updated within {check.max_age} of the build's as-of time",
+        }
+    bounds = [
+        f"{name} < {check.min:g}" if check.min is not None else "",
+        f"{name} > {check.max:g}" if check.max is not None else "",
+    ]
     where = " OR ".join(b for b in bounds if b)
-    return {**common, "type": "sql", "dimension": "accuracy",
-            "query": f"SELECT COUNT(*) FROM {table} WHERE {where}"}
+    return {**common, "type": "sql", "dimension": "accuracy", "query": f"SELECT COUNT(*) FROM {table} WHERE {where}"}
 
 
 def _sla(sub: SubscriptionSpec) -> list[dict[str, Any]]:
@@ -289,9 +322,16 @@ def _sla(sub: SubscriptionSpec) -> list[dict[str, Any]]:
             }
         )
     if sub.latency_p99_ms is not None:
-        out.append({"property": "responseTime", "value": sub.latency_p99_ms, "unit": "ms",
-                    "element": element, "driver": "operational",
-                    "description": f"{sub.consumer} ({sub.purpose}): p99 read latency"})
+        out.append(
+            {
+                "property": "responseTime",
+                "value": sub.latency_p99_ms,
+                "unit": "ms",
+                "element": element,
+                "driver": "operational",
+                "description": f"{sub.consumer} ({sub.purpose}): p99 read latency",
+            }
+        )
     return out
 
 
@@ -311,24 +351,43 @@ def odcs_servers(store_url: str | None) -> list[dict[str, Any]]:
     scheme = parts.scheme.split("+", 1)[0].lower()
     described = "The c360 store: every published snapshot, one JSON record per customer (snapshot_records)"
     if scheme in ("postgresql", "postgres"):
-        return [{
-            "server": "store", "type": "postgresql", "environment": "prod", "description": described,
-            "host": parts.hostname or "localhost", "port": parts.port or 5432,
-            "database": unquote(parts.path.lstrip("/")) or "postgres", "schema": "public",
-        }]
+        return [
+            {
+                "server": "store",
+                "type": "postgresql",
+                "environment": "prod",
+                "description": described,
+                "host": parts.hostname or "localhost",
+                "port": parts.port or 5432,
+                "database": unquote(parts.path.lstrip("/")) or "postgres",
+                "schema": "public",
+            }
+        ]
     path = unquote(url.split("://", 1)[1]) if "://" in url else url
     path = path[1:] if path.startswith("/") and scheme in ("sqlite", "duckdb") else path
     if scheme == "duckdb":
         return [{"server": "store", "type": "duckdb", "description": described, "database": path}]
     if scheme == "sqlite":
-        return [{"server": "store", "type": "custom", "description": described, "database": path,
-                 "customProperties": [{"property": "engine", "value": "sqlite"}]}]
-    return [{"server": "store", "type": "custom", "description": described,
-             "customProperties": [{"property": "engine", "value": scheme or "unknown"}]}]
+        return [
+            {
+                "server": "store",
+                "type": "custom",
+                "description": described,
+                "database": path,
+                "customProperties": [{"property": "engine", "value": "sqlite"}],
+            }
+        ]
+    return [
+        {
+            "server": "store",
+            "type": "custom",
+            "description": described,
+            "customProperties": [{"property": "engine", "value": scheme or "unknown"}],
+        }
+    ]
 
 
-def odcs_document(product: ProductSpec, consumer: str | None = None, *,
-                  store_url: str | None = None) -> dict[str, Any]:
+def odcs_document(product: ProductSpec, consumer: str | None = None, *, store_url: str | None = None) -> dict[str, Any]:
     """The ODCS v3 document for the product, or for one consumer's view of it.
 
     ``servers:`` names the serving store (``store_url``, else ``C360_STORE_URL``).
@@ -366,9 +425,7 @@ def odcs_document(product: ProductSpec, consumer: str | None = None, *,
             "classification": "restricted" if f.pii else "internal",
             "required": any(c.check == "not_null" and c.level == "error" for c in f.checks),
             "transformLogic": " ".join(f.expr.split()),
-            "transformSourceObjects": sorted(
-                {f"{x['source']}.{x['column']}" for x in field_lineage(product, name)}
-            ),
+            "transformSourceObjects": sorted({f"{x['source']}.{x['column']}" for x in field_lineage(product, name)}),
         }
         if f.pii:
             prop["tags"] = ["pii"]
@@ -397,11 +454,7 @@ def odcs_document(product: ProductSpec, consumer: str | None = None, *,
         "description": {
             "purpose": product.description or f"The {product.product} data product",
             **({"usage": "; ".join(s.purpose for s in subs)} if subs else {}),
-            **(
-                {"limitations": f"Rows limited to: {view.row_filter}"}
-                if view is not None and view.row_filter
-                else {}
-            ),
+            **({"limitations": f"Rows limited to: {view.row_filter}"} if view is not None and view.row_filter else {}),
         },
         "schema": [
             {
@@ -416,9 +469,7 @@ def odcs_document(product: ProductSpec, consumer: str | None = None, *,
         ],
         "team": {
             "name": product.owner.team,
-            "members": [{"username": product.owner.email, "role": "owner"}]
-            if product.owner.email
-            else [],
+            "members": [{"username": product.owner.email, "role": "owner"}] if product.owner.email else [],
         },
         "roles": [
             {"role": name, "access": "read", "description": cons.description or name}
@@ -426,16 +477,11 @@ def odcs_document(product: ProductSpec, consumer: str | None = None, *,
             if consumer is None or name == consumer
         ],
         "slaProperties": [p for s in subs for p in _sla(s)],
-        "customProperties": [
-            {"property": "grain", "value": product.grain},
-            {"property": "generator", "value": "c360"},
-        ],
+        "customProperties": [{"property": "grain", "value": product.grain}, {"property": "generator", "value": "c360"}],
         "contractCreatedTs": iso(utcnow()),
     }
     if product.owner.email:
-        doc["support"] = [
-            {"channel": "owner", "tool": "email", "url": f"mailto:{product.owner.email}"}
-        ]
+        doc["support"] = [{"channel": "owner", "tool": "email", "url": f"mailto:{product.owner.email}"}]
     if not doc["slaProperties"]:
         del doc["slaProperties"]
     servers = odcs_servers(store_url)
@@ -459,16 +505,12 @@ def export(product: ProductSpec, out_dir: Path, fmt: str, *, store_url: str | No
         }
         for name, doc in docs.items():
             path = out_dir / name
-            path.write_text(
-                yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8"
-            )
+            path.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
             written.append(path)
     elif fmt == "jsonschema":
         for c in product.consumers:
             path = out_dir / f"{product.product}.{c}.schema.json"
-            path.write_text(
-                json.dumps(consumer_json_schema(product, c), indent=2) + "\n", encoding="utf-8"
-            )
+            path.write_text(json.dumps(consumer_json_schema(product, c), indent=2) + "\n", encoding="utf-8")
             written.append(path)
     else:
         raise C360Error(f"unknown format '{fmt}'; expected odcs or jsonschema")
@@ -476,6 +518,15 @@ def export(product: ProductSpec, out_dir: Path, fmt: str, *, store_url: str | No
 
 
 __all__ = [
-    "SpecVersion", "apply", "approved_plans", "changelog", "consumer_json_schema", "export",
-    "history", "odcs_document", "odcs_servers", "plan_against_store", "published",
+    "SpecVersion",
+    "apply",
+    "approved_plans",
+    "changelog",
+    "consumer_json_schema",
+    "export",
+    "history",
+    "odcs_document",
+    "odcs_servers",
+    "plan_against_store",
+    "published",
 ]

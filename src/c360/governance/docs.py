@@ -44,9 +44,7 @@ class VersionEntry:
     applied_at: dt.datetime
     applied_by: str | None
     plan: Plan | None  # changes from the version before; None for the first
-    approved: dict[str, Any] | None = (
-        None  # the plan as approved by `c360 apply`, if it was applied
-    )
+    approved: dict[str, Any] | None = None  # the plan as approved by `c360 apply`, if it was applied
 
 
 @dataclass
@@ -71,25 +69,19 @@ def _table(head: Iterable[str], rows: Iterable[Iterable[str]], cls: str = "") ->
 
 def _product(p: ProductSpec) -> str:
     owner = _e(p.owner.team) + (
-        f' &lt;<a href="mailto:{_e(p.owner.email)}">{_e(p.owner.email)}</a>&gt;'
-        if p.owner.email
-        else ""
+        f' &lt;<a href="mailto:{_e(p.owner.email)}">{_e(p.owner.email)}</a>&gt;' if p.owner.email else ""
     )
     sources = ", ".join(f"<code>{_e(n)}</code> ({_e(s.connector)})" for n, s in p.sources.items())
-    return (
-        f"<h1>{_e(p.product)} <span class=muted>{_e(p.version)}</span></h1>"
-        f"<p>{_e(p.description)}</p>"
-        + _table(
-            ["", ""],
-            [
-                ["owner", owner],
-                ["grain", _e(p.grain)],
-                ["version", _e(p.version)],
-                ["sources", sources],
-                ["fields", str(len(p.fields) + 1)],
-                ["consumers", str(len(p.consumers))],
-            ],
-        )
+    return f"<h1>{_e(p.product)} <span class=muted>{_e(p.version)}</span></h1><p>{_e(p.description)}</p>" + _table(
+        ["", ""],
+        [
+            ["owner", owner],
+            ["grain", _e(p.grain)],
+            ["version", _e(p.version)],
+            ["sources", sources],
+            ["fields", str(len(p.fields) + 1)],
+            ["consumers", str(len(p.consumers))],
+        ],
     )
 
 
@@ -99,8 +91,9 @@ def _history(entries: Sequence[VersionEntry]) -> str:
     parts = ["<h2 id=history>Version history</h2>"]
     for v in reversed(entries):
         who = f" by {_e(v.applied_by)}" if v.applied_by else " (recorded by a build, not approved)"
-        parts.append(f"<h3 id=v{_e(v.version)}>{_e(v.version)}</h3>"
-                     f"<p class=muted>applied {_e(iso(v.applied_at))}{who}</p>")
+        parts.append(
+            f"<h3 id=v{_e(v.version)}>{_e(v.version)}</h3><p class=muted>applied {_e(iso(v.applied_at))}{who}</p>"
+        )
         if v.plan is None:
             parts.append("<p>First recorded version.</p>")
             continue
@@ -137,9 +130,7 @@ def _check(c: CheckSpec) -> str:
     if c.check == "accepted_values":
         return f"accepted values: {', '.join(str(v) for v in c.values or [])}"
     if c.check == "range":
-        return "range " + " ".join(
-            f"{k} {v:g}" for k, v in (("min", c.min), ("max", c.max)) if v is not None
-        )
+        return "range " + " ".join(f"{k} {v:g}" for k, v in (("min", c.min), ("max", c.max)) if v is not None)
     if c.check == "freshness":
         what = f"{c.source}.{c.column}" if c.column else (c.source or "its sources")
         return f"freshness: {what} within {c.max_age}"
@@ -159,9 +150,7 @@ def _fields(p: ProductSpec) -> str:
         ]
     ]
     for name, f in p.fields.items():
-        checks = ", ".join(
-            _e(_check(c)) + (" (warn)" if c.level == "warn" else "") for c in f.checks
-        )
+        checks = ", ".join(_e(_check(c)) + (" (warn)" if c.level == "warn" else "") for c in f.checks)
         rows.append(
             [
                 f"<code id=f-{_e(name)}>{_e(name)}</code>",
@@ -174,7 +163,8 @@ def _fields(p: ProductSpec) -> str:
             ]
         )
     return "<h2 id=fields>Fields</h2>" + _table(
-        ["field", "type", "unit", "definition", "PII", "lineage and expression", "checks"], rows)
+        ["field", "type", "unit", "definition", "PII", "lineage and expression", "checks"], rows
+    )
 
 
 def _cell(view: View, name: str) -> str:
@@ -203,8 +193,7 @@ def _access(p: ProductSpec, served: Mapping[str, ProductSpec]) -> str:
     consumers = list(p.consumers)
     seen = {c: served_view(p, c, served) for c in consumers}
     about = _table(
-        ["consumer", "delivery", "owner", "row filter", "rate limit", "description", "policies",
-         "served from"],
+        ["consumer", "delivery", "owner", "row filter", "rate limit", "description", "policies", "served from"],
         [
             [
                 f"<code>{_e(n)}</code>",
@@ -223,11 +212,16 @@ def _access(p: ProductSpec, served: Mapping[str, ProductSpec]) -> str:
     names += [f for v in seen.values() for f in v.fields if f not in names]
     rows = []
     for name in dict.fromkeys(names):
-        label = f'<a href="#f-{_e(name)}">{_e(name)}</a>' if name in p.field_names else (
-            f"{_e(name)} <span class=muted>(earlier major)</span>")
+        label = (
+            f'<a href="#f-{_e(name)}">{_e(name)}</a>'
+            if name in p.field_names
+            else (f"{_e(name)} <span class=muted>(earlier major)</span>")
+        )
         rows.append([label, *(_cell(seen[c], name) for c in consumers)])
-    head = [f"<code>{_e(c)}</code>" + (f" (major {_e(seen[c].major)})" if seen[c].major is not None else "")
-            for c in consumers]
+    head = [
+        f"<code>{_e(c)}</code>" + (f" (major {_e(seen[c].major)})" if seen[c].major is not None else "")
+        for c in consumers
+    ]
     matrix = _table(["field", *head], rows, "access")
     return "<h2 id=consumers>Consumers and access</h2>" + about + "<h3>Access matrix</h3>" + matrix
 
@@ -256,20 +250,9 @@ def _subscriptions(p: ProductSpec, statuses: Sequence[SubscriptionStatus] | None
             ]
         )
     if not rows:
-        return (
-            "<h2 id=subscriptions>Subscriptions and SLAs</h2><p class=muted>No subscriptions.</p>"
-        )
+        return "<h2 id=subscriptions>Subscriptions and SLAs</h2><p class=muted>No subscriptions.</p>"
     return "<h2 id=subscriptions>Subscriptions and SLAs</h2>" + _table(
-        [
-            "consumer",
-            "purpose",
-            "relies on",
-            "freshness",
-            "latency p99",
-            "pinned major",
-            "compliance",
-        ],
-        rows,
+        ["consumer", "purpose", "relies on", "freshness", "latency p99", "pinned major", "compliance"], rows
     )
 
 
@@ -278,18 +261,23 @@ def render(site: Site) -> str:
     p = site.product
     nav = " · ".join(
         f'<a href="#{a}">{t}</a>'
-        for a, t in (
-            ("history", "history"),
-            ("fields", "fields"),
-            ("consumers", "access"),
-            ("subscriptions", "SLAs"),
-        )
+        for a, t in (("history", "history"), ("fields", "fields"), ("consumers", "access"), ("subscriptions", "SLAs"))
     )
-    body = "".join([_product(p), f"<p>{nav}</p>", _history(site.history), _fields(p), _access(p, site.served),
-                    _subscriptions(p, site.statuses),
-                    f"<p class=muted>Generated by c360 at {_e(iso(site.generated_at))}.</p>"])
-    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{_e(p.product)} '
-            f"{_e(p.version)}</title><style>{CSS}</style></head><body>{body}</body></html>\n")
+    body = "".join(
+        [
+            _product(p),
+            f"<p>{nav}</p>",
+            _history(site.history),
+            _fields(p),
+            _access(p, site.served),
+            _subscriptions(p, site.statuses),
+            f"<p class=muted>Generated by c360 at {_e(iso(site.generated_at))}.</p>",
+        ]
+    )
+    return (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{_e(p.product)} '
+        f"{_e(p.version)}</title><style>{CSS}</style></head><body>{body}</body></html>\n"
+    )
 
 
 def write_site(site: Site, out_dir: Path) -> Path:

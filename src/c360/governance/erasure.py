@@ -111,10 +111,7 @@ class SubjectRef:
     def check(self, product: ProductSpec) -> None:
         given = sum(x is not None for x in (self.customer_id, self.email, self.source))
         if given != 1 or (self.source is None) != (self.key is None):
-            raise C360Error(
-                "name the subject by exactly one of: a customer id, an email address, "
-                "or a source and key"
-            )
+            raise C360Error("name the subject by exactly one of: a customer id, an email address, or a source and key")
         if self.source is not None and self.source not in product.sources:
             raise C360Error(f"unknown source '{self.source}' (known: {', '.join(product.sources)})")
 
@@ -224,9 +221,7 @@ def _like_escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _payload_matches(
-    conn: Connection, source: str, needles: Iterable[str]
-) -> list[tuple[str, dict[str, Any]]]:
+def _payload_matches(conn: Connection, source: str, needles: Iterable[str]) -> list[tuple[str, dict[str, Any]]]:
     """Staged records of ``source`` whose payload contains a needle (any case), decoded."""
     needles = sorted({n.lower() for n in needles if n})
     if not needles:
@@ -238,15 +233,11 @@ def _payload_matches(
     ors = " OR ".join(f"{body} LIKE :n{i} ESCAPE '\\'" for i in range(len(needles)))
     params: dict[str, Any] = {f"n{i}": f"%{_like_escape(n)}%" for i, n in enumerate(needles)}
     params["source"] = source
-    rows = conn.execute(
-        text(f"SELECT key, payload FROM staged_records WHERE source = :source AND ({ors})"), params
-    )
+    rows = conn.execute(text(f"SELECT key, payload FROM staged_records WHERE source = :source AND ({ors})"), params)
     return [(k, jsonutil.loads(p)) for k, p in rows]
 
 
-def _find_by_email(
-    conn: Connection, product: ProductSpec, emails: set[str]
-) -> dict[tuple[str, str], dict[str, Any]]:
+def _find_by_email(conn: Connection, product: ProductSpec, emails: set[str]) -> dict[tuple[str, str], dict[str, Any]]:
     found: dict[tuple[str, str], dict[str, Any]] = {}
     for name, src in product.sources.items():
         paths = email_paths(src)
@@ -261,9 +252,7 @@ def _find_by_email(
     return found
 
 
-def _staged(
-    conn: Connection, pairs: Iterable[tuple[str, str]]
-) -> dict[tuple[str, str], dict[str, Any]]:
+def _staged(conn: Connection, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
     by_source: dict[str, list[str]] = {}
     for s, k in pairs:
         by_source.setdefault(s, []).append(k)
@@ -283,9 +272,7 @@ def _map_owner(conn: Connection, pairs: Iterable[tuple[str, str]]) -> dict[tuple
     out = {}
     for s, k in pairs:
         cid = conn.execute(
-            select(identity_map.c.customer_id).where(
-                identity_map.c.source == s, identity_map.c.key == k
-            )
+            select(identity_map.c.customer_id).where(identity_map.c.source == s, identity_map.c.key == k)
         ).scalar()
         if cid is not None:
             out[(s, k)] = str(cid)
@@ -298,9 +285,7 @@ def _surviving(conn: Connection, customer_id: str) -> str | None:
     while cid not in seen:
         seen.add(cid)
         row = conn.execute(
-            select(customers.c.status, customers.c.merged_into).where(
-                customers.c.customer_id == cid
-            )
+            select(customers.c.status, customers.c.merged_into).where(customers.c.customer_id == cid)
         ).first()
         if row is None:
             return None
@@ -310,9 +295,7 @@ def _surviving(conn: Connection, customer_id: str) -> str | None:
     return cid
 
 
-def _emails_in(
-    product: ProductSpec, records: Mapping[tuple[str, str], Mapping[str, Any]]
-) -> set[str]:
+def _emails_in(product: ProductSpec, records: Mapping[tuple[str, str], Mapping[str, Any]]) -> set[str]:
     out = set()
     for (s, _), data in records.items():
         for path in email_paths(product.sources[s]):
@@ -322,14 +305,7 @@ def _emails_in(
     return out
 
 
-def plan(
-    conn: Connection,
-    spec: Spec,
-    who: SubjectRef,
-    *,
-    keys: Keys | None = None,
-    free_text: bool = True,
-) -> Plan:
+def plan(conn: Connection, spec: Spec, who: SubjectRef, *, keys: Keys | None = None, free_text: bool = True) -> Plan:
     """Find every record of the subject and decide what happens to each (no writes).
 
     ``free_text=False`` skips the search of everyone else's records for the subject's email
@@ -349,9 +325,7 @@ def plan(
         mapped = [
             (s, k)
             for s, k in conn.execute(
-                select(identity_map.c.source, identity_map.c.key).where(
-                    identity_map.c.customer_id == cid
-                )
+                select(identity_map.c.source, identity_map.c.key).where(identity_map.c.customer_id == cid)
             )
         ]
         matched.update(_staged(conn, mapped))
@@ -378,9 +352,7 @@ def plan(
             more = [
                 (s, k)
                 for s, k in conn.execute(
-                    select(identity_map.c.source, identity_map.c.key).where(
-                        identity_map.c.customer_id == cid
-                    )
+                    select(identity_map.c.source, identity_map.c.key).where(identity_map.c.customer_id == cid)
                 )
                 if (s, k) not in matched
             ]
@@ -410,13 +382,9 @@ def plan(
         if scope == "customer":
             changes.append(RecordChange(s, k, "delete", owners.get((s, k))))
         else:
-            changes.append(
-                RecordChange(s, k, "anonymise", owners.get((s, k)), keys.pseudonym_key(s, k))
-            )
+            changes.append(RecordChange(s, k, "anonymise", owners.get((s, k)), keys.pseudonym_key(s, k)))
     for s, k in sorted(children):
-        changes.append(
-            RecordChange(s, k, "delete" if scope == "customer" else "relink", owners.get((s, k)))
-        )
+        changes.append(RecordChange(s, k, "delete" if scope == "customer" else "relink", owners.get((s, k))))
     affected = sorted(cids | {c for c in owners.values()})
     identifiers = _identifiers(product, matched, emails, scope)
     phones = _phones_in(product, matched)
@@ -424,9 +392,7 @@ def plan(
     handled = {(r.source, r.key) for r in changes if r.action != "relink"}
     scrubbed = _scrub_others(conn, product, keys, emails, phones, handled) if free_text else {}
     subject_sources = {s for (s, _) in matched}
-    versions = [
-        int(v) for (v,) in conn.execute(select(snapshots.c.version).order_by(snapshots.c.version))
-    ]
+    versions = [int(v) for (v,) in conn.execute(select(snapshots.c.version).order_by(snapshots.c.version))]
     snapshot_rows: dict[int, list[str]] = {}
     for v in versions:
         for i in range(0, len(affected), 500):
@@ -434,8 +400,7 @@ def plan(
                 str(c)
                 for (c,) in conn.execute(
                     select(snapshot_records.c.customer_id).where(
-                        snapshot_records.c.version == v,
-                        snapshot_records.c.customer_id.in_(affected[i : i + 500]),
+                        snapshot_records.c.version == v, snapshot_records.c.customer_id.in_(affected[i : i + 500])
                     )
                 )
             ]
@@ -446,9 +411,7 @@ def plan(
     lowered = [x.lower() for x in identifiers if len(x) >= 5]
     q_ids = [
         int(i)
-        for i, raw, loc in conn.execute(
-            select(quarantine.c.id, quarantine.c.raw, quarantine.c.location)
-        )
+        for i, raw, loc in conn.execute(select(quarantine.c.id, quarantine.c.raw, quarantine.c.location))
         if any(x in f"{raw}\n{loc}".lower() for x in lowered)
     ]
     consumers_ = sorted(c for c, cs in product.consumers.items() if cs.webhook)
@@ -476,10 +439,7 @@ def plan(
 
 
 def _identifiers(
-    product: ProductSpec,
-    matched: Mapping[tuple[str, str], Mapping[str, Any]],
-    emails: set[str],
-    scope: str,
+    product: ProductSpec, matched: Mapping[tuple[str, str], Mapping[str, Any]], emails: set[str], scope: str
 ) -> set[str]:
     """The subject's identifying strings: emails, names, phones, their records' source keys, and
     the ids other systems gave the person beside their data (a support desk's requester id)."""
@@ -499,9 +459,7 @@ def _identifiers(
     return {x for x in out if len(x) >= 3}
 
 
-def _phones_in(
-    product: ProductSpec, records: Mapping[tuple[str, str], Mapping[str, Any]]
-) -> set[str]:
+def _phones_in(product: ProductSpec, records: Mapping[tuple[str, str], Mapping[str, Any]]) -> set[str]:
     """The subject's phone numbers, as digits (see :func:`phone_digits`)."""
     out = set()
     for (s, _), data in records.items():
@@ -576,9 +534,7 @@ def _scrub_others(
     tails = sorted({p[-7:] for p in phones})
     if not mails and not tails:
         return {}
-    digests = frozenset(
-        {keys.email_digest(e) for e in mails} | {d for p in phones for d in keys.phone_digests(p)}
-    )
+    digests = frozenset({keys.email_digest(e) for e in mails} | {d for p in phones for d in keys.phone_digests(p)})
     if conn.dialect.name == "postgresql":
         body = "convert_from(payload, 'UTF8')"
         bare = f"translate({body}, '{PHONE_SEPARATORS}', '')"
@@ -590,8 +546,7 @@ def _scrub_others(
     params: dict[str, Any] = {f"e{i}": f"%{_like_escape(m)}%" for i, m in enumerate(mails)}
     params.update({f"p{i}": f"%{t}%" for i, t in enumerate(tails)})
     sql = text(
-        f"SELECT key, payload FROM staged_records "
-        f"WHERE source = :source AND deleted = :no AND ({' OR '.join(ors)})"
+        f"SELECT key, payload FROM staged_records WHERE source = :source AND deleted = :no AND ({' OR '.join(ors)})"
     )
     out: dict[tuple[str, str], dict[str, Any]] = {}
     for name, src in product.sources.items():
@@ -652,9 +607,7 @@ def _label(pseudonym: str) -> str:
     return f"erased:{pseudonym}"
 
 
-def _apply(
-    conn: Connection, spec: Spec, p: Plan, keys: Keys, *, actor: str, reason: str, hook: Hook
-) -> None:
+def _apply(conn: Connection, spec: Spec, p: Plan, keys: Keys, *, actor: str, reason: str, hook: Hook) -> None:
     product = spec.model
     now = utcnow()
     low_ids = sorted({x.lower() for x in p.identifiers}, key=len, reverse=True)
@@ -668,29 +621,17 @@ def _apply(
     # Staging: the subject's records deleted, or anonymised under their pseudonymous keys.
     gone = [r for r in p.records if r.action == "delete"]
     for r in gone:
-        conn.execute(
-            delete(staged_records).where(
-                staged_records.c.source == r.source, staged_records.c.key == r.key
-            )
-        )
+        conn.execute(delete(staged_records).where(staged_records.c.source == r.source, staged_records.c.key == r.key))
     for r in p.records:
         if r.action != "anonymise" or (r.source, r.key) not in p.payloads:
             continue
         body = anonymise_payload(
-            product.sources[r.source],
-            p.payloads[(r.source, r.key)],
-            keys,
-            suppressed,
-            r.new_key or "",
+            product.sources[r.source], p.payloads[(r.source, r.key)], keys, suppressed, r.new_key or ""
         )
         conn.execute(
             update(staged_records)
             .where(staged_records.c.source == r.source, staged_records.c.key == r.key)
-            .values(
-                key=r.new_key,
-                payload=jsonutil.dumps(body),
-                content_hash=jsonutil.content_hash(body),
-            )
+            .values(key=r.new_key, payload=jsonutil.dumps(body), content_hash=jsonutil.content_hash(body))
         )
     hook("staging")
 
@@ -731,11 +672,7 @@ def _apply(
         for cid in p.removed:
             conn.execute(delete(identity_map).where(identity_map.c.customer_id == cid))
         for r in gone:
-            conn.execute(
-                delete(identity_map).where(
-                    identity_map.c.source == r.source, identity_map.c.key == r.key
-                )
-            )
+            conn.execute(delete(identity_map).where(identity_map.c.source == r.source, identity_map.c.key == r.key))
         if p.removed:
             conn.execute(
                 update(customers)
@@ -797,9 +734,7 @@ def _apply(
             if retained_from is None and snap_rows:
                 retained_from = jsonutil.loads(snap_rows[0][1])
             conn.execute(
-                delete(snapshot_records).where(
-                    snapshot_records.c.version == v, snapshot_records.c.customer_id.in_(ids)
-                )
+                delete(snapshot_records).where(snapshot_records.c.version == v, snapshot_records.c.customer_id.in_(ids))
             )
             conn.execute(
                 update(snapshots)
@@ -808,12 +743,18 @@ def _apply(
             )
             for major in {int(m) for m, _, _ in view_rows}:
                 n_gone = sum(1 for m, _, _ in view_rows if m == major)
-                conn.execute(delete(snapshot_views).where(
-                    snapshot_views.c.version == v, snapshot_views.c.major == major,
-                    snapshot_views.c.customer_id.in_(ids)))
-                conn.execute(update(snapshot_majors)
-                             .where(snapshot_majors.c.version == v, snapshot_majors.c.major == major)
-                             .values(customers=snapshot_majors.c.customers - n_gone))
+                conn.execute(
+                    delete(snapshot_views).where(
+                        snapshot_views.c.version == v,
+                        snapshot_views.c.major == major,
+                        snapshot_views.c.customer_id.in_(ids),
+                    )
+                )
+                conn.execute(
+                    update(snapshot_majors)
+                    .where(snapshot_majors.c.version == v, snapshot_majors.c.major == major)
+                    .values(customers=snapshot_majors.c.customers - n_gone)
+                )
             continue
         for cid, data in snap_rows:
             record = jsonutil.loads(data)
@@ -831,8 +772,11 @@ def _apply(
             if cleared != record:
                 conn.execute(
                     update(snapshot_views)
-                    .where(snapshot_views.c.version == v, snapshot_views.c.major == major,
-                           snapshot_views.c.customer_id == cid)
+                    .where(
+                        snapshot_views.c.version == v,
+                        snapshot_views.c.major == major,
+                        snapshot_views.c.customer_id == cid,
+                    )
                     .values(data=jsonutil.dumps(cleared))
                 )
     if p.scope == "customer" and retained_from is not None:
@@ -869,13 +813,7 @@ def _apply(
     hook("quarantine")
 
     fresh = [
-        {
-            "digest": d,
-            "kind": p.digests[d],
-            "action": a,
-            "erasure_id": p.erasure_id,
-            "created_at": now,
-        }
+        {"digest": d, "kind": p.digests[d], "action": a, "erasure_id": p.erasure_id, "created_at": now}
         for d, a in digests.items()
         if d not in known
     ]
@@ -952,9 +890,7 @@ def _apply(
     hook("audit")
 
 
-def _clear_record(
-    product: ProductSpec, record: dict[str, Any], p: Plan, low_ids: list[str]
-) -> dict[str, Any]:
+def _clear_record(product: ProductSpec, record: dict[str, Any], p: Plan, low_ids: list[str]) -> dict[str, Any]:
     out = dict(record)
     er = product.erasure
     for name, value in record.items():
@@ -994,8 +930,13 @@ def erase(
         p = _erase(store, spec, who, reason=reason, actor=who_acts, step=step)
     except SubjectNotFound:
         # Asking to erase someone absent says they are absent: audited as a look-up is.
-        audit.record(store, "erasure_not_found", who_acts, keys_for(store).pseudonym(who.primary),
-                     {"selector": _selector(who), "reason_sha256": hashlib.sha256(reason.encode()).hexdigest()})
+        audit.record(
+            store,
+            "erasure_not_found",
+            who_acts,
+            keys_for(store).pseudonym(who.primary),
+            {"selector": _selector(who), "reason_sha256": hashlib.sha256(reason.encode()).hexdigest()},
+        )
         raise
     result = Result(p, committed=True)
     if store.dialect == "sqlite":
@@ -1031,13 +972,7 @@ Shown = Literal["plan", "counts"]
 
 
 def dry_run(
-    store: Store,
-    spec: Spec,
-    who: SubjectRef,
-    *,
-    reason: str,
-    actor: str | None = None,
-    shown: Shown = "plan",
+    store: Store, spec: Spec, who: SubjectRef, *, reason: str, actor: str | None = None, shown: Shown = "plan"
 ) -> Result:
     """Plan an erasure, change nothing, and audit that it was asked for, found or not.
 
@@ -1124,11 +1059,7 @@ def requests(store: Store) -> list[ErasureRow]:
                 erasure_outbox.c.last_error,
             )
         ):
-            shown = (
-                state
-                if state == "delivered"
-                else f"{state} ({attempts} attempt(s){'; ' + err if err else ''})"
-            )
+            shown = state if state == "delivered" else f"{state} ({attempts} attempt(s){'; ' + err if err else ''})"
             states.setdefault(eid, {})[consumer] = shown
         rows = conn.execute(select(erasures).order_by(erasures.c.requested_at.desc())).all()
     return [
@@ -1146,12 +1077,7 @@ def requests(store: Store) -> list[ErasureRow]:
 
 
 def record_publish(
-    conn: Connection,
-    *,
-    run_id: str,
-    version: int,
-    customers: int | None = None,
-    actor: str | None = None,
+    conn: Connection, *, run_id: str, version: int, customers: int | None = None, actor: str | None = None
 ) -> None:
     """Audit a publish, inside its transaction; refuse it if an erasure committed during the build.
 
@@ -1159,21 +1085,15 @@ def record_publish(
     bring the subject back: the publish rolls back and the next build starts clean.
     """
     audit.append(
-        conn,
-        "publish",
-        actor or audit.actor_of(),
-        None,
-        {"run_id": run_id, "version": version, "customers": customers},
+        conn, "publish", actor or audit.actor_of(), None, {"run_id": run_id, "version": version, "customers": customers}
     )
     started = conn.execute(select(runs.c.started_at).where(runs.c.run_id == run_id)).scalar()
     if started is None:
         return
     later = conn.execute(
-        select(erasures.c.erasure_id).where(erasures.c.requested_at >= bindparam("t")),
-        {"t": started},
+        select(erasures.c.erasure_id).where(erasures.c.requested_at >= bindparam("t")), {"t": started}
     ).first()
     if later is not None:
         raise StoreError(
-            f"erasure {later[0]} was committed while this build ran; build again so the "
-            "published snapshot reflects it"
+            f"erasure {later[0]} was committed while this build ran; build again so the published snapshot reflects it"
         )

@@ -63,8 +63,10 @@ def recorded_spec(store: Store, spec: Spec, major: int) -> Spec | None:
     try:
         return beside(spec, last.version, last.text)
     except C360Error as exc:
-        raise C360Error(f"the recorded spec {last.version} (major {major}) no longer validates, so "
-                        f"its consumers cannot be served their shape: {exc}") from exc
+        raise C360Error(
+            f"the recorded spec {last.version} (major {major}) no longer validates, so "
+            f"its consumers cannot be served their shape: {exc}"
+        ) from exc
 
 
 def pinned(store: Store, spec: Spec, now: dt.datetime) -> list[Major]:
@@ -77,6 +79,7 @@ def pinned(store: Store, spec: Spec, now: dt.datetime) -> list[Major]:
                 f"subscriptions of {', '.join(consumers)} pin major {major} of {spec.model.product}, "
                 f"but no spec of major {major} was ever built or applied on this store, so its shape "
                 f"is unknown; apply the major-{major} spec first, or move them to major "
-                f"{current_major(spec.model)} and drop their pin")
+                f"{current_major(spec.model)} and drop their pin"
+            )
         out.append(Major(major, old, consumers))
     return out

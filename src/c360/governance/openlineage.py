@@ -64,10 +64,13 @@ class LineageConfig:
         """From plain keys: ``url``, ``file``, ``namespace``, ``api_key``, ``timeout``."""
         key = values.get("api_key")
         file = values.get("file")
-        return cls(url=values.get("url") or None, file=Path(file) if file else None,
-                   namespace=str(values.get("namespace") or "c360"),
-                   api_key=SecretStr(str(key)) if key else None,
-                   timeout=float(values.get("timeout", 5.0)))
+        return cls(
+            url=values.get("url") or None,
+            file=Path(file) if file else None,
+            namespace=str(values.get("namespace") or "c360"),
+            api_key=SecretStr(str(key)) if key else None,
+            timeout=float(values.get("timeout", 5.0)),
+        )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> LineageConfig:
@@ -102,8 +105,9 @@ def _host_port(host: str | None, port: Any, default_port: int) -> str:
     return f"{host or '127.0.0.1'}:{port or default_port}"
 
 
-def source_dataset(name: str, src: SourceSpec, *, product: str = "c360",
-                   base_dir: Path | None = None) -> tuple[str, str]:
+def source_dataset(
+    name: str, src: SourceSpec, *, product: str = "c360", base_dir: Path | None = None
+) -> tuple[str, str]:
     """``(namespace, name)`` of a source's dataset, per the OpenLineage naming spec.
 
     PostgreSQL ``postgres://host:port`` + ``db.schema.table``; MySQL ``mysql://host:port`` +
@@ -210,26 +214,25 @@ def column_transformations(expr: str) -> list[tuple[str, str, str, str]]:
     return out
 
 
-def build_event(product: ProductSpec, state: State, run_id: str, *, namespace: str = "c360",
-                when: dt.datetime | None = None, error: str | None = None,
-                customers: int | None = None, base_dir: Path | None = None) -> RunEvent:
+def build_event(
+    product: ProductSpec,
+    state: State,
+    run_id: str,
+    *,
+    namespace: str = "c360",
+    when: dt.datetime | None = None,
+    error: str | None = None,
+    customers: int | None = None,
+    base_dir: Path | None = None,
+) -> RunEvent:
     """One run event of the build of ``product``, with the client's models.
 
     Inputs are the real source systems, named by :func:`source_dataset`; the output is the
     snapshot in ``namespace``.
     """
     try:
-        from openlineage.client.event_v2 import (
-            InputDataset,
-            Job,
-            OutputDataset,
-            Run,
-            RunEvent,
-            RunState,
-        )
-        from openlineage.client.facet_v2 import (
-            column_lineage_dataset as cl,
-        )
+        from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
+        from openlineage.client.facet_v2 import column_lineage_dataset as cl
         from openlineage.client.facet_v2 import (
             documentation_job,
             error_message_run,
@@ -240,8 +243,9 @@ def build_event(product: ProductSpec, state: State, run_id: str, *, namespace: s
     except ImportError:
         raise MissingDependency("openlineage-python", "lineage") from None
 
-    names = {n: source_dataset(n, src, product=product.product, base_dir=base_dir)
-             for n, src in product.sources.items()}
+    names = {
+        n: source_dataset(n, src, product=product.product, base_dir=base_dir) for n, src in product.sources.items()
+    }
     inputs = []
     for name, src in product.sources.items():
         fields = [
@@ -252,55 +256,48 @@ def build_event(product: ProductSpec, state: State, run_id: str, *, namespace: s
         ]
         inputs.append(
             InputDataset(
-                names[name][0],
-                names[name][1],
-                facets={"schema": schema_dataset.SchemaDatasetFacet(fields=fields)},
+                names[name][0], names[name][1], facets={"schema": schema_dataset.SchemaDatasetFacet(fields=fields)}
             )
         )
     out_fields = [
         schema_dataset.SchemaDatasetFacetFields(
-            name="customer_id",
-            type="string",
-            ordinal_position=1,
-            description="Stable surrogate id of the customer",
+            name="customer_id", type="string", ordinal_position=1, description="Stable surrogate id of the customer"
         )
     ]
     lineage: dict[str, cl.Fields] = {}
     for i, (fname, f) in enumerate(product.fields.items(), start=2):
-        out_fields.append(schema_dataset.SchemaDatasetFacetFields(
-            name=fname, type=f.type, description=f.description, ordinal_position=i))
+        out_fields.append(
+            schema_dataset.SchemaDatasetFacetFields(
+                name=fname, type=f.type, description=f.description, ordinal_position=i
+            )
+        )
         inputs_of = [
-            cl.InputField(*names.get(src, (namespace, f"{product.product}.source.{src}")), column,
-                          transformations=[cl.Transformation(type=kind, subtype=sub)])
+            cl.InputField(
+                *names.get(src, (namespace, f"{product.product}.source.{src}")),
+                column,
+                transformations=[cl.Transformation(type=kind, subtype=sub)],
+            )
             for src, column, kind, sub in column_transformations(f.expr)
         ]
-        lineage[fname] = cl.Fields(
-            inputFields=inputs_of, transformationDescription=" ".join(f.expr.split())
-        )
+        lineage[fname] = cl.Fields(inputFields=inputs_of, transformationDescription=" ".join(f.expr.split()))
     out_facets: dict[str, Any] = {
         "schema": schema_dataset.SchemaDatasetFacet(fields=out_fields),
         "columnLineage": cl.ColumnLineageDatasetFacet(fields=lineage),
     }
     output_facets: dict[str, Any] = {}
     if customers is not None:
-        output_facets["outputStatistics"] = (
-            output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet(rowCount=customers)
+        output_facets["outputStatistics"] = output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet(
+            rowCount=customers
         )
-    output = OutputDataset(namespace, f"{product.product}.snapshot", facets=out_facets,
-                           outputFacets=output_facets)
+    output = OutputDataset(namespace, f"{product.product}.snapshot", facets=out_facets, outputFacets=output_facets)
     run_facets: dict[str, Any] = {
-        "processing_engine": processing_engine_run.ProcessingEngineRunFacet(
-            version=_c360_version(), name="c360"
-        ),
+        "processing_engine": processing_engine_run.ProcessingEngineRunFacet(version=_c360_version(), name="c360")
     }
     if error is not None:
-        run_facets["errorMessage"] = error_message_run.ErrorMessageRunFacet(message=error,
-                                                                            programmingLanguage="python")
+        run_facets["errorMessage"] = error_message_run.ErrorMessageRunFacet(message=error, programmingLanguage="python")
     job_facets: dict[str, Any] = {}
     if product.description:
-        job_facets["documentation"] = documentation_job.DocumentationJobFacet(
-            description=product.description
-        )
+        job_facets["documentation"] = documentation_job.DocumentationJobFacet(description=product.description)
     return RunEvent(
         eventType=RunState[state],
         eventTime=(when or utcnow()).astimezone(dt.UTC).isoformat(),
@@ -327,13 +324,20 @@ class LineageEmitter:
         self.base_dir = base_dir
         self.errors: list[str] = []  # delivery failures, kept for the run's summary
 
-    def emit(
-        self, state: State, run_id: str, *, error: str | None = None, customers: int | None = None
-    ) -> None:
+    def emit(self, state: State, run_id: str, *, error: str | None = None, customers: int | None = None) -> None:
         if not self.config.enabled:
             return
-        body = event_json(build_event(self.product, state, run_id, namespace=self.config.namespace,
-                                      error=error, customers=customers, base_dir=self.base_dir))
+        body = event_json(
+            build_event(
+                self.product,
+                state,
+                run_id,
+                namespace=self.config.namespace,
+                error=error,
+                customers=customers,
+                base_dir=self.base_dir,
+            )
+        )
         if self.config.file is not None:
             try:
                 self.config.file.parent.mkdir(parents=True, exist_ok=True)
@@ -346,17 +350,11 @@ class LineageEmitter:
             if self.config.api_key is not None:
                 headers["Authorization"] = f"Bearer {self.config.api_key.get_secret_value()}"
             try:
-                resp = httpx.post(
-                    self.config.url, content=body, headers=headers, timeout=self.config.timeout
-                )
+                resp = httpx.post(self.config.url, content=body, headers=headers, timeout=self.config.timeout)
                 if resp.status_code >= 400:
-                    self._failed(
-                        f"OpenLineage endpoint {self.config.url} answered {resp.status_code}"
-                    )
+                    self._failed(f"OpenLineage endpoint {self.config.url} answered {resp.status_code}")
             except httpx.HTTPError as exc:
-                self._failed(
-                    f"cannot reach OpenLineage endpoint {self.config.url}: {type(exc).__name__}"
-                )
+                self._failed(f"cannot reach OpenLineage endpoint {self.config.url}: {type(exc).__name__}")
 
     def _failed(self, message: str) -> None:
         log.warning("%s", message)
@@ -372,8 +370,9 @@ class LineageEmitter:
         self.emit("FAIL", run_id, error=error)
 
 
-def emitter(product: ProductSpec, config: LineageConfig | None = None, *,
-            base_dir: Path | None = None) -> LineageEmitter:
+def emitter(
+    product: ProductSpec, config: LineageConfig | None = None, *, base_dir: Path | None = None
+) -> LineageEmitter:
     """The build's emitter, configured from the environment unless ``config`` is given.
 
     Lineage configured without the OpenLineage client installed is warned of (and kept in
@@ -384,9 +383,11 @@ def emitter(product: ProductSpec, config: LineageConfig | None = None, *,
         try:
             import openlineage.client  # noqa: F401
         except ImportError:
-            message = (f"OpenLineage is configured ({ENV_URL} / {ENV_FILE}) but the 'openlineage-python' "
-                       "package is not installed; no lineage is emitted. Install it with: "
-                       "pip install 'c360[lineage]'")
+            message = (
+                f"OpenLineage is configured ({ENV_URL} / {ENV_FILE}) but the 'openlineage-python' "
+                "package is not installed; no lineage is emitted. Install it with: "
+                "pip install 'c360[lineage]'"
+            )
             warnings.warn(message, RuntimeWarning, stacklevel=2)
             log.warning("%s", message)
             quiet = LineageEmitter(product, LineageConfig(namespace=cfg.namespace), base_dir)

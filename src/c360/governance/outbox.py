@@ -32,15 +32,11 @@ def webhook_secret(store: Store, consumer: str) -> str:
 
 
 def sign(secret: str, body: bytes, timestamp: int) -> str:
-    mac = hmac.new(
-        secret.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256
-    ).hexdigest()
+    mac = hmac.new(secret.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256).hexdigest()
     return f"t={timestamp},v1={mac}"
 
 
-def verify_signature(
-    secret: str, body: bytes, header: str, *, now: int | None = None, tolerance: int = 300
-) -> bool:
+def verify_signature(secret: str, body: bytes, header: str, *, now: int | None = None, tolerance: int = 300) -> bool:
     """What a consumer runs on receipt: the signature matches and is recent."""
     parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
     try:
@@ -97,9 +93,7 @@ def deliver(
             headers = {
                 "Content-Type": "application/json",
                 "User-Agent": "c360-erasure-webhook",
-                "X-C360-Signature": sign(
-                    webhook_secret(store, consumer), body, int(now.timestamp())
-                ),
+                "X-C360-Signature": sign(webhook_secret(store, consumer), body, int(now.timestamp())),
             }
             error: str | None
             try:
@@ -112,23 +106,14 @@ def deliver(
                     conn.execute(
                         update(erasure_outbox)
                         .where(erasure_outbox.c.id == row_id)
-                        .values(
-                            state="delivered",
-                            attempts=attempts + 1,
-                            delivered_at=now,
-                            last_error=None,
-                        )
+                        .values(state="delivered", attempts=attempts + 1, delivered_at=now, last_error=None)
                     )
                     out.delivered += 1
                 else:
                     conn.execute(
                         update(erasure_outbox)
                         .where(erasure_outbox.c.id == row_id)
-                        .values(
-                            attempts=attempts + 1,
-                            last_error=error,
-                            next_attempt_at=now + backoff(attempts + 1),
-                        )
+                        .values(attempts=attempts + 1, last_error=error, next_attempt_at=now + backoff(attempts + 1))
                     )
                     out.failed += 1
     finally:

@@ -74,7 +74,11 @@ MASK_REVEAL: tuple[MaskKind, ...] = ("redact", "hash", "year", "last4", "email")
 MAX_CONDITIONS = 10
 # The JSON type of a masked value; a field whose masks disagree here has no single type.
 MASK_JSON_TYPE: dict[MaskKind, str] = {
-    "email": "string", "hash": "string", "last4": "string", "year": "integer", "redact": "null",
+    "email": "string",
+    "hash": "string",
+    "last4": "string",
+    "year": "integer",
+    "redact": "null",
 }
 
 
@@ -118,8 +122,9 @@ def rules_of(product: ProductSpec, consumer: str) -> tuple[Rule, ...]:
         return ()
     known = set(product.field_names)
 
-    def rule(name: str, at: Path_, fields: Iterable[str], masks: Mapping[str, MaskKind],
-             row_filter: str | None) -> Rule:
+    def rule(
+        name: str, at: Path_, fields: Iterable[str], masks: Mapping[str, MaskKind], row_filter: str | None
+    ) -> Rule:
         granted = frozenset(f for f in fields if f in known)
         return Rule(name, at, granted, {f: m for f, m in masks.items() if f in granted}, row_filter)
 
@@ -170,7 +175,10 @@ def at_least_as_revealing(after: Form, before: Form) -> bool:
 _FLIP = {">": "<", ">=": "<=", "<": ">", "<=": ">="}
 _OPS: dict[type[exp.Expression], str] = {exp.GT: ">", exp.GTE: ">=", exp.LT: "<", exp.LTE: "<="}
 _HOLDS: dict[str, Callable[[Any, Any], bool]] = {
-    ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
 }
 
 
@@ -258,16 +266,21 @@ def implies(a: exp.Expression, b: exp.Expression) -> bool:
 def assignments(conditions: Sequence[str]) -> list[frozenset[str]]:
     """Every set of ``conditions`` that may pass together on one record, implications respected."""
     if len(conditions) > MAX_CONDITIONS:
-        raise C360Error(f"{len(conditions)} distinct row filters apply to one consumer; at most "
-                        f"{MAX_CONDITIONS} can be compared")
+        raise C360Error(
+            f"{len(conditions)} distinct row filters apply to one consumer; at most {MAX_CONDITIONS} can be compared"
+        )
     nodes: dict[str, exp.Expression | None] = {}
     for c in conditions:
         try:
             nodes[c] = parse_expression(c)
         except ExpressionError:
             nodes[c] = None
-    pairs = [(a, b) for a in conditions for b in conditions
-             if a != b and (na := nodes[a]) is not None and (nb := nodes[b]) is not None and implies(na, nb)]
+    pairs = [
+        (a, b)
+        for a in conditions
+        for b in conditions
+        if a != b and (na := nodes[a]) is not None and (nb := nodes[b]) is not None and implies(na, nb)
+    ]
     out = []
     for bits in range(1 << len(conditions)):
         passing = frozenset(c for i, c in enumerate(conditions) if bits >> i & 1)
@@ -474,8 +487,7 @@ class Delta:
         return self.breaking or bool(self.gained or self.widened or self.rows_gained or self.reordered)
 
 
-def compare(old: ProductSpec, new: ProductSpec, consumer: str,
-            renames: Mapping[str, str] | None = None) -> Delta:
+def compare(old: ProductSpec, new: ProductSpec, consumer: str, renames: Mapping[str, str] | None = None) -> Delta:
     """Every way ``consumer``'s view changes from ``old`` to ``new`` (``renames``: old → new name)."""
     renames = renames or {}
     before, after = view_of(old, consumer), view_of(new, consumer)
@@ -553,14 +565,17 @@ def blame(delta: Delta, name: str | None, what: str) -> str | None:
 # -- problems validate reports ----------------------------------------------------------------
 
 
-def _written_rules(model: ProductSpec) -> list[tuple[Path_, str, Sequence[str], Mapping[str, MaskKind],
-                                                      str | None, Sequence[str]]]:
+def _written_rules(
+    model: ProductSpec,
+) -> list[tuple[Path_, str, Sequence[str], Mapping[str, MaskKind], str | None, Sequence[str]]]:
     """(where, name, fields as written, masks, row filter, consumers) of every rule in the spec."""
     out: list[tuple[Path_, str, Sequence[str], Mapping[str, MaskKind], str | None, Sequence[str]]] = [
-        (("consumers", c), f"consumers.{c}", s.fields, s.masks, s.row_filter, [c])
-        for c, s in model.consumers.items()]
-    out += [(("policies", i), f"policies.{p.name}", p.fields, p.masks, p.row_filter, p.consumers)
-            for i, p in enumerate(model.policies)]
+        (("consumers", c), f"consumers.{c}", s.fields, s.masks, s.row_filter, [c]) for c, s in model.consumers.items()
+    ]
+    out += [
+        (("policies", i), f"policies.{p.name}", p.fields, p.masks, p.row_filter, p.consumers)
+        for i, p in enumerate(model.policies)
+    ]
     return out
 
 
@@ -598,10 +613,14 @@ def _mask_clashes(model: ProductSpec) -> list[tuple[Path_, str]]:
                     continue
                 seen = first.setdefault(f, (rule.name, kind))
                 if MASK_JSON_TYPE[seen[1]] != MASK_JSON_TYPE[kind]:
-                    out.append(((*rule.at, "masks", f),
-                                f"'{f}' is masked {kind} here but {seen[1]} by {seen[0]} for consumer "
-                                f"'{consumer}': it would be served as {MASK_JSON_TYPE[kind]} on some rows and "
-                                f"{MASK_JSON_TYPE[seen[1]]} on others; mask it one way for this consumer"))
+                    out.append(
+                        (
+                            (*rule.at, "masks", f),
+                            f"'{f}' is masked {kind} here but {seen[1]} by {seen[0]} for consumer "
+                            f"'{consumer}': it would be served as {MASK_JSON_TYPE[kind]} on some rows and "
+                            f"{MASK_JSON_TYPE[seen[1]]} on others; mask it one way for this consumer",
+                        )
+                    )
     return out
 
 
@@ -621,10 +640,14 @@ def _pinned_names(model: ProductSpec) -> list[tuple[Path_, str]]:
                 continue
             for j, f in enumerate(fields):
                 if f not in known:
-                    out.append(((*at, "fields", j),
-                                f"consumer '{consumer}' is pinned to major {major} (served from that major's "
-                                f"recorded spec), but {name} names '{f}', which major {current} no longer has; "
-                                f"name major {current}'s fields here: they apply once the pin is dropped"))
+                    out.append(
+                        (
+                            (*at, "fields", j),
+                            f"consumer '{consumer}' is pinned to major {major} (served from that major's "
+                            f"recorded spec), but {name} names '{f}', which major {current} no longer has; "
+                            f"name major {current}'s fields here: they apply once the pin is dropped",
+                        )
+                    )
     return out
 
 
@@ -647,8 +670,13 @@ def problems(model: ProductSpec, doc: Located) -> list[SpecIssue]:
     found += _mask_clashes(model)
     for consumer, view in views(model).items():
         if len(view.conditions) > MAX_CONDITIONS:
-            found.append((("consumers", consumer), f"{len(view.conditions)} distinct row filters apply to "
-                          f"consumer '{consumer}'; at most {MAX_CONDITIONS} (merge some policies)"))
+            found.append(
+                (
+                    ("consumers", consumer),
+                    f"{len(view.conditions)} distinct row filters apply to "
+                    f"consumer '{consumer}'; at most {MAX_CONDITIONS} (merge some policies)",
+                )
+            )
     found += _pinned_names(model)
     return [doc.issue(at, message) for at, message in found]
 
@@ -666,6 +694,8 @@ def notes(model: ProductSpec) -> list[str]:
         for f, forms in view.forms.items():
             if len(forms) > 1:
                 shown = ", ".join("in the clear" if m is None else m for m in forms)
-                out.append(f"consumer '{consumer}' is served '{f}' as {shown}, depending on the row "
-                           "(the most revealing mask of the policies that apply to it wins)")
+                out.append(
+                    f"consumer '{consumer}' is served '{f}' as {shown}, depending on the row "
+                    "(the most revealing mask of the policies that apply to it wins)"
+                )
     return out

@@ -61,9 +61,7 @@ def _compile(n: exp.Expression, fields: frozenset[str]) -> Value:
         return _compile(n.this, fields)
     if isinstance(n, exp.Column):
         if n.table or n.name not in fields:
-            raise RowFilterError(
-                f"unknown field '{n.sql()}' (a row filter reads the product's fields)"
-            )
+            raise RowFilterError(f"unknown field '{n.sql()}' (a row filter reads the product's fields)")
         name = n.name
         return lambda r: r.get(name)
     if isinstance(n, exp.Boolean):
@@ -105,9 +103,7 @@ def _compile(n: exp.Expression, fields: frozenset[str]) -> Value:
     if isinstance(n, exp.Between):
         v = _compile(n.this, fields)
         lo, hi = _compile(n.args["low"], fields), _compile(n.args["high"], fields)
-        return _and(
-            lambda r: _safe(operator.ge, v(r), lo(r)), lambda r: _safe(operator.le, v(r), hi(r))
-        )
+        return _and(lambda r: _safe(operator.ge, v(r), lo(r)), lambda r: _safe(operator.le, v(r), hi(r)))
     if isinstance(n, exp.Like | exp.ILike):
         left = _compile(n.this, fields)
         pattern = n.expression

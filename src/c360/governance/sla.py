@@ -61,8 +61,14 @@ class LatencyRecorder:
     99
     """
 
-    def __init__(self, window: int = WINDOW, *, window_seconds: float | None = None,
-                 min_samples: int | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        window: int = WINDOW,
+        *,
+        window_seconds: float | None = None,
+        min_samples: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._window = window
         self.window_seconds = window_seconds or _env_number("C360_SLA_WINDOW_SECONDS", WINDOW_SECONDS)
         self.min_samples = int(min_samples or _env_number("C360_SLA_MIN_SAMPLES", MIN_SAMPLES))
@@ -170,13 +176,24 @@ class SubscriptionStatus:
         return not self.violations
 
     def as_dict(self) -> dict[str, Any]:
-        return {"consumer": self.consumer, "purpose": self.purpose, "fields": list(self.fields),
-                "major": self.major, "freshness": self.freshness, "age_seconds": self.age_seconds,
-                "freshness_ok": self.freshness_ok, "latency_p99_ms": self.latency_p99_ms,
-                "observed_p99_ms": self.observed_p99_ms, "latency_ok": self.latency_ok,
-                "samples": self.samples, "window_samples": self.window_samples,
-                "min_samples": self.min_samples, "purpose_drift": self.drift,
-                "compliant": self.compliant, "violations": list(self.violations)}
+        return {
+            "consumer": self.consumer,
+            "purpose": self.purpose,
+            "fields": list(self.fields),
+            "major": self.major,
+            "freshness": self.freshness,
+            "age_seconds": self.age_seconds,
+            "freshness_ok": self.freshness_ok,
+            "latency_p99_ms": self.latency_p99_ms,
+            "observed_p99_ms": self.observed_p99_ms,
+            "latency_ok": self.latency_ok,
+            "samples": self.samples,
+            "window_samples": self.window_samples,
+            "min_samples": self.min_samples,
+            "purpose_drift": self.drift,
+            "compliant": self.compliant,
+            "violations": list(self.violations),
+        }
 
 
 def sources_of(product: ProductSpec, fields: Iterable[str]) -> set[str]:
@@ -192,8 +209,13 @@ def sources_of(product: ProductSpec, fields: Iterable[str]) -> set[str]:
     return out
 
 
-def data_age(product: ProductSpec, sub: SubscriptionSpec, built_at: dt.datetime | None,
-             sync_times: Mapping[str, dt.datetime], now: dt.datetime) -> float | None:
+def data_age(
+    product: ProductSpec,
+    sub: SubscriptionSpec,
+    built_at: dt.datetime | None,
+    sync_times: Mapping[str, dt.datetime],
+    now: dt.datetime,
+) -> float | None:
     """Seconds since the oldest data behind ``sub``'s fields was fetched, as served now.
 
     A source synced after the served snapshot was built does not make it fresher: the
@@ -240,9 +262,7 @@ def compliance(
         if sub.latency_p99_ms is not None and p99_ms is not None and in_window >= needed:
             lat_ok = p99_ms <= sub.latency_p99_ms
             if not lat_ok:
-                violations.append(
-                    f"p99 latency {p99_ms:.1f} ms exceeds the SLA of {sub.latency_p99_ms:g} ms"
-                )
+                violations.append(f"p99 latency {p99_ms:.1f} ms exceeds the SLA of {sub.latency_p99_ms:g} ms")
         out.append(
             SubscriptionStatus(
                 sub.consumer,
@@ -284,8 +304,7 @@ def evaluate(
     if built_at == "published":
         snap = store.current_snapshot()
         built_at = snap.built_at if snap is not None else None
-    return compliance(product, built_at=built_at, sync_times=store.sync_times(), latency=latency,
-                      drift=drift, now=now)
+    return compliance(product, built_at=built_at, sync_times=store.sync_times(), latency=latency, drift=drift, now=now)
 
 
 def _human(seconds: float) -> str:
@@ -305,8 +324,9 @@ def current_major(product: ProductSpec) -> int:
 def pinned_major(product: ProductSpec, consumer: str) -> int | None:
     """The earlier major ``consumer`` is pinned to, if any (the lowest pin of its subscriptions)."""
     current = current_major(product)
-    pins = [s.major for s in product.subscriptions
-            if s.consumer == consumer and s.major is not None and s.major < current]
+    pins = [
+        s.major for s in product.subscriptions if s.consumer == consumer and s.major is not None and s.major < current
+    ]
     return min(pins) if pins else None
 
 
@@ -315,8 +335,9 @@ def sunset_at(date: dt.date) -> dt.datetime:
     return dt.datetime.combine(date, dt.time(23, 59, 59), tzinfo=dt.UTC)
 
 
-def lifecycle_headers(product: ProductSpec, consumer: str, *,
-                      deprecated_at: dt.datetime | None = None) -> dict[str, str]:
+def lifecycle_headers(
+    product: ProductSpec, consumer: str, *, deprecated_at: dt.datetime | None = None
+) -> dict[str, str]:
     """Headers for a response served to ``consumer`` from an earlier major, else ``{}``.
 
     ``Deprecation`` is ``@<epoch>`` of ``deprecated_at`` when known (RFC 9745), else ``true``;
@@ -336,9 +357,7 @@ def lifecycle_headers(product: ProductSpec, consumer: str, *,
     return headers
 
 
-def sunset_error(
-    product: ProductSpec, consumer: str, *, now: dt.datetime | None = None
-) -> str | None:
+def sunset_error(product: ProductSpec, consumer: str, *, now: dt.datetime | None = None) -> str | None:
     """The error for a consumer pinned to a major past its sunset; None while it is still served."""
     major = pinned_major(product, consumer)
     if major is None:

@@ -46,9 +46,9 @@ def export_subject(store: Store, spec: Spec, *, email: str) -> dict[str, Any]:
                 )
             ).first()
             mapped = conn.execute(
-                select(
-                    identity_map.c.customer_id, identity_map.c.method, identity_map.c.score
-                ).where(identity_map.c.source == r.source, identity_map.c.key == r.key)
+                select(identity_map.c.customer_id, identity_map.c.method, identity_map.c.score).where(
+                    identity_map.c.source == r.source, identity_map.c.key == r.key
+                )
             ).first()
             out["records"].append(
                 {
@@ -60,9 +60,7 @@ def export_subject(store: Store, spec: Spec, *, email: str) -> dict[str, Any]:
                     "fetched_at": row.fetched_at.isoformat() if row else None,
                     "data": jsonutil.loads(row.payload) if row else None,
                     "customer_id": mapped.customer_id if mapped else None,
-                    "matched_by": (
-                        {"method": mapped.method, "score": mapped.score} if mapped else None
-                    ),
+                    "matched_by": ({"method": mapped.method, "score": mapped.score} if mapped else None),
                 }
             )
         version = conn.execute(select(published.c.version).where(published.c.id == 1)).scalar()
@@ -82,20 +80,28 @@ def export_subject(store: Store, spec: Spec, *, email: str) -> dict[str, Any]:
             if data is None:
                 continue
             entry: dict[str, Any] = {
-                "customer_id": cid, "snapshot": version, "grain": product.grain,
+                "customer_id": cid,
+                "snapshot": version,
+                "grain": product.grain,
                 "fields": _fields(product, jsonutil.loads(data), sources),
             }
             shapes = []
             for major, spec_version, old in earlier:
                 view = conn.execute(
                     select(snapshot_views.c.data).where(
-                        snapshot_views.c.version == version, snapshot_views.c.major == major,
+                        snapshot_views.c.version == version,
+                        snapshot_views.c.major == major,
                         snapshot_views.c.customer_id == cid,
                     )
                 ).scalar()
                 if view is not None:
-                    shapes.append({"major": major, "spec_version": spec_version,
-                                   "fields": _fields(old, jsonutil.loads(view), sources)})
+                    shapes.append(
+                        {
+                            "major": major,
+                            "spec_version": spec_version,
+                            "fields": _fields(old, jsonutil.loads(view), sources),
+                        }
+                    )
             if shapes:
                 entry["earlier_majors"] = shapes
             out["customers"].append(entry)

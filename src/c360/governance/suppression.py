@@ -102,25 +102,22 @@ class Keys:
             return True
         for cut in (1, 2, 3):
             rest = digits[cut:]
-            if len(rest) >= _PHONE_SUFFIX_MIN and not rest.startswith("0") and (
-                self.digest("phone", "", rest) in suppressed
+            if (
+                len(rest) >= _PHONE_SUFFIX_MIN
+                and not rest.startswith("0")
+                and (self.digest("phone", "", rest) in suppressed)
             ):
                 return True
         return False
 
     def pseudonym_key(self, source: str, key: str) -> str:
         """The key an anonymised record is kept under: stable, so re-arrivals land on it."""
-        mac = hmac.new(
-            self.naming, f"key\x1f{source}\x1f{key}".encode(), hashlib.sha256
-        ).hexdigest()
+        mac = hmac.new(self.naming, f"key\x1f{source}\x1f{key}".encode(), hashlib.sha256).hexdigest()
         return "erased_" + mac[:20]
 
     def pseudonym(self, value: str) -> str:
         """The pseudonymous id of an erasure's subject in the audit log and retained facts."""
-        return (
-            "p_"
-            + hmac.new(self.naming, f"subject\x1f{value}".encode(), hashlib.sha256).hexdigest()[:24]
-        )
+        return "p_" + hmac.new(self.naming, f"subject\x1f{value}".encode(), hashlib.sha256).hexdigest()[:24]
 
 
 def keys_for(store_or_conn: Store | Connection) -> Keys:
@@ -152,9 +149,7 @@ def identifying_value(value: Any) -> str | None:
 def email_paths(src: SourceSpec) -> list[str]:
     """Where a source's records carry email addresses: its identity email and PII email columns."""
     cols = src.identity_of("email")
-    cols += [
-        c for c, spec in src.columns.items() if spec.pii and "email" in c.lower() and c not in cols
-    ]
+    cols += [c for c, spec in src.columns.items() if spec.pii and "email" in c.lower() and c not in cols]
     return [src.column_path(c) for c in cols]
 
 
@@ -168,9 +163,7 @@ def person_paths(src: SourceSpec) -> list[str]:
 def phone_paths(src: SourceSpec) -> list[str]:
     """Where a source's records carry phone numbers: its identity phone and PII phone columns."""
     cols = src.identity_of("phone")
-    cols += [
-        c for c, spec in src.columns.items() if spec.pii and "phone" in c.lower() and c not in cols
-    ]
+    cols += [c for c, spec in src.columns.items() if spec.pii and "phone" in c.lower() and c not in cols]
     return [src.column_path(c) for c in cols]
 
 
@@ -206,11 +199,7 @@ def person_ids(src: SourceSpec, data: Mapping[str, Any]) -> set[str]:
 
 
 def anonymise_payload(
-    src: SourceSpec,
-    data: Mapping[str, Any],
-    keys: Keys,
-    suppressed: set[str] | frozenset[str],
-    new_key: str,
+    src: SourceSpec, data: Mapping[str, Any], keys: Keys, suppressed: set[str] | frozenset[str], new_key: str
 ) -> dict[str, Any]:
     """The record without a person's data: PII paths removed, its own key replaced by the
     pseudonymous one, the ids beside the person's data (``requester.id``) and every
@@ -246,10 +235,7 @@ def _mask_values(
     (PII columns were removed, the rest describe the account and are kept).
     """
     if isinstance(value, dict):
-        return {
-            k: _mask_values(v, keys, suppressed, f"{path}.{k}" if path else k, declared)
-            for k, v in value.items()
-        }
+        return {k: _mask_values(v, keys, suppressed, f"{path}.{k}" if path else k, declared) for k, v in value.items()}
     if isinstance(value, list):
         return [_mask_values(v, keys, suppressed, path, declared) for v in value]
     if path not in declared:
@@ -260,11 +246,7 @@ def _mask_values(
 
 
 def mask_free_text(
-    value: Any,
-    keys: Keys,
-    suppressed: set[str] | frozenset[str],
-    keep: frozenset[str] = frozenset(),
-    path: str = "",
+    value: Any, keys: Keys, suppressed: set[str] | frozenset[str], keep: frozenset[str] = frozenset(), path: str = ""
 ) -> Any:
     """``value`` with erased emails and phone numbers masked in every string, except at the
     paths in ``keep``. Returns ``value`` itself when nothing is masked, so the records that
@@ -304,9 +286,7 @@ def _mask_text(text: str, keys: Keys, suppressed: set[str] | frozenset[str]) -> 
     if len(out) < 6:  # shorter than a@b.io: status, priority, country codes, most strings
         return text
     if "@" in out:
-        out = _EMAIL.sub(
-            lambda m: ERASED if keys.email_digest(m.group(0)) in suppressed else m.group(0), out
-        )
+        out = _EMAIL.sub(lambda m: ERASED if keys.email_digest(m.group(0)) in suppressed else m.group(0), out)
     if _PHONE.search(out):
         out = _PHONE.sub(lambda m: _mask_phone(m.group(0), keys, suppressed), out)
     return text if out == text else out
@@ -380,9 +360,7 @@ def _mask_emails(value: Any, keys: Keys, suppressed: set[str] | frozenset[str]) 
     if isinstance(value, str):
         if "@" not in value:
             return value
-        return _EMAIL.sub(
-            lambda m: ERASED if keys.email_digest(m.group(0)) in suppressed else m.group(0), value
-        )
+        return _EMAIL.sub(lambda m: ERASED if keys.email_digest(m.group(0)) in suppressed else m.group(0), value)
     if isinstance(value, dict):
         return {k: _mask_emails(v, keys, suppressed) for k, v in value.items()}
     if isinstance(value, list):
@@ -404,9 +382,7 @@ class Suppressor:
     @classmethod
     def load(cls, store: Store, product: ProductSpec) -> Suppressor:
         with store.engine.connect() as conn:
-            entries = {
-                d: a for d, a in conn.execute(select(suppression.c.digest, suppression.c.action))
-            }
+            entries = {d: a for d, a in conn.execute(select(suppression.c.digest, suppression.c.action))}
         return cls(product, keys_for(store) if entries else Keys(b"", b""), entries)
 
     def __bool__(self) -> bool:
@@ -445,17 +421,11 @@ class Suppressor:
                         continue
                     if parent_action == ANONYMISE:
                         data = copy.deepcopy(data)
-                        set_path(
-                            data, parent_path, self.keys.pseudonym_key(parent.source, str(ref))
-                        )
+                        set_path(data, parent_path, self.keys.pseudonym_key(parent.source, str(ref)))
             if action == ANONYMISE:
                 self.anonymised += 1
                 key = self.keys.pseudonym_key(source, rec.key)
-                body = (
-                    {}
-                    if rec.deleted
-                    else anonymise_payload(src, data, self.keys, digests, key)
-                )
+                body = {} if rec.deleted else anonymise_payload(src, data, self.keys, digests, key)
                 out.append(Record(key, body, rec.deleted))
                 continue
             if not rec.deleted:
@@ -475,10 +445,7 @@ class Suppressor:
         if not self.entries:
             return list(items)
         digests = set(self.entries)
-        return [
-            Quarantined(q.location, q.reason, _mask_emails(q.raw, self.keys, digests))
-            for q in items
-        ]
+        return [Quarantined(q.location, q.reason, _mask_emails(q.raw, self.keys, digests)) for q in items]
 
     def _action(self, source: str, rec: Record, emails: Iterable[str]) -> str | None:
         action = self.entries.get(self.keys.key_digest(source, rec.key))
@@ -493,9 +460,7 @@ class Suppressor:
         return None
 
 
-def is_suppressed(
-    store: Store, *, source: str | None = None, key: str | None = None, email: str | None = None
-) -> bool:
+def is_suppressed(store: Store, *, source: str | None = None, key: str | None = None, email: str | None = None) -> bool:
     """Whether an identifier was erased (by its keyed hash; the identifier is never stored)."""
     keys = keys_for(store)
     digests = []
@@ -506,12 +471,7 @@ def is_suppressed(
     if not digests:
         return False
     with store.engine.connect() as conn:
-        return (
-            conn.execute(
-                select(suppression.c.digest).where(suppression.c.digest.in_(digests))
-            ).first()
-            is not None
-        )
+        return conn.execute(select(suppression.c.digest).where(suppression.c.digest.in_(digests))).first() is not None
 
 
 def content_hash(data: Mapping[str, Any]) -> str:

@@ -67,10 +67,14 @@ def _distinct(values: Iterable[str | None]) -> tuple[str, ...]:
     return tuple(v for v, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
-def build_atoms(groups: Sequence[Sequence[str]], by_rid: Mapping[str, IdentityRecord],
-                distinct_sources: frozenset[str], ids: Mapping[str, Sequence[str]],
-                person_sources: frozenset[str] = frozenset(),
-                refs: Mapping[str, Sequence[str]] | None = None) -> AtomSet:
+def build_atoms(
+    groups: Sequence[Sequence[str]],
+    by_rid: Mapping[str, IdentityRecord],
+    distinct_sources: frozenset[str],
+    ids: Mapping[str, Sequence[str]],
+    person_sources: frozenset[str] = frozenset(),
+    refs: Mapping[str, Sequence[str]] | None = None,
+) -> AtomSet:
     """One atom per group of records (the first record names it).
 
     ``ids``: record → tagged ids; ``refs``: record → rule values tagged with their side.
@@ -79,21 +83,24 @@ def build_atoms(groups: Sequence[Sequence[str]], by_rid: Mapping[str, IdentityRe
     for group in groups:
         recs = [by_rid[r] for r in group]
         a = [r.attrs for r in recs]
-        atoms.append(Atom(
-            rid=group[0], members=list(group),
-            names=_distinct(x.name for x in a),
-            domains=_distinct(d for r in recs for d in (r.attrs.web_domain, r.attrs.email_domain)),
-            phones=_distinct(x.phone for x in a),
-            postcodes=_distinct(x.postcode for x in a),
-            cities=_distinct(x.city for x in a),
-            countries=_distinct(x.country for x in a),
-            person_names=_distinct(x.person_name for x in a if x.person_name and " " in x.person_name),
-            ids=_distinct(i for r in group for i in ids.get(r, ())),
-            refs=_distinct(i for r in group for i in (refs or {}).get(r, ())),
-            sources=_distinct(r.source for r in recs),
-            distinct=any(r.source in distinct_sources for r in recs),
-            account=any(r.source not in person_sources for r in recs),
-        ))
+        atoms.append(
+            Atom(
+                rid=group[0],
+                members=list(group),
+                names=_distinct(x.name for x in a),
+                domains=_distinct(d for r in recs for d in (r.attrs.web_domain, r.attrs.email_domain)),
+                phones=_distinct(x.phone for x in a),
+                postcodes=_distinct(x.postcode for x in a),
+                cities=_distinct(x.city for x in a),
+                countries=_distinct(x.country for x in a),
+                person_names=_distinct(x.person_name for x in a if x.person_name and " " in x.person_name),
+                ids=_distinct(i for r in group for i in ids.get(r, ())),
+                refs=_distinct(i for r in group for i in (refs or {}).get(r, ())),
+                sources=_distinct(r.source for r in recs),
+                distinct=any(r.source in distinct_sources for r in recs),
+                account=any(r.source not in person_sources for r in recs),
+            )
+        )
     # Names spread over many unrelated domains are placeholders, not company names; a person's
     # name on several companies' domains is several people.
     dropped: Counter[str] = Counter()

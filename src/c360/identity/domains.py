@@ -28,9 +28,7 @@ _EXTRA_FREE_MAIL = frozenset(
 )
 FREE_MAIL_DOMAINS = frozenset(d.lower() for d in _FREE_MAIL_LIST) | _EXTRA_FREE_MAIL
 
-_HOSTNAME = re.compile(
-    r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})"
-)
+_HOSTNAME = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})")
 _LOCAL_PART = re.compile(r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
 _AUTHORITY_END = re.compile(r"[/?#\\]")
 _PORT = re.compile(r":\d*$")
@@ -41,8 +39,9 @@ _PLACEHOLDER_LOCAL_PARTS = frozenset(
 )
 
 # Top-level domains outside the public suffix list that still name organisations' hosts.
-UNLISTED_TLDS = frozenset({"test", "example", "invalid", "localhost", "local", "internal", "corp", "lan", "home",
-                           "intranet", "private"})
+UNLISTED_TLDS = frozenset(
+    {"test", "example", "invalid", "localhost", "local", "internal", "corp", "lan", "home", "intranet", "private"}
+)
 
 _extractor: tldextract.TLDExtract | None = None
 

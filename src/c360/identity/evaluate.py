@@ -79,8 +79,10 @@ def read_truth(path: Path, column: str | None = None) -> list[TruthRow]:
         reader = csv.DictReader(f)
         found = list(reader.fieldnames or [])
         if not {"source", "source_key"} <= set(found):
-            raise ValueError(f"{path}: expected columns source,source_key and a truth id column "
-                             f"(true_account_id, true_person_id, ...); found {','.join(found)}")
+            raise ValueError(
+                f"{path}: expected columns source,source_key and a truth id column "
+                f"(true_account_id, true_person_id, ...); found {','.join(found)}"
+            )
         others = [c for c in found if c not in ("source", "source_key", "kind")]
         named = [c for c in others if c.startswith("true_")]
         if column is not None:
@@ -92,8 +94,10 @@ def read_truth(path: Path, column: str | None = None) -> list[TruthRow]:
         elif len(named) == 1 or len(others) == 1:
             entity = (named or others)[0]
         else:
-            raise ValueError(f"{path}: which column holds the true id? found {','.join(others) or 'none'}; "
-                             "name it with --truth-column")
+            raise ValueError(
+                f"{path}: which column holds the true id? found {','.join(others) or 'none'}; "
+                "name it with --truth-column"
+            )
         return [TruthRow(r["source"], r["source_key"], r[entity], (r.get("kind") or "clean")) for r in reader]
 
 
@@ -160,12 +164,23 @@ def evaluate(truth: Iterable[TruthRow], predicted: Mapping[str, str]) -> Scores:
         members = [r for r in rid if kind_of[r] == kind]
         wrong_merge = sum(1 for r in members if len(ents_per_pred[pred[r]]) > 1)
         wrong_split = sum(1 for r in members if ent[r] in split)
-        kinds[kind] = {"records": len(members), "in_over_merged_cluster": wrong_merge,
-                       "of_split_entity": wrong_split}
+        kinds[kind] = {"records": len(members), "in_over_merged_cluster": wrong_merge, "of_split_entity": wrong_split}
 
     return Scores(
-        round(p, 4), round(r_, 4), round(_f1(p, r_), 4),
-        round(xp, 4), round(xr, 4), round(_f1(xp, xr), 4),
-        round(bp, 4), round(br, 4), round(_f1(bp, br), 4),
-        len(rid), len(by_ent), len(by_pred), len(over), len(split), unresolved, kinds,
+        round(p, 4),
+        round(r_, 4),
+        round(_f1(p, r_), 4),
+        round(xp, 4),
+        round(xr, 4),
+        round(_f1(xp, xr), 4),
+        round(bp, 4),
+        round(br, 4),
+        round(_f1(bp, br), 4),
+        len(rid),
+        len(by_ent),
+        len(by_pred),
+        len(over),
+        len(split),
+        unresolved,
+        kinds,
     )

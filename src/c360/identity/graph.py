@@ -32,8 +32,9 @@ class Refusal:
 class Clusters:
     """Union-find over records with cannot-link constraints, checked at every join."""
 
-    def __init__(self, items: Iterable[str], *, distinct: Mapping[str, str] | None = None,
-                 apart: Iterable[tuple[str, str]] = ()) -> None:
+    def __init__(
+        self, items: Iterable[str], *, distinct: Mapping[str, str] | None = None, apart: Iterable[tuple[str, str]] = ()
+    ) -> None:
         """``distinct``: record → its distinct source, for records of such sources only."""
         self.parent: dict[str, str] = {}
         for i in items:

@@ -21,8 +21,23 @@ import pyarrow as pa
 from c360.core import duck
 from c360.identity.atoms import Atom
 
-COLUMNS = ("names", "name1", "names_compact", "names_first", "domains", "domain1", "phones", "postcodes",
-           "cities", "countries", "person_names", "person1", "phone1", "postcode1", "ids")
+COLUMNS = (
+    "names",
+    "name1",
+    "names_compact",
+    "names_first",
+    "domains",
+    "domain1",
+    "phones",
+    "postcodes",
+    "cities",
+    "countries",
+    "person_names",
+    "person1",
+    "phone1",
+    "postcode1",
+    "ids",
+)
 
 
 # Random pairs sampled to estimate u: the comparisons of lists cost more than plain columns, and
@@ -85,15 +100,16 @@ def _table(atoms: Sequence[Atom]) -> pa.Table:
         cols["phone1"].append(a.phones[0] if a.phones else None)
         cols["postcode1"].append(a.postcodes[0] if a.postcodes else None)
         cols["ids"].append(_list(a.ids))
-    types = {c: pa.string() if c in SCALARS else pa.list_(pa.string())
-             for c in cols}
+    types = {c: pa.string() if c in SCALARS else pa.list_(pa.string()) for c in cols}
     return pa.table({c: pa.array(v, types[c]) for c, v in cols.items()})
 
 
 def _any_pair(column: str, predicate: str) -> str:
     """SQL: some value of ``column_l`` and some value of ``column_r`` satisfy ``predicate(x, y)``."""
-    return (f"coalesce(list_bool_or(list_transform({column}_l, lambda x: list_bool_or(list_transform("
-            f"{column}_r, lambda y: {predicate})))), false)")
+    return (
+        f"coalesce(list_bool_or(list_transform({column}_l, lambda x: list_bool_or(list_transform("
+        f"{column}_r, lambda y: {predicate})))), false)"
+    )
 
 
 def _name_comparison() -> Any:
@@ -112,16 +128,24 @@ def _name_comparison() -> Any:
         output_column_name="name",
         comparison_levels=[
             cll.NullLevel("names"),
-            cll.CustomLevel("list_has_any(list_filter(names_l, lambda x: contains(x, ' ')), names_r)",
-                            "exact, several words"),
+            cll.CustomLevel(
+                "list_has_any(list_filter(names_l, lambda x: contains(x, ' ')), names_r)", "exact, several words"
+            ),
             cll.CustomLevel("list_has_any(names_l, names_r)", "exact, one word"),
             # A workspace slug ("harbourgarnetdata") against the name it was made from.
             cll.CustomLevel("list_has_any(names_compact_l, names_compact_r)", "same letters, spaced apart"),
-            cll.CustomLevel(_any_pair("names", "least(length(x), length(y)) >= 6 AND "
-                                               "damerau_levenshtein(x, y) <= 2"), "a typo or two"),
-            cll.CustomLevel(_any_pair("names", "list_has_all(string_split(x, ' '), string_split(y, ' ')) OR "
-                                               "list_has_all(string_split(y, ' '), string_split(x, ' '))"),
-                            "one name within the other"),
+            cll.CustomLevel(
+                _any_pair("names", "least(length(x), length(y)) >= 6 AND damerau_levenshtein(x, y) <= 2"),
+                "a typo or two",
+            ),
+            cll.CustomLevel(
+                _any_pair(
+                    "names",
+                    "list_has_all(string_split(x, ' '), string_split(y, ' ')) OR "
+                    "list_has_all(string_split(y, ' '), string_split(x, ' '))",
+                ),
+                "one name within the other",
+            ),
             cll.CustomLevel(_any_pair("names", "jaro_winkler_similarity(x, y) >= 0.92"), "Jaro-Winkler >= 0.92"),
             cll.ElseLevel(),
         ],
@@ -152,13 +176,17 @@ def _person_comparison() -> Any:
     return cl.CustomComparison(
         output_column_name="person_name",
         comparison_levels=[
-            cll.CustomLevel("(person_names_l IS NULL OR person_names_r IS NULL) AND NOT "
-                            "(coalesce(list_has_any(names_l, person_names_r), false) OR "
-                            "coalesce(list_has_any(person_names_l, names_r), false))").configure(is_null_level=True),
+            cll.CustomLevel(
+                "(person_names_l IS NULL OR person_names_r IS NULL) AND NOT "
+                "(coalesce(list_has_any(names_l, person_names_r), false) OR "
+                "coalesce(list_has_any(person_names_l, names_r), false))"
+            ).configure(is_null_level=True),
             cll.CustomLevel("list_has_any(person_names_l, person_names_r)", "a person in common"),
-            cll.CustomLevel("coalesce(list_has_any(names_l, person_names_r), false) OR "
-                            "coalesce(list_has_any(person_names_l, names_r), false)",
-                            "one's name is the other's person"),
+            cll.CustomLevel(
+                "coalesce(list_has_any(names_l, person_names_r), false) OR "
+                "coalesce(list_has_any(person_names_l, names_r), false)",
+                "one's name is the other's person",
+            ),
             cll.ElseLevel(),
         ],
     )
@@ -298,8 +326,10 @@ def train(make_linker: Callable[[dict[str, Any] | Any], Any], grain: str, seed: 
     # pairs that share an atom's main domain all agree on domain, which says nothing of matches.
     if grain == "person":
         deterministic = [block_on("person1", "domain1")]
-        em_rules = ("l.person1 = r.person1 AND l.person_names IS NOT NULL",
-                    "l.domain1 = r.domain1 AND l.name1 = r.name1 AND l.domains IS NOT NULL AND l.names IS NOT NULL")
+        em_rules = (
+            "l.person1 = r.person1 AND l.person_names IS NOT NULL",
+            "l.domain1 = r.domain1 AND l.name1 = r.name1 AND l.domains IS NOT NULL AND l.names IS NOT NULL",
+        )
     else:
         deterministic = [block_on("domain1", "name1"), block_on("domain1", "phone1"), block_on("phone1", "postcode1")]
         em_rules = ("l.domain1 = r.domain1 AND l.domains IS NOT NULL", "l.name1 = r.name1 AND l.names IS NOT NULL")
@@ -367,10 +397,17 @@ def sane_m(model: dict[str, Any]) -> dict[str, Any]:
         if priors is None or len(priors) != len(levels):
             continue
         agreeing = levels[:-1]
-        if any(isinstance(lv.get("m_probability"), int | float) and isinstance(lv.get("u_probability"), int | float)
-               and lv["m_probability"] < lv["u_probability"] and lv["u_probability"] < 0.5 for lv in agreeing):
-            logging.getLogger(__name__).warning("comparison %s: EM's estimate ignored (agreement weighed as "
-                                                "disagreement); its prior m is used", comparison["output_column_name"])
+        if any(
+            isinstance(lv.get("m_probability"), int | float)
+            and isinstance(lv.get("u_probability"), int | float)
+            and lv["m_probability"] < lv["u_probability"]
+            and lv["u_probability"] < 0.5
+            for lv in agreeing
+        ):
+            logging.getLogger(__name__).warning(
+                "comparison %s: EM's estimate ignored (agreement weighed as disagreement); its prior m is used",
+                comparison["output_column_name"],
+            )
             for lv, m in zip(levels, priors, strict=True):
                 lv["m_probability"] = m
     return model
@@ -421,10 +458,8 @@ def match(
     db_api = DuckDBAPI(connection=con)
     trained = model is None
     if model is None:
-        model = train(lambda settings: Linker(sdf_again(db_api), settings, log_level=None), grain, seed,
-                      len(records))
-    linker = Linker(sdf_again(db_api), {k: v for k, v in model.items() if k != "c360_model_version"},
-                    log_level=None)
+        model = train(lambda settings: Linker(sdf_again(db_api), settings, log_level=None), grain, seed, len(records))
+    linker = Linker(sdf_again(db_api), {k: v for k, v in model.items() if k != "c360_model_version"}, log_level=None)
     if model_path is not None:
         model_path.parent.mkdir(parents=True, exist_ok=True)
         linker.misc.save_model_to_json(str(model_path), overwrite=True)
@@ -438,16 +473,19 @@ def match(
     names = [c[3:] for c in mw_cols]
     # Only the columns a link keeps, a chunk at a time: the full prediction rows (every
     # intermediate column) of a million records as Python tuples cost gigabytes.
-    wanted = ", ".join(f'"{c}"' for c in ("unique_id_l", "unique_id_r", "match_probability", "match_weight",
-                                          *mw_cols))
+    wanted = ", ".join(f'"{c}"' for c in ("unique_id_l", "unique_id_r", "match_probability", "match_weight", *mw_cols))
     cursor = con.execute(f"SELECT {wanted} FROM {predictions.physical_name}")
     links: list[MatchLink] = []
     review: list[MatchLink] = []
     while chunk := cursor.fetchmany(PREDICTION_CHUNK):
         for left, right, probability, bits, *mw in chunk:
-            link = MatchLink(left, right, float(probability),
-                             {n: round(float(w), 3) for n, w in zip(names, mw, strict=True) if w is not None},
-                             float(bits))
+            link = MatchLink(
+                left,
+                right,
+                float(probability),
+                {n: round(float(w), 3) for n, w in zip(names, mw, strict=True) if w is not None},
+                float(bits),
+            )
             (links if link.probability >= threshold else review).append(link)
     con.close()
     return MatchOutcome(links, review, model, trained)

@@ -61,12 +61,8 @@ _COMMON_WORD_FACTOR = 0.1
 _TOKEN_MATCH = 0.9
 _SET_RATIO_SHARE = 0.2
 
-_PERSON_TITLES = frozenset(
-    {"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "dame", "lord", "lady", "rev", "fr"}
-)
-_PERSON_SUFFIXES = frozenset(
-    {"jr", "sr", "ii", "iii", "iv", "phd", "md", "esq", "mba", "obe", "mbe", "cbe", "kbe"}
-)
+_PERSON_TITLES = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "dame", "lord", "lady", "rev", "fr"})
+_PERSON_SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv", "phd", "md", "esq", "mba", "obe", "mbe", "cbe", "kbe"})
 
 
 def _legal_forms() -> dict[int, frozenset[tuple[str, ...]]]:

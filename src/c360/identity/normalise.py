@@ -92,9 +92,7 @@ class IdentityAttributes:
     refused: tuple[str, ...] = ()  # weak or missing evidence: "dob in the future", a relay address, ...
 
 
-def normalise_attributes(
-    raw: Mapping[str, Any], *, default_region: str | None = None
-) -> IdentityAttributes:
+def normalise_attributes(raw: Mapping[str, Any], *, default_region: str | None = None) -> IdentityAttributes:
     """Normalise one record's raw identity values (keys from ``ATTRIBUTE_NAMES``).
 
     Keys outside ``ATTRIBUTE_NAMES`` are ignored. Values may be strings, numbers (a phone or
@@ -116,9 +114,15 @@ def normalise_attributes(
     emails, phones = _distinct(read_emails), _distinct(read_phones)
     normalised_email = emails[0] if emails else None
     parts = person_parts(values["person_name"], values["first_name"], values["last_name"])
-    full_name = person_name(values["person_name"]) if values["person_name"] else (
-        person_name(" ".join(v for v in (values["first_name"], values["last_name"]) if v))
-        if values["first_name"] or values["last_name"] else None)
+    full_name = (
+        person_name(values["person_name"])
+        if values["person_name"]
+        else (
+            person_name(" ".join(v for v in (values["first_name"], values["last_name"]) if v))
+            if values["first_name"] or values["last_name"]
+            else None
+        )
+    )
     dob, why = date_of_birth(_first(raw.get("dob")))
     refused = [f"dob {why}"] if why else []
     refused += ["email not an address, or a placeholder" for e in read_emails if e is None]

@@ -59,9 +59,13 @@ class Person:
 
 def _person(r: IdentityRecord) -> Person:
     a = r.attrs
-    return Person(name_key(a.given_name) if a.given_name else None,
-                  name_key(a.family_name) if a.family_name else None, a.dob, a.generation,
-                  frozenset(f"{k}:{v}" for k, v in r.identifiers.items()))
+    return Person(
+        name_key(a.given_name) if a.given_name else None,
+        name_key(a.family_name) if a.family_name else None,
+        a.dob,
+        a.generation,
+        frozenset(f"{k}:{v}" for k, v in r.identifiers.items()),
+    )
 
 
 def _given_compatible(x: str, y: str) -> bool:
@@ -95,8 +99,12 @@ def conflict(p: Person, q: Person) -> str | None:
     if p.dob and q.dob and not _dob_compatible(p.dob, q.dob):
         return f"dates of birth {p.dob} and {q.dob}"
     if p.given and q.given and not _given_compatible(p.given, q.given):
-        swapped = p.family is not None and q.family is not None and _given_compatible(p.given, q.family) \
+        swapped = (
+            p.family is not None
+            and q.family is not None
+            and _given_compatible(p.given, q.family)
             and _given_compatible(p.family, q.given)
+        )
         if not swapped:
             return f"given names {p.given} and {q.given}"
     return None
@@ -202,33 +210,39 @@ def _several_people(graph: _People, rids: Sequence[str]) -> bool:
     if len({graph.persons[r].generation for r in rids}) > 1:
         return True
     roots = list(dict.fromkeys(graph.find(r) for r in rids))
-    return any(graph.refusal(a, b) is not None for i, a in enumerate(roots) for b in roots[i + 1:])
+    return any(graph.refusal(a, b) is not None for i, a in enumerate(roots) for b in roots[i + 1 :])
 
 
-def person_rows(records: Sequence[IdentityRecord], persons: Mapping[str, Person], shared: set[str],
-                tagged: Mapping[str, Sequence[str]], placeholders: set[str] | frozenset[str] = frozenset(),
-                ) -> list[PersonRow]:
+def person_rows(
+    records: Sequence[IdentityRecord],
+    persons: Mapping[str, Person],
+    shared: set[str],
+    tagged: Mapping[str, Sequence[str]],
+    placeholders: set[str] | frozenset[str] = frozenset(),
+) -> list[PersonRow]:
     rows = []
     for r in records:
         a, p = r.attrs, persons[r.rid]
         emails = tuple(dict.fromkeys(e for e in (personal_email(x) for x in a.emails) if e))
         phones = a.phones
-        rows.append(PersonRow(
-            rid=r.rid,
-            given=p.given,
-            given_forms=tuple(sorted(canonical_forms(p.given))) if p.given and len(p.given) > 1 else (),
-            family=p.family,
-            generation=p.generation,
-            dob=p.dob,
-            emails=tuple(e for e in emails if e not in shared),
-            phones=tuple(x for x in phones if x not in shared),
-            shared=tuple(v for v in (*emails, *phones) if v in shared and v not in placeholders),
-            postcode=a.postcode,
-            city=a.city,
-            address=a.address,
-            ids=tuple(tagged.get(r.rid, ())),
-            country=a.country,
-        ))
+        rows.append(
+            PersonRow(
+                rid=r.rid,
+                given=p.given,
+                given_forms=tuple(sorted(canonical_forms(p.given))) if p.given and len(p.given) > 1 else (),
+                family=p.family,
+                generation=p.generation,
+                dob=p.dob,
+                emails=tuple(e for e in emails if e not in shared),
+                phones=tuple(x for x in phones if x not in shared),
+                shared=tuple(v for v in (*emails, *phones) if v in shared and v not in placeholders),
+                postcode=a.postcode,
+                city=a.city,
+                address=a.address,
+                ids=tuple(tagged.get(r.rid, ())),
+                country=a.country,
+            )
+        )
     return rows
 
 
@@ -240,8 +254,9 @@ def _bits(p: float) -> float:
 def name_only(r: IdentityRecord) -> bool:
     """A record that names a person and gives nothing else to tell them by."""
     a = r.attrs
-    return bool(a.person_name) and not (a.emails or a.phones or a.dob or a.postcode or a.address
-                                        or r.identifiers or r.refs)
+    return bool(a.person_name) and not (
+        a.emails or a.phones or a.dob or a.postcode or a.address or r.identifiers or r.refs
+    )
 
 
 def resolve_people(
@@ -320,8 +335,13 @@ def resolve_people(
     # Evidence, strongest first.
     floor = min(threshold, review_threshold if review_threshold is not None else threshold)
     rows = person_rows(usable, persons, shared, tagged, placeholders)
-    outcome = match_people(rows, floor_bits=_bits(floor), model=model if reusable(model) else None,
-                           model_path=model_path, evidence_bits=NEAR_BITS)
+    outcome = match_people(
+        rows,
+        floor_bits=_bits(floor),
+        model=model if reusable(model) else None,
+        model_path=model_path,
+        evidence_bits=NEAR_BITS,
+    )
     t_bits, floor_bits = _bits(threshold), _bits(floor)
     review = []
     # A name at an address is one person unless records of that name there are known to be
@@ -336,8 +356,11 @@ def resolve_people(
         if graph.find(m.left) == graph.find(m.right):
             continue
         common = set(place_keys.get(m.left, ())) & set(place_keys.get(m.right, ()))
-        if common and not any(m.weights.get(c, 0.0) > 0 for c in PERSONAL_EVIDENCE) and \
-                any(_several_people(graph, places[k]) for k in sorted(common)):
+        if (
+            common
+            and not any(m.weights.get(c, 0.0) > 0 for c in PERSONAL_EVIDENCE)
+            and any(_several_people(graph, places[k]) for k in sorted(common))
+        ):
             if m.weight >= floor_bits:
                 review.append(m)
             continue
@@ -358,6 +381,19 @@ def resolve_people(
     by_rid = {r.rid: r for r in usable}
     clusters = graph.groups()
     alone = sorted(g[0] for g in clusters if len(g) == 1 and name_only(by_rid[g[0]]))
-    return Resolution(clusters, kept, review, unresolved, conflicts, outcome.model, outcome.trained, len(records),
-                      failures, {}, len(usable), name_only=alone, shared_values=len(shared),
-                      refused_values=dict(Counter(why for r in records for why in r.attrs.refused)))
+    return Resolution(
+        clusters,
+        kept,
+        review,
+        unresolved,
+        conflicts,
+        outcome.model,
+        outcome.trained,
+        len(records),
+        failures,
+        {},
+        len(usable),
+        name_only=alone,
+        shared_values=len(shared),
+        refused_values=dict(Counter(why for r in records for why in r.attrs.refused)),
+    )

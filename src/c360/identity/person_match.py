@@ -38,8 +38,20 @@ from c360.identity.matching import (
 PERSON_MODEL_VERSION = 2
 
 LIST_COLUMNS = ("given_forms", "family_tokens", "emails", "email_locals", "phones", "shared", "ids")
-SCALAR_COLUMNS = ("unique_id", "given", "family", "full_key", "initial", "generation", "dob", "email1", "postcode",
-                  "city", "address", "country")
+SCALAR_COLUMNS = (
+    "unique_id",
+    "given",
+    "family",
+    "full_key",
+    "initial",
+    "generation",
+    "dob",
+    "email1",
+    "postcode",
+    "city",
+    "address",
+    "country",
+)
 # A mailbox's local part compared across providers must be this long, and say more than the name.
 _LOCAL_MIN = 5
 _SEPARATORS = re.compile(r"[\W_]+")
@@ -114,23 +126,27 @@ def _name_comparison() -> Any:
     import splink.comparison_library as cl
 
     forms = "coalesce(list_has_any(given_forms_l, given_forms_r), false)"
-    family_close = ("(jaro_winkler_similarity(family_l, family_r) >= 0.92 OR "
-                    "coalesce(list_has_any(family_tokens_l, family_tokens_r), false))")
+    family_close = (
+        "(jaro_winkler_similarity(family_l, family_r) >= 0.92 OR "
+        "coalesce(list_has_any(family_tokens_l, family_tokens_r), false))"
+    )
     given_close = "jaro_winkler_similarity(given_l, given_r) >= 0.88"
     initial = "((length(given_l) = 1 OR length(given_r) = 1) AND initial_l = initial_r)"
     return cl.CustomComparison(
         output_column_name="name",
         comparison_levels=[
-            cll.CustomLevel("(given_l IS NULL AND family_l IS NULL) OR (given_r IS NULL AND family_r IS NULL)")
-            .configure(is_null_level=True),
+            cll.CustomLevel(
+                "(given_l IS NULL AND family_l IS NULL) OR (given_r IS NULL AND family_r IS NULL)"
+            ).configure(is_null_level=True),
             cll.ExactMatchLevel("full_key", term_frequency_adjustments=True),
             cll.CustomLevel("given_l = family_r AND family_l = given_r", "the same name, parts swapped"),
             cll.CustomLevel(f"family_l = family_r AND {forms}", "a short form of the given name"),
             cll.CustomLevel(f"family_l = family_r AND ({given_close} OR {initial})", "a typo or an initial"),
             cll.CustomLevel(f"{family_close} AND (given_l = given_r OR {forms})", "a family name close"),
             cll.CustomLevel("family_l = family_r AND (given_l IS NULL OR given_r IS NULL)", "family name only"),
-            cll.CustomLevel(f"(given_l = given_r OR {forms}) AND (family_l IS NULL OR family_r IS NULL)",
-                            "given name only"),
+            cll.CustomLevel(
+                f"(given_l = given_r OR {forms}) AND (family_l IS NULL OR family_r IS NULL)", "given name only"
+            ),
             cll.CustomLevel(f"given_l = given_r OR {forms}", "another family name"),
             cll.CustomLevel("family_l = family_r", "another given name"),
             cll.ElseLevel(),
@@ -142,15 +158,18 @@ def _dob_comparison() -> Any:
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
 
-    swapped = ("substr(dob_l, 1, 4) = substr(dob_r, 1, 4) AND substr(dob_l, 6, 2) = substr(dob_r, 9, 2) AND "
-               "substr(dob_l, 9, 2) = substr(dob_r, 6, 2)")
+    swapped = (
+        "substr(dob_l, 1, 4) = substr(dob_r, 1, 4) AND substr(dob_l, 6, 2) = substr(dob_r, 9, 2) AND "
+        "substr(dob_l, 9, 2) = substr(dob_r, 6, 2)"
+    )
     return cl.CustomComparison(
         output_column_name="dob",
         comparison_levels=[
             cll.NullLevel("dob"),
             cll.CustomLevel("dob_l = dob_r", "the same date of birth"),
-            cll.CustomLevel(f"damerau_levenshtein(dob_l, dob_r) <= 1 OR ({swapped})",
-                            "a typo, or day and month swapped"),
+            cll.CustomLevel(
+                f"damerau_levenshtein(dob_l, dob_r) <= 1 OR ({swapped})", "a typo, or day and month swapped"
+            ),
             cll.ElseLevel(),
         ],
     )
@@ -160,11 +179,16 @@ def _overlap(column: str, label: str, *, partial: str | None = None) -> Any:
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
 
-    levels: list[Any] = [cll.NullLevel(column),
-                         cll.CustomLevel(f"list_has_any({column}_l, {column}_r)", f"a {label} in common")]
+    levels: list[Any] = [
+        cll.NullLevel(column),
+        cll.CustomLevel(f"list_has_any({column}_l, {column}_r)", f"a {label} in common"),
+    ]
     if partial:
-        levels.append(cll.CustomLevel(f"coalesce(list_has_any({partial}_l, {partial}_r), false)",
-                                      f"the same {label} at another provider"))
+        levels.append(
+            cll.CustomLevel(
+                f"coalesce(list_has_any({partial}_l, {partial}_r), false)", f"the same {label} at another provider"
+            )
+        )
     levels.append(cll.ElseLevel())
     return cl.CustomComparison(output_column_name=label, comparison_levels=levels)
 
@@ -173,8 +197,14 @@ def _exact(column: str, label: str) -> Any:
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
 
-    return cl.CustomComparison(output_column_name=label, comparison_levels=[
-        cll.NullLevel(column), cll.CustomLevel(f"{column}_l = {column}_r", f"the same {label}"), cll.ElseLevel()])
+    return cl.CustomComparison(
+        output_column_name=label,
+        comparison_levels=[
+            cll.NullLevel(column),
+            cll.CustomLevel(f"{column}_l = {column}_r", f"the same {label}"),
+            cll.ElseLevel(),
+        ],
+    )
 
 
 def _settings() -> Any:
@@ -262,15 +292,20 @@ def train(make_linker: Any, seed: int, size: int) -> dict[str, Any]:
     linker = make_linker(_settings())
     try:
         linker.training.estimate_probability_two_random_records_match(
-            [block_on("email1"), block_on("given", "family", "dob")], recall=0.7)
+            [block_on("email1"), block_on("given", "family", "dob")], recall=0.7
+        )
     except Exception as exc:  # nothing agrees on either rule: the default below
         logging.getLogger(__name__).warning("match rate not estimated: %s", exc)
     linker.training.estimate_u_using_random_sampling(max_pairs=U_PAIRS, seed=seed)
     model: dict[str, Any] = _with_priors(_sane_prior(linker.misc.save_model_to_json(), size))
     # Each session blocks on values that leave the others to learn; one that finds no pairs
     # (no e-mails at all, say) is skipped.
-    for rule in ("l.email1 = r.email1", "l.family = r.family AND l.dob = r.dob",
-                 "l.dob = r.dob AND l.postcode = r.postcode", "l.given = r.given AND l.postcode = r.postcode"):
+    for rule in (
+        "l.email1 = r.email1",
+        "l.family = r.family AND l.dob = r.dob",
+        "l.dob = r.dob AND l.postcode = r.postcode",
+        "l.given = r.given AND l.postcode = r.postcode",
+    ):
         linker = make_linker(fill_unobserved_m(copy.deepcopy(model)))
         try:
             with m_floor():
@@ -286,12 +321,22 @@ def train(make_linker: Any, seed: int, size: int) -> dict[str, Any]:
 
 
 def reusable(model: dict[str, Any] | None) -> bool:
-    return model is not None and model.get("c360_grain") == "person" \
+    return (
+        model is not None
+        and model.get("c360_grain") == "person"
         and model.get("c360_model_version") == PERSON_MODEL_VERSION
+    )
 
 
-def match_people(rows: Sequence[PersonRow], *, floor_bits: float, model: dict[str, Any] | None = None,
-                 model_path: Path | None = None, seed: int = 42, evidence_bits: float | None = None) -> MatchOutcome:
+def match_people(
+    rows: Sequence[PersonRow],
+    *,
+    floor_bits: float,
+    model: dict[str, Any] | None = None,
+    model_path: Path | None = None,
+    seed: int = 42,
+    evidence_bits: float | None = None,
+) -> MatchOutcome:
     """Score every candidate pair of records down to ``floor_bits`` of match weight, and with
     ``evidence_bits`` down to a Bayes factor of that many bits (the candidates a steward is shown)."""
     if len(rows) < 2:
@@ -306,8 +351,7 @@ def match_people(rows: Sequence[PersonRow], *, floor_bits: float, model: dict[st
     trained = model is None
     if model is None:
         model = train(lambda settings: Linker(sdf_again(db_api), settings, log_level=None), seed, len(rows))
-    linker = Linker(sdf_again(db_api), {k: v for k, v in model.items() if not k.startswith("c360_")},
-                    log_level=None)
+    linker = Linker(sdf_again(db_api), {k: v for k, v in model.items() if not k.startswith("c360_")}, log_level=None)
     if model_path is not None:
         model_path.parent.mkdir(parents=True, exist_ok=True)
         linker.misc.save_model_to_json(str(model_path), overwrite=True)
@@ -317,14 +361,19 @@ def match_people(rows: Sequence[PersonRow], *, floor_bits: float, model: dict[st
     predictions = linker.inference.predict(threshold_match_weight=floor_bits)
     mw_cols = [c for c in predictions.as_duckdbpyrelation().columns if c.startswith("mw_")]
     names = [c[3:] for c in mw_cols]
-    wanted = ", ".join(f'"{c}"' for c in ("unique_id_l", "unique_id_r", "match_probability", "match_weight",
-                                          *mw_cols))
+    wanted = ", ".join(f'"{c}"' for c in ("unique_id_l", "unique_id_r", "match_probability", "match_weight", *mw_cols))
     cursor = con.execute(f"SELECT {wanted} FROM {predictions.physical_name}")
     links: list[MatchLink] = []
     while chunk := cursor.fetchmany(PREDICTION_CHUNK):
         for left, right, probability, bits, *mw in chunk:
-            links.append(MatchLink(left, right, float(probability),
-                                   {n: round(float(w), 3) for n, w in zip(names, mw, strict=True) if w is not None},
-                                   float(bits) if bits is not None and math.isfinite(bits) else None))
+            links.append(
+                MatchLink(
+                    left,
+                    right,
+                    float(probability),
+                    {n: round(float(w), 3) for n, w in zip(names, mw, strict=True) if w is not None},
+                    float(bits) if bits is not None and math.isfinite(bits) else None,
+                )
+            )
     con.close()
     return MatchOutcome(links, [], model, trained)

@@ -18,10 +18,44 @@ from anyascii import anyascii
 
 from c360.identity.folding import fold, is_placeholder, words
 
-_TITLES = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "dame", "lord", "lady", "rev", "fr",
-                     "herr", "frau", "m", "mme", "mlle", "sr", "sra", "srta", "pan", "pani"})
-_GENERATIONS = {"jr": "jr", "junior": "jr", "jnr": "jr", "sr": "sr", "senior": "sr", "snr": "sr",
-                "ii": "ii", "iii": "iii", "iv": "iv"}
+_TITLES = frozenset(
+    {
+        "mr",
+        "mrs",
+        "ms",
+        "miss",
+        "mx",
+        "dr",
+        "prof",
+        "sir",
+        "dame",
+        "lord",
+        "lady",
+        "rev",
+        "fr",
+        "herr",
+        "frau",
+        "m",
+        "mme",
+        "mlle",
+        "sr",
+        "sra",
+        "srta",
+        "pan",
+        "pani",
+    }
+)
+_GENERATIONS = {
+    "jr": "jr",
+    "junior": "jr",
+    "jnr": "jr",
+    "sr": "sr",
+    "senior": "sr",
+    "snr": "sr",
+    "ii": "ii",
+    "iii": "iii",
+    "iv": "iv",
+}
 _POSTNOMINALS = frozenset({"phd", "md", "esq", "mba", "obe", "mbe", "cbe", "kbe", "dds", "rn"})
 # German-style spellings of umlauts: "mueller" and "müller" (folded "muller") meet at "muller".
 _UMLAUT_SPELLING = re.compile(r"(?<=[a-z])(ae|oe|ue)")
@@ -76,8 +110,9 @@ def person_parts(full: str | None = None, given: str | None = None, family: str 
     PersonName(given='jose', family='garcia lopez', middle='maria', generation=None)
     """
     generation = None
-    given, family, full = (None if v is None or is_placeholder(" ".join(words(v))) else v
-                           for v in (given, family, full))
+    given, family, full = (
+        None if v is None or is_placeholder(" ".join(words(v))) else v for v in (given, family, full)
+    )
     if given or family:
         g, gen_g = _tokens(given or "")
         f, gen_f = _tokens(family or "")
@@ -107,15 +142,48 @@ def person_parts(full: str | None = None, given: str | None = None, family: str 
     )
 
 
-_PARTICLES = frozenset({"van", "von", "der", "den", "de", "la", "le", "da", "dos", "das", "del", "di", "du", "ten",
-                        "ter", "zu", "bin", "ibn", "al", "el", "mac", "st"})
+_PARTICLES = frozenset(
+    {
+        "van",
+        "von",
+        "der",
+        "den",
+        "de",
+        "la",
+        "le",
+        "da",
+        "dos",
+        "das",
+        "del",
+        "di",
+        "du",
+        "ten",
+        "ter",
+        "zu",
+        "bin",
+        "ibn",
+        "al",
+        "el",
+        "mac",
+        "st",
+    }
+)
 
 # Providers that ignore dots in the local part, and domains that are another's alias.
 _DOTLESS = frozenset({"gmail.com"})
 _ALIASES = {"googlemail.com": "gmail.com"}
 # Relay services hand out one address per person and per service: it never recurs elsewhere.
-RELAY_DOMAINS = frozenset({"privaterelay.appleid.com", "relay.firefox.com", "mozmail.com", "duck.com",
-                           "simplelogin.com", "anonaddy.me", "passmail.net"})
+RELAY_DOMAINS = frozenset(
+    {
+        "privaterelay.appleid.com",
+        "relay.firefox.com",
+        "mozmail.com",
+        "duck.com",
+        "simplelogin.com",
+        "anonaddy.me",
+        "passmail.net",
+    }
+)
 
 
 def personal_email(address: str | None) -> str | None:

@@ -85,8 +85,9 @@ def make_record(
         many.setdefault(attr, []).extend(value if isinstance(value, list | tuple) else [value])
     raw = {attr: first_value(vs) for attr, vs in many.items()}
     raw.update({attr: [v for v in many[attr] if v not in (None, "")] for attr in MULTI_VALUED if attr in many})
-    attrs = normalise_attributes({k: v for k, v in raw.items() if v is not None and k in ATTRIBUTE_NAMES},
-                                 default_region=default_region)
+    attrs = normalise_attributes(
+        {k: v for k, v in raw.items() if v is not None and k in ATTRIBUTE_NAMES}, default_region=default_region
+    )
     refs = {c: str(row[c]).strip() for c in rule_columns if row.get(c) not in (None, "")}
     ids: dict[str, str] = {}
     for attr, transform in (identifiers or {}).items():
@@ -100,8 +101,14 @@ def make_record(
             continue
         ids[sys.intern(attr)] = out
     parent = first_value(raw.get(PARENT))
-    return IdentityRecord(sys.intern(source), key, attrs, refs or NO_REFS, ids or NO_REFS,
-                          str(parent).strip() or None if parent not in (None, "") else None)
+    return IdentityRecord(
+        sys.intern(source),
+        key,
+        attrs,
+        refs or NO_REFS,
+        ids or NO_REFS,
+        str(parent).strip() or None if parent not in (None, "") else None,
+    )
 
 
 def _pairs(identity: Mapping[str, str | Sequence[str]] | Sequence[tuple[str, str]]) -> list[tuple[str, str]]:

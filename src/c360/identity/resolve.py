@@ -95,9 +95,12 @@ def _bits(p: float) -> float:
     return math.log2(p / (1 - p))
 
 
-def rule_values(records: Sequence[IdentityRecord], rules: Sequence[Rule],
-                failures: dict[str, int] | None = None,
-                sides: dict[str, list[str]] | None = None) -> dict[str, list[str]]:
+def rule_values(
+    records: Sequence[IdentityRecord],
+    rules: Sequence[Rule],
+    failures: dict[str, int] | None = None,
+    sides: dict[str, list[str]] | None = None,
+) -> dict[str, list[str]]:
     """Each record's rule values, tagged by rule (``r0:0015g0000WvoNiqAQE``), after transforms.
 
     ``sides`` receives the same values tagged with the side they were read on (``r0<:…`` for
@@ -105,16 +108,24 @@ def rule_values(records: Sequence[IdentityRecord], rules: Sequence[Rule],
     """
     out: dict[str, list[str]] = defaultdict(list)
     for i, rule in enumerate(rules):
-        ends = ((rule.left_source, rule.left_column, rule.left_transform),
-                (rule.right_source, rule.right_column, rule.right_transform))
+        ends = (
+            (rule.left_source, rule.left_column, rule.left_transform),
+            (rule.right_source, rule.right_column, rule.right_transform),
+        )
         raw = [[(r, r.refs[col]) for r in records if r.source == src and col in r.refs] for src, col, _ in ends]
-        auto_sf = not rule.left_transform and not rule.right_transform and any(
-            vals and sum(is_salesforce_18(v) for _, v in vals) >= SALESFORCE_SHARE * len(vals) for vals in raw)
+        auto_sf = (
+            not rule.left_transform
+            and not rule.right_transform
+            and any(vals and sum(is_salesforce_18(v) for _, v in vals) >= SALESFORCE_SHARE * len(vals) for vals in raw)
+        )
         for side, (src, col, fns), vals in zip("<>", ends, raw, strict=True):
             transform = compose(fns) if fns else None
             for r, value in vals:
-                out_value = salesforce_id(value) if auto_sf else (transform(value, r.attrs.country) if transform
-                                                                   else value.strip() or None)
+                out_value = (
+                    salesforce_id(value)
+                    if auto_sf
+                    else (transform(value, r.attrs.country) if transform else value.strip() or None)
+                )
                 if out_value is None:
                     if failures is not None:
                         label = f"{src}.{col}"
@@ -163,8 +174,11 @@ def resolve(
     """
     previous = previous or {}
     if distinct_sources is None:
-        distinct_sources = frozenset({r.source for r in records} - person_sources) \
-            if grain == "account" and person_sources else frozenset()
+        distinct_sources = (
+            frozenset({r.source for r in records} - person_sources)
+            if grain == "account" and person_sources
+            else frozenset()
+        )
     ids = {r.rid for r in records}
     by_rid = {r.rid: r for r in records}
     pinned = {rid for pair in link_pins for rid in pair if rid in ids}
@@ -179,10 +193,14 @@ def resolve(
             tagged[r.rid].append(f"{attr}:{r.identifiers[attr]}")
 
     apart = [(a, b) for a, b in unlink_pins if a in usable_ids and b in usable_ids]
-    apart += [(r.rid, f"{r.source}:{r.parent}") for r in usable if r.parent is not None
-              and f"{r.source}:{r.parent}" in usable_ids]
-    graph = Clusters([r.rid for r in usable],
-                     distinct={r.rid: r.source for r in usable if r.source in distinct_sources}, apart=apart)
+    apart += [
+        (r.rid, f"{r.source}:{r.parent}")
+        for r in usable
+        if r.parent is not None and f"{r.source}:{r.parent}" in usable_ids
+    ]
+    graph = Clusters(
+        [r.rid for r in usable], distinct={r.rid: r.source for r in usable if r.source in distinct_sources}, apart=apart
+    )
     kept: list[Link] = []
     conflicts: list[Link] = []
 
@@ -191,8 +209,9 @@ def resolve(
         if refused is None:
             kept.append(link)
             return True
-        conflicts.append(Link(link.left, link.right, link.method, link.score,
-                              {**link.evidence, "refused": _reason(refused)}))
+        conflicts.append(
+            Link(link.left, link.right, link.method, link.score, {**link.evidence, "refused": _reason(refused)})
+        )
         return False
 
     # 1. Steward pins: the steward's word makes a pair duplicates, whatever a source says; the
@@ -216,7 +235,7 @@ def resolve(
         if distinct_sources:
             held = [r for r in rids if by_rid[r].source in distinct_sources]
             for i, x in enumerate(held):  # direct evidence between two account records
-                for y in held[i + 1:]:
+                for y in held[i + 1 :]:
                     graph.add_duplicate(x, y)
         for other in rids[1:]:
             join(Link(rids[0], other, method, 1.0, evidence))
@@ -226,8 +245,15 @@ def resolve(
     atoms = {a.rid: a for a in atom_set.atoms}
     attach = attach_threshold if attach_threshold is not None else threshold
     review_floor = min(attach, review_threshold if review_threshold is not None else threshold)
-    outcome = match(atom_set.atoms, grain=grain, threshold=min(threshold, review_floor), review_threshold=None,
-                    model_path=model_path, model=model, evidence_bits=WEAK_EVIDENCE_BITS - AMBIGUOUS_BITS)
+    outcome = match(
+        atom_set.atoms,
+        grain=grain,
+        threshold=min(threshold, review_floor),
+        review_threshold=None,
+        model_path=model_path,
+        model=model,
+        evidence_bits=WEAK_EVIDENCE_BITS - AMBIGUOUS_BITS,
+    )
     scored = {(m.left, m.right): m for m in (*outcome.links, *outcome.review)}
     # Rules link alone: a pair sharing a rule value is an edge even when the rest disagrees.
     for a, b in _rule_pairs(atom_set.atoms):
@@ -266,8 +292,10 @@ def resolve(
     def rival(rid: str, partner: str, bits: float) -> bool:
         """Another candidate of ``rid``, outside ``partner``'s customer, nearly as likely."""
         home, there = graph.find(rid), graph.find(partner)
-        return any(w >= weak_bits and bits - w < AMBIGUOUS_BITS and graph.find(o) not in (home, there)
-                   for w, o in best_other.get(rid, ()))
+        return any(
+            w >= weak_bits and bits - w < AMBIGUOUS_BITS and graph.find(o) not in (home, there)
+            for w, o in best_other.get(rid, ())
+        )
 
     for m in seed_edges:
         bits = _edge_bits(m, atoms, t_bits)
@@ -276,10 +304,14 @@ def resolve(
         cross = not _same_sources(atoms[m.left], atoms[m.right]) and (atoms[m.left].distinct or atoms[m.right].distinct)
         # A newcomer that merely resembles one of them is no reason to part two seeds that were
         # one customer before.
-        together = (before := _previous_customer(atoms[m.left].members, previous)) is not None \
-            and before == _previous_customer(atoms[m.right].members, previous)
-        if bits >= t_bits or (cross and bits >= weak_bits and (together or (not rival(m.left, m.right, bits)
-                                                                            and not rival(m.right, m.left, bits)))):
+        together = (
+            before := _previous_customer(atoms[m.left].members, previous)
+        ) is not None and before == _previous_customer(atoms[m.right].members, previous)
+        if bits >= t_bits or (
+            cross
+            and bits >= weak_bits
+            and (together or (not rival(m.left, m.right, bits) and not rival(m.right, m.left, bits)))
+        ):
             join(Link(m.left, m.right, _method(m, atoms), m.probability, {"weights": m.weights}))
         elif bits >= floor_bits:
             review_out.append(m)
@@ -299,8 +331,9 @@ def resolve(
             return
         ranked = sorted(best.values(), key=lambda m: (-m.weight, m.left, m.right))
         top, runner_up = ranked[0], (ranked[1] if len(ranked) > 1 else None)
-        ambiguous = runner_up is not None and runner_up.weight >= weak_bits and \
-            top.weight - runner_up.weight < AMBIGUOUS_BITS
+        ambiguous = (
+            runner_up is not None and runner_up.weight >= weak_bits and top.weight - runner_up.weight < AMBIGUOUS_BITS
+        )
         if top.weight >= weak_bits and not ambiguous:
             if join(Link(top.left, top.right, _method(top, atoms), top.probability, {"weights": top.weights})):
                 placed.add(rid)
@@ -308,12 +341,26 @@ def resolve(
         # Too close to call afresh; but if the atom already belonged to one of the close
         # candidates, a newcomer that merely resembles it is no reason to move it.
         before = _previous_customer(atoms[rid].members, previous)
-        kept_with = next((m for m in ranked if m.weight >= weak_bits and before is not None
-                          and _previous_customer(atoms[m.right if m.left == rid else m.left].members, previous)
-                          == before), None)
+        kept_with = next(
+            (
+                m
+                for m in ranked
+                if m.weight >= weak_bits
+                and before is not None
+                and _previous_customer(atoms[m.right if m.left == rid else m.left].members, previous) == before
+            ),
+            None,
+        )
         if kept_with is not None:
-            if join(Link(kept_with.left, kept_with.right, "match", kept_with.probability,
-                         {"weights": kept_with.weights, "kept": "previous decision, candidates too close"})):
+            if join(
+                Link(
+                    kept_with.left,
+                    kept_with.right,
+                    "match",
+                    kept_with.probability,
+                    {"weights": kept_with.weights, "kept": "previous decision, candidates too close"},
+                )
+            ):
                 placed.add(rid)
         elif ambiguous:
             undecided.add(rid)  # between customers: for a steward, not for a customer of its own
@@ -333,8 +380,14 @@ def resolve(
     # the product), strong evidence first; then each atom left with its best candidate
     # customer (a free-mail user naming a workspace its colleagues placed), by the same rule.
     for m in edges:
-        if m.left in seeds or m.right in seeds or m.left in placed or m.right in placed \
-                or m.left in undecided or m.right in undecided:
+        if (
+            m.left in seeds
+            or m.right in seeds
+            or m.left in placed
+            or m.right in placed
+            or m.left in undecided
+            or m.right in undecided
+        ):
             continue
         if atoms[m.left].strong and atoms[m.right].strong and _edge_bits(m, atoms, t_bits) >= t_bits:
             join(Link(m.left, m.right, _method(m, atoms), m.probability, {"weights": m.weights}))
@@ -371,8 +424,19 @@ def resolve(
             unresolved.extend(g)
         else:
             clusters.append(g)
-    return Resolution(clusters, kept, review_out, sorted(unresolved), conflicts, outcome.model, outcome.trained,
-                      len(records), failures, atom_set.generic_names, len(atom_set.atoms))
+    return Resolution(
+        clusters,
+        kept,
+        review_out,
+        sorted(unresolved),
+        conflicts,
+        outcome.model,
+        outcome.trained,
+        len(records),
+        failures,
+        atom_set.generic_names,
+        len(atom_set.atoms),
+    )
 
 
 # Candidates kept for each atom that stays a customer of its own (``identity explain`` shows them).

@@ -84,17 +84,22 @@ def _organisations(names: Counter[str]) -> list[list[str]]:
     return sorted(orgs, key=lambda org: (-sum(names[n] for n in org), org[0]))
 
 
-def _split_domain(people: list[IdentityRecord], previous: Mapping[str, str],
-                  ) -> tuple[list[tuple[str | None, list[IdentityRecord]]], list[IdentityRecord]]:
+def _split_domain(
+    people: list[IdentityRecord], previous: Mapping[str, str]
+) -> tuple[list[tuple[str | None, list[IdentityRecord]]], list[IdentityRecord]]:
     """The people of one domain in groups, one per organisation (the largest first) with the
     name it goes by, and the people who stand alone: those naming an organisation clearly
     unlike the domain's."""
     orgs = _organisations(Counter(p.attrs.name for p in people if p.attrs.name))
     org = {n: i for i, names in enumerate(orgs) for n in names}
     # Organisations unlike the largest are someone else's people writing from this domain.
-    foreign = {i for i, names in enumerate(orgs)
-               if i and _compact(names[0]) != _compact(orgs[0][0])
-               and name_similarity(names[0], orgs[0][0]) < DIFFERENT_ORGANISATION}
+    foreign = {
+        i
+        for i, names in enumerate(orgs)
+        if i
+        and _compact(names[0]) != _compact(orgs[0][0])
+        and name_similarity(names[0], orgs[0][0]) < DIFFERENT_ORGANISATION
+    }
     parts: dict[int | str, list[IdentityRecord]] = defaultdict(list)
     undecided: list[IdentityRecord] = []
     for p in people:
@@ -111,8 +116,13 @@ def _split_domain(people: list[IdentityRecord], previous: Mapping[str, str],
             parts[within.pop()].append(p)  # "soleil": the one organisation whose name holds it
         elif before is not None:
             # With the organisation most of whose people were resolved with this person before.
-            votes = Counter(i for i, ps in parts.items() if isinstance(i, int) and i not in foreign
-                            for q in ps if previous.get(q.rid) == before)
+            votes = Counter(
+                i
+                for i, ps in parts.items()
+                if isinstance(i, int) and i not in foreign
+                for q in ps
+                if previous.get(q.rid) == before
+            )
             if votes:
                 parts[min(votes.items(), key=lambda kv: (-kv[1], kv[0]))[0]].append(p)
             else:
@@ -121,15 +131,19 @@ def _split_domain(people: list[IdentityRecord], previous: Mapping[str, str],
             parts[0].append(p)  # the largest organisation (or all of the domain's nameless people)
     alone = [p for i in sorted(foreign) for p in parts.pop(i, [])]
     # An organisation goes by the name its people give it, not by words it shares with another.
-    groups = [(_most_common(p.attrs.name for p in parts[i] if org.get(p.attrs.name or "") == i), parts[i])
-              for i in sorted(k for k in parts if isinstance(k, int))]
-    groups += [(_most_common(p.attrs.name for p in parts[k]), parts[k])
-               for k in sorted(k for k in parts if isinstance(k, str))]
+    groups = [
+        (_most_common(p.attrs.name for p in parts[i] if org.get(p.attrs.name or "") == i), parts[i])
+        for i in sorted(k for k in parts if isinstance(k, int))
+    ]
+    groups += [
+        (_most_common(p.attrs.name for p in parts[k]), parts[k]) for k in sorted(k for k in parts if isinstance(k, str))
+    ]
     return groups, alone
 
 
-def roll_up(records: Sequence[IdentityRecord], person_sources: frozenset[str],
-            previous: Mapping[str, str] | None = None) -> Rollup:
+def roll_up(
+    records: Sequence[IdentityRecord], person_sources: frozenset[str], previous: Mapping[str, str] | None = None
+) -> Rollup:
     """Account records as they are, people rolled up by domain; ``previous``: record → its earlier customer."""
     previous = previous or {}
     out: list[IdentityRecord] = []
@@ -168,9 +182,12 @@ def roll_up(records: Sequence[IdentityRecord], person_sources: frozenset[str],
     return Rollup(out, members, joined)
 
 
-def _join_by_organisation(records: list[IdentityRecord], person_sources: frozenset[str],
-                          naming: Mapping[tuple[str, str], set[str]], members: dict[str, list[str]],
-                          ) -> tuple[list[IdentityRecord], dict[str, str]]:
+def _join_by_organisation(
+    records: list[IdentityRecord],
+    person_sources: frozenset[str],
+    naming: Mapping[tuple[str, str], set[str]],
+    members: dict[str, list[str]],
+) -> tuple[list[IdentityRecord], dict[str, str]]:
     """People without a corporate domain who name an organisation exactly as the people of one
     group do in the same source (the product workspace "hoshi" of a free-mail user, which
     hoshi.co.jp's users share) join that group. When the people of two groups name it, the

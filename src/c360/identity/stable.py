@@ -56,8 +56,7 @@ def assign_ids(
     groups = [sorted(set(c)) for c in clusters]
     groups.sort(key=lambda g: g[0] if g else "")
     votes = [Counter(previous[r] for r in g if r in previous) for g in groups]
-    accounts = [Counter(previous[r] for r in g if r in previous and r.split(":", 1)[0] not in people)
-                for g in groups]
+    accounts = [Counter(previous[r] for r in g if r in previous and r.split(":", 1)[0] not in people) for g in groups]
 
     # Which cluster keeps each old id: the one holding most of its account records, then most
     # of its records (ties: first by order).

@@ -68,12 +68,22 @@ class BuildReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "run_id": self.run_id, "version": self.version, "customers": self.customers,
-            "staged": self.staged, "quarantined": self.quarantined, "nulled": self.nulled,
-            "notices": self.notices, "unmapped": self.unmapped,
-            "unresolved": self.unresolved, "review": self.review, "name_only": self.name_only,
-            "shared_values": self.shared_values, "refused_values": self.refused_values,
-            "identity_events": self.identity_events, "seconds": self.seconds, "quality": self.quality,
+            "run_id": self.run_id,
+            "version": self.version,
+            "customers": self.customers,
+            "staged": self.staged,
+            "quarantined": self.quarantined,
+            "nulled": self.nulled,
+            "notices": self.notices,
+            "unmapped": self.unmapped,
+            "unresolved": self.unresolved,
+            "review": self.review,
+            "name_only": self.name_only,
+            "shared_values": self.shared_values,
+            "refused_values": self.refused_values,
+            "identity_events": self.identity_events,
+            "seconds": self.seconds,
+            "quality": self.quality,
             "majors": {str(m): v for m, v in self.majors.items()},
         }
 
@@ -89,8 +99,9 @@ class Normalised:
 # -- stages ---------------------------------------------------------------------------
 
 
-def normalise(spec: Spec, store: Store, reporter: Reporter, *, only: set[str] | None = None,
-              label: str = "") -> Normalised:
+def normalise(
+    spec: Spec, store: Store, reporter: Reporter, *, only: set[str] | None = None, label: str = ""
+) -> Normalised:
     """Read staged records through the spec's column declarations; bad values are quarantined."""
     frames: dict[str, SourceFrame] = {}
     bad: dict[str, list[Quarantined]] = {}
@@ -112,9 +123,13 @@ def normalise(spec: Spec, store: Store, reporter: Reporter, *, only: set[str] | 
                 problems.clear()
                 continue
             for column, problem in problems:
-                nulled.setdefault(name, []).append(Quarantined(
-                    f"{name}:{row.key}", f"column '{column}': {problem}; the record is kept with '{column}' null "
-                                         f"(on_invalid: null)", column))
+                nulled.setdefault(name, []).append(
+                    Quarantined(
+                        f"{name}:{row.key}",
+                        f"column '{column}': {problem}; the record is kept with '{column}' null (on_invalid: null)",
+                        column,
+                    )
+                )
             problems.clear()
             frame.append(row.key, row.fetched_at, values)
         reporter.finish(task, f"{len(frame)} records")
@@ -140,7 +155,8 @@ def refuse_unreadable(spec: Spec, store: Store, report: BuildReport, norm: Norma
         if s is not None and s.failed is not None:
             held = len(norm.frames[name]) if name in norm.frames else 0
             s.notices["not_synced"]["examples"] = [
-                f"{s.failed}; built from the {held:,} record(s) its last good sync staged (required: false)"]
+                f"{s.failed}; built from the {held:,} record(s) its last good sync staged (required: false)"
+            ]
             report.notices.setdefault(name, s.notices)
         reasons = QuarantineReasons()
         if s is not None:
@@ -155,15 +171,19 @@ def refuse_unreadable(spec: Spec, store: Store, report: BuildReport, norm: Norma
         commonest = reasons.commonest()
         assert commonest is not None
         kind, n, where = commonest
-        refused.append(f"source '{name}': {bad:,} of {total:,} records quarantined ({bad / total:.0%}), past its "
-                       f"quarantine_threshold of {limit:.0%}; commonest reason: {kind} ({n:,} records, first at "
-                       f"{where})")
+        refused.append(
+            f"source '{name}': {bad:,} of {total:,} records quarantined ({bad / total:.0%}), past its "
+            f"quarantine_threshold of {limit:.0%}; commonest reason: {kind} ({n:,} records, first at "
+            f"{where})"
+        )
         if s is not None:
             store.restore_cursor(name, s.started_from)
     if refused:
-        raise BuildError("; ".join(refused) + ". The previous snapshot stays published; fix the source, or raise "
-                         "quarantine_threshold (per source, or for the product) if this is expected. "
-                         "`c360 quarantine SPEC` lists every record.")
+        raise BuildError(
+            "; ".join(refused) + ". The previous snapshot stays published; fix the source, or raise "
+            "quarantine_threshold (per source, or for the product) if this is expected. "
+            "`c360 quarantine SPEC` lists every record."
+        )
 
 
 def identifier_transforms(spec: Spec) -> dict[str, Transform]:
@@ -179,8 +199,9 @@ def identifier_transforms(spec: Spec) -> dict[str, Transform]:
     return out
 
 
-def identity_records(spec: Spec, frames: dict[str, SourceFrame],
-                     failed: dict[str, int] | None = None) -> list[IdentityRecord]:
+def identity_records(
+    spec: Spec, frames: dict[str, SourceFrame], failed: dict[str, int] | None = None
+) -> list[IdentityRecord]:
     rule_cols: dict[str, set[str]] = {}
     for r in spec.rules:
         rule_cols.setdefault(r.left_source, set()).add(r.left_column)
@@ -196,8 +217,11 @@ def identity_records(spec: Spec, frames: dict[str, SourceFrame],
         # A rule's column is a cross-reference to another source's record, not a key its own
         # records share: two Stripe customers citing one CRM account (one of them stale) are not
         # one customer for that alone. Declared under ``identity.identifiers`` it is both.
-        mine = {a: transforms[a] for a, col in src.identity_columns
-                if a in transforms and (a in declared or col not in cols)}
+        mine = {
+            a: transforms[a]
+            for a, col in src.identity_columns
+            if a in transforms and (a in declared or col not in cols)
+        }
         pairs = src.identity_columns
         for key, row in zip(frame.keys, frame.rows(), strict=True):
             out.append(make_record(name, key, pairs, row, cols, identifiers=mine, failed=failed))
@@ -209,15 +233,17 @@ def identity_records(spec: Spec, frames: dict[str, SourceFrame],
 RETRAIN_DRIFT = 0.25
 
 
-def resolve_identities(spec: Spec, store: Store, frames: dict[str, SourceFrame],
-                       run_id: str, *, retrain: bool = False) -> tuple[Resolution, Assignment, list[idmap.MapRow]]:
+def resolve_identities(
+    spec: Spec, store: Store, frames: dict[str, SourceFrame], run_id: str, *, retrain: bool = False
+) -> tuple[Resolution, Assignment, list[idmap.MapRow]]:
     records = identity_records(spec, frames)
     # Scoring with the stored model keeps ids stable: re-estimating parameters on slightly
     # different data would move borderline pairs across the threshold for no reason.
     stored = None if retrain else idmap.latest_model(store, spec.model.grain)
     usable_model = person_reusable if spec.model.grain == "person" else reusable
-    if stored is not None and (abs(len(records) - stored.records) > RETRAIN_DRIFT * max(stored.records, 1)
-                               or not usable_model(stored.model)):
+    if stored is not None and (
+        abs(len(records) - stored.records) > RETRAIN_DRIFT * max(stored.records, 1) or not usable_model(stored.model)
+    ):
         stored = None
     match = spec.model.identity.match
     model_path: Path | None = None
@@ -232,23 +258,41 @@ def resolve_identities(spec: Spec, store: Store, frames: dict[str, SourceFrame],
     distinct = spec.model.identity.distinct
     evidence_ids = frozenset(a for a, i in spec.model.identity.identifiers.items() if i.strength == "evidence")
     if spec.model.grain == "person":
-        resolution = resolve_people(records, spec.rules, threshold=match.threshold,
-                                    review_threshold=match.review_threshold, model_path=model_path,
-                                    model=stored.model if stored else None,
-                                    link_pins=[(p.left, p.right) for p in pins if p.kind == "link"],
-                                    unlink_pins=[(p.left, p.right) for p in pins if p.kind == "unlink"],
-                                    evidence_identifiers=evidence_ids)
+        resolution = resolve_people(
+            records,
+            spec.rules,
+            threshold=match.threshold,
+            review_threshold=match.review_threshold,
+            model_path=model_path,
+            model=stored.model if stored else None,
+            link_pins=[(p.left, p.right) for p in pins if p.kind == "link"],
+            unlink_pins=[(p.left, p.right) for p in pins if p.kind == "unlink"],
+            evidence_identifiers=evidence_ids,
+        )
     else:
-        resolution = resolve(records, spec.rules, grain=spec.model.grain, threshold=match.threshold,
-                             review_threshold=match.review_threshold, attach_threshold=match.attach_threshold,
-                             model_path=model_path, model=stored.model if stored else None,
-                             link_pins=[(p.left, p.right) for p in pins if p.kind == "link"],
-                             unlink_pins=[(p.left, p.right) for p in pins if p.kind == "unlink"],
-                             person_sources=people, previous=previous,
-                             distinct_sources=frozenset(distinct) if distinct is not None else None,
-                             evidence_identifiers=evidence_ids)
-    assignment = assign_ids(resolution.clusters, previous, created, new_customer_id,
-                            people=people if spec.model.grain == "account" else frozenset())
+        resolution = resolve(
+            records,
+            spec.rules,
+            grain=spec.model.grain,
+            threshold=match.threshold,
+            review_threshold=match.review_threshold,
+            attach_threshold=match.attach_threshold,
+            model_path=model_path,
+            model=stored.model if stored else None,
+            link_pins=[(p.left, p.right) for p in pins if p.kind == "link"],
+            unlink_pins=[(p.left, p.right) for p in pins if p.kind == "unlink"],
+            person_sources=people,
+            previous=previous,
+            distinct_sources=frozenset(distinct) if distinct is not None else None,
+            evidence_identifiers=evidence_ids,
+        )
+    assignment = assign_ids(
+        resolution.clusters,
+        previous,
+        created,
+        new_customer_id,
+        people=people if spec.model.grain == "account" else frozenset(),
+    )
     name_only = set(resolution.name_only)
     evidence = resolution.evidence()
     rows: list[idmap.MapRow] = []
@@ -256,8 +300,16 @@ def resolve_identities(spec: Spec, store: Store, frames: dict[str, SourceFrame],
         source, key = rid.split(":", 1)
         link = evidence.get(rid)
         if link is None:
-            rows.append(idmap.MapRow(source, key, cid, "name_only" if rid in name_only else "singleton", None,
-                                     {"marked": "known only by a name"} if rid in name_only else None))
+            rows.append(
+                idmap.MapRow(
+                    source,
+                    key,
+                    cid,
+                    "name_only" if rid in name_only else "singleton",
+                    None,
+                    {"marked": "known only by a name"} if rid in name_only else None,
+                )
+            )
         else:
             other = link.right if link.left == rid else link.left
             rows.append(idmap.MapRow(source, key, cid, link.method, link.score, {"with": other, **link.evidence}))
@@ -294,9 +346,16 @@ def newest_times(spec: Spec, store: Store, frames: dict[str, SourceFrame]) -> Ne
     return out
 
 
-def materialise_majors(spec: Spec, store: Store, norm: Normalised, rows: list[idmap.MapRow],
-                       customer_ids: list[str], version: int, as_of: dt.datetime,
-                       reporter: Reporter) -> dict[int, dict[str, Any]]:
+def materialise_majors(
+    spec: Spec,
+    store: Store,
+    norm: Normalised,
+    rows: list[idmap.MapRow],
+    customer_ids: list[str],
+    version: int,
+    as_of: dt.datetime,
+    reporter: Reporter,
+) -> dict[int, dict[str, Any]]:
     """The snapshot in the shape of every earlier major still pinned, for its consumers.
 
     The same customers and identity map; the fields, types and units of the major's last
@@ -306,8 +365,7 @@ def materialise_majors(spec: Spec, store: Store, norm: Normalised, rows: list[id
     out: dict[int, dict[str, Any]] = {}
     for m in majors.pinned(store, spec, utcnow()):  # sunsets are wall-clock dates
         old = m.spec.model
-        same = {n for n, src in old.sources.items()
-                if n in spec.model.sources and spec.model.sources[n] == src}
+        same = {n for n, src in old.sources.items() if n in spec.model.sources and spec.model.sources[n] == src}
         again = normalise(m.spec, store, reporter, only=set(old.sources) - same, label=f" (major {m.major})")
         attach_ids(again.frames, rows)
         frames = {**{n: norm.frames[n] for n in same}, **again.frames}
@@ -315,19 +373,33 @@ def materialise_majors(spec: Spec, store: Store, norm: Normalised, rows: list[id
         reporter.start(task, total=len(customer_ids))
         n = store.write_view(version, m.major, old.version, materialise(old, frames, customer_ids, as_of))
         reporter.finish(task, f"{n} customers, spec {old.version}, for {', '.join(m.consumers)}")
-        out[m.major] = {"spec_version": old.version, "customers": n, "consumers": list(m.consumers),
-                        "quarantined": {k: len(v) for k, v in again.quarantined.items()},
-                        "renormalised": sorted(again.frames)}
+        out[m.major] = {
+            "spec_version": old.version,
+            "customers": n,
+            "consumers": list(m.consumers),
+            "quarantined": {k: len(v) for k, v in again.quarantined.items()},
+            "renormalised": sorted(again.frames),
+        }
     return out
 
 
-def publish(store: Store, version: int, run_id: str, rows: list[idmap.MapRow],
-            assignment: Assignment, resolution: Resolution, *, grain: str, records: int) -> None:
+def publish(
+    store: Store,
+    version: int,
+    run_id: str,
+    rows: list[idmap.MapRow],
+    assignment: Assignment,
+    resolution: Resolution,
+    *,
+    grain: str,
+    records: int,
+) -> None:
     """Install the identity map (and a newly trained model) and flip the snapshot, atomically."""
     events = [idmap.IdentityEventRow(e.kind, e.customer_id, e.other_id, e.detail) for e in assignment.events]
     # Evidence a constraint refused first (the steward sees why), then the borderline pairs.
     review: list[tuple[str, str, float, dict[str, Any]]] = [
-        (c.left, c.right, c.score, dict(c.evidence)) for c in resolution.conflicts]
+        (c.left, c.right, c.score, dict(c.evidence)) for c in resolution.conflicts
+    ]
     review += [(m.left, m.right, m.probability, {"weights": m.weights}) for m in resolution.review]
 
     def install(conn: Connection) -> None:
@@ -365,8 +437,15 @@ def build(
     version: int | None = None
     clock = time.perf_counter()
 
-    logs.event(_LOG, "build started", run_id=run_id, product=spec.model.product,
-               spec_version=spec.model.version, full=full, skip_sync=skip_sync)
+    logs.event(
+        _LOG,
+        "build started",
+        run_id=run_id,
+        product=spec.model.product,
+        spec_version=spec.model.version,
+        full=full,
+        skip_sync=skip_sync,
+    )
 
     def lap(stage: str, **counts: Any) -> None:
         nonlocal clock
@@ -383,8 +462,7 @@ def build(
             report.synced = sync(spec, store, run_id=run_id, full=full, reporter=reporter)
             for s in report.synced:
                 report.quarantined[s.source] = s.quarantined
-        lap("sync", records={s.source: s.records for s in report.synced},
-            quarantined=sum(report.quarantined.values()))
+        lap("sync", records={s.source: s.records for s in report.synced}, quarantined=sum(report.quarantined.values()))
 
         norm = normalise(spec, store, reporter)
         for name, items in norm.quarantined.items():
@@ -398,8 +476,12 @@ def build(
         refuse_unreadable(spec, store, report, norm)
         report.staged = {n: len(f) for n, f in norm.frames.items()}
         report.unmapped = {f"{s}.{c}={v}": n for (s, c, v), n in norm.unmapped.counts.items()}
-        lap("normalise", records=report.staged, quarantined=sum(report.quarantined.values()),
-            nulled=sum(report.nulled.values()))
+        lap(
+            "normalise",
+            records=report.staged,
+            quarantined=sum(report.quarantined.values()),
+            nulled=sum(report.nulled.values()),
+        )
 
         reporter.start("resolve identities")
         resolution, assignment, rows = resolve_identities(spec, store, norm.frames, run_id, retrain=retrain)
@@ -411,8 +493,13 @@ def build(
         for e in assignment.events:
             report.identity_events[e.kind] = report.identity_events.get(e.kind, 0) + 1
         reporter.finish("resolve identities", f"{len(resolution.clusters)} customers")
-        lap("resolve", customers=len(resolution.clusters), unresolved=report.unresolved, review=report.review,
-            identity_events=report.identity_events)
+        lap(
+            "resolve",
+            customers=len(resolution.clusters),
+            unresolved=report.unresolved,
+            review=report.review,
+            identity_events=report.identity_events,
+        )
 
         attach_ids(norm.frames, rows)
         customer_ids = sorted(set(assignment.ids.values()))
@@ -426,12 +513,12 @@ def build(
 
         # Quality gates read back what was written; an error-level failure raises before publish.
         written = ((c, jsonutil.loads(d)) for c, d in store.snapshot_rows(version))
-        report.quality = gate(spec.model, written, newest=newest_times(spec, store, norm.frames),
-                              as_of=as_of).as_dict()
+        report.quality = gate(spec.model, written, newest=newest_times(spec, store, norm.frames), as_of=as_of).as_dict()
         lap("check", warnings=len(report.quality.get("warnings", [])))
 
-        publish(store, version, run_id, rows, assignment, resolution, grain=spec.model.grain,
-                records=resolution.records)
+        publish(
+            store, version, run_id, rows, assignment, resolution, grain=spec.model.grain, records=resolution.records
+        )
         report.version = version
         lap("publish", version=version)
     except Exception as exc:
@@ -440,15 +527,28 @@ def build(
         store.finish_run(run_id, "failed", {**report.as_dict(), "error": str(exc)})
         lineage.fail(run_id, str(exc))
         # The error's kind only: its message may quote a source value (the CLI prints it).
-        logs.event(_LOG, "build failed", logging.ERROR, run_id=run_id, error=type(exc).__name__,
-                   seconds=round(sum(report.seconds.values()), 3))
+        logs.event(
+            _LOG,
+            "build failed",
+            logging.ERROR,
+            run_id=run_id,
+            error=type(exc).__name__,
+            seconds=round(sum(report.seconds.values()), 3),
+        )
         push_build_metrics(spec, store, run_id)
         if isinstance(exc, C360Error):
             raise
         raise BuildError(f"build failed: {type(exc).__name__}: {exc}") from exc
     store.finish_run(run_id, "succeeded", report.as_dict())
     lineage.complete(run_id, report.customers)
-    logs.event(_LOG, "build finished", run_id=run_id, version=version, customers=report.customers,
-               quarantined=sum(report.quarantined.values()), seconds=round(sum(report.seconds.values()), 3))
+    logs.event(
+        _LOG,
+        "build finished",
+        run_id=run_id,
+        version=version,
+        customers=report.customers,
+        quarantined=sum(report.quarantined.values()),
+        seconds=round(sum(report.seconds.values()), 3),
+    )
     push_build_metrics(spec, store, run_id)
     return report

@@ -49,11 +49,7 @@ class LiveRead:
 
     @property
     def retry_after(self) -> float | None:
-        waits = [
-            e.retry_after
-            for e in self.down.values()
-            if isinstance(e, TransientSourceError) and e.retry_after
-        ]
+        waits = [e.retry_after for e in self.down.values() if isinstance(e, TransientSourceError) and e.retry_after]
         return max(waits) if waits else None
 
 
@@ -66,9 +62,7 @@ class LiveReader:
         self._plans: dict[frozenset[str], tuple[Plan, str, list[str]]] = {}
         self._connectors: dict[str, Connector] = {}
         self._source_locks = {name: threading.Lock() for name in spec.model.sources}
-        self._readers = {
-            name: ColumnReader(name, src, spec.model) for name, src in spec.model.sources.items()
-        }
+        self._readers = {name: ColumnReader(name, src, spec.model) for name, src in spec.model.sources.items()}
         self._db: duckdb.DuckDBPyConnection | None = None
         self._db_lock = threading.Lock()
         self._lock = threading.Lock()
@@ -106,9 +100,7 @@ class LiveReader:
             except SourceError as exc:
                 out.down[name] = exc
                 continue
-            except (
-                Exception
-            ) as exc:  # a client library's own failure: the source is down all the same
+            except Exception as exc:  # a client library's own failure: the source is down all the same
                 out.down[name] = TransientSourceError(name, f"{type(exc).__name__}: {exc}")
                 continue
             reader = self._readers[name]
@@ -143,9 +135,7 @@ class LiveReader:
                     conn.close()
                 raise
 
-    def _compute(
-        self, plan: Plan, query: str, customer_id: str, frames: dict[str, SourceFrame]
-    ) -> dict[str, Any]:
+    def _compute(self, plan: Plan, query: str, customer_id: str, frames: dict[str, SourceFrame]) -> dict[str, Any]:
         with self._db_lock:
             if self._db is None:
                 self._db = connect()
@@ -154,9 +144,7 @@ class LiveReader:
                 self._db.execute("SET threads = 1")
                 self._db.execute("PRAGMA disable_optimizer")
             con = self._db
-            con.register(
-                "customers", pa.table({"customer_id": pa.array([customer_id], pa.string())})
-            )
+            con.register("customers", pa.table({"customer_id": pa.array([customer_id], pa.string())}))
             for name, frame in frames.items():
                 con.register(source_table(name), frame.to_arrow())
             rows = _run(con, query)

@@ -55,16 +55,20 @@ def last_builds(store: Store) -> tuple[BuildRun | None, BuildRun | None]:
     base = select(runs).where(runs.c.kind == "build").order_by(runs.c.started_at.desc()).limit(1)
     with store.engine.connect() as conn:
         last = conn.execute(base.where(runs.c.status.in_(("succeeded", "failed")))).first()
-        ok = last if last is not None and last.status == "succeeded" else (
-            conn.execute(base.where(runs.c.status == "succeeded")).first())
+        ok = (
+            last
+            if last is not None and last.status == "succeeded"
+            else (conn.execute(base.where(runs.c.status == "succeeded")).first())
+        )
     return (_run(last) if last is not None else None, _run(ok) if ok is not None else None)
 
 
 def families(last: BuildRun | None, ok: BuildRun | None) -> list[Any]:
     """The metric families of the last build (its stages and counts) and of the last success."""
     out: list[Any] = []
-    success = GaugeMetricFamily("c360_build_last_success_timestamp_seconds",
-                                "When the last successful build finished (Unix time)")
+    success = GaugeMetricFamily(
+        "c360_build_last_success_timestamp_seconds", "When the last successful build finished (Unix time)"
+    )
     if ok is not None:
         success.add_metric([], ok.finished_ts)
     out.append(success)
@@ -81,26 +85,28 @@ def families(last: BuildRun | None, ok: BuildRun | None) -> list[Any]:
     g = GaugeMetricFamily("c360_build_duration_seconds", "Duration of the last build (its stages summed)")
     g.add_metric([], sum(seconds.values()))
     out.append(g)
-    g = GaugeMetricFamily("c360_build_stage_duration_seconds", "Duration of each stage of the last build",
-                          labels=["stage"])
+    g = GaugeMetricFamily(
+        "c360_build_stage_duration_seconds", "Duration of each stage of the last build", labels=["stage"]
+    )
     for stage, secs in seconds.items():
         g.add_metric([stage], secs)
     out.append(g)
-    g = GaugeMetricFamily("c360_build_source_records", "Records read from each source by the last build",
-                          labels=["source"])
+    g = GaugeMetricFamily(
+        "c360_build_source_records", "Records read from each source by the last build", labels=["source"]
+    )
     for source, n in (s.get("staged") or {}).items():
         g.add_metric([source], float(n))
     out.append(g)
-    g = GaugeMetricFamily("c360_build_quarantined_records", "Records the last build quarantined, per source",
-                          labels=["source"])
+    g = GaugeMetricFamily(
+        "c360_build_quarantined_records", "Records the last build quarantined, per source", labels=["source"]
+    )
     for source, n in (s.get("quarantined") or {}).items():
         g.add_metric([source], float(n))
     out.append(g)
     g = GaugeMetricFamily("c360_build_customers", "Customers in the last build's snapshot")
     g.add_metric([], float(s.get("customers") or 0))
     out.append(g)
-    g = GaugeMetricFamily("c360_build_identity_events", "Identity events of the last build, per kind",
-                          labels=["kind"])
+    g = GaugeMetricFamily("c360_build_identity_events", "Identity events of the last build, per kind", labels=["kind"])
     for kind, n in (s.get("identity_events") or {}).items():
         g.add_metric([kind], float(n))
     out.append(g)
@@ -132,8 +138,7 @@ def push_build_metrics(spec: Spec, store: Store, run_id: str) -> bool:
     registry = CollectorRegistry()
     registry.register(BuildCollector(store))
     try:
-        push_to_gateway(url, job=PUSH_JOB, registry=registry, grouping_key={"product": spec.model.product},
-                        timeout=10)
+        push_to_gateway(url, job=PUSH_JOB, registry=registry, grouping_key={"product": spec.model.product}, timeout=10)
     except Exception as exc:
         logs.event(_LOG, "build metrics not pushed", logging.WARNING, run_id=run_id, error=type(exc).__name__)
         return False

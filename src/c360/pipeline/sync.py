@@ -142,8 +142,15 @@ class KeyLedger:
                 if self.column is None:
                     outcome = "the later row is kept"
                 elif old_stamp is not None and (stamp is None or stamp < old_stamp):
-                    self.sync.note([Notice("duplicate_key", f"key {r.key!r} at {here} repeats {there}; the row "
-                                                            f"with the newer '{self.column}' is kept ({there})")])
+                    self.sync.note(
+                        [
+                            Notice(
+                                "duplicate_key",
+                                f"key {r.key!r} at {here} repeats {there}; the row "
+                                f"with the newer '{self.column}' is kept ({there})",
+                            )
+                        ]
+                    )
                     continue
                 else:
                     outcome = f"the row with the newer '{self.column}' is kept ({here})"
@@ -209,8 +216,9 @@ def sync_source(
 
     def check_stop() -> None:
         if stop is not None and stop.is_set():
-            raise SyncCancelled(f"source '{source}': sync interrupted; what it committed is kept, "
-                                "and the next sync resumes from there")
+            raise SyncCancelled(
+                f"source '{source}': sync interrupted; what it committed is kept, and the next sync resumes from there"
+            )
 
     out.started_from = store.cursor(source)
     if full:
@@ -236,9 +244,13 @@ def sync_source(
                         complete_read = True
                     records = ledger.admit(suppressor.admit(source, batch.records))
                     with writing():
-                        counts = store.stage(source, records, cursor=batch.cursor,
-                                             quarantined=suppressor.scrub_quarantined(batch.quarantined),
-                                             run_id=run_id)
+                        counts = store.stage(
+                            source,
+                            records,
+                            cursor=batch.cursor,
+                            quarantined=suppressor.scrub_quarantined(batch.quarantined),
+                            run_id=run_id,
+                        )
                     out.counts += counts
                     out.batches += 1
                     out.quarantined += len(batch.quarantined)
@@ -307,8 +319,7 @@ class SyncFailed(C360Error):
 
     def __init__(self, failures: list[SourceFailure]) -> None:
         self.failures = failures
-        super().__init__(f"{len(failures)} sources failed to sync:\n"
-                         + "\n".join(f"  {f.message}" for f in failures))
+        super().__init__(f"{len(failures)} sources failed to sync:\n" + "\n".join(f"  {f.message}" for f in failures))
 
 
 DEFAULT_PARALLEL = 4  # sources synced at once: reads mostly wait on the network
@@ -345,8 +356,9 @@ def sync_each(
 
     def one(name: str) -> SourceSync | SourceFailure:
         try:
-            return sync_source(spec, store, name, run_id=run_id, full=full, reporter=reporter,
-                               write_lock=lock, stop=stop)
+            return sync_source(
+                spec, store, name, run_id=run_id, full=full, reporter=reporter, write_lock=lock, stop=stop
+            )
         except Exception as exc:  # reported per source, so the rest still sync
             return SourceFailure(name, exc)
 
@@ -390,8 +402,7 @@ def sync(
     with ``failed`` set and a ``not_synced`` notice: what staging holds of it stays, and a
     build goes on with it.
     """
-    outcome = sync_each(spec, store, run_id=run_id, sources=sources, full=full, reporter=reporter,
-                        parallel=parallel)
+    outcome = sync_each(spec, store, run_id=run_id, sources=sources, full=full, reporter=reporter, parallel=parallel)
     required = [f for f in outcome.failed if spec.model.sources[f.source].required]
     if len(required) == 1:
         raise required[0].error
@@ -401,8 +412,7 @@ def sync(
     for f in outcome.failed:
         stale = SourceSync(f.source, failed=f.message)
         stale.started_from = stale.cursor = store.cursor(f.source)
-        stale.note([Notice("not_synced", f"{f.message}; built from what its last good sync staged "
-                                         "(required: false)")])
+        stale.note([Notice("not_synced", f"{f.message}; built from what its last good sync staged (required: false)")])
         synced[f.source] = stale
     order = list(sources or spec.model.sources)
     return [synced[n] for n in order if n in synced]

@@ -15,6 +15,7 @@ it loses are breaking; the reverse is safe. The blast radius of a breaking or se
 change names every consumer whose view it changes, with the subscriptions relying on
 what changed, if any.
 """
+
 from __future__ import annotations
 
 import re
@@ -29,9 +30,7 @@ Level = Literal["breaking", "safe", "semantic"]
 Bump = Literal["none", "patch", "minor", "major"]
 _BUMPS: tuple[Bump, ...] = ("none", "patch", "minor", "major")
 # Changes that only document: a patch step is enough.
-PATCH_KINDS = frozenset(
-    {"description_changed", "metadata_changed", "owner_changed", "checks_changed"}
-)
+PATCH_KINDS = frozenset({"description_changed", "metadata_changed", "owner_changed", "checks_changed"})
 _VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)")
 
 
@@ -52,9 +51,15 @@ class Affected:
     major: int | None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"consumer": self.consumer, "owner": self.owner, "purpose": self.purpose,
-                "fields": list(self.fields), "freshness": self.freshness,
-                "latency_p99_ms": self.latency_p99_ms, "major": self.major}
+        return {
+            "consumer": self.consumer,
+            "owner": self.owner,
+            "purpose": self.purpose,
+            "fields": list(self.fields),
+            "freshness": self.freshness,
+            "latency_p99_ms": self.latency_p99_ms,
+            "major": self.major,
+        }
 
 
 @dataclass(frozen=True)
@@ -70,9 +75,17 @@ class Change:
     affected: tuple[Affected, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "level": self.level, "path": self.path, "message": self.message,
-                "field": self.field, "consumer": self.consumer, "before": self.before,
-                "after": self.after, "affected": [a.as_dict() for a in self.affected]}
+        return {
+            "kind": self.kind,
+            "level": self.level,
+            "path": self.path,
+            "message": self.message,
+            "field": self.field,
+            "consumer": self.consumer,
+            "before": self.before,
+            "after": self.after,
+            "affected": [a.as_dict() for a in self.affected],
+        }
 
 
 @dataclass(frozen=True)
@@ -85,8 +98,14 @@ class SemverCheck:
     message: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {"old": self.old, "new": self.new, "required": self.required, "actual": self.actual,
-                "ok": self.ok, "message": self.message}
+        return {
+            "old": self.old,
+            "new": self.new,
+            "required": self.required,
+            "actual": self.actual,
+            "ok": self.ok,
+            "message": self.message,
+        }
 
 
 @dataclass
@@ -143,12 +162,19 @@ def diff(old: ProductSpec | None, new: ProductSpec) -> Plan:
     """Classify each change from ``old`` (the published spec; None at first) to ``new``."""
     plan = Plan(new.product, old.version if old else None, new.version)
     if old is not None:
-        changes = [*_fields(old, new), *_vocabularies(old, new), *_source_columns(old, new),
-                   *_consumers(old, new), *_subscriptions(old, new), *_product(old, new)]
+        changes = [
+            *_fields(old, new),
+            *_vocabularies(old, new),
+            *_source_columns(old, new),
+            *_consumers(old, new),
+            *_subscriptions(old, new),
+            *_product(old, new),
+        ]
         seen = {c: view_of(old, c) for c in old.consumers}
         plan.changes = [
-            Change(c.kind, c.level, c.path, c.message, c.field, c.consumer, c.before, c.after,
-                   _blast(c, old, seen)) if c.level != "safe" else c
+            Change(c.kind, c.level, c.path, c.message, c.field, c.consumer, c.before, c.after, _blast(c, old, seen))
+            if c.level != "safe"
+            else c
             for c in changes
         ]
     plan.semver = check_semver(plan.old_version, new.version, plan.changes)
@@ -202,26 +228,39 @@ def _fields(old: ProductSpec, new: ProductSpec) -> list[Change]:
                 )
             )
         else:
-            out.append(
-                Change("field_removed", "breaking", f"fields.{r}", f"field '{r}' removed", r)
-            )
+            out.append(Change("field_removed", "breaking", f"fields.{r}", f"field '{r}' removed", r))
     for a in added:
         if a not in renamed.values():
-            out.append(Change("field_added", "safe", f"fields.{a}", f"field '{a}' added", a,
-                              after=new.fields[a].type))
+            out.append(Change("field_added", "safe", f"fields.{a}", f"field '{a}' added", a, after=new.fields[a].type))
     for name in old.fields:
         if name not in new.fields:
             continue
         o, n = old.fields[name], new.fields[name]
         at = f"fields.{name}"
         if o.type != n.type:
-            out.append(Change("type_changed", "breaking", f"{at}.type",
-                              f"type of '{name}' changed from {o.type} to {n.type}", name,
-                              before=o.type, after=n.type))
+            out.append(
+                Change(
+                    "type_changed",
+                    "breaking",
+                    f"{at}.type",
+                    f"type of '{name}' changed from {o.type} to {n.type}",
+                    name,
+                    before=o.type,
+                    after=n.type,
+                )
+            )
         if o.unit != n.unit:
-            out.append(Change("unit_changed", "breaking", f"{at}.unit",
-                              f"unit of '{name}' changed from {o.unit} to {n.unit}", name,
-                              before=o.unit, after=n.unit))
+            out.append(
+                Change(
+                    "unit_changed",
+                    "breaking",
+                    f"{at}.unit",
+                    f"unit of '{name}' changed from {o.unit} to {n.unit}",
+                    name,
+                    before=o.unit,
+                    after=n.unit,
+                )
+            )
         if _canonical(o.expr) != _canonical(n.expr):
             out.append(
                 Change(
@@ -235,28 +274,34 @@ def _fields(old: ProductSpec, new: ProductSpec) -> list[Change]:
                 )
             )
         if o.description != n.description:
-            out.append(Change("description_changed", "safe", f"{at}.description",
-                              f"description of '{name}' changed", name, before=o.description,
-                              after=n.description))
+            out.append(
+                Change(
+                    "description_changed",
+                    "safe",
+                    f"{at}.description",
+                    f"description of '{name}' changed",
+                    name,
+                    before=o.description,
+                    after=n.description,
+                )
+            )
         if o.pii != n.pii or o.owner != n.owner:
             what = "PII flag" if o.pii != n.pii else "owner"
             out.append(Change("metadata_changed", "safe", at, f"{what} of '{name}' changed", name))
         if _not_null(old, name) and not _not_null(new, name):
             # Judged on the new spec: a subscription dropped in the same change relies on nothing.
             relied = _subscribed(new, name)
-            out.append(Change("made_nullable", "breaking" if relied else "safe", f"{at}.checks",
-                              f"'{name}' is no longer guaranteed non-null"
-                              + (" and subscribers rely on it" if relied else ""), name))
-        elif [c.model_dump() for c in o.checks] != [c.model_dump() for c in n.checks]:
             out.append(
                 Change(
-                    "checks_changed",
-                    "safe",
+                    "made_nullable",
+                    "breaking" if relied else "safe",
                     f"{at}.checks",
-                    f"quality checks of '{name}' changed",
+                    f"'{name}' is no longer guaranteed non-null" + (" and subscribers rely on it" if relied else ""),
                     name,
                 )
             )
+        elif [c.model_dump() for c in o.checks] != [c.model_dump() for c in n.checks]:
+            out.append(Change("checks_changed", "safe", f"{at}.checks", f"quality checks of '{name}' changed", name))
     return out
 
 
@@ -278,16 +323,14 @@ def _vocabularies(old: ProductSpec, new: ProductSpec) -> list[Change]:
         after = new.vocabularies.get(vocab, {})
         lost_values = sorted(set(before.values()) - set(after.values()))
         lost_keys = sorted(set(before) - set(after))
-        readers = {
-            (s, c)
-            for s, src in new.sources.items()
-            for c, col in src.columns.items()
-            if col.map == vocab
-        }
+        readers = {(s, c) for s, src in new.sources.items() for c, col in src.columns.items() if col.map == vocab}
         fields: list[str | None] = [*_fields_reading(new, readers)] or [None]
         if lost_values or lost_keys:
-            what = (f"values {', '.join(lost_values)} no longer produced" if lost_values
-                    else f"{', '.join(lost_keys)} no longer mapped (now null)")
+            what = (
+                f"values {', '.join(lost_values)} no longer produced"
+                if lost_values
+                else f"{', '.join(lost_keys)} no longer mapped (now null)"
+            )
             for f in fields:
                 out.append(
                     Change(
@@ -301,8 +344,9 @@ def _vocabularies(old: ProductSpec, new: ProductSpec) -> list[Change]:
                     )
                 )
         elif after != before:
-            out.append(Change("vocabulary_widened", "safe", f"vocabularies.{vocab}",
-                              f"vocabulary '{vocab}' maps more values"))
+            out.append(
+                Change("vocabulary_widened", "safe", f"vocabularies.{vocab}", f"vocabulary '{vocab}' maps more values")
+            )
     return out
 
 
@@ -315,9 +359,7 @@ def _source_columns(old: ProductSpec, new: ProductSpec) -> list[Change]:
             continue
         for cname, col in src.columns.items():
             was = before.columns.get(cname)
-            if was is None or was.model_dump(exclude={"description"}) == col.model_dump(
-                exclude={"description"}
-            ):
+            if was is None or was.model_dump(exclude={"description"}) == col.model_dump(exclude={"description"}):
                 continue
             for f in _fields_reading(new, {(sname, cname)}):
                 out.append(
@@ -337,8 +379,15 @@ def _consumers(old: ProductSpec, new: ProductSpec) -> list[Change]:
     renamed = {o: n for n, o in _renames(old, new).items()}  # old name → new name
     for cname in old.consumers:
         if cname not in new.consumers:
-            out.append(Change("consumer_removed", "breaking", f"consumers.{cname}",
-                              f"consumer '{cname}' removed: every grant withdrawn", consumer=cname))
+            out.append(
+                Change(
+                    "consumer_removed",
+                    "breaking",
+                    f"consumers.{cname}",
+                    f"consumer '{cname}' removed: every grant withdrawn",
+                    consumer=cname,
+                )
+            )
             continue
         out.extend(_access(compare(old, new, cname, renamed), new.field_names))
         o, n = old.consumers[cname], new.consumers[cname]
@@ -357,13 +406,7 @@ def _consumers(old: ProductSpec, new: ProductSpec) -> list[Change]:
     for cname in new.consumers:
         if cname not in old.consumers:
             out.append(
-                Change(
-                    "consumer_added",
-                    "safe",
-                    f"consumers.{cname}",
-                    f"consumer '{cname}' added",
-                    consumer=cname,
-                )
+                Change("consumer_added", "safe", f"consumers.{cname}", f"consumer '{cname}' added", consumer=cname)
             )
     return out
 
@@ -379,42 +422,104 @@ def _access(d: Delta, order: list[str]) -> list[Change]:
     out: list[Change] = []
     for f in order:
         if f in d.lost:
-            out.append(Change("grant_withdrawn", "breaking", blame(d, f, "fields") or f"{at}.fields",
-                              f"'{c}' no longer granted '{f}'" + _some(d.lost[f]), f, c))
+            out.append(
+                Change(
+                    "grant_withdrawn",
+                    "breaking",
+                    blame(d, f, "fields") or f"{at}.fields",
+                    f"'{c}' no longer granted '{f}'" + _some(d.lost[f]),
+                    f,
+                    c,
+                )
+            )
         if f in d.restricted:
             was, now = d.restricted[f]
             path = blame(d, f, "masks") or f"{at}.masks.{f}"
             if was is None:
-                out.append(Change("mask_added", "breaking", path, f"'{f}' now masked ({now}) for '{c}'",
-                                  f, c, before=was, after=now))
+                out.append(
+                    Change(
+                        "mask_added",
+                        "breaking",
+                        path,
+                        f"'{f}' now masked ({now}) for '{c}'",
+                        f,
+                        c,
+                        before=was,
+                        after=now,
+                    )
+                )
             else:
-                out.append(Change("mask_changed", "breaking", path,
-                                  f"'{f}' now masked {now} instead of {was} for '{c}'",
-                                  f, c, before=was, after=now))
+                out.append(
+                    Change(
+                        "mask_changed",
+                        "breaking",
+                        path,
+                        f"'{f}' now masked {now} instead of {was} for '{c}'",
+                        f,
+                        c,
+                        before=was,
+                        after=now,
+                    )
+                )
         if f in d.widened:
             was, now = d.widened[f]
             path = blame(d, f, "masks") or f"{at}.masks.{f}"
             if now is None:
-                out.append(Change("mask_removed", "safe", path, f"'{f}' no longer masked for '{c}'", f, c,
-                                  before=was, after=now))
+                out.append(
+                    Change(
+                        "mask_removed", "safe", path, f"'{f}' no longer masked for '{c}'", f, c, before=was, after=now
+                    )
+                )
             else:
-                out.append(Change("mask_changed", "safe", path, f"'{f}' now masked {now} instead of {was} "
-                                  f"for '{c}'", f, c, before=was, after=now))
+                out.append(
+                    Change(
+                        "mask_changed",
+                        "safe",
+                        path,
+                        f"'{f}' now masked {now} instead of {was} for '{c}'",
+                        f,
+                        c,
+                        before=was,
+                        after=now,
+                    )
+                )
         if f in d.gained and f not in d.lost:
-            out.append(Change("grant_added", "safe", blame(d, f, "fields") or f"{at}.fields",
-                              f"'{c}' granted '{f}'" + _some(d.gained[f]), f, c))
+            out.append(
+                Change(
+                    "grant_added",
+                    "safe",
+                    blame(d, f, "fields") or f"{at}.fields",
+                    f"'{c}' granted '{f}'" + _some(d.gained[f]),
+                    f,
+                    c,
+                )
+            )
     out.extend(_rows(d, at))
     if d.id_read_lost and "customer_id" not in d.lost and "customer_id" not in d.restricted:
-        out.append(Change("read_by_id_lost", "breaking", blame(d, None, "row_filter") or at,
-                          f"'{c}' no longer sees customer_id in the clear on every row, so it can no "
-                          "longer read, page or batch customers by id", "customer_id", c))
+        out.append(
+            Change(
+                "read_by_id_lost",
+                "breaking",
+                blame(d, None, "row_filter") or at,
+                f"'{c}' no longer sees customer_id in the clear on every row, so it can no "
+                "longer read, page or batch customers by id",
+                "customer_id",
+                c,
+            )
+        )
     if d.lookups_lost and not d.after.denied:  # a consumer granted nothing loses each field instead
-        out.append(Change("lookup_lost", "breaking", at, f"'{c}' may no longer look customers up by "
-                          f"{', '.join(sorted(d.lookups_lost))} keys", consumer=c,
-                          before=sorted(d.lookups_lost)))
+        out.append(
+            Change(
+                "lookup_lost",
+                "breaking",
+                at,
+                f"'{c}' may no longer look customers up by {', '.join(sorted(d.lookups_lost))} keys",
+                consumer=c,
+                before=sorted(d.lookups_lost),
+            )
+        )
     if d.reordered:
-        out.append(Change("fields_reordered", "safe", "fields", f"fields served to '{c}' in another order",
-                          consumer=c))
+        out.append(Change("fields_reordered", "safe", "fields", f"fields served to '{c}' in another order", consumer=c))
     return out
 
 
@@ -424,14 +529,31 @@ def _rows(d: Delta, at: str) -> list[Change]:
     if d.rows_lost:
         kind = "row_filter_added" if before is None else "row_filter_changed"
         shown = f"only rows where {after}" if after is not None else "no rows"
-        return [Change(kind, "breaking", path, f"'{c}' now sees {shown}", consumer=c, before=before,
-                       after=after)]
+        return [Change(kind, "breaking", path, f"'{c}' now sees {shown}", consumer=c, before=before, after=after)]
     if d.rows_gained:
         if after is None:
-            return [Change("row_filter_removed", "safe", path, f"'{c}' row filter removed", consumer=c,
-                           before=before, after=after)]
-        return [Change("row_filter_widened", "safe", path, f"'{c}' now sees rows where {after}",
-                       consumer=c, before=before, after=after)]
+            return [
+                Change(
+                    "row_filter_removed",
+                    "safe",
+                    path,
+                    f"'{c}' row filter removed",
+                    consumer=c,
+                    before=before,
+                    after=after,
+                )
+            ]
+        return [
+            Change(
+                "row_filter_widened",
+                "safe",
+                path,
+                f"'{c}' now sees rows where {after}",
+                consumer=c,
+                before=before,
+                after=after,
+            )
+        ]
     return []
 
 
@@ -448,11 +570,7 @@ def _subscriptions(old: ProductSpec, new: ProductSpec) -> list[Change]:
         if key not in before:
             out.append(
                 Change(
-                    "subscription_added",
-                    "safe",
-                    at,
-                    f"'{s.consumer}' subscribes for {s.purpose}",
-                    consumer=s.consumer,
+                    "subscription_added", "safe", at, f"'{s.consumer}' subscribes for {s.purpose}", consumer=s.consumer
                 )
             )
         elif before[key] != s:
@@ -482,16 +600,29 @@ def _subscriptions(old: ProductSpec, new: ProductSpec) -> list[Change]:
 def _product(old: ProductSpec, new: ProductSpec) -> list[Change]:
     out: list[Change] = []
     if old.description != new.description:
-        out.append(
-            Change("description_changed", "safe", "description", "product description changed")
-        )
+        out.append(Change("description_changed", "safe", "description", "product description changed"))
     if old.owner != new.owner:
-        out.append(Change("owner_changed", "safe", "owner", f"owner changed to {new.owner.team}",
-                          before=old.owner.team, after=new.owner.team))
+        out.append(
+            Change(
+                "owner_changed",
+                "safe",
+                "owner",
+                f"owner changed to {new.owner.team}",
+                before=old.owner.team,
+                after=new.owner.team,
+            )
+        )
     if old.lifecycle != new.lifecycle:
-        out.append(Change("lifecycle_changed", "safe", "lifecycle.sunset", "sunset dates changed",
-                          before={str(k): str(v) for k, v in old.lifecycle.sunset.items()},
-                          after={str(k): str(v) for k, v in new.lifecycle.sunset.items()}))
+        out.append(
+            Change(
+                "lifecycle_changed",
+                "safe",
+                "lifecycle.sunset",
+                "sunset dates changed",
+                before={str(k): str(v) for k, v in old.lifecycle.sunset.items()},
+                after={str(k): str(v) for k, v in new.lifecycle.sunset.items()},
+            )
+        )
     return out
 
 
@@ -509,8 +640,11 @@ def _blast(change: Change, product: ProductSpec, seen: dict[str, View]) -> tuple
         consumers = [c for c, v in seen.items() if change.field in v.fields]
     out: list[Affected] = []
     for consumer in consumers:
-        subs = [s for s in product.subscriptions if s.consumer == consumer
-                and (change.field is None or change.field in s.fields)]
+        subs = [
+            s
+            for s in product.subscriptions
+            if s.consumer == consumer and (change.field is None or change.field in s.fields)
+        ]
         if subs:
             out.extend(_by_subscription(product, s) for s in subs)
         else:
@@ -563,25 +697,20 @@ def check_semver(old: str | None, new: str, changes: list[Change]) -> SemverChec
             False,
             f"version goes backwards from {old} to {new}; the next version must be above {old}",
         )
-    actual: Bump = (
-        "none" if n == o else "major" if n[0] > o[0] else "minor" if n[1] > o[1] else "patch"
-    )
+    actual: Bump = "none" if n == o else "major" if n[0] > o[0] else "minor" if n[1] > o[1] else "patch"
     # Before 1.0.0 a minor step may break (semver §4).
     need: Bump = "minor" if required == "major" and o[0] == 0 else required
     if need == "none" and actual != "none":
         return SemverCheck(old, new, required, actual, True, f"{old} → {new}: no contract change")
     ok = _BUMPS.index(actual) >= _BUMPS.index(need)
     if ok:
-        message = f"{old} → {new} is a {actual} step" + (
-            f" ({need} needed)" if need != "none" else ""
-        )
+        message = f"{old} → {new} is a {actual} step" + (f" ({need} needed)" if need != "none" else "")
     elif actual == "none":
-        message = (
-            f"the spec changed but its version is still {old}; set version to {_next(o, need)}"
-        )
+        message = f"the spec changed but its version is still {old}; set version to {_next(o, need)}"
     else:
-        message = (f"{old} → {new} is a {actual} step but the changes need a {need} step; "
-                   f"set version to {_next(o, need)}")
+        message = (
+            f"{old} → {new} is a {actual} step but the changes need a {need} step; set version to {_next(o, need)}"
+        )
     return SemverCheck(old, new, required, actual, ok, message)
 
 

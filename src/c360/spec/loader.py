@@ -112,15 +112,24 @@ def load_yaml_text(text: str, name: str = "<spec>") -> Located:
     try:
         data = _convert(node, (), lines)
     except DuplicateKey as dup:
-        raise SpecError([SpecIssue(name, dup.again, dotted(dup.path),
-                                   f"'{dup.path[-1]}' is given twice (lines {dup.first} and {dup.again}); "
-                                   "YAML would silently keep the last: merge them into one")]) from None
+        raise SpecError(
+            [
+                SpecIssue(
+                    name,
+                    dup.again,
+                    dotted(dup.path),
+                    f"'{dup.path[-1]}' is given twice (lines {dup.first} and {dup.again}); "
+                    "YAML would silently keep the last: merge them into one",
+                )
+            ]
+        ) from None
     return Located(name, data, lines)
 
 
 def substitute_env(value: Any, path: Path_, doc: Located, issues: list[SpecIssue]) -> Any:
     """Replace ``${VAR}`` with the environment's value; a missing variable is an issue."""
     if isinstance(value, str):
+
         def repl(m: re.Match[str]) -> str:
             var = m.group(1)
             if var not in os.environ:

@@ -25,9 +25,7 @@ DURATION = re.compile(r"^(\d+)(s|m|h|d)$")
 RATE = re.compile(r"^(\d+)/(s|m|h)$")
 
 # Keys of a source that are c360's own; every other key is an option of its connector.
-SOURCE_KEYS = frozenset(
-    {"connector", "stream", "key", "columns", "identity", "belongs_to", "description", "owner"}
-)
+SOURCE_KEYS = frozenset({"connector", "stream", "key", "columns", "identity", "belongs_to", "description", "owner"})
 
 
 class _Model(BaseModel):
@@ -109,8 +107,9 @@ class ColumnSpec(_Model):
     @model_validator(mode="after")
     def _money(self) -> ColumnSpec:
         if self.on_error is not None and self.on_invalid is not None and self.on_error != self.on_invalid:
-            raise ValueError(f"'on_error: {self.on_error}' and 'on_invalid: {self.on_invalid}' disagree; "
-                             "give one of them")
+            raise ValueError(
+                f"'on_error: {self.on_error}' and 'on_invalid: {self.on_invalid}' disagree; give one of them"
+            )
         if self.type == "money" and not (self.currency or self.currency_column):
             raise ValueError("a money column needs 'currency' (e.g. GBP) or 'currency_column'")
         if self.format is not None:

@@ -21,7 +21,8 @@ metadata = MetaData()
 
 # Raw records as each source sent them, one row per (source, key); tombstones kept, payload dropped.
 staged_records = Table(
-    "staged_records", metadata,
+    "staged_records",
+    metadata,
     Column("source", String(64), primary_key=True),
     Column("key", String(255), primary_key=True),
     Column("payload", LargeBinary, nullable=False),
@@ -31,14 +32,16 @@ staged_records = Table(
 )
 
 sync_state = Table(
-    "sync_state", metadata,
+    "sync_state",
+    metadata,
     Column("source", String(64), primary_key=True),
     Column("cursor", Text),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
 quarantine = Table(
-    "quarantine", metadata,
+    "quarantine",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("run_id", String(40), nullable=False, index=True),
     Column("source", String(64), nullable=False),
@@ -49,7 +52,8 @@ quarantine = Table(
 )
 
 runs = Table(
-    "runs", metadata,
+    "runs",
+    metadata,
     Column("run_id", String(40), primary_key=True),
     Column("kind", String(32), nullable=False),
     Column("status", String(16), nullable=False),
@@ -59,7 +63,8 @@ runs = Table(
 )
 
 customers = Table(
-    "customers", metadata,
+    "customers",
+    metadata,
     Column("customer_id", String(32), primary_key=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("status", String(16), nullable=False, default="active"),  # active | merged | retired
@@ -69,7 +74,8 @@ customers = Table(
 
 # The identity map: every staged source record → the customer it belongs to, with its evidence.
 identity_map = Table(
-    "identity_map", metadata,
+    "identity_map",
+    metadata,
     Column("source", String(64), primary_key=True),
     Column("key", String(255), primary_key=True),
     Column("customer_id", String(32), nullable=False, index=True),
@@ -81,7 +87,8 @@ identity_map = Table(
 )
 
 identity_events = Table(
-    "identity_events", metadata,
+    "identity_events",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("run_id", String(40), nullable=False, index=True),
     Column("kind", String(16), nullable=False),  # new | merge | split | retire
@@ -93,7 +100,8 @@ identity_events = Table(
 
 # Steward decisions every run honours: two records always together (link) or never (unlink).
 identity_pins = Table(
-    "identity_pins", metadata,
+    "identity_pins",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("kind", String(8), nullable=False),  # link | unlink
     Column("left_rid", String(320), nullable=False),
@@ -105,7 +113,8 @@ identity_pins = Table(
 
 # Borderline pairs of the last resolution run (between the review and the match threshold).
 identity_review = Table(
-    "identity_review", metadata,
+    "identity_review",
+    metadata,
     Column("left_rid", String(320), primary_key=True),
     Column("right_rid", String(320), primary_key=True),
     Column("probability", Float, nullable=False),
@@ -114,7 +123,8 @@ identity_review = Table(
 )
 
 snapshots = Table(
-    "snapshots", metadata,
+    "snapshots",
+    metadata,
     Column("version", Integer, primary_key=True, autoincrement=False),
     Column("run_id", String(40), nullable=False),
     Column("spec_version", String(32), nullable=False),
@@ -126,7 +136,8 @@ snapshots = Table(
 )
 
 snapshot_records = Table(
-    "snapshot_records", metadata,
+    "snapshot_records",
+    metadata,
     Column("version", Integer, ForeignKey("snapshots.version", ondelete="CASCADE"), primary_key=True),
     Column("customer_id", String(32), primary_key=True),
     Column("data", LargeBinary, nullable=False),
@@ -135,7 +146,8 @@ snapshot_records = Table(
 # An earlier major's shape of a snapshot, for consumers whose subscriptions pin that major: the
 # same customers, computed by the fields of the major's last recorded spec (revision 0004).
 snapshot_majors = Table(
-    "snapshot_majors", metadata,
+    "snapshot_majors",
+    metadata,
     Column("version", Integer, ForeignKey("snapshots.version", ondelete="CASCADE"), primary_key=True),
     Column("major", Integer, primary_key=True, autoincrement=False),
     Column("spec_version", String(32), nullable=False),
@@ -143,7 +155,8 @@ snapshot_majors = Table(
 )
 
 snapshot_views = Table(
-    "snapshot_views", metadata,
+    "snapshot_views",
+    metadata,
     Column("version", Integer, ForeignKey("snapshots.version", ondelete="CASCADE"), primary_key=True),
     Column("major", Integer, primary_key=True, autoincrement=False),
     Column("customer_id", String(32), primary_key=True),
@@ -154,7 +167,8 @@ snapshot_views = Table(
 # serving worker polls for rows past the last it applied and re-reads just those customers, so
 # an erasure reaches running servers without a new version (revision 0005).
 snapshot_edits = Table(
-    "snapshot_edits", metadata,
+    "snapshot_edits",
+    metadata,
     Column("seq", Integer, primary_key=True, autoincrement=True),
     Column("version", Integer, nullable=False),
     Column("customer_id", String(32), nullable=False),
@@ -163,14 +177,16 @@ snapshot_edits = Table(
 
 # One row: the snapshot readers see. Publishing is flipping this pointer in one transaction.
 published = Table(
-    "published", metadata,
+    "published",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("version", Integer, ForeignKey("snapshots.version"), nullable=False),
     Column("published_at", DateTime(timezone=True), nullable=False),
 )
 
 consumer_keys = Table(
-    "consumer_keys", metadata,
+    "consumer_keys",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("consumer", String(64), nullable=False, index=True),
     Column("key_hash", String(64), nullable=False, unique=True),
@@ -181,7 +197,8 @@ consumer_keys = Table(
 )
 
 spec_versions = Table(
-    "spec_versions", metadata,
+    "spec_versions",
+    metadata,
     Column("version", String(32), primary_key=True),
     Column("product", String(64), nullable=False),
     Column("text", Text, nullable=False),
@@ -195,7 +212,8 @@ Index("ix_staged_live", staged_records.c.source, staged_records.c.deleted)
 
 # The hash-chained audit log: each row's HMAC covers its content and the previous row's hash.
 audit_log = Table(
-    "audit_log", metadata,
+    "audit_log",
+    metadata,
     Column("seq", Integer, primary_key=True, autoincrement=False),
     Column("at", String(32), nullable=False),  # ISO-8601 UTC, kept as text so the MAC is exact
     Column("kind", String(32), nullable=False),
@@ -208,14 +226,16 @@ audit_log = Table(
 
 # One row: the chain's head. Appenders lock it, so the chain has one order under concurrency.
 audit_head = Table(
-    "audit_head", metadata,
+    "audit_head",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("seq", Integer, nullable=False),
     Column("hash", String(64), nullable=False),
 )
 
 erasures = Table(
-    "erasures", metadata,
+    "erasures",
+    metadata,
     Column("erasure_id", String(40), primary_key=True),
     Column("requested_at", DateTime(timezone=True), nullable=False),
     Column("actor", String(128), nullable=False),
@@ -227,7 +247,8 @@ erasures = Table(
 
 # Facts kept after an erasure under a pseudonym, each with the legal basis for keeping it.
 erasure_retained = Table(
-    "erasure_retained", metadata,
+    "erasure_retained",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("erasure_id", String(40), nullable=False, index=True),
     Column("subject", String(64), nullable=False),
@@ -238,7 +259,8 @@ erasure_retained = Table(
 
 # Keyed hashes of erased identifiers: arriving records that match are dropped or anonymised.
 suppression = Table(
-    "suppression", metadata,
+    "suppression",
+    metadata,
     Column("digest", String(64), primary_key=True),
     Column("kind", String(16), nullable=False),  # key | email
     Column("action", String(16), nullable=False),  # drop | anonymise
@@ -248,7 +270,8 @@ suppression = Table(
 
 # The transactional outbox: erasure events to deliver to each subscribed consumer's webhook.
 erasure_outbox = Table(
-    "erasure_outbox", metadata,
+    "erasure_outbox",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("erasure_id", String(40), nullable=False, index=True),
     Column("consumer", String(64), nullable=False),
@@ -264,7 +287,8 @@ erasure_outbox = Table(
 # The trained matching model of a run. Later builds score with the newest one, so that ids do
 # not move because parameters were re-estimated on slightly different data.
 identity_models = Table(
-    "identity_models", metadata,
+    "identity_models",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("run_id", String(40), nullable=False),
     Column("grain", String(16), nullable=False),

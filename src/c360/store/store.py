@@ -104,8 +104,15 @@ class Store:
         me = {"pid": os.getpid(), "host": host}
         with self.engine.begin() as conn:
             self._end_dead_runs(conn, host)
-            conn.execute(insert(runs).values(run_id=run_id, kind=kind, status="running", started_at=utcnow(),
-                                             summary=jsonutil.dumps({"process": me}).decode()))
+            conn.execute(
+                insert(runs).values(
+                    run_id=run_id,
+                    kind=kind,
+                    status="running",
+                    started_at=utcnow(),
+                    summary=jsonutil.dumps({"process": me}).decode(),
+                )
+            )
         return run_id
 
     def _end_dead_runs(self, conn: Connection, host: str) -> None:
@@ -116,15 +123,29 @@ class Store:
                 continue
             if process.get("host") != host or _alive(int(process.get("pid", 0))):
                 continue  # another machine's run can only be judged there
-            conn.execute(update(runs).where(runs.c.run_id == run_id, runs.c.status == "running").values(
-                status="killed", finished_at=utcnow(), summary=jsonutil.dumps({
-                    "process": process, "error": f"process {process.get('pid')} on {host} ended without "
-                                                 "finishing the run (killed, or the machine restarted)"}).decode()))
+            conn.execute(
+                update(runs)
+                .where(runs.c.run_id == run_id, runs.c.status == "running")
+                .values(
+                    status="killed",
+                    finished_at=utcnow(),
+                    summary=jsonutil.dumps(
+                        {
+                            "process": process,
+                            "error": f"process {process.get('pid')} on {host} ended without "
+                            "finishing the run (killed, or the machine restarted)",
+                        }
+                    ).decode(),
+                )
+            )
 
     def finish_run(self, run_id: str, status: str, summary: dict[str, Any]) -> None:
         with self.engine.begin() as conn:
-            conn.execute(update(runs).where(runs.c.run_id == run_id).values(
-                status=status, finished_at=utcnow(), summary=jsonutil.dumps(summary).decode()))
+            conn.execute(
+                update(runs)
+                .where(runs.c.run_id == run_id)
+                .values(status=status, finished_at=utcnow(), summary=jsonutil.dumps(summary).decode())
+            )
 
     # -- staging --------------------------------------------------------------------
     def stage(
@@ -152,8 +173,9 @@ class Store:
             for i in range(0, len(keys), 500):
                 chunk = keys[i : i + 500]
                 for key, h, deleted in conn.execute(
-                    select(staged_records.c.key, staged_records.c.content_hash, staged_records.c.deleted)
-                    .where(staged_records.c.source == source, staged_records.c.key.in_(chunk))
+                    select(staged_records.c.key, staged_records.c.content_hash, staged_records.c.deleted).where(
+                        staged_records.c.source == source, staged_records.c.key.in_(chunk)
+                    )
                 ):
                     existing[key] = (h, deleted)
             # New records go straight to the driver's executemany with the batch's constant
@@ -165,7 +187,8 @@ class Store:
                 if rec.deleted:
                     if key in existing and not existing[key][1]:
                         updates.append(
-                            {"k": key, "payload": b"{}", "content_hash": "", "fetched_at": now, "deleted": True})
+                            {"k": key, "payload": b"{}", "content_hash": "", "fetched_at": now, "deleted": True}
+                        )
                         counts.deleted += 1
                     continue
                 payload = jsonutil.dumps(rec.data)
@@ -176,7 +199,8 @@ class Store:
                     counts.new += 1
                 elif old[0] != h or old[1]:
                     updates.append(
-                        {"k": key, "payload": payload, "content_hash": h, "fetched_at": now, "deleted": False})
+                        {"k": key, "payload": payload, "content_hash": h, "fetched_at": now, "deleted": False}
+                    )
                     counts.changed += 1
                 else:
                     counts.unchanged += 1
@@ -184,21 +208,38 @@ class Store:
                 mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
                 conn.exec_driver_sql(
                     f"INSERT INTO {staged_records.name} (source, key, payload, content_hash, fetched_at, deleted) "
-                    f"VALUES ({', '.join([mark] * 6)})", inserts)
+                    f"VALUES ({', '.join([mark] * 6)})",
+                    inserts,
+                )
             if updates:
                 from sqlalchemy import bindparam
 
                 conn.execute(
                     update(staged_records)
                     .where(staged_records.c.source == source, staged_records.c.key == bindparam("k"))
-                    .values(payload=bindparam("payload"), content_hash=bindparam("content_hash"),
-                            fetched_at=bindparam("fetched_at"), deleted=bindparam("deleted")),
+                    .values(
+                        payload=bindparam("payload"),
+                        content_hash=bindparam("content_hash"),
+                        fetched_at=bindparam("fetched_at"),
+                        deleted=bindparam("deleted"),
+                    ),
                     updates,
                 )
             if quarantined:
-                conn.execute(insert(quarantine), [
-                    {"run_id": run_id, "source": source, "location": q.location, "reason": q.reason,
-                     "raw": q.raw, "created_at": now} for q in quarantined])
+                conn.execute(
+                    insert(quarantine),
+                    [
+                        {
+                            "run_id": run_id,
+                            "source": source,
+                            "location": q.location,
+                            "reason": q.reason,
+                            "raw": q.raw,
+                            "created_at": now,
+                        }
+                        for q in quarantined
+                    ],
+                )
             if cursor is not None:
                 self._set_cursor(conn, source, cursor)
         return counts
@@ -208,25 +249,45 @@ class Store:
             return
         now = utcnow()
         with self.engine.begin() as conn:
-            conn.execute(insert(quarantine), [
-                {"run_id": run_id, "source": source, "location": q.location, "reason": q.reason,
-                 "raw": q.raw, "created_at": now} for q in items])
+            conn.execute(
+                insert(quarantine),
+                [
+                    {
+                        "run_id": run_id,
+                        "source": source,
+                        "location": q.location,
+                        "reason": q.reason,
+                        "raw": q.raw,
+                        "created_at": now,
+                    }
+                    for q in items
+                ],
+            )
 
     def tombstone_missing(self, source: str, seen: Container[str]) -> int:
         """After a full read: records the source no longer has become tombstones."""
         with self.engine.begin() as conn:
-            live = [k for (k,) in conn.execute(select(staged_records.c.key).where(
-                staged_records.c.source == source, staged_records.c.deleted.is_(False)))]
+            live = [
+                k
+                for (k,) in conn.execute(
+                    select(staged_records.c.key).where(
+                        staged_records.c.source == source, staged_records.c.deleted.is_(False)
+                    )
+                )
+            ]
             gone = [k for k in live if k not in seen]
             for i in range(0, len(gone), 500):
-                conn.execute(update(staged_records).where(
-                    staged_records.c.source == source, staged_records.c.key.in_(gone[i : i + 500])
-                ).values(deleted=True, payload=b"{}", content_hash=""))
+                conn.execute(
+                    update(staged_records)
+                    .where(staged_records.c.source == source, staged_records.c.key.in_(gone[i : i + 500]))
+                    .values(deleted=True, payload=b"{}", content_hash="")
+                )
         return len(gone)
 
     def _set_cursor(self, conn: Connection, source: str, cursor: str | None) -> None:
-        n = conn.execute(update(sync_state).where(sync_state.c.source == source).values(
-            cursor=cursor, updated_at=utcnow())).rowcount
+        n = conn.execute(
+            update(sync_state).where(sync_state.c.source == source).values(cursor=cursor, updated_at=utcnow())
+        ).rowcount
         if not n:
             conn.execute(insert(sync_state).values(source=source, cursor=cursor, updated_at=utcnow()))
 
@@ -257,14 +318,18 @@ class Store:
             result = conn.execution_options(stream_results=True, yield_per=batch).execute(
                 select(staged_records.c.key, staged_records.c.payload, staged_records.c.fetched_at)
                 .where(staged_records.c.source == source, staged_records.c.deleted.is_(False))
-                .order_by(staged_records.c.key))
+                .order_by(staged_records.c.key)
+            )
             for key, payload, fetched_at in result:
                 yield StagedRow(key, jsonutil.loads(payload), _aware(fetched_at))
 
     def staged_counts(self) -> dict[str, int]:
         with self.engine.connect() as conn:
-            rows = conn.execute(select(staged_records.c.source, func.count()).where(
-                staged_records.c.deleted.is_(False)).group_by(staged_records.c.source))
+            rows = conn.execute(
+                select(staged_records.c.source, func.count())
+                .where(staged_records.c.deleted.is_(False))
+                .group_by(staged_records.c.source)
+            )
             return {s: int(n) for s, n in rows}
 
     def quarantined(self, run_id: str | None = None) -> list[dict[str, Any]]:
@@ -282,10 +347,12 @@ class Store:
         ``crm.csv:17``), and its newest entry says why it is quarantined now. Each row also
         carries ``times``: how many entries the record has over all runs.
         """
-        latest = (select(func.max(quarantine.c.id).label("id"), func.count().label("times"))
-                  .group_by(quarantine.c.source, quarantine.c.location).subquery())
-        q = (select(quarantine, latest.c.times).join(latest, quarantine.c.id == latest.c.id)
-             .order_by(quarantine.c.id))
+        latest = (
+            select(func.max(quarantine.c.id).label("id"), func.count().label("times"))
+            .group_by(quarantine.c.source, quarantine.c.location)
+            .subquery()
+        )
+        q = select(quarantine, latest.c.times).join(latest, quarantine.c.id == latest.c.id).order_by(quarantine.c.id)
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
 
@@ -293,8 +360,17 @@ class Store:
     def begin_snapshot(self, run_id: str, spec_version: str, as_of: dt.datetime) -> int:
         with self.engine.begin() as conn:
             version = int(conn.execute(select(func.coalesce(func.max(snapshots.c.version), 0))).scalar_one()) + 1
-            conn.execute(insert(snapshots).values(version=version, run_id=run_id, spec_version=spec_version,
-                                                  status="building", built_at=utcnow(), as_of=as_of, customers=0))
+            conn.execute(
+                insert(snapshots).values(
+                    version=version,
+                    run_id=run_id,
+                    spec_version=spec_version,
+                    status="building",
+                    built_at=utcnow(),
+                    as_of=as_of,
+                    customers=0,
+                )
+            )
         return version
 
     def write_snapshot(self, version: int, rows: Iterable[tuple[str, dict[str, Any]]], chunk: int = 5_000) -> int:
@@ -303,20 +379,30 @@ class Store:
             conn.execute(update(snapshots).where(snapshots.c.version == version).values(customers=n))
         return n
 
-    def write_view(self, version: int, major: int, spec_version: str,
-                   rows: Iterable[tuple[str, dict[str, Any]]], chunk: int = 5_000) -> int:
+    def write_view(
+        self,
+        version: int,
+        major: int,
+        spec_version: str,
+        rows: Iterable[tuple[str, dict[str, Any]]],
+        chunk: int = 5_000,
+    ) -> int:
         """Store snapshot ``version`` in the shape of an earlier ``major`` (built by ``spec_version``)."""
         with self.engine.begin() as conn:
             n = _insert_records(conn, snapshot_views, {"version": version, "major": major}, rows, chunk)
-            conn.execute(insert(snapshot_majors).values(version=version, major=major,
-                                                        spec_version=spec_version, customers=n))
+            conn.execute(
+                insert(snapshot_majors).values(version=version, major=major, spec_version=spec_version, customers=n)
+            )
         return n
 
     def view_majors(self, version: int) -> dict[int, str]:
         """The earlier majors snapshot ``version`` holds, with the spec version that built each."""
         with self.engine.connect() as conn:
-            rows = conn.execute(select(snapshot_majors.c.major, snapshot_majors.c.spec_version)
-                                .where(snapshot_majors.c.version == version))
+            rows = conn.execute(
+                select(snapshot_majors.c.major, snapshot_majors.c.spec_version).where(
+                    snapshot_majors.c.version == version
+                )
+            )
             return {int(m): str(v) for m, v in rows}
 
     def view_rows(self, version: int, major: int) -> Iterator[tuple[str, bytes]]:
@@ -324,7 +410,8 @@ class Store:
             result = conn.execution_options(stream_results=True, yield_per=10_000).execute(
                 select(snapshot_views.c.customer_id, snapshot_views.c.data)
                 .where(snapshot_views.c.version == version, snapshot_views.c.major == major)
-                .order_by(snapshot_views.c.customer_id))
+                .order_by(snapshot_views.c.customer_id)
+            )
             for cid, data in result:
                 yield cid, bytes(data)
 
@@ -343,10 +430,15 @@ class Store:
             if status != "building":
                 raise StoreError(f"snapshot {version} cannot be published from status {status!r}")
             conn.execute(update(snapshots).where(snapshots.c.status == "published").values(status="retired"))
-            conn.execute(update(snapshots).where(snapshots.c.version == version).values(
-                status="published", published_at=now))
-            if conn.execute(update(published).where(published.c.id == 1).values(
-                    version=version, published_at=now)).rowcount == 0:
+            conn.execute(
+                update(snapshots).where(snapshots.c.version == version).values(status="published", published_at=now)
+            )
+            if (
+                conn.execute(
+                    update(published).where(published.c.id == 1).values(version=version, published_at=now)
+                ).rowcount
+                == 0
+            ):
                 conn.execute(insert(published).values(id=1, version=version, published_at=now))
             if also is not None:
                 also(conn)
@@ -360,8 +452,14 @@ class Store:
     def prune_snapshots(self, keep: int) -> None:
         """Drop the records of all but the newest ``keep`` retired snapshots."""
         with self.engine.begin() as conn:
-            old = [v for (v,) in conn.execute(select(snapshots.c.version).where(
-                snapshots.c.status.in_(["retired", "failed"])).order_by(snapshots.c.version.desc()))][keep:]
+            old = [
+                v
+                for (v,) in conn.execute(
+                    select(snapshots.c.version)
+                    .where(snapshots.c.status.in_(["retired", "failed"]))
+                    .order_by(snapshots.c.version.desc())
+                )
+            ][keep:]
             if old:
                 self._drop_records(conn, old)
 
@@ -370,8 +468,9 @@ class Store:
             row = conn.execute(select(snapshots).join(published, published.c.version == snapshots.c.version)).first()
         if row is None:
             return None
-        return SnapshotInfo(row.version, row.spec_version, _aware(row.built_at), _aware(row.as_of),
-                            row.customers, row.run_id)
+        return SnapshotInfo(
+            row.version, row.spec_version, _aware(row.built_at), _aware(row.as_of), row.customers, row.run_id
+        )
 
     def current_version(self) -> int | None:
         with self.engine.connect() as conn:
@@ -382,7 +481,9 @@ class Store:
         with self.engine.connect() as conn:
             result = conn.execution_options(stream_results=True, yield_per=10_000).execute(
                 select(snapshot_records.c.customer_id, snapshot_records.c.data)
-                .where(snapshot_records.c.version == version).order_by(snapshot_records.c.customer_id))
+                .where(snapshot_records.c.version == version)
+                .order_by(snapshot_records.c.customer_id)
+            )
             for cid, data in result:
                 yield cid, bytes(data)
 
@@ -393,7 +494,8 @@ class Store:
         with self.engine.connect() as conn:
             for i in range(0, len(ids), 500):
                 q = select(table.c.customer_id, table.c.data).where(
-                    table.c.version == version, table.c.customer_id.in_(list(ids[i : i + 500])))
+                    table.c.version == version, table.c.customer_id.in_(list(ids[i : i + 500]))
+                )
                 if major is not None:
                     q = q.where(table.c.major == major)
                 out.update((cid, bytes(data)) for cid, data in conn.execute(q))
@@ -409,8 +511,12 @@ class Store:
         """(seq, version, customer id, when) of every in-place edit after ``seq``, in commit order."""
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(snapshot_edits.c.seq, snapshot_edits.c.version, snapshot_edits.c.customer_id,
-                       snapshot_edits.c.at).where(snapshot_edits.c.seq > seq).order_by(snapshot_edits.c.seq))
+                select(
+                    snapshot_edits.c.seq, snapshot_edits.c.version, snapshot_edits.c.customer_id, snapshot_edits.c.at
+                )
+                .where(snapshot_edits.c.seq > seq)
+                .order_by(snapshot_edits.c.seq)
+            )
             return [(int(n), int(v), str(c), _aware(at)) for n, v, c, at in rows]
 
     # -- spec versions ------------------------------------------------------------------
@@ -420,24 +526,36 @@ class Store:
             old = conn.execute(select(spec_versions.c.text).where(spec_versions.c.version == version)).scalar()
             if old is not None:
                 return False
-            conn.execute(insert(spec_versions).values(version=version, product=product, text=text,
-                                                      applied_at=utcnow(), applied_by=applied_by))
+            conn.execute(
+                insert(spec_versions).values(
+                    version=version, product=product, text=text, applied_at=utcnow(), applied_by=applied_by
+                )
+            )
         return True
 
     # -- consumers' keys ------------------------------------------------------------------
     def create_key(self, consumer: str, *, expires_at: dt.datetime | None = None) -> str:
         key = new_api_key(consumer)
         with self.engine.begin() as conn:
-            conn.execute(insert(consumer_keys).values(consumer=consumer, key_hash=hash_key(key),
-                                                      prefix=key_prefix(key, consumer),
-                                                      created_at=utcnow(), expires_at=expires_at))
+            conn.execute(
+                insert(consumer_keys).values(
+                    consumer=consumer,
+                    key_hash=hash_key(key),
+                    prefix=key_prefix(key, consumer),
+                    created_at=utcnow(),
+                    expires_at=expires_at,
+                )
+            )
         return key
 
     def consumer_for_key(self, key: str) -> str | None:
         now = utcnow()
         with self.engine.connect() as conn:
-            row = conn.execute(select(consumer_keys.c.consumer, consumer_keys.c.expires_at).where(
-                consumer_keys.c.key_hash == hash_key(key), consumer_keys.c.revoked_at.is_(None))).first()
+            row = conn.execute(
+                select(consumer_keys.c.consumer, consumer_keys.c.expires_at).where(
+                    consumer_keys.c.key_hash == hash_key(key), consumer_keys.c.revoked_at.is_(None)
+                )
+            ).first()
         if row is None or (row.expires_at is not None and _aware(row.expires_at) <= now):
             return None
         return str(row.consumer)
@@ -445,15 +563,22 @@ class Store:
     def active_keys(self) -> dict[str, tuple[str, dt.datetime | None]]:
         """key hash → (consumer, expiry) for every key not revoked."""
         with self.engine.connect() as conn:
-            rows = conn.execute(select(consumer_keys.c.key_hash, consumer_keys.c.consumer,
-                                       consumer_keys.c.expires_at).where(consumer_keys.c.revoked_at.is_(None)))
+            rows = conn.execute(
+                select(consumer_keys.c.key_hash, consumer_keys.c.consumer, consumer_keys.c.expires_at).where(
+                    consumer_keys.c.revoked_at.is_(None)
+                )
+            )
             return {h: (c, _aware(e) if e else None) for h, c, e in rows}
 
     def revoke_keys(self, consumer: str) -> int:
         with self.engine.begin() as conn:
-            return int(conn.execute(update(consumer_keys).where(and_(
-                consumer_keys.c.consumer == consumer, consumer_keys.c.revoked_at.is_(None))).values(
-                revoked_at=utcnow())).rowcount)
+            return int(
+                conn.execute(
+                    update(consumer_keys)
+                    .where(and_(consumer_keys.c.consumer == consumer, consumer_keys.c.revoked_at.is_(None)))
+                    .values(revoked_at=utcnow())
+                ).rowcount
+            )
 
 
 def note_edits(conn: Connection, rows: dict[int, list[str]], at: dt.datetime) -> None:
@@ -494,8 +619,9 @@ def _bound(conn: Connection, column: Any, value: Any) -> Any:
     return process(value) if process is not None else value
 
 
-def _insert_records(conn: Connection, table: Any, fixed: dict[str, Any],
-                    rows: Iterable[tuple[str, dict[str, Any]]], chunk: int) -> int:
+def _insert_records(
+    conn: Connection, table: Any, fixed: dict[str, Any], rows: Iterable[tuple[str, dict[str, Any]]], chunk: int
+) -> int:
     """Insert (customer id, record) rows into a snapshot table, ``chunk`` at a time; how many."""
     n = 0
     buf: list[dict[str, Any]] = []

@@ -25,8 +25,9 @@ def mount(app: FastAPI) -> None:
 
     state = app.state.c360
     service = app.state.service
-    app.state.c360_web = Web(state.spec, state.store, state, service,
-                             Sessions(state.store, state.spec.model, service.jwt))
+    app.state.c360_web = Web(
+        state.spec, state.store, state, service, Sessions(state.store, state.spec.model, service.jwt)
+    )
     docs.install(app)
     app.mount("/app/static", StaticFiles(directory=STATIC_DIR), name="c360-static")
     for router in (pages.router, steward.router, privacy.router):

@@ -51,9 +51,12 @@ class Web:
         self.state = state
         self.service = service
         self.sessions = sessions
-        self.env = Environment(loader=FileSystemLoader(HERE / "templates"),
-                               autoescape=select_autoescape(default=True, default_for_string=True),
-                               trim_blocks=True, lstrip_blocks=True)
+        self.env = Environment(
+            loader=FileSystemLoader(HERE / "templates"),
+            autoescape=select_autoescape(default=True, default_for_string=True),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
         self.env.globals["product"] = spec.model
         # Sign-in attempts per client address (the erasure dry runs' sliding window).
         self.sign_ins = DryRunLimiter(limit=SIGN_INS_PER_MINUTE)
@@ -67,10 +70,15 @@ class Web:
 
     def refuse(self, request: Request, user: User, role: Role, action: str, status: int = 403) -> Response:
         """A 403 page for an action the user's roles do not allow; the refusal is audited."""
-        self.audit("web_refused", user.actor, None, {"action": action, "needs": role,
-                                                    "roles": sorted(user.roles), "path": request.url.path})
-        return self.page(request, "refused.html", user, status=status, action=action, needs=role,
-                         needs_label=ROLE_PAGES[role])
+        self.audit(
+            "web_refused",
+            user.actor,
+            None,
+            {"action": action, "needs": role, "roles": sorted(user.roles), "path": request.url.path},
+        )
+        return self.page(
+            request, "refused.html", user, status=status, action=action, needs=role, needs_label=ROLE_PAGES[role]
+        )
 
     def to_login(self, request: Request) -> Response:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -80,30 +88,52 @@ class Web:
     def render(self, template: str, /, **context: Any) -> str:
         return self.env.get_template(template).render(**context)
 
-    def page(self, request: Request, template: str, user: User | None, /, status: int = 200,
-             **context: Any) -> HTMLResponse:
+    def page(
+        self, request: Request, template: str, user: User | None, /, status: int = 200, **context: Any
+    ) -> HTMLResponse:
         body = self.render(template, user=user, csrf=user.csrf if user else "", path=request.url.path, **context)
         return HTMLResponse(body, status_code=status, headers=SECURITY_HEADERS)
 
-    def login_page(self, request: Request, *, next_url: str = "/app", error: str | None = None,
-                   status: int = 200) -> HTMLResponse:
+    def login_page(
+        self, request: Request, *, next_url: str = "/app", error: str | None = None, status: int = 200
+    ) -> HTMLResponse:
         nonce = secrets.token_urlsafe(16)
-        body = self.render("login.html", user=None, csrf=self.sessions.login_token(nonce), path="/app/login",
-                           next_url=safe_next(next_url), error=error)
+        body = self.render(
+            "login.html",
+            user=None,
+            csrf=self.sessions.login_token(nonce),
+            path="/app/login",
+            next_url=safe_next(next_url),
+            error=error,
+        )
         response = HTMLResponse(body, status_code=status, headers=SECURITY_HEADERS)
-        response.set_cookie(LOGIN_COOKIE, nonce, max_age=900, httponly=True, samesite="strict",
-                            secure=request.url.scheme == "https", path="/app")
+        response.set_cookie(
+            LOGIN_COOKIE,
+            nonce,
+            max_age=900,
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+            path="/app",
+        )
         return response
 
     def csrf_refused(self, request: Request, user: User | None) -> HTMLResponse:
-        self.audit("web_csrf_refused", user.actor if user else "web:anonymous", None,
-                   {"path": request.url.path})
-        return HTMLResponse(self.render("error.html", user=user, csrf=user.csrf if user else "",
-                                        path=request.url.path, title="Form expired",
-                                        message="This form's security token is missing or not valid "
-                                        "(an old page, or a form sent from another site). Reload the page "
-                                        "and try again."),
-                            status_code=403, headers=SECURITY_HEADERS)
+        self.audit("web_csrf_refused", user.actor if user else "web:anonymous", None, {"path": request.url.path})
+        return HTMLResponse(
+            self.render(
+                "error.html",
+                user=user,
+                csrf=user.csrf if user else "",
+                path=request.url.path,
+                title="Form expired",
+                message="This form's security token is missing or not valid "
+                "(an old page, or a form sent from another site). Reload the page "
+                "and try again.",
+            ),
+            status_code=403,
+            headers=SECURITY_HEADERS,
+        )
 
 
 def web(request: Request) -> Web:

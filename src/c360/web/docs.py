@@ -18,9 +18,11 @@ STATIC = "/app/static"
 BEARER = "bearerAuth"
 # The UIs may load only from this server: ReDoc's side menu links an image on its vendor's CDN,
 # which this refuses (the image hides itself), so a page never calls another host.
-CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
-       "worker-src 'self' blob:; connect-src 'self'; font-src 'self' data:; object-src 'none'; "
-       "base-uri 'none'; frame-ancestors 'none'")
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
+    "worker-src 'self' blob:; connect-src 'self'; font-src 'self' data:; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
 # Operations anyone may call: no credential needed.
 PUBLIC = frozenset({"/healthz", "/readyz"})
 
@@ -41,7 +43,8 @@ def with_bearer(app: FastAPI) -> Callable[[], dict[str, Any]]:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is not None and BEARER in app.openapi_schema.get("components", {}).get(
-                "securitySchemes", {}):
+            "securitySchemes", {}
+        ):
             return app.openapi_schema
         doc = plain()
         components = doc.setdefault("components", {})

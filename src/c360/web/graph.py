@@ -30,15 +30,19 @@ def _box(x: int, y: int, w: int, fill: str, title: str, lines: list[str], cls: s
         f'<text x="{x + 10}" y="{y + 16 + 15 * i}" class="{"t1" if i == 0 else "t2"}">{escape(line)}</text>'
         for i, line in enumerate(lines[:2])
     )
-    return (f'<g class="node {cls}"><title>{escape(title)}</title>'
-            f'<rect x="{x}" y="{y}" width="{w}" height="{BOX_H}" rx="6" fill="{fill}" stroke="#7a869a"/>'
-            f"{texts}</g>")
+    return (
+        f'<g class="node {cls}"><title>{escape(title)}</title>'
+        f'<rect x="{x}" y="{y}" width="{w}" height="{BOX_H}" rx="6" fill="{fill}" stroke="#7a869a"/>'
+        f"{texts}</g>"
+    )
 
 
 def _edge(x1: int, y1: int, x2: int, y2: int) -> str:
     mid = (x1 + x2) // 2
-    return (f'<path d="M{x1},{y1} C{mid},{y1} {mid},{y2} {x2},{y2}" fill="none" stroke="#7a869a" '
-            f'stroke-width="1.5" marker-end="url(#arrow)"/>')
+    return (
+        f'<path d="M{x1},{y1} C{mid},{y1} {mid},{y2} {x2},{y2}" fill="none" stroke="#7a869a" '
+        f'stroke-width="1.5" marker-end="url(#arrow)"/>'
+    )
 
 
 def lineage_svg(product: ProductSpec, name: str) -> Markup:
@@ -62,14 +66,14 @@ def lineage_svg(product: ProductSpec, name: str) -> Markup:
         else:
             detail = str(item.get("transform", ""))
             title = f"{source}.{column}: {detail}"
-        parts.append(_box(LEFT_X, y, LEFT_W, fill, title, [_clip(f"{source}.{column}", 32), _clip(detail, 36)],
-                          "source"))
+        parts.append(
+            _box(LEFT_X, y, LEFT_W, fill, title, [_clip(f"{source}.{column}", 32), _clip(detail, 36)], "source")
+        )
         parts.append(_edge(LEFT_X + LEFT_W, y + BOX_H // 2, MID_X, mid_y + BOX_H // 2))
     parts.append(_box(MID_X, mid_y, MID_W, "#f3f5f9", expr, ["expression", _clip(expr, 30)], "expr"))
     parts.append(_edge(MID_X + MID_W, mid_y + BOX_H // 2, RIGHT_X, right_y + BOX_H // 2))
     field_type = "string" if name == "customer_id" else product.fields[name].type
-    parts.append(_box(RIGHT_X, right_y, RIGHT_W, "#1d2330", f"field {name}", [_clip(name, 20), field_type],
-                      "field"))
+    parts.append(_box(RIGHT_X, right_y, RIGHT_W, "#1d2330", f"field {name}", [_clip(name, 20), field_type], "field"))
     desc = f"Lineage of {name}: " + ", ".join(f"{i.get('source')}.{i.get('column')}" for i in items)
     return Markup(
         f'<svg class="lineage" role="img" aria-label="{escape(desc)}" viewBox="0 0 {WIDTH} {height}" '

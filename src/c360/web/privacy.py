@@ -46,8 +46,18 @@ def _bound(text: str, end: bool) -> str | None:
 
 
 def audit_rows(w: Web, actor: str, kind: str, since: str, until: str, before: int | None) -> list[dict[str, Any]]:
-    q = select(audit_log.c.seq, audit_log.c.at, audit_log.c.kind, audit_log.c.actor, audit_log.c.subject,
-               audit_log.c.detail).order_by(audit_log.c.seq.desc()).limit(PAGE)
+    q = (
+        select(
+            audit_log.c.seq,
+            audit_log.c.at,
+            audit_log.c.kind,
+            audit_log.c.actor,
+            audit_log.c.subject,
+            audit_log.c.detail,
+        )
+        .order_by(audit_log.c.seq.desc())
+        .limit(PAGE)
+    )
     if actor:
         q = q.where(audit_log.c.actor.contains(actor, autoescape=True))
     if kind:
@@ -65,8 +75,13 @@ def audit_rows(w: Web, actor: str, kind: str, since: str, until: str, before: in
     for seq, at, k, a, subject, detail in rows:
         try:
             parsed = orjson.loads(detail)
-            text = ", ".join(f"{key}: {orjson.dumps(v).decode() if not isinstance(v, str) else v}"
-                             for key, v in parsed.items()) if isinstance(parsed, dict) else str(parsed)
+            text = (
+                ", ".join(
+                    f"{key}: {orjson.dumps(v).decode() if not isinstance(v, str) else v}" for key, v in parsed.items()
+                )
+                if isinstance(parsed, dict)
+                else str(parsed)
+            )
         except orjson.JSONDecodeError:
             text = detail
         out.append({"seq": seq, "at": at, "kind": k, "actor": a, "subject": subject or "", "detail": text})
@@ -79,28 +94,51 @@ def _kinds(w: Web) -> list[str]:
 
 
 @router.get("/audit")
-def audit_page(request: Request, actor: str = "", kind: str = "", since: str = "", until: str = "",
-               before: int | None = None) -> Response:
+def audit_page(
+    request: Request, actor: str = "", kind: str = "", since: str = "", until: str = "", before: int | None = None
+) -> Response:
     w = web(request)
     user = w.user(request)
     if user is None:
         return w.to_login(request)
     if not user.can("dpo"):
         return w.refuse(request, user, "dpo", "read the audit log")
-    return _audit_page(w, request, user, actor=actor[:128], kind=kind[:32], since=since[:40], until=until[:40],
-                       before=before)
+    return _audit_page(
+        w, request, user, actor=actor[:128], kind=kind[:32], since=since[:40], until=until[:40], before=before
+    )
 
 
-def _audit_page(w: Web, request: Request, user: User, *, actor: str = "", kind: str = "", since: str = "",
-                until: str = "", before: int | None = None, verification: Any = None) -> Response:
+def _audit_page(
+    w: Web,
+    request: Request,
+    user: User,
+    *,
+    actor: str = "",
+    kind: str = "",
+    since: str = "",
+    until: str = "",
+    before: int | None = None,
+    verification: Any = None,
+) -> Response:
     error = None
     try:
         rows = audit_rows(w, actor, kind, since, until, before)
     except ValueError as exc:
         rows, error = [], str(exc)
-    return w.page(request, "audit.html", user, rows=rows, actor=actor, kind=kind, since=since, until=until,
-                  kinds=_kinds(w), error=error, verification=verification,
-                  older=rows[-1]["seq"] if len(rows) == PAGE else None)
+    return w.page(
+        request,
+        "audit.html",
+        user,
+        rows=rows,
+        actor=actor,
+        kind=kind,
+        since=since,
+        until=until,
+        kinds=_kinds(w),
+        error=error,
+        verification=verification,
+        older=rows[-1]["seq"] if len(rows) == PAGE else None,
+    )
 
 
 @router.post("/audit/verify")
@@ -112,8 +150,12 @@ def _verify(w: Web, request: Request, user: User, form: dict[str, str]) -> Respo
     if not user.can("dpo"):
         return w.refuse(request, user, "dpo", "verify the audit chain")
     result = verify(w.store)
-    w.audit("web_audit_verify", user.actor, None, {"ok": result.ok, "rows": result.rows,
-                                                  "problem": str(result.problem) if result.problem else None})
+    w.audit(
+        "web_audit_verify",
+        user.actor,
+        None,
+        {"ok": result.ok, "rows": result.rows, "problem": str(result.problem) if result.problem else None},
+    )
     return _audit_page(w, request, user, verification=result)
 
 

@@ -88,8 +88,9 @@ def _unb64(text: str) -> bytes:
 class Sessions:
     """Signs, reads and re-checks session cookies, and makes CSRF tokens."""
 
-    def __init__(self, store: Store, product: ProductSpec, jwt: JwtVerifier | None,
-                 secret: bytes | None = None) -> None:
+    def __init__(
+        self, store: Store, product: ProductSpec, jwt: JwtVerifier | None, secret: bytes | None = None
+    ) -> None:
         self.store = store
         self.product = product
         self.jwt = jwt
@@ -160,8 +161,7 @@ class Sessions:
 
     def open(self, consumer: str, method: str, expires: float, fingerprint: str) -> str:
         """A new signed session cookie value."""
-        return self.sign({"c": consumer, "m": method, "e": expires, "s": secrets.token_urlsafe(16),
-                          "k": fingerprint})
+        return self.sign({"c": consumer, "m": method, "e": expires, "s": secrets.token_urlsafe(16), "k": fingerprint})
 
     def user(self, cookie: str | None) -> User | None:
         """The session's user, re-checked: signature, expiry, key still active, roles now held."""
@@ -189,8 +189,11 @@ class Sessions:
             return False
         now = time.time()
         with self.store.engine.connect() as conn:
-            rows = conn.execute(select(consumer_keys.c.key_hash, consumer_keys.c.expires_at).where(
-                consumer_keys.c.consumer == consumer, consumer_keys.c.revoked_at.is_(None))).all()
+            rows = conn.execute(
+                select(consumer_keys.c.key_hash, consumer_keys.c.expires_at).where(
+                    consumer_keys.c.consumer == consumer, consumer_keys.c.revoked_at.is_(None)
+                )
+            ).all()
         for key_hash, expires_at in rows:
             if expires_at is not None:
                 aware = expires_at if expires_at.tzinfo else expires_at.replace(tzinfo=dt.UTC)

@@ -37,9 +37,11 @@ def staged_record(store: Store, rid: str) -> dict[str, Any] | None:
     """The staged (not deleted) payload of ``source:key``, or None."""
     source, _, key = rid.partition(":")
     with store.engine.connect() as conn:
-        row = conn.execute(select(staged_records.c.payload).where(
-            staged_records.c.source == source, staged_records.c.key == key,
-            staged_records.c.deleted.is_(False))).first()
+        row = conn.execute(
+            select(staged_records.c.payload).where(
+                staged_records.c.source == source, staged_records.c.key == key, staged_records.c.deleted.is_(False)
+            )
+        ).first()
     if row is None:
         return None
     data = jsonutil.loads(row[0])
@@ -69,8 +71,9 @@ def side(store: Store, product: ProductSpec, rid: str) -> Side:
     source, _, key = rid.partition(":")
     data = staged_record(store, rid) if source in product.sources else None
     with store.engine.connect() as conn:
-        cid = conn.execute(select(identity_map.c.customer_id).where(
-            identity_map.c.source == source, identity_map.c.key == key)).scalar()
+        cid = conn.execute(
+            select(identity_map.c.customer_id).where(identity_map.c.source == source, identity_map.c.key == key)
+        ).scalar()
     out = Side(rid, source, key, data is not None, str(cid) if cid else None)
     if data is None:
         return out
@@ -121,8 +124,16 @@ def review(request: Request, skip: str = "") -> Response:
     return _review_page(w, request, user, _skips(skip))
 
 
-def _review_page(w: Web, request: Request, user: User, skipped: set[str], *, message: str | None = None,
-                 error: str | None = None, status: int = 200) -> Response:
+def _review_page(
+    w: Web,
+    request: Request,
+    user: User,
+    skipped: set[str],
+    *,
+    message: str | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
     pairs = queue(w.store, skipped)
     current = None
     if pairs:
@@ -130,11 +141,30 @@ def _review_page(w: Web, request: Request, user: User, skipped: set[str], *, mes
         left, right = side(w.store, w.spec.model, a), side(w.store, w.spec.model, b)
         weights = sorted(((k, float(v)) for k, v in (ev.get("weights") or {}).items()), key=lambda kv: -abs(kv[1]))
         attrs = list(dict.fromkeys([*left.identity, *right.identity]))
-        current = {"a": a, "b": b, "p": p, "left": left, "right": right, "weights": weights, "attrs": attrs,
-                   "refused": ev.get("refused"), "id": pair_id(a, b),
-                   "total": sum(v for _, v in weights)}
-    return w.page(request, "review.html", user, status=status, current=current, remaining=len(pairs),
-                  upcoming=pairs[1:6], skip=",".join(sorted(skipped)), message=message, error=error)
+        current = {
+            "a": a,
+            "b": b,
+            "p": p,
+            "left": left,
+            "right": right,
+            "weights": weights,
+            "attrs": attrs,
+            "refused": ev.get("refused"),
+            "id": pair_id(a, b),
+            "total": sum(v for _, v in weights),
+        }
+    return w.page(
+        request,
+        "review.html",
+        user,
+        status=status,
+        current=current,
+        remaining=len(pairs),
+        upcoming=pairs[1:6],
+        skip=",".join(sorted(skipped)),
+        message=message,
+        error=error,
+    )
 
 
 @router.post("/review/decide")
@@ -156,14 +186,22 @@ def _decide(w: Web, request: Request, user: User, form: dict[str, str]) -> Respo
         return _review_page(w, request, user, skipped, error=f"unknown decision '{decision}'", status=400)
     problem = pin_problem(w.store, w.spec.model, a, b)
     if problem is not None:
-        w.audit("web_refused", user.actor, None, {"action": f"identity_{kind}", "reason": problem,
-                                                 "left": content_hash(a)[:16], "right": content_hash(b)[:16]})
+        w.audit(
+            "web_refused",
+            user.actor,
+            None,
+            {
+                "action": f"identity_{kind}",
+                "reason": problem,
+                "left": content_hash(a)[:16],
+                "right": content_hash(b)[:16],
+            },
+        )
         return _review_page(w, request, user, skipped, error=problem, status=409)
     reason = (form.get("reason") or "").strip()[:500] or f"{decision} in the review queue"
     pin(w, user, kind, a, b, reason)
     verb = "linked with" if kind == "link" else "kept apart from"
-    return _review_page(w, request, user, skipped,
-                        message=f"{a} {verb} {b}: a pin every later build honours")
+    return _review_page(w, request, user, skipped, message=f"{a} {verb} {b}: a pin every later build honours")
 
 
 def pin_problem(store: Store, product: ProductSpec, a: str, b: str) -> str | None:
@@ -184,8 +222,9 @@ def pin_problem(store: Store, product: ProductSpec, a: str, b: str) -> str | Non
 def pin(w: Web, user: User, kind: str, a: str, b: str, reason: str) -> None:
     """The CLI's pin (``c360 identity link|unlink``), by this user, audited as the CLI audits it."""
     idmap.add_pin(w.store, kind, a, b, reason, user.actor)
-    w.audit("identity_pin", user.actor, None,
-            {"pin": kind, "left": content_hash(a)[:16], "right": content_hash(b)[:16]})
+    w.audit(
+        "identity_pin", user.actor, None, {"pin": kind, "left": content_hash(a)[:16], "right": content_hash(b)[:16]}
+    )
 
 
 # -- customers --------------------------------------------------------------------------------
@@ -207,8 +246,9 @@ def resolve(store: Store, product: ProductSpec, by: str, q: str) -> tuple[list[s
         if not sep or source not in product.sources:
             return [], f"write the record as source:key with a known source ({', '.join(product.sources)})"
         with store.engine.connect() as conn:
-            held = conn.execute(select(identity_map.c.customer_id).where(
-                identity_map.c.source == source, identity_map.c.key == key)).scalar()
+            held = conn.execute(
+                select(identity_map.c.customer_id).where(identity_map.c.source == source, identity_map.c.key == key)
+            ).scalar()
         return ([str(held)], None) if held else ([], f"no customer holds the record {q}")
     if by == "email":
         from c360.governance.erasure import _find_by_email
@@ -218,8 +258,9 @@ def resolve(store: Store, product: ProductSpec, by: str, q: str) -> tuple[list[s
             found = _find_by_email(conn, product, {normalise_email(q)})
             ids = []
             for source, key in sorted(found):
-                owner = conn.execute(select(identity_map.c.customer_id).where(
-                    identity_map.c.source == source, identity_map.c.key == key)).scalar()
+                owner = conn.execute(
+                    select(identity_map.c.customer_id).where(identity_map.c.source == source, identity_map.c.key == key)
+                ).scalar()
                 if owner:
                     ids.append(str(owner))
         ids = list(dict.fromkeys(ids))
@@ -246,8 +287,9 @@ def customers(request: Request, q: str = "", by: str = "id") -> Response:
         served = {c: s.model for c, s in w.state.snapshot.specs.items()}
         if "customer_id" not in served_view(product, user.consumer, served).clear_everywhere:
             # As the API: reading by id is looking up by customer_id, which it must see in the clear.
-            return w.refuse(request, user, "steward", "look customers up by an id your consumer is not "
-                            "granted in the clear")
+            return w.refuse(
+                request, user, "steward", "look customers up by an id your consumer is not granted in the clear"
+            )
     consumers = list(product.consumers)
     if not as_consumer or as_consumer not in product.consumers:
         as_consumer = user.consumer if user.consumer in product.consumers else consumers[0]
@@ -257,9 +299,19 @@ def customers(request: Request, q: str = "", by: str = "id") -> Response:
         record = customer_view(w, user, ids[0], as_consumer, steward=steward, by=by)
         if record is None:
             problem = f"no customer '{q}'" if not steward else problem
-    return w.page(request, "customer.html", user, q=q, by=by, ids=ids if len(ids) > 1 else [],
-                  problem=problem, record=record, as_consumer=as_consumer,
-                  consumers=consumers if steward else [user.consumer], steward=steward)
+    return w.page(
+        request,
+        "customer.html",
+        user,
+        q=q,
+        by=by,
+        ids=ids if len(ids) > 1 else [],
+        problem=problem,
+        record=record,
+        as_consumer=as_consumer,
+        consumers=consumers if steward else [user.consumer],
+        steward=steward,
+    )
 
 
 def customer_view(w: Web, user: User, cid: str, consumer: str, *, steward: bool, by: str) -> dict[str, Any] | None:
@@ -281,16 +333,45 @@ def customer_view(w: Web, user: User, cid: str, consumer: str, *, steward: bool,
         for name, value in projection.items():
             mask = view.mask(name) if name in view.forms else None
             hidden = name in pii and not steward
-            shown.append({"name": name, "value": HIDDEN if hidden else _text(value), "mask": mask,
-                          "pii": name in pii, "hidden": hidden})
+            shown.append(
+                {
+                    "name": name,
+                    "value": HIDDEN if hidden else _text(value),
+                    "mask": mask,
+                    "pii": name in pii,
+                    "hidden": hidden,
+                }
+            )
     records = []
     if steward:
         for r in idmap.customer_records(w.store, cid):
             s = side(w.store, product, f"{r.source}:{r.key}")
-            records.append({"rid": f"{r.source}:{r.key}", "method": r.method, "score": r.score,
-                            "columns": s.columns, "exists": s.exists})
-    w.audit("web_customer_read", user.actor, cid,
-            {"as": consumer, "by": by, "fields": [f["name"] for f in shown if not f["hidden"]],
-             "source_records": len(records)})
-    return {"id": cid, "fields": shown, "visible": projection is not None, "records": records,
-            "major": view.major, "version": snap.version, "as_of": snap.as_of}
+            records.append(
+                {
+                    "rid": f"{r.source}:{r.key}",
+                    "method": r.method,
+                    "score": r.score,
+                    "columns": s.columns,
+                    "exists": s.exists,
+                }
+            )
+    w.audit(
+        "web_customer_read",
+        user.actor,
+        cid,
+        {
+            "as": consumer,
+            "by": by,
+            "fields": [f["name"] for f in shown if not f["hidden"]],
+            "source_records": len(records),
+        },
+    )
+    return {
+        "id": cid,
+        "fields": shown,
+        "visible": projection is not None,
+        "records": records,
+        "major": view.major,
+        "version": snap.version,
+        "as_of": snap.as_of,
+    }

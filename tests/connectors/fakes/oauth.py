@@ -27,10 +27,10 @@ USERNAME = "integration@acme.example"
 def rsa_pair() -> tuple[bytes, bytes]:
     """A fresh RSA key pair as PEM: (private key, public key)."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
-    public = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                           serialization.PublicFormat.SubjectPublicKeyInfo)
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     return private, public
 
 
@@ -70,17 +70,13 @@ class TokenIssuer:
         self.grants.append(form)
         grant = form.get("grant_type")
         if grant == "refresh_token":
-            if form.get("client_id") != self.client_id or form.get(
-                    "client_secret") != self.client_secret:
+            if form.get("client_id") != self.client_id or form.get("client_secret") != self.client_secret:
                 return self._refuse(401, "invalid_client", "invalid client credentials", form)
             if form.get("refresh_token") != self.refresh_token:
-                return self._refuse(400, "invalid_grant", "expired access/refresh token", form,
-                                    "refresh_token")
+                return self._refuse(400, "invalid_grant", "expired access/refresh token", form, "refresh_token")
         elif grant == "client_credentials":
-            if form.get("client_id") != self.client_id or form.get(
-                    "client_secret") != self.client_secret:
-                return self._refuse(400, "invalid_client", "invalid client credentials", form,
-                                    "client_secret")
+            if form.get("client_id") != self.client_id or form.get("client_secret") != self.client_secret:
+                return self._refuse(400, "invalid_client", "invalid client credentials", form, "client_secret")
         elif grant == "urn:ietf:params:oauth:grant-type:jwt-bearer":
             refused = self._verify(form.get("assertion") or "")
             if refused:
@@ -90,8 +86,12 @@ class TokenIssuer:
         self.issued += 1
         token = f"00Dfake!access-{self.issued}"
         self.live.add(token)
-        body: dict[str, Any] = {"access_token": token, "token_type": "Bearer",
-                                "issued_at": str(self.issued), "scope": "api refresh_token"}
+        body: dict[str, Any] = {
+            "access_token": token,
+            "token_type": "Bearer",
+            "issued_at": str(self.issued),
+            "scope": "api refresh_token",
+        }
         if self.expires_in is not None:
             body["expires_in"] = self.expires_in
         if grant == "refresh_token" and self.rotate:
@@ -105,10 +105,14 @@ class TokenIssuer:
         if self.public_key is None:
             return "no certificate uploaded for this app"
         try:
-            claims = jwt.decode(assertion, self.public_key, algorithms=["RS256"],
-                                audience=self.audience,
-                                # the tests' clocks are not the wall clock: exp is theirs
-                                options={"require": ["exp", "sub", "iss"], "verify_exp": False})
+            claims = jwt.decode(
+                assertion,
+                self.public_key,
+                algorithms=["RS256"],
+                audience=self.audience,
+                # the tests' clocks are not the wall clock: exp is theirs
+                options={"require": ["exp", "sub", "iss"], "verify_exp": False},
+            )
         except jwt.PyJWTError as exc:
             return f"invalid assertion: {type(exc).__name__}"
         if claims["iss"] != self.client_id:
@@ -118,8 +122,9 @@ class TokenIssuer:
         self.claims = claims
         return None
 
-    def _refuse(self, status: int, error: str, description: str, form: dict[str, str],
-                echoed: str | None = None) -> FakeResponse:
+    def _refuse(
+        self, status: int, error: str, description: str, form: dict[str, str], echoed: str | None = None
+    ) -> FakeResponse:
         if self.echo_secret_in_errors and echoed:
             description += f" (got {form.get(echoed)})"
         return FakeResponse(status, {"error": error, "error_description": description})

@@ -17,20 +17,47 @@ from tests.connectors.httpfake import FakeRequest, FakeResponse
 TOKEN = "00Dxx0000001gPL!AQ4AQFakeSessionId"
 VERSION = "59.0"
 FIELDS = {
-    "Account": [("Id", "id"), ("IsDeleted", "boolean"), ("Name", "string"),
-                ("Website", "url"), ("BillingPostalCode", "string"),
-                ("SystemModstamp", "datetime"), ("Logo", "base64")],
-    "Contact": [("Id", "id"), ("IsDeleted", "boolean"), ("AccountId", "reference"),
-                ("Email", "email"), ("LastName", "string"), ("SystemModstamp", "datetime")],
-    "Opportunity": [("Id", "id"), ("IsDeleted", "boolean"), ("AccountId", "reference"),
-                    ("Name", "string"), ("StageName", "picklist"), ("Amount", "currency"),
-                    ("IsWon", "boolean"), ("SystemModstamp", "datetime")],
-    "Case": [("Id", "id"), ("IsDeleted", "boolean"), ("AccountId", "reference"),
-             ("ContactId", "reference"), ("Subject", "string"), ("Status", "picklist"),
-             ("SystemModstamp", "datetime")],
+    "Account": [
+        ("Id", "id"),
+        ("IsDeleted", "boolean"),
+        ("Name", "string"),
+        ("Website", "url"),
+        ("BillingPostalCode", "string"),
+        ("SystemModstamp", "datetime"),
+        ("Logo", "base64"),
+    ],
+    "Contact": [
+        ("Id", "id"),
+        ("IsDeleted", "boolean"),
+        ("AccountId", "reference"),
+        ("Email", "email"),
+        ("LastName", "string"),
+        ("SystemModstamp", "datetime"),
+    ],
+    "Opportunity": [
+        ("Id", "id"),
+        ("IsDeleted", "boolean"),
+        ("AccountId", "reference"),
+        ("Name", "string"),
+        ("StageName", "picklist"),
+        ("Amount", "currency"),
+        ("IsWon", "boolean"),
+        ("SystemModstamp", "datetime"),
+    ],
+    "Case": [
+        ("Id", "id"),
+        ("IsDeleted", "boolean"),
+        ("AccountId", "reference"),
+        ("ContactId", "reference"),
+        ("Subject", "string"),
+        ("Status", "picklist"),
+        ("SystemModstamp", "datetime"),
+    ],
 }
-_SELECT = re.compile(r"^SELECT (?P<fields>.+?) FROM (?P<obj>\w+)(?: WHERE (?P<where>.+?))?"
-                     r"(?: ORDER BY (?P<order>[\w, ]+))?$")
+_SELECT = re.compile(
+    r"^SELECT (?P<fields>.+?) FROM (?P<obj>\w+)(?: WHERE (?P<where>.+?))?"
+    r"(?: ORDER BY (?P<order>[\w, ]+))?$"
+)
 _KEYSET = re.compile(r"^(\w+) > (\S+) OR \((\w+) = (\S+) AND Id > '((?:[^'\\]|\\.)*)'\)$")
 _IN = re.compile(r"^(\w+) IN \((.*)\)$")
 _SINCE = re.compile(r"^(\w+) >= (\S+)$")
@@ -53,8 +80,7 @@ def _error(status: int, code: str, message: str) -> FakeResponse:
 
 @dataclass
 class SalesforceFake(ApiFake):
-    records: dict[str, list[dict[str, Any]]] = field(
-        default_factory=lambda: {name: [] for name in FIELDS})
+    records: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: {name: [] for name in FIELDS})
     token: str = TOKEN
     page_size: int = 2
     queries: list[tuple[str, str]] = field(default_factory=list)  # (resource, soql)
@@ -86,18 +112,25 @@ class SalesforceFake(ApiFake):
         base = f"/services/data/v{VERSION}"
         if not req.path.startswith(base):
             return _error(404, "NOT_FOUND", "The requested resource does not exist")
-        rest = req.path[len(base):].strip("/").split("/")
+        rest = req.path[len(base) :].strip("/").split("/")
         if rest == ["limits"]:
             return FakeResponse(200, {"DailyApiRequests": {"Max": 15000, "Remaining": 14990}})
         if rest == ["sobjects"]:
-            return FakeResponse(200, {"encoding": "UTF-8", "maxBatchSize": 200, "sobjects": [
-                {"name": n, "label": n, "queryable": True, "custom": False} for n in FIELDS
-            ] + [{"name": "AccountHistory", "label": "Account History", "queryable": False}]})
+            return FakeResponse(
+                200,
+                {
+                    "encoding": "UTF-8",
+                    "maxBatchSize": 200,
+                    "sobjects": [{"name": n, "label": n, "queryable": True, "custom": False} for n in FIELDS]
+                    + [{"name": "AccountHistory", "label": "Account History", "queryable": False}],
+                },
+            )
         if len(rest) == 3 and rest[0] == "sobjects" and rest[2] == "describe":
             if rest[1] not in FIELDS:
                 return _error(404, "NOT_FOUND", "The requested resource does not exist")
-            return FakeResponse(200, {"name": rest[1], "fields": [
-                {"name": n, "type": t, "label": n} for n, t in FIELDS[rest[1]]]})
+            return FakeResponse(
+                200, {"name": rest[1], "fields": [{"name": n, "type": t, "label": n} for n, t in FIELDS[rest[1]]]}
+            )
         if rest[:2] == ["jobs", "query"]:
             return self._jobs(req, rest[2:])
         if rest[0] in ("query", "queryAll"):
@@ -117,12 +150,12 @@ class SalesforceFake(ApiFake):
         shaped = [self._shape(obj, r, fields) for r in rows]
         return self._page(shaped, len(shaped), 0, str(uuid.uuid4().hex[:15]))
 
-    def _select(self, resource: str, soql: str
-                ) -> FakeResponse | tuple[str, list[str], list[dict[str, Any]]]:
+    def _select(self, resource: str, soql: str) -> FakeResponse | tuple[str, list[str], list[dict[str, Any]]]:
         m = _SELECT.match(soql)
         if not m or m["obj"] not in self.records:
-            return _error(400, "MALFORMED_QUERY" if not m else "INVALID_TYPE",
-                          f"sObject type or query not supported: {soql[:80]}")
+            return _error(
+                400, "MALFORMED_QUERY" if not m else "INVALID_TYPE", f"sObject type or query not supported: {soql[:80]}"
+            )
         obj = m["obj"]
         fields = [f.strip() for f in m["fields"].split(",")]
         known = {n for n, _ in FIELDS[obj]} | {"COUNT()"}
@@ -134,8 +167,9 @@ class SalesforceFake(ApiFake):
         if where:
             if k := _KEYSET.match(where):
                 cf, ts, kid = k[1], k[2], k[5].replace("\\'", "'")
-                rows = [r for r in rows if (r.get(cf) or "") > ts
-                        or ((r.get(cf) or "") == ts and (r.get("Id") or "") > kid)]
+                rows = [
+                    r for r in rows if (r.get(cf) or "") > ts or ((r.get(cf) or "") == ts and (r.get("Id") or "") > kid)
+                ]
             elif since := _SINCE.match(where):
                 bound = _soql_time(since[2])
                 rows = [r for r in rows if (r.get(since[1]) or "") >= bound]
@@ -153,8 +187,7 @@ class SalesforceFake(ApiFake):
     def _jobs(self, req: FakeRequest, rest: list[str]) -> FakeResponse:
         if not rest and req.method == "POST":
             spec = req.json()
-            if spec.get("operation") not in ("query", "queryAll") or spec.get(
-                    "contentType", "CSV") != "CSV":
+            if spec.get("operation") not in ("query", "queryAll") or spec.get("contentType", "CSV") != "CSV":
                 return _error(400, "INVALIDJOB", "InvalidJob : operation must be query/queryAll")
             self.queries.append((f"bulk {spec['operation']}", spec["query"]))
             found = self._select(spec["operation"], spec["query"])
@@ -163,11 +196,21 @@ class SalesforceFake(ApiFake):
             obj, fields, rows = found
             job_id = f"750R{len(self.jobs) + 1:011d}"
             self.jobs[job_id] = {
-                "id": job_id, "operation": spec["operation"], "object": obj,
-                "createdById": "005R0000000fake", "state": "UploadComplete",
-                "concurrencyMode": "Parallel", "contentType": "CSV", "apiVersion": float(VERSION),
-                "lineEnding": "LF", "columnDelimiter": "COMMA",
-                "_fields": fields, "_rows": rows, "_polls": 0, "_fail": self.fail_jobs}
+                "id": job_id,
+                "operation": spec["operation"],
+                "object": obj,
+                "createdById": "005R0000000fake",
+                "state": "UploadComplete",
+                "concurrencyMode": "Parallel",
+                "contentType": "CSV",
+                "apiVersion": float(VERSION),
+                "lineEnding": "LF",
+                "columnDelimiter": "COMMA",
+                "_fields": fields,
+                "_rows": rows,
+                "_polls": 0,
+                "_fail": self.fail_jobs,
+            }
             return FakeResponse(200, _public(self.jobs[job_id]))
         job = self.jobs.get(rest[0]) if rest else None
         if job is None:
@@ -198,25 +241,30 @@ class SalesforceFake(ApiFake):
         for row in rows:
             writer.writerow([_csv_value(row.get(f)) for f in job["_fields"]])
         more = start + size < len(job["_rows"])
-        return FakeResponse(200, out.getvalue().encode(), {
-            "Content-Type": "text/csv", "Sforce-NumberOfRecords": str(len(rows)),
-            "Sforce-Locator": str(start + size) if more else "null"})
+        return FakeResponse(
+            200,
+            out.getvalue().encode(),
+            {
+                "Content-Type": "text/csv",
+                "Sforce-NumberOfRecords": str(len(rows)),
+                "Sforce-Locator": str(start + size) if more else "null",
+            },
+        )
 
     def _shape(self, obj: str, row: dict[str, Any], fields: list[str]) -> dict[str, Any]:
-        out: dict[str, Any] = {"attributes": {
-            "type": obj, "url": f"/services/data/v{VERSION}/sobjects/{obj}/{row.get('Id')}"}}
+        out: dict[str, Any] = {
+            "attributes": {"type": obj, "url": f"/services/data/v{VERSION}/sobjects/{obj}/{row.get('Id')}"}
+        }
         out.update({f: row.get(f) for f in fields if f in row or f != "Id"})
         return out
 
-    def _page(self, rows: list[dict[str, Any]], total: int, offset: int,
-              locator: str) -> FakeResponse:
+    def _page(self, rows: list[dict[str, Any]], total: int, offset: int, locator: str) -> FakeResponse:
         page = rows[offset : offset + self.page_size]
         done = offset + self.page_size >= len(rows)
         body: dict[str, Any] = {"totalSize": total, "done": done, "records": page}
         if not done:
             self._locators[locator] = rows
-            body["nextRecordsUrl"] = (
-                f"/services/data/v{VERSION}/query/{locator}-{offset + self.page_size}")
+            body["nextRecordsUrl"] = f"/services/data/v{VERSION}/query/{locator}-{offset + self.page_size}"
         return FakeResponse(200, body)
 
     def _more(self, ident: str) -> FakeResponse:

@@ -92,9 +92,7 @@ class ZendeskFake(ApiFake):
         else:
             start = req.arg("start_time")
             if start is None:
-                return FakeResponse(
-                    400, {"error": "InvalidValue", "description": "start_time or cursor required"}
-                )
+                return FakeResponse(400, {"error": "InvalidValue", "description": "start_time or cursor required"})
             items = [it for it in items if _ts(it) >= int(start)]
         page = items[:per_page]
         last = page[-1] if page else None
@@ -110,9 +108,11 @@ class ZendeskFake(ApiFake):
         if stream == "tickets" and "users" in (req.arg("include") or ""):
             body.update(self._sideload(page))
         if stream == "tickets" and "metric_sets" in (req.arg("include") or ""):
-            body["metric_sets"] = [self.metric_sets[t["id"]] for t in page
-                                   if t.get("id") in self.metric_sets
-                                   and t.get("status") != "deleted"]
+            body["metric_sets"] = [
+                self.metric_sets[t["id"]]
+                for t in page
+                if t.get("id") in self.metric_sets and t.get("status") != "deleted"
+            ]
         return FakeResponse(200, body)
 
     def _ratings(self, req: FakeRequest) -> FakeResponse:
@@ -120,8 +120,7 @@ class ZendeskFake(ApiFake):
         if size > 100:
             return FakeResponse(400, {"error": "InvalidPaginationParameter"})
         start = int(req.arg("start_time") or 0)
-        items = sorted((r for r in self.satisfaction_ratings if _ts(r) >= start),
-                       key=lambda r: r["id"])
+        items = sorted((r for r in self.satisfaction_ratings if _ts(r) >= start), key=lambda r: r["id"])
         after = req.arg("page[after]")
         if after:
             last = int(base64.urlsafe_b64decode(after.encode()).decode())
@@ -129,12 +128,14 @@ class ZendeskFake(ApiFake):
         page = items[:size]
         more = len(items) > size
         cursor = base64.urlsafe_b64encode(str(page[-1]["id"]).encode()).decode() if page else None
-        return FakeResponse(200, {
-            "satisfaction_ratings": [_public(r) for r in page],
-            "meta": {"has_more": more, "after_cursor": cursor, "before_cursor": None},
-            "links": {"next": f"/api/v2/satisfaction_ratings?page[after]={cursor}" if more
-                      else None, "prev": None},
-        })
+        return FakeResponse(
+            200,
+            {
+                "satisfaction_ratings": [_public(r) for r in page],
+                "meta": {"has_more": more, "after_cursor": cursor, "before_cursor": None},
+                "links": {"next": f"/api/v2/satisfaction_ratings?page[after]={cursor}" if more else None, "prev": None},
+            },
+        )
 
     def _time_export(self, req: FakeRequest) -> FakeResponse:
         per_page = int(req.arg("per_page") or 1000)
@@ -143,18 +144,20 @@ class ZendeskFake(ApiFake):
         items.sort(key=_ts)
         page = items[:per_page]
         end_time = _ts(page[-1]) if page else start
-        return FakeResponse(200, {
-            "organizations": [_public(it) for it in page],
-            "count": len(page),
-            "end_time": end_time,
-            "next_page": f"/api/v2/incremental/organizations.json?start_time={end_time}",
-            "end_of_stream": len(items) <= per_page,
-        })
+        return FakeResponse(
+            200,
+            {
+                "organizations": [_public(it) for it in page],
+                "count": len(page),
+                "end_time": end_time,
+                "next_page": f"/api/v2/incremental/organizations.json?start_time={end_time}",
+                "end_of_stream": len(items) <= per_page,
+            },
+        )
 
     def _show_many(self, stream: str, req: FakeRequest) -> FakeResponse:
         ids = {int(i) for i in (req.arg("ids") or "").split(",") if i}
-        found = [it for it in self._ordered(stream) if it.get("id") in ids
-                 and it.get("status") != "deleted"]
+        found = [it for it in self._ordered(stream) if it.get("id") in ids and it.get("status") != "deleted"]
         body: dict[str, Any] = {stream: [_public(it) for it in found]}
         if stream == "tickets" and "users" in (req.arg("include") or ""):
             body.update(self._sideload(found))

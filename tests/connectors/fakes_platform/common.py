@@ -14,9 +14,7 @@ class Faults:
     queue: list[FakeResponse] = field(default_factory=list)
 
     def rate_limit(self, retry_after: str = "7") -> None:
-        self.queue.append(
-            FakeResponse(429, {"error": "rate limited"}, {"Retry-After": retry_after})
-        )
+        self.queue.append(FakeResponse(429, {"error": "rate limited"}, {"Retry-After": retry_after}))
 
     def server_error(self, status: int = 503) -> None:
         self.queue.append(FakeResponse(status, {"error": "upstream unavailable"}))

@@ -64,10 +64,7 @@ class GraphQLApi:
         edges = [{"cursor": _cursor(start + i), "node": r} for i, r in enumerate(chunk)]
         return {
             "edges": edges,
-            "pageInfo": {
-                "hasNextPage": start + first < len(rows),
-                "endCursor": edges[-1]["cursor"] if edges else None,
-            },
+            "pageInfo": {"hasNextPage": start + first < len(rows), "endCursor": edges[-1]["cursor"] if edges else None},
         }
 
     def _nodes(self, info: Any, ids: list[str]) -> list[dict[str, Any] | None]:
@@ -86,9 +83,7 @@ class GraphQLApi:
         self.queries.append(payload)
         if self.throttles:
             self.throttles -= 1
-            return FakeResponse(
-                200, {"errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED"}}]}
-            )
+            return FakeResponse(200, {"errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED"}}]})
         result = graphql_sync(
             SCHEMA,
             payload["query"],

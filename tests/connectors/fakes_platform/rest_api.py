@@ -54,22 +54,13 @@ class RestApi:
         style, _, rest = req.path.strip("/").partition("/")
         if style == "customers":
             found = [r for r in self.customers if str(r.get("id")) == rest]
-            return (
-                FakeResponse(200, {"customer": found[0]})
-                if found
-                else FakeResponse(404, {"error": "not_found"})
-            )
+            return FakeResponse(200, {"customer": found[0]}) if found else FakeResponse(404, {"error": "not_found"})
         if style == "cursor":
             start = int(req.arg("cursor") or 0)
             chunk = rows[start : start + PAGE]
             more = start + PAGE < len(rows)
             return FakeResponse(
-                200,
-                {
-                    "data": chunk,
-                    "next_cursor": str(start + PAGE) if more else None,
-                    "has_more": more,
-                },
+                200, {"data": chunk, "next_cursor": str(start + PAGE) if more else None, "has_more": more}
             )
         if style == "offset":
             limit, offset = int(req.arg("limit") or 10), int(req.arg("offset") or 0)
@@ -85,8 +76,6 @@ class RestApi:
                 nxt = f"{self.base_url}/link/customers?page={page + 1}"
                 if req.arg("updated_since"):
                     nxt += f"&updated_since={req.arg('updated_since')}"
-                headers["Link"] = (
-                    f'<{nxt}>; rel="next", <{self.base_url}/link/customers?page=1>; rel="first"'
-                )
+                headers["Link"] = f'<{nxt}>; rel="next", <{self.base_url}/link/customers?page=1>; rel="first"'
             return FakeResponse(200, chunk, headers)
         return FakeResponse(404, {"error": f"no route {req.path}"})

@@ -112,8 +112,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "snapshot_records",
-        sa.Column("version", sa.Integer, sa.ForeignKey("snapshots.version", ondelete="CASCADE"),
-                  primary_key=True),
+        sa.Column("version", sa.Integer, sa.ForeignKey("snapshots.version", ondelete="CASCADE"), primary_key=True),
         sa.Column("customer_id", sa.String(32), primary_key=True),
         sa.Column("data", sa.LargeBinary, nullable=False),
     )
@@ -145,9 +144,19 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for table in (
-        "spec_versions", "consumer_keys", "published", "snapshot_records", "snapshots",
-        "identity_events", "identity_review", "identity_pins", "identity_map", "customers", "runs",
-        "quarantine", "sync_state",
+        "spec_versions",
+        "consumer_keys",
+        "published",
+        "snapshot_records",
+        "snapshots",
+        "identity_events",
+        "identity_review",
+        "identity_pins",
+        "identity_map",
+        "customers",
+        "runs",
+        "quarantine",
+        "sync_state",
         "staged_records",
     ):
         op.drop_table(table)

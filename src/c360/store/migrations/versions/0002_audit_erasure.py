@@ -80,12 +80,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in (
-        "erasure_outbox",
-        "suppression",
-        "erasure_retained",
-        "erasures",
-        "audit_head",
-        "audit_log",
-    ):
+    for table in ("erasure_outbox", "suppression", "erasure_retained", "erasures", "audit_head", "audit_log"):
         op.drop_table(table)
