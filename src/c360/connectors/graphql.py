@@ -23,6 +23,7 @@ out with the last batch (servers need not sort by it).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -45,6 +46,7 @@ from c360.connectors.http import HttpOptions, bearer, source_http
 from c360.connectors.rest import HighWater, infer_columns
 from c360.core.errors import TerminalSourceError, TransientSourceError
 from c360.core.jsonutil import dumps
+from c360.core.retry import Backoff, retry
 
 THROTTLED_CODES = frozenset({"THROTTLED", "RATE_LIMITED", "TOO_MANY_REQUESTS"})
 
@@ -243,8 +245,8 @@ class GraphQLConnector:
 
     def _execute(self, query: str, variables: dict[str, Any], where: str, *, partial: bool = False) -> dict[str, Any]:
         """POST one query; throttling errors are retried, others raised (or left to the caller)."""
-        attempt = 0
-        while True:
+
+        def once() -> dict[str, Any]:
             response = self.http.post("", json={"query": query, "variables": variables})
             try:
                 body = response.json()
@@ -255,11 +257,9 @@ class GraphQLConnector:
             errors = body.get("errors")
             if not errors or (partial and body.get("data") is not None and not _throttled(errors)):
                 return body
-            error = self._error(errors, where)
-            if not isinstance(error, TransientSourceError) or attempt >= self.options.max_retries:
-                raise error
-            self._sleep(self.options.backoff * 2**attempt)
-            attempt += 1
+            raise self._error(errors, where)
+
+        return retry(once, Backoff(self.options.max_retries, self.options.backoff, cap=math.inf), sleep=self._sleep)
 
     def _error(self, errors: Any, where: str) -> TransientSourceError | TerminalSourceError:
         messages = "; ".join(str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in errors)[:300]

@@ -21,6 +21,7 @@ from pydantic import Field, SecretStr
 
 from c360.connectors.base import ConnectorOptions, Quarantined, record_key
 from c360.core.errors import TerminalSourceError, TransientSourceError
+from c360.core.retry import Backoff, RetryableSourceError, retry
 
 
 class HttpOptions(ConnectorOptions):
@@ -110,36 +111,6 @@ UNREACHABLE = (
     "check the source's URL option and that this machine can reach it (network, proxy, firewall, DNS), then sync again"
 )
 TIMED_OUT = "the server did not answer in time: raise the source's 'timeout' option or sync again later"
-TRY_LATER = "the failure may pass: sync again later"
-
-
-class RetryableSourceError(TransientSourceError):
-    """A transient failure that also knows the next step to name if every retry fails.
-
-    The step is kept apart from the message because it only applies to the final error:
-    while retries remain, the failure is expected to pass.
-    """
-
-    def __init__(self, source: str, message: str, *, next_step: str, retry_after: float | None = None) -> None:
-        super().__init__(source, message, retry_after=retry_after)
-        self.next_step = next_step
-
-
-def gave_up(error: TransientSourceError, attempts: int) -> TransientSourceError:
-    """The final error once ``attempts`` tries all failed: what failed, how often, what next.
-
-    >>> str(gave_up(RetryableSourceError("crm", "GET /q answered 429", next_step="wait"), 6))
-    "source 'crm': GET /q answered 429; gave up after 6 attempts: wait"
-    """
-    detail = str(error).removeprefix(f"source '{error.source}': ")
-    step = error.next_step if isinstance(error, RetryableSourceError) else TRY_LATER
-    plural = "attempt" if attempts == 1 else "attempts"
-    return RetryableSourceError(
-        error.source,
-        f"{detail}; gave up after {attempts} {plural}: {step}",
-        next_step=step,
-        retry_after=error.retry_after,
-    )
 
 
 Classifier = Callable[[httpx.Response], TransientSourceError | TerminalSourceError | None]
@@ -185,33 +156,27 @@ class HttpSource:
         self.client = httpx.Client(base_url=base_url, headers=dict(headers or {}), auth=auth, timeout=timeout)
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        attempt = 0
-        while True:
-            self.requests += 1
-            try:
-                response = self.client.request(method, url, **kwargs)
-            except (httpx.TimeoutException, httpx.TransportError) as exc:
-                error: TransientSourceError = RetryableSourceError(
-                    self.source,
-                    f"{method} {_path(url)}: {type(exc).__name__}: could not reach the server",
-                    next_step=TIMED_OUT if isinstance(exc, httpx.TimeoutException) else UNREACHABLE,
-                )
-            else:
-                if response.status_code < 400:
-                    if self._pace is not None:
-                        delay = self._pace(response)
-                        if delay > 0:
-                            self._sleep(min(delay, self.max_wait))
-                    return response
-                error_or_terminal = self._classify(method, url, response)
-                if isinstance(error_or_terminal, TerminalSourceError):
-                    raise error_or_terminal
-                error = error_or_terminal
-            if attempt >= self.max_retries:
-                raise gave_up(error, attempt + 1) from error
-            wait = error.retry_after if error.retry_after is not None else self.backoff * 2**attempt
-            self._sleep(min(wait, self.max_wait))
-            attempt += 1
+        policy = Backoff(self.max_retries, self.backoff, self.max_wait)
+        return retry(lambda: self._once(method, url, **kwargs), policy, sleep=self._sleep)
+
+    def _once(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """One attempt: the answer, or the error it is (transient ones are retried by ``request``)."""
+        self.requests += 1
+        try:
+            response = self.client.request(method, url, **kwargs)
+        except (httpx.TimeoutException, httpx.TransportError) as exc:
+            raise RetryableSourceError(
+                self.source,
+                f"{method} {_path(url)}: {type(exc).__name__}: could not reach the server",
+                next_step=TIMED_OUT if isinstance(exc, httpx.TimeoutException) else UNREACHABLE,
+            ) from exc
+        if response.status_code >= 400:
+            raise self._classify(method, url, response)
+        if self._pace is not None:
+            delay = self._pace(response)
+            if delay > 0:
+                self._sleep(min(delay, self.max_wait))
+        return response
 
     def get(self, url: str, **kwargs: Any) -> httpx.Response:
         return self.request("GET", url, **kwargs)

@@ -63,7 +63,6 @@ from c360.connectors.base import (
 from c360.connectors.http import (
     SERVER_FAILING,
     PacedHttpOptions,
-    RetryableSourceError,
     item_key,
     json_object,
     pace_delay,
@@ -73,6 +72,7 @@ from c360.connectors.http import (
 )
 from c360.connectors.oauth import OAuthOptions, scrub, static_or_session
 from c360.core.errors import TerminalSourceError, TransientSourceError
+from c360.core.retry import RetryableSourceError
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*$")
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})$")

@@ -51,16 +51,10 @@ from c360.connectors.base import (
     StreamInfo,
     record_key,
 )
-from c360.connectors.http import (
-    SERVER_FAILING,
-    UNREACHABLE,
-    RetryableSourceError,
-    gave_up,
-    parse_retry_after,
-    start_epoch,
-)
+from c360.connectors.http import SERVER_FAILING, UNREACHABLE, parse_retry_after, start_epoch
 from c360.connectors.oauth import read_secret
 from c360.core.errors import MissingDependency, TerminalSourceError, TransientSourceError
+from c360.core.retry import Backoff, RetryableSourceError, retry
 
 T = TypeVar("T")
 
@@ -435,19 +429,13 @@ class StripeConnector:
         return self._call(f"GET /v1/{service}", lambda: svc.list(params=dict(params)))
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
-        attempt = 0
-        while True:
+        def once() -> T:
             try:
                 return fn()
             except self._stripe.StripeError as exc:
-                error = self._translate(what, exc)
-            if isinstance(error, TerminalSourceError):
-                raise error
-            if attempt >= self.options.max_retries:
-                raise gave_up(error, attempt + 1) from error
-            wait = error.retry_after if error.retry_after is not None else (self._backoff * 2**attempt)
-            self._sleep(min(wait, self._max_wait))
-            attempt += 1
+                raise self._translate(what, exc) from exc
+
+        return retry(once, Backoff(self.options.max_retries, self._backoff, self._max_wait), sleep=self._sleep)
 
     def _translate(self, what: str, exc: Exception) -> TransientSourceError | TerminalSourceError:
         s = self._stripe

@@ -33,6 +33,7 @@ from c360.connectors.base import Connector, Notice, Quarantined, Record, get_pat
 from c360.connectors.pg_cdc import REREAD
 from c360.connectors.registry import make_connector
 from c360.core.errors import C360Error, SourceError, TransientSourceError
+from c360.core.retry import Backoff, retry
 from c360.engine.columns import ValueProblem, parse_timestamp
 from c360.governance.suppression import Suppressor
 from c360.pipeline.progress import Reporter, Silent
@@ -232,46 +233,48 @@ def sync_source(
     # Only a read from the beginning shows every live record, so only it can reveal deletions
     # by absence; incremental reads learn of deletions from the connector's tombstones.
     complete_read = since is None
-    attempt = 0
+
+    def read_on() -> None:
+        """Read from the last committed cursor to the end; a retry resumes where this stopped."""
+        nonlocal since, complete_read
+        for batch in conn.read(stream_name(spec, source), key=src.key, since=since):
+            check_stop()
+            if not out.batches and any(n.kind == REREAD for n in batch.notices):
+                # The connector could not resume (a replication slot gone) and reads the
+                # source from the beginning: a complete read, which may reveal deletions.
+                complete_read = True
+            records = ledger.admit(suppressor.admit(source, batch.records))
+            with writing():
+                counts = store.stage(
+                    source,
+                    records,
+                    cursor=batch.cursor,
+                    quarantined=suppressor.scrub_quarantined(batch.quarantined),
+                    run_id=run_id,
+                )
+            out.counts += counts
+            out.batches += 1
+            out.quarantined += len(batch.quarantined)
+            out.reasons.add(batch.quarantined)
+            out.note(batch.notices)
+            if batch.cursor is not None:
+                since = out.cursor = batch.cursor
+            reporter.advance(task, len(batch.records), info=f"{out.batches} batch(es)")
+
+    def pause(seconds: float) -> None:
+        if stop is None:
+            time.sleep(seconds)
+            return
+        stop.wait(seconds)
+        check_stop()
+
     try:
-        while True:
-            try:
-                for batch in conn.read(stream_name(spec, source), key=src.key, since=since):
-                    check_stop()
-                    if not out.batches and any(n.kind == REREAD for n in batch.notices):
-                        # The connector could not resume (a replication slot gone) and reads the
-                        # source from the beginning: a complete read, which may reveal deletions.
-                        complete_read = True
-                    records = ledger.admit(suppressor.admit(source, batch.records))
-                    with writing():
-                        counts = store.stage(
-                            source,
-                            records,
-                            cursor=batch.cursor,
-                            quarantined=suppressor.scrub_quarantined(batch.quarantined),
-                            run_id=run_id,
-                        )
-                    out.counts += counts
-                    out.batches += 1
-                    out.quarantined += len(batch.quarantined)
-                    out.reasons.add(batch.quarantined)
-                    out.note(batch.notices)
-                    if batch.cursor is not None:
-                        since = out.cursor = batch.cursor
-                    reporter.advance(task, len(batch.records), info=f"{out.batches} batch(es)")
-                break
-            except TransientSourceError as exc:
-                attempt += 1
-                if attempt > retries:
-                    raise as_source(exc, source, src.connector) from exc
-                pause = min(2.0**attempt, 30.0)
-                if stop is not None:
-                    stop.wait(pause)
-                    check_stop()
-                else:
-                    time.sleep(pause)
-            except SourceError as exc:
-                raise as_source(exc, source, src.connector) from exc
+        try:
+            # A connector that retries its own calls gives up with RetriesExhausted, which is not
+            # retried again here: sync's retries cover failures that end a read (a dropped connection).
+            retry(read_on, Backoff(max_retries=retries, base=2.0, cap=30.0), sleep=pause)
+        except SourceError as exc:
+            raise as_source(exc, source, src.connector) from exc
         if complete_read and out.quarantined > quarantine_threshold(spec, source) * (out.quarantined + out.records):
             # Mostly unreadable (a renamed key column, a wrong encoding): absence proves nothing,
             # and the read is not taken as done, so the next one meets the source again.
