@@ -6,8 +6,13 @@
     ├── SpecError                 a product spec is invalid (carries every issue found)
     ├── SourceError               a source system failed
     │   ├── TransientSourceError  worth retrying: timeouts, 5xx, 429 (may carry retry_after)
+    │   │   └── RetriesExhausted  (core.retry) every attempt failed; an outer loop never retries it
     │   └── TerminalSourceError   stop and report: bad credentials, missing table, bad request
     ├── StoreError                the governed store refused or is not migrated
+    │   └── StoreUnavailable      the store cannot be reached: never answered as "not found"
+    ├── NotFound                  what was named does not exist (a subject, a consumer, a version)
+    ├── PolicyError               a consumer asked for what its policy does not grant
+    ├── ContractError             a change breaks the contract: refused, or not approved
     ├── BuildError                a pipeline stage failed; nothing was published
     │   └── QualityGateFailed     a declared check failed at error level
     ├── IdentityError             identity resolution could not run
@@ -71,6 +76,22 @@ class TerminalSourceError(SourceError):
 
 class StoreError(C360Error):
     """The governed store cannot do what was asked."""
+
+
+class StoreUnavailable(StoreError):
+    """The store did not answer (down, unreachable, timed out): a reader says so, never "none found"."""
+
+
+class NotFound(C360Error):
+    """What was named does not exist: a subject, a customer, a consumer, a recorded version."""
+
+
+class PolicyError(C360Error):
+    """A consumer asked for what its access policy does not grant."""
+
+
+class ContractError(C360Error):
+    """A change the contract gate refuses: breaking without a new major, unapproved, already applied."""
 
 
 class BuildError(C360Error):
