@@ -186,45 +186,53 @@ class TokenSession:
 
     # -- the token request ------------------------------------------------------
     def _fetch(self) -> None:
-        o = self.options
-        form: dict[str, str] = {"grant_type": o.grant, "client_id": o.client_id}
-        if o.grant == "jwt_bearer":
-            form = {"grant_type": JWT_BEARER, "assertion": self._assertion()}
-        elif o.grant == "refresh_token":
-            assert self.refresh_token is not None
-            form["refresh_token"] = self.refresh_token.get_secret_value()
-        if o.grant != "jwt_bearer" and self.client_secret is not None:
-            form["client_secret"] = self.client_secret.get_secret_value()
-        if o.scope:
-            form["scope"] = o.scope
         path = httpx.URL(self.token_url).raw_path.decode() or "/"
+        form = self._form()
         kwargs: dict[str, Any] = {"json": form} if self.body == "json" else {"data": form}
         response = self.http.post(path, headers={"Accept": "application/json"}, **kwargs)
         try:
             answer = response.json()
         except ValueError:
             answer = None
-        token = answer.get("access_token") if isinstance(answer, dict) else None
+        if not isinstance(answer, dict):
+            answer = {}
+        token = answer.get("access_token")
         if not isinstance(token, str) or not token:
             raise TerminalSourceError(
-                self.source, f"the {o.grant} token request to {path} answered without an access_token"
+                self.source, f"the {self.options.grant} token request to {path} answered without an access_token"
             )
         self.renewals += 1
         self._access = token
-        expires = answer.get("expires_in") if isinstance(answer, dict) else None
+        expires = answer.get("expires_in")
         self._expires_at = self._clock() + float(expires) if isinstance(expires, int | float) and expires > 0 else None
-        rotated = answer.get("refresh_token") if isinstance(answer, dict) else None
-        if (
-            o.grant == "refresh_token"
-            and isinstance(rotated, str)
-            and rotated
-            and self.refresh_token is not None
-            and rotated != self.refresh_token.get_secret_value()
-        ):
-            self.refresh_token = SecretStr(rotated)
-            self._write_back(rotated)
-        if self._on_token is not None and isinstance(answer, dict):
+        self._keep_rotated(answer.get("refresh_token"))
+        if self._on_token is not None and answer:
             self._on_token({k: v for k, v in answer.items() if k not in ("access_token", "refresh_token", "id_token")})
+
+    def _form(self) -> dict[str, str]:
+        """The token request's form, by grant."""
+        o = self.options
+        if o.grant == "jwt_bearer":
+            form = {"grant_type": JWT_BEARER, "assertion": self._assertion()}
+        else:
+            form = {"grant_type": o.grant, "client_id": o.client_id}
+            if o.grant == "refresh_token":
+                assert self.refresh_token is not None
+                form["refresh_token"] = self.refresh_token.get_secret_value()
+            if self.client_secret is not None:
+                form["client_secret"] = self.client_secret.get_secret_value()
+        if o.scope:
+            form["scope"] = o.scope
+        return form
+
+    def _keep_rotated(self, rotated: Any) -> None:
+        """A refresh token the server rotated replaces the old one, here and where it was read from."""
+        if self.options.grant != "refresh_token" or not isinstance(rotated, str) or not rotated:
+            return
+        if self.refresh_token is None or rotated == self.refresh_token.get_secret_value():
+            return
+        self.refresh_token = SecretStr(rotated)
+        self._write_back(rotated)
 
     def _assertion(self) -> str:
         import jwt
