@@ -15,12 +15,11 @@ import hmac
 from dataclasses import dataclass
 
 import httpx
-from sqlalchemy import select, update
 
 from c360.core.clock import utcnow
 from c360.governance.audit import audit_key
 from c360.store import Store
-from c360.store.schema import erasure_outbox
+from c360.store import erasure_outbox as queue
 
 BASE_DELAY = 30.0
 MAX_DELAY = 3600.0
@@ -71,50 +70,32 @@ def deliver(
     now = now or utcnow()
     out = Delivery()
     with store.engine.connect() as conn:
-        due = conn.execute(
-            select(
-                erasure_outbox.c.id,
-                erasure_outbox.c.consumer,
-                erasure_outbox.c.url,
-                erasure_outbox.c.payload,
-                erasure_outbox.c.attempts,
-            )
-            .where(erasure_outbox.c.state == "pending", erasure_outbox.c.next_attempt_at <= now)
-            .order_by(erasure_outbox.c.id)
-            .limit(limit)
-        ).all()
+        due = queue.due(conn, now, limit)
     if not due:
         return out
     own = client is None
     http = client or httpx.Client(timeout=timeout)
     try:
-        for row_id, consumer, url, payload, attempts in due:
-            body = payload.encode()
+        for row in due:
+            body = row.payload.encode()
             headers = {
                 "Content-Type": "application/json",
                 "User-Agent": "c360-erasure-webhook",
-                "X-C360-Signature": sign(webhook_secret(store, consumer), body, int(now.timestamp())),
+                "X-C360-Signature": sign(webhook_secret(store, row.consumer), body, int(now.timestamp())),
             }
             error: str | None
             try:
-                answer = http.post(url, content=body, headers=headers)
+                answer = http.post(row.url, content=body, headers=headers)
                 error = None if 200 <= answer.status_code < 300 else f"HTTP {answer.status_code}"
             except httpx.HTTPError as exc:
                 error = f"{type(exc).__name__}: {exc}"[:300]
             with store.engine.begin() as conn:
                 if error is None:
-                    conn.execute(
-                        update(erasure_outbox)
-                        .where(erasure_outbox.c.id == row_id)
-                        .values(state="delivered", attempts=attempts + 1, delivered_at=now, last_error=None)
-                    )
+                    queue.mark_delivered(conn, row.id, attempts=row.attempts + 1, at=now)
                     out.delivered += 1
                 else:
-                    conn.execute(
-                        update(erasure_outbox)
-                        .where(erasure_outbox.c.id == row_id)
-                        .values(attempts=attempts + 1, last_error=error, next_attempt_at=now + backoff(attempts + 1))
-                    )
+                    retry_at = now + backoff(row.attempts + 1)
+                    queue.mark_failed(conn, row.id, attempts=row.attempts + 1, error=error, retry_at=retry_at)
                     out.failed += 1
     finally:
         if own:

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection
 
 from c360.core import jsonutil
 from c360.core.clock import iso, utcnow
-from c360.governance.erasure import SubjectRef, plan
+from c360.governance.erasure import Plan, SubjectNotFound, SubjectRef, plan
 from c360.governance.lineage import field_lineage
 from c360.governance.majors import recorded_spec
 from c360.governance.suppression import is_suppressed
 from c360.spec.models import ProductSpec
 from c360.spec.validate import Spec
 from c360.store import Store
-from c360.store.schema import identity_map, published, snapshot_records, snapshot_views, staged_records
+from c360.store import erasure_subject as db
 
 
 def export_subject(store: Store, spec: Spec, *, email: str) -> dict[str, Any]:
@@ -35,76 +35,68 @@ def export_subject(store: Store, spec: Spec, *, email: str) -> dict[str, Any]:
         try:
             # Only the person's own records: no need to search everyone else's text.
             p = plan(conn, spec, SubjectRef(email=email), free_text=False)
-        except Exception:  # nobody with that address: an empty answer is the answer
+        except SubjectNotFound:  # nobody with that address: an empty answer is the answer
+            # (a store that fails is raised: it is never answered as "no records")
             return out
         own = [r for r in p.records if r.action in ("delete", "anonymise")]
-        for r in own:
-            src = product.sources[r.source]
-            row = conn.execute(
-                select(staged_records.c.payload, staged_records.c.fetched_at).where(
-                    staged_records.c.source == r.source, staged_records.c.key == r.key
+        out["records"] = [_record(conn, product, r.source, r.key) for r in own]
+        version = db.published_version(conn)
+        if version is not None:
+            sources = {r.source for r in own}
+            out["customers"] = _customers(conn, store, spec, p, version, sources)
+    return out
+
+
+def _record(conn: Connection, product: ProductSpec, source: str, key: str) -> dict[str, Any]:
+    """One of the person's source records: where it comes from, what it holds, where it is mapped."""
+    src = product.sources[source]
+    row = db.staged_copy(conn, source, key)
+    mapped = db.mapping(conn, source, key)
+    return {
+        "source": source,
+        "system": src.connector,
+        "description": src.description,
+        "location": src.stream or src.options.get("path") or src.options.get("table"),
+        "key": key,
+        "fetched_at": row.fetched_at.isoformat() if row else None,
+        "data": row.data if row else None,
+        "customer_id": mapped.customer_id if mapped else None,
+        "matched_by": ({"method": mapped.method, "score": mapped.score} if mapped else None),
+    }
+
+
+def _customers(
+    conn: Connection, store: Store, spec: Spec, p: Plan, version: int, sources: set[str]
+) -> list[dict[str, Any]]:
+    """The person's customers as snapshot ``version`` holds them, and as served to consumers
+    pinned to an earlier major, in that shape."""
+    product = spec.model
+    earlier = _earlier_majors(store, spec, version)
+    out = []
+    for cid in p.customers:
+        data = db.snapshot_record(conn, version, cid)
+        if data is None:
+            continue
+        entry: dict[str, Any] = {
+            "customer_id": cid,
+            "snapshot": version,
+            "grain": product.grain,
+            "fields": _fields(product, jsonutil.loads(data), sources),
+        }
+        shapes = []
+        for major, spec_version, old in earlier:
+            view = db.view_record(conn, version, major, cid)
+            if view is not None:
+                shapes.append(
+                    {
+                        "major": major,
+                        "spec_version": spec_version,
+                        "fields": _fields(old, jsonutil.loads(view), sources),
+                    }
                 )
-            ).first()
-            mapped = conn.execute(
-                select(identity_map.c.customer_id, identity_map.c.method, identity_map.c.score).where(
-                    identity_map.c.source == r.source, identity_map.c.key == r.key
-                )
-            ).first()
-            out["records"].append(
-                {
-                    "source": r.source,
-                    "system": src.connector,
-                    "description": src.description,
-                    "location": src.stream or src.options.get("path") or src.options.get("table"),
-                    "key": r.key,
-                    "fetched_at": row.fetched_at.isoformat() if row else None,
-                    "data": jsonutil.loads(row.payload) if row else None,
-                    "customer_id": mapped.customer_id if mapped else None,
-                    "matched_by": ({"method": mapped.method, "score": mapped.score} if mapped else None),
-                }
-            )
-        version = conn.execute(select(published.c.version).where(published.c.id == 1)).scalar()
-        sources = {r.source for r in own}
-        # The same customers as served to consumers pinned to an earlier major, in that shape.
-        earlier = _earlier_majors(store, spec, version) if version is not None else []
-        for cid in p.customers:
-            data = (
-                conn.execute(
-                    select(snapshot_records.c.data).where(
-                        snapshot_records.c.version == version, snapshot_records.c.customer_id == cid
-                    )
-                ).scalar()
-                if version is not None
-                else None
-            )
-            if data is None:
-                continue
-            entry: dict[str, Any] = {
-                "customer_id": cid,
-                "snapshot": version,
-                "grain": product.grain,
-                "fields": _fields(product, jsonutil.loads(data), sources),
-            }
-            shapes = []
-            for major, spec_version, old in earlier:
-                view = conn.execute(
-                    select(snapshot_views.c.data).where(
-                        snapshot_views.c.version == version,
-                        snapshot_views.c.major == major,
-                        snapshot_views.c.customer_id == cid,
-                    )
-                ).scalar()
-                if view is not None:
-                    shapes.append(
-                        {
-                            "major": major,
-                            "spec_version": spec_version,
-                            "fields": _fields(old, jsonutil.loads(view), sources),
-                        }
-                    )
-            if shapes:
-                entry["earlier_majors"] = shapes
-            out["customers"].append(entry)
+        if shapes:
+            entry["earlier_majors"] = shapes
+        out.append(entry)
     return out
 
 

@@ -19,14 +19,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from c360.core import jsonutil
 from c360.core.records import Quarantined, Record, get_path
 from c360.governance.audit import audit_key
 from c360.spec.models import ProductSpec, SourceSpec
 from c360.store import Store
-from c360.store.schema import suppression
+from c360.store import erasure as db
 
 DROP = "drop"
 ANONYMISE = "anonymise"
@@ -258,26 +258,35 @@ def mask_free_text(
     if isinstance(value, str):
         return value if path in keep else _mask_text(value, keys, suppressed)
     if isinstance(value, dict):
-        # Every arriving record is walked once the list is not empty: strings are handled
-        # here rather than by a call each, and paths are only spelt out when some are kept.
-        out: dict[str, Any] | None = None
-        for k, v in value.items():
-            if isinstance(v, str):
-                if keep and (f"{path}.{k}" if path else k) in keep:
-                    continue
-                masked: Any = _mask_text(v, keys, suppressed)
-            elif isinstance(v, dict | list):
-                masked = mask_free_text(v, keys, suppressed, keep, f"{path}.{k}" if path else k)
-            else:
-                continue  # numbers, booleans, nulls: nothing to mask
-            if masked is not v:
-                out = dict(value) if out is None else out
-                out[k] = masked
-        return value if out is None else out
+        return _mask_dict(value, keys, suppressed, keep, path)
     if isinstance(value, list):
         items = [mask_free_text(v, keys, suppressed, keep, path) for v in value]
         return value if all(a is b for a, b in zip(items, value, strict=True)) else items
     return value
+
+
+def _mask_dict(
+    value: dict[str, Any], keys: Keys, suppressed: set[str] | frozenset[str], keep: frozenset[str], path: str
+) -> dict[str, Any]:
+    """:func:`mask_free_text` of a dict: ``value`` itself when nothing in it is masked.
+
+    Every arriving record is walked once the list is not empty: strings are handled here
+    rather than by a call each, and paths are only spelt out when some are kept.
+    """
+    out: dict[str, Any] | None = None
+    for k, v in value.items():
+        if isinstance(v, str):
+            if keep and (f"{path}.{k}" if path else k) in keep:
+                continue
+            masked: Any = _mask_text(v, keys, suppressed)
+        elif isinstance(v, dict | list):
+            masked = mask_free_text(v, keys, suppressed, keep, f"{path}.{k}" if path else k)
+        else:
+            continue  # numbers, booleans, nulls: nothing to mask
+        if masked is not v:
+            out = dict(value) if out is None else out
+            out[k] = masked
+    return value if out is None else out
 
 
 def _mask_text(text: str, keys: Keys, suppressed: set[str] | frozenset[str]) -> str:
@@ -303,6 +312,24 @@ def _mask_phone(found: str, keys: Keys, suppressed: set[str] | frozenset[str]) -
     if len(whole) <= _PHONE_MAX and keys.phone_erased(whole, suppressed):
         return ERASED
     groups = list(_DIGITS.finditer(found))
+    runs = _erased_runs(groups, keys, suppressed)
+    if not runs:
+        return found
+    out, last = [], 0
+    for i, j in runs:
+        start = groups[i].start()
+        if start > 0 and found[start - 1] in "(+":
+            start -= 1
+        out += [found[last:start], ERASED]
+        last = groups[j].end()
+    return "".join([*out, found[last:]])
+
+
+def _erased_runs(
+    groups: Sequence[re.Match[str]], keys: Keys, suppressed: set[str] | frozenset[str]
+) -> list[tuple[int, int]]:
+    """The leading and the trailing run of digit groups (first and last index) that is an
+    erased number, the longest leading one first."""
     n = len(groups)
 
     def erased(i: int, j: int) -> bool:
@@ -316,16 +343,7 @@ def _mask_phone(found: str, keys: Keys, suppressed: set[str] | frozenset[str]) -
     tail = next((i for i in range((lead or 0) + 1, n) if erased(i, n - 1)), None)
     if tail is not None:
         runs.append((tail, n - 1))
-    if not runs:
-        return found
-    out, last = [], 0
-    for i, j in runs:
-        start = groups[i].start()
-        if start > 0 and found[start - 1] in "(+":
-            start -= 1
-        out += [found[last:start], ERASED]
-        last = groups[j].end()
-    return "".join([*out, found[last:]])
+    return runs
 
 
 def _remove(data: dict[str, Any], path: str) -> None:
@@ -382,7 +400,7 @@ class Suppressor:
     @classmethod
     def load(cls, store: Store, product: ProductSpec) -> Suppressor:
         with store.engine.connect() as conn:
-            entries = {d: a for d, a in conn.execute(select(suppression.c.digest, suppression.c.action))}
+            entries = db.suppression_entries(conn)
         return cls(product, keys_for(store) if entries else Keys(b"", b""), entries)
 
     def __bool__(self) -> bool:
@@ -413,15 +431,11 @@ class Suppressor:
                 continue
             data = rec.data
             if parent is not None and parent_path is not None and not rec.deleted:
-                ref = get_path(data, parent_path)
-                if ref is not None:
-                    parent_action = self.entries.get(self.keys.key_digest(parent.source, str(ref)))
-                    if parent_action == DROP:
-                        self.dropped += 1
-                        continue
-                    if parent_action == ANONYMISE:
-                        data = copy.deepcopy(data)
-                        set_path(data, parent_path, self.keys.pseudonym_key(parent.source, str(ref)))
+                linked = self._relinked(parent.source, parent_path, data)
+                if linked is None:
+                    self.dropped += 1
+                    continue
+                data = linked
             if action == ANONYMISE:
                 self.anonymised += 1
                 key = self.keys.pseudonym_key(source, rec.key)
@@ -439,6 +453,20 @@ class Suppressor:
             else:
                 out.append(rec)
         return out
+
+    def _relinked(self, parent: str, path: str, data: dict[str, Any]) -> dict[str, Any] | None:
+        """A child record as its erased parent leaves it: None when the parent was dropped, a
+        copy pointing at the parent's pseudonymous key when it was anonymised, else ``data``."""
+        ref = get_path(data, path)
+        if ref is None:
+            return data
+        action = self.entries.get(self.keys.key_digest(parent, str(ref)))
+        if action == DROP:
+            return None
+        if action == ANONYMISE:
+            data = copy.deepcopy(data)
+            set_path(data, path, self.keys.pseudonym_key(parent, str(ref)))
+        return data
 
     def scrub_quarantined(self, items: Sequence[Quarantined]) -> list[Quarantined]:
         """Unreadable rows keep their raw text for a person to fix, erased emails masked."""
@@ -471,7 +499,7 @@ def is_suppressed(store: Store, *, source: str | None = None, key: str | None = 
     if not digests:
         return False
     with store.engine.connect() as conn:
-        return conn.execute(select(suppression.c.digest).where(suppression.c.digest.in_(digests))).first() is not None
+        return db.any_suppressed(conn, digests)
 
 
 def content_hash(data: Mapping[str, Any]) -> str:
