@@ -33,6 +33,7 @@ from c360.api.limits import RateLimiter
 from c360.api.metrics import Metrics
 from c360.api.service import MAX_BATCH, ApiError, Reply, Service
 from c360.api.state import ServerState
+from c360.core.errors import StoreUnavailable
 from c360.core.logs import emit as emit_log
 from c360.pipeline.live import LiveReader
 from c360.pipeline.metrics import BuildCollector
@@ -185,6 +186,10 @@ def create_app(
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> Response:
         return _response(Reply.error(exc))
+
+    @app.exception_handler(StoreUnavailable)
+    async def _store_down(_: Request, exc: StoreUnavailable) -> Response:
+        return _response(Reply.error(ApiError(503, "store_unavailable", str(exc), [(b"retry-after", b"5")])))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> Response:

@@ -22,7 +22,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from c360.core.errors import C360Error, StoreError
+from c360.core.errors import C360Error, NotFound, StoreUnavailable
 from c360.governance.erasure import SubjectRef, dry_run, erase
 from c360.spec.models import ConsumerSpec
 
@@ -142,8 +142,10 @@ def post_erasure(body: ErasureRequest, request: Request) -> Response:
         return _dry_run(request, state, consumer, granted, who, body.reason)
     try:
         result = erase(state.store, state.spec, who, reason=body.reason, actor=f"consumer:{consumer}")
-    except StoreError as exc:
+    except NotFound as exc:  # a store that fails is never answered as "not found"
         return _error(404, "not_found", str(exc))
+    except StoreUnavailable as exc:
+        return _error(503, "store_unavailable", str(exc))
     except C360Error as exc:
         return _error(400, "invalid_request", str(exc))
     # This worker serves the erasure before it answers; the others within ERASURE_POLL_SECONDS.
@@ -176,8 +178,10 @@ def _dry_run(
             actor=f"consumer:{consumer}",
             shown="plan" if full else "counts",
         )
-    except StoreError as exc:
+    except NotFound as exc:  # a store that fails is never answered as "not found"
         return _error(404, "not_found", str(exc))
+    except StoreUnavailable as exc:
+        return _error(503, "store_unavailable", str(exc))
     except C360Error as exc:
         return _error(400, "invalid_request", str(exc))
     plan = result.plan

@@ -12,8 +12,9 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
 
-from c360.core.errors import StoreError
+from c360.core.errors import StoreError, StoreUnavailable
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -76,9 +77,21 @@ def create(url: str) -> Engine:
 
         return engine
     try:
-        return create_engine(url, pool_pre_ping=True)
+        engine = create_engine(url, pool_pre_ping=True)
     except Exception as exc:  # bad URL or missing driver
         raise StoreError(f"cannot open store {redact(url)}: {exc}") from exc
+    where = redact(url)
+
+    @event.listens_for(engine, "handle_error")
+    def _unavailable(ctx: Any) -> StoreUnavailable | None:
+        # A server that cannot be reached (refused, dropped, timed out) is not a query's answer:
+        # it is raised as StoreUnavailable, which no reader may take for "none found".
+        if ctx.is_disconnect or (ctx.connection is None and isinstance(ctx.sqlalchemy_exception, OperationalError)):
+            first = str(ctx.original_exception).strip().splitlines()
+            return StoreUnavailable(f"the store {where} did not answer: {first[0] if first else 'no reason given'}")
+        return None
+
+    return engine
 
 
 def redact(url: str) -> str:

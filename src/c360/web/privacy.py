@@ -14,12 +14,11 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from sqlalchemy import select
 
-from c360.core.errors import C360Error, StoreError
+from c360.core.errors import C360Error, NotFound
 from c360.governance.audit import verify
 from c360.governance.erasure import SubjectRef, dry_run, erase
-from c360.store.schema import audit_log
+from c360.store import audit_repo
 from c360.web.core import Web, signed_form, web
 from c360.web.session import User
 
@@ -46,31 +45,8 @@ def _bound(text: str, end: bool) -> str | None:
 
 
 def audit_rows(w: Web, actor: str, kind: str, since: str, until: str, before: int | None) -> list[dict[str, Any]]:
-    q = (
-        select(
-            audit_log.c.seq,
-            audit_log.c.at,
-            audit_log.c.kind,
-            audit_log.c.actor,
-            audit_log.c.subject,
-            audit_log.c.detail,
-        )
-        .order_by(audit_log.c.seq.desc())
-        .limit(PAGE)
-    )
-    if actor:
-        q = q.where(audit_log.c.actor.contains(actor, autoescape=True))
-    if kind:
-        q = q.where(audit_log.c.kind == kind)
     lo, hi = _bound(since, False), _bound(until, True)
-    if lo:
-        q = q.where(audit_log.c.at >= lo)
-    if hi:
-        q = q.where(audit_log.c.at <= hi)
-    if before:
-        q = q.where(audit_log.c.seq < before)
-    with w.store.engine.connect() as conn:
-        rows = conn.execute(q).all()
+    rows = audit_repo.newest(w.store, actor=actor, kind=kind, since=lo, until=hi, before=before, limit=PAGE)
     out = []
     for seq, at, k, a, subject, detail in rows:
         try:
@@ -89,8 +65,7 @@ def audit_rows(w: Web, actor: str, kind: str, since: str, until: str, before: in
 
 
 def _kinds(w: Web) -> list[str]:
-    with w.store.engine.connect() as conn:
-        return sorted(str(k) for (k,) in conn.execute(select(audit_log.c.kind).distinct()))
+    return audit_repo.kinds(w.store)
 
 
 @router.get("/audit")
@@ -209,7 +184,7 @@ def _erasure(w: Web, request: Request, user: User, form: dict[str, str]) -> Resp
         else:
             result = dry_run(w.store, w.spec, who, reason=reason, actor=user.actor, shown="plan")
             ctx["plan"] = result.plan.describe()
-    except StoreError as exc:
+    except NotFound as exc:  # a store that fails is not "no such subject": it is raised
         ctx["error"] = str(exc)
         return w.page(request, "erasure.html", user, status=404, **ctx)
     except C360Error as exc:
