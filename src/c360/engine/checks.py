@@ -9,23 +9,22 @@ from typing import Any
 
 from c360.core.clock import iso, utcnow
 from c360.core.errors import QualityFailure, QualityGateFailed
+from c360.spec.check_kinds import check_kind, in_range
 from c360.spec.expressions import column_refs, parse_expression
 from c360.spec.models import CheckSpec, ProductSpec, duration_seconds
 
 SAMPLE = 5
+_in_range = in_range  # importable here under its former name; the check registry has it
 
 
 def describe(check: CheckSpec) -> str:
     """A check as a person reads it: ``range(min=0)``, ``accepted_values(smb, enterprise)``."""
-    if check.check == "accepted_values":
-        return f"accepted_values({', '.join(str(v) for v in check.values or [])})"
-    if check.check == "range":
-        bounds = [f"{k}={v:g}" for k, v in (("min", check.min), ("max", check.max)) if v is not None]
-        return f"range({', '.join(bounds)})"
-    if check.check == "freshness":
-        what = f"{check.source}.{check.column}" if check.column else check.source
-        return f"freshness({what + ', ' if what else ''}max_age={check.max_age})"
-    return check.check
+    return check_kind(check.check).describe(check)
+
+
+def _per_record(check: CheckSpec) -> bool:
+    """Whether a check judges each record's value (else, like freshness, the sources' times)."""
+    return check_kind(check.check).observe is not None
 
 
 # A freshness check reads, per (source, column), the newest time known: the column's newest
@@ -46,7 +45,7 @@ def freshness_inputs(product: ProductSpec) -> set[tuple[str, str | None]]:
         (s, c.column)
         for name, f in product.fields.items()
         for c in f.checks
-        if c.check == "freshness"
+        if not _per_record(c)
         for s in fed_by(product, name, c)
     }
 
@@ -55,7 +54,7 @@ def _freshness(product: ProductSpec, newest: Newest, as_of: dt.datetime) -> list
     out = []
     for name, f in product.fields.items():
         for c in f.checks:
-            if c.check != "freshness":
+            if _per_record(c):
                 continue
             limit = dt.timedelta(seconds=duration_seconds(c.max_age or "0s"))
             stale = []
@@ -96,31 +95,12 @@ class _State:
         if len(self.sample) < SAMPLE:
             self.sample.append(customer_id)
 
+    def __post_init__(self) -> None:
+        self._observe = check_kind(self.check.check).observe  # looked up once, used per record
+
     def observe(self, customer_id: str, value: Any) -> None:
-        c = self.check
-        if c.check == "not_null":
-            if value is None:
-                self.fail(customer_id)
-        elif value is None:
-            return  # the other checks judge present values; nullness is not_null's business
-        elif c.check == "unique":
-            key = repr(value) if isinstance(value, dict | list) else value
-            first = self.seen.setdefault(key, customer_id)
-            if first != customer_id:
-                if self.failing == 0:
-                    self.fail(first)
-                self.fail(customer_id)
-        elif c.check == "accepted_values":
-            if value not in (c.values or []):
-                self.fail(customer_id)
-        elif c.check == "range" and not _in_range(value, c.min, c.max):
-            self.fail(customer_id)
-
-
-def _in_range(value: Any, lo: float | None, hi: float | None) -> bool:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    return (lo is None or value >= lo) and (hi is None or value <= hi)
+        if self._observe is not None:
+            self._observe(self.check, self, customer_id, value)
 
 
 @dataclass
@@ -158,8 +138,8 @@ def run_checks(
 
     Freshness checks judge ``newest`` (see :func:`freshness_inputs`) against ``as_of``.
     """
-    states = [_State(name, c) for name, f in product.fields.items() for c in f.checks if c.check != "freshness"]
-    fresh = [c for f in product.fields.values() for c in f.checks if c.check == "freshness"]
+    states = [_State(name, c) for name, f in product.fields.items() for c in f.checks if _per_record(c)]
+    fresh = [c for f in product.fields.values() for c in f.checks if not _per_record(c)]
     report = CheckReport(checked=len(states) + len(fresh))
     if fresh:
         for failure in _freshness(product, newest or {}, as_of or utcnow()):

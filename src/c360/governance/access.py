@@ -12,9 +12,6 @@ No I/O here, so every case can be tested exhaustively.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -22,7 +19,8 @@ from typing import Any
 
 from sqlglot import exp
 
-from c360.governance.policy import MASK_REVEAL, Rule, View, combine, view_of
+from c360.governance.masks import MASK_REVEAL, apply_mask
+from c360.governance.policy import Rule, View, combine, view_of
 from c360.governance.rowfilter import Predicate, RowFilterError, compile_row_filter
 from c360.spec.expressions import parse_expression
 from c360.spec.models import MaskKind, ProductSpec
@@ -43,11 +41,9 @@ __all__ = [
 
 # -- masks --------------------------------------------------------------------------------
 
-_YEAR = re.compile(r"^(\d{4})-\d{2}-\d{2}")
-
 
 def mask_value(kind: MaskKind, value: Any, key: bytes) -> Any:
-    """One value as a consumer with this mask sees it; null stays null.
+    """One value as a consumer with this mask sees it; null stays null (see :mod:`c360.governance.masks`).
 
     >>> mask_value("email", "jane.doe@acme.com", b"k")
     'j***@acme.com'
@@ -56,26 +52,7 @@ def mask_value(kind: MaskKind, value: Any, key: bytes) -> Any:
     >>> mask_value("last4", "+44 20 7946 0018", b"k")
     '0018'
     """
-    if value is None or kind == "redact":
-        return None
-    if kind == "email":
-        text = str(value)
-        local, at, domain = text.rpartition("@")
-        if not at or not local:
-            return "***"
-        return f"{local[0]}***@{domain}"
-    if kind == "hash":
-        # Keyed (HMAC-SHA256): equal values still join, but nobody without the key can
-        # confirm a guess by hashing it.
-        text = value if isinstance(value, str) else repr(value)
-        return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()[:32]
-    if kind == "year":
-        m = _YEAR.match(str(value))
-        return int(m.group(1)) if m else None
-    if kind == "last4":
-        text = str(value)
-        return text[-4:]
-    raise ValueError(f"unknown mask {kind!r}")  # pragma: no cover - the spec model forbids it
+    return apply_mask(kind, value, key)
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,10 @@ from typing import Any
 
 from c360.core.clock import iso, utcnow
 from c360.governance.lineage import field_lineage
+from c360.governance.masks import mask_of
 from c360.governance.policy import View, served_view
 from c360.governance.sla import SubscriptionStatus
+from c360.spec.check_kinds import check_kind
 from c360.spec.diff import Plan
 from c360.spec.models import CheckSpec, ProductSpec
 
@@ -127,14 +129,8 @@ def _lineage(p: ProductSpec, name: str) -> str:
 
 
 def _check(c: CheckSpec) -> str:
-    if c.check == "accepted_values":
-        return f"accepted values: {', '.join(str(v) for v in c.values or [])}"
-    if c.check == "range":
-        return "range " + " ".join(f"{k} {v:g}" for k, v in (("min", c.min), ("max", c.max)) if v is not None)
-    if c.check == "freshness":
-        what = f"{c.source}.{c.column}" if c.column else (c.source or "its sources")
-        return f"freshness: {what} within {c.max_age}"
-    return c.check.replace("_", " ")
+    """A check as the documentation shows it (the check registry's words for its kind)."""
+    return check_kind(c.check).human(c)
 
 
 def _fields(p: ProductSpec) -> str:
@@ -172,7 +168,9 @@ def _cell(view: View, name: str) -> str:
     forms = view.forms.get(name)
     if not forms:
         return ""
-    text = " / ".join("✓" if m is None else f"masked: {_e(m)}" for m in forms)
+    text = " / ".join(
+        "✓" if m is None else f'<span title="{_e(mask_of(m).description)}">masked: {_e(m)}</span>' for m in forms
+    )
     if len(forms) > 1:
         text += " (by row)"
     if name not in view.always:

@@ -29,8 +29,12 @@ from sqlglot import exp
 
 from c360.core.clock import utcnow
 from c360.core.errors import MissingDependency
+from c360.governance.openlineage_naming import _FILE_CONNECTORS as _FILE_CONNECTORS
+from c360.governance.openlineage_naming import _SAAS_HOSTS as _SAAS_HOSTS
+from c360.governance.openlineage_naming import _host_port as _host_port
+from c360.governance.openlineage_naming import source_dataset
 from c360.spec.expressions import ExpressionError, parse_expression
-from c360.spec.models import ProductSpec, SourceSpec
+from c360.spec.models import ProductSpec
 
 if TYPE_CHECKING:
     from openlineage.client.event_v2 import RunEvent
@@ -95,87 +99,6 @@ def _c360_version() -> str:
         return version("c360")
     except PackageNotFoundError:  # pragma: no cover - running from a source tree
         return "0"
-
-
-_FILE_CONNECTORS = frozenset({"csv", "jsonl", "json", "parquet", "excel", "xlsx", "file", "eventlog"})
-_SAAS_HOSTS = {"hubspot": "https://api.hubapi.com", "stripe": "https://api.stripe.com"}
-
-
-def _host_port(host: str | None, port: Any, default_port: int) -> str:
-    return f"{host or '127.0.0.1'}:{port or default_port}"
-
-
-def source_dataset(
-    name: str, src: SourceSpec, *, product: str = "c360", base_dir: Path | None = None
-) -> tuple[str, str]:
-    """``(namespace, name)`` of a source's dataset, per the OpenLineage naming spec.
-
-    PostgreSQL ``postgres://host:port`` + ``db.schema.table``; MySQL ``mysql://host:port`` +
-    ``db.table``; S3 ``s3://bucket`` + key; files ``file`` + absolute path (relative paths
-    resolved against ``base_dir``, the spec's folder); Snowflake ``snowflake://account`` +
-    ``db.schema.table``; BigQuery ``bigquery`` + ``project.dataset.table``; Kafka
-    ``kafka://host:port`` + topic; the SaaS APIs by their hosts (``https://acme.my.salesforce.com``)
-    + the object. A connector without a naming rule keeps ``c360`` + ``<product>.source.<name>``.
-    Credentials in a DSN are never part of a name.
-    """
-    from urllib.parse import urlsplit
-
-    o = src.options
-    table = str(src.stream or o.get("table") or name)
-    kind = src.connector.lower()
-
-    def text(key: str) -> str | None:
-        value = o.get(key)
-        if value is None:
-            return None
-        secret = getattr(value, "get_secret_value", None)
-        return str(secret() if callable(secret) else value)
-
-    if kind in ("postgres", "postgresql", "redshift"):
-        scheme, default = ("redshift", 5439) if kind == "redshift" else ("postgres", 5432)
-        dsn = text("dsn")
-        if dsn:
-            u = urlsplit(dsn)
-            host, port, db = u.hostname, u.port, u.path.lstrip("/") or None
-        else:
-            host, port, db = text("host"), o.get("port"), None
-        db = text("dbname") or db or text("user") or "postgres"
-        schema = text("schema_name") or "public"
-        return f"{scheme}://{_host_port(host, port, default)}", f"{db}.{schema}.{table}"
-    if kind in ("mysql", "mariadb"):
-        db = text("database")
-        return f"mysql://{_host_port(text('host'), o.get('port'), 3306)}", f"{db}.{table}" if db else table
-    if kind == "s3":
-        prefix = text("prefix") or ""
-        key = prefix if src.stream is None and prefix else f"{prefix}{src.stream or ''}" or table
-        return f"s3://{text('bucket')}", key
-    if kind == "snowflake":
-        db, schema = text("database") or "", text("schema_name") or "PUBLIC"
-        return f"snowflake://{text('account')}", f"{db}.{schema}.{table}" if db else f"{schema}.{table}"
-    if kind == "bigquery":
-        return "bigquery", f"{text('project')}.{text('dataset')}.{table}"
-    if kind == "kafka":
-        first = (text("bootstrap_servers") or "").split(",")[0].strip()
-        return f"kafka://{first}", str(text("topic") or src.stream or name)
-    if kind in _FILE_CONNECTORS or kind == "sqlite":
-        path = Path(text("path") or name)
-        if not path.is_absolute() and base_dir is not None:
-            path = (base_dir / path).resolve()
-        # SQLite: the database file is the dataset's container; the table follows it.
-        return "file", f"{path}/{table}" if kind == "sqlite" else str(path)
-    if kind == "salesforce":
-        return (text("instance_url") or "https://login.salesforce.com").rstrip("/"), table
-    if kind == "zendesk":
-        base = text("base_url") or f"https://{text('subdomain')}.zendesk.com"
-        return base.rstrip("/"), table
-    if kind in _SAAS_HOSTS:
-        return (text("base_url") or _SAAS_HOSTS[kind]).rstrip("/"), table
-    if kind in ("rest", "http", "graphql"):
-        url = text("base_url") or text("url") or text("endpoint")
-        if url:
-            u = urlsplit(url)
-            return f"{u.scheme}://{u.netloc}", (u.path.rstrip("/") + "/" + table) if src.stream else (u.path or table)
-    return "c360", f"{product}.source.{name}"
 
 
 def column_transformations(expr: str) -> list[tuple[str, str, str, str]]:

@@ -57,73 +57,126 @@ def compile_row_filter(sql: str, fields: Iterable[str]) -> Predicate:
 
 
 def _compile(n: exp.Expression, fields: frozenset[str]) -> Value:
-    if isinstance(n, exp.Paren):
-        return _compile(n.this, fields)
-    if isinstance(n, exp.Column):
-        if n.table or n.name not in fields:
-            raise RowFilterError(f"unknown field '{n.sql()}' (a row filter reads the product's fields)")
-        name = n.name
-        return lambda r: r.get(name)
-    if isinstance(n, exp.Boolean):
-        b = bool(n.this)
-        return lambda r: b
-    if isinstance(n, exp.Null):
-        return lambda r: None
-    if isinstance(n, exp.Literal):
-        lit: Any = n.this if n.is_string else (int(n.this) if n.is_int else float(n.this))
-        return lambda r: lit
-    if isinstance(n, exp.Neg):
-        inner = _compile(n.this, fields)
-        return lambda r: _safe(operator.neg, inner(r))
-    if isinstance(n, exp.Not):
-        inner = _compile(n.this, fields)
-        return lambda r: None if (v := inner(r)) is None else not v
-    if isinstance(n, exp.And | exp.Or):
-        left, right = _compile(n.this, fields), _compile(n.expression, fields)
-        return _and(left, right) if isinstance(n, exp.And) else _or(left, right)
+    """The value of node ``n`` on a record; :class:`RowFilterError` for what is not supported."""
     if type(n) in _COMPARE:
         op = _COMPARE[type(n)]
         left, right = _compile(n.this, fields), _compile(n.expression, fields)
         return lambda r: _safe(op, left(r), right(r))
-    if isinstance(n, exp.Is):
-        left = _compile(n.this, fields)
-        target = n.expression
-        if isinstance(target, exp.Null):
-            return lambda r: left(r) is None
-        if isinstance(target, exp.Boolean):
-            want = bool(target.this)
-            return lambda r: left(r) is want
-        raise RowFilterError(f"unsupported IS {target.sql()}")
-    if isinstance(n, exp.In):
-        if n.args.get("query") is not None:
-            raise RowFilterError("a row filter cannot hold a subquery")
-        left = _compile(n.this, fields)
-        options = [_compile(e, fields) for e in n.expressions]
-        return lambda r: _in(left(r), [o(r) for o in options])
-    if isinstance(n, exp.Between):
-        v = _compile(n.this, fields)
-        lo, hi = _compile(n.args["low"], fields), _compile(n.args["high"], fields)
-        return _and(lambda r: _safe(operator.ge, v(r), lo(r)), lambda r: _safe(operator.le, v(r), hi(r)))
-    if isinstance(n, exp.Like | exp.ILike):
-        left = _compile(n.this, fields)
-        pattern = n.expression
-        if not (isinstance(pattern, exp.Literal) and pattern.is_string):
-            raise RowFilterError("LIKE needs a string pattern")
-        wild = {"%": ".*", "_": "."}
-        body = "".join(wild.get(c) or re.escape(c) for c in pattern.this)
-        rx = re.compile(body, re.IGNORECASE if isinstance(n, exp.ILike) else 0)
-        return lambda r: None if (v := left(r)) is None else rx.fullmatch(str(v)) is not None
-    if isinstance(n, exp.Lower | exp.Upper):
-        inner = _compile(n.this, fields)
-        fn = str.lower if isinstance(n, exp.Lower) else str.upper
-        return lambda r: None if (v := inner(r)) is None else fn(str(v))
-    if isinstance(n, exp.Coalesce):
-        parts = [_compile(n.this, fields), *(_compile(e, fields) for e in n.expressions)]
-        return lambda r: next((v for p in parts if (v := p(r)) is not None), None)
+    for kind, compile_node in _NODES:
+        if isinstance(n, kind):
+            return compile_node(n, fields)
     raise RowFilterError(
         f"'{n.sql()}' is not supported in a row filter (use comparisons, AND, OR, "
         "NOT, IN, BETWEEN, LIKE, IS NULL, lower, upper, coalesce)"
     )
+
+
+def _paren(n: exp.Expression, fields: frozenset[str]) -> Value:
+    return _compile(n.this, fields)
+
+
+def _column(n: exp.Expression, fields: frozenset[str]) -> Value:
+    assert isinstance(n, exp.Column)
+    if n.table or n.name not in fields:
+        raise RowFilterError(f"unknown field '{n.sql()}' (a row filter reads the product's fields)")
+    name = n.name
+    return lambda r: r.get(name)
+
+
+def _boolean(n: exp.Expression, fields: frozenset[str]) -> Value:
+    b = bool(n.this)
+    return lambda r: b
+
+
+def _null(n: exp.Expression, fields: frozenset[str]) -> Value:
+    return lambda r: None
+
+
+def _literal(n: exp.Expression, fields: frozenset[str]) -> Value:
+    assert isinstance(n, exp.Literal)
+    lit: Any = n.this if n.is_string else (int(n.this) if n.is_int else float(n.this))
+    return lambda r: lit
+
+
+def _neg(n: exp.Expression, fields: frozenset[str]) -> Value:
+    inner = _compile(n.this, fields)
+    return lambda r: _safe(operator.neg, inner(r))
+
+
+def _not(n: exp.Expression, fields: frozenset[str]) -> Value:
+    inner = _compile(n.this, fields)
+    return lambda r: None if (v := inner(r)) is None else not v
+
+
+def _connective(n: exp.Expression, fields: frozenset[str]) -> Value:
+    left, right = _compile(n.this, fields), _compile(n.expression, fields)
+    return _and(left, right) if isinstance(n, exp.And) else _or(left, right)
+
+
+def _is(n: exp.Expression, fields: frozenset[str]) -> Value:
+    left = _compile(n.this, fields)
+    target = n.expression
+    if isinstance(target, exp.Null):
+        return lambda r: left(r) is None
+    if isinstance(target, exp.Boolean):
+        want = bool(target.this)
+        return lambda r: left(r) is want
+    raise RowFilterError(f"unsupported IS {target.sql()}")
+
+
+def _in_list(n: exp.Expression, fields: frozenset[str]) -> Value:
+    if n.args.get("query") is not None:
+        raise RowFilterError("a row filter cannot hold a subquery")
+    left = _compile(n.this, fields)
+    options = [_compile(e, fields) for e in n.expressions]
+    return lambda r: _in(left(r), [o(r) for o in options])
+
+
+def _between(n: exp.Expression, fields: frozenset[str]) -> Value:
+    v = _compile(n.this, fields)
+    lo, hi = _compile(n.args["low"], fields), _compile(n.args["high"], fields)
+    return _and(lambda r: _safe(operator.ge, v(r), lo(r)), lambda r: _safe(operator.le, v(r), hi(r)))
+
+
+def _like(n: exp.Expression, fields: frozenset[str]) -> Value:
+    left = _compile(n.this, fields)
+    pattern = n.expression
+    if not (isinstance(pattern, exp.Literal) and pattern.is_string):
+        raise RowFilterError("LIKE needs a string pattern")
+    wild = {"%": ".*", "_": "."}
+    body = "".join(wild.get(c) or re.escape(c) for c in pattern.this)
+    rx = re.compile(body, re.IGNORECASE if isinstance(n, exp.ILike) else 0)
+    return lambda r: None if (v := left(r)) is None else rx.fullmatch(str(v)) is not None
+
+
+def _case(n: exp.Expression, fields: frozenset[str]) -> Value:
+    inner = _compile(n.this, fields)
+    fn = str.lower if isinstance(n, exp.Lower) else str.upper
+    return lambda r: None if (v := inner(r)) is None else fn(str(v))
+
+
+def _coalesce(n: exp.Expression, fields: frozenset[str]) -> Value:
+    parts = [_compile(n.this, fields), *(_compile(e, fields) for e in n.expressions)]
+    return lambda r: next((v for p in parts if (v := p(r)) is not None), None)
+
+
+# Node types the evaluator supports, each with how it is compiled; tried in this order.
+_NODES: tuple[tuple[type[exp.Expression] | tuple[type[exp.Expression], ...], Callable[..., Value]], ...] = (
+    (exp.Paren, _paren),
+    (exp.Column, _column),
+    (exp.Boolean, _boolean),
+    (exp.Null, _null),
+    (exp.Literal, _literal),
+    (exp.Neg, _neg),
+    (exp.Not, _not),
+    ((exp.And, exp.Or), _connective),
+    (exp.Is, _is),
+    (exp.In, _in_list),
+    (exp.Between, _between),
+    ((exp.Like, exp.ILike), _like),
+    ((exp.Lower, exp.Upper), _case),
+    (exp.Coalesce, _coalesce),
+)
 
 
 def _safe(op: Callable[..., Any], *args: Any) -> Any:
