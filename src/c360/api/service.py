@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import select
 
 from c360.api.auth import Authenticator, AuthFailed, JwtVerifier
 from c360.api.limits import RateLimiter
@@ -39,7 +38,7 @@ from c360.governance.sla import (
 )
 from c360.pipeline.live import LiveReader
 from c360.spec.models import ProductSpec
-from c360.store.schema import identity_map
+from c360.store import lookups
 
 ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 MAX_BATCH = 500
@@ -388,11 +387,8 @@ class Service:
                     f"this consumer may not look customers up by "
                     f"'{source}' keys: it is granted no field from '{source}' in the clear",
                 )
-            with self.state.store.engine.connect() as conn:
-                hit = conn.execute(
-                    select(identity_map.c.customer_id).where(identity_map.c.source == source, identity_map.c.key == key)
-                ).scalar()
-            ids = [str(hit)] if hit is not None else []
+            hit = lookups.owner(self.state.store, source, key)
+            ids = [hit] if hit is not None else []
         else:
             raise ApiError(400, "invalid_request", "look up by 'source' and 'key' together, or by 'email'")
         hits = [(c, b) for c in ids if view is not None and (b := view.get(c)) is not None]

@@ -26,9 +26,10 @@ header. The file is written once and never changed: erasures applied to a publis
 are kept by each worker in a small in-memory overlay that wins over the file
 (:meth:`FileView.patched`).
 
-The file is written by the first worker that needs it, under an exclusive ``flock``, into a
-temporary name renamed into place; the others wait on the lock and open it. Big snapshots are
-written by a child process, so no worker keeps the writer's memory.
+The file is written (:mod:`c360.api.serving_write`) by the first worker that needs it, under an
+exclusive ``flock``, into a temporary name renamed into place; the others wait on the lock and
+open it. Big snapshots are written by a child process, so no worker keeps the writer's memory.
+The constants and encodings of the layout are :mod:`c360.api.serving_layout`'s.
 """
 
 from __future__ import annotations
@@ -38,7 +39,6 @@ import hashlib
 import heapq
 import logging
 import os
-import struct
 import subprocess
 import sys
 import threading
@@ -51,38 +51,30 @@ from typing import TYPE_CHECKING, Any
 import lmdb
 import orjson
 
-from c360.governance.access import ConsumerPolicy, policy_for
+from c360.api.serving_layout import _META as _META
+from c360.api.serving_layout import _TIME as _TIME
+from c360.api.serving_layout import CHUNK as CHUNK
+from c360.api.serving_layout import FORMAT as FORMAT
+from c360.api.serving_layout import MAP_SIZE as MAP_SIZE
+from c360.api.serving_layout import SENTINEL as SENTINEL
+from c360.api.serving_layout import ServingFileError as ServingFileError
+from c360.api.serving_layout import _email_key as _email_key
+from c360.api.serving_layout import _max_dbs as _max_dbs
+from c360.api.serving_layout import file_name as file_name
+from c360.api.serving_layout import fingerprint as fingerprint
+from c360.api.serving_layout import record_hash as record_hash
+from c360.api.serving_write import _history as _history
+from c360.api.serving_write import write as write
 from c360.spec.validate import Spec
 from c360.store import Store
 
 if TYPE_CHECKING:
-    from c360.api.state import Shapes, Snapshot
+    from c360.api.state import Snapshot
 
 log = logging.getLogger("c360.serving")
 
-FORMAT = 1
-SENTINEL = "c360-serving-complete"
-MAP_SIZE = 1 << 38  # address space only: the file grows with what is written
-CHUNK = 10_000  # records per write transaction (bounds the writer's dirty pages)
 INLINE_MAX = 20_000  # snapshots up to this size are written in the worker itself
-_META = struct.Struct("<Qd")
-_TIME = struct.Struct("<d")
 GRACE_SECONDS = 30.0  # a replaced file stays open this long for requests still reading it
-
-
-class ServingFileError(Exception):
-    """A serving file that cannot be served: missing, truncated, incomplete or another snapshot's."""
-
-
-def record_hash(data: bytes) -> int:
-    """A hash of a stored record that is the same in every process (``hash()`` is salted)."""
-    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little")
-
-
-def _email_key(email: str) -> bytes:
-    raw = email.encode()
-    # LMDB keys are at most 511 bytes: longer addresses are indexed by their digest.
-    return raw if len(raw) <= 400 else b"#" + hashlib.blake2b(raw, digest_size=16).digest()
 
 
 def mode() -> str:
@@ -111,24 +103,6 @@ def serving_dir(store: Store) -> Path | None:
         return Path(db).resolve().parent / f"{Path(db).name}.serving"
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return cache / "c360" / "serving" / tag
-
-
-def fingerprint(version: int, run_id: str, spec: Spec, mask_key: bytes, mark: int = 0) -> str:
-    """What a file's answers depend on: the snapshot, the last erasure applied to it in place
-    (``mark``, its edit sequence number), the spec and the mask key."""
-    h = hashlib.blake2b(digest_size=8)
-    for part in (str(FORMAT), str(version), str(mark), run_id, spec.text, hashlib.sha256(mask_key).hexdigest()):
-        h.update(part.encode())
-        h.update(b"\0")
-    return h.hexdigest()
-
-
-def file_name(version: int, fp: str) -> str:
-    return f"v{version}-{fp}.lmdb"
-
-
-def _max_dbs(spec: Spec) -> int:
-    return 3 * len(spec.model.consumers) + 4
 
 
 # -- reading ------------------------------------------------------------------------------
@@ -285,7 +259,8 @@ class FileView:
     def emails_of(self, email: str) -> tuple[str, ...]:
         cur = self.file.txn().cursor(db=self.file.dbs[self.consumer][1])
         out: list[str] = []
-        if cur.set_key(_email_key(email)):
+        # No email is indexed empty, and LMDB refuses an empty key (as memory mode, no customer).
+        if email and cur.set_key(_email_key(email)):
             out = [bytes(v).decode() for v in cur.iternext_dup(keys=False, values=True)]
         if self.overlay:
             out = [c for c in out if c not in self.overlay]
@@ -399,199 +374,6 @@ class Continuity:
             for c, (bodies, since) in job["views"].items()
         }
         return cls(file, edited, views)
-
-
-def write(
-    path: Path, spec: Spec, store: Store, mask_key: bytes, fp: str, version: int, previous: Continuity | None = None
-) -> None:
-    """Write the serving file of snapshot ``version`` (the published one) to ``path``.
-
-    Written under a temporary name and renamed into place once complete.
-    """
-    from c360.api.state import email_fields, project, retained_versions, shapes
-
-    info = store.current_snapshot()
-    if info is None or info.version != version:
-        raise ServingFileError(f"snapshot {version} is no longer the published one")
-    policies = {c: policy_for(spec.model, c) for c in spec.model.consumers}
-    served: Shapes = shapes(spec, store, info.version, info.spec_version, policies)
-    seq = store.last_edit()  # edits committed from here on are applied by the readers
-    built_ts = float(int(info.built_at.timestamp()))
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    tmp.unlink(missing_ok=True)
-    env = lmdb.open(
-        str(tmp),
-        subdir=False,
-        map_size=MAP_SIZE,
-        max_dbs=_max_dbs(spec),
-        lock=False,
-        sync=False,
-        metasync=False,
-        meminit=False,
-        readahead=False,
-        mode=0o600,
-    )
-    try:
-        meta_db = env.open_db(b"k")
-        groups: list[tuple[Spec, dict[str, ConsumerPolicy], int | None]] = [(spec, served.main, None)]
-        groups += [(old, pinned, major) for major, (old, pinned) in served.majors.items()]
-        dbs = {}
-        for _, group, _ in groups:
-            for c in group:
-                dbs[c] = (
-                    env.open_db(b"r:" + c.encode()),
-                    env.open_db(b"e:" + c.encode(), dupsort=True),
-                    env.open_db(b"s:" + c.encode()),
-                )
-        counts = dict.fromkeys(dbs, 0)
-        customers = 0
-        stable: set[str] = set()
-        for product, group, major in groups:
-            emails = email_fields(product.model)
-            live = {c: p for c, p in group.items() if not p.denied}
-            rows = store.snapshot_rows(info.version) if major is None else store.view_rows(info.version, major)
-            txn = env.begin(write=True)
-            for n, (cid, data) in enumerate(rows, 1):
-                key = cid.encode()
-                if major is None:
-                    h = record_hash(data)
-                    before = previous.meta(cid) if previous is not None else None
-                    txn.put(key, _META.pack(h, before[1] if before and before[0] == h else built_ts), db=meta_db)
-                    customers += 1
-                    if previous is None:
-                        stable.add(cid)
-                else:
-                    raw = txn.get(key, db=meta_db)
-                    before = previous.meta(cid) if previous is not None else None
-                    h = _META.unpack(raw)[0] if raw is not None else 0
-                for consumer, (body, found) in project(live, emails, data, mask_key).items():
-                    rdb, edb, sdb = dbs[consumer]
-                    txn.put(key, body, db=rdb)
-                    counts[consumer] += 1
-                    for e in found:
-                        txn.put(_email_key(e), key, db=edb)
-                    if previous is not None:
-                        t: float | None = None
-                        if before is not None and before[0] == h:
-                            t = previous.own_since(consumer, cid)
-                        elif previous.body(consumer, cid) == body:
-                            t = previous.changed_at(consumer, cid)
-                        if t is not None:
-                            txn.put(key, _TIME.pack(t), db=sdb)
-                if n % CHUNK == 0:
-                    txn.commit()
-                    txn = env.begin(write=True)
-            txn.commit()
-        known_since = built_ts
-        if previous is not None:
-            known_since = float(previous.file.header["known_since"])
-        else:
-            main = {c: p for c, p in served.main.items() if not p.denied}
-            known_since = _history(
-                env,
-                store,
-                info.version,
-                built_ts,
-                stable,
-                main,
-                email_fields(spec.model),
-                mask_key,
-                meta_db,
-                dbs,
-                retained_versions,
-            )
-        header = {
-            "format": FORMAT,
-            "version": info.version,
-            "spec_version": info.spec_version,
-            "run_id": info.run_id,
-            "fingerprint": fp,
-            "built_ts": built_ts,
-            "known_since": known_since,
-            "edit_seq": seq,
-            "customers": customers,
-            "consumers": counts,
-            "majors": {str(m): sorted(p) for m, (_, p) in served.majors.items()},
-            "written_at": time.time(),
-            "sentinel": SENTINEL,
-        }
-        with env.begin(write=True) as txn:
-            txn.put(b"header", orjson.dumps(header))
-        env.sync(True)
-    except BaseException:
-        env.close()
-        tmp.unlink(missing_ok=True)
-        raise
-    env.close()
-    os.replace(tmp, path)
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _history(
-    env: Any,
-    store: Store,
-    version: int,
-    built_ts: float,
-    stable: set[str],
-    policies: dict[str, ConsumerPolicy],
-    emails: frozenset[str],
-    mask_key: bytes,
-    meta_db: Any,
-    dbs: dict[str, tuple[Any, Any, Any]],
-    retained: Any,
-) -> float:
-    """When each customer's record (and each consumer's projection) last changed, from older versions.
-
-    The streaming twin of :func:`c360.api.state._history`, updating the file being written.
-    """
-    from c360.api.state import project
-
-    known_since = built_ts
-    still: dict[str, set[str]] = {c: set() for c in policies}
-    for v, built_at in reversed(retained(store, version)):
-        ts = built_at.timestamp()
-        seen: set[str] = set()
-        moved: set[str] = set()
-        txn = env.begin(write=True)
-        for n, (cid, data) in enumerate(store.snapshot_rows(v), 1):
-            seen.add(cid)
-            key = cid.encode()
-            if cid in stable:
-                raw = txn.get(key, db=meta_db)
-                h = _META.unpack(raw)[0]
-                if h == record_hash(data):
-                    txn.put(key, _META.pack(h, ts), db=meta_db)
-                else:
-                    stable.discard(cid)
-                    moved.add(cid)
-            ask = {c: p for c, p in policies.items() if cid in moved or cid in still[c]}
-            if ask:
-                then = project(ask, emails, data, mask_key)
-                for c in ask:
-                    body = then.get(c)
-                    if body is not None and body[0] == txn.get(key, db=dbs[c][0]):
-                        txn.put(key, _TIME.pack(ts), db=dbs[c][2])
-                        still[c].add(cid)
-                    else:
-                        still[c].discard(cid)
-            if n % CHUNK == 0:
-                txn.commit()
-                txn = env.begin(write=True)
-        if not seen:
-            txn.abort()
-            break  # pruned: nothing older is known
-        txn.commit()
-        stable -= stable - seen  # absent from the older version: changed since
-        for c in still:
-            still[c] &= seen
-        known_since = ts
-        if not stable and not any(still.values()):
-            break
-    return known_since
 
 
 @dataclass

@@ -2,9 +2,10 @@
 
 Held in this process's memory (``C360_SERVING=memory``), or read from the snapshot's serving
 file, one memory-mapped LMDB file all workers share (``file``, the default: see
-:mod:`c360.api.serving`); both are built by the same projection code below.
+:mod:`c360.api.serving`); both are built by the same projection code (:mod:`c360.api.projection`),
+for the shape each consumer is served (:mod:`c360.api.shapes`).
 
-Masks and row filters are applied here, once per snapshot, into each consumer's
+Masks and row filters are applied once per snapshot, into each consumer's
 pre-serialised bytes: a request is a dict hit, never a policy evaluation. The served
 snapshot is swapped as a whole when a new version is published, so a request sees
 one version from start to finish.
@@ -19,67 +20,35 @@ rewritten with the erasure in it (so the erased data leaves the disk too).
 
 from __future__ import annotations
 
-import bisect
-import datetime as dt
 import logging
 import os
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import orjson
-from sqlalchemy import select
-
 from c360.api import serving
+from c360.api.projection import ConsumerView as ConsumerView
+from c360.api.projection import build_views as build_views
+from c360.api.projection import email_fields as email_fields
+from c360.api.projection import patched as _patched
+from c360.api.projection import project as project
 from c360.api.serving import FileView, ServingFile, ServingFileError
+from c360.api.shapes import Shapes as Shapes
+from c360.api.shapes import retained_versions as retained_versions
+from c360.api.shapes import shapes as shapes
 from c360.core.clock import iso
 from c360.governance.access import ConsumerPolicy, policy_for
-from c360.governance.contracts import history
-from c360.governance.majors import beside
-from c360.governance.sla import pinned_major
-from c360.spec.diff import parse_version
-from c360.spec.models import ProductSpec
 from c360.spec.validate import Spec
 from c360.store import Store
 from c360.store import identity as idmap
-from c360.store.schema import snapshots
 
 log = logging.getLogger("c360.serving")
 JSON = b"application/json"
+
 # How often each serving worker checks the store for erasures applied to its snapshot in place.
 ERASURE_POLL_SECONDS = 0.5
-
-
-@dataclass(frozen=True)
-class ConsumerView:
-    """One consumer's side of a snapshot: only the customers it may see, as it may see them."""
-
-    rows: dict[str, bytes]  # customer_id → the serialised projection (masks applied)
-    ids: tuple[str, ...]  # sorted, for keyset paging
-    emails: dict[str, tuple[str, ...]]  # lower-cased email → ids, from fields granted in the clear
-    # Customers whose projection for this consumer last changed before their stored record did
-    # (a field it is not granted changed since): customer → when it last changed (epoch seconds).
-    # Everyone else changed when the record did (``Snapshot.changed``).
-    since: dict[str, float] = field(default_factory=dict)
-
-    def changed_at(self, snap: Snapshot, cid: str) -> float:
-        """When what this consumer is served of ``cid`` last changed (0: not known)."""
-        t = self.since.get(cid)
-        return t if t is not None else snap.changed.get(cid, 0.0)
-
-    def get(self, cid: str) -> bytes | None:
-        return self.rows.get(cid)
-
-    def after(self, cursor: str | None) -> Iterator[str]:
-        """Ids this consumer sees, in order, after ``cursor`` (from the first without one)."""
-        ids = self.ids
-        start = bisect.bisect_right(ids, cursor) if cursor else 0
-        return (ids[i] for i in range(start, len(ids)))
-
-    def emails_of(self, email: str) -> tuple[str, ...]:
-        return self.emails.get(email, ())
 
 
 # A consumer's view: held in this process, or read from the shared serving file.
@@ -133,85 +102,6 @@ def _headers(version: int, as_of: str) -> tuple[dict[str, str], list[tuple[bytes
 EMPTY = Snapshot(0, "", "", 0.0, {}, {}, {}, {}, 0.0, *_headers(0, ""))
 
 
-def email_fields(product: ProductSpec) -> frozenset[str]:
-    """Fields that hold an identity email as it is: a bare reference to a source's email column."""
-    from sqlglot import exp
-
-    from c360.spec.expressions import parse_expression
-
-    out = set()
-    for name, f in product.fields.items():
-        node = parse_expression(f.expr)
-        if (
-            isinstance(node, exp.Column)
-            and node.table in product.sources
-            and node.name in product.sources[node.table].identity_of("email")
-        ):
-            out.add(name)
-    return frozenset(out)
-
-
-def build_views(
-    product: ProductSpec,
-    policies: dict[str, ConsumerPolicy],
-    rows: Iterator[tuple[str, bytes]],
-    mask_key: bytes,
-    hashes: dict[str, int],
-) -> dict[str, ConsumerView]:
-    """Project every stored record for every consumer; fills ``hashes`` on the way."""
-    emails = email_fields(product)
-    out_rows: dict[str, dict[str, bytes]] = {c: {} for c in policies}
-    out_emails: dict[str, dict[str, list[str]]] = {c: {} for c in policies}
-    live = {c: p for c, p in policies.items() if not p.denied}
-    for cid, data in rows:
-        hashes[cid] = hash(data)
-        for consumer, (body, found) in project(live, emails, data, mask_key).items():
-            out_rows[consumer][cid] = body
-            for e in found:
-                out_emails[consumer].setdefault(e, []).append(cid)
-    return {
-        c: ConsumerView(out_rows[c], tuple(sorted(out_rows[c])), {e: tuple(ids) for e, ids in out_emails[c].items()})
-        for c in policies
-    }
-
-
-def project(
-    policies: dict[str, ConsumerPolicy], emails: frozenset[str], data: bytes, mask_key: bytes
-) -> dict[str, tuple[bytes, list[str]]]:
-    """One stored record as each consumer is served it, with the emails it may be looked up by.
-
-    A consumer a row filter hides the record from is left out: for it the customer does not exist.
-    """
-    record = orjson.loads(data)
-    out: dict[str, tuple[bytes, list[str]]] = {}
-    for consumer, policy in policies.items():
-        acc = policy.access(record)
-        if acc is None:
-            continue
-        found = []
-        for f in emails & acc.unmasked:
-            value = record.get(f)
-            if isinstance(value, str) and value:
-                found.append(value.strip().lower())
-        out[consumer] = (orjson.dumps(acc.apply(record, mask_key)), found)
-    return out
-
-
-def retained_versions(store: Store, upto: int) -> list[tuple[int, dt.datetime]]:
-    """Published or retired versions up to ``upto`` whose records are still kept, oldest first."""
-    with store.engine.connect() as conn:
-        rows = conn.execute(
-            select(snapshots.c.version, snapshots.c.built_at, snapshots.c.customers)
-            .where(snapshots.c.status.in_(["published", "retired"]), snapshots.c.version < upto)
-            .order_by(snapshots.c.version.desc())
-            .limit(4)
-        ).all()
-    out = []
-    for version, built_at, _ in rows:
-        out.append((int(version), built_at if built_at.tzinfo else built_at.replace(tzinfo=dt.UTC)))
-    return out[::-1]
-
-
 def _history(
     store: Store,
     current: dict[str, int],
@@ -257,59 +147,6 @@ def _history(
         if not stable and not any(ids for still in unchanged for ids in still.values()):
             break
     return changed, known_since
-
-
-@dataclass
-class Shapes:
-    """Which records each consumer is served from, and with which spec and policy."""
-
-    main: dict[str, ConsumerPolicy]  # consumers served the snapshot's own records
-    majors: dict[int, tuple[Spec, dict[str, ConsumerPolicy]]]  # earlier majors' views
-    specs: dict[str, Spec]  # consumers served with a spec other than the current one
-    policies: dict[str, ConsumerPolicy]  # and their policy in that spec
-    unavailable: dict[str, str]
-
-
-def shapes(spec: Spec, store: Store, version: int, spec_version: str, policies: dict[str, ConsumerPolicy]) -> Shapes:
-    """Match consumers to the shapes snapshot ``version`` holds.
-
-    A consumer whose subscription pins an earlier major reads that major's view, projected
-    by that major's own policy for it; everyone else reads the snapshot's records. A pinned
-    major the snapshot lacks (it was built before the pin) is reported, never papered over
-    with the current shape.
-    """
-    texts = {v.version: v.text for v in history(store) if v.product == spec.model.product}
-    loaded: dict[str, Spec] = {spec.model.version: spec}
-
-    def recorded(v: str) -> Spec:
-        if v not in loaded:
-            loaded[v] = beside(spec, v, texts[v])
-        return loaded[v]
-
-    own = parse_version(spec_version)[0]
-    views = store.view_majors(version)
-    out = Shapes({}, {}, {}, {}, {})
-    for consumer, policy in policies.items():
-        want = pinned_major(spec.model, consumer)
-        if want is None:
-            out.main[consumer] = policy
-            continue
-        if want == own and spec_version in texts:  # a snapshot built before the new major
-            old = recorded(spec_version)
-            out.main[consumer] = out.policies[consumer] = policy_for(old.model, consumer)
-        elif want in views and views[want] in texts:
-            old = recorded(views[want])
-            out.majors.setdefault(want, (old, {}))[1][consumer] = out.policies[consumer] = policy_for(
-                old.model, consumer
-            )
-        else:
-            out.unavailable[consumer] = (
-                f"snapshot {version} holds no major-{want} view for consumer '{consumer}' (it was built "
-                "before the pin or the major's spec was never recorded); run a build"
-            )
-            continue
-        out.specs[consumer] = old
-    return out
 
 
 def load_snapshot(
@@ -487,39 +324,6 @@ def apply_edits(
             elif view is not None:
                 views[consumer] = _patched(view, snap, consumer, wanted, now)
     return replace(snap, views=views, hashes=hashes, changed=changed, edited=edited, edit_seq=seq)
-
-
-def _patched(
-    view: ConsumerView,
-    snap: Snapshot,
-    consumer: str,
-    wanted: Sequence[str],
-    now: dict[str, dict[str, tuple[bytes, list[str]]]],
-) -> ConsumerView:
-    rows, since, emails = dict(view.rows), dict(view.since), dict(view.emails)
-    for cid in wanted:
-        old = view.rows.get(cid)
-        body, found = now.get(cid, {}).get(consumer, (None, []))
-        if old is not None:  # the emails it was found by, from what this consumer was served
-            for value in orjson.loads(old).values():
-                key = value.strip().lower() if isinstance(value, str) else None
-                if key is not None and cid in emails.get(key, ()):
-                    emails[key] = tuple(i for i in emails[key] if i != cid)
-                    if not emails[key]:
-                        del emails[key]
-        if body is None:
-            rows.pop(cid, None)
-            since.pop(cid, None)
-            continue
-        if old == body:
-            since[cid] = view.changed_at(snap, cid)
-        else:
-            since.pop(cid, None)
-        rows[cid] = body
-        for e in found:
-            emails[e] = (*emails.get(e, ()), cid)
-    ids = view.ids if rows.keys() == view.rows.keys() else tuple(sorted(rows))
-    return ConsumerView(rows, ids, emails, since)
 
 
 @dataclass

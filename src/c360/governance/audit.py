@@ -25,17 +25,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 
 from c360.core import jsonutil
-from c360.core.clock import utcnow
 from c360.core.errors import StoreError
-from c360.store import Store
-from c360.store.schema import audit_head, audit_log
+from c360.store import Store, audit_repo
+from c360.store.audit_repo import GENESIS as GENESIS
+from c360.store.audit_repo import Event as Event
+from c360.store.audit_repo import content_text as content_text
 
-GENESIS = "0" * 64
 _SEP = b"\x1f"
 _SEP_TEXT = _SEP.decode()
 
@@ -112,20 +112,11 @@ def _load_or_create(path: Path) -> AuditKey:
     return AuditKey(bytes.fromhex(path.read_text().strip()))
 
 
-# -- appending ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Event:
-    kind: str
-    actor: str
-    subject: str | None
-    detail: dict[str, Any] | str  # a str is the detail already serialised (as jsonutil.dumps does)
-    at: str = ""
+# -- appending (the rows are the store's: :mod:`c360.store.audit_repo`) ------------------------
 
 
 def _iso(ts: dt.datetime) -> str:
-    return ts.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return audit_repo.stamp(ts)
 
 
 class _Stamps:
@@ -144,23 +135,16 @@ class _Stamps:
 
 
 def content(at: str, kind: str, actor: str, subject: str | None, detail: str) -> bytes:
-    """The canonical bytes a row's MAC covers (with the previous hash appended)."""
+    """The canonical bytes a row's MAC covers (with the previous hash appended).
+
+    (UTF-8 of a join is the join of the parts' UTF-8: :func:`content_text` is this before encoding.)
+    """
     return content_text(at, kind, actor, subject, detail).encode()
-
-
-def content_text(at: str, kind: str, actor: str, subject: str | None, detail: str) -> str:
-    """:func:`content` before encoding (UTF-8 of a join is the join of the parts' UTF-8)."""
-    return _SEP_TEXT.join((at, kind, actor, subject or "", detail))
 
 
 def lock(conn: Connection) -> None:
     """Take the chain's write lock inside the caller's transaction (held until it ends)."""
-    conn.exec_driver_sql(_LOCK_SQL)
-
-
-_LOCK_SQL = f"UPDATE {audit_head.name} SET seq = seq WHERE id = 1"
-_HEAD_SQL = f"SELECT seq, hash FROM {audit_head.name} WHERE id = 1"
-_COLUMNS = "seq, at, kind, actor, subject, detail, prev_hash, hash"
+    audit_repo.lock(conn)
 
 
 def append(conn: Connection, kind: str, actor: str, subject_pseudonym: str | None, detail: dict[str, Any]) -> int:
@@ -174,56 +158,16 @@ def append(conn: Connection, kind: str, actor: str, subject_pseudonym: str | Non
 
 def append_many(conn: Connection, events: Sequence[Event]) -> int:
     """Append ``events`` in order; returns the sequence number of the last one."""
-    now = _iso(utcnow())
-    return _append(
-        conn,
-        [
-            (
-                e.at or now,
-                e.kind,
-                e.actor,
-                e.subject,
-                e.detail if isinstance(e.detail, str) else jsonutil.dumps(e.detail).decode(),
-            )
-            for e in events
-        ],
-    )
+    return audit_repo.append(conn, audit_key(conn.engine).mac, events)
 
 
 # (at, kind, actor, subject, detail as JSON text)
-_Item = tuple[str, str, str, str | None, str]
+_Item = audit_repo.Item
 
 
 def _append(conn: Connection, items: Sequence[_Item]) -> int:
-    """Chain and write ``items`` after the head, under the chain's lock, in ``conn``'s transaction.
-
-    Plain driver SQL throughout: reads are audited by the thousand, and building SQLAlchemy
-    statements and parameters per flush and per row cost the writer more than the rows did.
-    """
-    key = audit_key(conn.engine)
-    conn.exec_driver_sql(_LOCK_SQL)
-    seq, prev = conn.exec_driver_sql(_HEAD_SQL).one()
-    seq = int(seq)
-    mac = key.mac
-    rows: list[tuple[Any, ...]] = []
-    for at, kind, actor, subject, detail in items:
-        seq += 1
-        h = mac((content_text(at, kind, actor, subject, detail) + prev).encode())  # content + prev, encoded once
-        rows.append((seq, at, kind, actor, subject, detail, prev, h))
-        prev = h
-    # PostgreSQL takes a batch by COPY, which costs both sides a fraction of row-by-row inserts.
-    driver = conn.connection.driver_connection
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    if conn.dialect.name == "postgresql" and len(rows) > 1 and driver is not None:
-        with driver.cursor() as cur, cur.copy(f"COPY {audit_log.name} ({_COLUMNS}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-    else:
-        sql = f"INSERT INTO {audit_log.name} ({_COLUMNS}) VALUES ({', '.join([mark] * 8)})"
-        for i in range(0, len(rows), 5000):
-            conn.exec_driver_sql(sql, rows[i : i + 5000])
-    conn.exec_driver_sql(f"UPDATE {audit_head.name} SET seq = {mark}, hash = {mark} WHERE id = 1", (seq, prev))
-    return seq
+    """Chain and write ``items`` after the head, under the chain's lock, in ``conn``'s transaction."""
+    return audit_repo.append_items(conn, audit_key(conn.engine).mac, items)
 
 
 def record(store: Store, kind: str, actor: str, subject_pseudonym: str | None, detail: dict[str, Any]) -> int:
@@ -272,20 +216,7 @@ class Verification:
 
 
 def _rows(conn: Connection) -> Iterator[tuple[int, str, str, str, str | None, str, str, str]]:
-    result = conn.execution_options(stream_results=True, yield_per=20_000).execute(
-        select(
-            audit_log.c.seq,
-            audit_log.c.at,
-            audit_log.c.kind,
-            audit_log.c.actor,
-            audit_log.c.subject,
-            audit_log.c.detail,
-            audit_log.c.prev_hash,
-            audit_log.c.hash,
-        ).order_by(audit_log.c.seq)
-    )
-    for row in result:
-        yield tuple(row)  # type: ignore[misc, unused-ignore]
+    return audit_repo.rows(conn)
 
 
 def verify(store: Store, checkpoints: Iterable[dict[str, Any]] = ()) -> Verification:
@@ -314,7 +245,7 @@ def verify(store: Store, checkpoints: Iterable[dict[str, Any]] = ()) -> Verifica
 
 def _verify(store: Store, out: Verification, key: AuditKey, pins: dict[int, str]) -> None:
     with store.engine.connect() as conn:
-        head = conn.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)).first()
+        head = audit_repo.head(conn)
         if head is None:
             out.problem = Problem(
                 0,
@@ -323,7 +254,7 @@ def _verify(store: Store, out: Verification, key: AuditKey, pins: dict[int, str]
                 "from the end unseen; verify against an export's checkpoints",
             )
             return
-        out.head_seq, out.head_hash = int(head[0]), str(head[1])
+        out.head_seq, out.head_hash = head
         expected_prev, expected_seq = GENESIS, 1
         mac = key.mac
         for seq, at, kind, actor, subject, detail, prev, h in _rows(conn):
@@ -365,8 +296,8 @@ def _misplaced(conn: Connection, seq: int, expected_seq: int, prev: str) -> Prob
     """Classify a row that does not follow its predecessor: where does its previous hash live?"""
     if seq > expected_seq:
         return Problem(seq, "deleted", f"rows {expected_seq}..{seq - 1} are missing")
-    owner = conn.execute(select(audit_log.c.seq).where(audit_log.c.hash == prev)).scalar()
-    if owner is not None and int(owner) > seq:
+    owner = audit_repo.seq_of_hash(conn, prev)
+    if owner is not None and owner > seq:
         return Problem(seq, "reordered", f"it was written after row {owner}, which now comes later")
     if owner is not None:
         return Problem(seq, "inserted", f"it continues row {owner}, not row {seq - 1}: a row was put in between")

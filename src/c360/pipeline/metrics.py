@@ -18,12 +18,10 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import select
 
 from c360.core import jsonutil, logs
 from c360.spec.validate import Spec
-from c360.store import Store
-from c360.store.schema import runs
+from c360.store import Store, runs
 
 _LOG = logging.getLogger("c360.build")
 PUSH_JOB = "c360_build"
@@ -52,14 +50,7 @@ def _run(row: Any) -> BuildRun:
 
 def last_builds(store: Store) -> tuple[BuildRun | None, BuildRun | None]:
     """The last finished build (succeeded or failed), and the last that succeeded."""
-    base = select(runs).where(runs.c.kind == "build").order_by(runs.c.started_at.desc()).limit(1)
-    with store.engine.connect() as conn:
-        last = conn.execute(base.where(runs.c.status.in_(("succeeded", "failed")))).first()
-        ok = (
-            last
-            if last is not None and last.status == "succeeded"
-            else (conn.execute(base.where(runs.c.status == "succeeded")).first())
-        )
+    last, ok = runs.last_finished(store, "build", ("succeeded", "failed"))
     return (_run(last) if last is not None else None, _run(ok) if ok is not None else None)
 
 

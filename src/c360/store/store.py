@@ -3,27 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-import socket
-import uuid
 from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from c360.core import jsonutil
 from c360.core.clock import utcnow
 from c360.core.errors import StoreError
-from c360.core.ids import hash_key, key_prefix, new_api_key
 from c360.core.records import Quarantined, Record
-from c360.store import db
+from c360.store import db, keys, runs
 from c360.store.schema import (
-    consumer_keys,
     published,
     quarantine,
-    runs,
     snapshot_edits,
     snapshot_majors,
     snapshot_records,
@@ -33,6 +27,10 @@ from c360.store.schema import (
     staged_records,
     sync_state,
 )
+from c360.store.timestamps import aware
+
+_aware = aware  # as the store's other modules have imported them from here
+_alive = runs.alive
 
 
 @dataclass
@@ -99,53 +97,13 @@ class Store:
         Runs of this host whose process is gone (killed, or the machine rebooted) are marked
         ``killed`` first, so ``running`` means running.
         """
-        run_id = f"{kind}-{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
-        host = socket.gethostname()
-        me = {"pid": os.getpid(), "host": host}
-        with self.engine.begin() as conn:
-            self._end_dead_runs(conn, host)
-            conn.execute(
-                insert(runs).values(
-                    run_id=run_id,
-                    kind=kind,
-                    status="running",
-                    started_at=utcnow(),
-                    summary=jsonutil.dumps({"process": me}).decode(),
-                )
-            )
-        return run_id
+        return runs.start(self, kind)
 
     def _end_dead_runs(self, conn: Connection, host: str) -> None:
-        for run_id, summary in conn.execute(select(runs.c.run_id, runs.c.summary).where(runs.c.status == "running")):
-            try:
-                process = jsonutil.loads(summary or "{}").get("process") or {}
-            except ValueError:
-                continue
-            if process.get("host") != host or _alive(int(process.get("pid", 0))):
-                continue  # another machine's run can only be judged there
-            conn.execute(
-                update(runs)
-                .where(runs.c.run_id == run_id, runs.c.status == "running")
-                .values(
-                    status="killed",
-                    finished_at=utcnow(),
-                    summary=jsonutil.dumps(
-                        {
-                            "process": process,
-                            "error": f"process {process.get('pid')} on {host} ended without "
-                            "finishing the run (killed, or the machine restarted)",
-                        }
-                    ).decode(),
-                )
-            )
+        runs.end_dead(conn, host)
 
     def finish_run(self, run_id: str, status: str, summary: dict[str, Any]) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(runs)
-                .where(runs.c.run_id == run_id)
-                .values(status=status, finished_at=utcnow(), summary=jsonutil.dumps(summary).decode())
-            )
+        runs.finish(self, run_id, status, summary)
 
     # -- staging --------------------------------------------------------------------
     def stage(
@@ -533,52 +491,19 @@ class Store:
             )
         return True
 
-    # -- consumers' keys ------------------------------------------------------------------
+    # -- consumers' keys (see :mod:`c360.store.keys`) ----------------------------------------
     def create_key(self, consumer: str, *, expires_at: dt.datetime | None = None) -> str:
-        key = new_api_key(consumer)
-        with self.engine.begin() as conn:
-            conn.execute(
-                insert(consumer_keys).values(
-                    consumer=consumer,
-                    key_hash=hash_key(key),
-                    prefix=key_prefix(key, consumer),
-                    created_at=utcnow(),
-                    expires_at=expires_at,
-                )
-            )
-        return key
+        return keys.create(self, consumer, expires_at=expires_at)
 
     def consumer_for_key(self, key: str) -> str | None:
-        now = utcnow()
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                select(consumer_keys.c.consumer, consumer_keys.c.expires_at).where(
-                    consumer_keys.c.key_hash == hash_key(key), consumer_keys.c.revoked_at.is_(None)
-                )
-            ).first()
-        if row is None or (row.expires_at is not None and _aware(row.expires_at) <= now):
-            return None
-        return str(row.consumer)
+        return keys.consumer_for_key(self, key)
 
     def active_keys(self) -> dict[str, tuple[str, dt.datetime | None]]:
         """key hash → (consumer, expiry) for every key not revoked."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(consumer_keys.c.key_hash, consumer_keys.c.consumer, consumer_keys.c.expires_at).where(
-                    consumer_keys.c.revoked_at.is_(None)
-                )
-            )
-            return {h: (c, _aware(e) if e else None) for h, c, e in rows}
+        return keys.active_keys(self)
 
     def revoke_keys(self, consumer: str) -> int:
-        with self.engine.begin() as conn:
-            return int(
-                conn.execute(
-                    update(consumer_keys)
-                    .where(and_(consumer_keys.c.consumer == consumer, consumer_keys.c.revoked_at.is_(None)))
-                    .values(revoked_at=utcnow())
-                ).rowcount
-            )
+        return keys.revoke(self, consumer)
 
 
 def note_edits(conn: Connection, rows: dict[int, list[str]], at: dt.datetime) -> None:
@@ -589,28 +514,6 @@ def note_edits(conn: Connection, rows: dict[int, list[str]], at: dt.datetime) ->
     edits = [{"version": v, "customer_id": c, "at": at} for v, ids in sorted(rows.items()) for c in ids]
     if edits:
         conn.execute(insert(snapshot_edits), edits)
-
-
-def _alive(pid: int) -> bool:
-    """Whether process ``pid`` exists on this host (a zombie child counts as ended)."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().split(b") ")[-1][:1] != b"Z"
-    except OSError:
-        return True
-
-
-def _aware(ts: dt.datetime) -> dt.datetime:
-    # SQLite hands back naive datetimes; everything c360 writes is UTC.
-    return ts if ts.tzinfo else ts.replace(tzinfo=dt.UTC)
 
 
 def _bound(conn: Connection, column: Any, value: Any) -> Any:

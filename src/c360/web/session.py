@@ -15,7 +15,6 @@ product's pages). A consumer holding none of them cannot sign in (deny by defaul
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import hashlib
 import hmac
 import os
@@ -26,14 +25,12 @@ from typing import Any, Literal
 
 import jwt as pyjwt
 import orjson
-from sqlalchemy import select
 
 from c360.api.auth import MIN_SECRET_BYTES, AuthFailed, JwtVerifier, weak_secret
 from c360.core.ids import hash_key
 from c360.governance.audit import audit_key
 from c360.spec.models import ProductSpec
-from c360.store import Store
-from c360.store.schema import consumer_keys
+from c360.store import Store, keys
 
 Role = Literal["owner", "steward", "dpo", "viewer"]
 ROLES: tuple[Role, ...] = ("owner", "steward", "dpo", "viewer")
@@ -188,18 +185,9 @@ class Sessions:
         if not fingerprint:
             return False
         now = time.time()
-        with self.store.engine.connect() as conn:
-            rows = conn.execute(
-                select(consumer_keys.c.key_hash, consumer_keys.c.expires_at).where(
-                    consumer_keys.c.consumer == consumer, consumer_keys.c.revoked_at.is_(None)
-                )
-            ).all()
-        for key_hash, expires_at in rows:
-            if expires_at is not None:
-                aware = expires_at if expires_at.tzinfo else expires_at.replace(tzinfo=dt.UTC)
-                ts = aware.timestamp()
-                if ts <= now:
-                    continue
-            if hmac.compare_digest(self._fingerprint(str(key_hash)), fingerprint):
+        for key_hash, expires_at in keys.active_of(self.store, consumer):
+            if expires_at is not None and expires_at.timestamp() <= now:
+                continue
+            if hmac.compare_digest(self._fingerprint(key_hash), fingerprint):
                 return True
         return False

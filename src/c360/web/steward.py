@@ -13,16 +13,14 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select
 
 from c360.core import jsonutil
 from c360.core.jsonutil import content_hash
 from c360.core.records import get_path
 from c360.governance.policy import served_view
 from c360.spec.models import ProductSpec
-from c360.store import Store
+from c360.store import Store, lookups
 from c360.store import identity as idmap
-from c360.store.schema import identity_map, staged_records
 from c360.web.core import Web, signed_form, web
 from c360.web.session import User
 
@@ -36,15 +34,10 @@ HIDDEN = "•••••• (personal data)"
 def staged_record(store: Store, rid: str) -> dict[str, Any] | None:
     """The staged (not deleted) payload of ``source:key``, or None."""
     source, _, key = rid.partition(":")
-    with store.engine.connect() as conn:
-        row = conn.execute(
-            select(staged_records.c.payload).where(
-                staged_records.c.source == source, staged_records.c.key == key, staged_records.c.deleted.is_(False)
-            )
-        ).first()
-    if row is None:
+    payload = lookups.staged_payload(store, source, key)
+    if payload is None:
         return None
-    data = jsonutil.loads(row[0])
+    data = jsonutil.loads(payload)
     return data if isinstance(data, dict) else {"value": data}
 
 
@@ -70,11 +63,8 @@ class Side:
 def side(store: Store, product: ProductSpec, rid: str) -> Side:
     source, _, key = rid.partition(":")
     data = staged_record(store, rid) if source in product.sources else None
-    with store.engine.connect() as conn:
-        cid = conn.execute(
-            select(identity_map.c.customer_id).where(identity_map.c.source == source, identity_map.c.key == key)
-        ).scalar()
-    out = Side(rid, source, key, data is not None, str(cid) if cid else None)
+    cid = lookups.owner(store, source, key)
+    out = Side(rid, source, key, data is not None, cid or None)
     if data is None:
         return out
     src = product.sources[source]
@@ -245,24 +235,15 @@ def resolve(store: Store, product: ProductSpec, by: str, q: str) -> tuple[list[s
         source, sep, key = q.partition(":")
         if not sep or source not in product.sources:
             return [], f"write the record as source:key with a known source ({', '.join(product.sources)})"
-        with store.engine.connect() as conn:
-            held = conn.execute(
-                select(identity_map.c.customer_id).where(identity_map.c.source == source, identity_map.c.key == key)
-            ).scalar()
-        return ([str(held)], None) if held else ([], f"no customer holds the record {q}")
+        held = lookups.owner(store, source, key)
+        return ([held], None) if held else ([], f"no customer holds the record {q}")
     if by == "email":
         from c360.governance.erasure import _find_by_email
         from c360.governance.suppression import normalise_email
 
         with store.engine.connect() as conn:
             found = _find_by_email(conn, product, {normalise_email(q)})
-            ids = []
-            for source, key in sorted(found):
-                owner = conn.execute(
-                    select(identity_map.c.customer_id).where(identity_map.c.source == source, identity_map.c.key == key)
-                ).scalar()
-                if owner:
-                    ids.append(str(owner))
+            ids = lookups.owners(conn, sorted(found))
         ids = list(dict.fromkeys(ids))
         return (ids, None) if ids else ([], "no record holds that e-mail address")
     return [], f"unknown look-up '{by}' (id, key or email)"
