@@ -6,7 +6,7 @@ import csv
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -127,18 +127,6 @@ def explain_cmd(
     mine = {f"{r.source}:{r.key}" for r in rows}
     near = [(a, b, p, ev) for a, b, p, ev in idmap.review_pairs(st) if a in mine or b in mine]
     if as_json:
-        candidates = []
-        for a, b, p, ev in sorted(near, key=lambda x: -x[2])[:10]:
-            ours, other = (a, b) if a in mine else (b, a)
-            candidates.append(
-                {
-                    "record": ours,
-                    "candidate": other,
-                    "probability": p,
-                    "weights": ev.get("weights", {}),
-                    "refused": ev.get("refused"),
-                }
-            )
         write_json(
             {
                 "customer_id": customer_id,
@@ -146,43 +134,75 @@ def explain_cmd(
                     {"source": r.source, "key": r.key, "method": r.method, "score": r.score, "evidence": r.evidence}
                     for r in rows
                 ],
-                "candidates": candidates,
+                "candidates": _candidates_json(near, mine),
             }
         )
         return
     table = Table("record", "method", "score", "evidence", title=f"customer {customer_id}")
     for r in rows:
-        ev = r.evidence or {}
-        if "weights" in ev:
-            detail = f"with {ev.get('with')}: " + ", ".join(f"{k} {v:+.1f}" for k, v in ev["weights"].items())
-        elif "rule" in ev:
-            detail = f"with {ev.get('with')}: rule {ev['rule']} (value {ev.get('value')})"
-        elif "parent" in ev:
-            detail = f"belongs to {ev['parent']}"
-        else:
-            detail = json.dumps(ev) if ev else "no link: a customer of its own"
-        table.add_row(f"{r.source}:{r.key}", r.method, f"{r.score:.3f}" if r.score is not None else "", detail)
+        score = f"{r.score:.3f}" if r.score is not None else ""
+        table.add_row(f"{r.source}:{r.key}", r.method, score, _evidence_detail(r.evidence or {}))
     console.print(table)
     if near:
-        cands = Table(
-            "record",
-            "candidate",
-            "probability",
-            "match weights",
-            "not linked because",
-            title="nearest candidates it was not linked to",
-        )
-        for a, b, p, ev in sorted(near, key=lambda x: -x[2])[:10]:
-            ours, other = (a, b) if a in mine else (b, a)
-            weights = ", ".join(f"{k} {v:+.1f}" for k, v in ev.get("weights", {}).items() if v)
-            why = ev.get("refused") or ("below the threshold, or another candidate nearly as likely" if p < 1 else "")
-            cands.add_row(ours, other, f"{p:.3f}", weights, why)
-        console.print(cands)
+        console.print(_candidates_table(near, mine))
     elif len(rows) == 1:
         console.print(
             "no candidate scored near it: no other record shares its name, domain, phone, postcode, "
             "person or identifiers"
         )
+
+
+# A review pair: (record, record, probability, evidence).
+_Pair = tuple[str, str, float, dict[str, Any]]
+
+
+def _nearest_pairs(near: list[_Pair], mine: set[str]) -> list[_Pair]:
+    """The ten most likely candidates, each as (our record, the candidate, probability, evidence)."""
+    out = []
+    for a, b, p, ev in sorted(near, key=lambda x: -x[2])[:10]:
+        ours, other = (a, b) if a in mine else (b, a)
+        out.append((ours, other, p, ev))
+    return out
+
+
+def _candidates_json(near: list[_Pair], mine: set[str]) -> list[dict[str, Any]]:
+    return [
+        {
+            "record": ours,
+            "candidate": other,
+            "probability": p,
+            "weights": ev.get("weights", {}),
+            "refused": ev.get("refused"),
+        }
+        for ours, other, p, ev in _nearest_pairs(near, mine)
+    ]
+
+
+def _evidence_detail(ev: dict[str, Any]) -> str:
+    """Why a record is in its customer, in words."""
+    if "weights" in ev:
+        return f"with {ev.get('with')}: " + ", ".join(f"{k} {v:+.1f}" for k, v in ev["weights"].items())
+    if "rule" in ev:
+        return f"with {ev.get('with')}: rule {ev['rule']} (value {ev.get('value')})"
+    if "parent" in ev:
+        return f"belongs to {ev['parent']}"
+    return json.dumps(ev) if ev else "no link: a customer of its own"
+
+
+def _candidates_table(near: list[_Pair], mine: set[str]) -> Table:
+    cands = Table(
+        "record",
+        "candidate",
+        "probability",
+        "match weights",
+        "not linked because",
+        title="nearest candidates it was not linked to",
+    )
+    for ours, other, p, ev in _nearest_pairs(near, mine):
+        weights = ", ".join(f"{k} {v:+.1f}" for k, v in ev.get("weights", {}).items() if v)
+        why = ev.get("refused") or ("below the threshold, or another candidate nearly as likely" if p < 1 else "")
+        cands.add_row(ours, other, f"{p:.3f}", weights, why)
+    return cands
 
 
 @identity_app.command("export")

@@ -19,6 +19,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from c360.identity.normalise import IdentityAttributes
 from c360.identity.records import IdentityRecord
 
 GENERIC_DOMAINS = 5
@@ -79,30 +80,51 @@ def build_atoms(
 
     ``ids``: record → tagged ids; ``refs``: record → rule values tagged with their side.
     """
-    atoms: list[Atom] = []
-    for group in groups:
-        recs = [by_rid[r] for r in group]
-        a = [r.attrs for r in recs]
-        atoms.append(
-            Atom(
-                rid=group[0],
-                members=list(group),
-                names=_distinct(x.name for x in a),
-                domains=_distinct(d for r in recs for d in (r.attrs.web_domain, r.attrs.email_domain)),
-                phones=_distinct(x.phone for x in a),
-                postcodes=_distinct(x.postcode for x in a),
-                cities=_distinct(x.city for x in a),
-                countries=_distinct(x.country for x in a),
-                person_names=_distinct(x.person_name for x in a if x.person_name and " " in x.person_name),
-                ids=_distinct(i for r in group for i in ids.get(r, ())),
-                refs=_distinct(i for r in group for i in (refs or {}).get(r, ())),
-                sources=_distinct(r.source for r in recs),
-                distinct=any(r.source in distinct_sources for r in recs),
-                account=any(r.source not in person_sources for r in recs),
-            )
-        )
-    # Names spread over many unrelated domains are placeholders, not company names; a person's
-    # name on several companies' domains is several people.
+    atoms = [_atom(group, by_rid, distinct_sources, ids, person_sources, refs or {}) for group in groups]
+    dropped, lost_people = _drop_generic(atoms)
+    return AtomSet(atoms, dropped, lost_people)
+
+
+def _atom(
+    group: Sequence[str],
+    by_rid: Mapping[str, IdentityRecord],
+    distinct_sources: frozenset[str],
+    ids: Mapping[str, Sequence[str]],
+    person_sources: frozenset[str],
+    refs: Mapping[str, Sequence[str]],
+) -> Atom:
+    """The atom of one group of records, with every value its records carry."""
+    recs = [by_rid[r] for r in group]
+    atom = Atom(
+        rid=group[0],
+        members=list(group),
+        ids=_distinct(i for r in group for i in ids.get(r, ())),
+        refs=_distinct(i for r in group for i in refs.get(r, ())),
+        sources=_distinct(r.source for r in recs),
+        distinct=any(r.source in distinct_sources for r in recs),
+        account=any(r.source not in person_sources for r in recs),
+    )
+    _describe(atom, [r.attrs for r in recs])
+    return atom
+
+
+def _describe(atom: Atom, a: Sequence[IdentityAttributes]) -> None:
+    """The names, domains, phones and places of an atom's records, the most common first."""
+    atom.names = _distinct(x.name for x in a)
+    atom.domains = _distinct(d for x in a for d in (x.web_domain, x.email_domain))
+    atom.phones = _distinct(x.phone for x in a)
+    atom.postcodes = _distinct(x.postcode for x in a)
+    atom.cities = _distinct(x.city for x in a)
+    atom.countries = _distinct(x.country for x in a)
+    atom.person_names = _distinct(x.person_name for x in a if x.person_name and " " in x.person_name)
+
+
+def _drop_generic(atoms: Sequence[Atom]) -> tuple[dict[str, int], int]:
+    """Leave out names too widespread to be evidence: (name → atoms it was dropped from, atoms that lost a person).
+
+    Names spread over many unrelated domains are placeholders, not company names; a person's
+    name on several companies' domains is several people.
+    """
     dropped: Counter[str] = Counter()
     generic = _spread(atoms, "names", GENERIC_DOMAINS)
     generic_people = _spread(atoms, "person_names", GENERIC_PERSON_DOMAINS) | _common_people(atoms)
@@ -114,7 +136,7 @@ def build_atoms(
         if generic_people and any(n in generic_people for n in atom.person_names):
             lost_people += 1
             atom.person_names = tuple(n for n in atom.person_names if n not in generic_people)
-    return AtomSet(atoms, dict(dropped), lost_people)
+    return dict(dropped), lost_people
 
 
 def _common_people(atoms: Sequence[Atom]) -> set[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -118,54 +118,13 @@ def evaluate(truth: Iterable[TruthRow], predicted: Mapping[str, str]) -> Scores:
     # Unresolved records are their own singletons.
     pred = {r: predicted.get(r) or f"__unresolved__{r}" for r in rid}
     unresolved = sum(1 for r in rid if r not in predicted or not predicted[r])
-
-    tp = fp = fn = 0
-    xtp = xfp = xfn = 0
-    by_cell: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for r in rid:
-        by_cell[(pred[r], ent[r])].append(r)
-    by_pred: dict[str, list[str]] = defaultdict(list)
-    by_ent: dict[str, list[str]] = defaultdict(list)
-    for r in rid:
-        by_pred[pred[r]].append(r)
-        by_ent[ent[r]].append(r)
-    tp = _pairs(by_cell.values())
-    pred_pairs = _pairs(by_pred.values())
-    true_pairs = _pairs(by_ent.values())
-    fp, fn = pred_pairs - tp, true_pairs - tp
-
-    def cross(groups: Iterable[list[str]]) -> int:
-        total = 0
-        for g in groups:
-            counts = Counter(src[r] for r in g)
-            n = len(g)
-            total += n * (n - 1) // 2 - _pairs([[""] * c for c in counts.values()])
-        return total
-
-    xtp = cross(by_cell.values())
-    xfp, xfn = cross(by_pred.values()) - xtp, cross(by_ent.values()) - xtp
-
-    p = tp / (tp + fp) if tp + fp else 1.0
-    r_ = tp / (tp + fn) if tp + fn else 1.0
-    xp = xtp / (xtp + xfp) if xtp + xfp else 1.0
-    xr = xtp / (xtp + xfn) if xtp + xfn else 1.0
-
-    cell_size = {k: len(v) for k, v in by_cell.items()}
-    bp = sum(cell_size[(pred[r], ent[r])] / len(by_pred[pred[r]]) for r in rid) / len(rid) if rid else 1.0
-    br = sum(cell_size[(pred[r], ent[r])] / len(by_ent[ent[r]]) for r in rid) / len(rid) if rid else 1.0
-
-    ents_per_pred = {c: {ent[r] for r in g} for c, g in by_pred.items()}
+    tables = _Tables.of(rid, pred, ent)
+    p, r_ = tables.precision_recall(_pairs)
+    xp, xr = tables.precision_recall(lambda groups: _cross_pairs(groups, src))
+    bp, br = _bcubed(rid, pred, ent, tables)
+    ents_per_pred = {c: {ent[r] for r in g} for c, g in tables.by_pred.items()}
     over = {e for c, es in ents_per_pred.items() if len(es) > 1 for e in es}
-    split = {e for e, g in by_ent.items() if len({pred[r] for r in g}) > 1}
-
-    kinds: dict[str, dict[str, float]] = {}
-    kind_of = {r: t.kind for r, t in zip(rid, rows, strict=True)}
-    for kind in sorted(set(kind_of.values())):
-        members = [r for r in rid if kind_of[r] == kind]
-        wrong_merge = sum(1 for r in members if len(ents_per_pred[pred[r]]) > 1)
-        wrong_split = sum(1 for r in members if ent[r] in split)
-        kinds[kind] = {"records": len(members), "in_over_merged_cluster": wrong_merge, "of_split_entity": wrong_split}
-
+    split = {e for e, g in tables.by_ent.items() if len({pred[r] for r in g}) > 1}
     return Scores(
         round(p, 4),
         round(r_, 4),
@@ -177,10 +136,77 @@ def evaluate(truth: Iterable[TruthRow], predicted: Mapping[str, str]) -> Scores:
         round(br, 4),
         round(_f1(bp, br), 4),
         len(rid),
-        len(by_ent),
-        len(by_pred),
+        len(tables.by_ent),
+        len(tables.by_pred),
         len(over),
         len(split),
         unresolved,
-        kinds,
+        _by_kind(rows, rid, pred, ent, ents_per_pred, split),
     )
+
+
+@dataclass
+class _Tables:
+    """Records by (predicted cluster, true entity), by predicted cluster, and by true entity."""
+
+    by_cell: dict[tuple[str, str], list[str]]
+    by_pred: dict[str, list[str]]
+    by_ent: dict[str, list[str]]
+
+    @classmethod
+    def of(cls, rid: list[str], pred: Mapping[str, str], ent: Mapping[str, str]) -> _Tables:
+        by_cell: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for r in rid:
+            by_cell[(pred[r], ent[r])].append(r)
+        by_pred: dict[str, list[str]] = defaultdict(list)
+        by_ent: dict[str, list[str]] = defaultdict(list)
+        for r in rid:
+            by_pred[pred[r]].append(r)
+            by_ent[ent[r]].append(r)
+        return cls(by_cell, by_pred, by_ent)
+
+    def precision_recall(self, count: Callable[[Iterable[list[str]]], int]) -> tuple[float, float]:
+        """Precision and recall over the pairs ``count`` counts in a list of groups."""
+        tp = count(self.by_cell.values())
+        fp, fn = count(self.by_pred.values()) - tp, count(self.by_ent.values()) - tp
+        p = tp / (tp + fp) if tp + fp else 1.0
+        r = tp / (tp + fn) if tp + fn else 1.0
+        return p, r
+
+
+def _cross_pairs(groups: Iterable[list[str]], src: Mapping[str, str]) -> int:
+    """Pairs in ``groups`` whose two records come from different sources."""
+    total = 0
+    for g in groups:
+        counts = Counter(src[r] for r in g)
+        n = len(g)
+        total += n * (n - 1) // 2 - _pairs([[""] * c for c in counts.values()])
+    return total
+
+
+def _bcubed(rid: list[str], pred: Mapping[str, str], ent: Mapping[str, str], tables: _Tables) -> tuple[float, float]:
+    """B-cubed precision and recall: per-record shares, averaged."""
+    cell_size = {k: len(v) for k, v in tables.by_cell.items()}
+    by_pred, by_ent = tables.by_pred, tables.by_ent
+    bp = sum(cell_size[(pred[r], ent[r])] / len(by_pred[pred[r]]) for r in rid) / len(rid) if rid else 1.0
+    br = sum(cell_size[(pred[r], ent[r])] / len(by_ent[ent[r]]) for r in rid) / len(rid) if rid else 1.0
+    return bp, br
+
+
+def _by_kind(
+    rows: list[TruthRow],
+    rid: list[str],
+    pred: Mapping[str, str],
+    ent: Mapping[str, str],
+    ents_per_pred: Mapping[str, set[str]],
+    split: set[str],
+) -> dict[str, dict[str, float]]:
+    """For each kind of truth record: how many, how many in an over-merged cluster, of a split entity."""
+    kinds: dict[str, dict[str, float]] = {}
+    kind_of = {r: t.kind for r, t in zip(rid, rows, strict=True)}
+    for kind in sorted(set(kind_of.values())):
+        members = [r for r in rid if kind_of[r] == kind]
+        wrong_merge = sum(1 for r in members if len(ents_per_pred[pred[r]]) > 1)
+        wrong_split = sum(1 for r in members if ent[r] in split)
+        kinds[kind] = {"records": len(members), "in_over_merged_cluster": wrong_merge, "of_split_entity": wrong_split}
+    return kinds

@@ -17,7 +17,7 @@ from c360.identity.names import (
     name_tokens,
     person_name,
 )
-from c360.identity.persons import date_of_birth, is_relay, person_parts
+from c360.identity.persons import PersonName, date_of_birth, is_relay, person_parts
 from c360.identity.phones import phone
 from c360.identity.places import address, city, country, postcode
 
@@ -107,29 +107,12 @@ def normalise_attributes(raw: Mapping[str, Any], *, default_region: str | None =
     values = {key: as_text(_first(raw.get(key))) for key in ATTRIBUTE_NAMES}
     country_code = _shared(country(values["country"]))
     normalised_name = _shared(company_name(values["name"]))
-    email_texts = [t for t in (as_text(v) for v in _many(raw.get("email"))) if t and t.strip()]
-    phone_texts = [t for t in (as_text(v) for v in _many(raw.get("phone"))) if t and t.strip()]
-    read_emails = [email(t) for t in email_texts]
-    read_phones = [_shared(phone(t, country_code or default_region)) for t in phone_texts]
+    read_emails, read_phones = _contacts(raw, country_code or default_region)
     emails, phones = _distinct(read_emails), _distinct(read_phones)
     normalised_email = emails[0] if emails else None
     parts = person_parts(values["person_name"], values["first_name"], values["last_name"])
-    full_name = (
-        person_name(values["person_name"])
-        if values["person_name"]
-        else (
-            person_name(" ".join(v for v in (values["first_name"], values["last_name"]) if v))
-            if values["first_name"] or values["last_name"]
-            else None
-        )
-    )
+    full_name = _full_name(values["person_name"], values["first_name"], values["last_name"])
     dob, why = date_of_birth(_first(raw.get("dob")))
-    refused = [f"dob {why}"] if why else []
-    refused += ["email not an address, or a placeholder" for e in read_emails if e is None]
-    refused += ["phone unreadable, or a placeholder" for p in read_phones if p is None]
-    refused += ["email a relay address, never found elsewhere" for e in emails if is_relay(e)]
-    if parts and all(p is None or len(p.replace(" ", "")) == 1 for p in (parts.given, parts.family)):
-        refused.append("name only initials")
     # The values one company's records repeat (its name, domain, phone, address) are shared
     # strings: a million records hold each once, not once per record.
     return IdentityAttributes(
@@ -150,8 +133,43 @@ def normalise_attributes(raw: Mapping[str, Any], *, default_region: str | None =
         dob=dob,
         emails=emails,
         phones=phones,
-        refused=tuple(refused),
+        refused=_refused(why, read_emails, read_phones, emails, parts),
     )
+
+
+def _contacts(raw: Mapping[str, Any], region: str | None) -> tuple[list[str | None], list[str | None]]:
+    """Every e-mail address and phone number read, None for each one unreadable or a placeholder."""
+    email_texts = [t for t in (as_text(v) for v in _many(raw.get("email"))) if t and t.strip()]
+    phone_texts = [t for t in (as_text(v) for v in _many(raw.get("phone"))) if t and t.strip()]
+    read_emails = [email(t) for t in email_texts]
+    read_phones = [_shared(phone(t, region)) for t in phone_texts]
+    return read_emails, read_phones
+
+
+def _full_name(full: str | None, first: str | None, last: str | None) -> str | None:
+    """The person's full name, normalised: as written whole, else from its parts."""
+    if full:
+        return person_name(full)
+    if first or last:
+        return person_name(" ".join(v for v in (first, last) if v))
+    return None
+
+
+def _refused(
+    why: str | None,
+    read_emails: list[str | None],
+    read_phones: list[str | None],
+    emails: tuple[str, ...],
+    parts: PersonName | None,
+) -> tuple[str, ...]:
+    """Weak or missing evidence, each with its reason."""
+    refused = [f"dob {why}"] if why else []
+    refused += ["email not an address, or a placeholder" for e in read_emails if e is None]
+    refused += ["phone unreadable, or a placeholder" for p in read_phones if p is None]
+    refused += ["email a relay address, never found elsewhere" for e in emails if is_relay(e)]
+    if parts and all(p is None or len(p.replace(" ", "")) == 1 for p in (parts.given, parts.family)):
+        refused.append("name only initials")
+    return tuple(refused)
 
 
 def _first(value: Any) -> Any:

@@ -23,17 +23,19 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
 
 from c360.identity.given_names import are_variants, canonical_forms
+from c360.identity.matching import MatchLink
 from c360.identity.person_match import PersonRow, match_people, reusable
 from c360.identity.persons import is_relay, name_key, personal_email
+from c360.identity.prepare import identifier_groups, tagged_values
 from c360.identity.records import IdentityRecord
-from c360.identity.resolve import Link, Resolution, rule_values
+from c360.identity.resolve import Link, Resolution
 
 # Two given names at least this close (Jaro-Winkler) may be one name misspelt.
 GIVEN_TYPO = 0.88
@@ -259,6 +261,23 @@ def name_only(r: IdentityRecord) -> bool:
     )
 
 
+@dataclass
+class _Run:
+    """One resolution's graph of people, with the links it kept and the evidence it refused."""
+
+    graph: _People
+    kept: list[Link] = field(default_factory=list)
+    conflicts: list[Link] = field(default_factory=list)
+
+    def join(self, link: Link, *, personal: bool = True) -> bool:
+        why = self.graph.join(link.left, link.right, personal=personal)
+        if why is None:
+            self.kept.append(link)
+            return True
+        self.conflicts.append(Link(link.left, link.right, link.method, link.score, {**link.evidence, "refused": why}))
+        return False
+
+
 def resolve_people(
     records: Sequence[IdentityRecord],
     rules: Sequence[Any],
@@ -278,59 +297,17 @@ def resolve_people(
     persons = {r.rid: _person(r) for r in usable}
     failures: dict[str, int] = {}
     sided: dict[str, list[str]] = {}
-    tagged = rule_values(usable, rules, failures, sided)
-    for r in usable:
-        for attr in sorted(evidence_identifiers & set(r.identifiers)):
-            tagged[r.rid].append(f"{attr}:{r.identifiers[attr]}")
+    tagged = tagged_values(usable, rules, evidence_identifiers, failures, sided)
 
-    holders: dict[str, list[str]] = defaultdict(list)
-    for r in usable:
-        for e in dict.fromkeys(personal_email(x) for x in r.attrs.emails):
-            if e and not is_relay(e):
-                holders[e].append(r.rid)
-        for ph in r.attrs.phones:
-            holders[ph].append(r.rid)
+    holders = _holders(usable)
     shared = shared_values(holders, persons)
     # A value on more records than a household holds is a placeholder: not even weight.
     placeholders = {v for v in shared if len(holders[v]) > MOST_HOLDERS}
-    graph = _People(persons, [(a, b) for a, b in unlink_pins if a in usable_ids and b in usable_ids])
-    kept: list[Link] = []
-    conflicts: list[Link] = []
+    run = _Run(_People(persons, _within(unlink_pins, usable_ids)))
 
-    def join(link: Link, *, personal: bool = True) -> bool:
-        why = graph.join(link.left, link.right, personal=personal)
-        if why is None:
-            kept.append(link)
-            return True
-        conflicts.append(Link(link.left, link.right, link.method, link.score, {**link.evidence, "refused": why}))
-        return False
-
-    for a, b in link_pins:
-        if a in usable_ids and b in usable_ids:
-            join(Link(a, b, "pinned", 1.0, {"pin": "link"}), personal=False)
-    # Keys: a personal e-mail, a key identifier, a rule's reference (the referring side to the referred).
-    emails = {v: rids for v, rids in holders.items() if "@" in v and v not in shared}
-    for value, rids in sorted(emails.items()):
-        for other in rids[1:]:
-            join(Link(rids[0], other, "email", 1.0, {"email": value}))
-    key_ids = sorted({a for r in usable for a in r.identifiers} - evidence_identifiers)
-    for attr in key_ids:
-        by_value: dict[str, list[str]] = defaultdict(list)
-        for r in usable:
-            if attr in r.identifiers:
-                by_value[r.identifiers[attr]].append(r.rid)
-        for value, rids in sorted(by_value.items()):
-            for other in rids[1:]:
-                join(Link(rids[0], other, "identifier", 1.0, {"identifier": attr, "value": value}))
-    refs: dict[str, tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
-    for rid, tags in sided.items():
-        for tag in tags:
-            head, value = tag.split(":", 1)
-            refs[f"{head[:-1]}:{value}"][head[-1] == ">"].append(rid)
-    for value, (left, right) in sorted(refs.items()):
-        for x in left:
-            for y in right:
-                join(Link(x, y, "rule", 1.0, {"rule": value}))
+    for a, b in _within(link_pins, usable_ids):
+        run.join(Link(a, b, "pinned", 1.0, {"pin": "link"}), personal=False)
+    _join_keys(run, usable, holders, shared, sided, evidence_identifiers)
 
     # Evidence, strongest first.
     floor = min(threshold, review_threshold if review_threshold is not None else threshold)
@@ -342,34 +319,132 @@ def resolve_people(
         model_path=model_path,
         evidence_bits=NEAR_BITS,
     )
-    t_bits, floor_bits = _bits(threshold), _bits(floor)
-    review = []
-    # A name at an address is one person unless records of that name there are known to be
-    # several (a father and son of one name): then a match inside needs personal evidence.
-    places = name_places(usable, persons)
+    edges = sorted(outcome.links, key=lambda m: (-m.weight, m.left, m.right))
+    review = _join_evidence(run, edges, name_places(usable, persons), _bits(threshold), _bits(floor))
+    _nearest(run, edges, review)
+    clusters = run.graph.groups()
+    return Resolution(
+        clusters,
+        run.kept,
+        review,
+        unresolved,
+        run.conflicts,
+        outcome.model,
+        outcome.trained,
+        len(records),
+        failures,
+        {},
+        len(usable),
+        name_only=_known_by_name_only(clusters, usable),
+        shared_values=len(shared),
+        refused_values=_refused(records),
+    )
+
+
+def _within(pins: Sequence[tuple[str, str]], usable_ids: set[str]) -> list[tuple[str, str]]:
+    """The pairs both of whose records are usable."""
+    return [(a, b) for a, b in pins if a in usable_ids and b in usable_ids]
+
+
+def _known_by_name_only(clusters: Sequence[list[str]], usable: Sequence[IdentityRecord]) -> list[str]:
+    """Customers of one record that names a person and gives nothing else to tell them by."""
+    by_rid = {r.rid: r for r in usable}
+    return sorted(g[0] for g in clusters if len(g) == 1 and name_only(by_rid[g[0]]))
+
+
+def _refused(records: Sequence[IdentityRecord]) -> dict[str, int]:
+    """Values refused as evidence, by reason."""
+    return dict(Counter(why for r in records for why in r.attrs.refused))
+
+
+def _holders(usable: Sequence[IdentityRecord]) -> dict[str, list[str]]:
+    """Each personal e-mail (relays aside) and phone, to the records holding it."""
+    holders: dict[str, list[str]] = defaultdict(list)
+    for r in usable:
+        for e in dict.fromkeys(personal_email(x) for x in r.attrs.emails):
+            if e and not is_relay(e):
+                holders[e].append(r.rid)
+        for ph in r.attrs.phones:
+            holders[ph].append(r.rid)
+    return holders
+
+
+def _join_keys(
+    run: _Run,
+    usable: Sequence[IdentityRecord],
+    holders: Mapping[str, list[str]],
+    shared: set[str],
+    sided: Mapping[str, Sequence[str]],
+    evidence_identifiers: frozenset[str],
+) -> None:
+    """Keys: a personal e-mail, a key identifier, a rule's reference (the referring side to the referred)."""
+    emails = {v: rids for v, rids in holders.items() if "@" in v and v not in shared}
+    for value, rids in sorted(emails.items()):
+        for other in rids[1:]:
+            run.join(Link(rids[0], other, "email", 1.0, {"email": value}))
+    for attr, value, rids in identifier_groups(usable, evidence_identifiers):
+        for other in rids[1:]:
+            run.join(Link(rids[0], other, "identifier", 1.0, {"identifier": attr, "value": value}))
+    for value, (left, right) in sorted(_rule_refs(sided).items()):
+        for x in left:
+            for y in right:
+                run.join(Link(x, y, "rule", 1.0, {"rule": value}))
+
+
+def _rule_refs(sided: Mapping[str, Sequence[str]]) -> dict[str, tuple[list[str], list[str]]]:
+    """Each rule value: the records referring by it, and the records referred to."""
+    refs: dict[str, tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
+    for rid, tags in sided.items():
+        for tag in tags:
+            head, value = tag.split(":", 1)
+            refs[f"{head[:-1]}:{value}"][head[-1] == ">"].append(rid)
+    return refs
+
+
+def _join_evidence(
+    run: _Run, edges: Sequence[MatchLink], places: Mapping[str, list[str]], t_bits: float, floor_bits: float
+) -> list[MatchLink]:
+    """Join on scored evidence over the threshold, strongest first; the borderline pairs, for review.
+
+    A name at an address is one person unless records of that name there are known to be
+    several (a father and son of one name): then a match inside needs personal evidence.
+    """
     place_keys: dict[str, list[str]] = defaultdict(list)
     for key, rids in places.items():
         for rid in rids:
             place_keys[rid].append(key)
-    edges = sorted(outcome.links, key=lambda m: (-m.weight, m.left, m.right))
+    review = []
+    graph = run.graph
     for m in edges:
         if graph.find(m.left) == graph.find(m.right):
             continue
-        common = set(place_keys.get(m.left, ())) & set(place_keys.get(m.right, ()))
-        if (
-            common
-            and not any(m.weights.get(c, 0.0) > 0 for c in PERSONAL_EVIDENCE)
-            and any(_several_people(graph, places[k]) for k in sorted(common))
-        ):
+        if _wants_personal(graph, m, places, place_keys):
             if m.weight >= floor_bits:
                 review.append(m)
             continue
         if m.weight >= t_bits:
-            join(Link(m.left, m.right, "match", m.probability, {"weights": m.weights}))
+            run.join(Link(m.left, m.right, "match", m.probability, {"weights": m.weights}))
         elif m.weight >= floor_bits:
             review.append(m)
-    # A record left a customer of its own: its nearest candidates, for a steward to see why not.
-    listed = {(m.left, m.right) for m in review} | {(c.left, c.right) for c in conflicts}
+    return review
+
+
+def _wants_personal(
+    graph: _People, m: MatchLink, places: Mapping[str, list[str]], place_keys: Mapping[str, list[str]]
+) -> bool:
+    """Records of one name at one place, known to be several people, matched without personal evidence."""
+    common = set(place_keys.get(m.left, ())) & set(place_keys.get(m.right, ()))
+    return bool(
+        common
+        and not any(m.weights.get(c, 0.0) > 0 for c in PERSONAL_EVIDENCE)
+        and any(_several_people(graph, places[k]) for k in sorted(common))
+    )
+
+
+def _nearest(run: _Run, edges: Sequence[MatchLink], review: list[MatchLink]) -> None:
+    """A record left a customer of its own: its nearest candidates, for a steward to see why not."""
+    graph = run.graph
+    listed = {(m.left, m.right) for m in review} | {(c.left, c.right) for c in run.conflicts}
     shown: Counter[str] = Counter()
     for m in edges:
         if (m.left, m.right) in listed or graph.find(m.left) == graph.find(m.right):
@@ -378,22 +453,3 @@ def resolve_people(
         if alone_sides:
             review.append(m)
             shown.update(alone_sides)
-    by_rid = {r.rid: r for r in usable}
-    clusters = graph.groups()
-    alone = sorted(g[0] for g in clusters if len(g) == 1 and name_only(by_rid[g[0]]))
-    return Resolution(
-        clusters,
-        kept,
-        review,
-        unresolved,
-        conflicts,
-        outcome.model,
-        outcome.trained,
-        len(records),
-        failures,
-        {},
-        len(usable),
-        name_only=alone,
-        shared_values=len(shared),
-        refused_values=dict(Counter(why for r in records for why in r.attrs.refused)),
-    )

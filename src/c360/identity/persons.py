@@ -109,25 +109,13 @@ def person_parts(full: str | None = None, given: str | None = None, family: str 
     >>> person_parts(given="José María", family="García-López")
     PersonName(given='jose', family='garcia lopez', middle='maria', generation=None)
     """
-    generation = None
     given, family, full = (
         None if v is None or is_placeholder(" ".join(words(v))) else v for v in (given, family, full)
     )
     if given or family:
-        g, gen_g = _tokens(given or "")
-        f, gen_f = _tokens(family or "")
-        generation = gen_f or gen_g
+        g, f, generation = _from_parts(given, family)
     elif full and "@" not in full:
-        text = full
-        if text.count(",") == 1:
-            last, _, first = text.partition(",")
-            if words(first) and not set(words(first)) <= set(_GENERATIONS) | _POSTNOMINALS:
-                text = f"{first} {last}"
-        tokens, generation = _tokens(text)
-        g, f = (tokens[:-1], tokens[-1:]) if len(tokens) > 1 else (tokens, [])
-        # Particles belong to the family name: "Ludwig van Beethoven", "Ana de la Cruz".
-        while len(g) > 1 and g[-1] in _PARTICLES:
-            f = [g.pop(), *f]
+        g, f, generation = _from_full(full)
     else:
         return None
     g = [t for t in g if not is_placeholder(t)]
@@ -140,6 +128,28 @@ def person_parts(full: str | None = None, given: str | None = None, family: str 
         middle=" ".join(g[1:]) or None,
         generation=generation,
     )
+
+
+def _from_parts(given: str | None, family: str | None) -> tuple[list[str], list[str], str | None]:
+    """(given name words, family name words, generation) of a name given by parts."""
+    g, gen_g = _tokens(given or "")
+    f, gen_f = _tokens(family or "")
+    return g, f, gen_f or gen_g
+
+
+def _from_full(full: str) -> tuple[list[str], list[str], str | None]:
+    """(given name words, family name words, generation) of a full name (``"SMITH, John"``)."""
+    text = full
+    if text.count(",") == 1:
+        last, _, first = text.partition(",")
+        if words(first) and not set(words(first)) <= set(_GENERATIONS) | _POSTNOMINALS:
+            text = f"{first} {last}"
+    tokens, generation = _tokens(text)
+    g, f = (tokens[:-1], tokens[-1:]) if len(tokens) > 1 else (tokens, [])
+    # Particles belong to the family name: "Ludwig van Beethoven", "Ana de la Cruz".
+    while len(g) > 1 and g[-1] in _PARTICLES:
+        f = [g.pop(), *f]
+    return g, f, generation
 
 
 _PARTICLES = frozenset(

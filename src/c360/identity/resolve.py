@@ -22,17 +22,36 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from c360.identity.atoms import Atom, build_atoms
 from c360.identity.graph import Clusters, Refusal
-from c360.identity.matching import MatchLink, match
+from c360.identity.matching import MatchLink, MatchOutcome, match
+from c360.identity.prepare import (
+    SALESFORCE_SHARE,
+    constrained_graph,
+    default_distinct,
+    key_groups,
+    rule_values,
+    tagged_values,
+    usable_records,
+)
 from c360.identity.records import IdentityRecord
-from c360.identity.transforms import compose, is_salesforce_18, salesforce_id
 from c360.spec.validate import Rule
+
+__all__ = [
+    "AMBIGUOUS_BITS",
+    "NEAREST",
+    "SALESFORCE_SHARE",
+    "WEAK_EVIDENCE_BITS",
+    "Link",
+    "Resolution",
+    "resolve",
+    "rule_values",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,9 +104,6 @@ AMBIGUOUS_BITS = 3.0
 # A weak atom belongs to *some* customer: it joins the best candidate when the evidence alone
 # (the Bayes factor, without the prior of two random atoms matching) is at least this strong.
 WEAK_EVIDENCE_BITS = 6.0
-# When one side of a rule holds Salesforce ids in at least this share of its values, both sides
-# are read as 18-character ids (a 15-character reference then finds its account).
-SALESFORCE_SHARE = 0.9
 
 
 def _bits(p: float) -> float:
@@ -95,56 +111,47 @@ def _bits(p: float) -> float:
     return math.log2(p / (1 - p))
 
 
-def rule_values(
-    records: Sequence[IdentityRecord],
-    rules: Sequence[Rule],
-    failures: dict[str, int] | None = None,
-    sides: dict[str, list[str]] | None = None,
-) -> dict[str, list[str]]:
-    """Each record's rule values, tagged by rule (``r0:0015g0000WvoNiqAQE``), after transforms.
+@dataclass
+class _Run:
+    """One resolution's graph, with the links it kept and the evidence a constraint refused."""
 
-    ``sides`` receives the same values tagged with the side they were read on (``r0<:…`` for
-    the rule's left column, ``r0>:…`` for its right).
-    """
-    out: dict[str, list[str]] = defaultdict(list)
-    for i, rule in enumerate(rules):
-        ends = (
-            (rule.left_source, rule.left_column, rule.left_transform),
-            (rule.right_source, rule.right_column, rule.right_transform),
+    graph: Clusters
+    kept: list[Link] = field(default_factory=list)
+    conflicts: list[Link] = field(default_factory=list)
+
+    def join(self, link: Link) -> bool:
+        refused = self.graph.join(link.left, link.right)
+        if refused is None:
+            self.kept.append(link)
+            return True
+        self.conflicts.append(
+            Link(link.left, link.right, link.method, link.score, {**link.evidence, "refused": _reason(refused)})
         )
-        raw = [[(r, r.refs[col]) for r in records if r.source == src and col in r.refs] for src, col, _ in ends]
-        auto_sf = (
-            not rule.left_transform
-            and not rule.right_transform
-            and any(vals and sum(is_salesforce_18(v) for _, v in vals) >= SALESFORCE_SHARE * len(vals) for vals in raw)
-        )
-        for side, (src, col, fns), vals in zip("<>", ends, raw, strict=True):
-            transform = compose(fns) if fns else None
-            for r, value in vals:
-                out_value = (
-                    salesforce_id(value)
-                    if auto_sf
-                    else (transform(value, r.attrs.country) if transform else value.strip() or None)
-                )
-                if out_value is None:
-                    if failures is not None:
-                        label = f"{src}.{col}"
-                        failures[label] = failures.get(label, 0) + 1
-                    continue
-                tag = f"r{i}:{out_value}"
-                if tag not in out[r.rid]:
-                    out[r.rid].append(tag)
-                if sides is not None:
-                    sides.setdefault(r.rid, []).append(f"r{i}{side}:{out_value}")
-    return out
+        return False
 
 
-def _groups(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
-    """Values to the records holding them (a record listed once per value)."""
-    by_value: dict[str, list[str]] = defaultdict(list)
-    for value, rid in pairs:
-        by_value[value].append(rid)
-    return by_value
+@dataclass
+class _Scored:
+    """The scored edges between atoms, strongest first, and the bars they are read against."""
+
+    atoms: dict[str, Atom]
+    edges: list[MatchLink]
+    t_bits: float  # the threshold
+    floor_bits: float  # the review floor
+    prior_bits: float  # two random atoms matching
+    weak_bits: float  # what places a weak atom: the prior plus WEAK_EVIDENCE_BITS
+
+
+@dataclass
+class _Placing:
+    """Placing atoms with customers: what is decided, and what a steward is to review."""
+
+    run: _Run
+    scored: _Scored
+    previous: Mapping[str, str]
+    review: list[MatchLink] = field(default_factory=list)
+    placed: set[str] = field(default_factory=set)
+    undecided: set[str] = field(default_factory=set)
 
 
 def resolve(
@@ -174,75 +181,26 @@ def resolve(
     """
     previous = previous or {}
     if distinct_sources is None:
-        distinct_sources = (
-            frozenset({r.source for r in records} - person_sources)
-            if grain == "account" and person_sources
-            else frozenset()
-        )
-    ids = {r.rid for r in records}
+        distinct_sources = default_distinct(records, grain, person_sources)
     by_rid = {r.rid: r for r in records}
-    pinned = {rid for pair in link_pins for rid in pair if rid in ids}
-    usable = [r for r in records if r.has_evidence or r.refs or r.rid in pinned]
+    usable = usable_records(records, link_pins)
     usable_ids = {u.rid for u in usable}
     unresolved = [r.rid for r in records if r.rid not in usable_ids]
     failures: dict[str, int] = {}
     sided: dict[str, list[str]] = {}
-    tagged = rule_values(usable, rules, failures, sided)
-    for r in usable:
-        for attr in sorted(evidence_identifiers & set(r.identifiers)):
-            tagged[r.rid].append(f"{attr}:{r.identifiers[attr]}")
-
-    apart = [(a, b) for a, b in unlink_pins if a in usable_ids and b in usable_ids]
-    apart += [
-        (r.rid, f"{r.source}:{r.parent}")
-        for r in usable
-        if r.parent is not None and f"{r.source}:{r.parent}" in usable_ids
-    ]
-    graph = Clusters(
-        [r.rid for r in usable], distinct={r.rid: r.source for r in usable if r.source in distinct_sources}, apart=apart
-    )
-    kept: list[Link] = []
-    conflicts: list[Link] = []
-
-    def join(link: Link) -> bool:
-        refused = graph.join(link.left, link.right)
-        if refused is None:
-            kept.append(link)
-            return True
-        conflicts.append(
-            Link(link.left, link.right, link.method, link.score, {**link.evidence, "refused": _reason(refused)})
-        )
-        return False
+    tagged = tagged_values(usable, rules, evidence_identifiers, failures, sided)
+    run = _Run(constrained_graph(usable, usable_ids, unlink_pins, distinct_sources))
 
     # 1. Steward pins: the steward's word makes a pair duplicates, whatever a source says; the
     #    customers around the two are joined whole once everything else is clustered.
     for a, b in link_pins:
         if a in usable_ids and b in usable_ids:
-            graph.add_duplicate(a, b)
-
+            run.graph.add_duplicate(a, b)
     # 2. Keys: records sharing an e-mail address or a key identifier.
-    key_groups: list[tuple[str, dict[str, Any], list[str]]] = []
-    for value, rids in sorted(_groups((r.attrs.email, r.rid) for r in usable if r.attrs.email).items()):
-        key_groups.append(("email", {"email": value}, rids))
-    key_ids = sorted({a for r in usable for a in r.identifiers} - evidence_identifiers)
-    for attr in key_ids:
-        groups = _groups((r.identifiers[attr], r.rid) for r in usable if attr in r.identifiers)
-        for value, rids in sorted(groups.items()):
-            key_groups.append(("identifier", {"identifier": attr, "value": value}, rids))
-    for method, evidence, rids in key_groups:
-        if len(rids) < 2:
-            continue
-        if distinct_sources:
-            held = [r for r in rids if by_rid[r].source in distinct_sources]
-            for i, x in enumerate(held):  # direct evidence between two account records
-                for y in held[i + 1 :]:
-                    graph.add_duplicate(x, y)
-        for other in rids[1:]:
-            join(Link(rids[0], other, method, 1.0, evidence))
+    _join_keys(run, key_groups(usable, evidence_identifiers), by_rid, distinct_sources)
 
     # 3. Evidence between atoms, scored.
-    atom_set = build_atoms(graph.groups(), by_rid, distinct_sources, tagged, person_sources, sided)
-    atoms = {a.rid: a for a in atom_set.atoms}
+    atom_set = build_atoms(run.graph.groups(), by_rid, distinct_sources, tagged, person_sources, sided)
     attach = attach_threshold if attach_threshold is not None else threshold
     review_floor = min(attach, review_threshold if review_threshold is not None else threshold)
     outcome = match(
@@ -254,16 +212,68 @@ def resolve(
         model=model,
         evidence_bits=WEAK_EVIDENCE_BITS - AMBIGUOUS_BITS,
     )
+    scored = _score(atom_set.atoms, outcome, threshold, review_floor)
+    _name_duplicates(run.graph, scored.edges, threshold)
+    placing = _cluster_atoms(run, scored, previous, grain, person_sources)
+    _nearest(run.graph, scored, placing.review)
+    _join_link_pins(run, link_pins, usable_ids)
+    clusters = _customers(run.graph, grain, by_rid, person_sources, unresolved)
+    return Resolution(
+        clusters,
+        run.kept,
+        placing.review,
+        sorted(unresolved),
+        run.conflicts,
+        outcome.model,
+        outcome.trained,
+        len(records),
+        failures,
+        atom_set.generic_names,
+        len(atom_set.atoms),
+    )
+
+
+# -- before scoring: the keys ---------------------------------------------------------------
+
+
+def _join_keys(
+    run: _Run,
+    key_groups: Sequence[tuple[str, dict[str, Any], list[str]]],
+    by_rid: Mapping[str, IdentityRecord],
+    distinct_sources: frozenset[str],
+) -> None:
+    """Join the records of each key; a key between two account records is direct evidence."""
+    for method, evidence, rids in key_groups:
+        if len(rids) < 2:
+            continue
+        if distinct_sources:
+            held = [r for r in rids if by_rid[r].source in distinct_sources]
+            for i, x in enumerate(held):  # direct evidence between two account records
+                for y in held[i + 1 :]:
+                    run.graph.add_duplicate(x, y)
+        for other in rids[1:]:
+            run.join(Link(rids[0], other, method, 1.0, evidence))
+
+
+# -- scoring: the matcher's edges, and the rules' -------------------------------------------
+
+
+def _score(atom_list: Sequence[Atom], outcome: MatchOutcome, threshold: float, review_floor: float) -> _Scored:
+    """Every scored edge between atoms, strongest first; a rule links alone, even when the rest disagrees."""
+    atoms = {a.rid: a for a in atom_list}
     scored = {(m.left, m.right): m for m in (*outcome.links, *outcome.review)}
-    # Rules link alone: a pair sharing a rule value is an edge even when the rest disagrees.
-    for a, b in _rule_pairs(atom_set.atoms):
+    for a, b in _rule_pairs(atom_list):
         if (a, b) not in scored and (b, a) not in scored:
             scored[(a, b)] = MatchLink(a, b, threshold, {"identifier": 0.0}, _bits(threshold))
     t_bits, floor_bits = _bits(threshold), _bits(review_floor)
     lam = float((outcome.model or {}).get("probability_two_random_records_match") or 0.5)
     prior_bits = _bits(lam)
     edges = sorted(scored.values(), key=lambda m: (-_edge_bits(m, atoms, t_bits), m.left, m.right))
-    # Direct evidence between atoms whose names agree makes their account records duplicates.
+    return _Scored(atoms, edges, t_bits, floor_bits, prior_bits, prior_bits + WEAK_EVIDENCE_BITS)
+
+
+def _name_duplicates(graph: Clusters, edges: Sequence[MatchLink], threshold: float) -> None:
+    """Direct evidence between atoms whose names agree makes their account records duplicates."""
     for m in edges:
         if m.probability >= threshold and m.weights.get("name", 0.0) > 0:
             left, right = graph.distinct_of(m.left), graph.distinct_of(m.right)
@@ -272,100 +282,112 @@ def resolve(
                     for x in xs:
                         graph.add_duplicate(x, y)
 
+
+# -- clustering atoms on their evidence -------------------------------------------------------
+
+
+def _cluster_atoms(
+    run: _Run, scored: _Scored, previous: Mapping[str, str], grain: str, person_sources: frozenset[str]
+) -> _Placing:
+    """Seeds with seeds, then every other atom with its best candidate customer."""
     # Seeds hold account records (a CRM account, a billing customer): they found customers.
     # Everything else (a workspace and its users, a person's tickets) belongs to some customer.
+    atoms = scored.atoms
     seeds = {rid for rid, a in atoms.items() if a.account} if grain == "account" and person_sources else set(atoms)
-    review_out: list[MatchLink] = []
-    weak_bits = prior_bits + WEAK_EVIDENCE_BITS
-    # Seeds with seeds, the strongest evidence first. Seeds of one source join only as
-    # duplicates (the posterior over the threshold). A seed of one system and a seed of another
-    # (a CRM account and a billing customer) are one customer's two faces far more often than
-    # two random atoms are: they also join on evidence alone, when neither has another
-    # candidate nearly as likely.
-    seed_edges = [m for m in edges if m.left in seeds and m.right in seeds]
+    placing = _Placing(run, scored, previous)
+    _join_seeds(placing, seeds)
+    _place_others(placing, seeds)
+    return placing
+
+
+def _join_seeds(placing: _Placing, seeds: set[str]) -> None:
+    """Seeds with seeds, the strongest evidence first.
+
+    Seeds of one source join only as duplicates (the posterior over the threshold). A seed of
+    one system and a seed of another (a CRM account and a billing customer) are one customer's
+    two faces far more often than two random atoms are: they also join on evidence alone, when
+    neither has another candidate nearly as likely.
+    """
+    scored, graph = placing.scored, placing.run.graph
+    atoms = scored.atoms
+    seed_edges = [m for m in scored.edges if m.left in seeds and m.right in seeds]
+    best_other = _other_candidates(seed_edges, atoms)
+    for m in seed_edges:
+        bits = _edge_bits(m, atoms, scored.t_bits)
+        if graph.same(m.left, m.right):
+            continue
+        if bits >= scored.t_bits or _joins_across(placing, m, bits, best_other):
+            placing.run.join(Link(m.left, m.right, _method(m, atoms), m.probability, {"weights": m.weights}))
+        elif bits >= scored.floor_bits:
+            placing.review.append(m)
+
+
+def _other_candidates(seed_edges: Sequence[MatchLink], atoms: Mapping[str, Atom]) -> dict[str, list[tuple[float, str]]]:
+    """Each seed's candidates in other systems, (weight, seed)."""
     best_other: dict[str, list[tuple[float, str]]] = defaultdict(list)
     for m in seed_edges:
         if not _same_sources(atoms[m.left], atoms[m.right]):
             best_other[m.left].append((m.weight, m.right))
             best_other[m.right].append((m.weight, m.left))
+    return best_other
 
-    def rival(rid: str, partner: str, bits: float) -> bool:
-        """Another candidate of ``rid``, outside ``partner``'s customer, nearly as likely."""
-        home, there = graph.find(rid), graph.find(partner)
-        return any(
-            w >= weak_bits and bits - w < AMBIGUOUS_BITS and graph.find(o) not in (home, there)
-            for w, o in best_other.get(rid, ())
+
+def _joins_across(
+    placing: _Placing, m: MatchLink, bits: float, best_other: Mapping[str, Sequence[tuple[float, str]]]
+) -> bool:
+    """Two seeds of different systems, one a distinct source's, join on evidence alone."""
+    atoms, weak_bits = placing.scored.atoms, placing.scored.weak_bits
+    left, right = atoms[m.left], atoms[m.right]
+    cross = not _same_sources(left, right) and (left.distinct or right.distinct)
+    # A newcomer that merely resembles one of them is no reason to part two seeds that were
+    # one customer before.
+    together = (
+        before := _previous_customer(left.members, placing.previous)
+    ) is not None and before == _previous_customer(right.members, placing.previous)
+    return bool(
+        cross
+        and bits >= weak_bits
+        and (
+            together
+            or (
+                not _rival(placing, best_other, m.left, m.right, bits)
+                and not _rival(placing, best_other, m.right, m.left, bits)
+            )
         )
+    )
 
-    for m in seed_edges:
-        bits = _edge_bits(m, atoms, t_bits)
-        if graph.same(m.left, m.right):
-            continue
-        cross = not _same_sources(atoms[m.left], atoms[m.right]) and (atoms[m.left].distinct or atoms[m.right].distinct)
-        # A newcomer that merely resembles one of them is no reason to part two seeds that were
-        # one customer before.
-        together = (
-            before := _previous_customer(atoms[m.left].members, previous)
-        ) is not None and before == _previous_customer(atoms[m.right].members, previous)
-        if bits >= t_bits or (
-            cross
-            and bits >= weak_bits
-            and (together or (not rival(m.left, m.right, bits) and not rival(m.right, m.left, bits)))
-        ):
-            join(Link(m.left, m.right, _method(m, atoms), m.probability, {"weights": m.weights}))
-        elif bits >= floor_bits:
-            review_out.append(m)
-    # The others: each with its best candidate customer, unless another is nearly as likely.
-    placed: set[str] = set()
-    undecided: set[str] = set()
 
-    def place(rid: str, cands: Sequence[MatchLink]) -> None:
-        best: dict[str, MatchLink] = {}
-        for m in cands:
-            root = graph.find(m.right if m.left == rid else m.left)
-            if root == graph.find(rid):
-                continue
-            if root not in best or m.weight > best[root].weight:
-                best[root] = m
-        if not best:
-            return
-        ranked = sorted(best.values(), key=lambda m: (-m.weight, m.left, m.right))
-        top, runner_up = ranked[0], (ranked[1] if len(ranked) > 1 else None)
-        ambiguous = (
-            runner_up is not None and runner_up.weight >= weak_bits and top.weight - runner_up.weight < AMBIGUOUS_BITS
-        )
-        if top.weight >= weak_bits and not ambiguous:
-            if join(Link(top.left, top.right, _method(top, atoms), top.probability, {"weights": top.weights})):
-                placed.add(rid)
-            return
-        # Too close to call afresh; but if the atom already belonged to one of the close
-        # candidates, a newcomer that merely resembles it is no reason to move it.
-        before = _previous_customer(atoms[rid].members, previous)
-        kept_with = next(
-            (
-                m
-                for m in ranked
-                if m.weight >= weak_bits
-                and before is not None
-                and _previous_customer(atoms[m.right if m.left == rid else m.left].members, previous) == before
-            ),
-            None,
-        )
-        if kept_with is not None:
-            if join(
-                Link(
-                    kept_with.left,
-                    kept_with.right,
-                    "match",
-                    kept_with.probability,
-                    {"weights": kept_with.weights, "kept": "previous decision, candidates too close"},
-                )
-            ):
-                placed.add(rid)
-        elif ambiguous:
-            undecided.add(rid)  # between customers: for a steward, not for a customer of its own
-            review_out.extend(m for m in ranked if m.weight >= weak_bits)
+def _rival(
+    placing: _Placing, best_other: Mapping[str, Sequence[tuple[float, str]]], rid: str, partner: str, bits: float
+) -> bool:
+    """Another candidate of ``rid``, outside ``partner``'s customer, nearly as likely."""
+    graph, weak_bits = placing.run.graph, placing.scored.weak_bits
+    home, there = graph.find(rid), graph.find(partner)
+    return any(
+        w >= weak_bits and bits - w < AMBIGUOUS_BITS and graph.find(o) not in (home, there)
+        for w, o in best_other.get(rid, ())
+    )
 
+
+def _place_others(placing: _Placing, seeds: set[str]) -> None:
+    """The others: each with its best candidate customer, unless another is nearly as likely."""
+    to_seeds, everyone = _candidates(placing.scored.edges, seeds)
+    for rid in sorted(to_seeds):
+        _place(placing, rid, to_seeds[rid])
+    # What no seed claims: people's atoms among themselves (a company known only to support and
+    # the product), strong evidence first; then each atom left with its best candidate
+    # customer (a free-mail user naming a workspace its colleagues placed), by the same rule.
+    _join_unclaimed(placing, seeds)
+    undecided = placing.undecided
+    for rid in sorted(everyone):
+        if rid not in placing.placed and rid not in undecided:
+            _place(placing, rid, [m for m in everyone[rid] if _other(m, rid) not in undecided])
+
+
+def _candidates(
+    edges: Sequence[MatchLink], seeds: set[str]
+) -> tuple[dict[str, list[MatchLink]], dict[str, list[MatchLink]]]:
+    """For each atom that is not a seed: its edges to seeds, and all its edges, strongest first."""
     to_seeds: dict[str, list[MatchLink]] = defaultdict(list)
     everyone: dict[str, list[MatchLink]] = defaultdict(list)
     for m in edges:
@@ -374,47 +396,118 @@ def resolve(
                 everyone[rid].append(m)
                 if other in seeds:
                     to_seeds[rid].append(m)
-    for rid in sorted(to_seeds):
-        place(rid, to_seeds[rid])
-    # What no seed claims: people's atoms among themselves (a company known only to support and
-    # the product), strong evidence first; then each atom left with its best candidate
-    # customer (a free-mail user naming a workspace its colleagues placed), by the same rule.
-    for m in edges:
-        if (
-            m.left in seeds
-            or m.right in seeds
-            or m.left in placed
-            or m.right in placed
-            or m.left in undecided
-            or m.right in undecided
-        ):
-            continue
-        if atoms[m.left].strong and atoms[m.right].strong and _edge_bits(m, atoms, t_bits) >= t_bits:
-            join(Link(m.left, m.right, _method(m, atoms), m.probability, {"weights": m.weights}))
-    for rid in sorted(everyone):
-        if rid not in placed and rid not in undecided:
-            place(rid, [m for m in everyone[rid] if (m.right if m.left == rid else m.left) not in undecided])
+    return to_seeds, everyone
 
-    # An atom left a customer of its own: its nearest candidates, for a steward to see why not.
-    listed = {(m.left, m.right) for m in review_out}
+
+def _join_unclaimed(placing: _Placing, seeds: set[str]) -> None:
+    """Strong atoms no seed claimed, with each other on evidence over the threshold."""
+    scored, atoms = placing.scored, placing.scored.atoms
+    settled = seeds | placing.placed | placing.undecided
+    for m in scored.edges:
+        if m.left in settled or m.right in settled:
+            continue
+        if atoms[m.left].strong and atoms[m.right].strong and _edge_bits(m, atoms, scored.t_bits) >= scored.t_bits:
+            placing.run.join(Link(m.left, m.right, _method(m, atoms), m.probability, {"weights": m.weights}))
+
+
+def _place(placing: _Placing, rid: str, cands: Sequence[MatchLink]) -> None:
+    """Place ``rid`` with its best candidate customer, unless another is nearly as likely."""
+    ranked = _ranked_candidates(placing.run.graph, rid, cands)
+    if not ranked:
+        return
+    weak_bits = placing.scored.weak_bits
+    top, runner_up = ranked[0], (ranked[1] if len(ranked) > 1 else None)
+    ambiguous = (
+        runner_up is not None and runner_up.weight >= weak_bits and top.weight - runner_up.weight < AMBIGUOUS_BITS
+    )
+    if top.weight >= weak_bits and not ambiguous:
+        link = Link(top.left, top.right, _method(top, placing.scored.atoms), top.probability, {"weights": top.weights})
+        if placing.run.join(link):
+            placing.placed.add(rid)
+        return
+    # Too close to call afresh; but if the atom already belonged to one of the close
+    # candidates, a newcomer that merely resembles it is no reason to move it.
+    kept_with = _kept_with(placing, rid, ranked)
+    if kept_with is not None:
+        evidence = {"weights": kept_with.weights, "kept": "previous decision, candidates too close"}
+        if placing.run.join(Link(kept_with.left, kept_with.right, "match", kept_with.probability, evidence)):
+            placing.placed.add(rid)
+    elif ambiguous:
+        placing.undecided.add(rid)  # between customers: for a steward, not for a customer of its own
+        placing.review.extend(m for m in ranked if m.weight >= weak_bits)
+
+
+def _ranked_candidates(graph: Clusters, rid: str, cands: Sequence[MatchLink]) -> list[MatchLink]:
+    """The best edge to each customer ``rid`` is not in, strongest first."""
+    best: dict[str, MatchLink] = {}
+    for m in cands:
+        root = graph.find(_other(m, rid))
+        if root == graph.find(rid):
+            continue
+        if root not in best or m.weight > best[root].weight:
+            best[root] = m
+    return sorted(best.values(), key=lambda m: (-m.weight, m.left, m.right))
+
+
+def _kept_with(placing: _Placing, rid: str, ranked: Sequence[MatchLink]) -> MatchLink | None:
+    """The close candidate whose customer ``rid`` belonged to before, if any."""
+    atoms, previous, weak_bits = placing.scored.atoms, placing.previous, placing.scored.weak_bits
+    before = _previous_customer(atoms[rid].members, previous)
+    return next(
+        (
+            m
+            for m in ranked
+            if m.weight >= weak_bits
+            and before is not None
+            and _previous_customer(atoms[_other(m, rid)].members, previous) == before
+        ),
+        None,
+    )
+
+
+def _other(m: MatchLink, rid: str) -> str:
+    """The end of ``m`` that is not ``rid``."""
+    return m.right if m.left == rid else m.left
+
+
+# -- after clustering: candidates for review, steward links, the customers -------------------
+
+
+def _nearest(graph: Clusters, scored: _Scored, review: list[MatchLink]) -> None:
+    """An atom left a customer of its own: its nearest candidates, for a steward to see why not."""
+    atoms = scored.atoms
+    listed = {(m.left, m.right) for m in review}
     nearest: dict[str, int] = defaultdict(int)
-    for m in edges:  # strongest first
-        if graph.same(m.left, m.right) or (m.left, m.right) in listed or m.weight < prior_bits:
+    for m in scored.edges:  # strongest first
+        if graph.same(m.left, m.right) or (m.left, m.right) in listed or m.weight < scored.prior_bits:
             continue
         for rid in (m.left, m.right):
             if len(atoms[rid].members) == _size(graph, rid) and nearest[rid] < NEAREST:
                 nearest[rid] += 1
                 if (m.left, m.right) not in listed:
                     listed.add((m.left, m.right))
-                    review_out.append(m)
-    # A steward's link joins the two customers whole, whatever else each holds.
+                    review.append(m)
+
+
+def _join_link_pins(run: _Run, link_pins: Sequence[tuple[str, str]], usable_ids: set[str]) -> None:
+    """A steward's link joins the two customers whole, whatever else each holds."""
     for a, b in link_pins:
-        if a in usable_ids and b in usable_ids and not graph.same(a, b):
-            refused = graph.join(a, b, distinct=False)
+        if a in usable_ids and b in usable_ids and not run.graph.same(a, b):
+            refused = run.graph.join(a, b, distinct=False)
             if refused is None:
-                kept.append(Link(a, b, "pinned", 1.0, {"pin": "link"}))
+                run.kept.append(Link(a, b, "pinned", 1.0, {"pin": "link"}))
             else:
-                conflicts.append(Link(a, b, "pinned", 1.0, {"pin": "link", "refused": _reason(refused)}))
+                run.conflicts.append(Link(a, b, "pinned", 1.0, {"pin": "link", "refused": _reason(refused)}))
+
+
+def _customers(
+    graph: Clusters,
+    grain: str,
+    by_rid: Mapping[str, IdentityRecord],
+    person_sources: frozenset[str],
+    unresolved: list[str],
+) -> list[list[str]]:
+    """The clusters that are customers; the others' records go to ``unresolved``."""
     clusters = []
     for g in graph.groups():
         # At account grain people nothing places (a free-mail address, no organisation, no
@@ -424,19 +517,7 @@ def resolve(
             unresolved.extend(g)
         else:
             clusters.append(g)
-    return Resolution(
-        clusters,
-        kept,
-        review_out,
-        sorted(unresolved),
-        conflicts,
-        outcome.model,
-        outcome.trained,
-        len(records),
-        failures,
-        atom_set.generic_names,
-        len(atom_set.atoms),
-    )
+    return clusters
 
 
 # Candidates kept for each atom that stays a customer of its own (``identity explain`` shows them).

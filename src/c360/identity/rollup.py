@@ -92,14 +92,7 @@ def _split_domain(
     unlike the domain's."""
     orgs = _organisations(Counter(p.attrs.name for p in people if p.attrs.name))
     org = {n: i for i, names in enumerate(orgs) for n in names}
-    # Organisations unlike the largest are someone else's people writing from this domain.
-    foreign = {
-        i
-        for i, names in enumerate(orgs)
-        if i
-        and _compact(names[0]) != _compact(orgs[0][0])
-        and name_similarity(names[0], orgs[0][0]) < DIFFERENT_ORGANISATION
-    }
+    foreign = _foreign(orgs)
     parts: dict[int | str, list[IdentityRecord]] = defaultdict(list)
     undecided: list[IdentityRecord] = []
     for p in people:
@@ -109,28 +102,57 @@ def _split_domain(
         else:
             parts[i].append(p)
     for p in undecided:
-        before = previous.get(p.rid)
-        words = frozenset((p.attrs.name or "").split())
-        within = {i for n, i in org.items() if words and words < frozenset(n.split())}
-        if len(within) == 1:
-            parts[within.pop()].append(p)  # "soleil": the one organisation whose name holds it
-        elif before is not None:
-            # With the organisation most of whose people were resolved with this person before.
-            votes = Counter(
-                i
-                for i, ps in parts.items()
-                if isinstance(i, int) and i not in foreign
-                for q in ps
-                if previous.get(q.rid) == before
-            )
-            if votes:
-                parts[min(votes.items(), key=lambda kv: (-kv[1], kv[0]))[0]].append(p)
-            else:
-                parts[before].append(p)  # apart from any organisation the name cannot choose
-        else:
-            parts[0].append(p)  # the largest organisation (or all of the domain's nameless people)
+        parts[_part_of(p, org, parts, foreign, previous)].append(p)
     alone = [p for i in sorted(foreign) for p in parts.pop(i, [])]
-    # An organisation goes by the name its people give it, not by words it shares with another.
+    return _named_groups(parts, org), alone
+
+
+def _foreign(orgs: Sequence[Sequence[str]]) -> set[int]:
+    """Organisations unlike the largest: someone else's people writing from this domain."""
+    return {
+        i
+        for i, names in enumerate(orgs)
+        if i
+        and _compact(names[0]) != _compact(orgs[0][0])
+        and name_similarity(names[0], orgs[0][0]) < DIFFERENT_ORGANISATION
+    }
+
+
+def _part_of(
+    p: IdentityRecord,
+    org: Mapping[str, int],
+    parts: Mapping[int | str, list[IdentityRecord]],
+    foreign: set[int],
+    previous: Mapping[str, str],
+) -> int | str:
+    """The part of the domain a person whose name names no organisation goes with."""
+    before = previous.get(p.rid)
+    words = frozenset((p.attrs.name or "").split())
+    within = {i for n, i in org.items() if words and words < frozenset(n.split())}
+    if len(within) == 1:
+        return within.pop()  # "soleil": the one organisation whose name holds it
+    if before is None:
+        return 0  # the largest organisation (or all of the domain's nameless people)
+    # With the organisation most of whose people were resolved with this person before.
+    votes = Counter(
+        i
+        for i, ps in parts.items()
+        if isinstance(i, int) and i not in foreign
+        for q in ps
+        if previous.get(q.rid) == before
+    )
+    if votes:
+        return min(votes.items(), key=lambda kv: (-kv[1], kv[0]))[0]
+    return before  # apart from any organisation the name cannot choose
+
+
+def _named_groups(
+    parts: Mapping[int | str, list[IdentityRecord]], org: Mapping[str, int]
+) -> list[tuple[str | None, list[IdentityRecord]]]:
+    """Each part with the name it goes by: the organisations first, then the parts of earlier customers.
+
+    An organisation goes by the name its people give it, not by words it shares with another.
+    """
     groups = [
         (_most_common(p.attrs.name for p in parts[i] if org.get(p.attrs.name or "") == i), parts[i])
         for i in sorted(k for k in parts if isinstance(k, int))
@@ -138,7 +160,7 @@ def _split_domain(
     groups += [
         (_most_common(p.attrs.name for p in parts[k]), parts[k]) for k in sorted(k for k in parts if isinstance(k, str))
     ]
-    return groups, alone
+    return groups
 
 
 def roll_up(

@@ -237,55 +237,21 @@ def resolve_identities(
     spec: Spec, store: Store, frames: dict[str, SourceFrame], run_id: str, *, retrain: bool = False
 ) -> tuple[Resolution, Assignment, list[idmap.MapRow]]:
     records = identity_records(spec, frames)
-    # Scoring with the stored model keeps ids stable: re-estimating parameters on slightly
-    # different data would move borderline pairs across the threshold for no reason.
-    stored = None if retrain else idmap.latest_model(store, spec.model.grain)
-    usable_model = person_reusable if spec.model.grain == "person" else reusable
-    if stored is not None and (
-        abs(len(records) - stored.records) > RETRAIN_DRIFT * max(stored.records, 1) or not usable_model(stored.model)
-    ):
-        stored = None
-    match = spec.model.identity.match
-    model_path: Path | None = None
-    if store.dialect == "sqlite":
-        db_path = store.engine.url.database
-        if db_path:
-            model_path = Path(db_path).parent / "models" / f"{run_id}.json"
+    stored = _stored_model(spec, store, len(records), retrain=retrain)
+    model_path = _model_path(store, run_id)
     pins = idmap.pins(store)
     previous, created = idmap.previous_ids(store)
     # Sources that describe people (they carry a person's name) roll up to their account.
     people = frozenset(n for n, s in spec.model.sources.items() if PERSON_NAME_ATTRIBUTES & set(s.identity))
-    distinct = spec.model.identity.distinct
-    evidence_ids = frozenset(a for a, i in spec.model.identity.identifiers.items() if i.strength == "evidence")
-    if spec.model.grain == "person":
-        resolution = resolve_people(
-            records,
-            spec.rules,
-            threshold=match.threshold,
-            review_threshold=match.review_threshold,
-            model_path=model_path,
-            model=stored.model if stored else None,
-            link_pins=[(p.left, p.right) for p in pins if p.kind == "link"],
-            unlink_pins=[(p.left, p.right) for p in pins if p.kind == "unlink"],
-            evidence_identifiers=evidence_ids,
-        )
-    else:
-        resolution = resolve(
-            records,
-            spec.rules,
-            grain=spec.model.grain,
-            threshold=match.threshold,
-            review_threshold=match.review_threshold,
-            attach_threshold=match.attach_threshold,
-            model_path=model_path,
-            model=stored.model if stored else None,
-            link_pins=[(p.left, p.right) for p in pins if p.kind == "link"],
-            unlink_pins=[(p.left, p.right) for p in pins if p.kind == "unlink"],
-            person_sources=people,
-            previous=previous,
-            distinct_sources=frozenset(distinct) if distinct is not None else None,
-            evidence_identifiers=evidence_ids,
-        )
+    resolution = _resolve(
+        spec,
+        records,
+        model=stored.model if stored else None,
+        model_path=model_path,
+        pins=pins,
+        previous=previous,
+        people=people,
+    )
     assignment = assign_ids(
         resolution.clusters,
         previous,
@@ -293,6 +259,83 @@ def resolve_identities(
         new_customer_id,
         people=people if spec.model.grain == "account" else frozenset(),
     )
+    rows = _map_rows(resolution, assignment)
+    rows += _child_rows(spec, frames, assignment)
+    return resolution, assignment, rows
+
+
+def _stored_model(spec: Spec, store: Store, records: int, *, retrain: bool) -> idmap.StoredModel | None:
+    """The stored matching model to score with, unless retraining or the data has drifted past it.
+
+    Scoring with the stored model keeps ids stable: re-estimating parameters on slightly
+    different data would move borderline pairs across the threshold for no reason.
+    """
+    stored = None if retrain else idmap.latest_model(store, spec.model.grain)
+    usable_model = person_reusable if spec.model.grain == "person" else reusable
+    if stored is not None and (
+        abs(records - stored.records) > RETRAIN_DRIFT * max(stored.records, 1) or not usable_model(stored.model)
+    ):
+        return None
+    return stored
+
+
+def _model_path(store: Store, run_id: str) -> Path | None:
+    """Where a SQLite store keeps the model this run trains, beside its database."""
+    if store.dialect == "sqlite":
+        db_path = store.engine.url.database
+        if db_path:
+            return Path(db_path).parent / "models" / f"{run_id}.json"
+    return None
+
+
+def _resolve(
+    spec: Spec,
+    records: list[IdentityRecord],
+    *,
+    model: dict[str, Any] | None,
+    model_path: Path | None,
+    pins: list[idmap.Pin],
+    previous: dict[str, str],
+    people: frozenset[str],
+) -> Resolution:
+    """Resolve the records at the spec's grain: people at person grain, customers at account grain."""
+    match = spec.model.identity.match
+    distinct = spec.model.identity.distinct
+    evidence_ids = frozenset(a for a, i in spec.model.identity.identifiers.items() if i.strength == "evidence")
+    link_pins = [(p.left, p.right) for p in pins if p.kind == "link"]
+    unlink_pins = [(p.left, p.right) for p in pins if p.kind == "unlink"]
+    if spec.model.grain == "person":
+        return resolve_people(
+            records,
+            spec.rules,
+            threshold=match.threshold,
+            review_threshold=match.review_threshold,
+            model_path=model_path,
+            model=model,
+            link_pins=link_pins,
+            unlink_pins=unlink_pins,
+            evidence_identifiers=evidence_ids,
+        )
+    return resolve(
+        records,
+        spec.rules,
+        grain=spec.model.grain,
+        threshold=match.threshold,
+        review_threshold=match.review_threshold,
+        attach_threshold=match.attach_threshold,
+        model_path=model_path,
+        model=model,
+        link_pins=link_pins,
+        unlink_pins=unlink_pins,
+        person_sources=people,
+        previous=previous,
+        distinct_sources=frozenset(distinct) if distinct is not None else None,
+        evidence_identifiers=evidence_ids,
+    )
+
+
+def _map_rows(resolution: Resolution, assignment: Assignment) -> list[idmap.MapRow]:
+    """The identity map's row for each resolved record, with the link that placed it."""
     name_only = set(resolution.name_only)
     evidence = resolution.evidence()
     rows: list[idmap.MapRow] = []
@@ -300,20 +343,18 @@ def resolve_identities(
         source, key = rid.split(":", 1)
         link = evidence.get(rid)
         if link is None:
-            rows.append(
-                idmap.MapRow(
-                    source,
-                    key,
-                    cid,
-                    "name_only" if rid in name_only else "singleton",
-                    None,
-                    {"marked": "known only by a name"} if rid in name_only else None,
-                )
-            )
+            marked = rid in name_only
+            detail = {"marked": "known only by a name"} if marked else None
+            rows.append(idmap.MapRow(source, key, cid, "name_only" if marked else "singleton", None, detail))
         else:
             other = link.right if link.left == rid else link.left
             rows.append(idmap.MapRow(source, key, cid, link.method, link.score, {"with": other, **link.evidence}))
-    # Records of child sources follow their parent (a subscription follows its Stripe customer).
+    return rows
+
+
+def _child_rows(spec: Spec, frames: dict[str, SourceFrame], assignment: Assignment) -> list[idmap.MapRow]:
+    """Records of child sources follow their parent (a subscription follows its Stripe customer)."""
+    rows: list[idmap.MapRow] = []
     for name, src in spec.model.sources.items():
         if src.belongs_to is None:
             continue
@@ -324,7 +365,7 @@ def resolve_identities(
             owner = assignment.ids.get(parent)
             if owner is not None:
                 rows.append(idmap.MapRow(name, key, owner, "belongs_to", None, {"parent": parent}))
-    return resolution, assignment, rows
+    return rows
 
 
 def attach_ids(frames: dict[str, SourceFrame], rows: list[idmap.MapRow]) -> None:
