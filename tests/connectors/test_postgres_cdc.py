@@ -105,8 +105,16 @@ def test_the_cdc_options_are_validated() -> None:
     assert load_spec_text(base).model.sources["crm"].options["cdc"] is True
     with pytest.raises(SpecError, match=r"sources\.crm\.slot: option 'slot' of connector 'postgres'"):
         load_spec_text(base.replace("    cdc: true\n", "    cdc: true\n    slot: Not-A-Slot\n"))
-    with pytest.raises(SpecError, match="unknown option 'cdc' for connector 'mysql'"):
-        load_spec_text(base.replace("connector: postgres", "connector: mysql"))
+    # MySQL/MariaDB read their binlog with the same option; a connector without CDC refuses it.
+    assert (
+        load_spec_text(base.replace("connector: postgres", "connector: mysql").replace("dbname:", "database:"))
+        .model.sources["crm"]
+        .options["cdc"]
+    )
+    with pytest.raises(SpecError, match="unknown option 'cdc' for connector 'sqlite'"):
+        load_spec_text(
+            base.replace("connector: postgres", "connector: sqlite").replace("    dbname: test\n", "    path: x.db\n")
+        )
 
 
 # -- against the server --------------------------------------------------------------------------

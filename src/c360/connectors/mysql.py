@@ -3,14 +3,22 @@
 Reads are keyset pages (see ``sql.py``) on an autocommit connection: under
 InnoDB's REPEATABLE READ an open transaction would keep showing the snapshot of
 the first page, and an incremental read would miss every later change.
+
+With ``cdc: true`` (a server with the row-based binlog: ``log_bin``, ``binlog_format=ROW``,
+``binlog_row_image=FULL``) a read follows the binlog from a position instead of a cursor
+column, so updates that keep their timestamp and hard DELETEs are seen without a full read
+(see ``mysql_cdc.py``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
-from c360.connectors.base import Column, ConnectorOptions
+from pydantic import Field
+
+from c360.connectors.base import DEFAULT_BATCH_SIZE, Batch, Column, ConnectorOptions
 from c360.connectors.sql import ServerOptions, SqlConnector, scrub
 from c360.core.errors import MissingDependency, SourceError, TerminalSourceError, TransientSourceError
 
@@ -21,6 +29,11 @@ class MySqlOptions(ServerOptions):
     database: str | None = None
     read_timeout: int | None = 300
     ssl_ca: str | None = None
+    # Change data capture from the row-based binlog (needs log_bin, binlog_format=ROW,
+    # binlog_row_image=FULL and a user with REPLICATION SLAVE and REPLICATION CLIENT);
+    # ``server_id`` is the replica id the reader connects with (default: one per database and table).
+    cdc: bool = False
+    server_id: int | None = Field(default=None, ge=1, le=4294967295)
 
 
 # Server error numbers that a retry can fix: lock wait timeout, deadlock, too many
@@ -73,6 +86,23 @@ class MySqlConnector(SqlConnector):
         if o.ssl_ca:
             kwargs["ssl"] = {"ca": o.ssl_ca}
         return self._pymysql.connect(**kwargs)
+
+    def check(self) -> None:
+        super().check()
+        if self.options.cdc:
+            from c360.connectors.mysql_cdc import require_binlog
+
+            require_binlog(self)
+
+    def read(
+        self, stream: str, *, key: str, since: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE
+    ) -> Iterator[Batch]:
+        if not self.options.cdc:
+            yield from super().read(stream, key=key, since=since, batch_size=batch_size)
+            return
+        from c360.connectors.mysql_cdc import MySqlCdc
+
+        yield from MySqlCdc(self, stream, key, batch_size).read(since)
 
     def tables(self, conn: Any) -> list[str]:
         sql = (
