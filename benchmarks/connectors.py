@@ -16,6 +16,11 @@ one status poll 0.1 s apart). The figure that carries over to a real org is the 
 API requests each path makes (every one counts against the org's daily limit); the
 seconds mostly measure the fake.
 
+The parallel row (``benchmarks/parallel_sync.py``) syncs four SaaS sources, each its own fake
+Salesforce org answering every request after a fixed latency (``--latency``), through
+``c360.pipeline.sync`` one after another (``saas_x4_p1``) and four at once (``saas_x4_p4``),
+into a SQLite store; its peak memory is not measured (it runs in this process).
+
     python benchmarks/connectors.py --rows 100000,1000000 --salesforce-rows 100000
 """
 
@@ -245,6 +250,15 @@ def main() -> None:
         default="100000",
         help="comma-separated Account counts for Salesforce REST vs Bulk (0: none)",
     )
+    parser.add_argument(
+        "--parallel-rows",
+        type=int,
+        default=20_000,
+        help="records per source for the four-source parallel vs one-at-a-time sync (0: none)",
+    )
+    parser.add_argument(
+        "--latency", type=float, default=0.15, help="seconds each fake SaaS API waits before answering a request"
+    )
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -271,17 +285,25 @@ def main() -> None:
                 if case == "postgres":
                     drop_pg_table(target)
         results += salesforce_cases(args.salesforce_rows, folder)
+    if args.parallel_rows > 0:
+        from parallel_sync import parallel_cases
+
+        for case, n, seconds, requests in parallel_cases(args.parallel_rows, args.latency, salesforce_fake):
+            results.append((case, n, seconds, n / seconds, None, requests))
 
     command = "python benchmarks/connectors.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     print(f"$ {command.strip()}")
     print(f"{'case':<10} {'rows':>10} {'seconds':>9} {'rows/s':>10} {'peak MiB':>9} {'requests':>9}")
     for case, n, seconds, rate, peak, requests in results:
         reqs = "" if requests is None else f"{requests:,}"
-        print(f"{case:<10} {n:>10,} {seconds:>9.2f} {rate:>10,.0f} {peak:>9.1f} {reqs:>9}")
+        mib = "" if peak is None else f"{peak:.1f}"
+        print(f"{case:<10} {n:>10,} {seconds:>9.2f} {rate:>10,.0f} {mib:>9} {reqs:>9}")
     print(
         f"(python {sys.version.split()[0]}, {os.cpu_count()} cores; batch size 5,000;"
         " peak = VmHWM of the child process)"
     )
+    if args.parallel_rows > 0:
+        print(f"(saas_x4: 4 sources x {args.parallel_rows:,} records, {args.latency:g} s per request)")
 
 
 def salesforce_cases(counts: str, folder: Path) -> list[tuple[Any, ...]]:
