@@ -31,6 +31,7 @@ from c360.api.auth import MIN_SECRET_BYTES, JwtConfig, JwtVerifier, weak_secret
 from c360.api.erasures import router as erasures_router
 from c360.api.limits import RateLimiter
 from c360.api.metrics import Metrics
+from c360.api.openapi_doc import _CUSTOMER, _ITEMS, COMMON, _err, _ok, truthful_openapi
 from c360.api.service import MAX_BATCH, ApiError, Reply, Service
 from c360.api.state import ServerState
 from c360.core.errors import StoreUnavailable
@@ -47,45 +48,6 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-_ERROR = {
-    "type": "object",
-    "required": ["error"],
-    "properties": {
-        "error": {
-            "type": "object",
-            "required": ["code", "message"],
-            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
-        }
-    },
-}
-_CUSTOMER = {
-    "type": "object",
-    "description": "The caller's projection: only its granted fields",
-    "additionalProperties": True,
-}
-_ITEMS: dict[str, Any] = {
-    "type": "object",
-    "required": ["items"],
-    "properties": {"items": {"type": "array", "items": _CUSTOMER}},
-    "additionalProperties": True,
-}
-
-
-def _err(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {JSON: {"schema": _ERROR}}}
-
-
-def _ok(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
-    return {"description": description, "content": {JSON: {"schema": schema}}}
-
-
-COMMON: dict[int | str, dict[str, Any]] = {
-    400: _err("Bad input: a malformed id, an unknown query parameter, an oversize batch"),
-    401: _err("No key or token, or one that is unknown, revoked or expired"),
-    403: _err("The consumer is not granted what it asked for"),
-    429: _err("The consumer is over its rate limit; see Retry-After"),
-}
 
 
 class BatchGet(BaseModel):
@@ -345,7 +307,12 @@ def create_app(
         "/v1/subscriptions",
         summary="Every subscription with its live SLA compliance (for the product's owners)",
         operation_id="getSubscriptions",
-        responses={**COMMON, 200: _ok({"type": "object"})},
+        responses={
+            **COMMON,
+            200: _ok({"type": "object"}),
+            410: _err("The major this consumer is pinned to is past its sunset"),
+            503: _err("The pinned major is not built yet"),
+        },
     )
     def get_subscriptions(request: Request) -> Response:
         consumer, _ = caller(request, frozenset(), "subscriptions")
@@ -437,6 +404,7 @@ def create_app(
 
     app.include_router(erasures_router)
     mount_web(app)  # the web app under /app, offline /docs and /redoc, the bearer scheme in /openapi.json
+    app.openapi = truthful_openapi(app.openapi)  # type: ignore[method-assign]
 
     app.add_middleware(FastPath, service=service)
     return app
