@@ -17,7 +17,7 @@ from rich.table import Table
 
 from c360.cli.main import SpecArg, StoreOpt, app, console, friendly, open_spec, open_store
 from c360.core.clock import iso, utcnow
-from c360.core.errors import C360Error
+from c360.core.errors import C360Error, NotFound
 from c360.core.ids import hash_key, shown_prefix
 from c360.spec.validate import Spec
 from c360.store import Store, keys
@@ -36,7 +36,7 @@ def _known(spec: Spec, name: str) -> None:
         from c360.core.text import closest
 
         hint = closest(name, spec.model.consumers)
-        raise C360Error(f"unknown consumer '{name}'" + (f"; did you mean '{hint}'?" if hint else ""))
+        raise NotFound(f"unknown consumer '{name}'" + (f"; did you mean '{hint}'?" if hint else ""))
 
 
 def _expiry(days: int | None) -> dt.datetime | None:

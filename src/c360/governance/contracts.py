@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from c360.core import jsonutil
-from c360.core.errors import C360Error
+from c360.core.errors import C360Error, ContractError
 from c360.governance import audit
 from c360.governance.contracts_odcs import ODCS_API_VERSION, ODCS_TYPES, odcs_document, odcs_servers
 from c360.governance.contracts_odcs import _quality as _quality
@@ -111,15 +111,15 @@ def apply(store: Store, product: ProductSpec, text: str, approved_by: str) -> Pl
         raise C360Error("--approved-by needs the name of the person approving the plan")
     plan = plan_against_store(store, product)
     if plan.semver is not None and not plan.semver.ok:
-        raise C360Error(f"cannot apply {product.version}: {plan.semver.message}")
+        raise ContractError(f"cannot apply {product.version}: {plan.semver.message}")
     row = recorded.recorded_version(store, product.version)
     if row is not None:
         if row.text != text:
-            raise C360Error(
+            raise ContractError(
                 f"version {product.version} is already recorded with different content; give this spec a new version"
             )
         if row.applied_by:
-            raise C360Error(f"version {product.version} was already applied by {row.applied_by}")
+            raise ContractError(f"version {product.version} was already applied by {row.applied_by}")
     run_id = store.start_run("apply")
     summary = {"version": product.version, "approved_by": approved_by, "plan": plan.as_dict()}
     try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from c360.core.errors import C360Error
+from c360.core.errors import NotFound
 from c360.governance.masks import mask_of
 from c360.governance.policy import Form, View, view_of
 from c360.spec.check_kinds import check_kind, guarantees_non_null
@@ -83,7 +83,7 @@ def consumer_json_schema(product: ProductSpec, consumer: str) -> dict[str, Any]:
     records those policies do not apply to, so it is not required.
     """
     if consumer not in product.consumers:
-        raise C360Error(f"unknown consumer '{consumer}' (known: {', '.join(product.consumers)})")
+        raise NotFound(f"unknown consumer '{consumer}' (known: {', '.join(product.consumers)})")
     view = view_of(product, consumer)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

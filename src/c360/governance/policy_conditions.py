@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from c360.core.errors import C360Error
+from c360.core.errors import PolicyError
 from c360.spec.expressions import DIALECT, ExpressionError, parse_expression
 
 __all__ = ["MAX_CONDITIONS", "assignments", "canonical", "implies"]
@@ -125,7 +125,7 @@ def implies(a: exp.Expression, b: exp.Expression) -> bool:
 def assignments(conditions: Sequence[str]) -> list[frozenset[str]]:
     """Every set of ``conditions`` that may pass together on one record, implications respected."""
     if len(conditions) > MAX_CONDITIONS:
-        raise C360Error(
+        raise PolicyError(
             f"{len(conditions)} distinct row filters apply to one consumer; at most {MAX_CONDITIONS} can be compared"
         )
     nodes: dict[str, exp.Expression | None] = {}
