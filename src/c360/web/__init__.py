@@ -19,7 +19,7 @@ def mount(app: FastAPI) -> None:
 
     Expects ``app.state.c360`` (the :class:`~c360.api.state.ServerState`) and ``app.state.service``.
     """
-    from c360.web import pages, privacy, steward
+    from c360.web import ops, pages, privacy, steward
     from c360.web.core import STATIC_DIR, Web
     from c360.web.session import Sessions
 
@@ -30,5 +30,5 @@ def mount(app: FastAPI) -> None:
     )
     docs.install(app)
     app.mount("/app/static", StaticFiles(directory=STATIC_DIR), name="c360-static")
-    for router in (pages.router, steward.router, privacy.router):
+    for router in (pages.router, steward.router, privacy.router, ops.router):
         app.include_router(router)
