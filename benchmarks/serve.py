@@ -14,13 +14,14 @@ For each store (SQLite, and PostgreSQL when it answers on 127.0.0.1:5432):
 Prints p50 / p95 / p99, requests/s and errors for every case. Needs ``wrk``
 (Debian: ``apt-get install wrk``).
 
-Each materialised case runs once per serving mode (``--modes file,memory``, see
-``C360_SERVING``) and prints memory rows: each worker's private memory (``Private_Clean +
-Private_Dirty`` from ``/proc/PID/smaps_rollup``), the whole server tree's PSS and the serving
-file's size, after warm-up and again after a new snapshot is published and swapped in, and
-an idle worker's CPU (share of one core over ``--idle-seconds``).
+Each materialised case runs once per serving mode (``--modes file,memory``, or ``redis``
+against ``--redis-url``, see ``C360_SERVING``) and prints memory rows: each worker's private
+memory (``Private_Clean + Private_Dirty`` from ``/proc/PID/smaps_rollup``), the whole server
+tree's PSS and the serving file's size (in redis mode: the memory of the benchmark's keys in
+Redis), after warm-up and again after a new snapshot is published and swapped in, and an idle
+worker's CPU (share of one core over ``--idle-seconds``).
 
-    python benchmarks/serve.py [--customers 100000] [--seconds 10] [--workers 2] [--modes file,memory]
+    python benchmarks/serve.py [--customers 100000] [--seconds 10] [--workers 2] [--modes file,memory,redis]
 """
 
 from __future__ import annotations
@@ -375,6 +376,35 @@ def serving_file_mib(url: str) -> float:
     return files[-1].stat().st_size / 2**20 if files else 0.0
 
 
+def redis_mib(url: str, product: str) -> float:
+    """What the keys of ``product`` take in Redis (``MEMORY USAGE`` of each)."""
+    import redis
+
+    r = redis.Redis.from_url(url)
+    pipe = r.pipeline(transaction=False)
+    for key in r.scan_iter(match=f"c360:{product}:*", count=1000):
+        pipe.memory_usage(key, samples=0)
+    total = sum(n or 0 for n in pipe.execute())
+    r.close()
+    return total / 2**20
+
+
+def redis_drop(url: str, product: str) -> None:
+    import redis
+
+    r = redis.Redis.from_url(url)
+    keys = list(r.scan_iter(match=f"c360:{product}:*", count=1000))
+    for i in range(0, len(keys), 1000):
+        r.unlink(*keys[i : i + 1000])
+    r.close()
+
+
+def stored_mib(url: str, mode: str, args: argparse.Namespace) -> float:
+    if mode == "file":
+        return serving_file_mib(url)
+    return redis_mib(args.redis_url, args.redis_product) if mode == "redis" else 0.0
+
+
 def republish(url: str, n: int) -> int:
     """A new snapshot of the same customers (every 100th with another MRR), published."""
     from sqlalchemy.exc import OperationalError
@@ -453,10 +483,14 @@ def materialised_cases(store_name: str, url: str, tmp: Path, args: argparse.Name
     get, batch = scripts(ids_file)
     for mode in args.modes.split(","):
         started = time.perf_counter()
-        with server(spec, url, args.workers, args.server, env_extra={"C360_SERVING": mode}) as base:
+        env = {"C360_SERVING": mode}
+        if mode == "redis":
+            args.redis_product = f"bench{uuid.uuid4().hex[:8]}"
+            env |= {"C360_REDIS_URL": args.redis_url, "C360_REDIS_PRODUCT": args.redis_product}
+        with server(spec, url, args.workers, args.server, env_extra=env) as base:
             print(f"  {store_name:<10} {mode:<7} ready in {time.perf_counter() - started:.1f}s", flush=True)
             wrk(base, key, get, 32, args.seconds)  # warm-up: touch the snapshot
-            memory_row(store_name, mode, "after warm-up", memory(base), serving_file_mib(url) if mode == "file" else 0)
+            memory_row(store_name, mode, "after warm-up", memory(base), stored_mib(url, mode, args))
             report(store_name, f"{mode}: GET one, c=1", wrk(base, key, get, 1, args.seconds))
             report(store_name, f"{mode}: GET one, c=32", wrk(base, key, get, 32, args.seconds))
             report(store_name, f"{mode}: batchGet 100 ids, c=1", wrk(base, key, batch, 1, args.seconds))
@@ -469,7 +503,7 @@ def materialised_cases(store_name: str, url: str, tmp: Path, args: argparse.Name
                 from c360.api.serving import GRACE_SECONDS
 
                 time.sleep(max(0.0, GRACE_SECONDS + 2 - (time.perf_counter() - swapped)))
-            memory_row(store_name, mode, "after swap", memory(base), serving_file_mib(url) if mode == "file" else 0)
+            memory_row(store_name, mode, "after swap", memory(base), stored_mib(url, mode, args))
             report(store_name, f"{mode}: GET one, c=1, after swap", wrk(base, key, get, 1, args.seconds))
             cpu = idle_cpu(base, args.idle_seconds)
             print(
@@ -478,6 +512,8 @@ def materialised_cases(store_name: str, url: str, tmp: Path, args: argparse.Name
                 + f" of a core over {args.idle_seconds:.0f}s",
                 flush=True,
             )
+        if mode == "redis":
+            redis_drop(args.redis_url, args.redis_product)
     if args.audit_off:
         # The same cases with read auditing off: what recording every read costs.
         with server(spec, url, args.workers, args.server, audit=False) as base:
@@ -561,7 +597,10 @@ def main() -> None:
     parser.add_argument("--server", choices=["uvicorn", "granian"], default="uvicorn")
     parser.add_argument("--live-accounts", type=int, default=500)
     parser.add_argument("--stores", default="sqlite,postgresql")
-    parser.add_argument("--modes", default="file,memory", help="serving modes to measure (C360_SERVING)")
+    parser.add_argument(
+        "--modes", default="file,memory", help="serving modes to measure (C360_SERVING): file, memory, redis"
+    )
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0", help="the Redis of the redis mode")
     parser.add_argument("--idle-seconds", type=float, default=10.0)
     parser.add_argument("--no-live", action="store_true", help="skip the live-read cases")
     parser.add_argument(

@@ -373,8 +373,9 @@ def create_app(
     )
     def readyz() -> Response:
         snap = state.snapshot
-        if state.problem is not None:  # a refused serving file: the previous snapshot is still served
-            return _response(Reply.error(ApiError(503, "not_ready", state.problem, snap.raw_headers)))
+        problem = state.unready()  # a refused serving file (the previous snapshot is still served), Redis down
+        if problem is not None:
+            return _response(Reply.error(ApiError(503, "not_ready", problem, snap.raw_headers)))
         if snap.version == 0:
             return _response(
                 Reply.error(ApiError(503, "not_ready", "no snapshot has been published yet; run `c360 build`"))

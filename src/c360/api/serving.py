@@ -78,10 +78,12 @@ GRACE_SECONDS = 30.0  # a replaced file stays open this long for requests still 
 
 
 def mode() -> str:
-    """``C360_SERVING``: ``file`` (the default) or ``memory``."""
+    """``C360_SERVING``: ``file`` (the default), ``memory`` or ``redis`` (needs ``C360_REDIS_URL``)."""
     value = (os.environ.get("C360_SERVING") or "file").strip().lower()
-    if value not in {"file", "memory"}:
-        raise ValueError(f"C360_SERVING={value!r}: expected 'file' or 'memory'")
+    if value not in {"file", "memory", "redis"}:
+        raise ValueError(f"C360_SERVING={value!r}: expected 'file', 'memory' or 'redis'")
+    if value == "redis" and not (os.environ.get("C360_REDIS_URL") or "").strip():
+        raise ValueError("C360_SERVING=redis needs C360_REDIS_URL (e.g. redis://127.0.0.1:6379/0)")
     return value
 
 
@@ -320,7 +322,7 @@ class Continuity:
 
     @classmethod
     def of(cls, snap: Snapshot) -> Continuity | None:
-        if snap.file is None or snap.file.closed:
+        if not isinstance(snap.file, ServingFile) or snap.file.closed:
             return None
         views = {c: (v.overlay, v.osince) for c, v in snap.views.items() if isinstance(v, FileView) and v.overlay}
         return cls(snap.file, dict(snap.edited), views)

@@ -28,13 +28,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from c360.api import serving
+from c360.api import serving, serving_redis
 from c360.api.projection import ConsumerView as ConsumerView
 from c360.api.projection import build_views as build_views
 from c360.api.projection import email_fields as email_fields
 from c360.api.projection import patched as _patched
 from c360.api.projection import project as project
 from c360.api.serving import FileView, ServingFile, ServingFileError
+from c360.api.serving_redis import RedisServing, RedisView
 from c360.api.shapes import Shapes as Shapes
 from c360.api.shapes import retained_versions as retained_versions
 from c360.api.shapes import shapes as shapes
@@ -52,7 +53,7 @@ ERASURE_POLL_SECONDS = 0.5
 
 
 # A consumer's view: held in this process, or read from the shared serving file.
-View = ConsumerView | FileView
+View = ConsumerView | FileView | RedisView
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ class Snapshot:
     majors: dict[int, tuple[Spec, dict[str, ConsumerPolicy]]] = field(default_factory=dict)
     # Served from a serving file: the file, and customers erasures changed since it was written
     # (their record's hash and change time; None: gone). ``hashes`` and ``changed`` are empty then.
-    file: ServingFile | None = None
+    file: ServingFile | RedisServing | None = None
     edited: dict[str, tuple[int, float] | None] = field(default_factory=dict)
 
     def holds(self, cid: str) -> bool:
@@ -319,10 +320,12 @@ def apply_edits(
         now = {cid: project(live, emails, data, mask_key) for cid, data in records.items()}
         for consumer in live:
             view = snap.views.get(consumer)
-            if isinstance(view, FileView):
+            if isinstance(view, FileView | RedisView):
                 views[consumer] = view.patched(snap, wanted, now)
             elif view is not None:
                 views[consumer] = _patched(view, snap, consumer, wanted, now)
+    if isinstance(snap.file, RedisServing):  # no replica serves what was erased from here on
+        snap.file.erase({c: edited[c] for c in wanted if c in edited})
     return replace(snap, views=views, hashes=hashes, changed=changed, edited=edited, edit_seq=seq)
 
 
@@ -347,11 +350,14 @@ class ServerState:
     retry_seconds: float = 10.0  # a refused serving file is tried again after this long
     _failed: tuple[int, float] = (0, 0.0)
     _rewrite: bool = False  # an erasure edited the served version: its file is to be rewritten
-    _retired: list[tuple[float, ServingFile]] = field(default_factory=list)
+    _retired: list[tuple[float, ServingFile | RedisServing]] = field(default_factory=list)
+    redis_url: str | None = None  # the serving store (redis mode: C360_REDIS_URL)
 
     def __post_init__(self) -> None:
         if not self.policies:
             self.policies = {c: policy_for(self.spec.model, c) for c in self.spec.model.consumers}
+        if self.serving == "redis":
+            self.redis_url = self.redis_url or serving_redis.redis_url()
         if self.serving == "file":
             self.directory = self.directory or serving.serving_dir(self.store)
             try:
@@ -381,7 +387,7 @@ class ServerState:
         with self._lock:
             version = self.store.current_version()
             if version is not None and version != self.snapshot.version:
-                if self.directory is not None:
+                if self.directory is not None or self.redis_url is not None:
                     self._load_file(version)
                 else:
                     self.snapshot = load_snapshot(self.spec, self.store, self.mask_key, self.snapshot, self.policies)
@@ -397,22 +403,35 @@ class ServerState:
 
     def _load_file(self, version: int) -> None:
         """Swap to the new version's serving file; refuse a bad one and keep the previous."""
-        assert self.directory is not None
         failed, when = self._failed
         if failed == version and time.monotonic() - when < self.retry_seconds:
             return
         old = self.snapshot
         try:
-            new = load_file_snapshot(self.spec, self.store, self.mask_key, self.directory, old, self.policies)
+            if self.redis_url is not None:
+                new = serving_redis.load_snapshot(
+                    self.spec, self.store, self.mask_key, self.redis_url, old, self.policies
+                )
+            else:
+                assert self.directory is not None
+                new = load_file_snapshot(self.spec, self.store, self.mask_key, self.directory, old, self.policies)
         except (ServingFileError, OSError, ValueError) as exc:
             self.problem = f"snapshot {version} is not served: {exc}"
             self._failed = (version, time.monotonic())
+            if isinstance(exc, serving_redis.ServingStoreUnavailable) and not old.version:
+                self.snapshot = serving_redis.unreachable(old, list(self.spec.model.consumers), str(exc))
             log.error("serving file refused, still serving snapshot %s: %s", old.version, exc)
             return
         self.problem, self._failed, self._rewrite = None, (0, 0.0), False
         self.snapshot = new
         if old.file is not None and old.file is not new.file:
             self._retired.append((time.monotonic(), old.file))
+
+    def unready(self) -> str | None:
+        """Why readiness is red as far as serving goes (None: it is not); Redis is asked each time."""
+        if self.problem is None and isinstance(self.snapshot.file, RedisServing):
+            return serving_redis.problem(self.snapshot.file.r)
+        return self.problem
 
     def _close_retired(self) -> None:
         """Close replaced files once no request can still be reading them."""
@@ -438,7 +457,7 @@ class ServerState:
             self.snapshot = replace(snap, edit_seq=seq)
             return 0
         at = max(a for _, a in mine).timestamp()
-        self._rewrite = self.snapshot.file is not None
+        self._rewrite = isinstance(self.snapshot.file, ServingFile)
         self.snapshot = apply_edits(
             self.spec, self.store, self.mask_key, snap, (c for c, _ in mine), at, seq, self.policies
         )

@@ -76,3 +76,24 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - name: serving
   emptyDir: {sizeLimit: {{ .Values.scratch.servingSize }}}
 {{- end }}
+
+{{/* The API's serving mode: C360_SERVING, and in redis mode the Redis it reads (C360_REDIS_URL). */}}
+{{- define "c360.servingEnv" -}}
+{{- $s := .Values.serving | default dict -}}
+{{- $mode := $s.mode | default "file" -}}
+- {name: C360_SERVING, value: {{ $mode | quote }}}
+{{- if eq $mode "redis" }}
+{{- if $s.existingSecret }}
+- name: C360_REDIS_URL
+  valueFrom:
+    secretKeyRef: {name: {{ $s.existingSecret | quote }}, key: {{ $s.existingSecretKey | default "C360_REDIS_URL" | quote }}}
+{{- else if $s.redisUrl }}
+- {name: C360_REDIS_URL, value: {{ $s.redisUrl | quote }}}
+{{- else }}
+{{- fail "serving.mode=redis needs serving.redisUrl or serving.existingSecret" }}
+{{- end }}
+{{- with $s.product }}
+- {name: C360_REDIS_PRODUCT, value: {{ . | quote }}}
+{{- end }}
+{{- end }}
+{{- end }}
