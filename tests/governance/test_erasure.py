@@ -21,7 +21,7 @@ from sqlalchemy import create_engine, inspect, select, text
 from c360.api.state import ServerState
 from c360.connectors.base import get_path
 from c360.core import jsonutil
-from c360.core.errors import StoreError
+from c360.core.errors import NotFound, StoreError
 from c360.governance import audit
 from c360.governance.erasure import STEPS, SubjectRef, erase, requests
 from c360.governance.suppression import email_paths, person_paths
@@ -412,9 +412,10 @@ def test_a_publish_overtaken_by_an_erasure_is_refused(case: Case) -> None:
 
 
 def test_unknown_subject_is_a_clear_error(case: Case) -> None:
-    with pytest.raises(StoreError, match="nothing to erase"):
+    # Not found is not a store failure: it is a NotFound, never a StoreError.
+    with pytest.raises(NotFound, match="nothing to erase"):
         erase(case.store, case.spec, SubjectRef(email="nobody@nowhere.example"), reason="r")
-    with pytest.raises(StoreError, match="no customer 'c_nope'"):
+    with pytest.raises(NotFound, match="no customer 'c_nope'"):
         erase(case.store, case.spec, SubjectRef(customer_id="c_nope"), reason="r")
 
 
