@@ -62,6 +62,7 @@ from c360.api.serving_layout import _email_key as _email_key
 from c360.api.serving_layout import _max_dbs as _max_dbs
 from c360.api.serving_layout import file_name as file_name
 from c360.api.serving_layout import fingerprint as fingerprint
+from c360.api.serving_layout import overlaid
 from c360.api.serving_layout import record_hash as record_hash
 from c360.api.serving_write import _history as _history
 from c360.api.serving_write import write as write
@@ -290,19 +291,8 @@ class FileView:
         self, snap: Snapshot, wanted: Sequence[str], now: dict[str, dict[str, tuple[bytes, list[str]]]]
     ) -> FileView:
         """This view with ``wanted`` re-projected (``now``): they are served from the overlay."""
-        overlay, osince = dict(self.overlay), dict(self.osince)
-        oemails = {e: tuple(i for i in ids if i not in wanted) for e, ids in self.oemails.items()}
-        for cid in wanted:
-            old = self.get(cid)
-            body, found = now.get(cid, {}).get(self.consumer, (None, []))
-            overlay[cid] = body
-            if body is None:
-                osince[cid] = None
-                continue
-            osince[cid] = self.changed_at(snap, cid) if old == body else None
-            for e in found:
-                oemails[e] = (*oemails.get(e, ()), cid)
-        return FileView(self.file, self.consumer, overlay, osince, {e: ids for e, ids in oemails.items() if ids})
+        overlay, osince, oemails = overlaid(self, snap, wanted, now)
+        return FileView(self.file, self.consumer, overlay, osince, oemails)
 
 
 # -- writing ------------------------------------------------------------------------------

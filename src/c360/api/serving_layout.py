@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import struct
+from collections.abc import Sequence
+from typing import Any
 
 from c360.spec.validate import Spec
 
@@ -50,3 +52,28 @@ def file_name(version: int, fp: str) -> str:
 
 def _max_dbs(spec: Spec) -> int:
     return 3 * len(spec.model.consumers) + 4
+
+
+Reprojected = dict[str, dict[str, tuple[bytes, list[str]]]]
+Overlay = tuple[dict[str, bytes | None], dict[str, float | None], dict[str, tuple[str, ...]]]
+
+
+def overlaid(view: Any, snap: Any, wanted: Sequence[str], now: Reprojected) -> Overlay:
+    """A shared view's overlay with ``wanted`` re-projected (``now``): bodies, own change times, e-mails.
+
+    ``view`` is a file or Redis view (``overlay``, ``osince``, ``oemails``, ``consumer``, ``get``,
+    ``changed_at``); an unchanged body keeps its change time, a removed one is served as gone.
+    """
+    overlay, osince = dict(view.overlay), dict(view.osince)
+    oemails = {e: tuple(i for i in ids if i not in wanted) for e, ids in view.oemails.items()}
+    for cid in wanted:
+        old = view.get(cid)
+        body, found = now.get(cid, {}).get(view.consumer, (None, []))
+        overlay[cid] = body
+        if body is None:
+            osince[cid] = None
+            continue
+        osince[cid] = view.changed_at(snap, cid) if old == body else None
+        for e in found:
+            oemails[e] = (*oemails.get(e, ()), cid)
+    return overlay, osince, {e: ids for e, ids in oemails.items() if ids}

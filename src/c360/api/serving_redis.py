@@ -50,7 +50,17 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 
-from c360.api.serving_layout import _META, _TIME, CHUNK, FORMAT, SENTINEL, ServingFileError, _email_key, _max_dbs
+from c360.api.serving_layout import (
+    _META,
+    _TIME,
+    CHUNK,
+    FORMAT,
+    SENTINEL,
+    ServingFileError,
+    _email_key,
+    _max_dbs,
+    overlaid,
+)
 from c360.api.serving_layout import fingerprint as fingerprint
 from c360.core.errors import MissingDependency
 from c360.spec.validate import Spec
@@ -253,20 +263,9 @@ class RedisView:
         self, snap: Snapshot, wanted: Sequence[str], now: dict[str, dict[str, tuple[bytes, list[str]]]]
     ) -> RedisView:
         """This view with ``wanted`` re-projected (``now``), written into Redis and kept as an overlay."""
-        overlay, osince = dict(self.overlay), dict(self.osince)
-        oemails = {e: tuple(i for i in ids if i not in wanted) for e, ids in self.oemails.items()}
-        for cid in wanted:
-            old = self.get(cid)
-            body, found = now.get(cid, {}).get(self.consumer, (None, []))
-            overlay[cid] = body
-            if body is None:
-                osince[cid] = None
-                continue
-            osince[cid] = self.changed_at(snap, cid) if old == body else None
-            for e in found:
-                oemails[e] = (*oemails.get(e, ()), cid)
+        overlay, osince, oemails = overlaid(self, snap, wanted, now)
         self._write(wanted, now, osince)
-        return RedisView(self.file, self.consumer, overlay, osince, {e: ids for e, ids in oemails.items() if ids})
+        return RedisView(self.file, self.consumer, overlay, osince, oemails)
 
     def _write(
         self, wanted: Sequence[str], now: dict[str, dict[str, tuple[bytes, list[str]]]], osince: dict[str, float | None]
