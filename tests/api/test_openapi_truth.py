@@ -259,7 +259,8 @@ def test_a_generated_client_works_against_the_server(server: str, demo: Demo, tm
 
         key = demo.keys["finance"]
         client = gen.AuthenticatedClient(base_url=server, token=key, raise_on_unexpected_status=True)
-        ids = sorted(demo.records)[:3]
+        # the first customers with a billing e-mail (a customer without one has nothing to look up by)
+        ids = [c for c in sorted(demo.records) if demo.records[c].get("billing_contact_email")][:3]
         raw = {
             c: httpx.get(f"{server}/v1/customers/{c}", headers={"Authorization": f"Bearer {key}"}).json() for c in ids
         }
