@@ -109,3 +109,17 @@ def test_the_page_the_api_the_metrics_and_the_cli_agree(built_demo: BuiltDemo) -
         value = "1.0" if s.compliant else "0.0"
         assert f'c360_subscription_compliant{{consumer="{s.consumer}",purpose="{s.purpose}"}} {value}' in metrics
         assert (s.consumer in page) and (s.purpose in page)
+
+
+def test_since_last_hands_out_each_read_once() -> None:
+    recorder = LatencyRecorder(window=3)
+    assert recorder.since_last() == {}
+    for ms in (1, 2, 3, 4, 5):
+        recorder.observe("support", ms / 1000)
+    recorder.observe("finance", 0.009)
+    taken = recorder.since_last()
+    assert taken == {"support": (5, [0.003, 0.004, 0.005]), "finance": (1, [0.009])}  # all counted, newest kept
+    assert recorder.since_last() == {}  # nothing read since
+    recorder.observe("support", 0.007)
+    assert recorder.since_last() == {"support": (1, [0.007])}
+    assert recorder.count("support") == 6  # the window's judgement is untouched

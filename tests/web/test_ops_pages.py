@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.util
 import re
 
 import orjson
 import pytest
 
+from c360.core.clock import utcnow
 from c360.governance.sla import evaluate
-from c360.store import ops_repo
+from c360.store import latency_repo, ops_repo
+from c360.store.latency_repo import LatencyRow
 from c360.web.ops import scrub
 from tests.conftest import need_module
 from tests.web.conftest import ROLES, Site
@@ -120,7 +123,8 @@ def test_subscriptions_show_the_evaluations_status(site: Site) -> None:
         if status.latency_p99_ms is not None:
             assert f"SLA {status.latency_p99_ms:g} ms" in card
         assert '<svg class="spark"' in card and "<polyline" in card
-    assert 'id="no-latency-history"' in page
+        assert "no latency to chart" in card  # no read answered yet
+    assert 'id="latency-history"' in page and "every 60 s" in page
     api = site.client.get("/v1/subscriptions", headers={"Authorization": f"Bearer {site.keys['product_owner']}"})
     if api.status_code == 200:
         served = api.json()
@@ -142,6 +146,77 @@ def test_subscriptions_chart_follows_the_snapshots(site: Site) -> None:
     assert "SLA 15m" in svg and "stroke-dasharray" in svg
     assert "nothing to chart" in freshness_svg([], 900.0, "y", "t")
     assert freshness_points([], now + dt.timedelta(seconds=1), None) == []
+
+
+def test_read_latency_is_written_per_interval_and_charted(site: Site) -> None:
+    history = site.client.app.state.latency_history  # type: ignore[attr-defined]
+    assert history.flush() == 0  # nothing read: nothing written
+    ids = [cid for cid, _ in site.store.snapshot_rows(site.store.current_version() or 0)][:5]
+    auth = {"Authorization": f"Bearer {site.keys['support']}"}
+    for cid in ids:
+        assert site.client.get(f"/v1/customers/{cid}", headers=auth).status_code == 200
+    assert history.flush() == 1  # one row: support's five reads
+    assert history.flush() == 0  # and nothing again until the next read
+    series = latency_repo.series(site.store, "support", utcnow() - dt.timedelta(hours=1))
+    assert [p.reads for p in series] == [len(ids)] and 0 < series[0].p99_ms <= series[0].max_ms
+
+    site.sign_in(ROLES["owner"])
+    page = site.client.get("/app/subscriptions").text
+    cards = {c.split("</code>")[0]: c for c in page.split('class="card subscription"')[1:]}
+    support = next(c for k, c in cards.items() if k.endswith("<code>support"))
+    chart = re.search(r'<svg class="spark" id="sub-\d+-p99".*?</svg>', support, re.S)
+    assert chart is not None and "SLA 50 ms" in chart.group(0)
+    assert len(re.search(r'class="p99" points="([^"]+)"', chart.group(0)).group(1).split()) == 2  # type: ignore[union-attr]
+    finance = next(c for k, c in cards.items() if k.endswith("<code>finance"))
+    assert "no latency to chart" in finance
+
+
+def test_latency_series_takes_the_slowest_worker_per_bucket(site: Site) -> None:
+    t = dt.datetime(2026, 1, 1, 12, 0, 30, tzinfo=dt.UTC)
+    rows = [
+        LatencyRow(t, "support", "a:1", 60, 100, 1.0, 9.0, 12.0),
+        LatencyRow(t + dt.timedelta(seconds=5), "support", "b:2", 60, 50, 2.0, 30.0, 31.0),
+        LatencyRow(t + dt.timedelta(minutes=1), "support", "a:1", 60, 10, 1.0, 4.0, 5.0),
+        LatencyRow(t, "finance", "a:1", 60, 7, 1.0, 99.0, 99.0),
+    ]
+    latency_repo.record(site.store, rows)
+    series = latency_repo.series(site.store, "support", t - dt.timedelta(hours=1))
+    assert [(p.at, p.reads, p.p99_ms, p.max_ms) for p in series] == [
+        (dt.datetime(2026, 1, 1, 12, 1, tzinfo=dt.UTC), 150, 30.0, 31.0),
+        (dt.datetime(2026, 1, 1, 12, 2, tzinfo=dt.UTC), 10, 4.0, 5.0),
+    ]
+    assert latency_repo.series(site.store, "support", t + dt.timedelta(seconds=10)) == series[1:]
+    assert latency_repo.prune(site.store, t + dt.timedelta(seconds=10)) == 3
+    assert [p.reads for p in latency_repo.series(site.store, "support", t - dt.timedelta(hours=1))] == [10]
+
+
+def test_latency_history_settings_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from c360.api.latency_history import interval_seconds, retention_days
+
+    monkeypatch.setenv("C360_LATENCY_HISTORY_SECONDS", "0")
+    assert interval_seconds() == 0
+    monkeypatch.setenv("C360_LATENCY_HISTORY_SECONDS", "soon")
+    with pytest.raises(ValueError, match="C360_LATENCY_HISTORY_SECONDS='soon': expected 0"):
+        interval_seconds()
+    monkeypatch.setenv("C360_LATENCY_HISTORY_DAYS", "-1")
+    with pytest.raises(ValueError, match="C360_LATENCY_HISTORY_DAYS='-1'"):
+        retention_days()
+
+
+def test_a_store_that_cannot_be_written_loses_one_interval_not_the_server(
+    site: Site, caplog: pytest.LogCaptureFixture
+) -> None:
+    from c360.api.latency_history import LatencyHistory
+    from c360.governance.sla import LatencyRecorder
+
+    recorder = LatencyRecorder()
+    history = LatencyHistory(site.store, recorder, seconds=60, days=30)
+    recorder.observe("support", 0.002)
+    with site.store.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE latency_history")
+    assert history.flush() == 0 and "latency history not written" in caplog.text
+    recorder.observe("support", 0.003)
+    assert history.flush() == 0 and caplog.text.count("latency history not written") == 1  # said once
 
 
 # -- in the browser, at phone width --------------------------------------------------------

@@ -29,6 +29,7 @@ from c360 import __version__
 from c360.api.audit import close_auditor, read_auditor
 from c360.api.auth import MIN_SECRET_BYTES, JwtConfig, JwtVerifier, weak_secret
 from c360.api.erasures import router as erasures_router
+from c360.api.latency_history import LatencyHistory
 from c360.api.limits import RateLimiter
 from c360.api.metrics import Metrics
 from c360.api.openapi_doc import _CUSTOMER, _ITEMS, COMMON, _err, _ok, truthful_openapi
@@ -125,11 +126,15 @@ def create_app(
         live=live,
     )
 
+    history = LatencyHistory(store, service.latency)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         state.start()
+        history.start()
         yield
         state.stop()
+        history.stop()
         close_auditor(service.auditor)
         if service._live is not None:
             service._live.close()
@@ -144,6 +149,7 @@ def create_app(
     )
     app.state.c360 = state
     app.state.service = service
+    app.state.latency_history = history
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> Response:

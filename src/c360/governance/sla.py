@@ -75,6 +75,7 @@ class LatencyRecorder:
         self._clock = clock
         self._samples: dict[str, deque[tuple[float, float]]] = {}
         self._counts: Counter[str] = Counter()
+        self._reported: dict[str, int] = {}  # reads handed out by since_last
         self._lock = threading.Lock()
 
     def observe(self, consumer: str, seconds: float) -> None:
@@ -109,6 +110,23 @@ class LatencyRecorder:
         if not samples:
             return None, 0
         return samples[max(1, math.ceil(0.99 * len(samples))) - 1], len(samples)
+
+    def since_last(self) -> dict[str, tuple[int, list[float]]]:
+        """Per consumer read since the previous call: (reads, their latencies in seconds).
+
+        The latencies are those still kept (the newest ``window``); the count is every read.
+        Consumers without a read since the previous call are left out, so an idle server
+        yields nothing to record.
+        """
+        out: dict[str, tuple[int, list[float]]] = {}
+        with self._lock:
+            for consumer, q in self._samples.items():
+                reads = self._counts[consumer] - self._reported.get(consumer, 0)
+                if reads <= 0:
+                    continue
+                self._reported[consumer] = self._counts[consumer]
+                out[consumer] = (reads, [s for _, s in list(q)[-min(reads, len(q)) :]])
+        return out
 
     def count(self, consumer: str) -> int:
         """Reads observed since start (not only those in the window)."""

@@ -296,3 +296,21 @@ identity_models = Table(
     Column("model", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
+
+# Serving latency over time: each API worker writes, once per interval in which it answered
+# reads, the count and quantiles of each consumer's reads (revision 0006). Idle workers write
+# nothing; rows older than the retention are pruned by the workers themselves.
+latency_history = Table(
+    "latency_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),  # the end of the interval
+    Column("consumer", String(64), nullable=False),
+    Column("worker", String(96), nullable=False),  # host:pid
+    Column("seconds", Float, nullable=False),  # the interval's length
+    Column("reads", Integer, nullable=False),
+    Column("p50_ms", Float, nullable=False),
+    Column("p99_ms", Float, nullable=False),
+    Column("max_ms", Float, nullable=False),
+    Index("ix_latency_history_consumer_at", "consumer", "at"),
+)

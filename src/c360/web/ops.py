@@ -20,14 +20,15 @@ from fastapi.responses import Response
 from c360.core import jsonutil
 from c360.core.clock import utcnow
 from c360.spec.models import duration_seconds
-from c360.store import ops_repo
+from c360.store import latency_repo, ops_repo
 from c360.store.runs import RunRow
 from c360.web.core import web
-from c360.web.sla_chart import freshness_points, freshness_svg
+from c360.web.sla_chart import freshness_points, freshness_svg, latency_points, latency_svg
 
 router = APIRouter(prefix="/app", include_in_schema=False)
 BUILDS = 20
 REASONS = 3
+LATENCY_PERIOD = dt.timedelta(hours=24)  # the latency charts' span
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 _EMAIL = re.compile(r"[^\s@'\"]+@[^\s@'\"]+")
 _NUMBER = re.compile(r"\d{5,}")
@@ -148,9 +149,15 @@ def _state(ok: bool | None) -> tuple[str, str]:
     return ("met", "ok") if ok else ("missed", "bad")
 
 
-def subscription_rows(statuses: list[Any], history: list[ops_repo.SnapshotRow], now: dt.datetime) -> list[Any]:
+def subscription_rows(
+    statuses: list[Any],
+    history: list[ops_repo.SnapshotRow],
+    now: dt.datetime,
+    latencies: dict[str, list[latency_repo.LatencyPoint]] | None = None,
+) -> list[Any]:
     out = []
     for i, s in enumerate(statuses):
+        series = latency_points((latencies or {}).get(s.consumer, []))
         sla = duration_seconds(s.freshness) if s.freshness else None
         points = freshness_points(history, now, s.age_seconds)
         fresh, fresh_cls = _state(s.freshness_ok)
@@ -164,6 +171,9 @@ def subscription_rows(statuses: list[Any], history: list[ops_repo.SnapshotRow], 
                 "latency": latency,
                 "latency_cls": latency_cls,
                 "chart": freshness_svg(points, sla, f"sub-{i}", f"Data age of {s.consumer}'s subscription over time"),
+                "latency_chart": latency_svg(
+                    series, s.latency_p99_ms, f"sub-{i}-p99", f"p99 read latency of {s.consumer} over time"
+                ),
             }
         )
     return out
@@ -179,11 +189,14 @@ def subscriptions(request: Request) -> Response:
     history, _ = ops_repo.snapshot_history(w.store, 60)
     served = [h for h in history if h.status in ("published", "retired")]
     now = utcnow()
+    since = now - LATENCY_PERIOD
+    latency = {c: latency_repo.series(w.store, c, since) for c in sorted({s.consumer for s in statuses})}
     return w.page(
         request,
         "subscriptions.html",
         user,
-        rows=subscription_rows(statuses, served, now),
+        rows=subscription_rows(statuses, served, now, latency),
+        history_seconds=getattr(getattr(request.app.state, "latency_history", None), "seconds", 0),
         synced=sorted(w.store.sync_times().items()),
         window=int(w.service.latency.window_seconds),
         min_samples=w.service.latency.min_samples,
