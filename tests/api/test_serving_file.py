@@ -114,6 +114,14 @@ def _everything(client: TestClient, keys: dict[str, str]) -> dict[str, Any]:
             if isinstance(email, str) and "@" in email:
                 r = client.get("/v1/customers:lookup", headers=auth, params={"email": email.upper()})
                 got[f"email:{email}"] = (r.status_code, r.content)
+        ids = [i["customer_id"] for i in items[:20] if isinstance(i.get("customer_id"), str)]
+        if ids:  # one batch: twice the first, one missing, in an order of its own
+            asked = [ids[0], "c_no_such_customer", *reversed(ids), ids[0]]
+            r = client.post("/v1/customers:batchGet", headers=auth, json={"ids": asked})
+            got["batch"] = (r.status_code, r.content)
+            if r.status_code == 200:  # (a rate-limited consumer is refused, the same in every mode)
+                assert r.json()["not_found"] == ["c_no_such_customer"], r.text
+                assert [i["customer_id"] for i in r.json()["items"]] == [ids[0], *reversed(ids), ids[0]]
         changes = client.get(
             "/v1/customers", headers=auth, params={"changed_since": "2026-01-01T00:00:00Z", "limit": "1000"}
         )

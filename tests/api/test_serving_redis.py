@@ -177,6 +177,9 @@ def test_an_erased_customer_is_never_served_by_any_replica(
                 assert got.status_code == 404 and cid not in set(s.views["finance"].after(None))  # type: ignore[union-attr]
             found = c.get("/v1/customers:lookup", headers=auth, params={"email": email})
             assert found.status_code == 404 or cid not in [i["customer_id"] for i in found.json()["items"]]
+            batch = c.post("/v1/customers:batchGet", headers=auth, json={"ids": [cid]}).json()
+            assert [i for i in batch["items"] if i == body] == []  # not in the batch as it was served before
+            assert (batch["not_found"] == [cid]) is (not s.holds(cid))
 
         # The other replica has not polled yet: Redis itself no longer holds the erased answer.
         assert state.apply_edits() == 1

@@ -40,6 +40,10 @@ class ConsumerView:
     def get(self, cid: str) -> bytes | None:
         return self.rows.get(cid)
 
+    def get_many(self, cids: Sequence[str]) -> list[bytes | None]:
+        rows = self.rows
+        return [rows.get(c) for c in cids]
+
     def after(self, cursor: str | None) -> Iterator[str]:
         """Ids this consumer sees, in order, after ``cursor`` (from the first without one)."""
         ids = self.ids

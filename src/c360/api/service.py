@@ -313,8 +313,8 @@ class Service:
         snap = self.state.snapshot
         view = snap.views.get(consumer)
         found, missing, read = [], [], []
-        for cid in ids:
-            body = view.get(cid) if view is not None else None
+        bodies = view.get_many(ids) if view is not None else [None] * len(ids)
+        for cid, body in zip(ids, bodies, strict=True):
             if body is None:
                 missing.append(cid)
             else:

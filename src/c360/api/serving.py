@@ -234,6 +234,11 @@ class FileView:
         body: bytes | None = self.file.txn().get(cid.encode(), db=self.file.dbs[self.consumer][0])
         return body
 
+    def get_many(self, cids: Sequence[str]) -> list[bytes | None]:
+        """The answers of ``cids`` in order (None: not served), read in one transaction."""
+        txn, db, overlay = self.file.txn(), self.file.dbs[self.consumer][0], self.overlay
+        return [overlay[c] if overlay and c in overlay else txn.get(c.encode(), db=db) for c in cids]
+
     def after(self, cursor: str | None) -> Iterator[str]:
         """Ids this consumer sees, in order, after ``cursor`` (from the first without one)."""
         cur = self.file.txn().cursor(db=self.file.dbs[self.consumer][0])
