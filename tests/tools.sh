@@ -20,7 +20,7 @@ tool() {  # tool <venv name> <executable> <requirement>...
 
 case "${1:-all}" in
   openapi-client | all) tool openapi-client openapi-python-client 'openapi-python-client>=0.29,<0.30' ;;&
-  datacontract | all) tool datacontract datacontract 'datacontract-cli[duckdb]>=1.2,<1.3' ;;
+  datacontract | all) tool datacontract datacontract 'datacontract-cli[duckdb,postgres]>=1.2,<1.3' ;;
   openapi-client) ;;
   *) echo "usage: $0 [openapi-client|datacontract|all]" >&2; exit 2 ;;
 esac

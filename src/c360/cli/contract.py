@@ -201,13 +201,62 @@ def contract_export(
     spec: SpecArg,
     out: Annotated[Path, typer.Option("--out", help="Directory to write into.")],
     fmt: Annotated[str, typer.Option("--format", help="odcs or jsonschema.")] = "odcs",
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store",
+            envvar="C360_STORE_URL",
+            help="Store URL named in the ODCS servers block; a PostgreSQL store gets the product's view.",
+        ),
+    ] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", help="Also write the published product as Parquet into this directory (ODCS only)."),
+    ] = None,
 ) -> None:
-    """Write the contract: ODCS v3 (product and each consumer view) or JSON Schema per consumer."""
+    """Write the contract: ODCS v3 (product and each consumer view) or JSON Schema per consumer.
+
+    With ODCS, ``servers:`` says where the published product can be tested (``datacontract
+    test``): with --data, a Parquet file of it written there; on a PostgreSQL store, the view
+    ``c360_<product>`` that export (re)creates in the store.
+    """
     from c360.governance.contracts import export
+    from c360.governance.contracts_odcs import write_odcs
 
     s = open_spec(spec)
-    for path in export(s.model, out, fmt):
+    if fmt != "odcs":
+        if data is not None:
+            raise C360Error("--data writes the product for an ODCS contract: use it with --format odcs")
+        for path in export(s.model, out, fmt):
+            console.print(f"wrote {path}", highlight=False, soft_wrap=True)
+        return
+    parquet = _publish_relation(s, store, data)
+    for path in write_odcs(s.model, out, store_url=store, data=parquet):
         console.print(f"wrote {path}", highlight=False, soft_wrap=True)
+
+
+def _publish_relation(spec: Spec, url: str | None, data: Path | None) -> Path | None:
+    """The product's flat relation: a Parquet file in ``data`` (its path), and a PostgreSQL store's view."""
+    from c360.store.product_relation import create_view, relation_name, write_parquet
+
+    postgres = bool(url) and str(url).split(":", 1)[0].split("+", 1)[0].lower() in ("postgresql", "postgres")
+    if data is None and not postgres:
+        return None
+    product = spec.model
+    fields = {name: f.type for name, f in product.fields.items()}
+    st = open_store(spec, url)
+    try:
+        parquet = None
+        if data is not None:
+            parquet = data / f"{relation_name(product.product)}.parquet"
+            rows = write_parquet(st, fields, parquet)
+            console.print(f"wrote {parquet} ({rows} customers)", highlight=False, soft_wrap=True)
+        if st.dialect == "postgresql":
+            view = create_view(st, product.product, fields)
+            console.print(f"created view {view} (the published snapshot)", highlight=False)
+        return parquet
+    finally:
+        st.close()
 
 
 @app.command()

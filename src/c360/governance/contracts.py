@@ -16,12 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from c360.core import jsonutil
 from c360.core.errors import C360Error, ContractError
 from c360.governance import audit
-from c360.governance.contracts_odcs import ODCS_API_VERSION, ODCS_TYPES, odcs_document, odcs_servers
+from c360.governance.contracts_odcs import ODCS_API_VERSION, ODCS_TYPES, odcs_document, odcs_servers, write_odcs
 from c360.governance.contracts_odcs import _quality as _quality
 from c360.governance.contracts_odcs import _sla as _sla
 from c360.governance.contracts_schema import JSON_TYPES, consumer_json_schema, form_label
@@ -158,15 +156,7 @@ def export(product: ProductSpec, out_dir: Path, fmt: str, *, store_url: str | No
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     if fmt == "odcs":
-        docs = {f"{product.product}.odcs.yaml": odcs_document(product, store_url=store_url)}
-        docs |= {
-            f"{product.product}.{c}.odcs.yaml": odcs_document(product, c, store_url=store_url)
-            for c in product.consumers
-        }
-        for name, doc in docs.items():
-            path = out_dir / name
-            path.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
-            written.append(path)
+        written += write_odcs(product, out_dir, store_url=store_url)
     elif fmt == "jsonschema":
         for c in product.consumers:
             path = out_dir / f"{product.product}.{c}.schema.json"

@@ -5,11 +5,19 @@ product, one per consumer view), which check them: a document they reject is nev
 A consumer's view is read from the compiled policy (:mod:`c360.governance.policy`); masks are
 described by the mask registry (:mod:`c360.governance.masks`), quality rules by the check
 registry (:mod:`c360.spec.check_kinds`).
+
+The schema object is named after the product's flat relation (``c360_<product>``, see
+:mod:`c360.store.product_relation`): a PostgreSQL store's view of the published snapshot, or a
+Parquet file of it. ``servers:`` says where that relation is, so ``datacontract test`` can run
+the contract's quality rules against the published product.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from c360.core.clock import iso, utcnow
 from c360.core.errors import C360Error, MissingDependency
@@ -19,8 +27,9 @@ from c360.governance.masks import mask_of
 from c360.governance.policy import View, view_of
 from c360.spec.check_kinds import check_kind, guarantees_non_null
 from c360.spec.models import CheckSpec, ProductSpec, SubscriptionSpec, duration_seconds
+from c360.store.product_relation import relation_name
 
-__all__ = ["ODCS_API_VERSION", "ODCS_TYPES", "odcs_document", "odcs_servers"]
+__all__ = ["ODCS_API_VERSION", "ODCS_TYPES", "odcs_document", "odcs_servers", "write_odcs"]
 
 ODCS_API_VERSION = "v3.1.0"
 
@@ -68,56 +77,68 @@ def _sla(sub: SubscriptionSpec) -> list[dict[str, Any]]:
     return out
 
 
-def odcs_servers(store_url: str | None) -> list[dict[str, Any]]:
-    """The ODCS ``servers:`` entry of the serving store (SQLite, DuckDB or PostgreSQL).
+def _parquet_server(product: str | None, data: Path) -> dict[str, Any]:
+    return {
+        "server": "product",
+        "type": "local",
+        "format": "parquet",
+        "path": str(data.resolve()),
+        "description": f"The published snapshot of {product or 'the product'} as Parquet, one row per customer",
+    }
 
-    ``store_url`` defaults to ``C360_STORE_URL``; none at all gives no entry. Credentials in the
-    URL are never written: a contract is handed to people who must not hold them.
-    """
-    import os
+
+def _store_server(url: str, relation: str | None) -> dict[str, Any]:
+    """The store's entry: a PostgreSQL store serves the product's view; others only hold the records."""
     from urllib.parse import unquote, urlsplit
 
-    url = store_url or os.environ.get("C360_STORE_URL")
-    if not url:
-        return []
     parts = urlsplit(url)
     scheme = parts.scheme.split("+", 1)[0].lower()
-    described = "The c360 store: every published snapshot, one JSON record per customer (snapshot_records)"
     if scheme in ("postgresql", "postgres"):
-        return [
-            {
-                "server": "store",
-                "type": "postgresql",
-                "environment": "prod",
-                "description": described,
-                "host": parts.hostname or "localhost",
-                "port": parts.port or 5432,
-                "database": unquote(parts.path.lstrip("/")) or "postgres",
-                "schema": "public",
-            }
-        ]
+        return {
+            "server": "store",
+            "type": "postgresql",
+            "environment": "prod",
+            "description": f"The c360 store: view {relation or 'c360_<product>'} shows the published snapshot, "
+            "one row per customer",
+            "host": parts.hostname or "localhost",
+            "port": parts.port or 5432,
+            "database": unquote(parts.path.lstrip("/")) or "postgres",
+            "schema": "public",
+        }
+    described = "The c360 store: every published snapshot, one JSON record per customer (snapshot_records)"
     path = unquote(url.split("://", 1)[1]) if "://" in url else url
     path = path[1:] if path.startswith("/") and scheme in ("sqlite", "duckdb") else path
     if scheme == "duckdb":
-        return [{"server": "store", "type": "duckdb", "description": described, "database": path}]
+        return {"server": "store", "type": "duckdb", "description": described, "database": path}
+    engine = {"property": "engine", "value": scheme or "unknown"}
     if scheme == "sqlite":
-        return [
-            {
-                "server": "store",
-                "type": "custom",
-                "description": described,
-                "database": path,
-                "customProperties": [{"property": "engine", "value": "sqlite"}],
-            }
-        ]
-    return [
-        {
+        return {
             "server": "store",
             "type": "custom",
             "description": described,
-            "customProperties": [{"property": "engine", "value": scheme or "unknown"}],
+            "database": path,
+            "customProperties": [engine],
         }
-    ]
+    return {"server": "store", "type": "custom", "description": described, "customProperties": [engine]}
+
+
+def odcs_servers(
+    store_url: str | None, *, data: Path | None = None, product: str | None = None
+) -> list[dict[str, Any]]:
+    """The ODCS ``servers:`` entries: the product's Parquet file (``data``) first, then the serving store.
+
+    ``store_url`` defaults to ``C360_STORE_URL``; a PostgreSQL store's entry points at the
+    product's view there (schema ``public``). ``datacontract test`` tests the first entry unless
+    told another. Credentials in the URL are never written: a contract is handed to people who
+    must not hold them.
+    """
+    import os
+
+    out = [_parquet_server(product, data)] if data is not None else []
+    url = store_url or os.environ.get("C360_STORE_URL")
+    if url:
+        out.append(_store_server(url, relation_name(product) if product else None))
+    return out
 
 
 def _customer_id() -> dict[str, Any]:
@@ -184,7 +205,7 @@ def _description(product: ProductSpec, view: View | None, subs: list[Subscriptio
 
 
 def _schema(product: ProductSpec, props: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    table = product.product
+    table = relation_name(product.product)
     return [
         {
             "name": table,
@@ -211,10 +232,13 @@ def _roles(product: ProductSpec, consumer: str | None) -> list[dict[str, Any]]:
     ]
 
 
-def odcs_document(product: ProductSpec, consumer: str | None = None, *, store_url: str | None = None) -> dict[str, Any]:
+def odcs_document(
+    product: ProductSpec, consumer: str | None = None, *, store_url: str | None = None, data: Path | None = None
+) -> dict[str, Any]:
     """The ODCS v3 document for the product, or for one consumer's view of it.
 
-    ``servers:`` names the serving store (``store_url``, else ``C360_STORE_URL``).
+    ``servers:`` names the product's Parquet file (``data``, if given) and the serving store
+    (``store_url``, else ``C360_STORE_URL``); see :func:`odcs_servers`.
     """
     try:
         from open_data_contract_standard.model import OpenDataContractStandard
@@ -224,7 +248,7 @@ def odcs_document(product: ProductSpec, consumer: str | None = None, *, store_ur
         raise C360Error(f"unknown consumer '{consumer}' (known: {', '.join(product.consumers)})")
     view = view_of(product, consumer) if consumer else None
     names = view.fields if view is not None else product.field_names
-    props = [_property(product, view, name, product.product) for name in names]
+    props = [_property(product, view, name, relation_name(product.product)) for name in names]
     subs = [s for s in product.subscriptions if consumer is None or s.consumer == consumer]
     owner = product.owner
     doc: dict[str, Any] = {
@@ -248,10 +272,28 @@ def odcs_document(product: ProductSpec, consumer: str | None = None, *, store_ur
         doc["slaProperties"] = sla
     if owner.email:
         doc["support"] = [{"channel": "owner", "tool": "email", "url": f"mailto:{owner.email}"}]
-    servers = odcs_servers(store_url)
+    servers = odcs_servers(store_url, data=data, product=product.product)
     if servers:
         doc["servers"] = servers
     # The package's models are the check: a document they reject is never written.
     model = OpenDataContractStandard.model_validate(doc)
     out: dict[str, Any] = model.model_dump(by_alias=True, exclude_none=True)
     return out
+
+
+def write_odcs(
+    product: ProductSpec, out_dir: Path, *, store_url: str | None = None, data: Path | None = None
+) -> list[Path]:
+    """Write the product's ODCS document and each consumer view's under ``out_dir``; the paths written."""
+    docs = {f"{product.product}.odcs.yaml": odcs_document(product, store_url=store_url, data=data)}
+    docs |= {
+        f"{product.product}.{c}.odcs.yaml": odcs_document(product, c, store_url=store_url, data=data)
+        for c in product.consumers
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for name, doc in docs.items():
+        path = out_dir / name
+        path.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
+        written.append(path)
+    return written

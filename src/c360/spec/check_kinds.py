@@ -50,7 +50,7 @@ class CheckKindInfo:
     observe: Observe | None  # None: not judged per record (freshness judges sources)
     describe: Callable[[CheckSpec], str]  # for build reports: range(min=0)
     human: Callable[[CheckSpec], str]  # for the documentation: range min 0
-    quality: Callable[[str, CheckSpec, str], dict[str, Any]]  # (field, check, table) → ODCS quality rule
+    quality: Callable[[str, CheckSpec, str], dict[str, Any]]  # (field, check, physical table) → ODCS rule
     json_schema: Callable[[CheckSpec, bool], dict[str, Any]] | None = None  # (check, non-null) → keywords
     non_null: bool = False  # an error-level check of this kind guarantees the field is never null
 
@@ -136,7 +136,9 @@ def _quality_range(name: str, check: CheckSpec, table: str) -> dict[str, Any]:
     ]
     where = " OR ".join(b for b in bounds if b)
     query = f"SELECT COUNT(*) FROM {table} WHERE {where}"
-    return {**_common(name, check), "type": "sql", "dimension": "accuracy", "query": query}
+    # The description names the rule where a tool that runs it (datacontract test) reports it.
+    described = f"{name} within range {' '.join(_bounds(check, ' '))}"
+    return {**_common(name, check), "type": "sql", "dimension": "accuracy", "description": described, "query": query}
 
 
 def _quality_freshness(name: str, check: CheckSpec, table: str) -> dict[str, Any]:
