@@ -19,7 +19,9 @@ against ``--redis-url``, see ``C360_SERVING``) and prints memory rows: each work
 memory (``Private_Clean + Private_Dirty`` from ``/proc/PID/smaps_rollup``), the whole server
 tree's PSS and the serving file's size (in redis mode: the memory of the benchmark's keys in
 Redis), after warm-up and again after a new snapshot is published and swapped in, and an idle
-worker's CPU (share of one core over ``--idle-seconds``).
+worker's CPU (share of one core over ``--idle-seconds``). The new snapshot is published while wrk
+reads (``--swap-connections``, ``--swap-seconds``): the row "swap under load" gives that window's
+p99, p99.9, slowest read and errors.
 
     python benchmarks/serve.py [--customers 100000] [--seconds 10] [--workers 2] [--modes file,memory,redis]
 """
@@ -81,9 +83,9 @@ LUA_DONE = """
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
-    'C360 {"requests": %d, "seconds": %f, "p50": %d, "p95": %d, "p99": %d, "errors": %d}\\n',
+    'C360 {"requests": %d, "seconds": %f, "p50": %d, "p95": %d, "p99": %d, "p999": %d, "max": %d, "errors": %d}\\n',
     summary.requests, summary.duration / 1e6, latency:percentile(50), latency:percentile(95),
-    latency:percentile(99), e.connect + e.read + e.write + e.status + e.timeout))
+    latency:percentile(99), latency:percentile(99.9), latency.max, e.connect + e.read + e.write + e.status + e.timeout))
 end
 """
 
@@ -456,6 +458,42 @@ def wait_for(base: str, version: int, timeout: float = 1800) -> float:
     return time.perf_counter() - started
 
 
+def swap_under_load(
+    store_name: str, mode: str, base: str, key: str, get: str, url: str, args: argparse.Namespace
+) -> tuple[int, float]:
+    """Publish a new snapshot while wrk reads at ``--swap-connections``; print the reads' tail and errors.
+
+    wrk runs from 2 s before the publish until 2 s after every worker serves the new version, so
+    the window holds the publish (the snapshot written, the serving data written and switched)
+    and the swap in every worker. Returns the new version and the seconds until it was served.
+    """
+    import threading
+
+    out: dict[str, Any] = {}
+    budget = args.swap_seconds
+
+    def load() -> None:
+        out["stats"] = wrk(base, key, get, args.swap_connections, budget)
+
+    reader = threading.Thread(target=load)
+    started = time.perf_counter()
+    reader.start()
+    time.sleep(2)
+    version = republish(url, args.customers)
+    took = wait_for(base, version)
+    inside = time.perf_counter() - started + 2 <= budget
+    reader.join()
+    s = out["stats"]
+    print(
+        f"  {store_name:<10} {mode}: GET one, c={args.swap_connections}, swap under load  p99 {s['p99'] / 1000:7.3f} ms"
+        f"  p99.9 {s['p999'] / 1000:7.3f} ms  max {s['max'] / 1000:7.3f} ms  {s['rps']:9,.0f} req/s"
+        f"  errors {int(s['errors'])}  slowest under 50 ms: {'yes' if s['max'] < 50_000 else 'NO'}"
+        + ("" if inside else f"  (the swap outlasted --swap-seconds {budget}: raise it)"),
+        flush=True,
+    )
+    return version, took
+
+
 def memory_row(store: str, mode: str, when: str, m: dict[str, Any], file_mib: float) -> None:
     each = " ".join(f"{p:7.1f}" for p in m["private"])
     anon = " ".join(f"{p:7.1f}" for p in m["anon"])
@@ -494,8 +532,7 @@ def materialised_cases(store_name: str, url: str, tmp: Path, args: argparse.Name
             report(store_name, f"{mode}: GET one, c=1", wrk(base, key, get, 1, args.seconds))
             report(store_name, f"{mode}: GET one, c=32", wrk(base, key, get, 32, args.seconds))
             report(store_name, f"{mode}: batchGet 100 ids, c=1", wrk(base, key, batch, 1, args.seconds))
-            version = republish(url, args.customers)
-            took = wait_for(base, version)
+            version, took = swap_under_load(store_name, mode, base, key, get, url, args)
             swapped = time.perf_counter()
             print(f"  {store_name:<10} {mode:<7} snapshot {version} swapped in after {took:.1f}s", flush=True)
             wrk(base, key, get, 32, args.seconds)
@@ -602,6 +639,8 @@ def main() -> None:
     )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0", help="the Redis of the redis mode")
     parser.add_argument("--idle-seconds", type=float, default=10.0)
+    parser.add_argument("--swap-seconds", type=int, default=20, help="how long wrk reads while a snapshot swaps")
+    parser.add_argument("--swap-connections", type=int, default=4, help="wrk's connections during the swap")
     parser.add_argument("--no-live", action="store_true", help="skip the live-read cases")
     parser.add_argument(
         "--audit-off", action="store_true", help="also measure with read auditing off, to show what auditing costs"

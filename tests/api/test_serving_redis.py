@@ -8,12 +8,13 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from c360.api import serving, serving_redis
+from c360.api import serving, serving_redis, serving_redis_write
 from c360.api.serving_redis import RedisServing, RedisView
 from c360.governance.erasure import SubjectRef, erase
 from c360.spec.validate import Spec
@@ -114,11 +115,23 @@ def test_one_replica_writes_and_another_opens_it(
         assert not any(k.endswith(f":lock:{a.fp}") for k in _keys_of(product))
 
 
+@pytest.mark.parametrize("writer", ["inline", "child"])
 def test_a_new_version_switches_the_pointer_and_old_prefixes_go(
-    own: tuple[Spec, Store], product: str, monkeypatch: pytest.MonkeyPatch
+    own: tuple[Spec, Store], product: str, monkeypatch: pytest.MonkeyPatch, writer: str
 ) -> None:
+    """The same whether the worker writes a version itself or a child process does (a big snapshot)."""
     spec, store = own
     _redis_mode(monkeypatch)
+    children: list[list[str]] = []
+    if writer == "child":
+        monkeypatch.setattr(serving, "INLINE_MAX", 0)
+        run = serving_redis_write.subprocess.run
+
+        def spy(command: list[str], **kw: Any) -> Any:
+            children.append(command)
+            return run(command, **kw)
+
+        monkeypatch.setattr(serving_redis_write.subprocess, "run", spy)
     key = store.create_key("finance")
     auth = {"Authorization": f"Bearer {key}"}
     r = serving_redis.client(URL)
@@ -145,6 +158,7 @@ def test_a_new_version_switches_the_pointer_and_old_prefixes_go(
         assert isinstance(third, RedisServing)
         # The first version's keys are gone; the second's stay for replicas still on it.
         assert prefixes == {second.prefix, third.prefix}
+    assert len(children) == (3 if writer == "child" else 0)  # each version written by a child process
 
 
 def test_an_erased_customer_is_never_served_by_any_replica(

@@ -74,7 +74,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("c360.serving")
 
-INLINE_MAX = 20_000  # snapshots up to this size are written in the worker itself
+INLINE_MAX = 2_000  # snapshots up to this size are written in the worker itself (bigger: a child, off its GIL)
 GRACE_SECONDS = 30.0  # a replaced file stays open this long for requests still reading it
 
 

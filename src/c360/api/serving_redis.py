@@ -21,8 +21,9 @@ Every key of a snapshot lives under a versioned prefix ``c360:{product}:{fingerp
 are all written. One replica writes a version (it holds ``c360:{product}:lock:{fingerprint}``,
 taken with ``SET NX PX``); the others wait until its header is there. The data is projected by
 the serving file's writer into a temporary local file, then copied into Redis in pipelined
-chunks. On a switch the prefixes before the one being replaced are deleted (the replaced one
-stays for requests still reading it, until the next switch).
+chunks (:mod:`c360.api.serving_redis_write`; by a child process for a big snapshot). On a
+switch the prefixes before the one being replaced are deleted (the replaced one stays for
+requests still reading it, until the next switch).
 
 An erasure a worker applies (:func:`c360.api.state.apply_edits`) is written into the current
 prefix at once (so no replica serves the erased customer), every other prefix of the product
@@ -38,36 +39,22 @@ import heapq
 import logging
 import os
 import secrets
-import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 
-from c360.api.serving_layout import (
-    _META,
-    _TIME,
-    CHUNK,
-    FORMAT,
-    SENTINEL,
-    ServingFileError,
-    _email_key,
-    _max_dbs,
-    overlaid,
-)
+from c360.api.serving_layout import _META, _TIME, FORMAT, SENTINEL, ServingFileError, _email_key, overlaid
 from c360.api.serving_layout import fingerprint as fingerprint
 from c360.core.errors import MissingDependency
 from c360.spec.validate import Spec
 from c360.store import Store
 
 if TYPE_CHECKING:
-    from c360.api.serving import Continuity
     from c360.api.state import Snapshot
 
 log = logging.getLogger("c360.serving")
@@ -313,35 +300,6 @@ class RedisView:
 # -- writing ------------------------------------------------------------------------------
 
 
-def continuity(rs: RedisServing) -> Continuity:
-    """What a replica served before (a prefix, with the erasures already written into it): change
-    times carry over into the next version as in file mode."""
-    from c360.api.serving import Continuity
-
-    class _Previous(Continuity):
-        def __init__(self) -> None:
-            super().__init__(rs)  # type: ignore[arg-type]
-            self.known = {k.decode(): _META.unpack(v) for k, v in rs.r.hgetall(f"{rs.prefix}:k").items()}
-            self.since = {
-                c: {k.decode(): float(_TIME.unpack(v)[0]) for k, v in rs.r.hgetall(rs.key("s", c)).items()}
-                for c in rs.dbs
-            }
-
-        def meta(self, cid: str) -> tuple[int, float] | None:
-            return self.known.get(cid)
-
-        def own_since(self, consumer: str, cid: str) -> float | None:
-            return self.since.get(consumer, {}).get(cid)
-
-        def body(self, consumer: str, cid: str) -> bytes | None:
-            if consumer not in rs.dbs:
-                return None
-            got: bytes | None = rs.r.hget(rs.key("r", consumer), cid)
-            return got
-
-    return _Previous()
-
-
 def _drop(r: Any, prefix: str) -> None:
     batch: list[bytes] = []
     for key in r.scan_iter(match=f"{prefix}:*", count=1000):
@@ -363,95 +321,32 @@ def _drop_others(r: Any, product: str, keep: set[str]) -> None:
             r.srem(registry, prefix)
 
 
-def _copy(r: Any, path: Path, spec: Spec, version: int, fp: str, prefix: str) -> None:
-    """Copy a verified serving file into Redis under ``prefix``, the header last."""
-    from c360.api.serving import ServingFile
-
-    sf = ServingFile(path, version=version, fp=fp, max_dbs=_max_dbs(spec))
-    try:
-        pipe = r.pipeline(transaction=False)
-        n = 0
-
-        def flush(force: bool = False) -> None:
-            nonlocal pipe, n
-            n += 1
-            if force or n >= CHUNK:
-                pipe.execute()
-                pipe, n = r.pipeline(transaction=False), 0
-
-        with sf.env.begin(buffers=False) as txn:
-            for k, v in txn.cursor(db=sf.meta_db):
-                pipe.hset(f"{prefix}:k", k, v)
-                flush()
-            for consumer, (rdb, edb, sdb) in sf.dbs.items():
-                for k, v in txn.cursor(db=rdb):
-                    pipe.hset(f"{prefix}:r:{consumer}", k, v)
-                    pipe.zadd(f"{prefix}:i:{consumer}", {k: 0})
-                    flush()
-                rev: dict[bytes, list[bytes]] = {}
-                ekey = f"{prefix}:e:{consumer}:".encode()
-                for k, v in txn.cursor(db=edb):  # every duplicate: one (email, id) pair each
-                    pipe.sadd(ekey + k, v)
-                    rev.setdefault(v, []).append(k.hex().encode())
-                    flush()
-                for cid, keys in rev.items():
-                    pipe.hset(f"{prefix}:x:{consumer}", cid, b",".join(keys))
-                    flush()
-                for k, v in txn.cursor(db=sdb):
-                    pipe.hset(f"{prefix}:s:{consumer}", k, v)
-                    flush()
-        pipe.set(f"{prefix}:meta", orjson.dumps(sf.header))
-        flush(force=True)
-    finally:
-        sf.env.close()
-
-
-def write(
-    r: Any,
+def prepare(
     spec: Spec,
     store: Store,
     mask_key: bytes,
+    url: str,
     version: int,
-    fp: str,
-    product: str,
+    run_id: str,
     previous: RedisServing | None = None,
-) -> None:
-    """Project the published snapshot ``version`` and write it into Redis, then switch the pointer."""
-    from c360.api.serving_write import write as write_file
-
-    prefix = f"c360:{product}:{fp}"
-    scratch = os.environ.get("C360_SERVING_DIR")  # the serving files' space, else TMPDIR
-    if scratch:
-        Path(scratch).mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = Path(tempfile.mkdtemp(prefix="c360-redis-", dir=scratch or None))
-    try:
-        path = tmp / "snapshot.lmdb"
-        prev = None
-        if previous is not None and previous.product == product and r.exists(f"{previous.prefix}:meta"):
-            prev = continuity(previous)
-        write_file(path, spec, store, mask_key, fp, version, prev)
-        _drop(r, prefix)  # what an earlier writer that died left
-        r.sadd(f"c360:{product}:prefixes", prefix)
-        _copy(r, path, spec, version, fp, prefix)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    old = r.getset(f"c360:{product}:current", prefix)
-    keep = {prefix} | ({old.decode()} if old else set())
-    _drop_others(r, product, keep)
-
-
-def prepare(
-    spec: Spec, store: Store, mask_key: bytes, url: str, version: int, run_id: str, previous: RedisServing | None = None
+    *,
+    customers: int = 0,
 ) -> tuple[RedisServing, bool]:
     """The snapshot ``version`` in Redis: opened if there, else written by one replica (the others
-    wait). Redis down raises :class:`ServingStoreUnavailable`."""
+    wait). A snapshot of more than ``INLINE_MAX`` customers is written by a child process, so the
+    worker's requests never wait on the writer for its GIL. Redis down raises
+    :class:`ServingStoreUnavailable`."""
     from redis.exceptions import RedisError
+
+    from c360.api.serving import INLINE_MAX
+    from c360.api.serving_redis_write import in_child, write
 
     r = client(url)
     product = product_key(spec)
     fp = fingerprint(version, run_id, spec, mask_key, 0)
+    writer = in_child(url) if customers > INLINE_MAX else write
     try:
-        return _prepare(r, spec, store, mask_key, version, fp, product, previous)
+        return _prepare(r, spec, store, mask_key, version, fp, product, previous, writer)
     except RedisError as exc:
         raise ServingStoreUnavailable(f"the serving store (Redis) is unavailable: {exc}") from None
 
@@ -465,6 +360,7 @@ def _prepare(
     fp: str,
     product: str,
     previous: RedisServing | None,
+    writer: Callable[..., None],
 ) -> tuple[RedisServing, bool]:
     prefix = f"c360:{product}:{fp}"
     if r.exists(f"{prefix}:meta"):
@@ -473,7 +369,7 @@ def _prepare(
     if r.set(lock, token, nx=True, px=LOCK_MS):
         try:
             if not r.exists(f"{prefix}:meta"):
-                write(r, spec, store, mask_key, version, fp, product, previous)
+                writer(r, spec, store, mask_key, version, fp, product, previous)
                 return RedisServing(r, product, version=version, fp=fp), True
         finally:
             if r.get(lock) == token.encode():
@@ -484,7 +380,7 @@ def _prepare(
         if r.exists(f"{prefix}:meta"):
             return RedisServing(r, product, version=version, fp=fp), False
         if not r.exists(lock):
-            return _prepare(r, spec, store, mask_key, version, fp, product, previous)  # its writer died
+            return _prepare(r, spec, store, mask_key, version, fp, product, previous, writer)  # its writer died
         time.sleep(0.05)
     raise ServingFileError(f"snapshot {version} was not written into Redis within {WAIT_SECONDS:.0f}s")
 
@@ -512,7 +408,7 @@ def load_snapshot(
     served = shapes(spec, store, info.version, info.spec_version, policies)
     started = time.perf_counter()
     prev = previous.file if previous is not None and isinstance(previous.file, RedisServing) else None
-    rs, written = prepare(spec, store, mask_key, url, info.version, info.run_id, prev)
+    rs, written = prepare(spec, store, mask_key, url, info.version, info.run_id, prev, customers=info.customers)
     log.info(
         "serving snapshot %s from redis %s (%s in %.1fs)",
         info.version,
