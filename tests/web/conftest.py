@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import shutil
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from c360.api import create_app
 from c360.spec.validate import Spec, load_spec_text
-from c360.store import Store
+from c360.store import Store, latency_repo
 from tests.conftest import BuiltDemo
 
 MASK_KEY = b"web-test-mask-key-0123456789abcdef"
@@ -98,6 +99,8 @@ def site(built_demo: BuiltDemo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("C360_READ_AUDIT", "in-process")
     spec, url = copy_demo(built_demo, tmp_path / "demo")
     store = Store.open(url)
+    # The copy starts with no latency history (other tests' servers may have written some).
+    latency_repo.prune(store, dt.datetime.max.replace(tzinfo=dt.UTC))
     keys = {c: store.create_key(c) for c in spec.model.consumers}
     app = create_app(spec, store, refresh_seconds=0, mask_key=MASK_KEY, jwt=None)
     with TestClient(app) as client:

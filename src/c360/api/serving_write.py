@@ -83,7 +83,7 @@ def _open_env(tmp: Path, spec: Spec) -> Any:
         lock=False,
         sync=False,
         metasync=False,
-        meminit=False,
+        meminit=True,  # unused page bytes are zeroed: never stale heap (an erased record) on disk
         readahead=False,
         mode=0o600,
     )
