@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import uuid
@@ -10,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 from fastapi.testclient import TestClient
@@ -259,3 +261,111 @@ def test_redis_mode_needs_a_url(monkeypatch: pytest.MonkeyPatch) -> None:
         serving.mode()
     monkeypatch.setenv("C360_REDIS_URL", URL)
     assert serving.mode() == "redis"
+
+
+def _batcher_test(url: str, body: Any) -> Any:
+    """Run ``body(batcher)`` on an event loop of its own, with the batcher of ``url``."""
+
+    async def main() -> Any:
+        return await body(serving_redis.batcher(serving_redis.client(url)))
+
+    return asyncio.run(main())
+
+
+def test_reads_of_one_loop_turn_go_to_redis_as_one_write(product: str) -> None:
+    """Twenty concurrent reads of one hash are one HMGET; two hashes are one pipelined write."""
+    r = serving_redis.client(URL)
+    one, two = f"c360:{product}:r:a", f"c360:{product}:r:b"
+    r.hset(one, mapping={f"c{i}": f"body {i}" for i in range(20)})
+    r.hset(two, mapping={"x": "other"})
+    writes: list[list[tuple[Any, ...]]] = []
+
+    async def body(b: serving_redis.Batcher) -> Any:
+        first = await b.hget(one, "c0")  # connects
+        send = b.link.send  # type: ignore[union-attr]
+
+        def spy(commands: Any, replies: Any) -> None:
+            writes.append([tuple(c) for c in commands])
+            send(commands, replies)
+
+        b.link.send = spy  # type: ignore[union-attr,method-assign]
+        many = await asyncio.gather(*[b.hget(one, f"c{i}") for i in [*range(20), 3, 99]])
+        mixed = await asyncio.gather(b.hget(one, "c5"), b.hget(two, "x"), b.hget(two, "nobody"))
+        return first, many, mixed
+
+    first, many, mixed = _batcher_test(URL, body)
+    assert first == b"body 0"
+    assert many == [f"body {i}".encode() for i in range(20)] + [b"body 3", None]
+    assert mixed == [b"body 5", b"other", None]
+    assert writes == [
+        [("HMGET", one, *[f"c{i}" for i in range(20)], "c99")],  # c3 asked twice, sent once
+        [("HMGET", one, "c5"), ("HMGET", two, "x", "nobody")],
+    ]
+
+
+def test_a_read_answers_503_when_redis_is_down_or_the_connection_drops(product: str) -> None:
+    from c360.api.service import ApiError
+
+    async def down(b: serving_redis.Batcher) -> Any:
+        return await b.hget("any", "one")
+
+    with pytest.raises(ApiError) as err:
+        _batcher_test(f"redis://127.0.0.1:{_closed_port()}/0", down)
+    assert err.value.status == 503 and err.value.code == "serving_store_unavailable"
+
+    key = f"c360:{product}:r:a"
+    serving_redis.client(URL).hset(key, "c1", "kept")
+
+    async def dropped(b: serving_redis.Batcher) -> Any:
+        assert await b.hget(key, "c1") == b"kept"
+        link = b.link
+        assert link is not None
+        asked = b.hget(key, "c1")
+        await asyncio.sleep(0)  # the batch is written ...
+        link.expire()  # ... and its connection goes before the reply is read
+        with pytest.raises(ApiError) as lost:
+            await asked
+        again = await b.hget(key, "c1")  # the next read connects again
+        return lost.value.status, again, b.link is not link
+
+    assert _batcher_test(URL, dropped) == (503, b"kept", True)
+
+
+def test_the_read_connection_selects_the_urls_database(product: str) -> None:
+    url = URL.rsplit("/", 1)[0] + "/3"
+    key = f"c360:{product}:r:db3"
+    r3 = serving_redis.client(url)
+    r3.hset(key, "c1", "in db 3")
+    try:
+
+        async def body(b: serving_redis.Batcher) -> Any:
+            return await b.hget(key, "c1")
+
+        assert _batcher_test(url, body) == b"in db 3"
+        assert serving_redis.client(URL).hget(key, "c1") is None
+    finally:
+        r3.delete(key)
+
+
+def test_concurrent_gets_through_the_app_each_get_their_own_customer(
+    own: tuple[Spec, Store], product: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many GETs at once on one event loop share Redis writes and still answer each its own id."""
+    spec, store = own
+    auth = {"Authorization": f"Bearer {store.create_key('finance')}"}
+    monkeypatch.setenv("C360_SERVING", "file")
+    with TestClient(_app(spec, store)) as client:
+        ids = [*list(_state(client).snapshot.views["finance"].after(None))[:40], "nobody-at-all"]
+        want = [(r.status_code, r.content) for r in (client.get(f"/v1/customers/{c}", headers=auth) for c in ids)]
+    _redis_mode(monkeypatch)
+    app = _app(spec, store)
+
+    async def main() -> list[tuple[int, bytes]]:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://c360") as http:
+                got = await asyncio.gather(*[http.get(f"/v1/customers/{c}", headers=auth) for c in ids])
+        return [(g.status_code, g.content) for g in got]
+
+    assert asyncio.run(main()) == want
+    assert want[-1][0] == 404 and all(s == 200 for s, _ in want[:-1])

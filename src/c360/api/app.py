@@ -33,8 +33,9 @@ from c360.api.latency_history import LatencyHistory
 from c360.api.limits import RateLimiter
 from c360.api.metrics import Metrics
 from c360.api.openapi_doc import _CUSTOMER, _ITEMS, COMMON, _err, _ok, truthful_openapi
-from c360.api.service import MAX_BATCH, ApiError, Reply, Service
-from c360.api.state import ServerState
+from c360.api.service import ID, MAX_BATCH, ApiError, Reply, Service
+from c360.api.serving_redis import RedisView
+from c360.api.state import ServerState, Snapshot
 from c360.core.errors import StoreUnavailable
 from c360.core.logs import emit as emit_log
 from c360.pipeline.live import LiveReader
@@ -437,7 +438,8 @@ class FastPath:
     It answers ``GET /v1/customers/{id}`` without a query string for consumers whose
     delivery is materialised; everything else goes on to FastAPI. The answer is a dict hit
     (``C360_SERVING=memory``) or one LMDB get in this thread's read transaction on the shared
-    serving file (``file``): bytes as stored, never a decode.
+    serving file (``file``), or one field of an ``HMGET`` sent with the loop turn's other
+    reads (``redis``): bytes as stored, never a decode.
     """
 
     def __init__(self, app: ASGIApp, service: Service) -> None:
@@ -457,6 +459,8 @@ class FastPath:
             and "/" not in path[len(_PREFIX) :]
         ):
             reply = self._get(scope)
+            if isinstance(reply, Awaitable):
+                reply = await reply
             if reply is not None:
                 consumer, mode, route = scope.get("c360.labels", ("unknown", "materialised", "get"))
                 extra = self.service.lifecycle.get(consumer)
@@ -529,7 +533,7 @@ class FastPath:
                 },
             )
 
-    def _get(self, scope: Scope) -> Reply | None:
+    def _get(self, scope: Scope) -> Reply | Awaitable[Reply] | None:
         inm = None
         authorizations = []
         for k, v in scope["headers"]:
@@ -548,6 +552,20 @@ class FastPath:
                 return None
             scope["c360.labels"] = (service.label(consumer), "materialised", "get")
             policy = service.authorize(consumer)
+            snap = service.state.snapshot
+            view = snap.views.get(consumer)
+            if isinstance(view, RedisView) and ID.match(customer_id):
+                # Redis is read without blocking the loop, together with the turn's other reads.
+                return self._fetched(consumer, policy, customer_id, inm, snap, view)
             return service.get(consumer, policy, customer_id, "materialised", inm)
+        except ApiError as exc:
+            return Reply.error(exc)
+
+    async def _fetched(
+        self, consumer: str, policy: Any, customer_id: str, inm: bytes | None, snap: Snapshot, view: RedisView
+    ) -> Reply:
+        try:
+            body = await view.fetch(customer_id)
+            return self.service.get(consumer, policy, customer_id, "materialised", inm, (snap, body))
         except ApiError as exc:
             return Reply.error(exc)

@@ -212,16 +212,21 @@ class Service:
         customer_id: str,
         mode: str | None = None,
         if_none_match: bytes | None = None,
+        fetched: tuple[Snapshot, bytes | None] | None = None,
     ) -> Reply:
+        """One customer's answer. ``fetched``: its materialised body, already read from ``snap``."""
         if not ID.match(customer_id):
             raise ApiError(400, "invalid_id", "a customer id is 1 to 64 letters, digits, '_', '.' or '-'")
         if "customer_id" not in policy.unmasked_everywhere:
             raise _by_id()
         if (mode or self.default_mode(consumer)) == "live":
             return self.get_live(consumer, policy, customer_id, if_none_match)
-        snap = self.state.snapshot
-        view = snap.views.get(consumer)
-        body = view.get(customer_id) if view is not None else None
+        if fetched is not None:
+            snap, body = fetched
+        else:
+            snap = self.state.snapshot
+            view = snap.views.get(consumer)
+            body = view.get(customer_id) if view is not None else None
         if body is None:
             raise self._missing(snap, consumer, customer_id)
         etag = _etag(body)
