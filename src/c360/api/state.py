@@ -27,6 +27,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from c360.api import serving, serving_redis
 from c360.api.projection import ConsumerView as ConsumerView
@@ -50,6 +51,7 @@ JSON = b"application/json"
 
 # How often each serving worker checks the store for erasures applied to its snapshot in place.
 ERASURE_POLL_SECONDS = 0.5
+FULL_REFRESH_SECONDS = 30.0  # the poller reloads everything at least this often
 
 
 # A consumer's view: held in this process, or read from the shared serving file.
@@ -474,9 +476,28 @@ class ServerState:
 
     def _loop(self) -> None:
         # Erasures are looked for at least every ERASURE_POLL_SECONDS, whatever the refresh period.
+        # Each look is one cheap statement; the full refresh runs only when it shows a change (a
+        # new version, an erasure, a key), while something is pending (a refused file, a file to
+        # rewrite or to close), and every FULL_REFRESH_SECONDS whatever it shows.
         tick = min(self.refresh_seconds, ERASURE_POLL_SECONDS)
-        while not self._stop.wait(tick):
-            try:
-                self.refresh()
-            except Exception:  # a store hiccup must not kill serving; the next tick retries
-                continue
+        watch = self.store.change_watch()
+        seen: tuple[Any, ...] | None = None
+        full_at = time.monotonic()
+        try:
+            while not self._stop.wait(tick):
+                try:
+                    mark: tuple[Any, ...] | None = watch.mark()
+                except Exception:  # not known: the full refresh finds out what is wrong
+                    mark = None
+                now = time.monotonic()
+                retire = bool(self._retired) and now - self._retired[0][0] > serving.GRACE_SECONDS
+                pending = self.problem is not None or self._rewrite or retire
+                if mark is not None and mark == seen and not pending and now - full_at < FULL_REFRESH_SECONDS:
+                    continue
+                try:
+                    self.refresh()
+                except Exception:  # a store hiccup must not kill serving; the next tick retries
+                    continue
+                seen, full_at = mark, now
+        finally:
+            watch.close()
