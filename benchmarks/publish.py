@@ -66,7 +66,14 @@ def main(argv: list[str] | None = None) -> int:
 
         out = Path(tempfile.mkdtemp(prefix="c360-serving-", dir=dir))
         prepared = serving.prepare(
-            spec, store, MASK_KEY, out, info.version, info.run_id, info.customers, mark=serving.edit_mark(store, info.version)
+            spec,
+            store,
+            MASK_KEY,
+            out,
+            info.version,
+            info.run_id,
+            info.customers,
+            mark=serving.edit_mark(store, info.version),
         )
         size = prepared.file.path.stat().st_size / 2**20
         prepared.file.close()
