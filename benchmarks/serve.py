@@ -83,9 +83,11 @@ LUA_DONE = """
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
-    'C360 {"requests": %d, "seconds": %f, "p50": %d, "p95": %d, "p99": %d, "p999": %d, "max": %d, "errors": %d}\\n',
+    'C360 {"requests": %d, "seconds": %f, "p50": %d, "p95": %d, "p99": %d, "p999": %d, "max": %d, "errors": %d, '
+    .. '"kinds": {"connect": %d, "read": %d, "write": %d, "status": %d, "timeout": %d}}\\n',
     summary.requests, summary.duration / 1e6, latency:percentile(50), latency:percentile(95),
-    latency:percentile(99), latency:percentile(99.9), latency.max, e.connect + e.read + e.write + e.status + e.timeout))
+    latency:percentile(99), latency:percentile(99.9), latency.max, e.connect + e.read + e.write + e.status + e.timeout,
+    e.connect, e.read, e.write, e.status, e.timeout))
 end
 """
 
@@ -281,7 +283,7 @@ def wrk(base: str, key: str, script: str, connections: int, seconds: int) -> dic
 def report(store: str, case: str, s: dict[str, float]) -> None:
     print(
         f"  {store:<10} {case:<26} p50 {s['p50'] / 1000:7.3f} ms  p95 {s['p95'] / 1000:7.3f} ms  "
-        f"p99 {s['p99'] / 1000:7.3f} ms  {s['rps']:9,.0f} req/s  errors {int(s['errors'])}",
+        f"p99 {s['p99'] / 1000:7.3f} ms  {s['rps']:9,.0f} req/s  errors {int(s['errors'])}{_kinds(s)}",
         flush=True,
     )
 
@@ -356,6 +358,12 @@ def memory(base: str) -> dict[str, Any]:
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _kinds(s: dict[str, Any]) -> str:
+    """wrk's errors by kind (connect, read, write, status = a non-2xx answer, timeout), when there are any."""
+    kinds = {k: int(v) for k, v in (s.get("kinds") or {}).items() if v}
+    return " (" + ", ".join(f"{k} {v}" for k, v in kinds.items()) + ")" if kinds else ""
 
 
 def idle_cpu(base: str, seconds: float) -> list[float]:
@@ -487,7 +495,7 @@ def swap_under_load(
     print(
         f"  {store_name:<10} {mode}: GET one, c={args.swap_connections}, swap under load  p99 {s['p99'] / 1000:7.3f} ms"
         f"  p99.9 {s['p999'] / 1000:7.3f} ms  max {s['max'] / 1000:7.3f} ms  {s['rps']:9,.0f} req/s"
-        f"  errors {int(s['errors'])}  slowest under 50 ms: {'yes' if s['max'] < 50_000 else 'NO'}"
+        f"  errors {int(s['errors'])}{_kinds(s)}  slowest under 50 ms: {'yes' if s['max'] < 50_000 else 'NO'}"
         + ("" if inside else f"  (the swap outlasted --swap-seconds {budget}: raise it)"),
         flush=True,
     )
