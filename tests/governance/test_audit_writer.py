@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from c360.core.priority import WRITER_NICENESS
 from c360.governance import audit
-from c360.governance.audit_writer import WRITER_NICENESS, ProcessReadAuditor
+from c360.governance.audit_writer import ProcessReadAuditor
 from c360.store import Store
 
 

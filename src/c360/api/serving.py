@@ -60,12 +60,13 @@ from c360.api.serving_layout import SENTINEL as SENTINEL
 from c360.api.serving_layout import ServingFileError as ServingFileError
 from c360.api.serving_layout import _email_key as _email_key
 from c360.api.serving_layout import _max_dbs as _max_dbs
-from c360.api.serving_layout import background, overlaid
 from c360.api.serving_layout import file_name as file_name
 from c360.api.serving_layout import fingerprint as fingerprint
+from c360.api.serving_layout import overlaid
 from c360.api.serving_layout import record_hash as record_hash
 from c360.api.serving_write import _history as _history
 from c360.api.serving_write import write as write
+from c360.core.priority import lower_priority
 from c360.spec.validate import Spec
 from c360.store import Store
 
@@ -472,7 +473,7 @@ def remove_old(directory: Path, version: int, keep: Path | None = None) -> None:
 def _main() -> None:
     from c360.spec.validate import load_spec_text
 
-    background()
+    lower_priority()
     job = orjson.loads(sys.stdin.buffer.read())
     spec = load_spec_text(job["spec_text"], job["spec_path"])
     store = Store.open(job["store_url"], migrate=False)

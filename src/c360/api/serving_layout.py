@@ -6,9 +6,7 @@ the encodings of keys and values, and what a file's name and fingerprint are mad
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import os
 import struct
 from collections.abc import Sequence
 from typing import Any
@@ -79,12 +77,3 @@ def overlaid(view: Any, snap: Any, wanted: Sequence[str], now: Reprojected) -> O
         for e in found:
             oemails[e] = (*oemails.get(e, ()), cid)
     return overlay, osince, {e: ids for e, ids in oemails.items() if ids}
-
-
-WRITER_NICENESS = 10  # a child writer yields the CPU to the workers serving requests
-
-
-def background() -> None:
-    """Lower this (writer) process's CPU priority, so requests served meanwhile stay fast."""
-    with contextlib.suppress(OSError):  # not allowed here: write at the normal priority
-        os.nice(WRITER_NICENESS)

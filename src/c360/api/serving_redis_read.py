@@ -123,7 +123,6 @@ class Batcher:
         except ImportError:  # pragma: no cover - the redis extra installs it
             raise MissingDependency("hiredis", "redis") from None
         opts: dict[str, Any] = parse_url(url)  # type: ignore[no-untyped-call]
-        self.url = url
         self.path: str | None = opts.get("path")
         self.host: str = opts.get("host", "localhost")
         self.port: int = int(opts.get("port", 6379))

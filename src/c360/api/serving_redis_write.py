@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from c360.api.serving_layout import _META, _TIME, CHUNK, ServingFileError, _max_dbs, background
+from c360.api.serving_layout import _META, _TIME, CHUNK, ServingFileError, _max_dbs
 from c360.api.serving_redis import RedisServing, _drop, _drop_others, client
+from c360.core.priority import lower_priority
 from c360.spec.validate import Spec
 from c360.store import Store
 
@@ -172,7 +173,7 @@ def in_child(url: str) -> Callable[..., None]:
 def _main() -> None:
     from c360.spec.validate import load_spec_text
 
-    background()
+    lower_priority()
     job = orjson.loads(sys.stdin.buffer.read())
     spec = load_spec_text(job["spec_text"], job["spec_path"])
     store = Store.open(job["store_url"], migrate=False)

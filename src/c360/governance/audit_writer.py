@@ -42,6 +42,7 @@ from multiprocessing.connection import Connection as Pipe
 from typing import TYPE_CHECKING, Any
 
 from c360.core.errors import StoreError
+from c360.core.priority import lower_priority
 from c360.store import Store
 
 if TYPE_CHECKING:
@@ -51,7 +52,6 @@ log = logging.getLogger("c360.audit")
 
 # (time, consumer, one customer id or the ids of one request, fields, mode)
 Read = tuple[float, str, str | tuple[str, ...], Sequence[str], str]
-WRITER_NICENESS = 10
 # The pipe of reads holds this much (about 5,000 reads) while the writer commits, so a commit
 # does not hold up the server; a full pipe makes the server wait for the writer.
 PIPE_BYTES = 1 << 20
@@ -92,8 +92,7 @@ def _writer(pipe: Pipe, reads: int, url: str, interval: float) -> None:
     """
     from c360.governance.audit import ReadAuditor
 
-    with contextlib.suppress(OSError):  # not permitted here: run at the server's priority
-        os.nice(WRITER_NICENESS)
+    lower_priority()
     parent = os.getppid()
     stopping = threading.Event()
     # SIGTERM (an operator's ``kill``; the server's own signals stay in its session): commit

@@ -522,10 +522,10 @@ _CHANGE_MARK = (
 class ChangeWatch:
     """One statement on a connection of its own: what changed since the last look.
 
-    A server's poller asks every half second; through the ORM each look cost its worker about
-    2% of a core on this machine's cold caches, as a plain DB-API statement it costs a tenth.
-    The mark moves when a version is published, an erasure edits a snapshot, or a key is made,
-    rotated or revoked.
+    A server's poller asks every half second. Through the ORM, the three queries of a look cost
+    8–12 ms of CPU after the half-second sleep (cold caches, on a 2-core machine); one DB-API
+    statement costs under a millisecond. The mark moves when a version is published, an erasure
+    edits a snapshot, or a key is made, rotated or revoked.
     """
 
     def __init__(self, engine: Engine) -> None:
