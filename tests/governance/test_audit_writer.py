@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -63,6 +65,37 @@ def test_a_requests_many_reads_ship_as_one_entry_and_chain_as_one_row_each(tmp_p
         subjects = [r[0] for r in conn.execute(text("SELECT subject FROM audit_log ORDER BY seq"))]
     assert subjects == [f"c_{i}" for i in range(100)] + ["c_x"]
     auditor.close()
+    assert audit.verify(store).ok
+
+
+def test_a_store_that_holds_its_write_lock_does_not_hold_up_the_server(tmp_path: Path) -> None:
+    """While another transaction holds SQLite's write lock (a publish), reads still go on the pipe.
+
+    The writer keeps taking them into memory while its commit waits for the lock; before, the
+    commit was made by the thread that reads the pipe, the pipe filled and every read waited.
+    """
+    store = Store.open(f"sqlite:///{tmp_path}/store.db")
+    auditor = ProcessReadAuditor(store, interval=0.05)
+    auditor.record("finance", "c_first", ["customer_id"], "materialised")
+    assert auditor.flush() == 1
+    publish = sqlite3.connect(tmp_path / "store.db", isolation_level=None)
+    publish.execute("BEGIN IMMEDIATE")  # the write lock, held as a publish's transaction holds it
+    reads = 40_000  # several times what the pipe holds
+    reader = threading.Thread(
+        target=lambda: [auditor.record("finance", f"c_{i:05d}", ["customer_id", "mrr"]) for i in range(reads)]
+    )
+    try:
+        reader.start()
+        reader.join(15)
+        assert not reader.is_alive(), "recording reads waited for the store's write lock"
+    finally:
+        publish.execute("ROLLBACK")
+        publish.close()
+        reader.join()
+    assert auditor.flush() == reads
+    auditor.close()
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM audit_log")).scalar_one() == reads + 1
     assert audit.verify(store).ok
 
 

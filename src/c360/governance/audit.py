@@ -16,6 +16,7 @@ import collections
 import datetime as dt
 import hashlib
 import hmac
+import logging
 import os
 import secrets
 import threading
@@ -35,6 +36,8 @@ from c360.store import Store, audit_repo
 from c360.store.audit_repo import GENESIS as GENESIS
 from c360.store.audit_repo import Event as Event
 from c360.store.audit_repo import content_text as content_text
+
+log = logging.getLogger("c360.audit")
 
 _SEP = b"\x1f"
 _SEP_TEXT = _SEP.decode()
@@ -452,5 +455,6 @@ class ReadAuditor:
             self._wake.clear()
             try:
                 self.flush()
-            except Exception:  # counted in ``failures``; retried on the next tick
+            except Exception as exc:  # counted in ``failures``; retried on the next tick
+                log.warning("read audit: commit failed, retrying: %s: %s", type(exc).__name__, exc)
                 time.sleep(self.interval)

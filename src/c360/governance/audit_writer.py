@@ -18,7 +18,9 @@ Where a read can be when the server dies, and what becomes of it:
   what the pipe still holds, commits it all and exits. The worker starts serving only once its
   writer is ready, so this holds from the first read;
 - only if the writer is killed too (a container or cgroup killed whole) are the reads it has
-  not committed lost: those of the last ``interval`` and of the commit in progress.
+  not committed lost: those of the last ``interval`` and of the commit in progress, or, while
+  the store refuses commits (another transaction holds SQLite's write lock), every read since
+  the last commit, up to ``BACKLOG_READS``.
 """
 
 from __future__ import annotations
@@ -55,6 +57,10 @@ Read = tuple[float, str, str | tuple[str, ...], Sequence[str], str]
 # The pipe of reads holds this much (about 5,000 reads) while the writer commits, so a commit
 # does not hold up the server; a full pipe makes the server wait for the writer.
 PIPE_BYTES = 1 << 20
+# While the store refuses commits (a publish holds SQLite's write lock for the length of its
+# transaction), the writer keeps taking reads off the pipe into memory, up to this many
+# (about 40 s of a busy worker's reads, a few hundred MiB); past it, the pipe fills.
+BACKLOG_READS = 500_000
 # The writer wakes at most this often to take what has arrived: one wake-up for the reads of
 # a few milliseconds, not one per read, which cost the server's requests a fifth of their rate.
 GATHER_SECONDS = 0.005
@@ -102,7 +108,9 @@ def _writer(pipe: Pipe, reads: int, url: str, interval: float) -> None:
 
     try:
         store = Store.open(url, migrate=False)
-        auditor = ReadAuditor(store, interval=3600)  # committed below, every interval
+        # Its own thread commits every ``interval``: this one only reads the pipe, so a commit
+        # that waits for the store's write lock does not leave the pipe to fill.
+        auditor = ReadAuditor(store, interval=interval)
     except Exception as exc:  # the worker reports it and does not start
         with contextlib.suppress(OSError):
             pipe.send(f"{type(exc).__name__}: {exc}")
@@ -112,20 +120,18 @@ def _writer(pipe: Pipe, reads: int, url: str, interval: float) -> None:
     poller = select.poll()
     poller.register(reads, select.POLLIN)
     try:
-        due = time.monotonic() + interval
         while not stopping.is_set():
-            wait = due - time.monotonic()
-            if wait <= 0:
-                writer.commit()
-                due = time.monotonic() + interval
-                continue
-            if not poller.poll(min(wait, PARENT_CHECK_SECONDS) * 1000):
-                if os.getppid() != parent:
-                    break  # the worker died and another process holds its end of the pipe
-                continue
-            if not writer.take():
+            if auditor.pending() >= BACKLOG_READS:  # the store refuses commits: let the pipe fill
+                time.sleep(GATHER_SECONDS)
+            elif not poller.poll(PARENT_CHECK_SECONDS * 1000):
+                pass
+            elif not writer.take():
                 return  # closed, or the worker is gone and everything it sent was read
-            time.sleep(min(GATHER_SECONDS, max(due - time.monotonic(), 0)))
+            else:
+                time.sleep(GATHER_SECONDS)
+                continue
+            if os.getppid() != parent:
+                break  # the worker died and another process holds its end of the pipe
         while poller.poll(0) and writer.take():  # what the pipe holds already, without waiting for more
             pass
     finally:
@@ -168,13 +174,6 @@ class _Writer:
             i = start + n
         self._rest = buf[i:]
         return True
-
-    def commit(self) -> None:
-        """Commit what is queued; a store that fails keeps it queued for the next interval."""
-        try:
-            self.auditor.flush()
-        except Exception as exc:
-            log.warning("read audit: commit failed, retrying in the next interval: %s: %s", type(exc).__name__, exc)
 
     def _answer_flush(self) -> None:
         """Commit every read sent before the flush, then say how many rows went since the last one."""
